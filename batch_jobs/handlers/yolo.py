@@ -1,0 +1,398 @@
+"""The YOLO handler: darknet YOLOv3 / YOLOv3-tiny object detection through OpenCV's DNN module.
+
+Images give darknet-style text (`<stem>.out`) and an annotated `<stem>.png`; videos give an annotated AVI
+(with the source's audio kept) and one JSON line of detections per frame.
+
+Pre-processing follows darknet. pjreddie's darknet (the one SCAR's images and Debian ship) letterboxes
+the image into the network input: aspect ratio kept, grey (0.5) borders. AlexeyAB's fork stretches it to
+the input size unless run with `-letter_box`. Letterbox is the default here; `letterbox=False` stretches.
+"""
+from __future__ import annotations
+
+import colorsys
+import json
+import logging
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from .darknet import check_weights, describe_network, read_names
+from .errors import InputError, MissingStreamError, ModelFileError, ToolError, ToolTimeout
+from .ffmpeg import MP3_SAMPLE_RATES
+from .probe import probe
+from .tools import (
+    UNKNOWN_DURATION_TIMEOUT_S, Watchdog, atomic_output, error_tail, ffmpeg_binary, read_text_file, require_input_file,
+    spawn,
+)
+
+log = logging.getLogger("avgen.handlers.yolo")
+
+DEFAULT_CONFIDENCE = 0.25
+DEFAULT_NMS = 0.45
+LETTERBOX_FILL = 0.5  # darknet pads with mid-grey in its [0, 1] pixel scale
+FALLBACK_FPS = 25.0  # for streams that declare no frame rate
+VIDEO_QUALITY = 3  # MPEG-4 quantiser for the annotated video: visually close to the source
+BACKENDS = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class DetectionSettings:
+    confidence: float = DEFAULT_CONFIDENCE
+    nms: float = DEFAULT_NMS
+    letterbox: bool = True
+
+    def __post_init__(self):
+        for name, value in (("confidence threshold", self.confidence), ("NMS threshold", self.nms)):
+            if not 0.0 <= value <= 1.0:
+                raise InputError(f"{name} must be between 0 and 1, not {value}")
+
+
+@dataclass(frozen=True)
+class Detection:
+    class_id: int
+    label: str
+    confidence: float
+    left: int
+    top: int
+    width: int
+    height: int
+
+    def as_dict(self) -> dict:
+        return {
+            "label": self.label, "class_id": self.class_id, "confidence": round(self.confidence, 4),
+            "left": self.left, "top": self.top, "width": self.width, "height": self.height,
+        }
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where the image sits inside the network input, to map boxes back onto the image's pixels."""
+
+    image_width: int
+    image_height: int
+    input_width: int
+    input_height: int
+    content_left: int
+    content_top: int
+    content_width: int
+    content_height: int
+
+
+@dataclass
+class LoadedModel:
+    net: "cv2.dnn.Net"
+    names: list[str]
+    input_width: int
+    input_height: int
+    backend: str
+    output_layers: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    text_path: Path
+    image_path: Path
+    detections: tuple[Detection, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    video_path: Path
+    detections_path: Path
+    frames: int
+    detections: int
+    seconds: float
+
+
+# One network per (files, backend) per process: a video's frames and a batch of images share it.
+_LOADED_MODELS: dict[tuple, LoadedModel] = {}
+
+
+def cuda_device_count() -> int:
+    try:
+        return cv2.cuda.getCudaEnabledDeviceCount()
+    except cv2.error:  # builds without the CUDA module raise instead of answering 0
+        return 0
+
+
+def _choose_backend(requested: str) -> str:
+    if requested not in BACKENDS:
+        raise InputError(f"backend must be one of {', '.join(BACKENDS)}, not {requested!r}")
+    devices = cuda_device_count()
+    if requested == "cuda" and devices == 0:
+        raise ToolError("CUDA backend requested but this OpenCV build sees no CUDA device")
+    if requested == "auto":
+        return "cuda" if devices > 0 else "cpu"
+    return requested
+
+
+def load_model(cfg: Path, weights: Path, names: Path, *, backend: str = "auto") -> LoadedModel:
+    """Check the three files against each other, then load (or reuse) the network."""
+    chosen = _choose_backend(backend)
+    cfg, weights, names = Path(cfg), Path(weights), Path(names)
+    key = tuple((str(path.resolve()), path.stat().st_mtime_ns) for path in (cfg, weights, names)) + (chosen,)
+    if key in _LOADED_MODELS:
+        return _LOADED_MODELS[key]
+    network = describe_network(cfg)
+    check_weights(network, weights)
+    labels = read_names(names, network.classes)
+    try:
+        net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
+    except cv2.error as error:
+        raise ModelFileError(f"OpenCV cannot load {cfg.name} with {weights.name}: {_first_line(error)}") from None
+    if chosen == "cuda":
+        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_CUDA)
+        net.setPreferableTarget(cv2.dnn.DNN_TARGET_CUDA)
+    else:
+        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+        net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+    reason = "as requested" if backend != "auto" else "CUDA device found" if chosen == "cuda" else "no CUDA device"
+    log.info("loaded %s (%d classes, input %dx%d) on the OpenCV DNN %s backend (%s; %d CPU threads)", cfg.name,
+             network.classes, network.input_width, network.input_height, chosen.upper(), reason, cv2.getNumThreads())
+    model = LoadedModel(net, labels, network.input_width, network.input_height, chosen,
+                        list(net.getUnconnectedOutLayersNames()))
+    _LOADED_MODELS[key] = model
+    return model
+
+
+def _first_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
+def letterbox_geometry(image_width: int, image_height: int, input_width: int, input_height: int) -> Geometry:
+    """darknet's letterbox_image: scale to fit, keep aspect ratio, centre (integer arithmetic as darknet's)."""
+    if input_width / image_width < input_height / image_height:
+        content_width, content_height = input_width, image_height * input_width // image_width
+    else:
+        content_width, content_height = image_width * input_height // image_height, input_height
+    return Geometry(image_width, image_height, input_width, input_height,
+                    (input_width - content_width) // 2, (input_height - content_height) // 2, content_width, content_height)
+
+
+def stretch_geometry(image_width: int, image_height: int, input_width: int, input_height: int) -> Geometry:
+    return Geometry(image_width, image_height, input_width, input_height, 0, 0, input_width, input_height)
+
+
+def preprocess(image: np.ndarray, input_width: int, input_height: int, letterbox: bool) -> tuple[np.ndarray, Geometry]:
+    """The network's input blob (1×3×H×W, RGB, [0, 1]) and the geometry that maps its boxes back."""
+    height, width = image.shape[:2]
+    make_geometry = letterbox_geometry if letterbox else stretch_geometry
+    geometry = make_geometry(width, height, input_width, input_height)
+    resized = cv2.resize(image, (geometry.content_width, geometry.content_height), interpolation=cv2.INTER_LINEAR)
+    canvas = np.full((input_height, input_width, 3), LETTERBOX_FILL, dtype=np.float32)
+    top, left = geometry.content_top, geometry.content_left
+    canvas[top : top + geometry.content_height, left : left + geometry.content_width] = resized[:, :, ::-1] / np.float32(255)
+    return canvas.transpose(2, 0, 1)[np.newaxis].copy(), geometry
+
+
+def postprocess(
+    outputs: Sequence[np.ndarray], geometry: Geometry, names: Sequence[str], confidence: float, nms: float
+) -> list[Detection]:
+    """Detections from the YOLO output rows, in image pixels, after per-class non-maximum suppression.
+
+    Each row is (centre x, centre y, width, height) relative to the network input, objectness, then one
+    score per class (OpenCV has already multiplied them by objectness). As in darknet, a box yields one
+    detection per class whose score exceeds `confidence`; boxes of one class overlapping by more than
+    `nms` (IoU) keep only the best. Sorted by confidence, best first.
+    """
+    rows = np.concatenate([output.reshape(-1, output.shape[-1]) for output in outputs]) if outputs else np.empty((0, 5))
+    scores = rows[:, 5:]
+    row_indices, class_ids = np.nonzero(scores > confidence)
+    if row_indices.size == 0:
+        return []
+    kept_scores = scores[row_indices, class_ids]
+    boxes = _boxes_on_image(rows[row_indices, :4], geometry)
+    keep = cv2.dnn.NMSBoxesBatched(
+        boxes.tolist(), kept_scores.astype(float).tolist(), class_ids.tolist(), float(confidence), float(nms)
+    )
+    detections = [
+        _clipped_detection(int(class_ids[i]), names, float(kept_scores[i]), boxes[i], geometry)
+        for i in np.asarray(keep, dtype=int).reshape(-1)
+    ]
+    detections.sort(key=lambda d: (-d.confidence, d.class_id, d.left, d.top))
+    return detections
+
+
+def _boxes_on_image(relative_boxes: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """(left, top, width, height) in image pixels from (cx, cy, w, h) relative to the network input."""
+    x_scale = geometry.image_width / geometry.content_width
+    y_scale = geometry.image_height / geometry.content_height
+    centre_x = (relative_boxes[:, 0] * geometry.input_width - geometry.content_left) * x_scale
+    centre_y = (relative_boxes[:, 1] * geometry.input_height - geometry.content_top) * y_scale
+    width = relative_boxes[:, 2] * geometry.input_width * x_scale
+    height = relative_boxes[:, 3] * geometry.input_height * y_scale
+    return np.stack([centre_x - width / 2, centre_y - height / 2, width, height], axis=1)
+
+
+def _clipped_detection(class_id: int, names: Sequence[str], score: float, box: np.ndarray, geometry: Geometry) -> Detection:
+    left = max(0, int(round(box[0])))
+    top = max(0, int(round(box[1])))
+    right = min(geometry.image_width - 1, int(round(box[0] + box[2])))
+    bottom = min(geometry.image_height - 1, int(round(box[1] + box[3])))
+    label = names[class_id] if class_id < len(names) else str(class_id)
+    return Detection(class_id, label, score, left, top, max(0, right - left), max(0, bottom - top))
+
+
+def detect(model: LoadedModel, image: np.ndarray, settings: DetectionSettings) -> list[Detection]:
+    blob, geometry = preprocess(image, model.input_width, model.input_height, settings.letterbox)
+    model.net.setInput(blob)
+    outputs = model.net.forward(model.output_layers)
+    return postprocess(outputs, geometry, model.names, settings.confidence, settings.nms)
+
+
+def class_colour(class_id: int) -> tuple[int, int, int]:
+    """A stable, well-separated BGR colour per class (golden-ratio hue steps)."""
+    hue = (class_id * 0.618033988749895) % 1.0
+    red, green, blue = colorsys.hsv_to_rgb(hue, 0.85, 0.95)
+    return int(blue * 255), int(green * 255), int(red * 255)
+
+
+def draw_detections(image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
+    """A copy of `image` with each box outlined and labelled "label NN%" in its class colour."""
+    annotated = image.copy()
+    height, width = annotated.shape[:2]
+    thickness = max(1, round(min(width, height) / 240))
+    font_scale = max(0.35, min(width, height) / 900)
+    for detection in detections:
+        colour = class_colour(detection.class_id)
+        top_left = (detection.left, detection.top)
+        bottom_right = (detection.left + detection.width, detection.top + detection.height)
+        cv2.rectangle(annotated, top_left, bottom_right, colour, thickness)
+        caption = f"{detection.label} {detection.confidence * 100:.0f}%"
+        (text_width, text_height), baseline = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+        # Above the box when there is room, else just inside its top edge.
+        caption_top = detection.top - text_height - baseline if detection.top >= text_height + baseline else detection.top
+        cv2.rectangle(annotated, (detection.left, caption_top),
+                      (detection.left + text_width, caption_top + text_height + baseline), colour, cv2.FILLED)
+        cv2.putText(annotated, caption, (detection.left, caption_top + text_height), cv2.FONT_HERSHEY_SIMPLEX,
+                    font_scale, (0, 0, 0), 1, cv2.LINE_AA)
+    return annotated
+
+
+def darknet_text(source_name: str, detections: Sequence[Detection], seconds: float) -> str:
+    """Text in the shape of `darknet detector test` output, with AlexeyAB's box line under each label."""
+    lines = [f"{source_name}: Predicted in {seconds * 1000:.1f} milliseconds."]
+    for d in detections:
+        lines.append(f"{d.label}: {d.confidence * 100:.0f}%")
+        lines.append(f"\t(left_x: {d.left:4d}   top_y: {d.top:4d}   width: {d.width:4d}   height: {d.height:4d})")
+    return "\n".join(lines) + "\n"
+
+
+def read_image(path: Path) -> np.ndarray:
+    path = require_input_file(path)
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"not an image OpenCV can decode (JPEG, PNG, BMP, TIFF, WebP…): {path}")
+    return image
+
+
+def detect_image(model: LoadedModel, image_path: Path, output_dir: Path, settings: DetectionSettings) -> ImageResult:
+    """Write OUTPUT_DIR/<stem>.out (darknet-style text) and OUTPUT_DIR/<stem>.png (boxes drawn)."""
+    image_path = Path(image_path)
+    image = read_image(image_path)
+    started = time.perf_counter()
+    detections = detect(model, image, settings)
+    seconds = time.perf_counter() - started
+    output_dir = Path(output_dir)
+    text_path, png_path = output_dir / f"{image_path.stem}.out", output_dir / f"{image_path.stem}.png"
+    with atomic_output(png_path) as partial:
+        ok, encoded = cv2.imencode(".png", draw_detections(image, detections))
+        if not ok:
+            raise InputError(f"cannot encode the annotated image of {image_path} as PNG")
+        partial.write_bytes(encoded.tobytes())
+    with atomic_output(text_path) as partial:
+        partial.write_text(darknet_text(image_path.name, detections, seconds), encoding="utf-8")
+    return ImageResult(text_path, png_path, tuple(detections), seconds)
+
+
+def detect_video(
+    model: LoadedModel, video_path: Path, output_path: Path, settings: DetectionSettings, *,
+    detections_path: Path | None = None, timeout_s: float | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> VideoResult:
+    """Write an AVI (MPEG-4, source audio as MP3) with boxes drawn, and one JSON line per frame.
+
+    Frames are decoded and encoded by ffmpeg through pipes, so memory stays at a few frames whatever
+    the video's length, and every format ffmpeg reads is accepted.
+    """
+    info = probe(video_path)
+    if info.video is None:
+        raise MissingStreamError(f"no video stream in {info.path}")
+    width, height = info.video.width, info.video.height
+    if width <= 0 or height <= 0:
+        raise InputError(f"cannot tell the frame size of {info.path}")
+    fps = info.video.fps or FALLBACK_FPS
+    output_path = Path(output_path)
+    detections_path = Path(detections_path) if detections_path else output_path.with_suffix(".jsonl")
+    timeout = _video_timeout(info.duration_s, timeout_s)
+    ffmpeg = ffmpeg_binary()
+    reader_args = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(info.path), "-map", "0:v:0",
+                   "-r", f"{fps:.6g}", "-f", "rawvideo", "-pix_fmt", "bgr24", "-"]
+    audio_args: list[str] = []
+    if info.audio is not None:
+        audio_codec = ["-c:a", "copy"] if info.audio.codec == "mp3" else ["-c:a", "libmp3lame", "-q:a", "2"]
+        if info.audio.codec != "mp3" and info.audio.sample_rate not in MP3_SAMPLE_RATES:
+            audio_codec += ["-ar", "44100"]
+        audio_args = ["-map", "1:a:0", *audio_codec]
+    started = time.perf_counter()
+    frame_bytes = width * height * 3
+    frames = total_detections = 0
+    with atomic_output(output_path) as partial_video, atomic_output(detections_path) as partial_lines, \
+            tempfile.TemporaryFile() as reader_errors, tempfile.TemporaryFile() as writer_errors:
+        writer_args = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                       "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps:.6g}", "-i", "-",
+                       "-i", str(info.path), "-map", "0:v:0", *audio_args,
+                       "-c:v", "mpeg4", "-q:v", str(VIDEO_QUALITY), "-f", "avi", str(partial_video)]
+        reader = spawn(reader_args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=reader_errors)
+        writer = spawn(writer_args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=writer_errors)
+        with Watchdog(timeout, [reader, writer]) as watchdog, partial_lines.open("w", encoding="utf-8") as lines:
+            try:
+                while True:
+                    raw = reader.stdout.read(frame_bytes)
+                    if len(raw) < frame_bytes:
+                        break
+                    frame = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
+                    detections = detect(model, frame, settings)
+                    writer.stdin.write(draw_detections(frame, detections).tobytes())
+                    record = {"frame": frames + 1, "time": round(frames / fps, 3),
+                              "detections": [d.as_dict() for d in detections]}
+                    lines.write(json.dumps(record, separators=(",", ":")) + "\n")
+                    frames += 1
+                    total_detections += len(detections)
+                    if on_frame:
+                        on_frame(frames)
+                writer.stdin.close()
+            except BrokenPipeError:
+                reader.kill()  # the writer died (its stderr says why, below); stop decoding for nobody
+            reader_status, writer_status = reader.wait(), writer.wait()
+        if watchdog.fired:
+            raise ToolTimeout(f"YOLO on {info.path} did not finish within {timeout:.0f} s and was stopped")
+        if writer_status != 0:
+            raise ToolError(f"encoding {output_path.name} failed ({error_tail(read_text_file(writer_errors))})")
+        if reader_status != 0:
+            raise InputError(f"decoding {info.path} failed ({error_tail(read_text_file(reader_errors))})")
+        if frames == 0:
+            raise InputError(f"no frame could be decoded from {info.path}")
+    return VideoResult(output_path, detections_path, frames, total_detections, time.perf_counter() - started)
+
+
+def _video_timeout(duration_s: float | None, requested_s: float | None) -> float:
+    """The caller's limit, else `AVGEN_YOLO_TIMEOUT`, else 30 s of work per second of video (CPU YOLOv3 needs ~11)."""
+    if requested_s:
+        return float(requested_s)
+    configured = os.environ.get("AVGEN_YOLO_TIMEOUT")
+    if configured:
+        try:
+            return float(configured)
+        except ValueError:
+            raise ToolError(f"AVGEN_YOLO_TIMEOUT must be a number of seconds, not {configured!r}") from None
+    return UNKNOWN_DURATION_TIMEOUT_S if duration_s is None else max(600.0, 30.0 * duration_s)

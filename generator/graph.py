@@ -1,0 +1,170 @@
+"""The workflow as a graph: storage paths and the functions between them; Mermaid and DOT pictures."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Function, StoragePath, Workflow
+
+
+def _prefixes_overlap(a: str, b: str) -> bool:
+    return a.startswith(b) or b.startswith(a)
+
+
+def _suffixes_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Any pair of suffixes where one ends with the other (an empty list matches everything)."""
+    if not a or not b:
+        return True
+    return any(x.endswith(y) or y.endswith(x) for x in a for y in b)
+
+
+def may_write_into(output: StoragePath, trigger: StoragePath) -> bool:
+    """Whether some file uploaded to `output` can fire `trigger` (same bucket, key spaces intersect)."""
+    if not (output.is_s3 and trigger.is_s3) or output.bucket != trigger.bucket:
+        return False
+    out, trig = output.key_prefix, trigger.key_prefix
+    if not _prefixes_overlap(out, trig):
+        return False
+    if trig.startswith(out) and output.prefix_filters:
+        # keys are out + relative path, and the relative path must start with one of the filters
+        rest = trig[len(out):]
+        if not any(_prefixes_overlap(rest, f) for f in output.prefix_filters):
+            return False
+    return _suffixes_overlap(output.suffix_filters, trigger.suffix_filters)
+
+
+def triggers_overlap(a: StoragePath, b: StoragePath) -> bool:
+    """S3's rule for two notification configurations on one bucket (same event type here)."""
+    return a.bucket == b.bucket and _prefixes_overlap(a.key_prefix, b.key_prefix) and _suffixes_overlap(
+        a.suffix_filters, b.suffix_filters
+    )
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: Function
+    output: StoragePath
+    target: Function
+    trigger: StoragePath
+
+
+def edges(workflow: Workflow) -> list[Edge]:
+    return [
+        Edge(src, out, dst, trig)
+        for src in workflow.functions
+        for out in src.outputs
+        for dst in workflow.functions
+        for trig in dst.triggers
+        if may_write_into(out, trig)
+    ]
+
+
+def cycles(workflow: Workflow) -> list[list[Function]]:
+    """Groups of two or more functions that trigger one another (strongly connected components)."""
+    successors: dict[str, set[str]] = {f.name: set() for f in workflow.functions}
+    for edge in edges(workflow):
+        if edge.source.name != edge.target.name:
+            successors[edge.source.name].add(edge.target.name)
+
+    def reachable(start: str) -> set[str]:
+        seen, stack = set(), [start]
+        while stack:
+            for nxt in successors[stack.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return seen
+
+    reach = {name: reachable(name) for name in successors}
+    groups, placed = [], set()
+    for function in workflow.functions:
+        if function.name in placed:
+            continue
+        group = [g for g in workflow.functions if g.name in reach[function.name] and function.name in reach[g.name]]
+        if len(group) > 1:
+            groups.append(group)
+            placed.update(g.name for g in group)
+    return groups
+
+
+# --- pictures -------------------------------------------------------------------------------------
+
+def _path_label(path: StoragePath) -> str:
+    scheme = "s3" if path.provider == "s3" else f"{path.provider}.{path.provider_id}"
+    return f"{scheme}://{path.bucket}/{path.key_prefix}"
+
+
+def _path_id(path: StoragePath) -> str:
+    return f"{path.provider}:{path.provider_id}:{path.bucket}/{path.prefix}"
+
+
+def _nodes(workflow: Workflow):
+    """Stable node ids: p1.. for storage folders (first seen order), f1.. for functions."""
+    paths: dict[str, tuple[str, str]] = {}
+    for function in workflow.functions:
+        for path in (*function.inputs, *function.outputs):
+            key = _path_id(path)
+            if key not in paths:
+                paths[key] = (f"p{len(paths) + 1}", _path_label(path))
+    return paths
+
+
+def _links(workflow: Workflow):
+    paths = _nodes(workflow)
+    lines = []
+    for index, function in enumerate(workflow.functions, start=1):
+        fid = f"f{index}"
+        for path in function.inputs:
+            lines.append((paths[_path_id(path)][0], fid, "" if path.is_s3 else "no trigger"))
+        for path in function.outputs:
+            label = " ".join(filter(None, [
+                "prefix " + "|".join(path.prefix_filters) if path.prefix_filters else "",
+                "*" + "|*".join(path.suffix_filters) if path.suffix_filters else "",
+            ]))
+            lines.append((fid, paths[_path_id(path)][0], label))
+    return paths, lines
+
+
+def _quote(text: str) -> str:
+    return text.replace('"', "#quot;")
+
+
+def to_mermaid(workflow: Workflow) -> str:
+    paths, links = _links(workflow)
+    out = ["flowchart LR"]
+    for key, (pid, label) in paths.items():
+        out.append(f'    {pid}[("{_quote(label)}")]')
+    for index, function in enumerate(workflow.functions, start=1):
+        out.append(f'    f{index}["{_quote(function.name)}<br/><small>{function.where_it_runs}</small>"]')
+    for src, dst, label in links:
+        arrow = f"-- {_quote(label)} -->" if label else "-->"
+        if label == "no trigger":
+            arrow = "-. no trigger .->"
+        out.append(f"    {src} {arrow} {dst}")
+    out.append("    classDef storage fill:#eef6ff,stroke:#4a90d9")
+    out.append("    classDef gpu fill:#fff4e0,stroke:#e69500")
+    if paths:
+        out.append("    class " + ",".join(pid for pid, _ in paths.values()) + " storage")
+    gpu = [f"f{i}" for i, f in enumerate(workflow.functions, start=1) if f.uses_gpu]
+    if gpu:
+        out.append("    class " + ",".join(gpu) + " gpu")
+    return "\n".join(out) + "\n"
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_dot(workflow: Workflow) -> str:
+    paths, links = _links(workflow)
+    out = ["digraph workflow {", "  rankdir=LR;", "  node [fontname=\"Helvetica\"];"]
+    for pid, label in paths.values():
+        out.append(f"  {pid} [shape=cylinder, label={_dot_quote(label)}];")
+    for index, function in enumerate(workflow.functions, start=1):
+        color = ", style=filled, fillcolor=\"#fff4e0\"" if function.uses_gpu else ""
+        out.append(f"  f{index} [shape=box{color}, label={_dot_quote(function.name + chr(10) + function.where_it_runs)}];")
+    for src, dst, label in links:
+        style = ", style=dashed" if label == "no trigger" else ""
+        attrs = f" [label={_dot_quote(label)}{style}]" if label else ""
+        out.append(f"  {src} -> {dst}{attrs};")
+    out.append("}")
+    return "\n".join(out) + "\n"

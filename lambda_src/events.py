@@ -1,0 +1,87 @@
+"""Turn an invocation event into the S3 objects it names.
+
+Two shapes arrive: S3's own notification (`{"Records": [...]}`, possibly several records) and the
+EventBridge "Object Created" event. Both carry the key URL-encoded with `+` for a space; S3 APIs want the
+real key, so it is decoded here once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import unquote_plus
+
+
+class EventError(ValueError):
+    """The event is not one this runtime knows how to handle."""
+
+
+@dataclass(frozen=True)
+class S3Object:
+    bucket: str
+    key: str                      # decoded
+    size: int | None              # as announced by the event; None when it does not say
+    event_time: str
+    created: bool                 # an object-creation event (others are skipped)
+    # The event narrowed to this one object: what the script sees as $EVENT and what a Batch job carries,
+    # so that a Lambda attempt and its Batch re-run see the same thing.
+    event: Mapping[str, Any] = field(compare=False, repr=False)
+
+
+def parse_event(event: Any) -> list[S3Object]:
+    if not isinstance(event, Mapping):
+        raise EventError(f"the event must be a JSON object, not {type(event).__name__}")
+    if "Records" in event:
+        records = event["Records"]
+        if not isinstance(records, list):
+            raise EventError("the event's Records must be a list")
+        return [_from_record(record, i) for i, record in enumerate(records)]
+    if event.get("source") == "aws.s3" and isinstance(event.get("detail"), Mapping):
+        return [_from_eventbridge(event)]
+    if event.get("Event") == "s3:TestEvent":
+        # S3 sends this once when a notification is configured; there is no object to process.
+        return []
+    raise EventError("not an S3 event: expected S3 notification Records or an EventBridge aws.s3 event "
+                     f"(keys: {', '.join(sorted(map(str, event))) or 'none'})")
+
+
+def _from_record(record: Any, index: int) -> S3Object:
+    try:
+        s3 = record["s3"]
+        bucket = s3["bucket"]["name"]
+        raw_key = s3["object"]["key"]
+    except (KeyError, TypeError):
+        raise EventError(f"Records[{index}] is not an S3 record (no s3.bucket.name / s3.object.key)") from None
+    name = str(record.get("eventName", "ObjectCreated:"))
+    return S3Object(
+        bucket=bucket,
+        key=unquote_plus(raw_key),
+        size=_size(s3["object"].get("size")),
+        event_time=str(record.get("eventTime", "")),
+        created=name.startswith(("ObjectCreated:", "s3:ObjectCreated:")),
+        event={"Records": [record]},
+    )
+
+
+def _from_eventbridge(event: Mapping[str, Any]) -> S3Object:
+    detail = event["detail"]
+    try:
+        bucket = detail["bucket"]["name"]
+        raw_key = detail["object"]["key"]
+    except (KeyError, TypeError):
+        raise EventError("the EventBridge event has no detail.bucket.name / detail.object.key") from None
+    return S3Object(
+        bucket=bucket,
+        # EventBridge encodes keys the way S3 notifications do.
+        key=unquote_plus(raw_key),
+        size=_size(detail["object"].get("size")),
+        event_time=str(event.get("time", "")),
+        created=event.get("detail-type") == "Object Created",
+        event=dict(event),
+    )
+
+
+def _size(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,65 @@
+"""AWS Lambda entry point (`lambda_src.handler.handler`, started by awslambdaric inside the image)."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lambda_src.config import ConfigError, load_config
+from lambda_src.core import InvocationResult, run_invocation
+from lambda_src.events import EventError
+from lambda_src.logs import RuntimeLog, configure_logging
+from lambda_src.storage import S3Storage
+from lambda_src.submitter import BatchSubmitter, SubmitError
+
+_MESSAGE_TAIL = 1000
+
+# Clients are made once per container and reused by warm invocations.
+_clients: dict[str, Any] = {}
+
+
+class InvocationFailed(RuntimeError):
+    """Raised so that Lambda records the invocation as failed (retries, dead-letter queue, alerts)."""
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    request_id = getattr(context, "aws_request_id", "") or "unknown"
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        configure_logging()
+        RuntimeLog(request_id=request_id).error(str(exc), phase="config")
+        raise
+    configure_logging(config.log_level)
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
+    try:
+        submitter = None if config.execution_mode == "lambda" else _submitter()
+        result = run_invocation(config, event, _storage(), request_id=request_id, deadline=deadline,
+                                submitter=submitter)
+    except (EventError, SubmitError) as exc:
+        RuntimeLog(request_id=request_id, function=config.name).error(str(exc), phase="start")
+        raise
+    if not result.ok:
+        raise InvocationFailed(failure_message(result))
+    return result.to_dict()
+
+
+def failure_message(result: InvocationResult) -> str:
+    failures = result.failures
+    lines = [f"{len(failures)} of {len(result.records)} objects failed"]
+    for record in failures:
+        lines.append(f"s3://{record.bucket}/{record.key}: {record.status}: {record.reason}")
+        if record.output_tail:
+            lines.append("last output:\n" + record.output_tail[-_MESSAGE_TAIL:])
+    return "\n".join(lines)
+
+
+def _storage() -> S3Storage:
+    if "s3" not in _clients:
+        _clients["s3"] = S3Storage()
+    return _clients["s3"]
+
+
+def _submitter() -> BatchSubmitter:
+    if "batch" not in _clients:
+        _clients["batch"] = BatchSubmitter.from_env()
+    return _clients["batch"]

@@ -1,0 +1,71 @@
+"""Run the function's script the way SCAR does (`/bin/sh SCRIPT`), within a time budget."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+TAIL_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class ScriptOutcome:
+    exit_code: int | None   # None when it was killed at the end of its time budget
+    timed_out: bool
+    duration_s: float
+    output_bytes: int       # size of stdout + stderr together
+    output_tail: str        # the last few KiB of it, for the log
+
+
+def run_script(script: str, *, env: Mapping[str, str], timeout: float | None, output_path: Path) -> ScriptOutcome:
+    """Run `/bin/sh script` with `env`, its stdout and stderr going to `output_path` (a file, not a pipe, so
+    a chatty ffmpeg costs disk, not memory). When `timeout` seconds pass, its whole process group is killed."""
+    started = time.monotonic()
+    with open(output_path, "wb") as output:
+        # A session of its own makes the script the leader of a new process group, so that the kill reaches
+        # everything it started (ffmpeg pipelines, background jobs), not only the shell.
+        process = subprocess.Popen(["/bin/sh", script], stdin=subprocess.DEVNULL, stdout=output,
+                                   stderr=subprocess.STDOUT, env=dict(env), start_new_session=True)
+        timed_out = False
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            # Also after a normal exit: background jobs left behind would keep writing into the output
+            # folder while it is uploaded, and Lambda would freeze them into the next invocation.
+            _kill_group(process.pid)
+            process.wait()
+    code = process.returncode
+    if code is not None and code < 0:
+        code = 128 - code  # killed by signal N: report it the way a shell does (128 + N)
+    return ScriptOutcome(
+        exit_code=None if timed_out else code,
+        timed_out=timed_out,
+        duration_s=time.monotonic() - started,
+        output_bytes=output_path.stat().st_size,
+        output_tail=read_tail(output_path),
+    )
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def read_tail(path: Path, limit: int = TAIL_BYTES) -> str:
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - limit))
+        data = handle.read()
+    text = data.decode("utf-8", errors="replace")
+    if size > limit and "\n" in text:
+        text = text.split("\n", 1)[1]  # drop the cut-off first line
+    return text

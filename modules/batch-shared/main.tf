@@ -1,0 +1,41 @@
+# What every Batch compute environment of the workflow shares: the role of its EC2 container instances
+# (the ECS agent: register with the cluster, pull images from ECR, ship logs). Jobs get their own roles.
+
+data "aws_partition" "current" {}
+
+data "aws_iam_policy_document" "ec2_assume" {
+  statement {
+    sid     = "Ec2AssumesRole"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "instance" {
+  name                 = "${var.name_prefix}batch-instance"
+  description          = "ECS container instances of the workflow's Batch compute environments. Created by avgen."
+  assume_role_policy   = data.aws_iam_policy_document.ec2_assume.json
+  permissions_boundary = var.permissions_boundary
+}
+
+resource "aws_iam_role_policy_attachment" "instance_ecs" {
+  role       = aws_iam_role.instance.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+}
+
+resource "aws_iam_instance_profile" "instance" {
+  name = "${var.name_prefix}batch-instance"
+  role = aws_iam_role.instance.name
+}
+
+# Batch creates its service-linked role by itself the first time a compute environment is made; an
+# account where that isn't allowed can have it created here instead (it is one per account).
+resource "aws_iam_service_linked_role" "batch" {
+  count = var.create_batch_service_linked_role ? 1 : 0
+
+  aws_service_name = "batch.amazonaws.com"
+}

@@ -1,0 +1,50 @@
+"""Fixtures shared by every test folder.
+
+`s3_endpoint` is a real S3 API over HTTP: moto's server on a free loopback port, one per test session.
+"""
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """URL of a moto server (all AWS services) listening on loopback for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_loopback_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    import requests
+
+    # Lambda and Batch would otherwise need a Docker engine.
+    requests.post(f"{url}/moto-api/config", json={"batch": {"use_docker": False}, "lambda": {"use_docker": False}}, timeout=10)
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch, moto_endpoint):
+    """Fake credentials and every boto3 client pointed at the moto server; state reset after the test."""
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    yield moto_endpoint
+    import requests
+
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
