@@ -1,19 +1,27 @@
 """The `avgen` command line: a thin layer that maps options onto core calls and findings onto exit codes."""
 from __future__ import annotations
 
+import contextlib
+import json
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import Annotated, List, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from . import __version__
 from .findings import Finding, Severity, has_errors
 from .graph import to_dot, to_mermaid
+from .deploy import Deployment, DeployError, DeployOptions, Outcome
 from .loader import load_workflow
+from .planview import ACTIONS, SYMBOL, PlanSummary
 from .report import findings_json, summary_line
+from .sandbox import SandboxError
+from .terraform import TerraformError, TerraformNotFound, TerraformOptions
 
 app = typer.Typer(
     name="avgen",
@@ -115,3 +123,231 @@ def graph(
         raise typer.Exit(EXIT_FINDINGS)
     text = to_mermaid(result.workflow) if output_format is GraphFormat.mermaid else to_dot(result.workflow)
     print(text, end="")
+
+
+# --- deployment: plan / apply / destroy / outputs -----------------------------------------------------
+
+
+EXIT_CHANGES = 2  # `avgen plan`: like terraform's -detailed-exitcode
+
+WorkflowArg = Annotated[Path, typer.Argument(help="Workflow YAML file.", show_default=False)]
+WorkdirOpt = Annotated[Optional[Path], typer.Option(
+    "--workdir", "-w", help="Folder of the generated Terraform and its state. "
+    "[default: .avgen/NAME next to the workflow; .avgen/NAME-sandbox with --sandbox]", show_default=False)]
+SandboxOpt = Annotated[bool, typer.Option(
+    "--sandbox", help="Run against an embedded AWS emulator on loopback (moto) instead of an AWS account; "
+    "its state is kept in the working folder.")]
+VarOpt = Annotated[Optional[List[str]], typer.Option(
+    "--var", help="Set a Terraform variable, NAME=VALUE (as terraform -var); repeatable.", show_default=False)]
+VarFileOpt = Annotated[Optional[List[Path]], typer.Option(
+    "--var-file", help="Terraform variables file (as terraform -var-file); repeatable.", show_default=False)]
+BackendConfigOpt = Annotated[Optional[List[str]], typer.Option(
+    "--backend-config", help="Backend setting KEY=VALUE or file (as terraform init -backend-config); repeatable.",
+    show_default=False)]
+PluginDirOpt = Annotated[Optional[Path], typer.Option(
+    "--plugin-dir", envvar="AVGEN_PLUGIN_DIR", help="Install providers from this folder only "
+    "(terraform init -plugin-dir), for machines without access to the Terraform registry.", show_default=False)]
+TerraformBinOpt = Annotated[str, typer.Option(
+    "--terraform-bin", envvar="AVGEN_TERRAFORM_BIN", help="The terraform executable to run.")]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours in terraform's or avgen's output.")]
+AutoApproveOpt = Annotated[bool, typer.Option("--auto-approve", help="Do not ask for confirmation (pipelines).")]
+
+
+def deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color) -> Deployment:
+    if no_color:
+        out.no_color = err.no_color = True
+    options = TerraformOptions(terraform_bin=terraform_bin, plugin_dir=plugin_dir, variables=list(var or []),
+                               var_files=list(var_file or []), backend_config=list(backend_config or []),
+                               color=False)
+    return Deployment(file, DeployOptions(workdir=workdir, sandbox=sandbox, terraform=options))
+
+
+def run_deploy(action, file: Path):
+    """Run a deployment step; turn the problems a user must act on into messages and exit code 1."""
+    try:
+        outcome: Outcome = action()
+    except (DeployError, SandboxError, TerraformNotFound) as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(EXIT_FINDINGS)
+    except TerraformError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        err.print(exc.output, markup=False, highlight=False)
+        raise typer.Exit(EXIT_FINDINGS)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: terraform was stopped; run the command again to continue")
+        raise typer.Exit(130)
+    if outcome.blocked:
+        print_findings(str(file), [f for f in outcome.findings if f.severity is not Severity.INFO], show_info=False)
+        err.print("[bold red]the workflow has errors; terraform was not run[/]")
+        raise typer.Exit(EXIT_FINDINGS)
+    return outcome
+
+
+def print_summary(summary: PlanSummary) -> None:
+    out.print(f"[bold]{escape(summary.headline())}[/]")
+    if not summary.changes:
+        return
+    table = Table(show_edge=False, box=None, pad_edge=False)
+    table.add_column("function / bucket")
+    for action in ACTIONS:
+        table.add_column(f"{SYMBOL[action]} {action}", justify="right")
+    for owner, row in summary.by("owner").items():
+        table.add_row(owner, *[str(row[a] or "") for a in ACTIONS])
+    out.print(table)
+
+
+def status_line(message: str):
+    return err.status(message, spinner="dots") if err.is_terminal else contextlib.nullcontext()
+
+
+
+
+@app.command()
+def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
+         var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None, plugin_dir: PluginDirOpt = None,
+         terraform_bin: TerraformBinOpt = "terraform", no_color: NoColorOpt = False,
+         as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+         summary_md: Annotated[Optional[Path], typer.Option(
+             "--summary-md", help="Also write the summary as Markdown (for a pull-request comment).",
+             show_default=False)] = None):
+    """Generate the Terraform, init once, and save a plan; print what it would change.
+
+    Exit codes (like terraform's -detailed-exitcode): 0 no changes, 2 changes, 1 error.
+    """
+    dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
+    with status_line("terraform plan…"):
+        outcome = run_deploy(dep.plan, file)
+    summary = outcome.summary
+    if summary_md:
+        summary_md.write_text(summary.to_markdown())
+    if as_json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print_summary(summary)
+        out.print(f"[dim]plan saved in {escape(str(outcome.workdir))}; `avgen apply {escape(str(file))}` applies it[/]")
+    raise typer.Exit(EXIT_CHANGES if summary.has_changes else EXIT_OK)
+
+
+def confirm_with(auto_approve: bool, verb: str):
+    def confirm(summary: PlanSummary) -> bool:
+        print_summary(summary)
+        if auto_approve:
+            return True
+        if not (out.is_terminal and err.is_terminal):
+            err.print(f"[bold red]error:[/] not a terminal: pass --auto-approve to {verb} without a prompt")
+            raise typer.Exit(EXIT_FINDINGS)
+        return typer.confirm(f"{verb.capitalize()} these changes?", default=False)
+    return confirm
+
+
+class ApplyProgress:
+    """Terraform's -json apply events as a progress bar: one step per resource."""
+
+    def __init__(self):
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False,
+                                 disable=not err.is_terminal)
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+
+    def start(self, total: int):
+        self.task = self.progress.add_task("applying", total=total)
+
+    def __call__(self, event: dict) -> None:
+        kind, hook = event.get("type"), event.get("hook", {})
+        address = hook.get("resource", {}).get("addr", "")
+        if kind == "apply_start":
+            self.progress.update(self.task, description=f"{hook.get('action', '')} {address}")
+        elif kind in ("apply_complete", "apply_errored"):
+            self.progress.advance(self.task)
+            if not err.is_terminal:
+                err.print(f"{'done' if kind == 'apply_complete' else 'FAILED'}: {address}", markup=False)
+
+
+def print_outputs(outputs: dict, file: Path, sandbox: bool) -> None:
+    if not outputs:
+        return
+    out.print("[bold]Outputs[/]")
+    for name, value in sorted(outputs.items()):
+        shown = "(sensitive)" if value.get("sensitive") else json.dumps(value.get("value"), indent=2)
+        out.print(f"  [cyan]{escape(name)}[/] = {escape(shown)}")
+    flag = " --sandbox" if sandbox else ""
+    out.print(f"[dim]next: avgen put {escape(str(file))} VIDEO{flag}  (uploads to the workflow's start folder)[/]")
+
+
+@app.command()
+def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
+          var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None, plugin_dir: PluginDirOpt = None,
+          terraform_bin: TerraformBinOpt = "terraform", no_color: NoColorOpt = False,
+          auto_approve: AutoApproveOpt = False):
+    """Deploy the workflow: apply the saved plan when it is current, otherwise plan first, then apply.
+
+    Shows the plan and asks before changing anything (--auto-approve for pipelines); prints the outputs
+    you need next. Exit codes: 0 applied (or nothing to do), 1 error or declined.
+    """
+    dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
+    with ApplyProgress() as progress:
+        def confirm(summary):
+            approved = confirm_with(auto_approve, "apply")(summary)
+            if approved:
+                progress.start(len(summary.changes))
+            return approved
+        outcome = run_deploy(lambda: dep.apply(confirm, on_event=progress), file)
+    if outcome.summary.has_changes and not outcome.applied:
+        err.print("nothing was applied")
+        raise typer.Exit(EXIT_FINDINGS)
+    print_outputs(outcome.outputs, file, sandbox)
+
+
+@app.command()
+def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
+            var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None, plugin_dir: PluginDirOpt = None,
+            terraform_bin: TerraformBinOpt = "terraform", no_color: NoColorOpt = False,
+            auto_approve: AutoApproveOpt = False,
+            delete_buckets: Annotated[bool, typer.Option(
+                "--delete-buckets", help="Also delete the buckets avgen created (refused while they hold objects).")] = False,
+            force: Annotated[bool, typer.Option(
+                "--force", help="With --delete-buckets: delete the buckets' objects (all versions) too.")] = False):
+    """Remove the deployed workflow: functions, jobs, queues, roles, notifications, alerts.
+
+    Like SCAR's `rm`, the buckets and the files in them are kept unless --delete-buckets is given.
+    """
+    if force and not delete_buckets:
+        err.print("[bold red]error:[/] --force only goes with --delete-buckets")
+        raise typer.Exit(EXIT_USAGE)
+    dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
+    with ApplyProgress() as progress:
+        def confirm(summary):
+            approved = confirm_with(auto_approve, "destroy")(summary)
+            if approved:
+                progress.start(len(summary.changes))
+            return approved
+        outcome = run_deploy(lambda: dep.destroy(confirm, delete_buckets=delete_buckets, force=force,
+                                                 on_event=progress), file)
+    if outcome.summary and not outcome.summary.has_changes:
+        out.print("nothing to destroy")
+    elif not outcome.applied:
+        err.print("nothing was destroyed")
+        raise typer.Exit(EXIT_FINDINGS)
+    if outcome.kept_buckets:
+        out.print("kept (with their objects): " + ", ".join(f"s3://{b}" for b in outcome.kept_buckets))
+
+
+@app.command()
+def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False,
+            plugin_dir: PluginDirOpt = None, terraform_bin: TerraformBinOpt = "terraform",
+            no_color: NoColorOpt = False,
+            as_json: Annotated[bool, typer.Option("--json", help="Print the outputs as JSON.")] = False):
+    """Show what is deployed: bucket names, functions, repositories, queues, the alert topic."""
+    dep = deployment(file, workdir, sandbox, None, None, None, plugin_dir, terraform_bin, no_color)
+    outcome = run_deploy(dep.outputs, file)
+    if as_json:
+        print(json.dumps({k: v.get("value") for k, v in sorted(outcome.outputs.items())}, indent=2))
+    else:
+        print_outputs(outcome.outputs, file, sandbox)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from . import model as m
 from .findings import Finding, Location, Severity, has_errors, sorted_findings
 from .rules import rule, run_checks
-from .schema import FunctionEntry, WorkflowSpec
+from .schema import LOG_LEVELS, FunctionEntry, WorkflowSpec
 from .source import SourceDocument, YamlSyntaxError, parse_text, read_document, to_plain
 
 LAMBDA_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -124,7 +124,7 @@ class _Loader:
         try:
             spec = WorkflowSpec.model_validate(data)
         except ValidationError as exc:
-            self._report_schema_errors(exc)
+            self._report_schema_errors(exc, data)
             return None
         return self._resolve(spec)
 
@@ -143,7 +143,9 @@ class _Loader:
             base = ("functions", "aws", index, "lambda")
             if "image" in spec:
                 image = spec.pop("image")
-                container = spec.setdefault("container", {})
+                if spec.get("container") is None:
+                    spec["container"] = {}
+                container = spec["container"]
                 if isinstance(container, dict) and "image" not in container:
                     container["image"] = image
                     self.renamed[base + ("container", "image")] = base + ("image",)
@@ -151,12 +153,16 @@ class _Loader:
                          "write it as `container: {image: ...}`", key=True)
             if "time" in spec:
                 time = spec.pop("time")
-                spec.setdefault("timeout", time)
-                self.renamed[base + ("timeout",)] = base + ("time",)
-                self.add("AVG006", "`lambda.time` is SCAR's old spelling", base + ("time",),
-                         "write `timeout:` (seconds)", key=True)
+                if "timeout" in spec:
+                    self.add("AVG006", "`lambda.time` is SCAR's old spelling of `timeout`, which is also written; "
+                             "`time` is ignored", base + ("time",), "remove `time:`", key=True)
+                else:
+                    spec["timeout"] = time
+                    self.renamed[base + ("timeout",)] = base + ("time",)
+                    self.add("AVG006", "`lambda.time` is SCAR's old spelling", base + ("time",),
+                             "write `timeout:` (seconds)", key=True)
             level = spec.get("log_level")
-            if isinstance(level, str) and level != level.upper():
+            if isinstance(level, str) and level != level.upper() and level.upper() in LOG_LEVELS:
                 spec["log_level"] = level.upper()
                 self.add("AVG006", f"log_level `{level}` is written in lower case", base + ("log_level",),
                          f"write `log_level: {level.upper()}`")
@@ -165,35 +171,44 @@ class _Loader:
                          ("functions", "aws", index, "api_gateway"), key=True)
         return data
 
-    def _report_schema_errors(self, exc: ValidationError) -> None:
-        seen = set()
+    def _report_schema_errors(self, exc: ValidationError, data: Any) -> None:
+        # pydantic adds steps that are not in the file to a location: the member of a union it tried
+        # (`…FOO.str`, `…FOO.int`) and `[key]` for a bad mapping key. Cut the location back to the file's
+        # own keys and report each place once, with every type that would have been accepted there.
+        groups: dict[tuple, list[dict]] = {}
         for error in exc.errors():
-            loc = tuple(error["loc"])
-            if loc in seen:
-                continue
-            seen.add(loc)
+            loc, _ = _split_loc(data, tuple(error["loc"]), error["type"])
+            groups.setdefault(loc, []).append(error)
+        for loc, errors in groups.items():
+            error = errors[0]
             kind = error["type"]
             where = ".".join(str(p) for p in loc if not isinstance(p, int)) or "the file"
             value = error.get("input")
-            if kind == "extra_forbidden":
+            if kind == "invalid_key" or tuple(error["loc"])[-1:] == ("[key]",):
+                key_loc = loc if kind != "invalid_key" or tuple(error["loc"]) == loc else loc + (None,)
+                name = _short_text(str(tuple(error["loc"])[-1] if kind == "invalid_key" else loc[-1]))
+                self.add("AVG003", f"key `{name}` must be text", key_loc, f"quote it: \"{name}\"", key=True)
+            elif kind == "extra_forbidden":
                 allowed = _allowed_keys(loc[:-1])
                 close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
                 hint = f"did you mean `{close[0]}`?" if close else ""
                 if allowed:
                     hint = (hint + " " if hint else "") + f"valid keys here: {', '.join(allowed)}"
-                self.add("AVG002", f"unknown key `{loc[-1]}`", loc, hint, key=True)
+                self.add("AVG002", f"unknown key `{_short_text(str(loc[-1]))}`", loc, hint, key=True)
             elif kind == "missing":
                 self.add("AVG005", f"`{where}` is required", loc[:-1], f"add `{loc[-1]}:`", key=True)
             elif kind == "literal_error":
                 expected = error.get("ctx", {}).get("expected", "")
-                self.add("AVG004", f"`{where}` is {value!r}, which is not one of the allowed values",
+                self.add("AVG004", f"`{where}` is {_short_repr(value)}, which is not one of the allowed values",
                          loc, f"write one of: {expected}")
             elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than",
                           "too_short", "too_long", "string_too_short", "value_error"):
-                self.add("AVG004", f"`{where}` is {value!r}: {_describe(error)}", loc, _range_hint(error))
+                self.add("AVG004", f"`{where}` is {_short_repr(value)}: {_describe(error)}", loc, _range_hint(error))
             else:
-                expected = _expected_type(error)
-                self.add("AVG003", f"`{where}` must be {expected}, not {_type_name(value)} {_short(value)}",
+                expected = " or ".join(dict.fromkeys(_expected_type(e) for e in errors))
+                if len(errors) > 1 and {_expected_type(e) for e in errors} <= set(_SCALARS):
+                    expected = "text, a number or true/false"
+                self.add("AVG003", f"`{where}` must be {expected}, not {_type_name(value)} {_short(value)}".rstrip(),
                          loc, _type_hint(expected, value))
 
     # -- resolution --------------------------------------------------------------------------------
@@ -346,10 +361,18 @@ class _Loader:
         environment = self._environment(spec, entry, container, base)
         script = None
         if spec.init_script:
-            script = (self.path.parent / spec.init_script).resolve()
-            if not script.is_file():
-                self.add("AVG019", f"init_script `{spec.init_script}` was not found at {script}",
-                         base + ("init_script",), "put the script next to the workflow file, or fix the path")
+            try:
+                script = (self.path.parent / spec.init_script).resolve()
+                found = script.is_file()
+            except (OSError, ValueError) as exc:  # a NUL byte, a name longer than the file system allows
+                script = None
+                self.add("AVG004", f"init_script `{_short_text(spec.init_script)}` cannot be a file path "
+                         f"({getattr(exc, 'strerror', None) or exc})", base + ("init_script",),
+                         "write the path of the script, relative to the workflow file")
+            else:
+                if not found:
+                    self.add("AVG019", f"init_script `{spec.init_script}` was not found at {script}",
+                             base + ("init_script",), "put the script next to the workflow file, or fix the path")
 
         inputs = tuple(self._storage_path(item, base + ("input", i), provider_ids)
                        for i, item in enumerate(spec.input))
@@ -516,6 +539,29 @@ def _type_name(value: Any) -> str:
             float: "a number", type(None): "nothing"}.get(type(value), type(value).__name__)
 
 
+def _split_loc(data: Any, loc: tuple, kind: str) -> tuple[tuple, tuple]:
+    """`loc` cut to the longest path that exists in `data` (the missing key itself kept for `missing`)."""
+    node = data
+    for depth, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif kind == "missing" and depth == len(loc) - 1:
+            return loc, ()
+        else:
+            return loc[:depth], loc[depth:]
+    return loc, ()
+
+
+def _short_repr(value: Any) -> str:
+    return _short_text(repr(value), 60)
+
+
+def _short_text(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _short(value: Any) -> str:
     if isinstance(value, (dict, list)) or value is None:
         return ""
@@ -523,6 +569,7 @@ def _short(value: Any) -> str:
     return f"({text[:40]}…)" if len(text) > 40 else f"({text})"
 
 
+_SCALARS = ("text", "a number", "a whole number", "true or false")
 _EXPECTED = {
     "int_type": "a whole number", "int_from_float": "a whole number", "string_type": "text",
     "bool_type": "true or false", "dict_type": "a mapping (key: value)", "list_type": "a list",

@@ -87,12 +87,27 @@ def read_document(path: Path) -> SourceDocument:
     return parse_text(text, str(path))
 
 
-def to_plain(node: Any) -> Any:
-    """Commented containers to plain dicts and lists (keys kept as written)."""
-    if isinstance(node, dict):
-        return {key: to_plain(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [to_plain(item) for item in node]
+def to_plain(node: Any, _seen: dict | None = None) -> Any:
+    """Commented containers to plain dicts and lists (keys kept as written).
+
+    A container reached through several YAML aliases becomes one shared plain object, as ruamel shares
+    it: copying it at every alias would make a small file with nested aliases ("billion laughs") expand
+    into billions of nodes.
+    """
+    seen = {} if _seen is None else _seen
+    if isinstance(node, (dict, list)):
+        if id(node) in seen:
+            return seen[id(node)]
+        if isinstance(node, dict):
+            result: Any = {}
+            seen[id(node)] = result
+            for key, value in node.items():
+                result[key] = to_plain(value, seen)
+        else:
+            result = []
+            seen[id(node)] = result
+            result.extend(to_plain(item, seen) for item in node)
+        return result
     # ruamel keeps quoting and number formats in str/int/float subclasses; the model wants plain types.
     for plain in (bool, int, float, str):
         if isinstance(node, plain):

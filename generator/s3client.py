@@ -1,0 +1,43 @@
+"""boto3 S3 clients for avgen's commands, pointed at AWS, any S3 API, or the sandbox."""
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+import boto3
+from botocore.config import Config
+
+
+def s3_client(endpoint_url: Optional[str] = None, region: Optional[str] = None,
+              env: Optional[Mapping[str, str]] = None):
+    """A client; `env` (the sandbox's) supplies endpoint, region and credentials explicitly."""
+    env = env or {}
+    session = boto3.session.Session(
+        aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+        region_name=region or env.get("AWS_REGION"),
+    )
+    return session.client(
+        "s3",
+        endpoint_url=endpoint_url or env.get("AWS_ENDPOINT_URL"),
+        # path-style works with every S3 API (moto, MinIO) and with AWS
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5, "mode": "standard"}),
+    )
+
+
+def count_object_versions(s3, bucket: str) -> int:
+    """Objects, old versions and delete markers: what must go before S3 deletes a bucket."""
+    count = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        count += len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
+    return count
+
+
+def empty_bucket(s3, bucket: str) -> int:
+    deleted = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        batch = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        for start in range(0, len(batch), 1000):
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": batch[start:start + 1000], "Quiet": True})
+            deleted += len(batch[start:start + 1000])
+    return deleted
