@@ -119,3 +119,12 @@ def apply_checkov_skips(text: str, source: str) -> str:
         return f"{match['indent']}#checkov:skip={check_id}:{skip.reason}"
 
     return MARKER.sub(inline_skip, text)
+
+
+def checkov_skips_markdown() -> str:
+    """The table for people (docs/generated-terraform.md), written from the same entries."""
+    rows = ["| Check | What checkov asks | Where | Why avgen does not |", "|---|---|---|---|"]
+    for skip in sorted(CHECKOV_SKIPS.values(), key=lambda s: s.check_id):
+        cells = (skip.check_id, skip.check, skip.resource, skip.reason)
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows) + "\n"

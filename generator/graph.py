@@ -150,8 +150,9 @@ def to_mermaid(workflow: Workflow) -> str:
     return "\n".join(out) + "\n"
 
 
-def _dot_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _dot_quote(*lines: str) -> str:
+    """A DOT string; several lines are joined with DOT's `\\n` escape (one statement stays on one line)."""
+    return '"' + "\\n".join(t.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") for t in lines) + '"'
 
 
 def to_dot(workflow: Workflow) -> str:
@@ -161,7 +162,7 @@ def to_dot(workflow: Workflow) -> str:
         out.append(f"  {pid} [shape=cylinder, label={_dot_quote(label)}];")
     for index, function in enumerate(workflow.functions, start=1):
         color = ", style=filled, fillcolor=\"#fff4e0\"" if function.uses_gpu else ""
-        out.append(f"  f{index} [shape=box{color}, label={_dot_quote(function.name + chr(10) + function.where_it_runs)}];")
+        out.append(f"  f{index} [shape=box{color}, label={_dot_quote(function.name, function.where_it_runs)}];")
     for src, dst, label in links:
         style = ", style=dashed" if label == "no trigger" else ""
         attrs = f" [label={_dot_quote(label)}{style}]" if label else ""

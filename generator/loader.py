@@ -4,8 +4,11 @@
 """
 from __future__ import annotations
 
+import collections.abc
+import datetime
 import difflib
 import re
+import reprlib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +36,8 @@ LAMBDA_RESERVED_ENV = frozenset({
     "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
 })
 SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|ACCESS_KEY)", re.IGNORECASE)
+# Values that name where a secret is kept rather than hold it (what AVG015's hint asks for).
+SECRET_STORE_REFERENCES = ("arn:aws:ssm:", "arn:aws:secretsmanager:", "{{resolve:")
 # Room kept in Lambda's 4 KB environment for what Terraform adds (script path, queue and job ARNs).
 ENV_RESERVED_BYTES = 400
 LAMBDA_ENV_LIMIT = 4096
@@ -118,7 +123,7 @@ class _Loader:
             self.add("AVG005", "the file is empty", (), "start with `functions:` and an `aws:` list of functions")
             return None
         if not isinstance(data, dict):
-            self.add("AVG003", f"the file must hold a mapping with a `functions` key, not a {_type_name(data)}", ())
+            self.add("AVG003", f"the file must hold a mapping with a `functions` key, not {_type_name(data)}", ())
             return None
         data = self._rewrite_legacy(data)
         try:
@@ -177,17 +182,19 @@ class _Loader:
         # own keys and report each place once, with every type that would have been accepted there.
         groups: dict[tuple, list[dict]] = {}
         for error in exc.errors():
-            loc, _ = _split_loc(data, tuple(error["loc"]), error["type"])
-            groups.setdefault(loc, []).append(error)
-        for loc, errors in groups.items():
+            raw = tuple(error["loc"])
+            bad_key = raw[-1] if error["type"] == "invalid_key" else raw[-2] if raw[-1:] == ("[key]",) else None
+            loc, _ = _split_loc(data, raw, error["type"])
+            groups.setdefault((loc, None if bad_key is None else str(bad_key)), []).append(error)
+        for (loc, bad_key), errors in groups.items():
             error = errors[0]
             kind = error["type"]
             where = ".".join(str(p) for p in loc if not isinstance(p, int)) or "the file"
             value = error.get("input")
-            if kind == "invalid_key" or tuple(error["loc"])[-1:] == ("[key]",):
-                key_loc = loc if kind != "invalid_key" or tuple(error["loc"]) == loc else loc + (None,)
-                name = _short_text(str(tuple(error["loc"])[-1] if kind == "invalid_key" else loc[-1]))
-                self.add("AVG003", f"key `{name}` must be text", key_loc, f"quote it: \"{name}\"", key=True)
+            if bad_key is not None:
+                # `loc` ends with the key when it could be found in the file, else it is the mapping holding it
+                name = _short_text(bad_key)
+                self.add("AVG003", f"key `{name}` must be text", loc, f"quote it: \"{name}\"", key=True)
             elif kind == "extra_forbidden":
                 allowed = _allowed_keys(loc[:-1])
                 close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
@@ -203,7 +210,7 @@ class _Loader:
                          loc, f"write one of: {expected}")
             elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than",
                           "too_short", "too_long", "string_too_short", "value_error"):
-                self.add("AVG004", f"`{where}` is {_short_repr(value)}: {_describe(error)}", loc, _range_hint(error))
+                self.add("AVG004", f"`{where}` is {_short_repr(value)}: {_describe(error)}", loc, _range_hint(error, loc))
             else:
                 expected = " or ".join(dict.fromkeys(_expected_type(e) for e in errors))
                 if len(errors) > 1 and {_expected_type(e) for e in errors} <= set(_SCALARS):
@@ -309,8 +316,8 @@ class _Loader:
                     if getattr(creds, secret, None):
                         self.add("AVG015", f"storage_providers.{kind}.{ident}.{secret} is written in the file",
                                  ("storage_providers", kind, ident, secret),
-                                 "keep credentials out of version control: avgen stores them in SSM as "
-                                 "SecureString; remove them here and pass them with environment variables",
+                                 "remove them: avgen never uses or renders credentials from the file; keep "
+                                 "secrets in SSM Parameter Store or Secrets Manager, out of version control",
                                  key=True)
 
     def _resolve_function(self, index, entry: FunctionEntry, name_prefix, lambda_defaults, batch_defaults,
@@ -334,7 +341,8 @@ class _Loader:
         container = spec.container
         image = container.image if container else None
         if not image:
-            self.add("AVG027", f"function `{spec.name}` has no container image", base,
+            self.add("AVG027", f"function `{spec.name}` has no container image",
+                     base + ("container",) if container else base,
                      "add `container: {image: REPOSITORY:TAG}` (the image avgen builds the function from)", key=True)
 
         for key, reason in IGNORED_LAMBDA_SETTINGS.items():
@@ -378,6 +386,11 @@ class _Loader:
                        for i, item in enumerate(spec.input))
         outputs = tuple(self._storage_path(item, base + ("output", i), provider_ids)
                         for i, item in enumerate(spec.output))
+        for i, output in enumerate(outputs):
+            if output.provider in ("minio", "onedata"):
+                self.add("AVG008", f"output to `{spec.output[i].storage_provider}` is ignored: avgen's runtime "
+                         "uploads results to S3 only", base + ("output", i, "storage_provider"),
+                         "copy the results from S3 to the other storage, or use storage_provider: s3")
 
         uses_batch = mode in ("batch", "lambda-batch")
         batch = None
@@ -428,7 +441,9 @@ class _Loader:
             len(function.runtime_config_json()) + ENV_RESERVED_BYTES
         if size > LAMBDA_ENV_LIMIT:
             self.add("AVG025", f"the environment of `{spec.name}` would take about {size} bytes; "
-                     f"Lambda allows {LAMBDA_ENV_LIMIT}", base + ("container", "environment"),
+                     f"Lambda allows {LAMBDA_ENV_LIMIT}",
+                     base + ("container", "environment") if container and container.environment
+                     else base + ("environment",) if spec.environment else base,
                      "move large values into the image or into SSM parameters the script reads")
             return None
         return function
@@ -447,7 +462,7 @@ class _Loader:
                     self.add("AVG004", f"environment variable name `{name}` cannot be used", loc + (name,),
                              "use letters, digits and underscores, starting with a letter; names reserved by "
                              "Lambda (AWS_REGION, …) and avgen (AVGEN_*) are taken", key=True)
-                elif SECRET_NAME.search(name) and text:
+                elif SECRET_NAME.search(name) and text and not text.startswith(SECRET_STORE_REFERENCES):
                     self.add("AVG015", f"environment variable `{name}` looks like a secret written in the file",
                              loc + (name,), "store it in SSM Parameter Store (SecureString) or Secrets Manager "
                              "and have the script read it", key=True)
@@ -459,10 +474,10 @@ class _Loader:
         ident = ident or "default"
         location = self.at(loc)
         if provider not in ("s3", "minio", "onedata"):
-            close = difflib.get_close_matches(provider, ["s3", "minio", "onedata"], n=1)
+            close = difflib.get_close_matches(provider, ["s3", "minio", "onedata"], n=1, cutoff=0.5)
             self.add("AVG004", f"storage_provider `{item.storage_provider}` is not a known provider type",
                      loc + ("storage_provider",),
-                     f"did you mean `{close[0]}`?" if close else "write s3, s3.ID, minio.ID or onedata.ID")
+                     (f"did you mean `{close[0]}`? " if close else "") + "write s3, s3.ID, minio.ID or onedata.ID")
         elif not (provider == "s3" and ident == "default") and ident not in provider_ids.get(provider, ()):
             defined = ", ".join(f"{provider}.{i}" for i in provider_ids.get(provider, ())) or "none"
             self.add("AVG014", f"storage_provider `{item.storage_provider}` refers to `storage_providers.{provider}."
@@ -500,6 +515,15 @@ class _Loader:
         if spec and spec.multi_node_parallel and spec.multi_node_parallel.enabled:
             self.add("AVG008", "`batch.multi_node_parallel` is ignored: avgen runs single-node jobs",
                      loc + ("multi_node_parallel",), key=True)
+        instance_types = tuple(pick(compute.instance_types if compute else None, "instance_types",
+                                    m.DEFAULT_INSTANCE_TYPES))
+        types_loc = loc + ("compute_resources", "instance_types") if compute and compute.instance_types is not None \
+            else ("avgen", "defaults", "batch", "instance_types") if defaults and defaults.instance_types is not None \
+            else None
+        type_locations = {}
+        if types_loc:
+            for i, instance_type in enumerate(instance_types):
+                type_locations.setdefault(instance_type, self.at(types_loc + (i,)))
         environment = {}
         if spec and spec.environment:
             environment = {k: ("true" if v else "false") if isinstance(v, bool) else str(v)
@@ -513,8 +537,7 @@ class _Loader:
             min_vcpus=min_vcpus,
             max_vcpus=max_vcpus,
             desired_vcpus=desired,
-            instance_types=tuple(pick(compute.instance_types if compute else None, "instance_types",
-                                      m.DEFAULT_INSTANCE_TYPES)),
+            instance_types=instance_types,
             subnets=tuple(pick(compute.subnets if compute else None, "subnets", ())),
             security_group_ids=tuple(pick(compute.security_group_ids if compute else None,
                                           "security_group_ids", ())),
@@ -524,6 +547,7 @@ class _Loader:
             else m.DEFAULT_RUNNABLE_TIMEOUT_S,
             state=spec.state if spec and spec.state else "ENABLED",
             location=self.at(loc, key=True) if spec else self.at(("functions", "aws", index, "lambda"), key=True),
+            instance_type_locations=type_locations,
         )
 
 
@@ -535,8 +559,20 @@ def _valid_bucket(name: str) -> bool:
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "text", bool: "a boolean", int: "a number",
-            float: "a number", type(None): "nothing"}.get(type(value), type(value).__name__)
+    name = {dict: "a mapping", list: "a list", str: "text", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "nothing"}.get(type(value))
+    if name:
+        return name
+    # what else ruamel makes of YAML: dates, !!binary, !!set, custom tags (!tag value)
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return "a date"
+    if isinstance(value, (bytes, bytearray)):
+        return "binary data"
+    if isinstance(value, collections.abc.Set):
+        return "a set"
+    if hasattr(value, "tag") and hasattr(value, "value"):
+        return f"a value tagged {_short_text(str(getattr(value.tag, 'value', value.tag)), 30)}"
+    return type(value).__name__
 
 
 def _split_loc(data: Any, loc: tuple, kind: str) -> tuple[tuple, tuple]:
@@ -554,8 +590,13 @@ def _split_loc(data: Any, loc: tuple, kind: str) -> tuple[tuple, tuple]:
     return loc, ()
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 2, 60, 60
+
+
 def _short_repr(value: Any) -> str:
-    return _short_text(repr(value), 60)
+    """A value for a message: short even for a huge string or a deeply nested, alias-shared list."""
+    return _short_text(_REPR.repr(value), 60)
 
 
 def _short_text(text: str, limit: int = 80) -> str:
@@ -563,9 +604,11 @@ def _short_text(text: str, limit: int = 80) -> str:
 
 
 def _short(value: Any) -> str:
-    if isinstance(value, (dict, list)) or value is None:
+    if isinstance(value, (dict, list, collections.abc.Set)) or value is None:
         return ""
-    text = repr(value)
+    if hasattr(value, "tag") and hasattr(value, "value"):  # ruamel's TaggedScalar
+        value = value.value
+    text = _REPR.repr(value)
     return f"({text[:40]}…)" if len(text) > 40 else f"({text})"
 
 
@@ -604,16 +647,21 @@ def _describe(error) -> str:
     return error["msg"].removeprefix("Value error, ")
 
 
-def _range_hint(error) -> str:
+def _range_hint(error, loc: tuple) -> str:
     ctx = error.get("ctx", {})
     if "ge" in ctx or "le" in ctx:
-        return f"write a value between {ctx.get('ge', '…')} and {ctx.get('le', '…')}"
+        ge, le = _bounds(loc)
+        ge, le = ctx.get("ge", ge), ctx.get("le", le)
+        if ge is not None and le is not None:
+            return f"write a value from {ge} to {le}"
+        return f"write {ge} or more" if ge is not None else f"write {le} or less"
     return ""
 
 
-def _allowed_keys(loc: tuple) -> list[str]:
-    """The keys the schema accepts at `loc` (for "did you mean"), following lists and maps."""
+def _annotation_at(loc: tuple) -> tuple[Any, Any]:
+    """The schema's type at `loc` and the pydantic field it belongs to (None, None when there is none)."""
     annotation: Any = WorkflowSpec
+    field_info = None
     for part in loc:
         annotation = _unwrap(annotation)
         if isinstance(part, int):
@@ -622,16 +670,42 @@ def _allowed_keys(loc: tuple) -> list[str]:
         elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             field_info = next((f for n, f in annotation.model_fields.items() if (f.alias or n) == part), None)
             if field_info is None:
-                return []
+                return None, None
             annotation = field_info.annotation
         elif typing.get_origin(annotation) is dict:
             annotation = typing.get_args(annotation)[1]
         else:
-            return []
-    annotation = _unwrap(annotation)
+            return None, None
+    return annotation, field_info
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    """The keys the schema accepts at `loc` (for "did you mean"), following lists and maps."""
+    annotation = _unwrap(_annotation_at(loc)[0])
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [f.alias or n for n, f in annotation.model_fields.items()]
     return []
+
+
+def _bounds(loc: tuple) -> tuple[Any, Any]:
+    """The (ge, le) limits the schema sets on the number at `loc` (None where there is none)."""
+    annotation, field_info = _annotation_at(loc)
+    metadata = list(field_info.metadata) if field_info is not None else []
+    while annotation is not None:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            base, *extra = typing.get_args(annotation)
+            for item in extra:
+                metadata.extend(getattr(item, "metadata", [item]))
+            annotation = base
+        elif origin is typing.Union:
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = args[0] if len(args) == 1 else None
+        else:
+            break
+    ge = next((item.ge for item in metadata if getattr(item, "ge", None) is not None), None)
+    le = next((item.le for item in metadata if getattr(item, "le", None) is not None), None)
+    return ge, le
 
 
 def _unwrap(annotation: Any) -> Any:

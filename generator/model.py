@@ -58,7 +58,9 @@ class StoragePath:
 
     @property
     def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key_prefix}"
+        """s3://bucket/folders/ for S3; minio.ID://bucket/folders/ (as in `avgen graph`) for the others."""
+        scheme = "s3" if self.is_s3 else f"{self.provider}.{self.provider_id}"
+        return f"{scheme}://{self.bucket}/{self.key_prefix}"
 
     def contains_key(self, key: str) -> bool:
         return key.startswith(self.key_prefix)
@@ -94,10 +96,16 @@ class BatchSettings:
     runnable_timeout: int  # seconds a job may wait RUNNABLE before the queue cancels it
     state: str = "ENABLED"
     location: Optional[Location] = field(default=None, compare=False)
+    # where each instance type is written (in the function or in avgen.defaults.batch); empty for defaults
+    instance_type_locations: Mapping[str, Location] = field(default_factory=dict, compare=False)
 
     @property
     def uses_gpu(self) -> bool:
         return self.gpus > 0
+
+    def instance_type_location(self, instance_type: str) -> Optional[Location]:
+        """Where `instance_type` is written; the `batch:` section when it is avgen's default."""
+        return self.instance_type_locations.get(instance_type, self.location)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ ids come out the same and the Terraform state written by the previous command st
 """
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import socket
@@ -15,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Optional
+from urllib.parse import urlsplit
 
 import requests
 
@@ -91,11 +94,13 @@ class Sandbox:
     def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_loopback_port()
-        env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(self.recording.resolve())}
+        env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(self.recording.resolve()),
+               # AWS-managed policies (e.g. for the ECS instance role) exist in AWS; moto loads them on demand
+               "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
         env.pop("MOTO_ENABLE_RECORDING", None)  # off until the replay is done
         self._log = open(self.state_dir / SERVER_LOG, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "generator.sandbox_server", str(self.port)],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True,  # its own process group: Ctrl-C reaches avgen, which stops it
         )
@@ -104,16 +109,40 @@ class Sandbox:
             self._post("/moto-api/seed", params={"a": str(SEED)})
             # Lambda and Batch would otherwise need a Docker engine.
             self._post("/moto-api/config", json={"batch": {"use_docker": False}, "lambda": {"use_docker": False}})
-            if self.recording.exists() and self.recording.stat().st_size:
-                self._post("/moto-api/recorder/replay-recording", json={"target_host": self.endpoint},
-                           timeout=600)
+            self._replay()
             self._post("/moto-api/recorder/start-recording")
         except BaseException:
             self.stop()
             raise
 
+    def _replay(self) -> None:
+        """Send the recorded requests again, in order, to this server.
+
+        Done from here rather than with moto's replay endpoint: that one sends the requests from inside
+        the server, which serves one request at a time (generator/sandbox_server.py) and would wait on itself.
+        """
+        if not self.recording.exists():
+            return
+        with requests.Session() as session, self.recording.open() as lines:
+            for line in lines:
+                entry = json.loads(line)
+                body = entry.get("body") or b""
+                if entry.get("body_encoded"):
+                    body = base64.b64decode(body)
+                url = urlsplit(entry["url"])
+                target = f"{self.endpoint}{url.path}" + (f"?{url.query}" if url.query else "")
+                headers = {k: v for k, v in entry.get("headers", {}).items()
+                           if k.lower() not in ("transfer-encoding", "content-length", "host")}
+                try:
+                    session.request(entry["method"], target, headers=headers, data=body, timeout=60)
+                except requests.RequestException as exc:
+                    raise SandboxError(f"replaying the sandbox's state failed: {exc}") from None
+
     def _post(self, path: str, timeout: float = 30, **kwargs) -> None:
-        response = requests.post(self.endpoint + path, timeout=timeout, **kwargs)
+        try:
+            response = requests.post(self.endpoint + path, timeout=timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise SandboxError(f"the AWS emulator did not answer {path}: {exc}") from None
         if response.status_code >= 400:
             raise SandboxError(f"the AWS emulator refused {path}: HTTP {response.status_code} {response.text[:200]}")
 

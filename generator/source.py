@@ -8,6 +8,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from .findings import Location
@@ -57,8 +58,22 @@ class SourceDocument:
         return Location(self.file, line, column)
 
 
+class _Constructor(RoundTripConstructor):
+    """ruamel's round-trip constructor, but a duplicate key's message does not print its value: the value
+    can be huge (a long text, or nested aliases whose text form is exponentially long)."""
+
+    def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any) -> bool:
+        if key in mapping:
+            name = str(key) if isinstance(key, (str, int, float, bool)) else type(key).__name__
+            name = name if len(name) <= 60 else name[:60] + "…"
+            raise DuplicateKeyError("while constructing a mapping", node.start_mark,
+                                    f'found duplicate key "{name}"', key_node.start_mark)
+        return True
+
+
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False
     return yaml
 
@@ -72,7 +87,9 @@ def parse_text(text: str, file: str) -> SourceDocument:
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         problem = " ".join(part for part in (exc.context, exc.problem) if part) or str(exc)
         raise YamlSyntaxError(f"not valid YAML: {problem}", Location(file, line, column)) from None
-    except (YAMLError, ValueError, TypeError, RecursionError) as exc:
+    except RecursionError:
+        raise YamlSyntaxError("not valid YAML: nested too deeply for avgen to read", Location(file, 0, 0)) from None
+    except (YAMLError, ValueError, TypeError) as exc:
         raise YamlSyntaxError(f"not valid YAML: {exc}", Location(file, 0, 0)) from None
     return SourceDocument(file=file, text=text, root=root)
 

@@ -32,7 +32,7 @@ def gpu_hardware(workflow: Workflow):
             yield rule("AVG020").finding(
                 f"'{function.name}' asks for a GPU but its instance types ({', '.join(batch.instance_types)}) "
                 "have none; its jobs would stay RUNNABLE forever",
-                batch.location,
+                batch.instance_type_location(batch.instance_types[0]) if batch.instance_types else batch.location,
                 f"set batch.compute_resources.instance_types to GPU types such as {SUGGESTED_GPU_TYPES}",
             )
         if batch.uses_gpu:
@@ -41,13 +41,13 @@ def gpu_hardware(workflow: Workflow):
                     yield rule("AVG021").finding(
                         f"'{instance_type}' is not supported by the ECS AL2023 NVIDIA AMI that GPU compute "
                         "environments use (AWS stops creating AL2-based environments after mid-2026)",
-                        batch.location,
+                        batch.instance_type_location(instance_type),
                         f"use a current GPU type such as {SUGGESTED_GPU_TYPES}",
                     )
         elif gpu_types:
             yield rule("AVG026").finding(
                 f"'{function.name}' runs on GPU instance types ({', '.join(gpu_types)}) but asks for no GPU",
-                batch.location,
+                batch.instance_type_location(gpu_types[0]),
                 "set batch.enable_gpu: true, or choose CPU instance types",
             )
 

@@ -1,0 +1,65 @@
+"""Plan summaries: counts, grouping by function, markdown for pull requests (from terraform's show -json shape)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator.deploy import _resource_type
+from generator.loader import load_workflow
+from generator.planview import MARKDOWN_MAX_ROWS, summarize
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "av-workflow" / "workflow.yaml"
+
+
+def change(address, rtype, *actions, mode="managed"):
+    return {"address": address, "type": rtype, "mode": mode, "change": {"actions": list(actions)}}
+
+
+def plan_json(*changes, outputs=None):
+    return {"resource_changes": list(changes), "output_changes": outputs or {}}
+
+
+def workflow():
+    return load_workflow(EXAMPLE).workflow
+
+
+def test_counts_actions_and_ignores_reads_and_no_ops():
+    summary = summarize(plan_json(
+        change('module.functions["av-workflow-ffmpeg"].aws_lambda_function.this', "aws_lambda_function", "create"),
+        change('module.functions["av-workflow-yolov3"].aws_iam_role.this', "aws_iam_role", "update"),
+        change('module.jobs["av-workflow-yolov3"].aws_batch_job_definition.this', "aws_batch_job_definition",
+               "delete", "create"),
+        change("aws_sns_topic.alerts", "aws_sns_topic", "delete"),
+        change("aws_s3_bucket.kept", "aws_s3_bucket", "no-op"),
+        change("data.aws_caller_identity.current", "aws_caller_identity", "read", mode="data"),
+    ), workflow())
+    assert summary.counts() == {"create": 1, "update": 1, "replace": 1, "delete": 1}
+    assert summary.has_changes
+    assert summary.by("owner")["av-workflow-yolov3"] == {"create": 0, "update": 1, "replace": 1, "delete": 0}
+    assert summary.by("owner")["(workflow)"]["delete"] == 1
+    assert summary.headline() == "Plan: 1 to add, 1 to change, 1 to replace, 1 to destroy."
+
+
+def test_buckets_are_owners_too():
+    summary = summarize(plan_json(
+        change('module.buckets["change-me-av-workflow"].aws_s3_bucket.this', "aws_s3_bucket", "create")), workflow())
+    assert summary.changes[0].owner == "bucket change-me-av-workflow"
+
+
+def test_no_changes():
+    summary = summarize(plan_json(change("aws_sns_topic.alerts", "aws_sns_topic", "no-op")), workflow())
+    assert not summary.has_changes
+    assert summary.headline().startswith("No changes")
+    assert "No changes" in summary.to_markdown()
+
+
+def test_markdown_fits_a_pull_request_comment_and_warns_on_destroy():
+    many = [change(f'aws_iam_role.r["{i}"]', "aws_iam_role", "delete") for i in range(MARKDOWN_MAX_ROWS + 50)]
+    text = summarize(plan_json(*many), workflow()).to_markdown()
+    assert "and 50 more" in text
+    assert "[!WARNING]" in text
+    assert len(text) < 65536
+
+
+def test_resource_type_of_addresses_with_keys_and_dots():
+    assert _resource_type('module.b["my.bucket"].aws_s3_bucket.this') == "aws_s3_bucket"
+    assert _resource_type('aws_s3_bucket_notification.this["a.b"]') == "aws_s3_bucket_notification"

@@ -1,0 +1,69 @@
+"""generator/terraform.py: the argument lists avoid python-terraform's defects, and runs are real terraform."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator.terraform import TerraformError, TerraformNotFound, TerraformOptions, TerraformRunner
+
+needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform CLI not installed")
+
+
+def runner(tmp_path, **options) -> TerraformRunner:
+    return TerraformRunner(tmp_path, TerraformOptions(**options))
+
+
+@needs_terraform
+def test_plan_argv_is_detailed_noninteractive_and_carries_variables(tmp_path):
+    tf = runner(tmp_path, variables=["a=1", "b=two"])
+    argv = tf.argv("plan", input=False, out="p.tfplan", detailed_exitcode=True, **tf._variable_flags())
+    assert argv[1] == "plan"
+    assert "-var=a=1" in argv and "-var=b=two" in argv
+    assert "-input=false" in argv and "-out=p.tfplan" in argv and "-no-color" in argv
+
+
+@needs_terraform
+def test_no_command_line_ever_carries_force_or_synchronous(tmp_path, monkeypatch):
+    """python-terraform's destroy() adds -force and cmd(synchronous=False) leaks -synchronous: avgen uses neither."""
+    seen = []
+    tf = runner(tmp_path)
+    monkeypatch.setattr(tf, "run", lambda argv, *a, **k: seen.append(argv) or type("R", (), {"returncode": 2})())
+    tf.plan(tmp_path / "p", destroy=True, targets=["aws_s3_bucket.a"])
+    flat = " ".join(seen[0])
+    assert "-destroy" in flat and "-target=aws_s3_bucket.a" in flat
+    assert "-force" not in flat and "synchronous" not in flat
+
+
+@needs_terraform
+def test_terraform_errors_reach_the_user_intact(tmp_path):
+    (tmp_path / "main.tf").write_text('resource "nonsense" {\n')
+    with pytest.raises(TerraformError) as info:
+        runner(tmp_path).run(runner(tmp_path).argv("validate"))
+    assert "Unclosed configuration block" in info.value.output or "Argument or block definition required" in info.value.output
+
+
+@needs_terraform
+def test_a_cli_config_that_points_nowhere_is_not_passed_on(tmp_path, monkeypatch):
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", str(tmp_path / "missing.tfrc"))
+    (tmp_path / "main.tf").write_text('output "x" { value = 1 }\n')
+    tf = runner(tmp_path)
+    assert tf.environment["TF_CLI_CONFIG_FILE"] != str(tmp_path / "missing.tfrc")
+    result = tf.run(tf.argv("validate"))
+    assert "Unable to open CLI configuration file" not in result.stderr
+
+
+@needs_terraform
+def test_init_runs_once_until_the_configuration_changes(tmp_path):
+    (tmp_path / "main.tf").write_text('terraform {\n  required_version = ">= 1.6"\n}\noutput "x" { value = 1 }\n')
+    tf = runner(tmp_path)
+    assert tf.init() is True
+    assert tf.init() is False
+    (tmp_path / "main.tf").write_text('terraform {\n  required_version = ">= 1.5"\n}\noutput "x" { value = 2 }\n')
+    assert tf.init() is True
+
+
+def test_missing_terraform_is_a_clear_error(tmp_path):
+    with pytest.raises(TerraformNotFound, match="--terraform-bin"):
+        runner(tmp_path, terraform_bin="no-such-terraform-binary")
