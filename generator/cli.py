@@ -384,3 +384,59 @@ def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
     else:
         print_outputs(outcome.outputs, file, sandbox)
 from . import cli_verbs  # noqa: E402,F401  (registers put/ls/get/logs/status/run)
+
+
+@app.command()
+def build(file: WorkflowArg, workdir: WorkdirOpt = None,
+          push: Annotated[bool, typer.Option(
+              "--push", help="Build the images, push them to the functions' ECR repositories (created first if "
+              "needed) and record their digests for the next plan/apply. Needs a Docker engine and AWS credentials.")] = False,
+          var: VarOpt = None, var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None,
+          plugin_dir: PluginDirOpt = None, terraform_bin: TerraformBinOpt = "terraform",
+          no_color: NoColorOpt = False, auto_approve: AutoApproveOpt = False):
+    """Write each function's container build context: FROM its container.image, plus avgen's runtime,
+    the media handlers and its script.
+
+    Contexts go to WORKDIR/images/FUNCTION. With --push (where a Docker engine runs), avgen creates the ECR
+    repositories if needed, builds and pushes every image, and writes the digests to
+    WORKDIR/avgen-images.auto.tfvars.json, which the next `avgen plan` / `avgen apply` deploys.
+    """
+    from .images import ImageError, ecr_login, engine_available, push_all, record_images, write_contexts
+    from .s3client import boto_session
+
+    dep = deployment(file, workdir, False, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
+    findings = dep.load()
+    if has_errors(findings):
+        print_findings(str(file), [f for f in findings if f.severity is not Severity.INFO], show_info=False)
+        raise typer.Exit(EXIT_FINDINGS)
+    try:
+        contexts = write_contexts(dep.workflow, dep.workdir / "images")
+    except (ImageError, ValueError, FileNotFoundError) as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(EXIT_FINDINGS)
+    for context in contexts:
+        out.print(f"[bold]{escape(context.function)}[/]: {escape(str(context.path))}  [dim]tag {context.tag}[/]")
+    if not push:
+        out.print("[dim]build and push them with `avgen build --push` where a Docker engine runs, or by hand "
+                  "(docs/runtime.md)[/]")
+        return
+    if not engine_available():
+        err.print("[bold red]error:[/] no Docker engine answers (`docker info` failed); the contexts above are "
+                  "ready, build and push them by hand:")
+        for context in contexts:
+            for command in context.commands(f"<ecr_repository_urls[\"{context.function}\"]>"):
+                err.print(f"  {command}", markup=False)
+        raise typer.Exit(EXIT_FINDINGS)
+    outcome = run_deploy(lambda: dep.apply(confirm_with(auto_approve, "apply"), targets=("module.image",)), file)
+    repositories = outcome.outputs.get("ecr_repository_urls", {}).get("value", {})
+    try:
+        if repositories:
+            ecr_login(next(iter(repositories.values())),
+                      boto_session(region=dep.workflow.settings.region).client("ecr"))
+        pushed = push_all(contexts, repositories,
+                          on_pushed=lambda name, ref: out.print(f"pushed {escape(name)}: {escape(ref)}"))
+    except ImageError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(EXIT_FINDINGS)
+    path = record_images(dep.workdir, pushed)
+    out.print(f"digests recorded in {escape(str(path))}; `avgen apply {escape(str(file))}` deploys them")

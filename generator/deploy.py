@@ -171,14 +171,15 @@ class Deployment:
         return outcome
 
     def apply(self, confirm: Confirm, on_event: Optional[OnEvent] = None,
-              on_line: Optional[LineHandler] = None) -> Outcome:
+              on_line: Optional[LineHandler] = None, targets: tuple[str, ...] = ()) -> Outcome:
+        """Apply; `targets` limits it to some resources (avgen build creates the ECR repositories first)."""
         outcome = self._prepare()
         if outcome.blocked:
             return outcome
         with self.terraform() as tf:
-            meta = self._current_plan()
+            meta = None if targets else self._current_plan()
             if meta is None:
-                outcome.summary = self._plan(tf, on_line)
+                outcome.summary = self._plan(tf, on_line, targets=targets)
             else:
                 tf.init(on_line)
                 outcome.summary = summarize(tf.show_plan(self.workdir / PLAN_FILE), self.workflow)

@@ -7,16 +7,21 @@ import boto3
 from botocore.config import Config
 
 
-def s3_client(endpoint_url: Optional[str] = None, region: Optional[str] = None,
-              env: Optional[Mapping[str, str]] = None):
-    """A client; `env` (the sandbox's) supplies endpoint, region and credentials explicitly."""
+def boto_session(region: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> boto3.session.Session:
+    """A session from the usual AWS configuration, or from `env` (the sandbox's fake credentials)."""
     env = env or {}
-    session = boto3.session.Session(
+    return boto3.session.Session(
         aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
         region_name=region or env.get("AWS_REGION"),
     )
-    return session.client(
+
+
+def s3_client(endpoint_url: Optional[str] = None, region: Optional[str] = None,
+              env: Optional[Mapping[str, str]] = None):
+    """A client; `env` (the sandbox's) supplies endpoint, region and credentials explicitly."""
+    env = env or {}
+    return boto_session(region, env).client(
         "s3",
         endpoint_url=endpoint_url or env.get("AWS_ENDPOINT_URL"),
         # path-style works with every S3 API (moto, MinIO) and with AWS
