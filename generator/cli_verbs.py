@@ -7,7 +7,7 @@ import json
 import re
 import shutil
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Iterator, List, Optional
 
@@ -26,12 +26,11 @@ from .deploy import SANDBOX_STATE, default_workdir
 from .findings import Severity, has_errors
 from .loader import load_workflow
 from .model import Workflow
-from .observe import DEFAULT_SINCE, LogEvent, LogReader, ObserveError, epoch_ms, parse_since, select_functions, \
-    workflow_status
+from .observe import LogEvent, LogReader, ObserveError, epoch_ms, parse_since, select_functions, workflow_status
 from .sandbox import SandboxError
 from .transfer import (
     MiB, Connection, S3Location, TransferError, connect, ensure_buckets, get as get_objects,
-    list_buckets, list_objects, plan_get, plan_put, put as put_objects, start_location, transfer_config,
+    list_buckets, list_objects, plan_get, plan_put, put as put_objects, s3_errors, start_location, transfer_config,
     triggered_by, unique_locations, workflow_results,
 )
 
@@ -52,8 +51,10 @@ WorkdirOpt = Annotated[Optional[Path], typer.Option(
     help="With --sandbox: the working folder of `avgen apply --sandbox` \\[default: .avgen/NAME-sandbox next to "
          "the workflow; required without a workflow file].")]
 WorkflowOptArg = Annotated[Optional[Path], typer.Argument(
-    metavar="WORKFLOW", help="Workflow YAML file (optional): its buckets and folders are the defaults.", show_default=False)]
-WorkflowArg = Annotated[Path, typer.Argument(metavar="WORKFLOW", help="Workflow YAML file.", show_default=False)]
+    metavar="WORKFLOW", show_default=False,
+    help="Workflow YAML file (optional): its buckets and folders are the defaults.")]
+WorkflowArg = Annotated[Path, typer.Argument(metavar="WORKFLOW", help="Workflow YAML file.",
+                                             show_default=False)]
 ThresholdOpt = Annotated[int, typer.Option(
     "--multipart-threshold", metavar="MiB", min=1, help="Files from this size up go in parallel parts.")]
 ChunkOpt = Annotated[int, typer.Option("--multipart-chunk", metavar="MiB", min=5, help="Size of each part.")]
@@ -126,32 +127,24 @@ def local_time(moment: Optional[datetime]) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
-class TransferBars:
+class TransferBars(Progress):
     """Progress bars with sizes and rates: one for the whole transfer, one per file in flight."""
 
     def __init__(self, verb: str, total_bytes: int, files: int):
+        super().__init__(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                         TimeRemainingColumn(), console=err, disable=not err.is_terminal, transient=False)
         self.verb = verb
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                 TransferSpeedColumn(), TimeRemainingColumn(), console=err,
-                                 disable=not err.is_terminal, transient=False)
-        self.total = self.progress.add_task(f"{verb} {files} file{'s' * (files != 1)}", total=total_bytes)
-        self.tasks: dict[str, TaskID] = {}
-
-    def __enter__(self):
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.progress.__exit__(*exc)
+        self.total = self.add_task(f"{verb} {files} file{'s' * (files != 1)}", total=total_bytes)
+        self.tasks_by_key: dict[str, TaskID] = {}
 
     def __call__(self, event: str, key: str, amount: int) -> None:
         if event == "start":
-            self.tasks[key] = self.progress.add_task(f"  {escape(key)}", total=amount)
+            self.tasks_by_key[key] = self.add_task(f"  {escape(key)}", total=amount)
         elif event == "bytes":
-            self.progress.advance(self.tasks[key], amount)
-            self.progress.advance(self.total, amount)
+            self.advance(self.tasks_by_key[key], amount)
+            self.advance(self.total, amount)
         elif event == "done":
-            self.progress.remove_task(self.tasks.pop(key))
+            self.remove_task(self.tasks_by_key.pop(key))
             if not err.is_terminal:
                 err.print(f"{self.verb}: {key}", markup=False, highlight=False)
 
@@ -334,7 +327,8 @@ def log_line(event: LogEvent, width: int, raw: bool) -> Text:
 def logs(
     file: WorkflowArg,
     function: Annotated[Optional[str], typer.Argument(
-        metavar="FUNCTION", help="One function (its name in the workflow) \\[default: all].", show_default=False)] = None,
+        metavar="FUNCTION", show_default=False,
+        help="One function (its name in the workflow) \\[default: all].")] = None,
     since: SinceOpt = "1h",
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")] = False,
     raw: Annotated[bool, typer.Option("--raw", help="Print the runtime's JSON lines as they are.")] = False,
@@ -622,7 +616,9 @@ def run(
             with open(log_path, "a", encoding="utf-8") as log_stream, RunView(limits.workers) as view:
                 runner = LocalRunner(workflow, storage, environment=overrides, limits=limits, on_event=view,
                                      log_stream=log_stream)
-                report = runner.run([(item.path, destination.bucket, item.key) for item in plan])
+                # storing the inputs is the one S3 call outside the runtime (which reports its own problems)
+                with s3_errors(destination.bucket, action="write to") if use_s3 else contextlib.nullcontext():
+                    report = runner.run([(item.path, destination.bucket, item.key) for item in plan])
     print_run_report(report, where)
     out.print(f"[dim]runtime log: {escape(str(log_path))}[/]")
     raise typer.Exit(EXIT_OK if report.ok else EXIT_FINDINGS)

@@ -27,7 +27,6 @@ from .transfer import Connection, describe_aws_error
 JOB_STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SINCE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-DEFAULT_SINCE = "1h"
 # Follow mode: how far back each poll looks again, for events CloudWatch ingests late.
 LATE_EVENTS_MS = 30_000
 MAX_SCAN_EVENTS = 20_000  # status reads at most this many log lines per function

@@ -14,10 +14,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator, Mapping, Optional, Sequence
+from urllib.parse import urlsplit
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import (
@@ -380,12 +382,26 @@ class Connection:
         return session.client(service, endpoint_url=self.endpoint_url or self.env.get("AWS_ENDPOINT_URL"))
 
 
+def check_reachable(endpoint_url: str, timeout: float = 5.0) -> None:
+    """Fail fast on an endpoint nothing listens on (boto3 would retry it for many seconds first)."""
+    parts = urlsplit(endpoint_url if "://" in endpoint_url else f"https://{endpoint_url}")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise TransferError(f"cannot reach the AWS API at {endpoint_url}: {exc.strerror or exc}; "
+                            "is the endpoint right and running?") from None
+
+
 @contextlib.contextmanager
 def connect(*, endpoint_url: Optional[str] = None, region: Optional[str] = None,
             sandbox_dir: Optional[Path] = None) -> Iterator[Connection]:
     """A Connection; with `sandbox_dir`, the sandbox (the same state as `avgen apply --sandbox`) runs
     while it is used."""
     if sandbox_dir is None:
+        if endpoint_url:
+            check_reachable(endpoint_url)
         yield Connection(endpoint_url, region)
         return
     from .sandbox import Sandbox

@@ -85,8 +85,11 @@ class InvocationResult:
         return 1 if self.failures else 0
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types (lists, not tuples): what the Lambda handler returns."""
+        records = [{name: list(value) if isinstance(value, tuple) else value
+                    for name, value in asdict(record).items()} for record in self.records]
         return {"request_id": self.request_id, "function": self.function, "ok": self.ok,
-                "job_ids": list(self.job_ids), "records": [asdict(record) for record in self.records]}
+                "job_ids": list(self.job_ids), "records": records}
 
 
 def run_invocation(config: FunctionConfig, event: Mapping[str, Any], storage: Storage, *, request_id: str,

