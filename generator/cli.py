@@ -256,7 +256,9 @@ def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = Fa
         print(json.dumps(summary.to_dict(), indent=2))
     else:
         print_summary(summary)
-        out.print(f"[dim]plan saved in {escape(str(outcome.workdir))}; `avgen apply {escape(str(file))}` applies it[/]")
+        if summary.has_changes:
+            out.print(f"[dim]plan saved in {escape(str(outcome.workdir))}; "
+                      f"`avgen apply {escape(str(file))}` applies it[/]")
     raise typer.Exit(EXIT_CHANGES if summary.has_changes else EXIT_OK)
 
 

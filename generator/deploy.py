@@ -246,7 +246,8 @@ class Deployment:
         if not (self.workdir / "terraform.tfstate").exists() and not (self.workdir / ".terraform").exists():
             raise DeployError(f"nothing is deployed from {self.workdir}: run `avgen apply` first")
         with self.terraform(need_aws=False) as tf:
-            tf.init()
+            if not (self.workdir / ".terraform").exists():
+                tf.init()  # outputs are read from the state: no provider needed once initialised
             outcome.outputs = tf.outputs()
         return outcome
 

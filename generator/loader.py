@@ -23,6 +23,9 @@ from .schema import LOG_LEVELS, FunctionEntry, WorkflowSpec
 from .source import SourceDocument, YamlSyntaxError, parse_text, read_document, to_plain
 
 LAMBDA_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Lambda allows 64 characters, but the function's IAM role is named NAME-lambda within IAM's 64
+# (modules/lambda-function checks the same limit).
+MAX_FUNCTION_NAME = 64 - len("-lambda")
 NAME_PREFIX = re.compile(r"^([a-z0-9][a-z0-9-]{0,19})?$")
 ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -333,10 +336,10 @@ class _Loader:
             return default if value is None else value
 
         resource_name = f"{name_prefix}{spec.name}"
-        if not LAMBDA_NAME.match(spec.name) or len(resource_name) > 64:
-            self.add("AVG004", f"function name `{spec.name}` is not a valid Lambda function name",
-                     base + ("name",), "use up to 64 letters, digits, hyphens and underscores "
-                     "(name_prefix included)")
+        if not LAMBDA_NAME.match(spec.name) or len(resource_name) > MAX_FUNCTION_NAME:
+            self.add("AVG004", f"function name `{_short_text(spec.name)}` is not a valid Lambda function name",
+                     base + ("name",), f"use up to {MAX_FUNCTION_NAME} letters, digits, hyphens and underscores "
+                     "(name_prefix included; the function's role adds `-lambda` within IAM's 64)")
 
         container = spec.container
         image = container.image if container else None
@@ -386,6 +389,11 @@ class _Loader:
                        for i, item in enumerate(spec.input))
         outputs = tuple(self._storage_path(item, base + ("output", i), provider_ids)
                         for i, item in enumerate(spec.output))
+        for i, item in enumerate(spec.input):
+            if item.prefix:
+                self.add("AVG008", "`prefix` filters on an input are ignored: a trigger fires for every object "
+                         "under the folder in `path` (and its `suffix`, if any)", base + ("input", i, "prefix"),
+                         "put the folder into `path` (bucket/folder), or filter in the script", key=True)
         for i, output in enumerate(outputs):
             if output.provider in ("minio", "onedata"):
                 self.add("AVG008", f"output to `{spec.output[i].storage_provider}` is ignored: avgen's runtime "

@@ -160,8 +160,9 @@ class Function:
             "log_level": self.log_level,
             "timeout_threshold": self.timeout_threshold,
             "batch_on_failure": self.batch_on_failure,
+            # only S3 paths: the runtime reaches storage through the function's role (AVG008/AVG013 warn)
             "inputs": [
-                {"provider": p.provider, "bucket": p.bucket, "prefix": p.prefix} for p in self.inputs
+                {"provider": p.provider, "bucket": p.bucket, "prefix": p.prefix} for p in self.inputs if p.is_s3
             ],
             "outputs": [
                 {
@@ -172,6 +173,7 @@ class Function:
                     "filter_suffix": list(p.suffix_filters),
                 }
                 for p in self.outputs
+                if p.is_s3
             ],
         }
 

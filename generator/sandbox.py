@@ -38,6 +38,11 @@ provider "aws" {
   skip_metadata_api_check     = true
   s3_use_path_style           = true
 }
+
+# The emulator, unlike AWS, needs a Batch service role to create compute environments.
+variable "create_batch_service_linked_role" {
+  default = true
+}
 """ % (FAKE_KEY, FAKE_KEY)
 OVERRIDE_FILE = "avgen_sandbox_override.tf"
 

@@ -221,7 +221,7 @@ class BatchDefaults(Strict):
     security_group_ids: Optional[list[str]] = None
     job_timeout: Optional[Annotated[int, Field(ge=60)]] = None
     retry_attempts: Optional[Annotated[int, Field(ge=1, le=10)]] = None
-    runnable_timeout: Optional[Annotated[int, Field(ge=600)]] = None
+    runnable_timeout: Optional[Annotated[int, Field(ge=600, le=86400)]] = None
 
 
 class DefaultsSpec(Strict):

@@ -185,7 +185,8 @@ class TerraformRunner:
         return json.loads(self.run(self.argv("output", json=IsFlagged)).stdout or "{}")
 
     def state_list(self) -> list[str]:
-        result = self.run(self.argv("state", "list"), check=False)
+        # "state list" as one command: generate_cmd_string puts flags between a command and its arguments
+        result = self.run(self._tf.generate_cmd_string("state list"), check=False)
         return result.stdout.split() if result.returncode == 0 else []
 
     def validate(self) -> dict:

@@ -4,7 +4,9 @@
 """
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +50,22 @@ def aws_env(monkeypatch, moto_endpoint):
     import requests
 
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
+
+
+PROVIDER_MIRROR_MARKER = Path("registry.terraform.io") / "hashicorp" / "aws"
+
+
+def missing_tool(reason: str):
+    """Skip where a tool is missing on a developer's machine; fail in CI, which must run every check."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI must run this check)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def plugin_dir() -> Path:
+    """The offline hashicorp/aws provider mirror (DESIGN.md §7), for `--plugin-dir`."""
+    for candidate in filter(None, [os.environ.get("AVGEN_PLUGIN_DIR"), "/opt/tf-plugins"]):
+        if (Path(candidate) / PROVIDER_MIRROR_MARKER).is_dir():
+            return Path(candidate)
+    missing_tool("no hashicorp/aws provider mirror (set AVGEN_PLUGIN_DIR)")

@@ -19,6 +19,12 @@ class HandlerError(Exception):
         return self.message
 
 
+class UsageError(HandlerError):
+    """A parameter is out of range or inconsistent (the same code argparse uses for a bad command line)."""
+
+    exit_code = 2
+
+
 class InputError(HandlerError):
     """The input file is missing, unreadable, corrupt or not the kind of media the command needs."""
 
@@ -52,7 +58,7 @@ class MissingStreamError(HandlerError):
 EXIT_CODES = {
     0: "success",
     1: "internal error (a bug: please report it)",
-    2: "usage error (bad command line)",
+    UsageError.exit_code: "usage error (bad command line or parameter value)",
     InputError.exit_code: "bad input file",
     ModelFileError.exit_code: "model file problem",
     ToolError.exit_code: "external tool missing or failed",

@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, MissingStreamError
+from .errors import InputError, MissingStreamError, UsageError
 from .probe import MediaInfo, probe
 from .tools import atomic_output, error_tail, ffmpeg_binary, processing_timeout, run_tool, scratch_directory
 
@@ -49,9 +49,9 @@ def split_frames(
     Returns the frame paths in order.
     """
     if not fps > 0:
-        raise InputError(f"frame rate must be positive, not {fps}")
+        raise UsageError(f"frame rate must be positive, not {fps}")
     if not 1 <= quality <= 31:
-        raise InputError(f"JPEG quality must be between 1 (best) and 31, not {quality}")
+        raise UsageError(f"JPEG quality must be between 1 (best) and 31, not {quality}")
     info = probe(video)
     _require_video(info)
     prefix = prefix if prefix is not None else Path(video).stem
@@ -101,7 +101,7 @@ def to_avi(media: Path, avi: Path, *, quality: int = 3, timeout_s: float | None 
     `quality` is the MPEG-4 quantiser scale, 1 (best, biggest) to 31. MissingStreamError without video.
     """
     if not 1 <= quality <= 31:
-        raise InputError(f"MPEG-4 quality must be between 1 (best) and 31, not {quality}")
+        raise UsageError(f"MPEG-4 quality must be between 1 (best) and 31, not {quality}")
     info = probe(media)
     _require_video(info)
     avi = Path(avi)

@@ -90,7 +90,7 @@ def _probe_with_ffprobe(ffprobe: str, path: Path) -> MediaInfo:
     args = [ffprobe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
     result = run_tool(args, timeout_s=PROBE_TIMEOUT_S, what=f"ffprobe on {path.name}")
     if result.returncode != 0:
-        raise InputError(f"not readable as media ({error_tail(result.stderr)}): {path}")
+        raise InputError(f"cannot read {path} as media: {error_tail(result.stderr)}")
     try:
         report = json.loads(result.stdout or b"{}")
     except json.JSONDecodeError:
@@ -154,7 +154,7 @@ def parse_ffmpeg_banner(banner: str, path: Path) -> MediaInfo:
                 rate = _RATE.search(details)
                 audio = AudioStream(match["codec"], int(rate["rate"]) if rate else 0, _channel_count(details))
     if not formats:
-        raise InputError(f"not readable as media ({error_tail(banner)}): {path}")
+        raise InputError(f"cannot read {path} as media: {error_tail(banner)}")
     if video is not None and video_line_index is not None and _quarter_turn_after(lines, video_line_index):
         video = VideoStream(video.codec, video.height, video.width, video.fps)
     return MediaInfo(path, formats, duration, video, audio)

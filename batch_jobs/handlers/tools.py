@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -24,6 +25,8 @@ UNKNOWN_DURATION_TIMEOUT_S = 3600.0
 PROBE_TIMEOUT_S = 60.0
 # How much of a tool's stderr an error message quotes.
 ERROR_TAIL_CHARS = 400
+# ffmpeg prefixes messages with "[demuxer @ 0x55d…] ": noise in a one-line message.
+FFMPEG_CONTEXT_PREFIX = re.compile(r"\[[^\]]* @ 0x[0-9a-f]+\]\s*")
 
 
 def ffmpeg_binary() -> str:
@@ -50,26 +53,31 @@ def ffprobe_binary() -> str | None:
     return shutil.which("ffprobe")
 
 
-def processing_timeout(duration_s: float | None, requested_s: float | None = None) -> float:
-    """Time limit for one ffmpeg run: the caller's, else `AVGEN_FFMPEG_TIMEOUT`, else scaled to the media."""
+def configured_timeout(requested_s: float | None, env_var: str, default_s: float) -> float:
+    """A time limit: the caller's, else the environment variable's, else the default."""
     if requested_s:
         return float(requested_s)
-    configured = os.environ.get("AVGEN_FFMPEG_TIMEOUT")
+    configured = os.environ.get(env_var)
     if configured:
         try:
             return float(configured)
         except ValueError:
-            raise ToolError(f"AVGEN_FFMPEG_TIMEOUT must be a number of seconds, not {configured!r}") from None
-    if duration_s is None:
-        return UNKNOWN_DURATION_TIMEOUT_S
-    return BASE_TIMEOUT_S + TIMEOUT_PER_MEDIA_SECOND * duration_s
+            raise ToolError(f"{env_var} must be a number of seconds, not {configured!r}") from None
+    return default_s
+
+
+def processing_timeout(duration_s: float | None, requested_s: float | None = None) -> float:
+    """Time limit for one ffmpeg run: the caller's, else `AVGEN_FFMPEG_TIMEOUT`, else scaled to the media."""
+    scaled = UNKNOWN_DURATION_TIMEOUT_S if duration_s is None else BASE_TIMEOUT_S + TIMEOUT_PER_MEDIA_SECOND * duration_s
+    return configured_timeout(requested_s, "AVGEN_FFMPEG_TIMEOUT", scaled)
 
 
 def error_tail(text: str | bytes) -> str:
     """The last meaningful lines of a tool's stderr, on one line, short enough for a log."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    lines = [FFMPEG_CONTEXT_PREFIX.sub("", line).strip() for line in text.strip().splitlines()]
+    lines = [line for line in lines if line]
     joined = " | ".join(lines[-3:])
     return joined[-ERROR_TAIL_CHARS:] if joined else "no error output"
 
@@ -141,6 +149,12 @@ def require_input_file(path: Path) -> Path:
     return path
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_output(final_path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `final_path`; move it into place only if the block succeeds.
@@ -155,6 +169,8 @@ def atomic_output(final_path: Path) -> Iterator[Path]:
     temporary_path = Path(temporary)
     try:
         yield temporary_path
+        # mkstemp makes the file private (0600); give the result the mode a plain open() would.
+        temporary_path.chmod(0o666 & ~_current_umask())
         os.replace(temporary_path, final_path)
     finally:
         temporary_path.unlink(missing_ok=True)

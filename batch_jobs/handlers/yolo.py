@@ -10,26 +10,26 @@ the input size unless run with `-letter_box`. Letterbox is the default here; `le
 from __future__ import annotations
 
 import colorsys
+import contextlib
 import json
 import logging
-import os
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
 
 from .darknet import check_weights, describe_network, read_names
-from .errors import InputError, MissingStreamError, ModelFileError, ToolError, ToolTimeout
+from .errors import InputError, MissingStreamError, ModelFileError, ToolError, ToolTimeout, UsageError
 from .ffmpeg import MP3_SAMPLE_RATES
-from .probe import probe
+from .probe import MediaInfo, probe
 from .tools import (
-    UNKNOWN_DURATION_TIMEOUT_S, Watchdog, atomic_output, error_tail, ffmpeg_binary, read_text_file, require_input_file,
-    spawn,
+    UNKNOWN_DURATION_TIMEOUT_S, Watchdog, atomic_output, configured_timeout, error_tail, ffmpeg_binary, read_text_file,
+    require_input_file, spawn,
 )
 
 log = logging.getLogger("avgen.handlers.yolo")
@@ -51,7 +51,7 @@ class DetectionSettings:
     def __post_init__(self):
         for name, value in (("confidence threshold", self.confidence), ("NMS threshold", self.nms)):
             if not 0.0 <= value <= 1.0:
-                raise InputError(f"{name} must be between 0 and 1, not {value}")
+                raise UsageError(f"{name} must be between 0 and 1, not {value}")
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def cuda_device_count() -> int:
 
 def _choose_backend(requested: str) -> str:
     if requested not in BACKENDS:
-        raise InputError(f"backend must be one of {', '.join(BACKENDS)}, not {requested!r}")
+        raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, not {requested!r}")
     devices = cuda_device_count()
     if requested == "cuda" and devices == 0:
         raise ToolError("CUDA backend requested but this OpenCV build sees no CUDA device")
@@ -134,11 +134,15 @@ def _choose_backend(requested: str) -> str:
     return requested
 
 
-def load_model(cfg: Path, weights: Path, names: Path, *, backend: str = "auto") -> LoadedModel:
-    """Check the three files against each other, then load (or reuse) the network."""
+def load_model(cfg: Path, weights: Path, names: Path, *, backend: str = "auto", low_memory: bool = False) -> LoadedModel:
+    """Check the three files against each other, then load (or reuse) the network.
+
+    `low_memory` turns off OpenCV's Winograd convolutions: YOLOv3's peak memory drops from ~1.8 GB to
+    ~0.6 GB (a 1 GB Lambda fits) at the cost of slower CPU inference.
+    """
     chosen = _choose_backend(backend)
     cfg, weights, names = Path(cfg), Path(weights), Path(names)
-    key = tuple((str(path.resolve()), path.stat().st_mtime_ns) for path in (cfg, weights, names)) + (chosen,)
+    key = tuple((str(path.resolve()), path.stat().st_mtime_ns) for path in (cfg, weights, names)) + (chosen, low_memory)
     if key in _LOADED_MODELS:
         return _LOADED_MODELS[key]
     network = describe_network(cfg)
@@ -148,6 +152,8 @@ def load_model(cfg: Path, weights: Path, names: Path, *, backend: str = "auto") 
         net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
     except cv2.error as error:
         raise ModelFileError(f"OpenCV cannot load {cfg.name} with {weights.name}: {_first_line(error)}") from None
+    if low_memory:
+        net.enableWinograd(False)
     if chosen == "cuda":
         net.setPreferableBackend(cv2.dnn.DNN_BACKEND_CUDA)
         net.setPreferableTarget(cv2.dnn.DNN_TARGET_CUDA)
@@ -314,10 +320,32 @@ def detect_image(model: LoadedModel, image_path: Path, output_dir: Path, setting
     return ImageResult(text_path, png_path, tuple(detections), seconds)
 
 
+def _decoder_command(ffmpeg: str, info: MediaInfo, fps: float) -> list[str]:
+    """ffmpeg decoding the first video stream to raw BGR frames on stdout, at a constant frame rate."""
+    return [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(info.path), "-map", "0:v:0",
+            "-r", f"{fps:.6g}", "-f", "rawvideo", "-pix_fmt", "bgr24", "-"]
+
+
+def _encoder_command(ffmpeg: str, info: MediaInfo, fps: float, output: Path) -> list[str]:
+    """ffmpeg encoding raw BGR frames from stdin to MPEG-4 AVI, with the source's first audio stream as MP3."""
+    audio_args: list[str] = []
+    if info.audio is not None:
+        if info.audio.codec == "mp3":
+            audio_args = ["-map", "1:a:0", "-c:a", "copy"]
+        else:
+            audio_args = ["-map", "1:a:0", "-c:a", "libmp3lame", "-q:a", "2"]
+            if info.audio.sample_rate not in MP3_SAMPLE_RATES:
+                audio_args += ["-ar", "44100"]
+    width, height = info.video.width, info.video.height
+    return [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps:.6g}", "-i", "-",
+            "-i", str(info.path), "-map", "0:v:0", *audio_args,
+            "-c:v", "mpeg4", "-q:v", str(VIDEO_QUALITY), "-f", "avi", str(output)]
+
+
 def detect_video(
     model: LoadedModel, video_path: Path, output_path: Path, settings: DetectionSettings, *,
     detections_path: Path | None = None, timeout_s: float | None = None,
-    on_frame: Callable[[int], None] | None = None,
 ) -> VideoResult:
     """Write an AVI (MPEG-4, source audio as MP3) with boxes drawn, and one JSON line per frame.
 
@@ -335,64 +363,48 @@ def detect_video(
     detections_path = Path(detections_path) if detections_path else output_path.with_suffix(".jsonl")
     timeout = _video_timeout(info.duration_s, timeout_s)
     ffmpeg = ffmpeg_binary()
-    reader_args = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(info.path), "-map", "0:v:0",
-                   "-r", f"{fps:.6g}", "-f", "rawvideo", "-pix_fmt", "bgr24", "-"]
-    audio_args: list[str] = []
-    if info.audio is not None:
-        audio_codec = ["-c:a", "copy"] if info.audio.codec == "mp3" else ["-c:a", "libmp3lame", "-q:a", "2"]
-        if info.audio.codec != "mp3" and info.audio.sample_rate not in MP3_SAMPLE_RATES:
-            audio_codec += ["-ar", "44100"]
-        audio_args = ["-map", "1:a:0", *audio_codec]
     started = time.perf_counter()
     frame_bytes = width * height * 3
     frames = total_detections = 0
+    encoder_broke = False
     with atomic_output(output_path) as partial_video, atomic_output(detections_path) as partial_lines, \
-            tempfile.TemporaryFile() as reader_errors, tempfile.TemporaryFile() as writer_errors:
-        writer_args = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-                       "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps:.6g}", "-i", "-",
-                       "-i", str(info.path), "-map", "0:v:0", *audio_args,
-                       "-c:v", "mpeg4", "-q:v", str(VIDEO_QUALITY), "-f", "avi", str(partial_video)]
-        reader = spawn(reader_args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=reader_errors)
-        writer = spawn(writer_args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=writer_errors)
-        with Watchdog(timeout, [reader, writer]) as watchdog, partial_lines.open("w", encoding="utf-8") as lines:
+            tempfile.TemporaryFile() as decoder_errors, tempfile.TemporaryFile() as encoder_errors:
+        decoder = spawn(_decoder_command(ffmpeg, info, fps), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=decoder_errors)
+        encoder = spawn(_encoder_command(ffmpeg, info, fps, partial_video), stdin=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL, stderr=encoder_errors)
+        with Watchdog(timeout, [decoder, encoder]) as watchdog, partial_lines.open("w", encoding="utf-8") as lines:
             try:
-                while True:
-                    raw = reader.stdout.read(frame_bytes)
-                    if len(raw) < frame_bytes:
-                        break
+                while len(raw := decoder.stdout.read(frame_bytes)) == frame_bytes:
                     frame = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
                     detections = detect(model, frame, settings)
-                    writer.stdin.write(draw_detections(frame, detections).tobytes())
+                    encoder.stdin.write(draw_detections(frame, detections).tobytes())
                     record = {"frame": frames + 1, "time": round(frames / fps, 3),
                               "detections": [d.as_dict() for d in detections]}
                     lines.write(json.dumps(record, separators=(",", ":")) + "\n")
                     frames += 1
                     total_detections += len(detections)
-                    if on_frame:
-                        on_frame(frames)
-                writer.stdin.close()
+                encoder.stdin.close()
             except BrokenPipeError:
-                reader.kill()  # the writer died (its stderr says why, below); stop decoding for nobody
-            reader_status, writer_status = reader.wait(), writer.wait()
+                encoder_broke = True  # the encoder died: its stderr says why, below
+                decoder.kill()
+                with contextlib.suppress(OSError):
+                    encoder.stdin.close()
+            decoder_status, encoder_status = decoder.wait(), encoder.wait()
         if watchdog.fired:
             raise ToolTimeout(f"YOLO on {info.path} did not finish within {timeout:.0f} s and was stopped")
-        if writer_status != 0:
-            raise ToolError(f"encoding {output_path.name} failed ({error_tail(read_text_file(writer_errors))})")
-        if reader_status != 0:
-            raise InputError(f"decoding {info.path} failed ({error_tail(read_text_file(reader_errors))})")
+        if encoder_broke:
+            raise ToolError(f"encoding {output_path.name} failed ({error_tail(read_text_file(encoder_errors))})")
+        if decoder_status != 0:
+            raise InputError(f"decoding {info.path} failed ({error_tail(read_text_file(decoder_errors))})")
         if frames == 0:
             raise InputError(f"no frame could be decoded from {info.path}")
+        if encoder_status != 0:
+            raise ToolError(f"encoding {output_path.name} failed ({error_tail(read_text_file(encoder_errors))})")
     return VideoResult(output_path, detections_path, frames, total_detections, time.perf_counter() - started)
 
 
 def _video_timeout(duration_s: float | None, requested_s: float | None) -> float:
     """The caller's limit, else `AVGEN_YOLO_TIMEOUT`, else 30 s of work per second of video (CPU YOLOv3 needs ~11)."""
-    if requested_s:
-        return float(requested_s)
-    configured = os.environ.get("AVGEN_YOLO_TIMEOUT")
-    if configured:
-        try:
-            return float(configured)
-        except ValueError:
-            raise ToolError(f"AVGEN_YOLO_TIMEOUT must be a number of seconds, not {configured!r}") from None
-    return UNKNOWN_DURATION_TIMEOUT_S if duration_s is None else max(600.0, 30.0 * duration_s)
+    scaled = UNKNOWN_DURATION_TIMEOUT_S if duration_s is None else max(600.0, 30.0 * duration_s)
+    return configured_timeout(requested_s, "AVGEN_YOLO_TIMEOUT", scaled)

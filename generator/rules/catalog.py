@@ -29,7 +29,7 @@ RULES: dict[str, Rule] = {
         Rule("AVG005", "missing-key", E, "A required key is missing."),
         Rule("AVG006", "legacy-form", W, "An old SCAR spelling, accepted; the warning says what to write instead."),
         Rule("AVG007", "out-of-scope", W, "A section avgen does not deploy (oscar, api_gateway)."),
-        Rule("AVG008", "ignored-setting", W, "A SCAR setting that has no effect for container-image functions."),
+        Rule("AVG008", "ignored-setting", W, "A SCAR setting that has no effect on what avgen deploys (the warning says why)."),
         Rule("AVG009", "region-conflict", E, "Functions ask for different regions; one workflow deploys to one region."),
         Rule("AVG010", "self-trigger", E, "A function writes under its own input trigger and would trigger itself forever."),
         Rule("AVG011", "trigger-cycle", E, "Functions trigger each other in a cycle."),

@@ -16,10 +16,9 @@ data "aws_iam_policy_document" "ec2_assume" {
 }
 
 resource "aws_iam_role" "instance" {
-  name                 = "${var.name_prefix}batch-instance"
-  description          = "ECS container instances of the workflow's Batch compute environments. Created by avgen."
-  assume_role_policy   = data.aws_iam_policy_document.ec2_assume.json
-  permissions_boundary = var.permissions_boundary
+  name               = "${var.name_prefix}batch-instance"
+  description        = "ECS container instances of the workflow's Batch compute environments. Created by avgen."
+  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
 }
 
 resource "aws_iam_role_policy_attachment" "instance_ecs" {

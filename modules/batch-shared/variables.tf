@@ -4,13 +4,7 @@ variable "name_prefix" {
 }
 
 variable "create_batch_service_linked_role" {
-  description = "Create AWSServiceRoleForBatch here. Leave false where the account already has it (creating it twice fails) or where Batch may create it itself."
+  description = "Create AWSServiceRoleForBatch here and hand it to the compute environments. Leave false where the account already has it (it is one per account: creating it again fails) or where Batch may create it itself."
   type        = bool
   default     = false
-}
-
-variable "permissions_boundary" {
-  description = "ARN of a permissions boundary policy to attach to the instance role, where the account requires one; null for none."
-  type        = string
-  default     = null
 }

@@ -10,6 +10,7 @@ locals {
   # "bucket/" + key prefix + "*": every object under the prefix ("bucket/*" at the bucket root).
   readable_objects = sort([for path in var.read_paths : "${local.s3_arn_prefix}${path.bucket}/${path.key_prefix}*"])
   writable_objects = sort([for path in var.write_paths : "${local.s3_arn_prefix}${path.bucket}/${path.key_prefix}*"])
+  touched_buckets  = sort(distinct([for path in concat(var.read_paths, var.write_paths) : "${local.s3_arn_prefix}${path.bucket}"]))
 
   # IAM rejects a policy without statements (a job whose inputs and outputs are all outside S3).
   grants_anything = anytrue([
@@ -36,10 +37,9 @@ data "aws_iam_policy_document" "trust" {
 }
 
 resource "aws_iam_role" "this" {
-  name                 = var.name
-  description          = var.description
-  assume_role_policy   = data.aws_iam_policy_document.trust.json
-  permissions_boundary = var.permissions_boundary
+  name               = var.name
+  description        = var.description
+  assume_role_policy = data.aws_iam_policy_document.trust.json
 }
 
 data "aws_iam_policy_document" "access" {
@@ -57,9 +57,22 @@ data "aws_iam_policy_document" "access" {
     for_each = length(local.writable_objects) > 0 ? [1] : []
 
     content {
-      sid       = "WriteOutputs"
-      actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
+      sid = "WriteOutputs"
+      # GetObject too: the runtime reads an output's recorded digest (HeadObject) to skip unchanged uploads.
+      actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"]
       resources = local.writable_objects
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.touched_buckets) > 0 ? [1] : []
+
+    content {
+      # S3 answers "no such key" (404) rather than "access denied" (403) only to callers that may list the
+      # bucket; the runtime needs that answer to tell a missing object from a forbidden one.
+      sid       = "TellMissingObjects"
+      actions   = ["s3:ListBucket"]
+      resources = local.touched_buckets
     }
   }
 

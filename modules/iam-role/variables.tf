@@ -71,9 +71,3 @@ variable "xray_tracing" {
   type        = bool
   default     = false
 }
-
-variable "permissions_boundary" {
-  description = "ARN of a permissions boundary policy to attach, where the account requires one; null for none."
-  type        = string
-  default     = null
-}

@@ -1,83 +1,8 @@
-# A workflow function: a Lambda function running a container image from its own ECR repository, with its
-# log group, its dead-letter queue and bounded retries for the asynchronous (S3-triggered) invocations.
+# A workflow function: a Lambda function running the function's container image, with its own role, log
+# group and dead-letter queue, and bounded retries for its asynchronous (S3-triggered) invocations.
 
-data "aws_partition" "current" {}
-
-data "aws_caller_identity" "current" {}
-
-locals {
-  # Until a digest is given, the function runs the repository's `latest` tag: push it once to bootstrap.
-  image_uri = coalesce(var.image_uri, "${aws_ecr_repository.this.repository_url}:latest")
-}
-
-resource "aws_ecr_repository" "this" {
-  name                 = lower(var.function_name)
-  image_tag_mutability = "IMMUTABLE"
-
-  image_scanning_configuration {
-    scan_on_push = true
-  }
-
-  # KMS with the AWS-managed key (aws/ecr): encrypted at rest with no key to administer.
-  encryption_configuration {
-    encryption_type = "KMS"
-  }
-}
-
-resource "aws_ecr_lifecycle_policy" "this" {
-  repository = aws_ecr_repository.this.name
-  policy = jsonencode({
-    rules = [
-      {
-        rulePriority = 1
-        description  = "Drop untagged images (layers of superseded builds) after ${var.untagged_image_expiry_days} days"
-        selection = {
-          tagStatus   = "untagged"
-          countType   = "sinceImagePushed"
-          countUnit   = "days"
-          countNumber = var.untagged_image_expiry_days
-        }
-        action = { type = "expire" }
-      },
-      {
-        rulePriority = 2
-        description  = "Keep the ${var.images_to_keep} most recent images"
-        selection = {
-          tagStatus   = "any"
-          countType   = "imageCountMoreThan"
-          countNumber = var.images_to_keep
-        }
-        action = { type = "expire" }
-      },
-    ]
-  })
-}
-
-# Lambda pulls the image with its service principal; granting it here up front keeps Lambda from editing
-# the repository policy itself when the function is created.
-data "aws_iam_policy_document" "lambda_pull" {
-  statement {
-    sid     = "LambdaPullsThisFunctionsImage"
-    actions = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringLike"
-      variable = "aws:sourceArn"
-      values   = ["arn:${data.aws_partition.current.partition}:lambda:*:${data.aws_caller_identity.current.account_id}:function:${var.function_name}"]
-    }
-  }
-}
-
-resource "aws_ecr_repository_policy" "this" {
-  repository = aws_ecr_repository.this.name
-  policy     = data.aws_iam_policy_document.lambda_pull.json
-}
-
+# The log group Lambda writes to by default (/aws/lambda/NAME), created here to set its retention. The
+# function waits for it: its role's access to the group is attached before the function is created.
 resource "aws_cloudwatch_log_group" "this" {
   # avgen:checkov-skip CKV_AWS_158
   # avgen:checkov-skip CKV_AWS_338
@@ -91,16 +16,36 @@ resource "aws_sqs_queue" "dead_letter" {
   message_retention_seconds = var.dead_letter_retention_seconds
 }
 
+# The workflow's least-privilege role, unless the workflow names a role of its own (iam.role).
+module "role" {
+  source = "../iam-role"
+  count  = var.role_arn == null ? 1 : 0
+
+  name                   = "${var.function_name}-lambda"
+  description            = "Lambda function ${var.function_name}. Created by avgen."
+  service                = "lambda.amazonaws.com"
+  read_paths             = var.read_paths
+  write_paths            = var.write_paths
+  log_group_arns         = [aws_cloudwatch_log_group.this.arn]
+  dead_letter_queue_arns = [aws_sqs_queue.dead_letter.arn]
+  event_bus_arns         = var.failure_event_bus_arn == null ? [] : [var.failure_event_bus_arn]
+  batch_submit_arns      = var.batch_submit_arns
+  xray_tracing           = true
+}
+
+locals {
+  role_arn = var.role_arn == null ? module.role[0].arn : var.role_arn
+}
+
 resource "aws_lambda_function" "this" {
-  # avgen:checkov-skip CKV_AWS_115
   # avgen:checkov-skip CKV_AWS_117
   # avgen:checkov-skip CKV_AWS_173
   # avgen:checkov-skip CKV_AWS_272
   function_name = var.function_name
   description   = var.description
-  role          = var.role_arn
+  role          = local.role_arn
   package_type  = "Image"
-  image_uri     = local.image_uri
+  image_uri     = var.image_uri
   architectures = [var.architecture]
 
   memory_size                    = var.memory_size
@@ -128,12 +73,13 @@ resource "aws_lambda_function" "this" {
     mode = "Active"
   }
 
-  logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.this.name
-  }
+  tags = var.tags
 
-  depends_on = [aws_ecr_repository_policy.this]
+  lifecycle {
+    # avgen never sets image_config (the image's ENTRYPOINT and CMD rule), but Lambda may report an empty
+    # one, which would show as a change on every plan.
+    ignore_changes = [image_config]
+  }
 }
 
 # S3 invokes functions asynchronously: retries are bounded, and an event that still fails is kept in the

@@ -8,16 +8,6 @@ output "function_arn" {
   value       = aws_lambda_function.this.arn
 }
 
-output "image_uri" {
-  description = "Image the function runs (and its Batch job, where it has one)."
-  value       = local.image_uri
-}
-
-output "repository_url" {
-  description = "URL of the function's ECR repository, where its image is pushed."
-  value       = aws_ecr_repository.this.repository_url
-}
-
 output "log_group_arn" {
   description = "ARN of the function's log group."
   value       = aws_cloudwatch_log_group.this.arn
@@ -36,4 +26,9 @@ output "dead_letter_queue_arn" {
 output "dead_letter_queue_url" {
   description = "URL of the queue holding events that failed all attempts."
   value       = aws_sqs_queue.dead_letter.url
+}
+
+output "role_arn" {
+  description = "ARN of the function's execution role."
+  value       = local.role_arn
 }

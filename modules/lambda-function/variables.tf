@@ -3,8 +3,8 @@ variable "function_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,60}$", var.function_name))
-    error_message = "A function name is 1-60 letters, digits, hyphens and underscores (its queue adds \"-dlq\")."
+    condition     = can(regex("^[A-Za-z0-9_-]{1,57}$", var.function_name))
+    error_message = "A function name is 1-57 letters, digits, hyphens and underscores (its role adds \"-lambda\" within IAM's 64)."
   }
 }
 
@@ -15,14 +15,38 @@ variable "description" {
 }
 
 variable "image_uri" {
-  description = "Container image of the function, pinned by digest (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY@sha256:DIGEST). Null runs REPOSITORY:latest, which must have been pushed once."
+  description = "Container image of the function, in an ECR repository of the same account and region."
+  type        = string
+}
+
+variable "role_arn" {
+  description = "ARN of an execution role the workflow brings (iam.role); null creates a least-privilege role. A brought role must allow what the created one does (logs, sqs:SendMessage to the dead-letter queue, events:PutEvents, S3, Batch)."
   type        = string
   default     = null
 }
 
-variable "role_arn" {
-  description = "ARN of the execution role."
-  type        = string
+variable "read_paths" {
+  description = "S3 locations the function reads its inputs from: bucket and key prefix (\"folder/\" or \"\")."
+  type = list(object({
+    bucket     = string
+    key_prefix = string
+  }))
+  default = []
+}
+
+variable "write_paths" {
+  description = "S3 locations the function writes its outputs to: bucket and key prefix (\"folder/\" or \"\")."
+  type = list(object({
+    bucket     = string
+    key_prefix = string
+  }))
+  default = []
+}
+
+variable "batch_submit_arns" {
+  description = "Job queue and job definition ARNs the function submits its Batch job with; empty in lambda mode."
+  type        = list(string)
+  default     = []
 }
 
 variable "architecture" {
@@ -99,14 +123,8 @@ variable "failure_event_bus_arn" {
   default     = null
 }
 
-variable "untagged_image_expiry_days" {
-  description = "Days after which untagged images are removed from the repository."
-  type        = number
-  default     = 14
-}
-
-variable "images_to_keep" {
-  description = "Most recent images the repository keeps; older ones are removed (keep enough to roll back)."
-  type        = number
-  default     = 30
+variable "tags" {
+  description = "Tags of the Lambda function itself, on top of the provider's default tags."
+  type        = map(string)
+  default     = {}
 }

@@ -1,0 +1,83 @@
+# Failures people should hear about: Batch jobs of the workflow that end FAILED, and Lambda invocations that
+# failed all their attempts (Lambda reports them on the default event bus; the events are also kept in the
+# function's dead-letter queue). Both go to one SNS topic that users subscribe to.
+
+resource "aws_sns_topic" "alerts" {
+  # avgen:checkov-skip CKV_AWS_26
+  name = "${var.name_prefix}alerts"
+}
+
+resource "aws_cloudwatch_event_rule" "batch_job_failed" {
+  count = length(var.batch_job_queue_arns) > 0 ? 1 : 0
+
+  name        = "${var.name_prefix}batch-job-failed"
+  description = "A Batch job of the workflow ended FAILED. Created by avgen."
+  event_pattern = jsonencode({
+    source      = ["aws.batch"]
+    detail-type = ["Batch Job State Change"]
+    detail = {
+      status   = ["FAILED"]
+      jobQueue = sort(var.batch_job_queue_arns)
+    }
+  })
+}
+
+resource "aws_cloudwatch_event_target" "batch_job_failed" {
+  count = length(var.batch_job_queue_arns) > 0 ? 1 : 0
+
+  rule      = aws_cloudwatch_event_rule.batch_job_failed[0].name
+  target_id = "alerts-topic"
+  arn       = aws_sns_topic.alerts.arn
+}
+
+resource "aws_cloudwatch_event_rule" "lambda_invocation_failed" {
+  name        = "${var.name_prefix}lambda-invocation-failed"
+  description = "A Lambda function of the workflow failed an event after all its retries. Created by avgen."
+  event_pattern = jsonencode({
+    source      = ["lambda"]
+    detail-type = ["Lambda Function Invocation Result - Failure"]
+    # The record names the function by its ARN, qualified with the version that ran (":$LATEST").
+    resources = flatten([for arn in sort(var.lambda_function_arns) : [arn, { prefix = "${arn}:" }]])
+  })
+}
+
+resource "aws_cloudwatch_event_target" "lambda_invocation_failed" {
+  rule      = aws_cloudwatch_event_rule.lambda_invocation_failed.name
+  target_id = "alerts-topic"
+  arn       = aws_sns_topic.alerts.arn
+}
+
+data "aws_iam_policy_document" "alerts_topic" {
+  statement {
+    sid       = "EventBridgePublishesWorkflowFailures"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values = concat(
+        aws_cloudwatch_event_rule.batch_job_failed[*].arn,
+        [aws_cloudwatch_event_rule.lambda_invocation_failed.arn],
+      )
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "alerts" {
+  arn    = aws_sns_topic.alerts.arn
+  policy = data.aws_iam_policy_document.alerts_topic.json
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  count = var.email == null ? 0 : 1
+
+  topic_arn = aws_sns_topic.alerts.arn
+  protocol  = "email"
+  endpoint  = var.email
+}

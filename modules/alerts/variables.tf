@@ -1,0 +1,26 @@
+variable "name_prefix" {
+  description = "Prefix of the topic's and rules' names (the workflow's name prefix)."
+  type        = string
+}
+
+variable "lambda_function_arns" {
+  description = "ARNs of the functions whose failed invocations raise an alert."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.lambda_function_arns) > 0
+    error_message = "Alerts need at least one function to watch."
+  }
+}
+
+variable "batch_job_queue_arns" {
+  description = "ARNs of the job queues whose FAILED jobs raise an alert; empty when the workflow uses no Batch."
+  type        = list(string)
+  default     = []
+}
+
+variable "email" {
+  description = "Address subscribed to the alerts (AWS e-mails it a confirmation link first); null for none."
+  type        = string
+  default     = null
+}

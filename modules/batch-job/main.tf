@@ -1,0 +1,156 @@
+# A function's Batch side: a managed compute environment that scales to zero, a job queue that cancels
+# jobs stuck waiting for capacity, and a job definition that runs the function's image with a role of its
+# own.
+
+locals {
+  # The log group ARN carries the region; reading it from there keeps this working with aws 5.x and 6.x
+  # (whose aws_region data source renamed `name` to `region`).
+  region = split(":", aws_cloudwatch_log_group.this.arn)[3]
+
+  # Amazon Linux 2023 ECS images: AWS stops creating AL2-based environments, and GPU work needs the
+  # NVIDIA variant (drivers and the container toolkit).
+  ecs_image_type = var.gpus > 0 ? "ECS_AL2023_NVIDIA" : "ECS_AL2023"
+
+  # Containers can't reach the instance metadata (see the launch template), where SDKs would otherwise
+  # look the region up.
+  environment = merge({ AWS_REGION = local.region, AWS_DEFAULT_REGION = local.region }, var.environment)
+
+  resource_requirements = concat(
+    [
+      { type = "VCPU", value = tostring(var.vcpus) },
+      { type = "MEMORY", value = tostring(var.memory) },
+    ],
+    var.gpus > 0 ? [{ type = "GPU", value = tostring(var.gpus) }] : [],
+  )
+}
+
+# Instances must use IMDSv2 with a hop limit of 1, so that a job's container can't reach the instance
+# role's credentials and works with its own job role only.
+resource "aws_launch_template" "this" {
+  name        = "${var.name}-batch"
+  description = "Batch instances of ${var.name}. Created by avgen."
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+
+  lifecycle {
+    # The instances are tagged through the compute environment; a tag specification read back here (as the
+    # emulator does) would otherwise bump the template's version and the environment with it on every plan.
+    ignore_changes = [tag_specifications]
+  }
+}
+
+resource "aws_batch_compute_environment" "this" {
+  # The name attribute differs between aws 5.x and 6.x: Batch generates the name, Name tag says which.
+  type         = "MANAGED"
+  state        = var.state
+  service_role = var.service_role_arn
+
+  compute_resources {
+    type                = var.compute_type
+    allocation_strategy = var.compute_type == "SPOT" ? "SPOT_CAPACITY_OPTIMIZED" : "BEST_FIT_PROGRESSIVE"
+    min_vcpus           = var.min_vcpus
+    max_vcpus           = var.max_vcpus
+    desired_vcpus       = var.desired_vcpus
+    instance_type       = var.instance_types
+    instance_role       = var.instance_profile_arn
+    subnets             = var.subnet_ids
+    security_group_ids  = var.security_group_ids
+
+    ec2_configuration {
+      image_type = local.ecs_image_type
+    }
+
+    launch_template {
+      launch_template_id = aws_launch_template.this.id
+      version            = aws_launch_template.this.latest_version
+    }
+
+    tags = {
+      Name = "${var.name}-batch"
+    }
+  }
+
+  tags = {
+    Name = var.name
+  }
+
+  lifecycle {
+    # Changes to the compute resources replace the environment: the queue moves to the new one first.
+    create_before_destroy = true
+    # Batch moves the desired count as it scales; following it would show a change on every plan.
+    ignore_changes = [compute_resources[0].desired_vcpus]
+  }
+}
+
+resource "aws_batch_job_queue" "this" {
+  name     = var.name
+  state    = "ENABLED"
+  priority = 1
+
+  compute_environment_order {
+    order               = 1
+    compute_environment = aws_batch_compute_environment.this.arn
+  }
+
+  # A job asking for more than the environment can ever give would otherwise wait RUNNABLE forever.
+  job_state_time_limit_action {
+    action           = "CANCEL"
+    state            = "RUNNABLE"
+    max_time_seconds = var.runnable_timeout_seconds
+    reason           = "avgen: no capacity for the job within ${var.runnable_timeout_seconds} seconds"
+  }
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  # avgen:checkov-skip CKV_AWS_158
+  # avgen:checkov-skip CKV_AWS_338
+  name              = "/aws/batch/${var.name}"
+  retention_in_days = var.log_retention_days
+}
+
+# The job's own role: the same S3 access as its function, nothing else (SCAR's jobs had none and reached
+# S3 through the instance profile).
+module "job_role" {
+  source = "../iam-role"
+
+  name        = "${var.name}-job"
+  description = "Batch job ${var.name}. Created by avgen."
+  service     = "ecs-tasks.amazonaws.com"
+  read_paths  = var.read_paths
+  write_paths = var.write_paths
+}
+
+resource "aws_batch_job_definition" "this" {
+  name                  = var.name
+  type                  = "container"
+  platform_capabilities = ["EC2"]
+  propagate_tags        = true
+
+  container_properties = jsonencode({
+    image                = var.image
+    command              = var.command
+    jobRoleArn           = module.job_role.arn
+    resourceRequirements = local.resource_requirements
+    environment          = [for name in sort(keys(local.environment)) : { name = name, value = local.environment[name] }]
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.this.name
+        awslogs-region        = local.region
+        awslogs-stream-prefix = var.name
+      }
+    }
+  })
+
+  timeout {
+    attempt_duration_seconds = var.job_timeout_seconds
+  }
+
+  retry_strategy {
+    attempts = var.attempts
+  }
+}

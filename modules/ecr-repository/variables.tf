@@ -1,0 +1,22 @@
+variable "function_name" {
+  description = "Name of the Lambda function whose image the repository holds; the repository is named after it, lower-cased."
+  type        = string
+}
+
+variable "image_uri" {
+  description = "Image to run, pinned by digest (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY@sha256:DIGEST). Null runs REPOSITORY:latest, which must have been pushed once."
+  type        = string
+  default     = null
+}
+
+variable "untagged_image_expiry_days" {
+  description = "Days after which untagged images are removed from the repository."
+  type        = number
+  default     = 14
+}
+
+variable "images_to_keep" {
+  description = "Most recent images the repository keeps; older ones are removed (keep enough to roll back)."
+  type        = number
+  default     = 30
+}

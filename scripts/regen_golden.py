@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Regenerate tests/generate/golden/ after an intended change to templates/, modules/, the renderer or the
+examples, then review the diff (git diff tests/generate/golden) like any other change.
+
+It also refreshes the trimmed provider schemas in tests/generate/data/ (the resource and data-source
+types the golden Terraform uses, cut from ../shared/terraform/), which the schema tests fall back on where
+the full schemas are not at hand, and the checkov skips table in docs/generated-terraform.md.
+
+    python3 scripts/regen_golden.py           # rewrite what changed
+    python3 scripts/regen_golden.py --check   # exit 1 if anything is out of date (writes nothing)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from generator.checkov_skips import checkov_skips_markdown  # noqa: E402
+from generator.render import write_output  # noqa: E402
+from generator.schema_check import PROVIDER_ADDRESS  # noqa: E402
+from tests.generate.cases import CASES, DATA_DIR, GOLDEN_DIR, golden_files  # noqa: E402
+
+SHARED_SCHEMAS = REPO.parent / "shared" / "terraform"
+SCHEMA_VERSIONS = ("5.100.0", "6.47.0")
+DECLARATION = re.compile(r'^\s*(resource|data)\s+"(aws_[a-z0-9_]+)"', re.M)
+DOC = REPO / "docs" / "generated-terraform.md"
+TABLE = re.compile(r"(<!-- checkov-skips:start -->\n).*?(<!-- checkov-skips:end -->)", re.S)
+
+
+def used_types() -> dict[str, set[str]]:
+    """The provider types the root templates and the modules declare."""
+    used = {"resource": set(), "data": set()}
+    for path in [*GOLDEN_DIR.rglob("*.tf"), *(REPO / "modules").rglob("*.tf")]:
+        for kind, type_name in DECLARATION.findall(path.read_text()):
+            used[kind].add(type_name)
+    return used
+
+
+def trimmed_schema(version: str, used: dict[str, set[str]]) -> str | None:
+    source = SHARED_SCHEMAS / f"aws-provider-schema-{version}.json"
+    if not source.is_file():
+        return None
+    document = json.loads(source.read_text())
+    provider = document["provider_schemas"][PROVIDER_ADDRESS]
+    trimmed = {
+        "format_version": document.get("format_version"),
+        "provider_versions": document.get("provider_versions", {}),
+        "provider_schemas": {PROVIDER_ADDRESS: {
+            "resource_schemas": {t: provider["resource_schemas"][t] for t in sorted(used["resource"])
+                                 if t in provider["resource_schemas"]},
+            "data_source_schemas": {t: provider["data_source_schemas"][t] for t in sorted(used["data"])
+                                    if t in provider["data_source_schemas"]},
+        }},
+        "comment": f"Cut from ../shared/terraform/{source.name} by scripts/regen_golden.py: only the types "
+                   "avgen generates.",
+    }
+    return json.dumps(trimmed, sort_keys=True, indent=1) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when something is stale")
+    args = parser.parse_args()
+
+    stale = False
+    for name in CASES:
+        result = write_output(GOLDEN_DIR / name, golden_files(name), check=args.check)
+        for change in result.changes:
+            print(f"{'stale' if args.check else change.action}: {GOLDEN_DIR.relative_to(REPO) / name / change.path}")
+        for path in result.conflicts:
+            print(f"in the way (not generated, left alone): {GOLDEN_DIR.relative_to(REPO) / name / path}")
+        stale |= result.stale
+
+    used = used_types()
+    for version in SCHEMA_VERSIONS:
+        text = trimmed_schema(version, used)
+        if text is None:
+            print(f"note: {SHARED_SCHEMAS}/aws-provider-schema-{version}.json not found; trimmed copy kept as is")
+            continue
+        target = DATA_DIR / f"aws-provider-schema-{version}.trimmed.json"
+        if not target.is_file() or target.read_text() != text:
+            stale = True
+            print(f"{'stale' if args.check else 'update'}: {target.relative_to(REPO)}")
+            if not args.check:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+
+    doc = DOC.read_text()
+    table = TABLE.sub(lambda m: m.group(1) + checkov_skips_markdown() + m.group(2), doc)
+    if table != doc:
+        stale = True
+        print(f"{'stale' if args.check else 'update'}: {DOC.relative_to(REPO)} (checkov skips table)")
+        if not args.check:
+            DOC.write_text(table)
+
+    if not stale:
+        print("golden files are current")
+    return 1 if (stale and args.check) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

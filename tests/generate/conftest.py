@@ -1,0 +1,71 @@
+"""Tools the generate tests run (terraform, checkov) and where the provider schemas are.
+
+Each is looked up once; a test that needs a missing tool is skipped with the reason, except in CI
+(CI=true), where a missing tool fails the test: a gate that silently skips proves nothing.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .cases import DATA_DIR, REPO
+
+PROVIDER_MIRROR_MARKER = Path("registry.terraform.io") / "hashicorp" / "aws"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "terraform: runs the terraform binary (fmt, init, validate)")
+    config.addinivalue_line("markers", "checkov: scans generated Terraform with checkov (slow)")
+
+
+def _missing(reason: str):
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI must run this check)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def terraform_bin() -> str:
+    found = shutil.which(os.environ.get("AVGEN_TERRAFORM_BIN", "terraform"))
+    if not found:
+        _missing("terraform is not installed")
+    return found
+
+
+@pytest.fixture(scope="session")
+def plugin_dir() -> Path:
+    candidates = [os.environ.get("AVGEN_PLUGIN_DIR"), "/opt/tf-plugins"]
+    for candidate in filter(None, candidates):
+        if (Path(candidate) / PROVIDER_MIRROR_MARKER).is_dir():
+            return Path(candidate)
+    _missing("no hashicorp/aws provider mirror (set AVGEN_PLUGIN_DIR)")
+
+
+@pytest.fixture(scope="session")
+def terraform_env(tmp_path_factory) -> dict[str, str]:
+    """terraform's environment: an empty CLI config of our own (the machine's points at a missing file)."""
+    config = tmp_path_factory.mktemp("terraform-cli") / "terraformrc"
+    config.write_text("# empty: providers come from -plugin-dir\n")
+    return {**os.environ, "TF_CLI_CONFIG_FILE": str(config), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+
+
+@pytest.fixture(scope="session")
+def checkov_bin() -> str:
+    candidates = [os.environ.get("AVGEN_CHECKOV"), REPO / ".venv-checkov" / "bin" / "checkov",
+                  "/opt/checkov-venv/bin/checkov", shutil.which("checkov")]
+    for candidate in filter(None, candidates):
+        if Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    _missing("checkov is not installed (bash scripts/setup.sh puts it in .venv-checkov)")
+
+
+def provider_schema_path(version: str) -> Path:
+    """The full schema from ../shared/terraform when there, else the trimmed copy in tests/generate/data."""
+    name = f"aws-provider-schema-{version}.json"
+    for folder in (os.environ.get("AVGEN_PROVIDER_SCHEMA_DIR"), REPO.parent / "shared" / "terraform"):
+        if folder and (Path(folder) / name).is_file():
+            return Path(folder) / name
+    return DATA_DIR / name.replace(".json", ".trimmed.json")

@@ -1,0 +1,371 @@
+"""Property: whatever the file holds, loading it gives a result with findings, never an exception.
+
+Valid workflows (the examples, the SCAR seeds, the rule fixtures) are mutated structurally (keys dropped,
+duplicated, renamed, values retyped, random scalars, huge numbers, deep nesting, unicode) and textually
+(truncated, tabs, broken YAML, random characters), and random text is loaded as well. Every finding must
+carry a catalog rule id with the catalog's severity and a place in the file (line ≥ 0).
+"""
+from __future__ import annotations
+
+import copy
+import io
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+
+from generator import schema
+from generator.findings import Severity, has_errors
+from generator.graph import to_dot, to_mermaid
+from generator.loader import LoadResult, load_text
+from generator.report import findings_json
+from generator.rules import RULES
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = Path(__file__).parent / "cases"
+SEEDS = ROOT.parent / "shared" / "seeds" / "scar-configs"
+
+# (path the text is loaded as, text): paths matter for init_script look-ups next to the file.
+BASES = [(p, p.read_text(encoding="utf-8")) for p in [
+    *sorted(ROOT.glob("examples/*/workflow.yaml")),
+    *sorted(SEEDS.glob("*.yaml")),
+    *(CASES / name for name in ("AVG004-pass-upper-limits.yaml", "AVG012-pass.yaml", "AVG015-fail.yaml",
+                                "AVG021-fail.yaml", "AVG005-pass.yaml", "AVG006-fail.yaml", "AVG011-fail.yaml")),
+]]
+_safe = YAML(typ="safe")
+PLAIN = [(path, _safe.load(text)) for path, text in BASES]
+
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+KEYS = sorted({
+    "functions", "aws", "oscar", "lambda", "name", "container", "image", "environment", "Variables",
+    "timeout_threshold", "init_script", "execution_mode", "memory", "timeout", "time", "log_level", "input",
+    "output", "storage_provider", "path", "prefix", "suffix", "batch", "vcpus", "enable_gpu",
+    "compute_resources", "instance_types", "max_v_cpus", "min_v_cpus", "desired_v_cpus", "type", "iam", "role",
+    "cloudwatch", "log_retention_policy_in_days", "api_gateway", "storage_providers", "s3", "minio", "onedata",
+    "access_key", "secret_key", "region", "avgen", "name_prefix", "tags", "backend", "buckets", "create",
+    "alerts", "email", "defaults", "ephemeral_storage", "layers", "gpus", "", "<<", "~", "null", "true", "1",
+})
+
+scalars = st.one_of(
+    st.none(), st.booleans(),
+    st.integers(), st.integers(min_value=-(10**30), max_value=10**30).map(lambda i: i * 10**40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80),
+    st.sampled_from(["lambda", "batch", "lambda-batch", "s3", "s3.default", "minio.x", "INFO", "debug",
+                     "g3s.xlarge", "g4dn.xlarge", "bucket/a/b/", "/", "", " ", "~", "null", "yes", "0x1F", "1e400",
+                     "2001-12-14", "!!binary", "a" * 5000, "a" * 300, "a\x00b", "../" * 40, "é✓💥", "\t", "\x00",
+                     "AKIA" + "X" * 16]),
+)
+values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=12), st.integers()), children, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
+def deep(depth: int, leaf=1):
+    node = leaf
+    for i in range(depth):
+        node = {"a": node} if i % 2 else [node]
+    return node
+
+
+def check(result: LoadResult, text: str, path: str) -> None:
+    """What must hold for any input."""
+    assert isinstance(result, LoadResult)
+    lines = text.count("\n") + 2
+    for finding in result.findings:
+        assert finding.rule_id in RULES, finding
+        assert isinstance(finding.severity, Severity)
+        assert finding.severity is RULES[finding.rule_id].severity, finding
+        assert isinstance(finding.message, str) and finding.message, finding
+        assert isinstance(finding.hint, str)
+        assert finding.location.file == path
+        assert 0 <= finding.location.line <= lines, finding
+        assert finding.location.column >= 0, finding
+        assert (finding.location.line == 0) == (finding.location.column == 0), finding
+    if result.workflow is None:
+        assert has_errors(result.findings), "no workflow and no error to say why"
+    assert result.ok == (result.workflow is not None and not has_errors(result.findings))
+    json.loads(findings_json({path: result.findings}))
+    if result.workflow is not None:
+        to_mermaid(result.workflow)
+        to_dot(result.workflow)
+        for function in result.workflow.functions:
+            function.runtime_config_json()
+
+
+def load_and_check(text: str, path: Path | str) -> LoadResult:
+    result = load_text(text, path)
+    check(result, text, str(path))
+    return result
+
+
+# --- structural mutations --------------------------------------------------------------------------
+
+def containers(node, acc=None):
+    """Every (container, key-or-index) pair in a plain tree."""
+    acc = [] if acc is None else acc
+    if isinstance(node, dict):
+        for key in list(node):
+            acc.append((node, key))
+            containers(node[key], acc)
+    elif isinstance(node, list):
+        for index in range(len(node)):
+            acc.append((node, index))
+            containers(node[index], acc)
+    return acc
+
+
+MUTATIONS = ["drop", "duplicate", "retype", "rename", "scalar", "deep", "huge", "empty", "wrap"]
+
+
+def mutate(data: st.DataObject, tree):
+    spots = containers(tree)
+    if not spots:
+        return data.draw(values)
+    parent, key = data.draw(st.sampled_from(spots))
+    kind = data.draw(st.sampled_from(MUTATIONS))
+    if kind == "drop":
+        del parent[key]
+    elif kind == "duplicate":
+        if isinstance(parent, list):
+            parent.insert(key, copy.deepcopy(parent[key]))
+        else:
+            parent[f"{key}_copy" if data.draw(st.booleans()) else str(key).upper()] = copy.deepcopy(parent[key])
+    elif kind == "retype":
+        value = parent[key]
+        parent[key] = ([value] if not isinstance(value, list) else {"value": value}) \
+            if data.draw(st.booleans()) else (str(value) if not isinstance(value, str) else len(value))
+    elif kind == "rename" and isinstance(parent, dict):
+        new = data.draw(st.one_of(st.sampled_from(KEYS), st.text(max_size=10), st.integers(),
+                                  st.just(str(key)[:-1] + str(key)[:1]), st.just(str(key).replace("_", ""))))
+        parent[new] = parent.pop(key)
+    elif kind == "deep":
+        parent[key] = deep(data.draw(st.integers(min_value=1, max_value=120)))
+    elif kind == "huge":
+        parent[key] = data.draw(st.sampled_from([10**100, -(10**100), 2**63, 2**64 + 1, 1e308, float("inf"),
+                                                 -0.0, 10**400]))
+    elif kind == "empty":
+        parent[key] = data.draw(st.sampled_from([None, "", [], {}]))
+    elif kind == "wrap":
+        parent[key] = {"lambda": parent[key]} if data.draw(st.booleans()) else [parent[key], parent[key]]
+    else:
+        parent[key] = data.draw(values)
+    return tree
+
+
+_DUMPERS = {}
+for _style in ("block", "flow"):
+    _DUMPERS[_style] = YAML(typ="safe", pure=True)
+    _DUMPERS[_style].default_flow_style = _style == "flow"
+
+
+def dump(tree, style: str) -> str:
+    """A tree as YAML text: block style, flow style, or JSON (which YAML reads too)."""
+    if style == "json":
+        return json.dumps(tree, ensure_ascii=False, default=str)
+    out = io.StringIO()
+    _DUMPERS[style].dump(tree, out)
+    return out.getvalue()
+
+
+@settings(FUZZ, max_examples=700)
+@given(st.data())
+def test_structural_mutations_never_crash(data):
+    path, tree = data.draw(st.sampled_from(PLAIN))
+    tree = copy.deepcopy(tree)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        tree = mutate(data, tree)
+    try:
+        text = dump(tree, data.draw(st.sampled_from(["block", "block", "flow", "json", "json"])))
+    except Exception:  # the dumper's own limits (e.g. control characters): not what is tested here
+        text = repr(tree)
+    load_and_check(text, path)
+
+
+# --- every field of the schema, any value ----------------------------------------------------------
+
+VALID = {
+    "functions": {"aws": [{
+        "lambda": {"name": "split", "execution_mode": "lambda-batch", "init_script": "split-video.sh",
+                   "container": {"image": "grycap/ffmpeg", "environment": {"Variables": {"FPS": "1"}}},
+                   "input": [{"storage_provider": "s3", "path": "media-bucket/in", "suffix": [".mp4"]}],
+                   "output": [{"storage_provider": "s3", "path": "media-bucket/out", "prefix": ["a"]}]},
+        "batch": {"vcpus": 1, "enable_gpu": False,
+                  "compute_resources": {"type": "EC2", "max_v_cpus": 2, "instance_types": ["c5.large"]}},
+        "iam": {"role": "arn:aws:iam::123456789012:role/x"},
+        "cloudwatch": {"log_retention_policy_in_days": 30},
+    }]},
+    "storage_providers": {"s3": {"archive": {"region": "eu-west-1"}}, "minio": {"lab": {"endpoint": "https://m"}}},
+    "avgen": {"region": "eu-west-1", "name_prefix": "media-", "tags": {"team": "video"},
+              "backend": {"type": "s3", "bucket": "tf-state", "key": "k"},
+              "buckets": {"media-bucket": {"create": True}}, "alerts": {"email": "ops@example.com"},
+              "defaults": {"lambda": {"memory": 1024}, "batch": {"vcpus": 1}}},
+}
+# where each section sits in VALID, and the schema model that describes it
+SECTIONS = [
+    (("functions", "aws", 0, "lambda"), schema.LambdaSpec),
+    (("functions", "aws", 0, "lambda", "container"), schema.ContainerSpec),
+    (("functions", "aws", 0, "lambda", "container", "environment", "Variables"), None),
+    (("functions", "aws", 0, "lambda", "input", 0), schema.StorageItem),
+    (("functions", "aws", 0, "lambda", "output", 0), schema.StorageItem),
+    (("functions", "aws", 0), schema.FunctionEntry),
+    (("functions", "aws", 0, "batch"), schema.BatchSpec),
+    (("functions", "aws", 0, "batch", "compute_resources"), schema.ComputeResourcesSpec),
+    (("functions", "aws", 0, "iam"), schema.IamSpec),
+    (("functions", "aws", 0, "cloudwatch"), schema.CloudwatchSpec),
+    (("functions",), schema.FunctionsSpec),
+    ((), schema.WorkflowSpec),
+    (("storage_providers",), schema.StorageProvidersSpec),
+    (("storage_providers", "s3", "archive"), schema.S3Credentials),
+    (("storage_providers", "minio", "lab"), schema.MinioCredentials),
+    (("avgen",), schema.AvgenSettingsSpec),
+    (("avgen", "backend"), schema.BackendSpec),
+    (("avgen", "alerts"), schema.AlertsSpec),
+    (("avgen", "buckets", "media-bucket"), schema.BucketSpec),
+    (("avgen", "defaults", "lambda"), schema.LambdaDefaults),
+    (("avgen", "defaults", "batch"), schema.BatchDefaults),
+]
+
+
+def field_names(model) -> list[str]:
+    return sorted(f.alias or n for n, f in model.model_fields.items()) if model else ["FPS", "AWS_REGION", "X_TOKEN"]
+
+
+@settings(FUZZ, max_examples=600)
+@given(st.data())
+def test_any_value_in_any_field_never_crashes(data):
+    tree = copy.deepcopy(VALID)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=2))):
+        where, model = data.draw(st.sampled_from(SECTIONS))
+        node = tree
+        for part in where:
+            ok = isinstance(node, dict) and part in node or isinstance(node, list) and part < len(node)
+            node = node[part] if ok else None
+        if not isinstance(node, dict):
+            continue  # an earlier draw replaced this section
+        key = data.draw(st.one_of(st.sampled_from(field_names(model)), st.sampled_from(KEYS)))
+        node[key] = data.draw(st.one_of(scalars, values, st.integers(min_value=0, max_value=20000)))
+    try:
+        text = dump(tree, data.draw(st.sampled_from(["block", "json"])))
+    except Exception:
+        text = json.dumps(tree, default=repr)
+    load_and_check(text, CASES / "fuzz.yaml")
+
+
+# --- text mutations --------------------------------------------------------------------------------
+
+JUNK = ["\t", ": ", "- ", "[", "]", "{", "}", "&a ", "*a", "*nope", "!!python/object ", "!foo ", "? ", "|",
+        ">", "%YAML 1.1\n", "---\n", "...\n", "'", '"', "#", "\ufeff", "\x00", "\r", "\u2028", "<<: *a\n", "@",
+        "`", "💥", "é", "\\", "\n  -\n", "key: [", ": :", "&a [*a]", "\xa0"]
+
+
+@settings(FUZZ, max_examples=700)
+@given(st.data())
+def test_text_mutations_never_crash(data):
+    path, text = data.draw(st.sampled_from(BASES))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        kind = data.draw(st.sampled_from(["truncate", "insert", "tabs", "dup-line", "drop-line", "indent",
+                                          "unicode", "swap"]))
+        lines = text.split("\n")
+        at = data.draw(st.integers(min_value=0, max_value=max(len(text), 0)))
+        row = data.draw(st.integers(min_value=0, max_value=max(len(lines) - 1, 0)))
+        if kind == "truncate":
+            text = text[:at]
+        elif kind == "insert":
+            text = text[:at] + data.draw(st.sampled_from(JUNK)) + text[at:]
+        elif kind == "tabs":
+            lines[row] = lines[row].replace("  ", "\t", data.draw(st.integers(min_value=1, max_value=3)))
+            text = "\n".join(lines)
+        elif kind == "dup-line":
+            lines.insert(row, lines[row])
+            text = "\n".join(lines)
+        elif kind == "drop-line":
+            del lines[row]
+            text = "\n".join(lines)
+        elif kind == "indent":
+            lines[row] = " " * data.draw(st.integers(min_value=0, max_value=9)) + lines[row].lstrip()
+            text = "\n".join(lines)
+        elif kind == "unicode":
+            text = text[:at] + data.draw(st.text(min_size=1, max_size=8)) + text[at:]
+        else:
+            other = data.draw(st.integers(min_value=0, max_value=max(len(lines) - 1, 0)))
+            lines[row], lines[other] = lines[other], lines[row]
+            text = "\n".join(lines)
+    load_and_check(text, path)
+
+
+# --- random documents ------------------------------------------------------------------------------
+
+@settings(FUZZ, max_examples=500)
+@given(st.one_of(st.text(), st.text(alphabet=" \t\n-:[]{}&*!|>'\"#?,aAz019.%@`\\", max_size=200)))
+def test_random_text_never_crashes(text):
+    load_and_check(text, "random/workflow.yaml")
+
+
+@settings(FUZZ, max_examples=250)
+@given(values, st.sampled_from(["block", "flow", "json"]))
+def test_random_documents_never_crash(tree, style):
+    for document in (tree, {"functions": tree}, {"functions": {"aws": [tree]}},
+                     {"functions": {"aws": [{"lambda": tree}]}}):
+        try:
+            text = dump(document, style)
+        except Exception:
+            text = repr(document)
+        load_and_check(text, "random/workflow.yaml")
+
+
+# --- named edge cases (kept as plain tests so that they always run) --------------------------------
+
+EDGE_CASES = {
+    "empty": "",
+    "only-comment": "# nothing\n",
+    "bare-scalar": "42\n",
+    "list": "- a\n- b\n",
+    "null-functions": "functions:\n",
+    "null-aws": "functions:\n  aws:\n",
+    "null-lambda": "functions:\n  aws:\n  - lambda:\n",
+    "null-entry": "functions:\n  aws:\n  -\n",
+    "nested-too-deep": "functions: " + "[" * 400 + "]" * 400 + "\n",
+    "recursive-alias": "functions: &a\n  aws: *a\n",
+    "self-list": "a: &a [*a]\n",
+    "billion-laughs": "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 10)
+    ) + "functions:\n  aws:\n  - lambda:\n      name: x\n      log_level: *a9\n      tags: {a: *a9}\n",
+    "duplicate-key-with-huge-alias": "a: &a [" + ", ".join(["x"] * 10) + "]\nb: &b [" + ", ".join(["*a"] * 10)
+    + "]\nfunctions:\n  aws: []\n  aws: *b\n",
+    "null-byte-script": 'functions:\n  aws:\n  - lambda:\n      name: x\n      container: {image: y}\n'
+                        '      init_script: "a\\0b"\n',
+    "long-script-name": "functions:\n  aws:\n  - lambda:\n      name: x\n      container: {image: y}\n"
+                        "      init_script: " + "a" * 5000 + "\n",
+    "complex-key": "functions:\n  aws:\n  - lambda:\n      ? [a, b]\n      : 1\n      name: x\n",
+    "int-keys": "functions:\n  aws:\n  - lambda:\n      name: x\n      1: 2\n      container:\n        environment:\n"
+                "          Variables: {1: a, 2.5: b, null: c}\n",
+    "tagged-values": "functions: !!map\n  aws:\n  - lambda:\n      name: !custom x\n      memory: !!float 512\n"
+                     "      timeout: !!binary aGVsbG8=\n      container: {image: !!timestamp 2001-12-14}\n",
+    "set": "functions:\n  aws: !!set {a, b}\n",
+    "merge-keys": "base: &base {memory: 1024, container: {image: y}}\nfunctions:\n  aws:\n  - lambda:\n"
+                  "      <<: *base\n      name: x\n",
+    "bom-and-crlf": "\ufefffunctions:\r\n  aws:\r\n  - lambda:\r\n      name: x\r\n      container: {image: y}\r\n",
+    "huge-numbers": "functions:\n  aws:\n  - lambda:\n      name: x\n      memory: " + "9" * 5000 + "\n"
+                    "      timeout: 1e400\n      container: {image: y}\n",
+    "nan": "functions:\n  aws:\n  - lambda:\n      name: x\n      memory: .nan\n      container: {image: y}\n",
+    "two-documents": "functions: {aws: []}\n---\nfunctions: {aws: []}\n",
+    "env-union": "functions:\n  aws:\n  - lambda:\n      name: x\n      container:\n        image: y\n"
+                 "        environment: {Variables: {A: [1, 2], B: {c: d}}}\n",
+    "image-with-null-container": "functions:\n  aws:\n  - lambda:\n      name: x\n      image: y\n      container:\n",
+}
+
+
+def test_named_edge_cases():
+    for name, text in EDGE_CASES.items():
+        result = load_and_check(text, f"edge/{name}.yaml")
+        assert result.findings or result.workflow is not None, name

@@ -1,0 +1,123 @@
+"""Every rule in the catalog, with a fixture that triggers it and one that does not.
+
+Fixtures live in cases/ and are named RULE-pass[-what].yaml / RULE-fail[-what].yaml. Their first line says
+what the loader must report:
+
+    # expect: AVG002 at 6:7 hint "did you mean `memory`?"; AVG002 at 9:3
+    # expect-absent: AVG010
+
+A fail fixture must produce every expected finding (rule id, line:column, the catalog's severity and,
+when given, a hint containing the text) and no error or warning it does not name. A pass fixture must
+not produce its rule, and must load cleanly: no errors and no warnings (notes are allowed).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from generator.findings import Severity
+from generator.loader import load_workflow
+from generator.rules import RULES
+
+CASES = Path(__file__).parent / "cases"
+EXPECT = re.compile(r'^(AVG\d{3}) at (\d+):(\d+)(?: hint "([^"]*)")?$')
+
+
+@dataclass(frozen=True)
+class Expected:
+    rule_id: str
+    line: int
+    column: int
+    hint: str | None
+
+
+@dataclass(frozen=True)
+class Case:
+    path: Path
+    rule_id: str
+    kind: str  # "pass" | "fail"
+    expected: tuple[Expected, ...]
+    absent: tuple[str, ...]
+
+
+def parse_case(path: Path) -> Case:
+    match = re.match(r"^(AVG\d{3})-(pass|fail)(-[a-z0-9-]+)?\.yaml$", path.name)
+    assert match, f"{path.name}: fixture names are RULE-pass[-what].yaml or RULE-fail[-what].yaml"
+    first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+    expected: list[Expected] = []
+    absent: list[str] = []
+    if first.startswith("# expect: "):
+        for part in first.removeprefix("# expect: ").split("; "):
+            item = EXPECT.match(part.strip())
+            assert item, f"{path.name}: cannot read the expectation {part!r}"
+            expected.append(Expected(item[1], int(item[2]), int(item[3]), item[4]))
+    elif first.startswith("# expect-absent: "):
+        absent = first.removeprefix("# expect-absent: ").split()
+    else:
+        pytest.fail(f"{path.name}: the first line must be `# expect: …` or `# expect-absent: …`")
+    return Case(path, match[1], match[2], tuple(expected), tuple(absent))
+
+
+CASE_FILES = sorted(CASES.glob("*.yaml"))
+
+
+def test_every_catalog_rule_has_a_passing_and_a_failing_fixture():
+    names = [p.name for p in CASE_FILES]
+    missing = [f"{rule_id}-{kind}" for rule_id in RULES for kind in ("pass", "fail")
+               if not any(n.startswith(f"{rule_id}-{kind}") for n in names)]
+    assert not missing, f"rules without fixtures: {missing}"
+    unknown = sorted({n[:6] for n in names} - set(RULES))
+    assert not unknown, f"fixtures for rules the catalog does not have: {unknown}"
+
+
+def test_fixture_headers_match_their_names():
+    for path in CASE_FILES:
+        case = parse_case(path)
+        if case.kind == "fail":
+            assert case.expected, f"{path.name}: a fail fixture names what it expects"
+            assert case.rule_id in {e.rule_id for e in case.expected}, f"{path.name} must expect {case.rule_id}"
+        else:
+            assert case.absent == (case.rule_id,), f"{path.name}: `# expect-absent: {case.rule_id}`"
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
+def test_rule_fixture(path: Path):
+    case = parse_case(path)
+    result = load_workflow(path)
+    found = [(f.rule_id, f.location.line, f.location.column) for f in result.findings]
+    shown = "\n".join(f"  {f.rule_id} {f.severity.value} {f.location.line}:{f.location.column} {f.message} "
+                      f"[{f.hint}]" for f in result.findings)
+    for finding in result.findings:
+        assert finding.location.file == str(path)
+        assert finding.rule_id in RULES
+
+    if case.kind == "pass":
+        assert case.rule_id not in {f.rule_id for f in result.findings}, shown
+        noisy = [f for f in result.findings if f.severity is not Severity.INFO]
+        assert not noisy, f"a pass fixture loads cleanly; got:\n{shown}"
+        assert result.ok and result.workflow is not None
+        return
+
+    for want in case.expected:
+        matches = [f for f in result.findings
+                   if (f.rule_id, f.location.line, f.location.column) == (want.rule_id, want.line, want.column)]
+        assert matches, f"expected {want.rule_id} at {want.line}:{want.column}; got:\n{shown}"
+        assert any(f.severity is RULES[want.rule_id].severity for f in matches), shown
+        if want.hint is not None:
+            assert any(want.hint in f.hint for f in matches), f"no hint with {want.hint!r}:\n{shown}"
+        assert all(f.message for f in matches)
+
+    wanted = {(e.rule_id, e.line, e.column) for e in case.expected}
+    unexpected = [f for f in result.findings
+                  if f.severity is not Severity.INFO and (f.rule_id, f.location.line, f.location.column) not in wanted]
+    assert not unexpected, f"findings the fixture does not name:\n{shown}"
+    assert len(found) == len(set(found)) or case.rule_id == "AVG016", f"a finding is reported twice:\n{shown}"
+
+    # Errors fail the file; warnings and notes never do (legacy forms, oscar: … are accepted).
+    expects_error = any(RULES[e.rule_id].severity is Severity.ERROR for e in case.expected)
+    assert result.ok is not expects_error, shown
+    if not expects_error:
+        assert result.workflow is not None
