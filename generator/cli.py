@@ -285,13 +285,24 @@ class ApplyProgress:
 
     def __enter__(self):
         self.progress.__enter__()
+        self.task = self.progress.add_task("terraform plan", total=None)
         return self
 
     def __exit__(self, *exc):
         self.progress.__exit__(*exc)
 
-    def start(self, total: int):
-        self.task = self.progress.add_task("applying", total=total)
+    def confirming(self, auto_approve: bool, verb: str):
+        """Show the plan, ask (unless auto-approved), and turn the bar into one step per resource."""
+        ask = confirm_with(auto_approve, verb)
+
+        def confirm(summary: PlanSummary) -> bool:
+            self.progress.stop()  # the summary and the prompt must not fight the live display
+            approved = ask(summary)
+            if approved:
+                self.progress.start()
+                self.progress.update(self.task, description=verb, total=len(summary.changes), completed=0)
+            return approved
+        return confirm
 
     def __call__(self, event: dict) -> None:
         kind, hook = event.get("type"), event.get("hook", {})
@@ -327,12 +338,7 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
     """
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
     with ApplyProgress() as progress:
-        def confirm(summary):
-            approved = confirm_with(auto_approve, "apply")(summary)
-            if approved:
-                progress.start(len(summary.changes))
-            return approved
-        outcome = run_deploy(lambda: dep.apply(confirm, on_event=progress), file)
+        outcome = run_deploy(lambda: dep.apply(progress.confirming(auto_approve, "apply"), on_event=progress), file)
     if outcome.summary.has_changes and not outcome.applied:
         err.print("nothing was applied")
         raise typer.Exit(EXIT_FINDINGS)
@@ -357,13 +363,8 @@ def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
         raise typer.Exit(EXIT_USAGE)
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
     with ApplyProgress() as progress:
-        def confirm(summary):
-            approved = confirm_with(auto_approve, "destroy")(summary)
-            if approved:
-                progress.start(len(summary.changes))
-            return approved
-        outcome = run_deploy(lambda: dep.destroy(confirm, delete_buckets=delete_buckets, force=force,
-                                                 on_event=progress), file)
+        outcome = run_deploy(lambda: dep.destroy(progress.confirming(auto_approve, "destroy"), on_event=progress,
+                                                 delete_buckets=delete_buckets, force=force), file)
     if outcome.summary and not outcome.summary.has_changes:
         out.print("nothing to destroy")
     elif not outcome.applied:
