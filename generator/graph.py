@@ -1,6 +1,7 @@
 """The workflow as a graph: storage paths and the functions between them; Mermaid and DOT pictures."""
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from .model import Function, StoragePath, Workflow
@@ -47,15 +48,57 @@ class Edge:
     trigger: StoragePath
 
 
+class TriggerIndex:
+    """Every S3 trigger of a workflow, by bucket and sorted by key prefix, so that the triggers a key prefix
+    overlaps are found by lookup instead of by comparing all pairs (workflows with hundreds of functions)."""
+
+    def __init__(self, workflow: Workflow):
+        self.entries: list[tuple[Function, StoragePath]] = [(f, t) for f in workflow.functions for t in f.triggers]
+        by_bucket: dict[str, list[int]] = {}
+        for position, (_, trigger) in enumerate(self.entries):
+            by_bucket.setdefault(trigger.bucket, []).append(position)
+        self._sorted = {bucket: sorted(positions, key=lambda p: self.entries[p][1].key_prefix)
+                        for bucket, positions in by_bucket.items()}
+        self._keys = {bucket: [self.entries[p][1].key_prefix for p in positions]
+                      for bucket, positions in self._sorted.items()}
+        self._exact: dict[tuple[str, str], list[int]] = {}
+        for position, (_, trigger) in enumerate(self.entries):
+            self._exact.setdefault((trigger.bucket, trigger.key_prefix), []).append(position)
+
+    def overlapping(self, bucket: str, key_prefix: str) -> list[int]:
+        """Positions of the triggers on `bucket` whose prefix starts with `key_prefix` or begins it."""
+        keys, positions = self._keys.get(bucket, []), self._sorted.get(bucket, [])
+        start = bisect.bisect_left(keys, key_prefix)
+        end = bisect.bisect_left(keys, key_prefix + "\U0010ffff", lo=start)
+        found = positions[start:end]
+        for length in range(len(key_prefix)):  # triggers on a shorter prefix of it ("" = the bucket root)
+            found = found + self._exact.get((bucket, key_prefix[:length]), [])
+        return found
+
+
 def edges(workflow: Workflow) -> list[Edge]:
-    return [
-        Edge(src, out, dst, trig)
-        for src in workflow.functions
-        for out in src.outputs
-        for dst in workflow.functions
-        for trig in dst.triggers
-        if may_write_into(out, trig)
-    ]
+    index = TriggerIndex(workflow)
+    found = []
+    for source in workflow.functions:
+        for output in source.outputs:
+            if not output.is_s3:
+                continue
+            for position in sorted(index.overlapping(output.bucket, output.key_prefix)):
+                target, trigger = index.entries[position]
+                if may_write_into(output, trigger):
+                    found.append(Edge(source, output, target, trigger))
+    return found
+
+
+def overlapping_trigger_pairs(workflow: Workflow) -> list[tuple[tuple[Function, StoragePath], ...]]:
+    """Pairs of triggers S3 would reject together, each pair once, in workflow order."""
+    index = TriggerIndex(workflow)
+    pairs = set()
+    for first, (_, trigger) in enumerate(index.entries):
+        for second in index.overlapping(trigger.bucket, trigger.key_prefix):
+            if second != first and triggers_overlap(trigger, index.entries[second][1]):
+                pairs.add((min(first, second), max(first, second)))
+    return [(index.entries[a], index.entries[b]) for a, b in sorted(pairs)]
 
 
 def cycles(workflow: Workflow) -> list[list[Function]]:

@@ -1,7 +1,7 @@
 """Checks on how functions connect through storage: loops, overlapping triggers, ends, providers."""
 from __future__ import annotations
 
-from ..graph import cycles, edges, may_write_into, triggers_overlap
+from ..graph import cycles, edges, may_write_into, overlapping_trigger_pairs
 from ..model import Workflow
 from . import check, rule
 
@@ -34,16 +34,13 @@ def trigger_cycle(workflow: Workflow):
 
 @check
 def overlapping_triggers(workflow: Workflow):
-    triggers = [(f, t) for f in workflow.functions for t in f.triggers]
-    for i, (fa, ta) in enumerate(triggers):
-        for fb, tb in triggers[i + 1:]:
-            if triggers_overlap(ta, tb):
-                yield rule("AVG012").finding(
-                    f"the trigger of '{fb.name}' on {tb.uri} overlaps the trigger of '{fa.name}' on {ta.uri}; "
-                    "S3 rejects overlapping notification rules on one bucket (\"Configurations overlap\")",
-                    tb.location,
-                    "give each function its own input folder (neither a prefix of the other) or distinct suffixes",
-                )
+    for (fa, ta), (fb, tb) in overlapping_trigger_pairs(workflow):
+        yield rule("AVG012").finding(
+            f"the trigger of '{fb.name}' on {tb.uri} overlaps the trigger of '{fa.name}' on {ta.uri}; "
+            "S3 rejects overlapping notification rules on one bucket (\"Configurations overlap\")",
+            tb.location,
+            "give each function its own input folder (neither a prefix of the other) or distinct suffixes",
+        )
 
 
 @check
