@@ -1,0 +1,124 @@
+"""The sandbox's emulator: clean start and stop, state carried over by replay, and the gaps of moto that
+it closes (each checked against what AWS does)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from generator.sandbox import Sandbox
+
+
+def client(sandbox: Sandbox, service: str):
+    return boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x",
+                                 region_name="us-east-1").client(service, endpoint_url=sandbox.endpoint)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_gone(pid: int, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_server_stops_when_the_command_fails(tmp_path):
+    with pytest.raises(RuntimeError):
+        with Sandbox(tmp_path) as sandbox:
+            pid = sandbox.process.pid
+            raise RuntimeError("terraform failed")
+    assert wait_gone(pid)
+
+
+def test_server_does_not_outlive_a_killed_avgen(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from generator.sandbox import Sandbox
+        sandbox = Sandbox(Path({str(tmp_path)!r}))
+        sandbox.start()
+        print(sandbox.process.pid, flush=True)
+        time.sleep(600)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    server_pid = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)  # no chance to clean up
+    parent.wait()
+    assert wait_gone(server_pid, 15)
+
+
+def test_state_and_ids_survive_a_restart(tmp_path):
+    with Sandbox(tmp_path) as sandbox:
+        s3 = client(sandbox, "s3")
+        s3.create_bucket(Bucket="kept-bucket")
+        s3.put_object(Bucket="kept-bucket", Key="in/a b.mp4", Body=b"x" * 100_000)
+        vpc = client(sandbox, "ec2").describe_vpcs()["Vpcs"][0]["VpcId"]
+        template = client(sandbox, "ec2").create_launch_template(
+            LaunchTemplateName="kept-template", LaunchTemplateData={})["LaunchTemplate"]["LaunchTemplateId"]
+    with Sandbox(tmp_path) as sandbox:
+        body = client(sandbox, "s3").get_object(Bucket="kept-bucket", Key="in/a b.mp4")["Body"].read()
+        ec2 = client(sandbox, "ec2")
+        assert body == b"x" * 100_000
+        assert ec2.describe_vpcs()["Vpcs"][0]["VpcId"] == vpc
+        assert ec2.describe_launch_templates(LaunchTemplateIds=[template])["LaunchTemplates"]
+
+
+def test_tls_only_bucket_policy_allows_the_requests_aws_would_allow(tmp_path):
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyPlainHttp", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": ["arn:aws:s3:::tls-bucket", "arn:aws:s3:::tls-bucket/*"],
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": "DenyDeletes", "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
+         "Resource": "arn:aws:s3:::tls-bucket/*"}]}
+    with Sandbox(tmp_path) as sandbox:
+        s3 = client(sandbox, "s3")
+        s3.create_bucket(Bucket="tls-bucket")
+        s3.put_bucket_policy(Bucket="tls-bucket", Policy=json.dumps(policy))
+        s3.put_object(Bucket="tls-bucket", Key="k", Body=b"1")  # AWS: over TLS, allowed
+        with pytest.raises(ClientError):  # an unconditional deny still applies
+            s3.delete_object(Bucket="tls-bucket", Key="k")
+
+
+def test_settings_the_provider_reads_back_are_kept(tmp_path):
+    with Sandbox(tmp_path) as sandbox:
+        iam, sqs, lambda_ = client(sandbox, "iam"), client(sandbox, "sqs"), client(sandbox, "lambda")
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        queue = sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName="dlq")["QueueUrl"],
+                                         AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        lambda_.create_function(FunctionName="f", Role=role, PackageType="Image",
+                                Code={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/f:latest"},
+                                DeadLetterConfig={"TargetArn": queue})
+        assert lambda_.get_function(FunctionName="f")["Configuration"]["DeadLetterConfig"] == {"TargetArn": queue}
+
+        batch = client(sandbox, "batch")
+        actions = [{"reason": "stuck", "state": "CANCELLED", "maxTimeSeconds": 3600, "action": "CANCEL"}]
+        environment = batch.create_compute_environment(computeEnvironmentName="plain-environment", type="UNMANAGED",
+                                                       serviceRole=role)["computeEnvironmentArn"]
+        batch.create_job_queue(jobQueueName="q", priority=1, state="ENABLED",
+                               computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
+                               jobStateTimeLimitActions=actions)
+        assert batch.describe_job_queues(jobQueues=["q"])["jobQueues"][0]["jobStateTimeLimitActions"] == actions
+
+
+def test_unknown_launch_template_id_gets_the_error_code_aws_sends(tmp_path):
+    with Sandbox(tmp_path) as sandbox:
+        with pytest.raises(ClientError) as info:
+            client(sandbox, "ec2").delete_launch_template(LaunchTemplateId="lt-0123456789abcdef0")
+    assert info.value.response["Error"]["Code"] == "InvalidLaunchTemplateId.NotFound"
