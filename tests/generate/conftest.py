@@ -1,7 +1,8 @@
 """Tools the generate tests run (terraform, checkov) and where the provider schemas are.
 
 Each is looked up once; a test that needs a missing tool is skipped with the reason, except in CI
-(CI=true), where a missing tool fails the test: a gate that silently skips proves nothing.
+(CI=true), where a missing tool fails the test: a gate that silently skips proves nothing. The provider
+mirror (`plugin_dir`) comes from tests/conftest.py.
 """
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ..conftest import missing_tool
 from .cases import DATA_DIR, REPO
-
-PROVIDER_MIRROR_MARKER = Path("registry.terraform.io") / "hashicorp" / "aws"
 
 
 def pytest_configure(config):
@@ -21,27 +21,12 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "checkov: scans generated Terraform with checkov (slow)")
 
 
-def _missing(reason: str):
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI must run this check)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def terraform_bin() -> str:
     found = shutil.which(os.environ.get("AVGEN_TERRAFORM_BIN", "terraform"))
     if not found:
-        _missing("terraform is not installed")
+        missing_tool("terraform is not installed")
     return found
-
-
-@pytest.fixture(scope="session")
-def plugin_dir() -> Path:
-    candidates = [os.environ.get("AVGEN_PLUGIN_DIR"), "/opt/tf-plugins"]
-    for candidate in filter(None, candidates):
-        if (Path(candidate) / PROVIDER_MIRROR_MARKER).is_dir():
-            return Path(candidate)
-    _missing("no hashicorp/aws provider mirror (set AVGEN_PLUGIN_DIR)")
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +44,7 @@ def checkov_bin() -> str:
     for candidate in filter(None, candidates):
         if Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
-    _missing("checkov is not installed (bash scripts/setup.sh puts it in .venv-checkov)")
+    missing_tool("checkov is not installed (bash scripts/setup.sh puts it in .venv-checkov)")
 
 
 def provider_schema_path(version: str) -> Path:
