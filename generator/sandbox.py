@@ -124,7 +124,7 @@ class Sandbox:
         """Send the recorded requests again, in order, to this server.
 
         Done from here rather than with moto's replay endpoint: that one sends the requests from inside
-        the server, which serves one request at a time (generator/sandbox_server.py) and would wait on itself.
+        the server, which lets one request at a time reach moto (generator/sandbox_server.py) and would wait on itself.
         """
         if not self.recording.exists():
             return

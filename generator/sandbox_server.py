@@ -1,11 +1,12 @@
 """moto's server, one request at a time: `python -m generator.sandbox_server PORT`.
 
-Two of moto's gaps that a deployment of the generated Terraform runs into are closed here as well (below).
+The gaps of moto that a deployment of the generated Terraform runs into are closed here too (below).
 
-moto's own `moto.server` serves requests on threads. Terraform sends many at once, so the order in which
-moto draws random resource ids would differ from the order its recorder writes the requests down, and a
-replay would produce other ids than the Terraform state holds. Served in sequence, recording order is
-processing order and a replay from the same seed reproduces every id.
+moto's own `moto.server` lets requests run side by side on threads. Terraform sends many at once, so the
+order in which moto draws random resource ids would differ from the order its recorder writes the requests
+down, and a replay would produce other ids than the Terraform state holds. Here requests still arrive on
+threads but reach moto one at a time: recording order is processing order, and a replay from the same seed
+reproduces every id.
 """
 from __future__ import annotations
 
@@ -129,7 +130,16 @@ def main() -> None:
     treat_requests_as_tls()
     launch_template_ids_not_found_as_aws_says()
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple("127.0.0.1", port, app, threaded=False, use_reloader=False)
+    one_at_a_time = threading.Lock()
+
+    def serialized(environ, start_response):
+        with one_at_a_time:
+            return app(environ, start_response)
+
+    # Threads keep the HTTP side as moto's own server has it (HTTP/1.1, keep-alive; a single-threaded
+    # werkzeug server speaks HTTP/1.0 and clients then retry requests it had already carried out), while
+    # the lock lets one request at a time reach moto.
+    run_simple("127.0.0.1", port, serialized, threaded=True, use_reloader=False)
 
 
 if __name__ == "__main__":
