@@ -511,7 +511,10 @@ class _Loader:
             return fallback if value is None else value
 
         gpus = 0
-        if spec and (spec.enable_gpu or spec.gpus):
+        if spec and spec.gpus and spec.enable_gpu is False:
+            self.add("AVG004", f"`batch.gpus: {spec.gpus}` contradicts `enable_gpu: false`", loc + ("gpus",),
+                     "remove `gpus`, or set `enable_gpu: true`")
+        elif spec and (spec.enable_gpu or spec.gpus):
             gpus = spec.gpus or 1
         min_vcpus = compute.min_v_cpus if compute and compute.min_v_cpus is not None else m.DEFAULT_MIN_VCPUS
         max_vcpus = pick(compute.max_v_cpus if compute else None, "max_vcpus", m.DEFAULT_MAX_VCPUS)
@@ -525,6 +528,11 @@ class _Loader:
                      loc + ("multi_node_parallel",), key=True)
         instance_types = tuple(pick(compute.instance_types if compute else None, "instance_types",
                                     m.DEFAULT_INSTANCE_TYPES))
+        if not instance_types:
+            where = loc + ("compute_resources", "instance_types") if compute and compute.instance_types is not None \
+                else ("avgen", "defaults", "batch", "instance_types")
+            self.add("AVG004", "`instance_types` is empty: Batch needs at least one", where,
+                     "list instance types, or leave the key out for `optimal`")
         types_loc = loc + ("compute_resources", "instance_types") if compute and compute.instance_types is not None \
             else ("avgen", "defaults", "batch", "instance_types") if defaults and defaults.instance_types is not None \
             else None
