@@ -75,7 +75,8 @@ class Deployment:
     def __init__(self, workflow_file: Path, options: DeployOptions):
         self.workflow_file = Path(workflow_file)
         self.options = options
-        self.workdir = Path(options.workdir or default_workdir(self.workflow_file, options.sandbox))
+        # absolute: terraform runs inside it, and plan files are named from here
+        self.workdir = Path(options.workdir or default_workdir(self.workflow_file, options.sandbox)).resolve()
         self.workflow: Optional[Workflow] = None
 
     # -- steps shared by every command ---------------------------------------------------------------

@@ -1,0 +1,21 @@
+"""Where deployments keep their files, whatever folder avgen is started from."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator.deploy import Deployment, DeployOptions, default_workdir
+
+
+def test_working_folders_are_absolute_when_given_relative(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "media").mkdir()
+    by_default = Deployment(Path("media/workflow.yaml"), DeployOptions(sandbox=True))
+    given = Deployment(Path("media/workflow.yaml"), DeployOptions(workdir=Path("out/deploy")))
+    assert by_default.workdir == tmp_path / "media" / ".avgen" / "media-sandbox"
+    assert given.workdir == tmp_path / "out" / "deploy"
+
+
+def test_sandbox_and_real_deployments_never_share_a_folder():
+    workflow = Path("examples/av-workflow/workflow.yaml")
+    assert default_workdir(workflow, sandbox=True) != default_workdir(workflow, sandbox=False)
+    assert default_workdir(Path("scar-av-workflow.yaml"), sandbox=False) == Path(".avgen/scar-av-workflow")
