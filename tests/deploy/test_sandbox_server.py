@@ -3,12 +3,10 @@ it closes (each checked against what AWS does)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import boto3
 import pytest
@@ -16,27 +14,12 @@ from botocore.exceptions import ClientError
 
 from generator.sandbox import Sandbox
 
+from ..processes import wait_dead
+
 
 def client(sandbox: Sandbox, service: str):
     return boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x",
                                  region_name="us-east-1").client(service, endpoint_url=sandbox.endpoint)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def wait_gone(pid: int, seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_server_stops_when_the_command_fails(tmp_path):
@@ -44,7 +27,7 @@ def test_server_stops_when_the_command_fails(tmp_path):
         with Sandbox(tmp_path) as sandbox:
             pid = sandbox.process.pid
             raise RuntimeError("terraform failed")
-    assert wait_gone(pid)
+    assert wait_dead(pid, 10)
 
 
 def test_server_does_not_outlive_a_killed_avgen(tmp_path):
@@ -61,7 +44,7 @@ def test_server_does_not_outlive_a_killed_avgen(tmp_path):
     server_pid = int(parent.stdout.readline())
     parent.send_signal(signal.SIGKILL)  # no chance to clean up
     parent.wait()
-    assert wait_gone(server_pid, 15)
+    assert wait_dead(server_pid, 15)
 
 
 def test_state_and_ids_survive_a_restart(tmp_path):
