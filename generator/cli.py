@@ -97,7 +97,7 @@ def validate(
     for file in files:
         results[str(file)] = load_workflow(file).findings
     if output_format is OutputFormat.json:
-        out.print_json(findings_json(results)) if out.is_terminal else print(findings_json(results))
+        print(findings_json(results))
     else:
         for file, findings in results.items():
             print_findings(file, findings, show_info=not quiet)
@@ -230,8 +230,6 @@ def print_summary(summary: PlanSummary) -> None:
 
 def status_line(message: str):
     return err.status(message, spinner="dots") if err.is_terminal else contextlib.nullcontext()
-
-
 
 
 @app.command()

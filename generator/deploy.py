@@ -90,7 +90,12 @@ class Deployment:
 
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._check_state_kind()
-        write_output(self.workdir, render(self.workflow))
+        written = write_output(self.workdir, render(self.workflow))
+        if written.conflicts:
+            # terraform would otherwise run someone else's files next to (or instead of) the workflow's
+            raise DeployError(f"{self.workdir} holds files avgen did not write, in the way of its own: "
+                              f"{', '.join(map(str, written.conflicts))}; move them away (or use another "
+                              "--workdir) and run again")
         if self.options.sandbox:
             write_provider_override(self.workdir)
             (self.workdir / SANDBOX_MARKER).write_text("state of the avgen sandbox, not of an AWS account\n")

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.deploy import Deployment, DeployOptions, default_workdir
+import pytest
+
+from generator.deploy import Deployment, DeployError, DeployOptions, default_workdir
 
 
 def test_working_folders_are_absolute_when_given_relative(tmp_path, monkeypatch):
@@ -19,3 +21,13 @@ def test_sandbox_and_real_deployments_never_share_a_folder():
     workflow = Path("examples/av-workflow/workflow.yaml")
     assert default_workdir(workflow, sandbox=True) != default_workdir(workflow, sandbox=False)
     assert default_workdir(Path("scar-av-workflow.yaml"), sandbox=False) == Path(".avgen/scar-av-workflow")
+
+
+def test_a_file_avgen_did_not_write_stops_the_deployment(tmp_path):
+    example = Path(__file__).parents[2] / "examples" / "video-process" / "workflow.yaml"
+    (tmp_path / "main.tf").write_text("# someone else's configuration\n")
+    deployment = Deployment(example, DeployOptions(workdir=tmp_path))
+    deployment.load()
+    with pytest.raises(DeployError, match="main.tf"):
+        deployment.generate()
+    assert (tmp_path / "main.tf").read_text() == "# someone else's configuration\n"  # left alone
