@@ -470,10 +470,16 @@ class RunView:
             self.running.pop(invocation.number, None)
             self.done += 1
             self.failed += not invocation.ok
-            mark = "[green]ok[/]    " if invocation.ok else f"[bold red]{invocation.status.upper():<6}[/]"
+            if invocation.status == "delegated":
+                mark = "[cyan]→ batch[/]"  # out of Lambda time: a Batch-side run takes the object over
+            elif invocation.ok:
+                mark = "[green]ok[/]    "
+            else:
+                mark = f"[bold red]{invocation.status.upper():<6}[/]"
             outputs = f" → {len(invocation.outputs)} output{'s' * (len(invocation.outputs) != 1)}" \
                 if invocation.outputs else ""
-            err.print(f"{mark} {escape(invocation.function)}  {escape(invocation.source)}  "
+            side = " (batch)" if invocation.runs_on == "batch" else ""
+            err.print(f"{mark} {escape(invocation.function)}{side}  {escape(invocation.source)}  "
                       f"{invocation.seconds:.1f} s{outputs}")
         elif event.kind == "stop":
             err.print(f"[bold red]{escape(event.message)}[/]")
@@ -553,6 +559,10 @@ def run(
         "--allow-errors", help="Run even if `avgen validate` finds errors (to watch a loop get stopped).")] = False,
     no_tool_check: Annotated[bool, typer.Option(
         "--no-tool-check", help="Do not refuse to start when the scripts' tools seem missing here.")] = False,
+    lambda_time_limit: Annotated[bool, typer.Option(
+        "--lambda-time-limit/--no-lambda-time-limit",
+        help="Give Lambda-side runs the function's timeout, as Lambda would; a lambda-batch function that runs "
+             "out of it is handed to a local Batch-side run.")] = True,
     endpoint_url: EndpointOpt = None, region: RegionOpt = None, sandbox: SandboxOpt = False,
     workdir: WorkdirOpt = None,
 ):
@@ -612,7 +622,8 @@ def run(
                 storage, where = DirectoryStorage(root), str(root)
             log_path = Path(log_file or local_store(file).with_name(local_store(file).name + "-run.jsonl"))
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            limits = Limits(workers=jobs or Limits().workers, max_depth=max_depth, max_per_function=max_runs)
+            limits = Limits(workers=jobs or Limits().workers, max_depth=max_depth, max_per_function=max_runs,
+                            lambda_time_limit=lambda_time_limit)
             with open(log_path, "a", encoding="utf-8") as log_stream, RunView(limits.workers) as view:
                 runner = LocalRunner(workflow, storage, environment=overrides, limits=limits, on_event=view,
                                      log_stream=log_stream)

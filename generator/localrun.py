@@ -3,8 +3,10 @@
 Storage is any `lambda_src.storage.Storage`: a folder per bucket by default, or an S3 API. Every object
 created (the user's inputs, then every output a function uploads) is an event; the functions whose S3
 triggers match its key run on it, as S3 notifications would start them, through
-`lambda_src.core.run_invocation` with no Batch submitter (so `batch` and `lambda-batch` functions run here
-too). At most `workers` invocations run at once. A chain of invocations that grows past `max_depth`, or a
+`lambda_src.core.run_invocation`. Lambda-side runs get the function's timeout as Lambda would give it; a
+`lambda-batch` function that runs out of it hands the object over to a Batch-side run (no time limit, the
+job's environment), as on AWS, and `batch` functions run Batch-side directly. At most `workers` invocations
+run at once. A chain of invocations that grows past `max_depth`, or a
 function run more than `max_per_function` times, stops the run with the functions involved named.
 
 Nothing here prints: the caller gets `RunEvent`s while it runs and a `RunReport` at the end.
@@ -177,6 +179,7 @@ class Invocation:
     bucket: str
     key: str
     chain: tuple[str, ...]  # the functions whose outputs led here, this one last
+    runs_on: str = "lambda"  # or "batch": a batch-mode function, or a lambda-batch one handed over
     status: str = "pending"  # then: running, and one of lambda_src.core's statuses (succeeded, failed, ...)
     seconds: float = 0.0
     outputs: tuple[str, ...] = ()  # s3://bucket/key written
@@ -186,7 +189,7 @@ class Invocation:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("succeeded", "skipped")
+        return self.status in ("succeeded", "skipped", "delegated")
 
     @property
     def source(self) -> str:
@@ -242,6 +245,9 @@ class Limits:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     max_depth: int = DEFAULT_MAX_DEPTH
     max_per_function: int = DEFAULT_MAX_PER_FUNCTION
+    # Give Lambda-side runs the function's timeout, as Lambda would (a lambda-batch function that runs out
+    # of it is handed to a local "Batch" run with no limit, as on AWS).
+    lambda_time_limit: bool = True
 
 
 def loop_message(chain: Sequence[str], why: str) -> str:
@@ -253,6 +259,13 @@ def loop_message(chain: Sequence[str], why: str) -> str:
 
 
 # --- the runner -----------------------------------------------------------------------------------
+
+
+class HandOver:
+    """The local stand-in for Batch's SubmitJob: the runner queues a Batch-side run of the same object."""
+
+    def submit(self, *, job_name: str, event: Mapping, parent_request_id: str) -> str:
+        return f"local-batch-{parent_request_id}"
 
 
 class LocalRunner:
@@ -271,9 +284,9 @@ class LocalRunner:
         self._pending: deque[Invocation] = deque()
 
     # -- configuration of one function, as Terraform would give it ---------------------------------------
-    def environment_of(self, function: Function, bin_dir: Path) -> dict[str, str]:
+    def environment_of(self, function: Function, bin_dir: Path, runs_on: str = "lambda") -> dict[str, str]:
         env = dict(function.environment)
-        if function.execution_mode == "batch" and function.batch:  # what its job definition adds
+        if runs_on == "batch" and function.batch:  # what its job definition adds
             env.update(function.batch.environment)
         env.update(self.overrides)
         env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH") or os.environ.get("PATH", "")])
@@ -286,7 +299,8 @@ class LocalRunner:
         bin_dir = Path(tempfile.mkdtemp(prefix="avgen-bin-"))
         try:
             handler_shim(bin_dir)
-            configs = {f.name: self._config(f, bin_dir) for f in self.workflow.functions}
+            configs = {(f.name, side): self._config(f, bin_dir, side)
+                       for f in self.workflow.functions for side in ("lambda", "batch")}
             for path, bucket, key in uploads:
                 self.storage.upload(Path(path), bucket, key, sha256=file_sha256(Path(path)))
                 self.report.inputs.append(f"s3://{bucket}/{key}")
@@ -299,11 +313,11 @@ class LocalRunner:
         self.report.seconds = time.monotonic() - began
         return self.report
 
-    def _config(self, function: Function, bin_dir: Path) -> Optional[FunctionConfig]:
+    def _config(self, function: Function, bin_dir: Path, runs_on: str) -> Optional[FunctionConfig]:
         if function.script is None:
             return None
         return FunctionConfig.from_dict(function.runtime_config(), script=str(function.script),
-                                        environment=self.environment_of(function, bin_dir))
+                                        environment=self.environment_of(function, bin_dir, runs_on))
 
     def _created(self, bucket: str, key: str, chain: tuple[str, ...]) -> None:
         """An object appeared: queue an invocation of every function it triggers (loop guard first)."""
@@ -318,10 +332,12 @@ class LocalRunner:
                 self._stop(loop_message(path, f"{function.name} ran {self.limits.max_per_function} times"))
                 return
             self._counts[function.name] += 1
-            number = len(self.report.invocations) + 1
-            invocation = Invocation(number, function.name, bucket, key, path)
-            self.report.invocations.append(invocation)
-            self._pending.append(invocation)
+            self._queue(function.name, bucket, key, path, "batch" if function.execution_mode == "batch" else "lambda")
+
+    def _queue(self, function: str, bucket: str, key: str, chain: tuple[str, ...], runs_on: str) -> None:
+        invocation = Invocation(len(self.report.invocations) + 1, function, bucket, key, chain, runs_on)
+        self.report.invocations.append(invocation)
+        self._pending.append(invocation)
 
     def _stop(self, message: str) -> None:
         self.report.stopped = message
@@ -330,14 +346,15 @@ class LocalRunner:
         self._pending.clear()
         self.on_event(RunEvent("stop", message=message))
 
-    def _drive(self, configs: Mapping[str, Optional[FunctionConfig]]) -> None:
+    def _drive(self, configs: Mapping[tuple[str, str], Optional[FunctionConfig]]) -> None:
         running: dict[Future, Invocation] = {}
         with ThreadPoolExecutor(max_workers=max(1, self.limits.workers), thread_name_prefix="avgen-run") as pool:
             while self._pending or running:
                 while self._pending and len(running) < max(1, self.limits.workers):
                     invocation = self._pending.popleft()
                     invocation.status = "running"
-                    running[pool.submit(self._invoke, configs[invocation.function], invocation)] = invocation
+                    config = configs[(invocation.function, invocation.runs_on)]
+                    running[pool.submit(self._invoke, config, invocation)] = invocation
                     self.on_event(RunEvent("start", invocation, queued=len(self._pending)))
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in done:
@@ -351,8 +368,13 @@ class LocalRunner:
         began = time.monotonic()
         info = self.storage.head(invocation.bucket, invocation.key)
         event = s3_notification(invocation.bucket, invocation.key, info.size if info else 0)
+        function = self.workflow.function(invocation.function)
+        on_lambda = invocation.runs_on == "lambda" and self.limits.lambda_time_limit
+        # On the Lambda side, lambda-batch hands the object over (to _finished, which queues a Batch-side run)
+        submitter = HandOver() if on_lambda and function.execution_mode == "lambda-batch" else None
         result = run_invocation(config, event, self.storage, request_id=f"local-{invocation.number:05d}",
-                                deadline=None, submitter=None, workdir=self.workdir)
+                                deadline=began + function.timeout if on_lambda else None, submitter=submitter,
+                                workdir=self.workdir)
         return result, time.monotonic() - began
 
     def _finished(self, invocation: Invocation, future: Future) -> None:
@@ -371,6 +393,8 @@ class LocalRunner:
             info = self.storage.head(bucket, key)
             self.report.outputs.append(OutputObject(bucket, key, info.size if info else 0, invocation.function,
                                                     invocation.source))
+        if record.status == "delegated":  # the Lambda side ran out of time: Batch takes the same object over
+            self._queue(invocation.function, invocation.bucket, invocation.key, invocation.chain, "batch")
         self.on_event(RunEvent("finish", invocation, queued=len(self._pending)))
         for target in record.uploaded:
             bucket, key = target[len("s3://"):].split("/", 1)

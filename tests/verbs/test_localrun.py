@@ -73,6 +73,33 @@ def test_outputs_feed_the_next_functions_with_the_runtimes_environment(text_work
         "counts/env.txt.count", "counts/hello.txt.count", "upper/env.txt", "upper/hello.txt"]
 
 
+# Sleeps past its Lambda budget (timeout 2 s, 1 s kept for uploads) unless it runs on the Batch side.
+SLOW = 'if [ "$SIDE" = lambda ]; then sleep 5; fi\ncp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/done.txt"\n'
+
+
+@pytest.mark.parametrize("mode, statuses, outputs", [
+    ("lambda-batch", [("lambda", "delegated"), ("batch", "succeeded")], ["slow-bucket/out/done.txt"]),
+    ("lambda", [("lambda", "timed_out")], []),
+])
+def test_lambda_time_limit_and_handover_to_batch(tmp_path, mode, statuses, outputs):
+    functions = [scar_function("slow", "slow.sh", "slow-bucket/in", "slow-bucket/out", execution_mode=mode,
+                               timeout=2, variables={"SIDE": "lambda"},
+                               **({"batch": {"environment": {"Variables": {"SIDE": "batch"}}}}
+                                  if mode == "lambda-batch" else {}))]
+    functions[0]["lambda"]["container"]["timeout_threshold"] = 1
+    workflow = load_workflow(write_workflow(tmp_path / "wf", functions, {"slow.sh": SLOW})).workflow
+    source = tmp_path / "x.txt"
+    source.write_text("x")
+    report = LocalRunner(workflow, DirectoryStorage(tmp_path / "store")).run([(source, "slow-bucket", "in/x.txt")])
+    assert [(i.runs_on, i.status) for i in report.invocations] == statuses
+    assert [f"{o.bucket}/{o.key}" for o in report.outputs] == outputs  # nothing from the Lambda attempt
+    assert report.ok is (mode == "lambda-batch")
+
+    unlimited = LocalRunner(workflow, DirectoryStorage(tmp_path / "store2"), limits=Limits(lambda_time_limit=False)
+                            ).run([(source, "slow-bucket", "in/x.txt")])
+    assert [(i.runs_on, i.status) for i in unlimited.invocations] == [("lambda", "succeeded")]
+
+
 def test_a_runaway_loop_is_stopped_naming_its_functions(loop_workflow, tmp_path):
     result = load_workflow(loop_workflow)
     assert any(f.rule_id == "AVG011" for f in result.findings)  # validate refuses it; the guard is the backstop
