@@ -219,13 +219,15 @@ def print_summary(summary: PlanSummary) -> None:
     out.print(f"[bold]{escape(summary.headline())}[/]")
     if not summary.changes:
         return
-    table = Table(show_edge=False, box=None, pad_edge=False)
-    table.add_column("function / bucket")
-    for action in ACTIONS:
-        table.add_column(f"{SYMBOL[action]} {action}", justify="right")
-    for owner, row in summary.by("owner").items():
-        table.add_row(owner, *[str(row[a] or "") for a in ACTIONS])
-    out.print(table)
+    for attribute, heading in (("owner", "function / bucket"), ("type", "resource type")):
+        table = Table(show_edge=False, box=None, pad_edge=False)
+        table.add_column(heading)
+        for action in ACTIONS:
+            table.add_column(f"{SYMBOL[action]} {action}", justify="right")
+        for name, row in summary.by(attribute).items():
+            table.add_row(escape(name), *[str(row[a] or "") for a in ACTIONS])
+        out.print()
+        out.print(table)
 
 
 def status_line(message: str):
@@ -255,8 +257,8 @@ def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = Fa
     else:
         print_summary(summary)
         if summary.has_changes:
-            out.print(f"[dim]plan saved in {escape(str(outcome.workdir))}; "
-                      f"`avgen apply {escape(str(file))}` applies it[/]")
+            again = " ".join([str(file), *(["--sandbox"] if sandbox else []), *(["-w", str(workdir)] if workdir else [])])
+            out.print(f"[dim]plan saved in {escape(str(outcome.workdir))}; `avgen apply {escape(again)}` applies it[/]")
     raise typer.Exit(EXIT_CHANGES if summary.has_changes else EXIT_OK)
 
 

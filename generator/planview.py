@@ -76,7 +76,11 @@ class PlanSummary:
                   "| **total** | " + " | ".join(str(counts[a]) for a in ACTIONS) + " |"]
         for owner, row in self.by("owner").items():
             lines.append(f"| {owner} | " + " | ".join(str(row[a] or "") for a in ACTIONS) + " |")
-        lines += ["", "<details><summary>Resources</summary>", "", "```diff"]
+        lines += ["", "<details><summary>By resource type</summary>", "",
+                  "| type | " + " | ".join(ACTIONS) + " |", "|---|" + "---:|" * len(ACTIONS)]
+        for rtype, row in self.by("type").items():
+            lines.append(f"| `{rtype}` | " + " | ".join(str(row[a] or "") for a in ACTIONS) + " |")
+        lines += ["", "</details>", "", "<details><summary>Resources</summary>", "", "```diff"]
         for change in sorted(self.changes, key=lambda c: (ACTIONS.index(c.action), c.address))[:MARKDOWN_MAX_ROWS]:
             marker = {"create": "+", "delete": "-", "update": "!", "replace": "!"}[change.action]
             lines.append(f"{marker} {change.address} ({change.action})")

@@ -63,3 +63,12 @@ def test_markdown_fits_a_pull_request_comment_and_warns_on_destroy():
 def test_resource_type_of_addresses_with_keys_and_dots():
     assert _resource_type('module.b["my.bucket"].aws_s3_bucket.this') == "aws_s3_bucket"
     assert _resource_type('aws_s3_bucket_notification.this["a.b"]') == "aws_s3_bucket_notification"
+
+
+def test_markdown_groups_by_function_and_by_resource_type():
+    text = summarize(plan_json(
+        change('module.function["av-workflow-ffmpeg"].aws_lambda_function.this', "aws_lambda_function", "create"),
+        change('module.function["av-workflow-yolov3"].aws_lambda_function.this', "aws_lambda_function", "create"),
+    ), workflow()).to_markdown()
+    assert "| av-workflow-ffmpeg | 1 |" in text and "| av-workflow-yolov3 | 1 |" in text
+    assert "| `aws_lambda_function` | 2 |" in text
