@@ -1,41 +1,31 @@
 """The seed examples, as the generator resolves them, run under the runtime with the real media handlers:
 each function gets the configuration Terraform would give it, and every object a function writes goes to
 the functions its key triggers, as S3 would. (The Batch-mode functions run as their Batch job does.)"""
-from collections import deque
 from pathlib import Path
 
 import pytest
 
 from generator.loader import load_workflow
-from lambda_src.config import FunctionConfig
-from lambda_src.core import run_invocation
+from generator.localrun import Limits, LocalRunner
 from lambda_src.storage import S3Storage
 from tests.media import make_video, make_yolo_model, requires_tools
-from tests.runtime.conftest import keys, s3_event
+from tests.runtime.conftest import keys
 
 pytestmark = [pytest.mark.media, requires_tools("ffmpeg", "ffprobe")]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def run_workflow(s3, name: str, key: str, media: Path, environment: dict[str, str]) -> list[str]:
-    """Upload `media` at `key` of the workflow's bucket and follow the triggers; returns the functions run."""
+    """Upload `media` at `key` of the workflow's bucket and follow the triggers, as S3 would (the local
+    runner does the following); returns the functions run, in order."""
     workflow = load_workflow(EXAMPLES / name / "workflow.yaml").workflow
     for bucket in workflow.buckets:
         s3.create_bucket(Bucket=bucket.name)
     bucket = workflow.functions[0].inputs[0].bucket
-    s3.upload_file(str(media), bucket, key)
-    pending, ran = deque([(bucket, key)]), []
-    while pending:
-        bucket, key = pending.popleft()
-        for function in workflow.consumers_of(bucket, key):
-            config = FunctionConfig.from_dict(function.runtime_config(), script=str(function.script),
-                                              environment={**function.environment, **environment})
-            result = run_invocation(config, s3_event(bucket, key), S3Storage(), request_id=f"{function.name}-1",
-                                    deadline=None)
-            assert result.ok, result.to_dict()
-            ran.append(function.name)
-            pending.extend(target[len("s3://"):].split("/", 1) for r in result.records for target in r.uploaded)
-    return ran
+    report = LocalRunner(workflow, S3Storage(), environment=environment, limits=Limits(workers=1)
+                         ).run([(media, bucket, key)])
+    assert report.ok, [(i.function, i.status, i.reason, i.output_tail) for i in report.failures]
+    return [invocation.function for invocation in report.invocations]
 
 
 @pytest.fixture
