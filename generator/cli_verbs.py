@@ -24,6 +24,7 @@ from rich.text import Text
 from .cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, app, err, out, print_findings
 from .deploy import SANDBOX_STATE, default_workdir
 from .findings import Severity, has_errors
+from .graph import workflow_results
 from .loader import load_workflow
 from .model import Workflow
 from .observe import LogEvent, LogReader, ObserveError, epoch_ms, parse_since, select_functions, workflow_status
@@ -31,7 +32,7 @@ from .sandbox import SandboxError
 from .transfer import (
     MiB, Connection, S3Location, TransferError, connect, ensure_buckets, get as get_objects,
     list_buckets, list_objects, plan_get, plan_put, put as put_objects, s3_errors, start_location, transfer_config,
-    triggered_by, unique_locations, workflow_results,
+    triggered_by, unique_locations,
 )
 
 # --- shared options ---------------------------------------------------------------------------------
@@ -285,7 +286,7 @@ def get(
     workflow = load(file) if file else None
     if not (bucket or workflow):
         fail("what to get? give -b BUCKET/FOLDER, or the workflow file", EXIT_USAGE)
-    locations = [S3Location.parse(bucket)] if bucket else unique_locations([o for _, o in workflow_results(workflow)])
+    locations = [S3Location.parse(bucket)] if bucket else unique_locations([o for _, o in workflow_results(workflow) if o.is_s3])
     with reported_errors(), connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
         client = conn.s3()
         config = transfer_config(multipart_threshold * MiB, multipart_chunk * MiB)

@@ -101,6 +101,18 @@ def overlapping_trigger_pairs(workflow: Workflow) -> list[tuple[tuple[Function, 
     return [(index.entries[a], index.entries[b]) for a, b in sorted(pairs)]
 
 
+def workflow_starts(workflow: Workflow) -> list[tuple[Function, StoragePath]]:
+    """The inputs that start the workflow: S3 triggers no function of the workflow writes into."""
+    fed = {(e.target.name, e.trigger) for e in edges(workflow)}
+    return [(f, t) for f in workflow.functions for t in f.triggers if (f.name, t) not in fed]
+
+
+def workflow_results(workflow: Workflow) -> list[tuple[Function, StoragePath]]:
+    """The outputs where the workflow ends: outputs no function of the workflow reads."""
+    read = {(e.source.name, e.output) for e in edges(workflow)}
+    return [(f, o) for f in workflow.functions for o in f.outputs if (f.name, o) not in read]
+
+
 def cycles(workflow: Workflow) -> list[list[Function]]:
     """Groups of two or more functions that trigger one another (strongly connected components)."""
     successors: dict[str, set[str]] = {f.name: set() for f in workflow.functions}

@@ -26,8 +26,8 @@ from botocore.exceptions import (
     BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, PartialCredentialsError,
 )
 
-from .graph import edges
-from .model import Function, StoragePath, Workflow
+from .graph import workflow_starts
+from .model import StoragePath, Workflow
 from .s3client import s3_client
 
 MiB = 1024 * 1024
@@ -86,18 +86,6 @@ class S3Location:
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.key_prefix}"
-
-
-def workflow_starts(workflow: Workflow) -> list[tuple[Function, StoragePath]]:
-    """The inputs that start the workflow: S3 triggers no function of the workflow writes into."""
-    fed = {(e.target.name, e.trigger) for e in edges(workflow)}
-    return [(f, t) for f in workflow.functions for t in f.triggers if (f.name, t) not in fed]
-
-
-def workflow_results(workflow: Workflow) -> list[tuple[Function, StoragePath]]:
-    """The outputs where the workflow ends: S3 outputs no function of the workflow reads."""
-    read = {(e.source.name, e.output) for e in edges(workflow)}
-    return [(f, o) for f in workflow.functions for o in f.outputs if o.is_s3 and (f.name, o) not in read]
 
 
 def unique_locations(paths: Sequence[StoragePath]) -> list[S3Location]:

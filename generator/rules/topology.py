@@ -1,7 +1,7 @@
 """Checks on how functions connect through storage: loops, overlapping triggers, ends, providers."""
 from __future__ import annotations
 
-from ..graph import cycles, edges, may_write_into, overlapping_trigger_pairs
+from ..graph import cycles, may_write_into, overlapping_trigger_pairs, workflow_results, workflow_starts
 from ..model import Workflow
 from . import check, rule
 
@@ -58,19 +58,13 @@ def cannot_trigger(workflow: Workflow):
 
 @check
 def workflow_ends(workflow: Workflow):
-    links = edges(workflow)
-    consumed = {(id(e.source), id(e.output)) for e in links}
-    produced = {(id(e.target), id(e.trigger)) for e in links}
-    for function in workflow.functions:
-        for trigger in function.triggers:
-            if (id(function), id(trigger)) not in produced:
-                yield rule("AVG016").finding(
-                    f"{trigger.uri} starts the workflow: uploading there runs '{function.name}'",
-                    trigger.location,
-                )
-        for output in function.outputs:
-            if (id(function), id(output)) not in consumed:
-                yield rule("AVG016").finding(
-                    f"{output.uri} is a result of the workflow: no function reads what '{function.name}' writes there",
-                    output.location,
-                )
+    for function, trigger in workflow_starts(workflow):
+        yield rule("AVG016").finding(
+            f"{trigger.uri} starts the workflow: uploading there runs '{function.name}'",
+            trigger.location,
+        )
+    for function, output in workflow_results(workflow):
+        yield rule("AVG016").finding(
+            f"{output.uri} is a result of the workflow: no function reads what '{function.name}' writes there",
+            output.location,
+        )
