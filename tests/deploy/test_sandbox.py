@@ -122,6 +122,17 @@ def test_iam_policies_scope_s3_to_the_declared_prefixes(av_workflow):
                          "arn:aws:s3:::change-me-av-workflow/audio/*"}
 
 
+def test_status_and_logs_find_what_apply_deployed(av_workflow):
+    """The names `avgen status`/`avgen logs` look for are the ones the generated Terraform gave."""
+    workflow, workdir, _ = av_workflow
+    status = avgen("status", workflow, "--sandbox", "-w", workdir, "--json")
+    assert status.exit_code == 0, status.output
+    assert {f["name"]: f["deployed"] for f in json.loads(status.output)} == {
+        "av-workflow-ffmpeg": True, "av-workflow-audio2srt": True, "av-workflow-yolov3": True}
+    logs = avgen("logs", workflow, "av-workflow-ffmpeg", "--sandbox", "-w", workdir, "--since", "1h")
+    assert logs.exit_code == 0, logs.output
+
+
 def test_a_second_plan_right_after_apply_has_no_changes(av_workflow, plugin_dir):
     workflow, workdir, _ = av_workflow
     result = avgen("plan", workflow, "--sandbox", "--plugin-dir", plugin_dir, "-w", workdir, "--json")
