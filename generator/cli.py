@@ -315,15 +315,16 @@ class ApplyProgress:
                 err.print(f"{'done' if kind == 'apply_complete' else 'FAILED'}: {address}", markup=False)
 
 
-def print_outputs(outputs: dict, file: Path, sandbox: bool) -> None:
+def print_outputs(outputs: dict, file: Path, sandbox: bool, workdir: Optional[Path] = None) -> None:
     if not outputs:
         return
     out.print("[bold]Outputs[/]")
     for name, value in sorted(outputs.items()):
         shown = "(sensitive)" if value.get("sensitive") else json.dumps(value.get("value"), indent=2)
         out.print(f"  [cyan]{escape(name)}[/] = {escape(shown)}")
-    flag = " --sandbox" if sandbox else ""
-    out.print(f"[dim]next: avgen put {escape(str(file))} VIDEO{flag}  (uploads to the workflow's start folder)[/]")
+    flags = (" --sandbox" if sandbox else "") + (f" -w {workdir}" if sandbox and workdir else "")
+    out.print(f"[dim]next: avgen put {escape(str(file))} VIDEO{escape(flags)}  (uploads to the workflow's start "
+              "folder)[/]")
 
 
 @app.command()
@@ -342,7 +343,7 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
     if outcome.summary.has_changes and not outcome.applied:
         err.print("nothing was applied")
         raise typer.Exit(EXIT_FINDINGS)
-    print_outputs(outcome.outputs, file, sandbox)
+    print_outputs(outcome.outputs, file, sandbox, workdir)
 
 
 @app.command()
@@ -385,7 +386,7 @@ def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
     if as_json:
         print(json.dumps({k: v.get("value") for k, v in sorted(outcome.outputs.items())}, indent=2))
     else:
-        print_outputs(outcome.outputs, file, sandbox)
+        print_outputs(outcome.outputs, file, sandbox, workdir)
 from . import cli_verbs  # noqa: E402,F401  (registers put/ls/get/logs/status/run)
 
 
