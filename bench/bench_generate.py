@@ -25,8 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from generator.loader import load_text  # noqa: E402
-from generator.render import render, write_output  # noqa: E402
+from generator.workflow.load import load_text  # noqa: E402
+from generator.render.root import render, write_output  # noqa: E402
 
 CLI = "from generator.cli import app; app()"
 

@@ -20,9 +20,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from generator.checkov_skips import checkov_skips_markdown  # noqa: E402
-from generator.render import write_output  # noqa: E402
-from generator.schema_check import PROVIDER_ADDRESS  # noqa: E402
+from generator.render.checkov_skips import checkov_skips_markdown  # noqa: E402
+from generator.render.root import write_output  # noqa: E402
+from generator.render.schema_check import PROVIDER_ADDRESS  # noqa: E402
 from tests.generate.cases import CASES, DATA_DIR, GOLDEN_DIR, golden_files  # noqa: E402
 
 SHARED_SCHEMAS = REPO.parent / "shared" / "terraform"

@@ -12,8 +12,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from generator.cli import app
-from generator.images import IMAGES_VARS_FILE, push_all, record_images, write_contexts
-from generator.loader import load_workflow
+from generator.deploy.images import IMAGES_VARS_FILE, push_all, record_images, write_contexts
+from generator.workflow.load import load_workflow
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 runner = CliRunner()
@@ -31,7 +31,7 @@ def test_build_writes_one_context_per_function(tmp_path):
 
 
 def test_push_without_a_docker_engine_explains_what_to_run(tmp_path, monkeypatch):
-    monkeypatch.setattr("generator.images.docker_available", lambda run=None: False)
+    monkeypatch.setattr("generator.deploy.images.docker_available", lambda run=None: False)
     result = runner.invoke(app, ["build", str(EXAMPLES / "video-process" / "workflow.yaml"), "-w", str(tmp_path),
                                  "--push"])
     assert result.exit_code == 1

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.deploy import Deployment, DeployError, DeployOptions, default_workdir
+from generator.deploy.core import Deployment, DeployError, DeployOptions
+from generator.workdirs import default_workdir
 
 
 def test_working_folders_are_absolute_when_given_relative(tmp_path, monkeypatch):

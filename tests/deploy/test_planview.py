@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.deploy import _resource_type
-from generator.loader import load_workflow
-from generator.planview import MARKDOWN_MAX_ROWS, summarize
+from generator.deploy.core import _resource_type
+from generator.workflow.load import load_workflow
+from generator.deploy.planview import MARKDOWN_MAX_ROWS, summarize
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "av-workflow" / "workflow.yaml"
 

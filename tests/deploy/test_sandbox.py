@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
-from generator.sandbox import Sandbox
+from generator.aws.sandbox import Sandbox
 
 # one worker runs them all, in order: they share one deployment (pytest -n with --dist loadgroup)
 pytestmark = [pytest.mark.sandbox, pytest.mark.xdist_group("av-workflow-sandbox")]

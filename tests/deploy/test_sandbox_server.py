@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from generator.sandbox import Sandbox
+from generator.aws.sandbox import Sandbox
 
 from ..processes import wait_dead
 
@@ -34,7 +34,7 @@ def test_server_does_not_outlive_a_killed_avgen(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from generator.sandbox import Sandbox
+        from generator.aws.sandbox import Sandbox
         sandbox = Sandbox(Path({str(tmp_path)!r}))
         sandbox.start()
         print(sandbox.process.pid, flush=True)

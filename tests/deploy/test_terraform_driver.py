@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from generator.terraform import TerraformError, TerraformNotFound, TerraformOptions, TerraformRunner
+from generator.deploy.terraform import TerraformError, TerraformNotFound, TerraformOptions, TerraformRunner
 
 needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform CLI not installed")
 

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from generator.checkov_skips import CHECKOV_SKIPS
-from generator.render import write_output
+from generator.render.checkov_skips import CHECKOV_SKIPS
+from generator.render.root import write_output
 
 from .cases import CASES, render_case
 

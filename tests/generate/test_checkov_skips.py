@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.checkov_skips import (
+from generator.render.checkov_skips import (
     CHECKOV_SKIPS,
     UnknownCheckovSkip,
     apply_checkov_skips,

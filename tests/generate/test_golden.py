@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from generator.checkov_skips import apply_checkov_skips
-from generator.render import write_output
+from generator.render.checkov_skips import apply_checkov_skips
+from generator.render.root import write_output
 
 from .cases import CASES, GOLDEN_DIR, REPO, golden_files, render_case
 

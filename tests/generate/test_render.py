@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from generator.loader import load_text
-from generator.render import JsonEncoded, OnePerLine, hcl, hcl_string, render
+from generator.workflow.load import load_text
+from generator.render.root import JsonEncoded, OnePerLine, hcl, hcl_string, render
 
 from .cases import CASES, REPO, load_case, project_version, render_case
 

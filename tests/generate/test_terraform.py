@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from generator.render import write_output
-from generator.schema_check import check_directory, format_findings, load_schema
+from generator.render.root import write_output
+from generator.render.schema_check import check_directory, format_findings, load_schema
 
 from .cases import CASES, render_case
 from .conftest import provider_schema_path

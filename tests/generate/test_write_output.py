@@ -6,7 +6,7 @@ import json
 from typer.testing import CliRunner
 
 from generator.cli import app
-from generator.render import MANIFEST, read_manifest, write_output
+from generator.render.root import MANIFEST, read_manifest, write_output
 
 from .cases import CASES
 

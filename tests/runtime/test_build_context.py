@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_jobs.build import BuildError, build_and_push, context_tag, write_build_context
+from generator.deploy.build import BuildError, build_and_push, context_tag, write_build_context
 
 REPO = Path(__file__).resolve().parents[2]
 

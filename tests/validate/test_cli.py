@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
-from generator.rules import RULES
+from generator.workflow.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"

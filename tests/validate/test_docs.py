@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from generator import model as m
-from generator import schema
-from generator.findings import Severity
-from generator.loader import load_text
-from generator.rules import RULES
+from generator.workflow import model as m
+from generator.workflow import schema
+from generator.workflow.findings import Severity
+from generator.workflow.load import load_text
+from generator.workflow.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_MD = ROOT / "docs" / "rules.md"
@@ -100,7 +100,7 @@ def test_documented_defaults_match_the_code():
 
 
 def test_ignored_lambda_settings_are_documented_with_their_warning():
-    from generator.loader import IGNORED_LAMBDA_SETTINGS
+    from generator.workflow.load import IGNORED_LAMBDA_SETTINGS
 
     text = FORMAT_MD.read_text(encoding="utf-8")
     section = text.split("## Keys avgen accepts but ignores", 1)[1]

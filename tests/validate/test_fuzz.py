@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from generator import schema
-from generator.findings import Severity, has_errors
-from generator.graph import to_dot, to_mermaid
-from generator.loader import LoadResult, load_text
-from generator.report import findings_json
-from generator.rules import RULES
+from generator.workflow import schema
+from generator.workflow.findings import Severity, has_errors
+from generator.workflow.graph import to_dot, to_mermaid
+from generator.workflow.load import LoadResult, load_text
+from generator.workflow.report import findings_json
+from generator.workflow.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = Path(__file__).parent / "cases"

@@ -4,8 +4,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.graph import edges, may_write_into, overlapping_trigger_pairs, triggers_overlap
-from generator.loader import load_text
+from generator.workflow.graph import edges, may_write_into, overlapping_trigger_pairs, triggers_overlap
+from generator.workflow.load import load_text
 
 FOLDERS = st.sampled_from(["", "a", "a/b", "ab", "b", "a/b/c", "in", "in/x"])
 SUFFIXES = st.lists(st.sampled_from(["jpg", "png", ".jpg", "g"]), max_size=2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import textwrap
 import time
 
-from generator.loader import load_text
+from generator.workflow.load import load_text
 
 
 def findings(text: str):

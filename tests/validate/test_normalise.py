@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from generator import model as m
-from generator.loader import load_text
+from generator.workflow import model as m
+from generator.workflow.load import load_text
 
 
 def load(text: str, **kwargs):

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.findings import Severity
-from generator.loader import load_workflow
-from generator.rules import RULES
+from generator.workflow.findings import Severity
+from generator.workflow.load import load_workflow
+from generator.workflow.rules import RULES
 
 CASES = Path(__file__).parent / "cases"
 EXPECT = re.compile(r'^(AVG\d{3}) at (\d+):(\d+)(?: hint "([^"]*)")?$')

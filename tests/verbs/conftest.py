@@ -14,7 +14,8 @@ import pytest
 import requests
 from typer.testing import CliRunner
 
-from generator.cli import app, err, out
+from generator.cli import app
+from generator.cli.console import err, out
 from tests.conftest import free_loopback_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from generator.loader import load_workflow
-from generator.observe import LogReader, epoch_ms, job_ids_in, names_of, parse_since, workflow_status
-from generator.transfer import Connection
+from generator.workflow.load import load_workflow
+from generator.verbs.observe import LogReader, epoch_ms, job_ids_in, names_of, parse_since, workflow_status
+from generator.verbs.transfer import Connection
 from tests.verbs.conftest import scar_function, write_workflow
 
 FUNCTIONS = [
@@ -102,7 +102,7 @@ def test_since_times_and_mistakes():
 
 
 def test_job_ids_come_from_delegate_and_end_lines():
-    from generator.observe import LogEvent
+    from generator.verbs.observe import LogEvent
 
     events = [LogEvent(1, "f", runtime_line("f", "x", "delegate", job_id="j1")),
               LogEvent(2, "f", runtime_line("f", "x", "end", job_ids=["j1", "j2"])),

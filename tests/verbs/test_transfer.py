@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from generator.deploy import SANDBOX_STATE
-from generator.sandbox import Sandbox
-from generator.transfer import (
+from generator.workdirs import SANDBOX_STATE
+from generator.aws.sandbox import Sandbox
+from generator.verbs.transfer import (
     MiB, ObjectEntry, S3Location, TransferError, plan_get, plan_put, put, transfer_config,
 )
 from tests.runtime.conftest import keys
@@ -211,7 +211,7 @@ def test_the_core_reports_what_was_done_before_a_failure(iam_moto, tmp_path):
 def test_put_and_ls_in_the_sandbox_share_its_state(cli, tmp_path, monkeypatch):
     workdir = tmp_path / "work"
     with Sandbox(workdir / SANDBOX_STATE) as sandbox:  # as `avgen apply --sandbox` would leave it
-        from generator.s3client import s3_client
+        from generator.aws.clients import s3_client
 
         s3_client(env=sandbox.env).create_bucket(Bucket=BUCKET)
     video = write_tree(tmp_path, {"v.mp4": "v"}) / "v.mp4"

@@ -1,0 +1,190 @@
+"""An AWS emulator on loopback (moto's server) whose state lives in a folder.
+
+Each avgen command that uses the sandbox starts its own server and stops it when done (also on Ctrl-C or
+an error). State carries over between commands by moto's request recorder: every request is appended
+to `moto-recording.jsonl`, and the next server replays that file from the same random seed, so resource
+ids come out the same and the Terraform state written by the previous command still matches.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+from urllib.parse import urlsplit
+
+import requests
+from generator.errors import SandboxError
+
+SEED = 20261121  # any constant: the same seed + the same requests ⇒ the same ids
+FAKE_KEY = "avgen-sandbox"
+RECORDING = "moto-recording.jsonl"
+SERVER_LOG = "moto-server.log"
+READY_TIMEOUT_S = 60
+# Terraform merges this into the generated provider block (an *_override.tf file); the endpoint itself
+# comes from AWS_ENDPOINT_URL so that saved plans survive the port changing between commands.
+PROVIDER_OVERRIDE = """\
+# Written by avgen for --sandbox: points the provider at the loopback AWS emulator. Not for real accounts.
+provider "aws" {
+  access_key                  = "%s"
+  secret_key                  = "%s"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  s3_use_path_style           = true
+}
+
+# The emulator, unlike AWS, needs a Batch service role to create compute environments.
+variable "create_batch_service_linked_role" {
+  default = true
+}
+""" % (FAKE_KEY, FAKE_KEY)
+OVERRIDE_FILE = "avgen_sandbox_override.tf"
+
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Sandbox:
+    """Context manager: `with Sandbox(folder) as sandbox: ... sandbox.env ...`."""
+
+    def __init__(self, state_dir: Path, region: str = "us-east-1"):
+        self.state_dir = Path(state_dir)
+        self.region = region
+        self.port: Optional[int] = None
+        self.process: Optional[subprocess.Popen] = None
+        self._log = None
+
+    @property
+    def endpoint(self) -> str:
+        if self.port is None:
+            raise SandboxError("the sandbox is not running")
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for terraform and boto3: every AWS API at the emulator, fake credentials."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": FAKE_KEY,
+            "AWS_SECRET_ACCESS_KEY": FAKE_KEY,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    @property
+    def recording(self) -> Path:
+        return self.state_dir / RECORDING
+
+    def __enter__(self) -> "Sandbox":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_loopback_port()
+        env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(self.recording.resolve()),
+               # AWS-managed policies (e.g. for the ECS instance role) exist in AWS; moto loads them on demand
+               "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+        env.pop("MOTO_ENABLE_RECORDING", None)  # off until the replay is done
+        self._log = open(self.state_dir / SERVER_LOG, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "generator.aws.sandbox_server", str(self.port)],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            start_new_session=True,  # its own process group: Ctrl-C reaches avgen, which stops it
+        )
+        try:
+            self._wait_ready()
+            self._post("/moto-api/seed", params={"a": str(SEED)})
+            # Lambda and Batch would otherwise need a Docker engine.
+            self._post("/moto-api/config", json={"batch": {"use_docker": False}, "lambda": {"use_docker": False}})
+            self._replay()
+            self._post("/moto-api/recorder/start-recording")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _replay(self) -> None:
+        """Send the recorded requests again, in order, to this server.
+
+        Done from here rather than with moto's replay endpoint: that one sends the requests from inside
+        the server, which lets one request at a time reach moto (generator/sandbox_server.py) and would wait on itself.
+        """
+        if not self.recording.exists():
+            return
+        with requests.Session() as session, self.recording.open() as lines:
+            for line in lines:
+                entry = json.loads(line)
+                body = entry.get("body") or b""
+                if entry.get("body_encoded"):
+                    body = base64.b64decode(body)
+                url = urlsplit(entry["url"])
+                target = f"{self.endpoint}{url.path}" + (f"?{url.query}" if url.query else "")
+                headers = {k: v for k, v in entry.get("headers", {}).items()
+                           if k.lower() not in ("transfer-encoding", "content-length", "host")}
+                try:
+                    session.request(entry["method"], target, headers=headers, data=body, timeout=60)
+                except requests.RequestException as exc:
+                    raise SandboxError(f"replaying the sandbox's state failed: {exc}") from None
+
+    def _post(self, path: str, timeout: float = 30, **kwargs) -> None:
+        try:
+            response = requests.post(self.endpoint + path, timeout=timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise SandboxError(f"the AWS emulator did not answer {path}: {exc}") from None
+        if response.status_code >= 400:
+            raise SandboxError(f"the AWS emulator refused {path}: HTTP {response.status_code} {response.text[:200]}")
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SandboxError(f"the AWS emulator (moto server) exited with code {self.process.returncode}; "
+                                   f"see {self.state_dir / SERVER_LOG}")
+            try:
+                requests.get(self.endpoint + "/moto-api/data.json", timeout=2)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        raise SandboxError(f"the AWS emulator did not answer within {READY_TIMEOUT_S} s; "
+                           f"see {self.state_dir / SERVER_LOG}")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                process.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def write_provider_override(workdir: Path) -> Path:
+    path = Path(workdir) / OVERRIDE_FILE
+    path.write_text(PROVIDER_OVERRIDE)
+    return path
+
+
+def remove_provider_override(workdir: Path) -> None:
+    (Path(workdir) / OVERRIDE_FILE).unlink(missing_ok=True)

@@ -1,0 +1,146 @@
+"""moto's server, one request at a time: `python -m generator.aws.sandbox_server PORT`.
+
+The gaps of moto that a deployment of the generated Terraform runs into are closed here too (below).
+
+moto's own `moto.server` lets requests run side by side on threads. Terraform sends many at once, so the
+order in which moto draws random resource ids would differ from the order its recorder writes the requests
+down, and a replay would produce other ids than the Terraform state holds. Here requests still arrive on
+threads but reach moto one at a time: recording order is processing order, and a replay from the same seed
+reproduces every id.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import run_simple
+
+
+def exit_with_parent(parent: int) -> None:
+    """If avgen dies without stopping us (SIGKILL), don't linger as an orphan."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
+def keep_settings_moto_drops() -> None:
+    """moto forgets two settings that the AWS provider reads back after creating them (a Lambda's
+    DeadLetterConfig, a job queue's jobStateTimeLimitActions), so every plan would show them as changes.
+    Teach it to keep them: the emulator's gap, not the generated code's, so fixed here."""
+    from moto.awslambda.models import LambdaFunction
+    from moto.batch.models import JobQueue
+    from moto.batch.responses import BatchResponse
+
+    create_function, get_configuration = LambdaFunction.__init__, LambdaFunction.get_configuration
+    update_configuration = LambdaFunction.update_configuration
+
+    def init(self, account_id, spec, region, version=1):
+        create_function(self, account_id, spec, region, version)
+        self.dead_letter_config = spec.get("DeadLetterConfig")
+
+    def configuration(self, on_create=False):
+        config = get_configuration(self, on_create)
+        if getattr(self, "dead_letter_config", None):
+            config["DeadLetterConfig"] = self.dead_letter_config
+        return config
+
+    def update(self, updates):
+        if "DeadLetterConfig" in updates:
+            self.dead_letter_config = updates["DeadLetterConfig"]
+        return update_configuration(self, updates)
+
+    LambdaFunction.__init__, LambdaFunction.get_configuration = init, configuration
+    LambdaFunction.update_configuration = update
+
+    describe_queue = JobQueue.describe
+
+    def describe(self):
+        return {**describe_queue(self), "jobStateTimeLimitActions": getattr(self, "time_limit_actions", [])}
+
+    def remembering(handler, name_param):
+        def wrapped(self):
+            result = handler(self)
+            actions = self._get_param("jobStateTimeLimitActions")
+            queue = self.batch_backend.get_job_queue(self._get_param(name_param))
+            if queue is not None and actions is not None:
+                queue.time_limit_actions = actions
+            return result
+        return wrapped
+
+    JobQueue.describe = describe
+    BatchResponse.createjobqueue = remembering(BatchResponse.createjobqueue, "jobQueueName")
+    BatchResponse.updatejobqueue = remembering(BatchResponse.updatejobqueue, "jobQueue")
+
+
+def treat_requests_as_tls() -> None:
+    """moto applies bucket policy statements without looking at their conditions, so the generated
+    TLS-only policy (deny when aws:SecureTransport is false) would deny every request. Every call to AWS
+    is TLS: evaluate that condition as true, and leave out statements with conditions moto cannot judge."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def applies(statement: dict) -> bool:
+        condition = statement.get("Condition")
+        if not condition:
+            return True
+        if set(condition) == {"Bool"} and set(condition["Bool"]) == {"aws:SecureTransport"}:
+            value = condition["Bool"]["aws:SecureTransport"]
+            return str(value[0] if isinstance(value, list) else value).lower() == "true"
+        return False
+
+    def get_permission(self, action, resource):
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(self.policy.decode())
+        statements = policy.get("Statement", [])
+        policy["Statement"] = [s for s in (statements if isinstance(statements, list) else [statements]) if applies(s)]
+        return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission
+
+
+def launch_template_ids_not_found_as_aws_says() -> None:
+    """AWS answers a launch template id it does not know with InvalidLaunchTemplateId.NotFound, which
+    the provider takes as "already deleted" when it retries a delete; moto answers with the error of an
+    unknown *name*, and a retried delete then fails the destroy."""
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models.launch_templates import LaunchTemplateBackend
+
+    delete = LaunchTemplateBackend.delete_launch_template
+
+    def delete_launch_template(self, name, tid):
+        if not name and tid and tid not in self.launch_templates:
+            raise EC2ClientError("InvalidLaunchTemplateId.NotFound",
+                                 f"The specified launch template, with template ID {tid}, does not exist.")
+        return delete(self, name, tid)
+
+    LaunchTemplateBackend.delete_launch_template = delete_launch_template
+
+
+def main() -> None:
+    port = int(sys.argv[1])
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    keep_settings_moto_drops()
+    treat_requests_as_tls()
+    launch_template_ids_not_found_as_aws_says()
+    app = DomainDispatcherApplication(create_backend_app)
+    one_at_a_time = threading.Lock()
+
+    def serialized(environ, start_response):
+        with one_at_a_time:
+            return app(environ, start_response)
+
+    # Threads keep the HTTP side as moto's own server has it (HTTP/1.1, keep-alive; a single-threaded
+    # werkzeug server speaks HTTP/1.0 and clients then retry requests it had already carried out), while
+    # the lock lets one request at a time reach moto.
+    run_simple("127.0.0.1", port, serialized, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

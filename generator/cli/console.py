@@ -1,0 +1,111 @@
+"""Everything a command prints goes through here, and this is the one place that turns an AvgenError or
+Ctrl-C into a message and an exit code (`AvgenGroup`). The core never prints."""
+from __future__ import annotations
+
+import contextlib
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import NoReturn, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from generator.errors import AvgenError, TerraformError
+from generator.workflow.findings import Finding, Severity, has_errors
+from generator.workflow.load import load_workflow
+from generator.workflow.model import Workflow
+
+# Without a terminal (CI logs), never cut a line at 80 columns: tables and paths stay whole.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_CHANGES = 2        # `avgen plan`: like terraform's -detailed-exitcode
+EXIT_INTERRUPTED = 130  # as a shell reports SIGINT
+STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+class AvgenGroup(TyperGroup):
+    """Runs every command; problems the user can act on become a message and an exit code, not a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AvgenError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
+            if isinstance(exc, TerraformError) and exc.output.strip():
+                err.print(exc.output, markup=False, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def fail(message: str, code: int = EXIT_FINDINGS) -> NoReturn:
+    err.print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def print_findings(file: str, findings: list[Finding], *, show_info: bool) -> None:
+    shown = [f for f in findings if show_info or f.severity is not Severity.INFO]
+    if not shown:
+        out.print(f"[bold]{escape(file)}[/]: [green]ok[/]")
+        return
+    out.print(f"[bold]{escape(file)}[/]")
+    for f in shown:
+        style = STYLE[f.severity]
+        where = f"{f.location.line}:{f.location.column}" if f.location.line else "-"
+        out.print(f"  {where:>7}  [{style}]{f.severity.value:<7}[/] [dim]{f.rule_id}[/]  {escape(f.message)}")
+        if f.hint:
+            out.print(f"  {'':>7}  {'':<7} {'':6}  [dim]→ {escape(f.hint)}[/]")
+
+
+def print_errors(file: Path, findings: list[Finding]) -> None:
+    print_findings(str(file), [f for f in findings if f.severity is not Severity.INFO], show_info=False)
+
+
+def load(file: Path, *, allow_errors: bool = False) -> Workflow:
+    """The workflow, or its errors printed and exit 1."""
+    result = load_workflow(file)
+    if result.workflow is None or (has_errors(result.findings) and not allow_errors):
+        print_findings(str(file), [f for f in result.findings if f.severity is Severity.ERROR], show_info=False)
+        fail("the workflow has errors (see `avgen validate`)")
+    return result.workflow
+
+
+def status_line(message: str):
+    """A spinner on a terminal; one plain line otherwise (CI logs)."""
+    if err.is_terminal:
+        return err.status(message, spinner="dots")
+    err.print(message, markup=False, highlight=False)
+    return contextlib.nullcontext()
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)
+
+
+def local_time(moment: Optional[datetime]) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' * (count != 1)}"
+
+
+def parse_assignments(items, option: str) -> dict[str, str]:
+    """NAME=VALUE options (as `--env`) into a dict; anything else is a usage error."""
+    values = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            fail(f"{option} {item!r}: write NAME=VALUE", EXIT_USAGE)
+        values[name] = value
+    return values

@@ -1,0 +1,246 @@
+"""plan, apply, destroy, outputs, build: the deployment of a workflow, on AWS or in the sandbox."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from generator.cli.console import (
+    EXIT_CHANGES, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, out, print_errors, status_line,
+)
+from generator.cli.options import (
+    AutoApproveOpt, BackendConfigOpt, JsonOpt, NoColorOpt, PluginDirOpt, SandboxOpt, TerraformBinOpt, VarFileOpt,
+    VarOpt, WorkdirOpt, WorkflowArg,
+)
+from generator.deploy.core import Deployment, DeployOptions
+from generator.deploy.planview import ACTIONS, SYMBOL, PlanSummary
+from generator.deploy.terraform import TerraformOptions
+from generator.workflow.findings import has_errors
+
+
+def deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color) -> Deployment:
+    if no_color:
+        out.no_color = err.no_color = True
+    options = TerraformOptions(terraform_bin=terraform_bin, plugin_dir=plugin_dir, variables=list(var or []),
+                               var_files=list(var_file or []), backend_config=list(backend_config or []),
+                               color=False)
+    return Deployment(file, DeployOptions(workdir=workdir, sandbox=sandbox, terraform=options))
+
+
+def run_deploy(action, file: Path):
+    """Run a deployment step; a workflow with errors stops it before terraform runs (exit 1)."""
+    outcome = action()
+    if outcome.blocked:
+        print_errors(file, outcome.findings)
+        err.print("[bold red]the workflow has errors; terraform was not run[/]")
+        raise typer.Exit(EXIT_FINDINGS)
+    return outcome
+
+
+def print_summary(summary: PlanSummary) -> None:
+    out.print(f"[bold]{escape(summary.headline())}[/]")
+    if not summary.changes:
+        return
+    for attribute, heading in (("owner", "function / bucket"), ("type", "resource type")):
+        table = Table(show_edge=False, box=None, pad_edge=False)
+        table.add_column(heading)
+        for action in ACTIONS:
+            table.add_column(f"{SYMBOL[action]} {action}", justify="right")
+        for name, row in summary.by(attribute).items():
+            table.add_row(escape(name), *[str(row[a] or "") for a in ACTIONS])
+        out.print()
+        out.print(table)
+
+
+def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
+         var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None, plugin_dir: PluginDirOpt = None,
+         terraform_bin: TerraformBinOpt = "terraform", no_color: NoColorOpt = False,
+         as_json: JsonOpt = False,
+         summary_md: Annotated[Optional[Path], typer.Option(
+             "--summary-md", help="Also write the summary as Markdown (for a pull-request comment).",
+             show_default=False)] = None):
+    """Generate the Terraform, init once, and save a plan; print what it would change.
+
+    Exit codes (like terraform's -detailed-exitcode): 0 no changes, 2 changes, 1 error.
+    """
+    dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
+    with status_line("terraform plan…"):
+        outcome = run_deploy(dep.plan, file)
+    summary = outcome.summary
+    if summary_md:
+        summary_md.write_text(summary.to_markdown())
+    if as_json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print_summary(summary)
+        if summary.has_changes:
+            again = " ".join([str(file), *(["--sandbox"] if sandbox else []), *(["-w", str(workdir)] if workdir else [])])
+            out.print(f"[dim]plan saved in {escape(str(outcome.workdir))}; `avgen apply {escape(again)}` applies it[/]")
+    raise typer.Exit(EXIT_CHANGES if summary.has_changes else EXIT_OK)
+
+
+def confirm_with(auto_approve: bool, verb: str):
+    def confirm(summary: PlanSummary) -> bool:
+        print_summary(summary)
+        if auto_approve:
+            return True
+        if not (out.is_terminal and err.is_terminal):
+            err.print(f"[bold red]error:[/] not a terminal: pass --auto-approve to {verb} without a prompt")
+            raise typer.Exit(EXIT_FINDINGS)
+        return typer.confirm(f"{verb.capitalize()} these changes?", default=False)
+    return confirm
+
+
+class ApplyProgress:
+    """Terraform's -json apply events as a progress bar: one step per resource."""
+
+    def __init__(self):
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False,
+                                 disable=not err.is_terminal)
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        self.task = self.progress.add_task("terraform plan", total=None)
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+
+    def confirming(self, auto_approve: bool, verb: str):
+        """Show the plan, ask (unless auto-approved), and turn the bar into one step per resource."""
+        ask = confirm_with(auto_approve, verb)
+
+        def confirm(summary: PlanSummary) -> bool:
+            self.progress.stop()  # the summary and the prompt must not fight the live display
+            approved = ask(summary)
+            if approved:
+                self.progress.start()
+                self.progress.update(self.task, description=verb, total=len(summary.changes), completed=0)
+            return approved
+        return confirm
+
+    def __call__(self, event: dict) -> None:
+        kind, hook = event.get("type"), event.get("hook", {})
+        address = hook.get("resource", {}).get("addr", "")
+        if kind == "apply_start":
+            self.progress.update(self.task, description=f"{hook.get('action', '')} {address}")
+        elif kind in ("apply_complete", "apply_errored"):
+            self.progress.advance(self.task)
+            if not err.is_terminal:
+                err.print(f"{'done' if kind == 'apply_complete' else 'FAILED'}: {address}", markup=False)
+
+
+def print_outputs(outputs: dict, file: Path, sandbox: bool, workdir: Optional[Path] = None) -> None:
+    if not outputs:
+        return
+    out.print("[bold]Outputs[/]")
+    for name, value in sorted(outputs.items()):
+        shown = "(sensitive)" if value.get("sensitive") else json.dumps(value.get("value"), indent=2)
+        out.print(f"  [cyan]{escape(name)}[/] = {escape(shown)}")
+    flags = (" --sandbox" if sandbox else "") + (f" -w {workdir}" if sandbox and workdir else "")
+    out.print(f"[dim]next: avgen put {escape(str(file))} VIDEO{escape(flags)}  (uploads to the workflow's start "
+              "folder)[/]")
+
+
+def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
+          var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None, plugin_dir: PluginDirOpt = None,
+          terraform_bin: TerraformBinOpt = "terraform", no_color: NoColorOpt = False,
+          auto_approve: AutoApproveOpt = False):
+    """Deploy the workflow: apply the saved plan when it is current, otherwise plan first, then apply.
+
+    Shows the plan and asks before changing anything (--auto-approve for pipelines); prints the outputs
+    you need next. Exit codes: 0 applied (or nothing to do), 1 error or declined.
+    """
+    dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
+    with ApplyProgress() as progress:
+        outcome = run_deploy(lambda: dep.apply(progress.confirming(auto_approve, "apply"), on_event=progress), file)
+    if outcome.summary.has_changes and not outcome.applied:
+        err.print("nothing was applied")
+        raise typer.Exit(EXIT_FINDINGS)
+    print_outputs(outcome.outputs, file, sandbox, workdir)
+
+
+def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
+            var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None, plugin_dir: PluginDirOpt = None,
+            terraform_bin: TerraformBinOpt = "terraform", no_color: NoColorOpt = False,
+            auto_approve: AutoApproveOpt = False,
+            delete_buckets: Annotated[bool, typer.Option(
+                "--delete-buckets", help="Also delete the buckets avgen created (refused while they hold objects).")] = False,
+            force: Annotated[bool, typer.Option(
+                "--force", help="With --delete-buckets: delete the buckets' objects (all versions) too.")] = False):
+    """Remove the deployed workflow: functions, jobs, queues, roles, notifications, alerts.
+
+    Like SCAR's `rm`, the buckets and the files in them are kept unless --delete-buckets is given.
+    """
+    if force and not delete_buckets:
+        err.print("[bold red]error:[/] --force only goes with --delete-buckets")
+        raise typer.Exit(EXIT_USAGE)
+    dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
+    with ApplyProgress() as progress:
+        outcome = run_deploy(lambda: dep.destroy(progress.confirming(auto_approve, "destroy"), on_event=progress,
+                                                 delete_buckets=delete_buckets, force=force), file)
+    if outcome.summary and not outcome.summary.has_changes:
+        out.print("nothing to destroy")
+    elif not outcome.applied:
+        err.print("nothing was destroyed")
+        raise typer.Exit(EXIT_FINDINGS)
+    if outcome.kept_buckets:
+        out.print("kept (with their objects): " + ", ".join(f"s3://{b}" for b in outcome.kept_buckets))
+
+
+def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False,
+            plugin_dir: PluginDirOpt = None, terraform_bin: TerraformBinOpt = "terraform",
+            no_color: NoColorOpt = False,
+            as_json: JsonOpt = False):
+    """Show what is deployed: bucket names, functions, repositories, queues, the alert topic."""
+    dep = deployment(file, workdir, sandbox, None, None, None, plugin_dir, terraform_bin, no_color)
+    outcome = run_deploy(dep.outputs, file)
+    if as_json:
+        print(json.dumps({k: v.get("value") for k, v in sorted(outcome.outputs.items())}, indent=2))
+    else:
+        print_outputs(outcome.outputs, file, sandbox, workdir)
+def build(file: WorkflowArg, workdir: WorkdirOpt = None,
+          push: Annotated[bool, typer.Option(
+              "--push", help="Build the images, push them to the functions' ECR repositories (created first if "
+              "needed) and record their digests for the next plan/apply. Needs a Docker engine and AWS credentials.")] = False,
+          var: VarOpt = None, var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None,
+          plugin_dir: PluginDirOpt = None, terraform_bin: TerraformBinOpt = "terraform",
+          no_color: NoColorOpt = False, auto_approve: AutoApproveOpt = False):
+    """Write each function's container build context: FROM its container.image, plus avgen's runtime,
+    the media handlers and its script.
+
+    Contexts go to WORKDIR/images/FUNCTION. With --push (where a Docker engine runs), avgen creates the ECR
+    repositories if needed, builds and pushes every image, and writes the digests to
+    WORKDIR/avgen-images.auto.tfvars.json, which the next `avgen plan` / `avgen apply` deploys.
+    """
+    from generator.deploy.images import engine_available, push_images, write_contexts
+
+    dep = deployment(file, workdir, False, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
+    findings = dep.load()
+    if has_errors(findings):
+        print_errors(file, findings)
+        raise typer.Exit(EXIT_FINDINGS)
+    contexts = write_contexts(dep.workflow, dep.workdir / "images")
+    for context in contexts:
+        out.print(f"[bold]{escape(context.function)}[/]: {escape(str(context.path))}  [dim]tag {context.tag}[/]")
+    if not push:
+        out.print("[dim]build and push them with `avgen build --push` where a Docker engine runs, or by hand "
+                  "(docs/runtime.md)[/]")
+        return
+    if not engine_available():
+        err.print("[bold red]error:[/] no Docker engine answers (`docker info` failed); the contexts above are "
+                  "ready, build and push them by hand:")
+        for context in contexts:
+            for command in context.commands(f"<ecr_repository_urls[\"{context.function}\"]>"):
+                err.print(f"  {command}", markup=False)
+        raise typer.Exit(EXIT_FINDINGS)
+    path = push_images(dep, contexts, confirm_with(auto_approve, "apply"),
+                       on_pushed=lambda name, ref: out.print(f"pushed {escape(name)}: {escape(ref)}"))
+    out.print(f"digests recorded in {escape(str(path))}; `avgen apply {escape(str(file))}` deploys them")

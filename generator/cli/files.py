@@ -1,0 +1,204 @@
+"""put, ls, get: files in the workflow's buckets, with SCAR's `-b bucket/folder -p path` addressing."""
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+from rich.markup import escape
+from rich.progress import (
+    BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn, TransferSpeedColumn,
+)
+from rich.table import Table
+
+from generator.cli.console import EXIT_USAGE, err, fail, human_size, load, local_time, out
+from generator.cli.options import (
+    BucketOpt, ChunkOpt, EndpointOpt, RegionOpt, SandboxOpt, ThresholdOpt, WorkdirOpt, WorkflowOptArg, connection,
+)
+from generator.verbs.transfer import (
+    MiB, S3Location, get as get_objects, list_buckets, list_objects, plan_get, plan_put, put as put_objects,
+    start_location, transfer_config, triggered_by, unique_locations,
+)
+from generator.workflow.graph import workflow_results
+
+
+def looks_like_workflow(path: Path) -> bool:
+    """A YAML file with a top-level `functions:` key (SCAR's format): how `put` tells it from a file to upload."""
+    if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
+        return False
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        return re.search(r"^functions\s*:", path.read_text(encoding="utf-8"), re.MULTILINE) is not None
+    return False
+
+
+class TransferBars(Progress):
+    """Progress bars with sizes and rates: one for the whole transfer, one per file in flight."""
+
+    def __init__(self, verb: str, total_bytes: int, files: int):
+        super().__init__(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                         TimeRemainingColumn(), console=err, disable=not err.is_terminal, transient=False)
+        self.verb = verb
+        self.total = self.add_task(f"{verb} {files} file{'s' * (files != 1)}", total=total_bytes)
+        self.tasks_by_key: dict[str, TaskID] = {}
+
+    def __call__(self, event: str, key: str, amount: int) -> None:
+        if event == "start":
+            self.tasks_by_key[key] = self.add_task(f"  {escape(key)}", total=amount)
+        elif event == "bytes":
+            self.advance(self.tasks_by_key[key], amount)
+            self.advance(self.total, amount)
+        elif event == "done":
+            self.remove_task(self.tasks_by_key.pop(key))
+            if not err.is_terminal:
+                err.print(f"{self.verb}: {key}", markup=False, highlight=False)
+
+
+
+
+def put(
+    args: Annotated[Optional[List[Path]], typer.Argument(
+        metavar="[WORKFLOW] PATH...", show_default=False,
+        help="Files or folders to upload, after an optional workflow file.")] = None,
+    bucket: BucketOpt = None,
+    path: Annotated[Optional[List[Path]], typer.Option(
+        "--path", "-p", show_default=False, help="A file or folder to upload (SCAR's option); repeatable.")] = None,
+    endpoint_url: EndpointOpt = None, region: RegionOpt = None, sandbox: SandboxOpt = False,
+    workdir: WorkdirOpt = None, multipart_threshold: ThresholdOpt = 8, multipart_chunk: ChunkOpt = 8,
+):
+    """Upload files or folders to a bucket folder; with a workflow, say which functions they start.
+
+    A file goes to FOLDER/NAME; a folder's files keep their paths relative to it (FOLDER/sub/NAME).
+    Files of 8 MiB and more go up in parallel parts. Without -b, the workflow's start folder is used.
+
+    Examples:
+
+      avgen put workflow.yaml my_video.mp4              # to the folder that starts the workflow
+
+      avgen put clips/ -b my-bucket/input               # every file under clips/, subfolders kept
+
+      avgen put -b my-bucket/input -p video.mp4 --endpoint-url http://localhost:9000   # MinIO
+
+      avgen put workflow.yaml video.mp4 --sandbox       # into the sandbox of `avgen apply --sandbox`
+
+    Exit codes: 0 uploaded, 1 failed (what was uploaded before the failure is listed), 2 usage error.
+    """
+    sources = list(args or [])
+    file = sources.pop(0) if sources and (len(sources) > 1 or path or not bucket) and looks_like_workflow(
+        sources[0]) else None
+    sources += list(path or [])
+    if not sources:
+        fail("nothing to upload: name files or folders (or -p PATH)", EXIT_USAGE)
+    workflow = load(file) if file else None
+    if bucket:
+        destination = S3Location.parse(bucket)
+    elif workflow:
+        destination = start_location(workflow)
+    else:
+        fail("where to? give -b BUCKET/FOLDER, or the workflow file first", EXIT_USAGE)
+    plan = plan_put(sources, destination)
+    total = sum(item.size for item in plan)
+    with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
+        began = time.monotonic()
+        with TransferBars("uploading", total, len(plan)) as bars:
+            keys = put_objects(conn.s3(), destination.bucket, plan, progress=bars,
+                               config=transfer_config(multipart_threshold * MiB, multipart_chunk * MiB))
+    seconds = time.monotonic() - began
+    out.print(f"uploaded {len(keys)} file{'s' * (len(keys) != 1)} ({human_size(total)}) to "
+              f"{escape(str(destination))} in {seconds:.1f} s")
+    for key in keys if len(keys) <= 20 else keys[:20]:
+        out.print(f"  s3://{escape(destination.bucket)}/{escape(key)}")
+    if len(keys) > 20:
+        out.print(f"  … and {len(keys) - 20} more")
+    if workflow:
+        hits = triggered_by(workflow, destination.bucket, keys)
+        for name, hit in hits.items():
+            out.print(f"[green]→ starts {escape(name)}[/] for {len(hit)} file{'s' * (len(hit) != 1)}")
+        if not hits:
+            out.print("[yellow]no function of the workflow is triggered by these keys[/]")
+
+
+def print_listing(entries, title: str, with_sizes: bool = True) -> None:
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    table.add_column("modified" if with_sizes else "created")
+    if with_sizes:
+        table.add_column("size", justify="right")
+    table.add_column(title)
+    for entry in entries:
+        cells = [local_time(entry.last_modified)] + ([human_size(entry.size)] if with_sizes else [])
+        table.add_row(*cells, escape(entry.key))
+    out.print(table)
+
+
+def ls(
+    file: WorkflowOptArg = None, bucket: BucketOpt = None,
+    endpoint_url: EndpointOpt = None, region: RegionOpt = None, sandbox: SandboxOpt = False,
+    workdir: WorkdirOpt = None,
+):
+    """List objects with their sizes and times: a bucket folder (-b), or every bucket of a workflow.
+
+    With neither, your buckets are listed.
+
+    Examples:
+
+      avgen ls -b my-bucket/output
+
+      avgen ls workflow.yaml --sandbox
+
+    Exit codes: 0 listed (also when empty), 1 failed, 2 usage error.
+    """
+    workflow = load(file) if file else None
+    with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
+        client = conn.s3()
+        if bucket or workflow:
+            locations = [S3Location.parse(bucket)] if bucket else [S3Location(b.name) for b in workflow.buckets]
+            for location in locations:
+                entries = list_objects(client, location)
+                total = sum(e.size for e in entries)
+                print_listing(entries, f"key in s3://{location.bucket}")
+                out.print(f"[dim]{len(entries)} object{'s' * (len(entries) != 1)}, {human_size(total)} under "
+                          f"{escape(str(location))}[/]")
+        else:
+            print_listing(list_buckets(client), "bucket", with_sizes=False)
+
+
+def get(
+    file: WorkflowOptArg = None, bucket: BucketOpt = None,
+    path: Annotated[Path, typer.Option(
+        "--path", "-p", help="Local folder: each object is written to PATH/<key> (SCAR's layout).")] = Path("."),
+    endpoint_url: EndpointOpt = None, region: RegionOpt = None, sandbox: SandboxOpt = False,
+    workdir: WorkdirOpt = None, multipart_threshold: ThresholdOpt = 8, multipart_chunk: ChunkOpt = 8,
+):
+    """Download every object under a bucket folder (-b), or a workflow's results, to PATH/<key>.
+
+    Without -b, the workflow's result folders are fetched (outputs no function reads, such as result/).
+    Folder markers and keys that would land outside PATH (`..`) are skipped with a warning.
+
+    Examples:
+
+      avgen get workflow.yaml -p results/                # result/my_video.avi → results/result/my_video.avi
+
+      avgen get -b my-bucket/output -p .
+
+    Exit codes: 0 downloaded (also when nothing matched), 1 failed, 2 usage error.
+    """
+    workflow = load(file) if file else None
+    if not (bucket or workflow):
+        fail("what to get? give -b BUCKET/FOLDER, or the workflow file", EXIT_USAGE)
+    locations = [S3Location.parse(bucket)] if bucket else unique_locations([o for _, o in workflow_results(workflow) if o.is_s3])
+    with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
+        client = conn.s3()
+        config = transfer_config(multipart_threshold * MiB, multipart_chunk * MiB)
+        for location in locations:
+            plan = plan_get(list_objects(client, location), path)
+            for key, why in plan.skipped:
+                err.print(f"[yellow]skipped[/] s3://{escape(location.bucket)}/{escape(key)}: {escape(why)}")
+            began = time.monotonic()
+            with TransferBars("downloading", plan.total_bytes, len(plan.downloads)) as bars:
+                written = get_objects(client, location.bucket, plan, progress=bars, config=config)
+            out.print(f"downloaded {len(written)} file{'s' * (len(written) != 1)} ({human_size(plan.total_bytes)}) "
+                      f"from {escape(str(location))} to {escape(str(path))} in {time.monotonic() - began:.1f} s")
+
+

@@ -1,0 +1,138 @@
+"""logs, status: what the deployed functions and their Batch jobs did."""
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from generator.cli.console import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, fail, load, local_time, out
+from generator.cli.options import (
+    EndpointOpt, JsonOpt, RegionOpt, SandboxOpt, SinceOpt, WorkdirOpt, WorkflowArg, connection,
+)
+from generator.verbs.observe import LogEvent, LogReader, epoch_ms, parse_since, select_functions, workflow_status
+
+HIDDEN_FIELDS = {"time", "level", "message", "request_id", "function", "phase", "output_tail", "exception"}
+
+
+def log_line(event: LogEvent, width: int, raw: bool) -> Text:
+    stamp = event.time.astimezone().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    line = Text(f"{stamp}  ", style="dim")
+    line.append(f"{event.source:<{width}}  ", style="cyan")
+    data = None if raw else event.fields
+    if data is None:
+        return line.append(event.message)
+    level = str(data.get("level", ""))
+    line.append(f"{level:<7} ", style={"ERROR": "bold red", "WARNING": "yellow"}.get(level, ""))
+    line.append(str(data.get("message", "")))
+    extra = "  ".join(f"{k}={v}" for k, v in data.items() if k not in HIDDEN_FIELDS and v not in (None, "", []))
+    if extra:
+        line.append(f"  {extra}", style="dim")
+    if data.get("output_tail") and level == "ERROR":
+        line.append("\n    " + str(data["output_tail"]).strip().replace("\n", "\n    "), style="dim")
+    return line
+
+
+def logs(
+    file: WorkflowArg,
+    function: Annotated[Optional[str], typer.Argument(
+        metavar="FUNCTION", show_default=False,
+        help="One function (its name in the workflow) \\[default: all].")] = None,
+    since: SinceOpt = "1h",
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="Print the runtime's JSON lines as they are.")] = False,
+    endpoint_url: EndpointOpt = None, region: RegionOpt = None, sandbox: SandboxOpt = False,
+    workdir: WorkdirOpt = None,
+):
+    """Show a function's CloudWatch logs together with those of the Batch jobs it ran, in time order.
+
+    Batch jobs are found through the job ids the function logged when it handed work over, and on its job
+    queue. The runtime's JSON lines are shown as LEVEL MESSAGE key=value (--raw for the JSON).
+
+    Examples:
+
+      avgen logs workflow.yaml                          # every function, last hour
+
+      avgen logs workflow.yaml av-workflow-yolov3 --since 1d
+
+      avgen logs workflow.yaml --follow
+
+    Exit codes: 0 shown (also when there is nothing), 1 AWS could not be read, 2 usage error.
+    """
+    workflow = load(file)
+    try:
+        start = epoch_ms(parse_since(since))
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
+        functions = select_functions(workflow, function)
+        width = max(len(f.name) for f in functions) + 13
+        reader = LogReader(conn, functions)
+        events = reader.follow(start) if follow else iter(reader.read(start))
+        shown = 0
+        try:
+            for event in events:
+                out.print(log_line(event, width, raw))
+                shown += 1
+                for note in reader.notes:
+                    err.print(f"[yellow]note:[/] {escape(note)}")
+                reader.notes.clear()
+        except KeyboardInterrupt:
+            raise typer.Exit(EXIT_OK)
+        for note in reader.notes:
+            err.print(f"[yellow]note:[/] {escape(note)}")
+        if not shown:
+            err.print(f"no log lines (since: {since})")
+
+
+def status(
+    file: WorkflowArg, since: SinceOpt = "24h",
+    as_json: JsonOpt = False,
+    endpoint_url: EndpointOpt = None, region: RegionOpt = None, sandbox: SandboxOpt = False,
+    workdir: WorkdirOpt = None,
+):
+    """Per function: deployed or not, invocations and errors, the last error, and Batch jobs by state.
+
+    Invocations and errors come from CloudWatch metrics (else from the runtime's log lines).
+
+    Examples:
+
+      avgen status workflow.yaml
+
+      avgen status workflow.yaml --since 7d --json
+
+    Exit codes: 0 every function deployed and no errors or failed jobs in the window, 1 otherwise.
+    """
+    workflow = load(file)
+    try:
+        start = parse_since(since)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
+        report = workflow_status(conn, workflow, start)
+    if as_json:
+        print(json.dumps([{**vars(s), "last_run": s.last_run.isoformat() if s.last_run else None}
+                          for s in report], indent=2))
+    else:
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for column in ("function", "runs on", "deployed", "invocations", "errors", "last run", "Batch jobs"):
+            table.add_column(column, justify="right" if column in ("invocations", "errors") else "left")
+        for s in report:
+            jobs = "—" if s.jobs is None else " ".join(f"{k.lower()} {v}" for k, v in s.jobs.items())
+            table.add_row(escape(s.name), s.runs_on, "[green]yes[/]" if s.deployed else "[red]no[/]",
+                          "—" if s.invocations is None else str(s.invocations),
+                          ("[red]%d[/]" % s.errors) if s.errors else "0", local_time(s.last_run), jobs)
+        out.print(table)
+        out.print(f"[dim]since {local_time(start)}; invocations and errors from "
+                  f"{', '.join(sorted({s.counted_from for s in report}))}[/]")
+        for s in report:
+            if s.last_error:
+                out.print(f"[red]{escape(s.name)}[/] last error: {escape(s.last_error)}")
+            for note in s.notes:
+                err.print(f"[yellow]note:[/] {escape(note)}")
+    raise typer.Exit(EXIT_OK if all(s.healthy for s in report) else EXIT_FINDINGS)
+
+

@@ -1,0 +1,78 @@
+"""Every option that several commands share, written once, and what they resolve to."""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated, Iterator, List, Optional
+
+import typer
+
+from generator.cli.console import EXIT_USAGE, fail
+from generator.workdirs import default_workdir, sandbox_dir
+from generator.workflow.model import Workflow
+
+WorkflowArg = Annotated[Path, typer.Argument(metavar="WORKFLOW", help="Workflow YAML file.", show_default=False)]
+WorkflowOptArg = Annotated[Optional[Path], typer.Argument(
+    metavar="WORKFLOW", show_default=False,
+    help="Workflow YAML file (optional): its buckets and folders are the defaults.")]
+WorkflowFiles = Annotated[List[Path], typer.Argument(
+    metavar="WORKFLOW...", show_default=False,
+    help="Workflow YAML files (SCAR's format, plus an optional `avgen:` section).")]
+
+WorkdirOpt = Annotated[Optional[Path], typer.Option(
+    "--workdir", "-w", metavar="DIR", show_default=False,
+    help="Folder of the generated Terraform and its state (with --sandbox: also the emulator's state) "
+         "\\[default: .avgen/NAME next to the workflow; .avgen/NAME-sandbox with --sandbox].")]
+SandboxOpt = Annotated[bool, typer.Option(
+    "--sandbox", help="Use the embedded AWS emulator on loopback instead of an AWS account: no account, no "
+    "cost; its state is kept in the working folder.")]
+VarOpt = Annotated[Optional[List[str]], typer.Option(
+    "--var", metavar="NAME=VALUE", show_default=False,
+    help="Set a Terraform variable (as terraform -var); repeatable.")]
+VarFileOpt = Annotated[Optional[List[Path]], typer.Option(
+    "--var-file", metavar="FILE", show_default=False,
+    help="Terraform variables file (as terraform -var-file); repeatable.")]
+BackendConfigOpt = Annotated[Optional[List[str]], typer.Option(
+    "--backend-config", metavar="KEY=VALUE|FILE", show_default=False,
+    help="Backend setting (as terraform init -backend-config); repeatable.")]
+PluginDirOpt = Annotated[Optional[Path], typer.Option(
+    "--plugin-dir", metavar="DIR", envvar="AVGEN_PLUGIN_DIR", show_default=False,
+    help="Install providers from this folder only (terraform init -plugin-dir), for machines without access "
+         "to the Terraform registry.")]
+TerraformBinOpt = Annotated[str, typer.Option(
+    "--terraform-bin", metavar="PATH", envvar="AVGEN_TERRAFORM_BIN", help="The terraform executable to run.")]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours in terraform's or avgen's output.")]
+AutoApproveOpt = Annotated[bool, typer.Option("--auto-approve", help="Do not ask for confirmation (pipelines).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+BucketOpt = Annotated[Optional[str], typer.Option(
+    "--bucket", "-b", metavar="BUCKET[/FOLDER]", show_default=False,
+    help="Bucket and folder, as in SCAR: my-bucket/input (s3://my-bucket/input works too).")]
+EndpointOpt = Annotated[Optional[str], typer.Option(
+    "--endpoint-url", metavar="URL", envvar="AVGEN_ENDPOINT_URL", show_default=False,
+    help="Another S3-compatible API (MinIO, Ceph, moto): http://localhost:9000. AWS_ENDPOINT_URL works too.")]
+RegionOpt = Annotated[Optional[str], typer.Option(
+    "--region", metavar="REGION", show_default=False,
+    help="AWS region \\[default: the workflow's, else your AWS configuration's].")]
+ThresholdOpt = Annotated[int, typer.Option(
+    "--multipart-threshold", metavar="MiB", min=1, help="Files from this size up go in parallel parts.")]
+ChunkOpt = Annotated[int, typer.Option("--multipart-chunk", metavar="MiB", min=5, help="Size of each part.")]
+SinceOpt = Annotated[str, typer.Option(
+    "--since", "-s", metavar="AGE|TIME",
+    help="How far back: 10m, 2h, 1d, 1h30m, or a time such as 2024-05-01T12:00 (UTC).")]
+
+
+@contextlib.contextmanager
+def connection(file: Optional[Path], workflow: Optional[Workflow], endpoint_url: Optional[str],
+               region: Optional[str], sandbox: bool, workdir: Optional[Path]) -> Iterator:
+    """Connect to AWS, another S3 API, or the sandbox that `avgen apply --sandbox` left."""
+    from generator.verbs.transfer import connect  # boto3 is imported only by commands that talk to AWS
+
+    if sandbox and endpoint_url:
+        fail("--sandbox and --endpoint-url exclude each other", EXIT_USAGE)
+    if sandbox and workdir is None and file is None:
+        fail("--sandbox needs the workflow file or --workdir (the folder `avgen apply --sandbox` used)", EXIT_USAGE)
+    region = region or (workflow.settings.region if workflow else None)
+    state = sandbox_dir(workdir or default_workdir(file, sandbox=True)) if sandbox else None
+    with connect(endpoint_url=endpoint_url, region=region, sandbox_dir=state) as conn:
+        yield conn

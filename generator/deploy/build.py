@@ -1,0 +1,132 @@
+"""Container build contexts for the functions' images, and building/pushing them where Docker can.
+
+`write_build_context` lays out one function's context (Dockerfile, script, the avgen runtime and media
+handlers' sources, requirements); its bytes depend only on the arguments and the avgen sources, so
+`context_tag` can name the image by content and an unchanged function is not rebuilt. `build_and_push` runs
+`docker build` and `docker push` and returns the pushed digest, or None when no Docker engine answers.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Callable, Sequence
+
+import batch_jobs
+import lambda_src
+from generator import __version__
+from generator.errors import BuildError
+
+ROOT = Path(lambda_src.__file__).resolve().parent.parent   # holds lambda_src/ and batch_jobs/ (checkout or site-packages)
+TEMPLATES = Path(batch_jobs.__file__).resolve().parent / "image"
+DEFAULT_PLATFORM = "linux/amd64"                      # Lambda's default architecture (x86_64)
+_SOURCES = ("lambda_src", "batch_jobs/__init__.py", "batch_jobs/entrypoint.py", "batch_jobs/handlers")
+_SKIPPED_PARTS = {"__pycache__"}
+_SKIPPED_SUFFIXES = {".pyc", ".pyo"}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,139}$")
+# An image reference as Docker accepts it in FROM: no whitespace, quotes or anything that ends the line.
+_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
+
+Runner = Callable[..., subprocess.CompletedProcess]
+
+
+
+def write_build_context(dest: Path, *, function_name: str, base_image: str, script: Path) -> list[Path]:
+    """Write the build context of one function into `dest` and return the files written, sorted.
+
+    Files are (re)written in place; the `avgen/` sources folder is replaced as a whole so that a removed
+    source file does not linger. Nothing else in `dest` is touched.
+    """
+    if not _NAME.match(function_name):
+        raise ValueError(f"function name {function_name!r} cannot label an image")
+    if not _IMAGE.match(base_image):
+        raise ValueError(f"container image {base_image!r} is not an image reference")
+    script = Path(script)
+    if not script.is_file():
+        raise FileNotFoundError(f"the function's script {script} does not exist")
+
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    sources = dest / "avgen"
+    if sources.exists():
+        shutil.rmtree(sources)
+    dockerfile = (TEMPLATES / "Dockerfile.in").read_text(encoding="utf-8")
+    for placeholder, value in (("@@FUNCTION_NAME@@", function_name), ("@@BASE_IMAGE@@", base_image),
+                               ("@@AVGEN_VERSION@@", __version__)):
+        dockerfile = dockerfile.replace(placeholder, value)
+
+    files = {
+        "Dockerfile": dockerfile.encode("utf-8"),
+        "requirements.txt": (TEMPLATES / "requirements.txt").read_bytes(),
+        "bin/avgen-handler": (TEMPLATES / "avgen-handler").read_bytes(),
+        "script.sh": script.read_bytes(),
+    }
+    for relative, source in _runtime_sources():
+        files[f"avgen/{relative}"] = source.read_bytes()
+
+    written = []
+    for relative, data in sorted(files.items()):
+        path = dest / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        written.append(path)
+    return written
+
+
+def _runtime_sources() -> list[tuple[str, Path]]:
+    found = []
+    for entry in _SOURCES:
+        path = ROOT / entry
+        for source in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            relative = source.relative_to(ROOT)
+            if (source.is_file() and source.suffix not in _SKIPPED_SUFFIXES
+                    and not _SKIPPED_PARTS.intersection(relative.parts)):
+                found.append((relative.as_posix(), source))
+    return found
+
+
+def context_tag(dest: Path, files: Sequence[Path]) -> str:
+    """A tag naming the context by content: the same context always gets the same tag."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(Path(path).relative_to(dest).as_posix().encode() + b"\0")
+        digest.update(Path(path).read_bytes() + b"\0")
+    return "ctx-" + digest.hexdigest()[:16]
+
+
+def docker_available(run: Runner = subprocess.run) -> bool:
+    """True when a Docker engine answers (the client alone is not enough)."""
+    try:
+        return run(["docker", "info"], capture_output=True, text=True, timeout=30).returncode == 0
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return False
+
+
+def build_and_push(context: Path, repository: str, tag: str, *, platform: str = DEFAULT_PLATFORM,
+                   run: Runner = subprocess.run) -> str | None:
+    """Build `context` as `repository:tag`, push it and return `repository@sha256:...`, the reference to
+    deploy (a digest, so that `avgen apply` changes the function exactly when the image changed).
+    Returns None when no Docker engine is available; raises BuildError when a command fails.
+    The caller logs in to ECR first (see docs/runtime.md)."""
+    if not docker_available(run):
+        return None
+    image = f"{repository}:{tag}"
+    # --provenance=false: BuildKit otherwise pushes an image index with an attestation, which Lambda rejects.
+    _docker(run, "build", "--platform", platform, "--provenance=false", "--tag", image, str(context))
+    _docker(run, "push", image)
+    digests = _docker(run, "image", "inspect", "--format", "{{range .RepoDigests}}{{println .}}{{end}}", image)
+    for line in digests.splitlines():
+        if line.startswith(repository + "@sha256:"):
+            return line.strip()
+    raise BuildError(f"docker pushed {image} but reports no digest for {repository}")
+
+
+def _docker(run: Runner, *args: str) -> str:
+    command = ["docker", *args]
+    result = run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout or "")[-2000:]
+        raise BuildError(f"{' '.join(command)} failed with exit code {result.returncode}:\n{tail}")
+    return result.stdout or ""

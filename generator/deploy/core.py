@@ -1,0 +1,255 @@
+"""plan / apply / destroy / outputs: generate the Terraform, then drive it (optionally in the sandbox).
+
+The core of the deployment commands. It returns values and calls the callbacks it is given (progress,
+confirmation); it never prints.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from generator.workflow.findings import Finding, has_errors
+from generator.workflow.load import load_workflow
+from generator.workflow.model import Workflow
+from generator.deploy.planview import PlanSummary, summarize
+from generator.aws.clients import count_object_versions, empty_bucket, s3_client
+from generator.aws.sandbox import Sandbox, remove_provider_override, write_provider_override
+from generator.deploy.terraform import LineHandler, TerraformOptions, TerraformRunner
+from generator.errors import DeployError
+from generator.workdirs import SANDBOX_STATE, default_workdir
+
+PLAN_FILE = "avgen.tfplan"
+PLAN_META = ".avgen-plan.json"
+SANDBOX_MARKER = ".avgen-sandbox"
+# Resources that hold users' data: `avgen destroy` keeps them unless --delete-buckets.
+BUCKET_DATA_TYPES = frozenset({
+    "aws_s3_bucket", "aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block",
+    "aws_s3_bucket_server_side_encryption_configuration", "aws_s3_bucket_ownership_controls",
+    "aws_s3_bucket_policy", "aws_s3_bucket_lifecycle_configuration",
+})
+
+Confirm = Callable[[PlanSummary], bool]
+OnEvent = Callable[[dict], None]
+
+
+
+@dataclass
+class DeployOptions:
+    workdir: Optional[Path] = None
+    sandbox: bool = False
+    terraform: TerraformOptions = field(default_factory=TerraformOptions)
+
+
+@dataclass
+class Outcome:
+    findings: list[Finding] = field(default_factory=list)
+    workflow: Optional[Workflow] = None
+    workdir: Optional[Path] = None
+    summary: Optional[PlanSummary] = None
+    applied: bool = False
+    outputs: dict = field(default_factory=dict)
+    kept_buckets: list[str] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> bool:
+        return has_errors(self.findings)
+
+
+class Deployment:
+    """One workflow file and the folder its Terraform runs in."""
+
+    def __init__(self, workflow_file: Path, options: DeployOptions):
+        self.workflow_file = Path(workflow_file)
+        self.options = options
+        # absolute: terraform runs inside it, and plan files are named from here
+        self.workdir = Path(options.workdir or default_workdir(self.workflow_file, options.sandbox)).resolve()
+        self.workflow: Optional[Workflow] = None
+
+    # -- steps shared by every command ---------------------------------------------------------------
+    def load(self) -> list[Finding]:
+        result = load_workflow(self.workflow_file)
+        self.workflow = result.workflow
+        return result.findings
+
+    def generate(self) -> None:
+        from generator.render.root import render, write_output  # the renderer imports the templates lazily
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._check_state_kind()
+        written = write_output(self.workdir, render(self.workflow))
+        if written.conflicts:
+            # terraform would otherwise run someone else's files next to (or instead of) the workflow's
+            raise DeployError(f"{self.workdir} holds files avgen did not write, in the way of its own: "
+                              f"{', '.join(map(str, written.conflicts))}; move them away (or use another "
+                              "--workdir) and run again")
+        if self.options.sandbox:
+            write_provider_override(self.workdir)
+            (self.workdir / SANDBOX_MARKER).write_text("state of the avgen sandbox, not of an AWS account\n")
+        else:
+            remove_provider_override(self.workdir)
+
+    def _check_state_kind(self) -> None:
+        marked = (self.workdir / SANDBOX_MARKER).exists()
+        has_state = (self.workdir / "terraform.tfstate").exists()
+        if marked and not self.options.sandbox:
+            raise DeployError(f"{self.workdir} holds the state of a sandbox deployment; add --sandbox, or use "
+                              "another --workdir for a real AWS account")
+        if self.options.sandbox and has_state and not marked:
+            raise DeployError(f"{self.workdir} holds the state of a real deployment; use another --workdir "
+                              "for the sandbox")
+
+    @contextlib.contextmanager
+    def terraform(self, need_aws: bool = True) -> Iterator[TerraformRunner]:
+        """A runner for the working folder; with --sandbox, an emulator runs while it is used."""
+        options = self.options.terraform
+        if not (self.options.sandbox and need_aws):
+            yield TerraformRunner(self.workdir, options)
+            return
+        region = self.workflow.settings.region if self.workflow else "us-east-1"
+        with Sandbox(self.workdir / SANDBOX_STATE, region) as sandbox:
+            sandboxed = TerraformOptions(**{**vars(options), "env": {**options.env, **sandbox.env}})
+            yield TerraformRunner(self.workdir, sandboxed)
+
+    # -- plan fingerprints: apply uses the saved plan only when nothing it was made from changed ----
+    def _fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for path in sorted(self.workdir.rglob("*")):
+            if path.is_file() and ".terraform" not in path.parts and path.suffix in (".tf", ".json", ".tfvars") \
+                    and path.name != PLAN_META and SANDBOX_STATE not in path.relative_to(self.workdir).parts:
+                digest.update(str(path.relative_to(self.workdir)).encode())
+                digest.update(path.read_bytes())
+        options = self.options.terraform
+        digest.update(json.dumps([options.variables, [Path(f).read_text() for f in options.var_files],
+                                  self.options.sandbox]).encode())
+        return digest.hexdigest()
+
+    def _save_plan_meta(self, summary: PlanSummary, destroy: bool) -> None:
+        meta = {"fingerprint": self._fingerprint(), "destroy": destroy, "summary": summary.to_dict()}
+        (self.workdir / PLAN_META).write_text(json.dumps(meta, indent=2))
+
+    def _current_plan(self) -> Optional[dict]:
+        meta_file, plan_file = self.workdir / PLAN_META, self.workdir / PLAN_FILE
+        if not (meta_file.exists() and plan_file.exists()):
+            return None
+        meta = json.loads(meta_file.read_text())
+        return meta if meta.get("fingerprint") == self._fingerprint() and not meta.get("destroy") else None
+
+    def _forget_plan(self) -> None:
+        (self.workdir / PLAN_FILE).unlink(missing_ok=True)
+        (self.workdir / PLAN_META).unlink(missing_ok=True)
+
+    # -- commands ----------------------------------------------------------------------------------
+    def _prepare(self) -> Outcome:
+        outcome = Outcome(findings=self.load(), workdir=self.workdir)
+        outcome.workflow = self.workflow
+        if not outcome.blocked:
+            self.generate()
+        return outcome
+
+    def _plan(self, tf: TerraformRunner, on_line: Optional[LineHandler], destroy: bool = False,
+              targets: tuple[str, ...] = ()) -> PlanSummary:
+        tf.init(on_line)
+        tf.plan(self.workdir / PLAN_FILE, destroy=destroy, targets=targets, on_line=on_line)
+        summary = summarize(tf.show_plan(self.workdir / PLAN_FILE), self.workflow)
+        self._save_plan_meta(summary, destroy)
+        return summary
+
+    def plan(self, on_line: Optional[LineHandler] = None) -> Outcome:
+        outcome = self._prepare()
+        if outcome.blocked:
+            return outcome
+        with self.terraform() as tf:
+            outcome.summary = self._plan(tf, on_line)
+        return outcome
+
+    def apply(self, confirm: Confirm, on_event: Optional[OnEvent] = None,
+              on_line: Optional[LineHandler] = None, targets: tuple[str, ...] = ()) -> Outcome:
+        """Apply; `targets` limits it to some resources (avgen build creates the ECR repositories first)."""
+        outcome = self._prepare()
+        if outcome.blocked:
+            return outcome
+        with self.terraform() as tf:
+            meta = None if targets else self._current_plan()
+            if meta is None:
+                outcome.summary = self._plan(tf, on_line, targets=targets)
+            else:
+                tf.init(on_line)
+                outcome.summary = summarize(tf.show_plan(self.workdir / PLAN_FILE), self.workflow)
+            if outcome.summary.has_changes:
+                if not confirm(outcome.summary):
+                    return outcome
+                try:
+                    tf.apply_plan(self.workdir / PLAN_FILE, on_event)
+                finally:
+                    self._forget_plan()  # applied or failed, a saved plan is never applied twice
+                outcome.applied = True
+            else:
+                self._forget_plan()
+            outcome.outputs = tf.outputs()
+        return outcome
+
+    def destroy(self, confirm: Confirm, *, delete_buckets: bool = False, force: bool = False,
+                on_event: Optional[OnEvent] = None, on_line: Optional[LineHandler] = None) -> Outcome:
+        outcome = self._prepare()
+        if outcome.blocked:
+            return outcome
+        with self.terraform() as tf:
+            tf.init(on_line)
+            addresses = [a for a in tf.state_list() if not a.startswith("data.") and ".data." not in a]
+            kept = [a for a in addresses if _resource_type(a) in BUCKET_DATA_TYPES]
+            if delete_buckets:
+                self._empty_buckets(force, tf.options.env)
+                targets = ()
+            else:
+                targets = tuple(a for a in addresses if a not in kept)
+                outcome.kept_buckets = sorted(b.name for b in self.workflow.buckets if b.create)
+            if not addresses or (not delete_buckets and not targets):
+                outcome.summary = PlanSummary(workflow=self.workflow.name)
+                return outcome
+            outcome.summary = self._plan(tf, on_line, destroy=True, targets=targets)
+            if outcome.summary.has_changes and confirm(outcome.summary):
+                try:
+                    tf.apply_plan(self.workdir / PLAN_FILE, on_event)
+                finally:
+                    self._forget_plan()
+                outcome.applied = True
+            else:
+                self._forget_plan()
+        return outcome
+
+    def _empty_buckets(self, force: bool, env: dict[str, str]) -> None:
+        """Refuse to delete buckets that hold objects, unless forced (then empty them, all versions)."""
+        names = [b.name for b in self.workflow.buckets if b.create]
+        s3 = s3_client(env=env)
+        counts = {name: count_object_versions(s3, name) for name in names}
+        full = {name: n for name, n in counts.items() if n}
+        if full and not force:
+            listing = ", ".join(f"{name} ({n} object version{'s' * (n != 1)})" for name, n in sorted(full.items()))
+            raise DeployError(f"these buckets are not empty: {listing}. Nothing was destroyed. Download what "
+                              "you need (avgen get), then run again with --force to delete the objects too")
+        for name in full:
+            empty_bucket(s3, name)
+
+    def outputs(self) -> Outcome:
+        outcome = Outcome(findings=self.load(), workdir=self.workdir)
+        outcome.workflow = self.workflow
+        if outcome.blocked:
+            return outcome
+        if not (self.workdir / "terraform.tfstate").exists() and not (self.workdir / ".terraform").exists():
+            raise DeployError(f"nothing is deployed from {self.workdir}: run `avgen apply` first")
+        with self.terraform(need_aws=False) as tf:
+            if not (self.workdir / ".terraform").exists():
+                tf.init()  # outputs are read from the state: no provider needed once initialised
+            outcome.outputs = tf.outputs()
+        return outcome
+
+
+def _resource_type(address: str) -> str:
+    """`module.a["my.bucket"].aws_s3_bucket.this["k"]` → `aws_s3_bucket`."""
+    parts = re.sub(r"\[[^\]]*\]", "", address).split(".")
+    return parts[-2] if len(parts) >= 2 else ""

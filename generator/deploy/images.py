@@ -1,0 +1,116 @@
+"""`avgen build`: one container build context per function, built and pushed where a Docker engine runs.
+
+The contexts come from batch_jobs/build.py (the function's image + avgen's runtime and handlers). The
+pushed digests are recorded in the working folder as `avgen-images.auto.tfvars.json`, which Terraform
+loads by itself, so the next `avgen plan`/`apply` deploys exactly those images.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from generator.deploy.build import BuildError, build_and_push, context_tag, docker_available, write_build_context
+
+from generator.workflow.model import Workflow
+from generator.errors import ImageError
+
+IMAGES_VARS_FILE = "avgen-images.auto.tfvars.json"
+IMAGES_VARIABLE = "function_images"
+Runner = Callable[..., subprocess.CompletedProcess]
+
+
+@dataclass(frozen=True)
+class ImageContext:
+    function: str
+    path: Path
+    tag: str
+
+    def commands(self, repository: str) -> list[str]:
+        """What to run by hand where avgen cannot reach a Docker engine."""
+        image = f"{repository}:{self.tag}"
+        return [f"docker build --platform linux/amd64 --provenance=false --tag {image} {self.path}",
+                f"docker push {image}"]
+
+
+def write_contexts(workflow: Workflow, dest: Path) -> list[ImageContext]:
+    contexts = []
+    for function in workflow.functions:
+        if function.script is None:
+            raise ImageError(f"function `{function.name}` has no init_script: avgen's runtime runs that script "
+                             "in the image; add `init_script: SCRIPT.sh` next to the workflow")
+        folder = Path(dest) / function.name
+        try:
+            files = write_build_context(folder, function_name=function.resource_name, base_image=function.image,
+                                        script=function.script)
+        except (ValueError, FileNotFoundError) as exc:
+            raise ImageError(f"function `{function.name}`: {exc}") from None
+        contexts.append(ImageContext(function.name, folder, context_tag(folder, files)))
+    return contexts
+
+
+def engine_available(run: Runner = subprocess.run) -> bool:
+    return docker_available(run)
+
+
+def ecr_login(repository_url: str, ecr_client, run: Runner = subprocess.run) -> None:
+    """`docker login` to the registry of `repository_url` with a token from ECR."""
+    token = ecr_client.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    user, password = base64.b64decode(token).decode().split(":", 1)
+    registry = repository_url.split("/", 1)[0]
+    result = run(["docker", "login", "--username", user, "--password-stdin", registry],
+                 input=password, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ImageError(f"docker login to {registry} failed: {(result.stderr or result.stdout).strip()}")
+
+
+def push_all(contexts: list[ImageContext], repositories: dict[str, str],
+             run: Runner = subprocess.run, on_pushed: Optional[Callable[[str, str], None]] = None) -> dict[str, str]:
+    """Build and push every context; returns {function: REPOSITORY@sha256:DIGEST}."""
+    pushed = {}
+    for context in contexts:
+        repository = repositories.get(context.function)
+        if repository is None:
+            raise ImageError(f"no ECR repository is deployed for `{context.function}`")
+        try:
+            reference = build_and_push(context.path, repository, context.tag, run=run)
+        except BuildError as exc:
+            raise ImageError(str(exc)) from None
+        if reference is None:
+            raise ImageError("no Docker engine answers (`docker info` failed)")
+        pushed[context.function] = reference
+        if on_pushed:
+            on_pushed(context.function, reference)
+    return pushed
+
+
+def record_images(workdir: Path, pushed: dict[str, str]) -> Path:
+    """Merge the pushed digests into the working folder's images file (other functions' stay)."""
+    path = Path(workdir) / IMAGES_VARS_FILE
+    current = json.loads(path.read_text()).get(IMAGES_VARIABLE, {}) if path.exists() else {}
+    current.update(pushed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({IMAGES_VARIABLE: dict(sorted(current.items()))}, indent=2) + "\n")
+    return path
+
+
+def push_images(deployment, contexts: list[ImageContext], confirm, *,
+                on_pushed: Optional[Callable[[str, str], None]] = None) -> Path:
+    """Create the ECR repositories (a targeted apply), build and push every image, record the digests.
+
+    Returns the file the digests were written to; the next plan/apply of `deployment` deploys them.
+    """
+    from generator.aws.clients import boto_session
+
+    outcome = deployment.apply(confirm, targets=("module.image",))
+    if outcome.blocked or not outcome.applied:
+        raise ImageError("the repositories were not created, so nothing was pushed")
+    repositories = outcome.outputs.get("ecr_repository_urls", {}).get("value", {})
+    if repositories:
+        ecr_login(next(iter(repositories.values())),
+                  boto_session(region=deployment.workflow.settings.region).client("ecr"))
+    pushed = push_all(contexts, repositories, on_pushed=on_pushed)
+    return record_images(deployment.workdir, pushed)

@@ -1,0 +1,199 @@
+"""Run the terraform CLI. The one place that knows python-terraform's defects and works around them.
+
+python-terraform 0.10.1 (DESIGN.md §7) builds command lines well (flags, repeated -var, -backend-config
+maps), but: `destroy()` passes `-force`, which Terraform ≥ 0.15 rejects; `apply()` without
+`skip_plan=True` waits for an approval that never comes; `cmd(synchronous=False)` passes its own
+`-synchronous=false` flag on to terraform; and it cannot stream output or take an environment. So avgen
+asks it only for the argument list (`generate_cmd_string`) and runs that itself: plans with
+`-detailed-exitcode`, applies of saved plan files (never a bare `apply`), and destroys as a saved
+`plan -destroy` that is then applied.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from python_terraform import IsFlagged, Terraform
+from generator.errors import TerraformError, TerraformNotFound
+
+LineHandler = Callable[[str], None]
+STATE_FILES = ("terraform.tfstate", "terraform.tfstate.backup")
+
+
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class TerraformOptions:
+    """What every command shares: binary, offline plugins, variables, backend settings, colour."""
+
+    terraform_bin: str = "terraform"
+    plugin_dir: Optional[Path] = None
+    variables: list[str] = field(default_factory=list)  # "name=value" as given to -var
+    var_files: list[Path] = field(default_factory=list)
+    backend_config: list[str] = field(default_factory=list)  # "key=value" or a file, as -backend-config
+    color: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class TerraformRunner:
+    def __init__(self, workdir: Path, options: TerraformOptions):
+        self.workdir = Path(workdir)
+        self.options = options
+        binary = shutil.which(options.terraform_bin) or (
+            options.terraform_bin if Path(options.terraform_bin).is_file() else None)
+        if binary is None:
+            raise TerraformNotFound(f"terraform was not found (`{options.terraform_bin}`): install Terraform "
+                                    ">= 1.6 or pass --terraform-bin PATH")
+        self._tf = Terraform(working_dir=str(self.workdir), terraform_bin_path=binary)
+
+    # -- the argument lists ------------------------------------------------------------------------
+    def argv(self, command: str, *args: str, **flags) -> list[str]:
+        if not self.options.color:
+            flags.setdefault("no_color", IsFlagged)
+        return self._tf.generate_cmd_string(command, *args, **flags)
+
+    def _variable_flags(self) -> dict:
+        flags: dict = {}
+        if self.options.variables:
+            flags["var"] = list(self.options.variables)
+        if self.options.var_files:
+            flags["var_file"] = [str(Path(f).resolve()) for f in self.options.var_files]
+        return flags
+
+    @property
+    def environment(self) -> dict[str, str]:
+        env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_INPUT": "0", **self.options.env}
+        configured = env.get("TF_CLI_CONFIG_FILE")
+        if configured and not Path(configured).exists():
+            # a CLI config that points nowhere only makes terraform warn on every call (DESIGN.md §7)
+            env["TF_CLI_CONFIG_FILE"] = os.devnull
+        return env
+
+    def run(self, argv: list[str], on_line: Optional[LineHandler] = None, check: bool = True,
+            ok_codes: Iterable[int] = (0,)) -> Run:
+        """Run terraform in the working directory, streaming stdout lines to `on_line`."""
+        with tempfile.TemporaryFile() as err_file:
+            process = subprocess.Popen(argv, cwd=self.workdir, env=self.environment, stdout=subprocess.PIPE,
+                                       stderr=err_file, stdin=subprocess.DEVNULL, text=True, bufsize=1)
+            lines = []
+            try:
+                for line in process.stdout:
+                    lines.append(line)
+                    if on_line:
+                        on_line(line.rstrip("\n"))
+                process.wait()
+            except BaseException:
+                # Ctrl-C: terraform got SIGINT with us (same process group) and stops cleanly; wait for it
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                raise
+            err_file.seek(0)
+            stderr = err_file.read().decode(errors="replace")
+        result = Run(process.returncode, "".join(lines), stderr)
+        if check and result.returncode not in tuple(ok_codes):
+            raise TerraformError(" ".join(argv[:2]), result.returncode, (result.stderr or result.stdout).strip())
+        return result
+
+    # -- commands ----------------------------------------------------------------------------------
+    def init(self, on_line: Optional[LineHandler] = None, force: bool = False) -> bool:
+        """`terraform init` when the configuration or its settings changed since the last one."""
+        stamp = self.workdir / ".terraform" / "avgen-init.sha256"
+        fingerprint = self._init_fingerprint()
+        if not force and stamp.exists() and stamp.read_text() == fingerprint:
+            return False
+        flags: dict = {"input": False}
+        if self.options.plugin_dir:
+            flags["plugin_dir"] = str(Path(self.options.plugin_dir).resolve())
+        if self.options.backend_config:
+            flags["backend_config"] = list(self.options.backend_config)
+        self.run(self.argv("init", reconfigure=IsFlagged, **flags), on_line)
+        stamp.parent.mkdir(exist_ok=True)
+        stamp.write_text(fingerprint)
+        return True
+
+    def _init_fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for path in sorted(self.workdir.rglob("*.tf")):
+            if ".terraform" in path.parts:
+                continue
+            text = path.read_text(errors="replace")
+            # only what init depends on: module sources, providers, backend
+            if any(word in text for word in ("module ", "terraform {", "backend ")):
+                digest.update(str(path.relative_to(self.workdir)).encode())
+                digest.update(text.encode())
+        digest.update(json.dumps([str(self.options.plugin_dir), self.options.backend_config]).encode())
+        return digest.hexdigest()
+
+    def plan(self, plan_file: Path, *, destroy: bool = False, targets: Iterable[str] = (),
+             on_line: Optional[LineHandler] = None) -> bool:
+        """Save a plan; True when it has changes (terraform's -detailed-exitcode 2)."""
+        flags = {"input": False, "out": str(plan_file), "detailed_exitcode": IsFlagged, **self._variable_flags()}
+        if destroy:
+            flags["destroy"] = IsFlagged
+        if targets:
+            flags["target"] = list(targets)
+        result = self.run(self.argv("plan", **flags), on_line, ok_codes=(0, 2))
+        return result.returncode == 2
+
+    def show_plan(self, plan_file: Path) -> dict:
+        return json.loads(self.run(self.argv("show", str(plan_file), json=IsFlagged)).stdout)
+
+    def apply_plan(self, plan_file: Path, on_event: Optional[Callable[[dict], None]] = None) -> None:
+        """Apply a saved plan, streaming terraform's machine-readable progress events."""
+        def handle(line: str) -> None:
+            if on_event and line.startswith("{"):
+                try:
+                    on_event(json.loads(line))
+                except json.JSONDecodeError:
+                    pass
+        argv = self.argv("apply", str(plan_file), input=False, json=IsFlagged)
+        try:
+            self.run(argv, handle)
+        except TerraformError as exc:
+            exc.output = _diagnostics(exc.output) or exc.output
+            raise
+
+    def outputs(self) -> dict:
+        return json.loads(self.run(self.argv("output", json=IsFlagged)).stdout or "{}")
+
+    def state_list(self) -> list[str]:
+        # "state list" as one command: generate_cmd_string puts flags between a command and its arguments
+        result = self.run(self._tf.generate_cmd_string("state list"), check=False)
+        return result.stdout.split() if result.returncode == 0 else []
+
+    def validate(self) -> dict:
+        return json.loads(self.run(self.argv("validate", json=IsFlagged), check=False).stdout)
+
+
+def _diagnostics(json_lines: str) -> str:
+    """Terraform's error diagnostics from a -json stream, as the text it would have printed."""
+    messages = []
+    for line in json_lines.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        diagnostic = event.get("diagnostic")
+        if event.get("type") == "diagnostic" and diagnostic and diagnostic.get("severity") == "error":
+            where = diagnostic.get("address") or ""
+            messages.append(f"Error: {diagnostic.get('summary', '')}{f' ({where})' if where else ''}\n"
+                            f"{diagnostic.get('detail', '')}".rstrip())
+    return "\n\n".join(messages)

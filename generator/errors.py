@@ -1,0 +1,80 @@
+"""avgen's errors: one base whose message is written for the user, caught in one place (cli/console.py).
+
+Anything raised from the core that a user can fix is an AvgenError; its message says what is wrong and what
+to do. Other exceptions are bugs and are reported as such.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from generator.workflow.findings import Location
+
+
+class AvgenError(Exception):
+    """A problem the user can act on. `exit_code` is what the command exits with."""
+
+    exit_code = 1
+
+
+class YamlSyntaxError(AvgenError):
+    """A workflow file that is not readable YAML; becomes a finding at `location`."""
+
+    def __init__(self, message: str, location: Location):
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+
+class RenderError(AvgenError, ValueError):
+    """The workflow can't be rendered (a marker without a reason, …); the message says what to fix."""
+
+
+class UnknownCheckovSkip(RenderError):
+    """A marker names a check that the table does not list (so it has no reason to give)."""
+
+
+class DeployError(AvgenError):
+    """A deployment problem the user must fix; the message says what and how."""
+
+
+class TerraformNotFound(AvgenError):
+    """No usable terraform binary."""
+
+
+class TerraformError(AvgenError):
+    """terraform failed; `output` holds what it printed (its own error messages, intact)."""
+
+    def __init__(self, command: str, returncode: int, output: str):
+        super().__init__(f"`{command}` failed with exit code {returncode}")
+        self.command = command
+        self.returncode = returncode
+        self.output = output
+
+
+class BuildError(AvgenError, RuntimeError):
+    """A docker command failed; the message carries the end of its output."""
+
+
+class ImageError(AvgenError):
+    """Function images could not be prepared, built or pushed."""
+
+
+class SandboxError(AvgenError):
+    """The embedded AWS emulator could not be started or used."""
+
+
+class TransferError(AvgenError):
+    """A problem with a transfer, said so that the user knows what to do; `done` lists what did complete."""
+
+    def __init__(self, message: str, *, done: Sequence[str] = ()):
+        super().__init__(message)
+        self.done = tuple(done)
+
+
+class ObserveError(AvgenError):
+    """A problem reaching the AWS APIs (credentials, endpoint), said so that the user can act."""
+
+
+class LocalRunError(AvgenError):
+    """`avgen run --local` cannot start (missing tools, bad input)."""

@@ -1,0 +1,479 @@
+"""Workflow model → a self-contained Terraform root module, as text; and writing it to a folder.
+
+`render(workflow)` returns {relative path: file text}: the root module from the Jinja templates in
+templates/ and the modules it calls, copied from modules/ with checkov's inline skips written in. Same
+workflow and avgen version ⇒ the same bytes: everything is sorted, nothing depends on time or machine.
+
+`write_output(folder, files, check=...)` brings a folder up to date (or, with check, only says what would
+change). It keeps a manifest of the files it wrote, so it never overwrites or deletes a file it did not
+generate. Nothing here prints.
+"""
+from __future__ import annotations
+
+import importlib.util
+
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
+
+import jinja2
+
+from generator import __version__
+from generator.render.checkov_skips import apply_checkov_skips
+from generator.workflow.model import Function, Workflow
+
+def _shipped_folder(name: str) -> Path:
+    """`templates/` or `modules/`: package data of an installed avgen, the repository's folder in a checkout."""
+    try:
+        spec = importlib.util.find_spec(f"generator.{name}")
+    except ModuleNotFoundError:
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(__file__).resolve().parents[2] / name
+
+
+TEMPLATES_DIR = _shipped_folder("templates")
+MODULES_DIR = _shipped_folder("modules")
+MANIFEST = ".avgen-manifest.json"
+
+TERRAFORM_VERSION = ">= 1.5.0"
+AWS_PROVIDER_VERSION = ">= 5.100.0, < 7.0.0"
+# Where the runtime finds the function's script in its image (batch_jobs/image/Dockerfile.in).
+SCRIPT_PATH = "/opt/avgen/script.sh"
+HASH_LENGTH = 12  # of the sha256 shown in headers: enough to tell versions apart at a glance
+
+# The modules every workflow uses, and those only a workflow with Batch functions needs.
+BASE_MODULES = ("bucket-notifications", "ecr-repository", "iam-role", "lambda-function", "s3-bucket")
+BATCH_MODULES = ("batch-job", "batch-shared")
+
+
+
+class Expr(str):
+    """A Terraform expression written as it is (a reference such as module.default_vpc.subnet_ids)."""
+
+
+class Inline(dict):
+    """An object written on one line: { bucket = "media", key_prefix = "input/" }."""
+
+
+class OnePerLine(list):
+    """A list written one item per line even when short, so that adding an item adds one line."""
+
+
+class JsonEncoded:
+    """A value Terraform turns into a JSON string: jsonencode({...}), one field per line for review."""
+
+    def __init__(self, value: Mapping[str, Any]):
+        self.value = value
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+INDENT = "  "
+
+
+def hcl_string(text: str) -> str:
+    escaped = []
+    for char in text:
+        if char == "\\":
+            escaped.append("\\\\")
+        elif char == '"':
+            escaped.append('\\"')
+        elif char == "\n":
+            escaped.append("\\n")
+        elif char == "\r":
+            escaped.append("\\r")
+        elif char == "\t":
+            escaped.append("\\t")
+        elif ord(char) < 0x20:
+            escaped.append(f"\\u{ord(char):04x}")
+        else:
+            escaped.append(char)
+    # Terraform would read ${ and %{ as template sequences.
+    return '"' + "".join(escaped).replace("${", "$${").replace("%{", "%%{") + '"'
+
+
+def hcl_key(key: str) -> str:
+    return key if _IDENTIFIER.match(key) else hcl_string(key)
+
+
+def hcl(value: Any, level: int = 0) -> str:
+    """`value` as an HCL expression; lines after the first are indented for nesting depth `level`."""
+    if isinstance(value, Expr):
+        return str(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return hcl_string(value)
+    if isinstance(value, JsonEncoded):
+        return f"jsonencode({hcl(value.value, level)})"
+    if isinstance(value, Inline):
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(f"{hcl_key(k)} = {hcl(v, level)}" for k, v in value.items()) + " }"
+    if isinstance(value, Mapping):
+        return _hcl_object(value, level)
+    if isinstance(value, (list, tuple)):
+        return _hcl_list(value, level)
+    raise TypeError(f"no HCL form for {type(value).__name__}")
+
+
+def _hcl_list(items: Iterable[Any], level: int) -> str:
+    if not isinstance(items, list):
+        items = list(items)
+    if not items:
+        return "[]"
+    rendered = [hcl(item, level + 1) for item in items]
+    if not isinstance(items, OnePerLine) and sum(len(text) for text in rendered) <= 60 and \
+            all(not isinstance(item, (Mapping, list, tuple, JsonEncoded)) for item in items):
+        return "[" + ", ".join(rendered) + "]"
+    inner = INDENT * (level + 1)
+    return "[\n" + "".join(f"{inner}{text},\n" for text in rendered) + INDENT * level + "]"
+
+
+def _hcl_object(mapping: Mapping[str, Any], level: int) -> str:
+    if not mapping:
+        return "{}"
+    return "{\n" + _hcl_attributes(mapping, level + 1) + INDENT * level + "}"
+
+
+def _hcl_attributes(mapping: Mapping[str, Any], level: int) -> str:
+    """`key = value` lines, the `=` of consecutive one-line values aligned as `terraform fmt` does."""
+    entries = [(hcl_key(str(key)), hcl(value, level)) for key, value in mapping.items()]
+    lines: list[str] = []
+    group: list[tuple[str, str]] = []
+
+    def flush():
+        width = max((len(key) for key, _ in group), default=0)
+        lines.extend(f"{INDENT * level}{key.ljust(width)} = {text}\n" for key, text in group)
+        group.clear()
+
+    for key, text in entries:
+        if "\n" in text:  # a value over several lines is never aligned and ends the group before it
+            flush()
+            lines.append(f"{INDENT * level}{key} = {text}\n")
+        else:
+            group.append((key, text))
+    flush()
+    return "".join(lines)
+
+
+def hcl_body(mapping: Mapping[str, Any], level: int = 0) -> str:
+    """A block body ({ on the caller's line): attributes, not an object (keys must be identifiers)."""
+    return _hcl_object(mapping, level)
+
+
+# --- what the templates get ----------------------------------------------------------------------
+
+
+def header(avgen_version: str, source: str, digest: str) -> str:
+    return f"# Generated by avgen {avgen_version} from {source} (sha256 {digest[:HASH_LENGTH]}); do not edit."
+
+
+def shared_name_prefix(workflow: Workflow) -> str:
+    """Prefix of the workflow-wide resources (alerts topic, Batch instance role): name_prefix, or else the
+    workflow's name, so that two workflows in one account don't collide."""
+    if workflow.settings.name_prefix:
+        return workflow.settings.name_prefix
+    name = re.sub(r"[^a-z0-9-]+", "-", workflow.name.lower()).strip("-")[:32] or "avgen"
+    return f"{name}-"
+
+
+def _paths(paths) -> list[Inline]:
+    unique = sorted({(p.bucket, p.key_prefix) for p in paths if p.is_s3})
+    return [Inline(bucket=bucket, key_prefix=key_prefix) for bucket, key_prefix in unique]
+
+
+def _function_entry(function: Function) -> dict[str, Any]:
+    environment = {
+        "AVGEN_FUNCTION": JsonEncoded(_sorted_deep(function.runtime_config())),
+        "AVGEN_SCRIPT": SCRIPT_PATH,
+        **dict(sorted(function.environment.items())),
+    }
+    return {
+        "resource_name": function.resource_name,
+        "description": function.description,
+        "execution_mode": function.execution_mode,
+        "memory_size": function.memory,
+        "timeout": function.timeout,
+        "ephemeral_storage_size": function.ephemeral_storage,
+        "reserved_concurrency": function.reserved_concurrency,
+        "log_retention_days": function.log_retention_days,
+        "iam_role": function.iam_role,
+        "read_paths": _paths(function.inputs),
+        "write_paths": _paths(function.outputs),
+        "environment": environment,
+        "tags": dict(sorted(function.tags.items())),
+    }
+
+
+def _batch_entry(function: Function) -> dict[str, Any]:
+    batch = function.batch
+    return {
+        "vcpus": batch.vcpus,
+        "memory": batch.memory,
+        "gpus": batch.gpus,
+        "compute_type": batch.compute_type,
+        "state": batch.state,
+        "min_vcpus": batch.min_vcpus,
+        "max_vcpus": batch.max_vcpus,
+        "desired_vcpus": batch.desired_vcpus,
+        "instance_types": list(batch.instance_types),
+        # The workflow's network, else the account's default VPC.
+        "subnet_ids": list(batch.subnets) if batch.subnets else Expr("module.default_vpc.subnet_ids"),
+        "security_group_ids": list(batch.security_group_ids) if batch.security_group_ids
+        else Expr("module.default_vpc.security_group_ids"),
+        "job_timeout_seconds": batch.job_timeout,
+        "attempts": batch.retry_attempts,
+        "runnable_timeout_seconds": batch.runnable_timeout,
+        "environment": dict(sorted(batch.environment.items())),
+    }
+
+
+def _trigger_id(function: Function, key_prefix: str, suffix: str) -> str:
+    return f"{function.name}:{key_prefix}*{suffix}"
+
+
+def _bucket_triggers(workflow: Workflow) -> dict[str, dict[str, dict[str, str]]]:
+    """Each trigger over several lines: one-line entries would be aligned with each other, and adding a
+    trigger with a longer id would then re-indent the others."""
+    triggers: dict[str, dict[str, dict[str, str]]] = {}
+    for function in workflow.functions:
+        for path in function.triggers:
+            for suffix in path.suffix_filters or ("",):
+                triggers.setdefault(path.bucket, {})[_trigger_id(function, path.key_prefix, suffix)] = {
+                    "function": function.name, "filter_prefix": path.key_prefix, "filter_suffix": suffix}
+    return {bucket: dict(sorted(rules.items())) for bucket, rules in sorted(triggers.items())}
+
+
+def _default_tags(workflow: Workflow) -> dict[str, str]:
+    tags = {"ManagedBy": "avgen", "avgen:workflow": workflow.name, **workflow.settings.tags}
+    return dict(sorted(tags.items()))
+
+
+def _sorted_deep(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _sorted_deep(value[key]) for key in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [_sorted_deep(item) for item in value]
+    return value
+
+
+def template_context(workflow: Workflow, avgen_version: str) -> dict[str, Any]:
+    functions = sorted(workflow.functions, key=lambda f: f.name)
+    batch_functions = [f for f in functions if f.uses_batch and f.batch is not None]
+    settings = workflow.settings
+    return {
+        "header": header(avgen_version, workflow.source.name, workflow.source_sha256),
+        "terraform_version": TERRAFORM_VERSION,
+        "aws_provider_version": AWS_PROVIDER_VERSION,
+        "region": settings.region,
+        "default_tags": _default_tags(workflow),
+        "backend": {"type": settings.backend.type, "config": dict(sorted(settings.backend.config.items()))}
+        if settings.backend else None,
+        "created_buckets": OnePerLine(sorted(b.name for b in workflow.buckets if b.create)),
+        "existing_buckets": OnePerLine(sorted(b.name for b in workflow.buckets if not b.create)),
+        "functions": {f.name: _function_entry(f) for f in functions},
+        "batch_jobs": {f.name: _batch_entry(f) for f in batch_functions},
+        "needs_default_vpc": any(not (f.batch.subnets and f.batch.security_group_ids) for f in batch_functions),
+        "bucket_triggers": _bucket_triggers(workflow),
+        "shared_prefix": shared_name_prefix(workflow),
+        "alerts": {"email": settings.alert_email} if settings.alerts_enabled else None,
+    }
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    environment.filters["hcl"] = hcl
+    environment.filters["hcl_body"] = hcl_body
+    return environment
+
+
+@lru_cache(maxsize=None)
+def _module_files(module: str) -> tuple[tuple[str, str], ...]:
+    """(file name, text with checkov skips written in) of one module, read once per process."""
+    folder = MODULES_DIR / module
+    files = []
+    for path in sorted(folder.glob("*.tf")):
+        source = f"modules/{module}/{path.name}"
+        files.append((path.name, apply_checkov_skips(path.read_text(), source)))
+    return tuple(files)
+
+
+def _module_copies(modules: Iterable[str], avgen_version: str) -> dict[str, str]:
+    copies = {}
+    for module in modules:
+        for name, text in _module_files(module):
+            source = f"modules/{module}/{name}"
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            copies[source] = f"{header(avgen_version, source, digest)}\n\n{text}"
+    return copies
+
+
+def render(workflow: Workflow, *, avgen_version: Optional[str] = None) -> dict[str, str]:
+    """The Terraform of `workflow`: {relative path: text}, sorted by path."""
+    avgen_version = avgen_version or __version__
+    context = template_context(workflow, avgen_version)
+    environment = _environment()
+    names = ["versions.tf", "providers.tf", "variables.tf", "main.tf", "outputs.tf"]
+    if context["backend"]:
+        names.append("backend.tf")
+    files = {}
+    for name in names:
+        text = environment.get_template(f"{name}.j2").render(context)
+        files[name] = apply_checkov_skips(text, f"templates/{name}.j2")
+    modules = list(BASE_MODULES)
+    if context["batch_jobs"]:
+        modules += BATCH_MODULES
+        if context["needs_default_vpc"]:
+            modules.append("default-vpc")
+    if context["alerts"]:
+        modules.append("alerts")
+    files.update(_module_copies(sorted(modules), avgen_version))
+    return dict(sorted(files.items()))
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    action: str  # create | update | delete
+
+
+@dataclass
+class OutputResult:
+    """What `write_output` changed (or, with check, would change) in the folder."""
+
+    changes: list[FileChange] = field(default_factory=list)
+    diff: str = ""  # unified diff of every change, for people and CI logs
+    # Files avgen would have to write or remove but leaves alone: not generated by avgen, or edited since.
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.changes or self.conflicts)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def read_manifest(folder: Path) -> dict[str, str]:
+    """{relative path: sha256} of the files avgen wrote in `folder` last time ({} when none)."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    files = data.get("files", {}) if isinstance(data, dict) else {}
+    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+
+
+def _manifest_text(files: Mapping[str, str]) -> str:
+    manifest = {
+        "comment": "Files generated by avgen in this folder; avgen overwrites or removes only these.",
+        "files": {path: _sha256(text) for path, text in sorted(files.items())},
+    }
+    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+
+
+def _read(path: Path) -> Optional[str]:
+    try:
+        return path.read_text()
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    except UnicodeDecodeError:
+        return "\0binary"
+
+
+def write_output(folder: Path | str, files: Mapping[str, str], *, check: bool = False) -> OutputResult:
+    """Make `folder` hold exactly `files` among the files avgen generates there; with `check`, write nothing.
+
+    A file in the way that avgen did not write (not in the manifest, different content) is left alone and
+    reported as a conflict; so is a generated file that was edited and is no longer generated.
+    """
+    folder = Path(folder)
+    previous = read_manifest(folder)
+    result = OutputResult()
+    diffs: list[str] = []
+    writes: dict[str, str] = {}
+
+    for path, text in sorted(files.items()):
+        current = _read(folder / path)
+        if current == text:
+            continue
+        if current is not None and path not in previous:
+            result.conflicts.append(path)
+            continue
+        result.changes.append(FileChange(path, "create" if current is None else "update"))
+        diffs.append(_unified_diff(path, current or "", text))
+        writes[path] = text
+
+    removals = []
+    for path in sorted(set(previous) - set(files)):
+        current = _read(folder / path)
+        if current is None:
+            continue
+        if _sha256(current) != previous[path]:
+            result.conflicts.append(path)
+            continue
+        result.changes.append(FileChange(path, "delete"))
+        diffs.append(_unified_diff(path, current, ""))
+        removals.append(path)
+
+    result.diff = "".join(diffs)
+    if check:
+        return result
+
+    for path, text in writes.items():
+        target = folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    for path in removals:
+        (folder / path).unlink()
+        _remove_empty_parents(folder, (folder / path).parent)
+    kept = {path: text for path, text in files.items() if path not in result.conflicts}
+    manifest = _manifest_text(kept)
+    if _read(folder / MANIFEST) != manifest:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / MANIFEST).write_text(manifest)
+    return result
+
+
+def _remove_empty_parents(folder: Path, directory: Path) -> None:
+    while directory != folder and folder in directory.parents:
+        try:
+            directory.rmdir()  # only succeeds when empty: files avgen didn't write keep their folder
+        except OSError:
+            return
+        directory = directory.parent
+
+
+def _unified_diff(path: str, old: str, new: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True),
+        fromfile=f"a/{path}" if old else "/dev/null", tofile=f"b/{path}" if new else "/dev/null",
+    )
+    text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    return text

@@ -1,0 +1,409 @@
+"""put / ls / get over any S3 API: the core of SCAR's everyday verbs, improved.
+
+Addressing is SCAR's: `bucket/folder` names a bucket and a key prefix (`s3://bucket/folder` is accepted too).
+- `put` uploads files and folders; a folder's files keep their paths relative to it (`clips/a/b.mp4` put to
+  `bucket/input` is `input/a/b.mp4`; SCAR flattened them to `input/b.mp4`).
+- `get` downloads every object under a prefix to `LOCALDIR/<key>` (SCAR's layout).
+- `ls` lists keys with their sizes and times.
+
+Transfers go through boto3's transfer manager (multipart above a threshold, parallel parts). Every S3 or
+credentials problem becomes a `TransferError` whose message says what to do; nothing here prints.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterator, Mapping, Optional, Sequence
+from urllib.parse import urlsplit
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import (
+    BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, PartialCredentialsError,
+)
+
+from generator.workflow.graph import workflow_starts
+from generator.workflow.model import StoragePath, Workflow
+from generator.aws.clients import s3_client
+from generator.errors import TransferError
+
+MiB = 1024 * 1024
+DEFAULT_MULTIPART_THRESHOLD = 8 * MiB
+DEFAULT_MULTIPART_CHUNK = 8 * MiB
+DEFAULT_CONCURRENCY = 4
+S3_MIN_PART = 5 * MiB  # S3 refuses smaller parts (except the last one)
+
+_ERROR_CODE = re.compile(r"An error occurred \(([^)]+)\)")
+_DENIED = {"AccessDenied", "AccessDeniedException", "403", "Forbidden", "AllAccessDisabled", "AccountProblem"}
+_BAD_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken",
+                    "InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure"}
+_NO_BUCKET = {"NoSuchBucket"}
+_NO_KEY = {"NoSuchKey", "404", "NotFound"}
+
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """`bucket/folder`: a bucket and a key prefix (no slash at either end; "" at the bucket's root)."""
+
+    bucket: str
+    prefix: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> "S3Location":
+        rest = text.strip()
+        if rest.startswith("s3://"):
+            rest = rest[len("s3://"):]
+        bucket, _, prefix = rest.partition("/")
+        if not bucket:
+            raise TransferError(f"{text!r} names no bucket: write BUCKET or BUCKET/FOLDER (for example "
+                                "my-bucket/input)")
+        return cls(bucket, prefix.strip("/"))
+
+    @classmethod
+    def of(cls, path: StoragePath) -> "S3Location":
+        return cls(path.bucket, path.prefix)
+
+    @property
+    def key_prefix(self) -> str:
+        return f"{self.prefix}/" if self.prefix else ""
+
+    def key_for(self, relative: str) -> str:
+        return self.key_prefix + relative
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key_prefix}"
+
+
+def unique_locations(paths: Sequence[StoragePath]) -> list[S3Location]:
+    return list(dict.fromkeys(S3Location.of(p) for p in paths))
+
+
+def start_location(workflow: Workflow) -> S3Location:
+    """Where uploads go when the user names only the workflow: its one start folder."""
+    starts = unique_locations([path for _, path in workflow_starts(workflow)])
+    if len(starts) == 1:
+        return starts[0]
+    if not starts:
+        raise TransferError("the workflow has no input that starts it (every trigger is fed by another "
+                            "function): name the destination with -b BUCKET/FOLDER")
+    raise TransferError("the workflow starts in several folders: choose one with -b ("
+                        + ", ".join(f"{s.bucket}/{s.prefix}".rstrip("/") for s in starts) + ")")
+
+
+def triggered_by(workflow: Workflow, bucket: str, keys: Sequence[str]) -> dict[str, list[str]]:
+    """Function name → the keys among `keys` that will trigger it (S3 notifications, as deployed)."""
+    hits: dict[str, list[str]] = {}
+    for key in keys:
+        for function in workflow.consumers_of(bucket, key):
+            hits.setdefault(function.name, []).append(key)
+    return hits
+
+
+# --- planning --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upload:
+    path: Path
+    key: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ObjectEntry:
+    key: str
+    size: int
+    last_modified: Optional[datetime] = None
+
+
+@dataclass(frozen=True)
+class Download:
+    key: str
+    size: int
+    path: Path
+
+
+@dataclass
+class DownloadPlan:
+    downloads: list[Download] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (key, why)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(d.size for d in self.downloads)
+
+
+def _files_under(folder: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder):  # symbolic links to folders are not followed
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root) / name
+            if path.is_file():
+                yield path
+
+
+def plan_put(sources: Sequence[Path], dest: S3Location) -> list[Upload]:
+    """What `put` will upload: a file to `folder/NAME`, a folder's files to `folder/RELATIVE/PATH`."""
+    plan: list[Upload] = []
+    for source in map(Path, sources):
+        if source.is_file():
+            plan.append(Upload(source, dest.key_for(source.name), source.stat().st_size))
+        elif source.is_dir():
+            files = list(_files_under(source))
+            if not files:
+                raise TransferError(f"{source} holds no files: nothing to upload")
+            plan += [Upload(p, dest.key_for(p.relative_to(source).as_posix()), p.stat().st_size) for p in files]
+        else:
+            raise TransferError(f"{source}: no such file or folder")
+    keys: dict[str, Path] = {}
+    for item in plan:
+        if item.key in keys:
+            raise TransferError(f"{keys[item.key]} and {item.path} would both be uploaded to "
+                                f"s3://{dest.bucket}/{item.key}: upload them separately")
+        keys[item.key] = item.path
+    return plan
+
+
+def _unsafe_key_reason(key: str) -> str:
+    if key.endswith("/"):
+        return "folder marker"
+    parts = PurePosixPath(key).parts
+    if key.startswith("/") or any(part in ("..", ".") for part in parts) or "" in key.split("/"):
+        return "its key cannot be a local path safely (absolute, '..', '.' or '//')"
+    return ""
+
+
+def plan_get(entries: Sequence[ObjectEntry], local_dir: Path) -> DownloadPlan:
+    """`LOCALDIR/<key>` for every object; folder markers and keys that would escape LOCALDIR are skipped."""
+    plan = DownloadPlan()
+    for entry in entries:
+        why = _unsafe_key_reason(entry.key)
+        if why:
+            plan.skipped.append((entry.key, why))
+        else:
+            plan.downloads.append(Download(entry.key, entry.size, Path(local_dir).joinpath(*entry.key.split("/"))))
+    return plan
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+
+def _client_error_code(exc: BaseException) -> tuple[str, str]:
+    """(code, message) of the S3 error behind `exc`, following the chain boto3's transfer wrappers make."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, ClientError):
+            error = seen.response.get("Error", {})
+            return str(error.get("Code", "")), str(error.get("Message", ""))
+        seen = seen.__cause__ or seen.__context__
+    match = _ERROR_CODE.search(str(exc))
+    return (match.group(1), str(exc)) if match else ("", str(exc))
+
+
+def describe_aws_error(exc: BaseException, target: str, action: str = "read") -> str:
+    """One message per kind of problem any AWS API gives (credentials, endpoint, permissions)."""
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return ("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, run "
+                "`aws configure`, or use --sandbox for the local emulator")
+    if isinstance(exc, EndpointConnectionError):
+        return f"cannot reach the AWS API at {exc.kwargs.get('endpoint_url', '?')}: is the endpoint right and running?"
+    if isinstance(exc, BotoCoreError):
+        return f"the request to AWS failed: {exc}"
+    code, message = _client_error_code(exc)
+    if code in _DENIED:
+        return (f"access denied: the credentials in use may not {action} {target} (check the IAM policy of "
+                "the user or role, and any resource policy)")
+    if code in _BAD_CREDENTIALS:
+        return (f"the AWS API rejected the credentials ({code}): check AWS_ACCESS_KEY_ID / "
+                "AWS_SECRET_ACCESS_KEY / AWS_PROFILE and, for temporary ones, AWS_SESSION_TOKEN")
+    if isinstance(exc, OSError):
+        return f"local file problem: {exc}"
+    return f"AWS refused to {action} {target}: {code or type(exc).__name__}: {message}"
+
+
+def describe_error(exc: BaseException, *, bucket: str, key: str = "", action: str = "read") -> str:
+    """describe_aws_error, plus S3's own cases: a missing bucket or object."""
+    code, _ = _client_error_code(exc)
+    if code in _NO_BUCKET or (code in _NO_KEY and not key):
+        return (f"bucket {bucket!r} does not exist (or is in another account): check the name; "
+                "`avgen apply` creates a workflow's buckets")
+    if code in _NO_KEY:
+        return f"s3://{bucket}/{key} does not exist"
+    return describe_aws_error(exc, f"s3://{bucket}/{key}" if key else f"bucket {bucket!r}", action)
+
+
+@contextlib.contextmanager
+def s3_errors(bucket: str, key: str = "", action: str = "read", done: Sequence[str] = ()):
+    """Turn boto3's exceptions into a TransferError (local OSErrors too)."""
+    try:
+        yield
+    except TransferError:
+        raise
+    except Exception as exc:  # boto3's transfer wrappers raise plain exceptions around ClientError
+        raise TransferError(describe_error(exc, bucket=bucket, key=key, action=action), done=done) from exc
+
+
+# --- transfers -------------------------------------------------------------------------------------
+
+Progress = Callable[[str, str, int], None]  # (event, key, bytes): "start" (size) | "bytes" (delta) | "done" (size)
+
+
+def transfer_config(threshold: int = DEFAULT_MULTIPART_THRESHOLD, chunk: int = DEFAULT_MULTIPART_CHUNK,
+                    concurrency: int = DEFAULT_CONCURRENCY) -> TransferConfig:
+    """Multipart above `threshold` bytes, in parts of `chunk` (at least S3's 5 MiB), `concurrency` at once."""
+    return TransferConfig(multipart_threshold=max(1, threshold), multipart_chunksize=max(S3_MIN_PART, chunk),
+                          max_concurrency=max(1, concurrency), use_threads=concurrency > 1)
+
+
+def _quiet(progress: Optional[Progress]) -> Progress:
+    return progress or (lambda event, key, amount: None)
+
+
+def put(client, bucket: str, plan: Sequence[Upload], *, config: Optional[TransferConfig] = None,
+        progress: Optional[Progress] = None) -> list[str]:
+    """Upload `plan` in order; returns the keys. On a failure the TransferError says which files were
+    uploaded before it (its `done`), so a folder is never left half-uploaded without a word."""
+    report = _quiet(progress)
+    # No HeadBucket first: it needs s3:ListBucket, which a user allowed only to write may lack.
+    done: list[str] = []
+    for item in plan:
+        report("start", item.key, item.size)
+        try:
+            with s3_errors(bucket, item.key, "write to", done):
+                client.upload_file(str(item.path), bucket, item.key, Config=config or transfer_config(),
+                                   Callback=lambda n, key=item.key: report("bytes", key, n))
+        except TransferError as exc:
+            raise TransferError(_partial_message(str(exc), done, len(plan), "uploaded"), done=done) from exc
+        done.append(item.key)
+        report("done", item.key, item.size)
+    return done
+
+
+def _partial_message(message: str, done: Sequence[str], total: int, verb: str) -> str:
+    if total <= 1:
+        return message
+    if not done:
+        return f"{message}; nothing was {verb}"
+    shown = ", ".join(done[:5]) + (f" and {len(done) - 5} more" if len(done) > 5 else "")
+    return f"{message}; {len(done)} of {total} files were {verb} before the failure: {shown}"
+
+
+def list_objects(client, location: S3Location) -> list[ObjectEntry]:
+    """Every object under `location` (a prefix, or a single key when nothing lies under it as a folder)."""
+    entries: list[ObjectEntry] = []
+    with s3_errors(location.bucket, action="list"):
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=location.key_prefix)
+        for page in pages:
+            entries += [ObjectEntry(o["Key"], int(o.get("Size", 0)), o.get("LastModified"))
+                        for o in page.get("Contents", [])]
+    if not entries and location.prefix:
+        try:
+            head = client.head_object(Bucket=location.bucket, Key=location.prefix)
+        except ClientError as exc:
+            if _client_error_code(exc)[0] not in _NO_KEY:
+                raise TransferError(describe_error(exc, bucket=location.bucket, key=location.prefix)) from exc
+        else:
+            entries.append(ObjectEntry(location.prefix, int(head.get("ContentLength", 0)), head.get("LastModified")))
+    return entries
+
+
+def list_buckets(client) -> list[ObjectEntry]:
+    """The account's buckets, as entries with no size (for `ls` without -b)."""
+    with s3_errors("*", action="list"):
+        return [ObjectEntry(b["Name"], 0, b.get("CreationDate")) for b in client.list_buckets().get("Buckets", [])]
+
+
+def get(client, bucket: str, plan: DownloadPlan, *, config: Optional[TransferConfig] = None,
+        progress: Optional[Progress] = None) -> list[Path]:
+    """Download `plan`; boto3 writes each file under a temporary name first, so no half file is left."""
+    report = _quiet(progress)
+    done: list[Path] = []
+    for item in plan.downloads:
+        report("start", item.key, item.size)
+        item.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with s3_errors(bucket, item.key, "read", [str(p) for p in done]):
+                client.download_file(bucket, item.key, str(item.path), Config=config or transfer_config(),
+                                     Callback=lambda n, key=item.key: report("bytes", key, n))
+        except TransferError as exc:
+            raise TransferError(_partial_message(str(exc), [str(p) for p in done], len(plan.downloads),
+                                                 "downloaded"), done=[str(p) for p in done]) from exc
+        done.append(item.path)
+        report("done", item.key, item.size)
+    return done
+
+
+# --- where the S3 API is ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach AWS (or an S3 API, or the sandbox): endpoint, region and, for the sandbox, credentials."""
+
+    endpoint_url: Optional[str] = None
+    region: Optional[str] = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def s3(self):
+        return s3_client(self.endpoint_url, self.region, self.env)
+
+    def client(self, service: str):
+        import boto3
+
+        session = boto3.session.Session(aws_access_key_id=self.env.get("AWS_ACCESS_KEY_ID"),
+                                        aws_secret_access_key=self.env.get("AWS_SECRET_ACCESS_KEY"),
+                                        region_name=self.region or self.env.get("AWS_REGION"))
+        return session.client(service, endpoint_url=self.endpoint_url or self.env.get("AWS_ENDPOINT_URL"))
+
+
+def check_reachable(endpoint_url: str, timeout: float = 5.0) -> None:
+    """Fail fast on an endpoint nothing listens on (boto3 would retry it for many seconds first)."""
+    parts = urlsplit(endpoint_url if "://" in endpoint_url else f"https://{endpoint_url}")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise TransferError(f"cannot reach the AWS API at {endpoint_url}: {exc.strerror or exc}; "
+                            "is the endpoint right and running?") from None
+
+
+@contextlib.contextmanager
+def connect(*, endpoint_url: Optional[str] = None, region: Optional[str] = None,
+            sandbox_dir: Optional[Path] = None) -> Iterator[Connection]:
+    """A Connection; with `sandbox_dir`, the sandbox (the same state as `avgen apply --sandbox`) runs
+    while it is used."""
+    if sandbox_dir is None:
+        if endpoint_url:
+            check_reachable(endpoint_url)
+        yield Connection(endpoint_url, region)
+        return
+    from generator.aws.sandbox import Sandbox
+
+    with Sandbox(Path(sandbox_dir), region or "us-east-1") as sandbox:
+        yield Connection(sandbox.endpoint, region or sandbox.region, sandbox.env)
+
+
+def ensure_buckets(client, names: Sequence[str]) -> list[str]:
+    """Create the buckets that do not exist yet (local runs against a test S3 API); returns those created."""
+    created = []
+    for name in names:
+        try:
+            client.head_bucket(Bucket=name)
+        except ClientError as exc:
+            if _client_error_code(exc)[0] not in _NO_KEY | _NO_BUCKET:
+                raise TransferError(describe_error(exc, bucket=name)) from exc
+            region = client.meta.region_name
+            where = {"CreateBucketConfiguration": {"LocationConstraint": region}} \
+                if region and region != "us-east-1" else {}
+            with s3_errors(name, action="create"):
+                client.create_bucket(Bucket=name, **where)
+            created.append(name)
+        except BotoCoreError as exc:
+            raise TransferError(describe_error(exc, bucket=name)) from exc
+    return created

@@ -1,0 +1,226 @@
+"""The workflow as a graph: storage paths and the functions between them; Mermaid and DOT pictures."""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+from generator.workflow.model import Function, StoragePath, Workflow
+
+
+def _prefixes_overlap(a: str, b: str) -> bool:
+    return a.startswith(b) or b.startswith(a)
+
+
+def _suffixes_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Any pair of suffixes where one ends with the other (an empty list matches everything)."""
+    if not a or not b:
+        return True
+    return any(x.endswith(y) or y.endswith(x) for x in a for y in b)
+
+
+def may_write_into(output: StoragePath, trigger: StoragePath) -> bool:
+    """Whether some file uploaded to `output` can fire `trigger` (same bucket, key spaces intersect)."""
+    if not (output.is_s3 and trigger.is_s3) or output.bucket != trigger.bucket:
+        return False
+    out, trig = output.key_prefix, trigger.key_prefix
+    if not _prefixes_overlap(out, trig):
+        return False
+    if trig.startswith(out) and output.prefix_filters:
+        # keys are out + relative path, and the relative path must start with one of the filters
+        rest = trig[len(out):]
+        if not any(_prefixes_overlap(rest, f) for f in output.prefix_filters):
+            return False
+    return _suffixes_overlap(output.suffix_filters, trigger.suffix_filters)
+
+
+def triggers_overlap(a: StoragePath, b: StoragePath) -> bool:
+    """S3's rule for two notification configurations on one bucket (same event type here)."""
+    return a.bucket == b.bucket and _prefixes_overlap(a.key_prefix, b.key_prefix) and _suffixes_overlap(
+        a.suffix_filters, b.suffix_filters
+    )
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: Function
+    output: StoragePath
+    target: Function
+    trigger: StoragePath
+
+
+class TriggerIndex:
+    """Every S3 trigger of a workflow, by bucket and sorted by key prefix, so that the triggers a key prefix
+    overlaps are found by lookup instead of by comparing all pairs (workflows with hundreds of functions)."""
+
+    def __init__(self, workflow: Workflow):
+        self.entries: list[tuple[Function, StoragePath]] = [(f, t) for f in workflow.functions for t in f.triggers]
+        by_bucket: dict[str, list[int]] = {}
+        for position, (_, trigger) in enumerate(self.entries):
+            by_bucket.setdefault(trigger.bucket, []).append(position)
+        self._sorted = {bucket: sorted(positions, key=lambda p: self.entries[p][1].key_prefix)
+                        for bucket, positions in by_bucket.items()}
+        self._keys = {bucket: [self.entries[p][1].key_prefix for p in positions]
+                      for bucket, positions in self._sorted.items()}
+        self._exact: dict[tuple[str, str], list[int]] = {}
+        for position, (_, trigger) in enumerate(self.entries):
+            self._exact.setdefault((trigger.bucket, trigger.key_prefix), []).append(position)
+
+    def overlapping(self, bucket: str, key_prefix: str) -> list[int]:
+        """Positions of the triggers on `bucket` whose prefix starts with `key_prefix` or begins it."""
+        keys, positions = self._keys.get(bucket, []), self._sorted.get(bucket, [])
+        start = bisect.bisect_left(keys, key_prefix)
+        end = bisect.bisect_left(keys, key_prefix + "\U0010ffff", lo=start)
+        found = positions[start:end]
+        for length in range(len(key_prefix)):  # triggers on a shorter prefix of it ("" = the bucket root)
+            found = found + self._exact.get((bucket, key_prefix[:length]), [])
+        return found
+
+
+def edges(workflow: Workflow) -> list[Edge]:
+    index = TriggerIndex(workflow)
+    found = []
+    for source in workflow.functions:
+        for output in source.outputs:
+            if not output.is_s3:
+                continue
+            for position in sorted(index.overlapping(output.bucket, output.key_prefix)):
+                target, trigger = index.entries[position]
+                if may_write_into(output, trigger):
+                    found.append(Edge(source, output, target, trigger))
+    return found
+
+
+def overlapping_trigger_pairs(workflow: Workflow) -> list[tuple[tuple[Function, StoragePath], ...]]:
+    """Pairs of triggers S3 would reject together, each pair once, in workflow order."""
+    index = TriggerIndex(workflow)
+    pairs = set()
+    for first, (_, trigger) in enumerate(index.entries):
+        for second in index.overlapping(trigger.bucket, trigger.key_prefix):
+            if second != first and triggers_overlap(trigger, index.entries[second][1]):
+                pairs.add((min(first, second), max(first, second)))
+    return [(index.entries[a], index.entries[b]) for a, b in sorted(pairs)]
+
+
+def workflow_starts(workflow: Workflow) -> list[tuple[Function, StoragePath]]:
+    """The inputs that start the workflow: S3 triggers no function of the workflow writes into."""
+    fed = {(e.target.name, e.trigger) for e in edges(workflow)}
+    return [(f, t) for f in workflow.functions for t in f.triggers if (f.name, t) not in fed]
+
+
+def workflow_results(workflow: Workflow) -> list[tuple[Function, StoragePath]]:
+    """The outputs where the workflow ends: outputs no function of the workflow reads."""
+    read = {(e.source.name, e.output) for e in edges(workflow)}
+    return [(f, o) for f in workflow.functions for o in f.outputs if (f.name, o) not in read]
+
+
+def cycles(workflow: Workflow) -> list[list[Function]]:
+    """Groups of two or more functions that trigger one another (strongly connected components)."""
+    successors: dict[str, set[str]] = {f.name: set() for f in workflow.functions}
+    for edge in edges(workflow):
+        if edge.source.name != edge.target.name:
+            successors[edge.source.name].add(edge.target.name)
+
+    def reachable(start: str) -> set[str]:
+        seen, stack = set(), [start]
+        while stack:
+            for nxt in successors[stack.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return seen
+
+    reach = {name: reachable(name) for name in successors}
+    groups, placed = [], set()
+    for function in workflow.functions:
+        if function.name in placed:
+            continue
+        group = [g for g in workflow.functions if g.name in reach[function.name] and function.name in reach[g.name]]
+        if len(group) > 1:
+            groups.append(group)
+            placed.update(g.name for g in group)
+    return groups
+
+
+# --- pictures -------------------------------------------------------------------------------------
+
+def _path_label(path: StoragePath) -> str:
+    scheme = "s3" if path.provider == "s3" else f"{path.provider}.{path.provider_id}"
+    return f"{scheme}://{path.bucket}/{path.key_prefix}"
+
+
+def _path_id(path: StoragePath) -> str:
+    return f"{path.provider}:{path.provider_id}:{path.bucket}/{path.prefix}"
+
+
+def _nodes(workflow: Workflow):
+    """Stable node ids: p1.. for storage folders (first seen order), f1.. for functions."""
+    paths: dict[str, tuple[str, str]] = {}
+    for function in workflow.functions:
+        for path in (*function.inputs, *function.outputs):
+            key = _path_id(path)
+            if key not in paths:
+                paths[key] = (f"p{len(paths) + 1}", _path_label(path))
+    return paths
+
+
+def _links(workflow: Workflow):
+    paths = _nodes(workflow)
+    lines = []
+    for index, function in enumerate(workflow.functions, start=1):
+        fid = f"f{index}"
+        for path in function.inputs:
+            lines.append((paths[_path_id(path)][0], fid, "" if path.is_s3 else "no trigger"))
+        for path in function.outputs:
+            label = " ".join(filter(None, [
+                "prefix " + "|".join(path.prefix_filters) if path.prefix_filters else "",
+                "*" + "|*".join(path.suffix_filters) if path.suffix_filters else "",
+            ]))
+            lines.append((fid, paths[_path_id(path)][0], label))
+    return paths, lines
+
+
+def _quote(text: str) -> str:
+    return text.replace('"', "#quot;")
+
+
+def to_mermaid(workflow: Workflow) -> str:
+    paths, links = _links(workflow)
+    out = ["flowchart LR"]
+    for key, (pid, label) in paths.items():
+        out.append(f'    {pid}[("{_quote(label)}")]')
+    for index, function in enumerate(workflow.functions, start=1):
+        out.append(f'    f{index}["{_quote(function.name)}<br/><small>{function.where_it_runs}</small>"]')
+    for src, dst, label in links:
+        arrow = f"-- {_quote(label)} -->" if label else "-->"
+        if label == "no trigger":
+            arrow = "-. no trigger .->"
+        out.append(f"    {src} {arrow} {dst}")
+    out.append("    classDef storage fill:#eef6ff,stroke:#4a90d9")
+    out.append("    classDef gpu fill:#fff4e0,stroke:#e69500")
+    if paths:
+        out.append("    class " + ",".join(pid for pid, _ in paths.values()) + " storage")
+    gpu = [f"f{i}" for i, f in enumerate(workflow.functions, start=1) if f.uses_gpu]
+    if gpu:
+        out.append("    class " + ",".join(gpu) + " gpu")
+    return "\n".join(out) + "\n"
+
+
+def _dot_quote(*lines: str) -> str:
+    """A DOT string; several lines are joined with DOT's `\\n` escape (one statement stays on one line)."""
+    return '"' + "\\n".join(t.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") for t in lines) + '"'
+
+
+def to_dot(workflow: Workflow) -> str:
+    paths, links = _links(workflow)
+    out = ["digraph workflow {", "  rankdir=LR;", "  node [fontname=\"Helvetica\"];"]
+    for pid, label in paths.values():
+        out.append(f"  {pid} [shape=cylinder, label={_dot_quote(label)}];")
+    for index, function in enumerate(workflow.functions, start=1):
+        color = ", style=filled, fillcolor=\"#fff4e0\"" if function.uses_gpu else ""
+        out.append(f"  f{index} [shape=box{color}, label={_dot_quote(function.name, function.where_it_runs)}];")
+    for src, dst, label in links:
+        style = ", style=dashed" if label == "no trigger" else ""
+        attrs = f" [label={_dot_quote(label)}{style}]" if label else ""
+        out.append(f"  {src} -> {dst}{attrs};")
+    out.append("}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,229 @@
+"""The resolved workflow: defaults filled, paths split, names checked.
+
+This is the one model that the renderer, the runtime's configuration and the local runner read. It is
+built by generator/loader.py from the file as written (generator/schema.py).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional
+
+from generator.workflow.findings import Location
+
+# Where SCAR's defaults (DESIGN.md §3) and avgen's own live, in one place.
+DEFAULT_REGION = "us-east-1"
+DEFAULT_MEMORY_MB = 512
+DEFAULT_TIMEOUT_S = 300
+DEFAULT_TIMEOUT_THRESHOLD_S = 10
+DEFAULT_EPHEMERAL_MB = 512
+DEFAULT_LOG_LEVEL = "INFO"
+DEFAULT_EXECUTION_MODE = "lambda"
+DEFAULT_LOG_RETENTION_DAYS = 30
+DEFAULT_BATCH_VCPUS = 1
+DEFAULT_BATCH_MEMORY_MIB = 1024
+DEFAULT_COMPUTE_TYPE = "EC2"
+DEFAULT_MIN_VCPUS = 0
+DEFAULT_MAX_VCPUS = 2
+# SCAR's default was m3.medium, a retired generation; "optimal" lets Batch choose current C/M/R types.
+DEFAULT_INSTANCE_TYPES = ("optimal",)
+DEFAULT_JOB_TIMEOUT_S = 3600
+DEFAULT_RETRY_ATTEMPTS = 2
+DEFAULT_RUNNABLE_TIMEOUT_S = 3600
+
+TRIGGER_PROVIDERS = ("s3",)
+
+
+@dataclass(frozen=True)
+class StoragePath:
+    """One `input`/`output` item: `path` split into bucket and folders."""
+
+    provider: str  # s3, minio, onedata
+    provider_id: str  # "default" or the ID under storage_providers.<provider>
+    bucket: str
+    prefix: str  # folders without slashes at either end; "" at the bucket root
+    prefix_filters: tuple[str, ...] = ()
+    suffix_filters: tuple[str, ...] = ()
+    location: Optional[Location] = field(default=None, compare=False)
+
+    @property
+    def key_prefix(self) -> str:
+        """The key prefix objects under this path share: "folders/" or "" at the bucket root."""
+        return f"{self.prefix}/" if self.prefix else ""
+
+    @property
+    def is_s3(self) -> bool:
+        return self.provider in TRIGGER_PROVIDERS
+
+    @property
+    def uri(self) -> str:
+        """s3://bucket/folders/ for S3; minio.ID://bucket/folders/ (as in `avgen graph`) for the others."""
+        scheme = "s3" if self.is_s3 else f"{self.provider}.{self.provider_id}"
+        return f"{scheme}://{self.bucket}/{self.key_prefix}"
+
+    def contains_key(self, key: str) -> bool:
+        return key.startswith(self.key_prefix)
+
+    def triggers_on(self, key: str) -> bool:
+        """Whether an object created at `key` in this bucket fires this input's S3 notification."""
+        return self.contains_key(key) and (
+            not self.suffix_filters or any(key.endswith(s) for s in self.suffix_filters)
+        )
+
+    def accepts(self, relative_path: str) -> bool:
+        """SCAR's output filter: any prefix AND any suffix (empty lists accept all)."""
+        prefix_ok = not self.prefix_filters or any(relative_path.startswith(p) for p in self.prefix_filters)
+        suffix_ok = not self.suffix_filters or any(relative_path.endswith(s) for s in self.suffix_filters)
+        return prefix_ok and suffix_ok
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    vcpus: int
+    memory: int  # MiB
+    gpus: int  # 0 when no GPU is asked for
+    environment: Mapping[str, str]
+    compute_type: str  # EC2 | SPOT
+    min_vcpus: int
+    max_vcpus: int
+    desired_vcpus: int
+    instance_types: tuple[str, ...]
+    subnets: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    job_timeout: int  # seconds
+    retry_attempts: int
+    runnable_timeout: int  # seconds a job may wait RUNNABLE before the queue cancels it
+    state: str = "ENABLED"
+    location: Optional[Location] = field(default=None, compare=False)
+    # where each instance type is written (in the function or in avgen.defaults.batch); empty for defaults
+    instance_type_locations: Mapping[str, Location] = field(default_factory=dict, compare=False)
+
+    @property
+    def uses_gpu(self) -> bool:
+        return self.gpus > 0
+
+    def instance_type_location(self, instance_type: str) -> Optional[Location]:
+        """Where `instance_type` is written; the `batch:` section when it is avgen's default."""
+        return self.instance_type_locations.get(instance_type, self.location)
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    resource_name: str  # name_prefix + name: the name of its AWS resources
+    image: str
+    script: Optional[Path]  # absolute; None when the image's own entrypoint does the work
+    execution_mode: str  # lambda | batch | lambda-batch
+    memory: int
+    timeout: int
+    timeout_threshold: int
+    ephemeral_storage: int
+    log_level: str
+    environment: Mapping[str, str]
+    inputs: tuple[StoragePath, ...]
+    outputs: tuple[StoragePath, ...]
+    iam_role: Optional[str]
+    batch: Optional[BatchSettings]
+    log_retention_days: int
+    reserved_concurrency: Optional[int]
+    batch_on_failure: bool
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    location: Optional[Location] = field(default=None, compare=False)
+
+    @property
+    def uses_batch(self) -> bool:
+        return self.execution_mode in ("batch", "lambda-batch")
+
+    @property
+    def uses_gpu(self) -> bool:
+        return bool(self.batch and self.batch.uses_gpu)
+
+    @property
+    def triggers(self) -> tuple[StoragePath, ...]:
+        """The inputs that can trigger it on AWS (S3 event notifications)."""
+        return tuple(p for p in self.inputs if p.is_s3)
+
+    @property
+    def where_it_runs(self) -> str:
+        if self.execution_mode == "lambda":
+            return "Lambda"
+        kind = "Batch-GPU" if self.uses_gpu else "Batch"
+        return f"Lambda→{kind}" if self.execution_mode == "lambda-batch" else kind
+
+    def runtime_config(self) -> dict:
+        """What the runtime needs (env AVGEN_FUNCTION); small, to stay far below Lambda's 4 KB."""
+        return {
+            "name": self.resource_name,
+            "execution_mode": self.execution_mode,
+            "log_level": self.log_level,
+            "timeout_threshold": self.timeout_threshold,
+            "batch_on_failure": self.batch_on_failure,
+            # only S3 paths: the runtime reaches storage through the function's role (AVG008/AVG013 warn)
+            "inputs": [
+                {"provider": p.provider, "bucket": p.bucket, "prefix": p.prefix} for p in self.inputs if p.is_s3
+            ],
+            "outputs": [
+                {
+                    "provider": p.provider,
+                    "bucket": p.bucket,
+                    "prefix": p.prefix,
+                    "filter_prefix": list(p.prefix_filters),
+                    "filter_suffix": list(p.suffix_filters),
+                }
+                for p in self.outputs
+                if p.is_s3
+            ],
+        }
+
+    def runtime_config_json(self) -> str:
+        return json.dumps(self.runtime_config(), separators=(",", ":"), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    create: bool  # False: the bucket exists and avgen only adds notifications
+
+
+@dataclass(frozen=True)
+class Backend:
+    type: str  # s3 | local
+    config: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    name_prefix: str
+    tags: Mapping[str, str]
+    backend: Optional[Backend]
+    alerts_enabled: bool
+    alert_email: Optional[str]
+
+
+@dataclass(frozen=True)
+class Workflow:
+    source: Path
+    source_sha256: str
+    settings: Settings
+    functions: tuple[Function, ...]
+    buckets: tuple[Bucket, ...]  # every bucket an S3 path names, sorted by name
+    storage_providers: Mapping[str, tuple[str, ...]]  # provider -> IDs; credentials are never kept
+
+    @property
+    def name(self) -> str:
+        return self.source.parent.name if self.source.stem == "workflow" else self.source.stem
+
+    def function(self, name: str) -> Function:
+        for function in self.functions:
+            if function.name == name:
+                return function
+        raise KeyError(name)
+
+    def consumers_of(self, bucket: str, key: str) -> list[Function]:
+        """The functions an object written at bucket/key triggers."""
+        return [
+            f for f in self.functions if any(t.bucket == bucket and t.triggers_on(key) for t in f.triggers)
+        ]
