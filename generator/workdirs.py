@@ -23,6 +23,22 @@ def default_workdir(workflow_file: Path, sandbox: bool) -> Path:
     return workflow_file.parent / ".avgen" / (f"{name}-sandbox" if sandbox else name)
 
 
+GITIGNORE = "# Written by avgen: state, plans, sandboxes and local runs are not for version control.\n*\n"
+
+
+def make_workdir(path: Path) -> Path:
+    """Create a working folder; a `.avgen/` folder gets a .gitignore so that state and plans are never committed."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    for folder in (path, *path.parents):
+        if folder.name == ".avgen":
+            ignore = folder / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text(GITIGNORE)
+            break
+    return path
+
+
 def sandbox_dir(workdir: Path) -> Path:
     """The emulator's state folder of a sandbox deployment."""
     return Path(workdir) / SANDBOX_STATE

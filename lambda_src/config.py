@@ -12,8 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 EXECUTION_MODES = ("lambda", "batch", "lambda-batch")
+CONFIG_VARIABLE = "AVGEN_FUNCTION"     # the function's configuration, as JSON (written by the generator)
+SCRIPT_VARIABLE = "AVGEN_SCRIPT"       # where the image holds the function's script
 DEFAULT_SCRIPT = "/opt/avgen/script.sh"
 DEFAULT_TIMEOUT_THRESHOLD = 10
+
+
+def output_accepts(relative_path: str, prefixes, suffixes) -> bool:
+    """SCAR's output filter: any prefix AND any suffix, plain string tests; an empty list matches everything."""
+    prefix_ok = not prefixes or any(relative_path.startswith(p) for p in prefixes)
+    suffix_ok = not suffixes or any(relative_path.endswith(s) for s in suffixes)
+    return prefix_ok and suffix_ok
 
 
 class ConfigError(ValueError):
@@ -39,10 +48,7 @@ class OutputConfig:
     provider: str = "s3"
 
     def accepts(self, relative_path: str) -> bool:
-        """SCAR's rule: prefix AND suffix, any entry of each list; an empty list matches everything."""
-        prefix_ok = not self.filter_prefix or any(relative_path.startswith(p) for p in self.filter_prefix)
-        suffix_ok = not self.filter_suffix or any(relative_path.endswith(s) for s in self.filter_suffix)
-        return prefix_ok and suffix_ok
+        return output_accepts(relative_path, self.filter_prefix, self.filter_suffix)
 
     def key_for(self, relative_path: str) -> str:
         return f"{self.prefix}/{relative_path}" if self.prefix else relative_path
@@ -61,6 +67,20 @@ class FunctionConfig:
     # Extra variables for the script on top of the process environment (the local runner's way to pass
     # the container's variables; in AWS they are already in the environment).
     environment: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """The JSON object of `AVGEN_FUNCTION`: what `from_dict` reads back (script and environment travel apart)."""
+        return {
+            "name": self.name,
+            "execution_mode": self.execution_mode,
+            "log_level": self.log_level,
+            "timeout_threshold": self.timeout_threshold,
+            "batch_on_failure": self.batch_on_failure,
+            "inputs": [{"provider": i.provider, "bucket": i.bucket, "prefix": i.prefix} for i in self.inputs],
+            "outputs": [{"provider": o.provider, "bucket": o.bucket, "prefix": o.prefix,
+                         "filter_prefix": list(o.filter_prefix), "filter_suffix": list(o.filter_suffix)}
+                        for o in self.outputs],
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, script: str = DEFAULT_SCRIPT,
@@ -93,14 +113,14 @@ class FunctionConfig:
 def load_config(environ: Mapping[str, str] | None = None) -> FunctionConfig:
     """Read `AVGEN_FUNCTION` and `AVGEN_SCRIPT` from the environment (the deployed function's case)."""
     environ = os.environ if environ is None else environ
-    raw = environ.get("AVGEN_FUNCTION")
+    raw = environ.get(CONFIG_VARIABLE)
     if not raw:
-        raise ConfigError("AVGEN_FUNCTION is not set: the function was not deployed by avgen")
+        raise ConfigError(f"{CONFIG_VARIABLE} is not set: the function was not deployed by avgen")
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"AVGEN_FUNCTION is not valid JSON: {exc}") from None
-    return FunctionConfig.from_dict(data, script=environ.get("AVGEN_SCRIPT") or DEFAULT_SCRIPT)
+        raise ConfigError(f"{CONFIG_VARIABLE} is not valid JSON: {exc}") from None
+    return FunctionConfig.from_dict(data, script=environ.get(SCRIPT_VARIABLE) or DEFAULT_SCRIPT)
 
 
 def _string(data: Mapping[str, Any], key: str, *, where: str = "", required: bool = False,

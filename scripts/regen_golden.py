@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate tests/generate/golden/ after an intended change to templates/, modules/, the renderer or the
-examples, then review the diff (git diff tests/generate/golden) like any other change.
+examples, then review the diff (git diff tests/generate/golden) like any other change. The golden files are
+written by the real command line (`avgen generate CASE -o DIR`), as a user would get them.
 
 It also refreshes the trimmed provider schemas in tests/generate/data/ (the resource and data-source
 types the golden Terraform uses, cut from ../shared/terraform/), which the schema tests fall back on where
@@ -14,7 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +26,7 @@ sys.path.insert(0, str(REPO))
 from generator.render.checkov_skips import checkov_skips_markdown  # noqa: E402
 from generator.render.root import write_output  # noqa: E402
 from generator.render.schema_check import PROVIDER_ADDRESS  # noqa: E402
-from tests.generate.cases import CASES, DATA_DIR, GOLDEN_DIR, golden_files  # noqa: E402
+from tests.generate.cases import CASES, DATA_DIR, GOLDEN_DIR  # noqa: E402
 
 SHARED_SCHEMAS = REPO.parent / "shared" / "terraform"
 SCHEMA_VERSIONS = ("5.100.0", "6.47.0")
@@ -62,14 +65,24 @@ def trimmed_schema(version: str, used: dict[str, set[str]]) -> str | None:
     return json.dumps(trimmed, sort_keys=True, indent=1) + "\n"
 
 
+def generated_by_cli(workflow: Path) -> dict[str, str]:
+    """The root module's files as `avgen generate` writes them (modules/ are copies, tested as such)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "generator.cli", "generate", str(workflow), "-o", tmp], cwd=REPO,
+                       check=True, stdout=subprocess.DEVNULL)
+        return {path.relative_to(tmp).as_posix(): path.read_text() for path in sorted(Path(tmp).rglob("*"))
+                if path.is_file() and path.relative_to(tmp).parts[0] != "modules"
+                and not path.name.startswith(".avgen-")}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when something is stale")
     args = parser.parse_args()
 
     stale = False
-    for name in CASES:
-        result = write_output(GOLDEN_DIR / name, golden_files(name), check=args.check)
+    for name, workflow in CASES.items():
+        result = write_output(GOLDEN_DIR / name, generated_by_cli(workflow), check=args.check)
         for change in result.changes:
             print(f"{'stale' if args.check else change.action}: {GOLDEN_DIR.relative_to(REPO) / name / change.path}")
         for path in result.conflicts:

@@ -21,7 +21,7 @@ from generator.aws.clients import count_object_versions, empty_bucket, s3_client
 from generator.aws.sandbox import Sandbox, remove_provider_override, write_provider_override
 from generator.deploy.terraform import LineHandler, TerraformOptions, TerraformRunner
 from generator.errors import DeployError
-from generator.workdirs import SANDBOX_STATE, default_workdir
+from generator.workdirs import SANDBOX_STATE, default_workdir, make_workdir
 
 PLAN_FILE = "avgen.tfplan"
 PLAN_META = ".avgen-plan.json"
@@ -79,7 +79,7 @@ class Deployment:
     def generate(self) -> None:
         from generator.render.root import render, write_output  # the renderer imports the templates lazily
 
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        make_workdir(self.workdir)
         self._check_state_kind()
         written = write_output(self.workdir, render(self.workflow))
         if written.conflicts:

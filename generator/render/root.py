@@ -24,6 +24,8 @@ from typing import Any, Iterable, Mapping, Optional
 import jinja2
 
 from generator import __version__
+from lambda_src.config import CONFIG_VARIABLE, DEFAULT_SCRIPT, SCRIPT_VARIABLE
+
 from generator.render.checkov_skips import apply_checkov_skips
 from generator.workflow.model import Function, Workflow
 
@@ -45,7 +47,7 @@ MANIFEST = ".avgen-manifest.json"
 TERRAFORM_VERSION = ">= 1.5.0"
 AWS_PROVIDER_VERSION = ">= 5.100.0, < 7.0.0"
 # Where the runtime finds the function's script in its image (batch_jobs/image/Dockerfile.in).
-SCRIPT_PATH = "/opt/avgen/script.sh"
+SCRIPT_PATH = DEFAULT_SCRIPT
 HASH_LENGTH = 12  # of the sha256 shown in headers: enough to tell versions apart at a glance
 
 # The modules every workflow uses, and those only a workflow with Batch functions needs.
@@ -195,8 +197,8 @@ def _paths(paths) -> list[Inline]:
 
 def _function_entry(function: Function) -> dict[str, Any]:
     environment = {
-        "AVGEN_FUNCTION": JsonEncoded(_sorted_deep(function.runtime_config())),
-        "AVGEN_SCRIPT": SCRIPT_PATH,
+        CONFIG_VARIABLE: JsonEncoded(_sorted_deep(function.runtime_config())),
+        SCRIPT_VARIABLE: SCRIPT_PATH,
         **dict(sorted(function.environment.items())),
     }
     return {

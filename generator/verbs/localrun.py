@@ -35,6 +35,7 @@ from lambda_src.core import InvocationResult, run_invocation
 from lambda_src.logs import LOGGER_NAME, JsonFormatter
 from lambda_src.storage import Storage, file_sha256
 
+from generator.workdirs import make_workdir
 from generator.workflow.model import Function, Workflow
 
 DEFAULT_MAX_DEPTH = 20
@@ -453,7 +454,7 @@ def run_target(workflow: Workflow, extra_buckets: Sequence[str], *, connection=N
                          remote=True)
     from lambda_src.storage import DirectoryStorage
 
-    root = Path(store)
+    root = make_workdir(Path(store))
     if fresh:
         for name in names:
             shutil.rmtree(root / name, ignore_errors=True)
@@ -464,7 +465,7 @@ def run_local(workflow: Workflow, inputs: Sequence[tuple[Path, str, str]], targe
               environment: Mapping[str, str], limits: Limits, on_event: Callable) -> RunReport:
     """Store `inputs` (path, bucket, key) and run every function they trigger, to the end; log to `log_path`."""
     log_path = Path(log_path)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    make_workdir(log_path.parent)
     with open(log_path, "a", encoding="utf-8") as log_stream:
         runner = LocalRunner(workflow, target.storage, environment=environment, limits=limits, on_event=on_event,
                              log_stream=log_stream)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
+from lambda_src.config import FunctionConfig, InputConfig, OutputConfig, output_accepts
+
 from generator.workflow.findings import Location
 
 # Where SCAR's defaults (DESIGN.md §3) and avgen's own live, in one place.
@@ -72,10 +74,8 @@ class StoragePath:
         )
 
     def accepts(self, relative_path: str) -> bool:
-        """SCAR's output filter: any prefix AND any suffix (empty lists accept all)."""
-        prefix_ok = not self.prefix_filters or any(relative_path.startswith(p) for p in self.prefix_filters)
-        suffix_ok = not self.suffix_filters or any(relative_path.endswith(s) for s in self.suffix_filters)
-        return prefix_ok and suffix_ok
+        """SCAR's output filter, as the runtime applies it."""
+        return output_accepts(relative_path, self.prefix_filters, self.suffix_filters)
 
 
 @dataclass(frozen=True)
@@ -153,29 +153,19 @@ class Function:
         return f"Lambda→{kind}" if self.execution_mode == "lambda-batch" else kind
 
     def runtime_config(self) -> dict:
-        """What the runtime needs (env AVGEN_FUNCTION); small, to stay far below Lambda's 4 KB."""
-        return {
-            "name": self.resource_name,
-            "execution_mode": self.execution_mode,
-            "log_level": self.log_level,
-            "timeout_threshold": self.timeout_threshold,
-            "batch_on_failure": self.batch_on_failure,
-            # only S3 paths: the runtime reaches storage through the function's role (AVG008/AVG013 warn)
-            "inputs": [
-                {"provider": p.provider, "bucket": p.bucket, "prefix": p.prefix} for p in self.inputs if p.is_s3
-            ],
-            "outputs": [
-                {
-                    "provider": p.provider,
-                    "bucket": p.bucket,
-                    "prefix": p.prefix,
-                    "filter_prefix": list(p.prefix_filters),
-                    "filter_suffix": list(p.suffix_filters),
-                }
-                for p in self.outputs
-                if p.is_s3
-            ],
-        }
+        """What the runtime reads from AVGEN_FUNCTION (lambda_src/config.py owns the shape); small, to stay far
+        below Lambda's 4 KB of variables. Only S3 paths: the runtime reaches storage through the function's
+        role (AVG008/AVG013 warn about the others)."""
+        return FunctionConfig(
+            name=self.resource_name,
+            execution_mode=self.execution_mode,
+            log_level=self.log_level,
+            timeout_threshold=self.timeout_threshold,
+            batch_on_failure=self.batch_on_failure,
+            inputs=tuple(InputConfig(p.bucket, p.prefix, p.provider) for p in self.inputs if p.is_s3),
+            outputs=tuple(OutputConfig(p.bucket, p.prefix, tuple(p.prefix_filters), tuple(p.suffix_filters),
+                                       p.provider) for p in self.outputs if p.is_s3),
+        ).to_dict()
 
     def runtime_config_json(self) -> str:
         return json.dumps(self.runtime_config(), separators=(",", ":"), sort_keys=True)

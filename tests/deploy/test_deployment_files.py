@@ -32,3 +32,21 @@ def test_a_file_avgen_did_not_write_stops_the_deployment(tmp_path):
     with pytest.raises(DeployError, match="main.tf"):
         deployment.generate()
     assert (tmp_path / "main.tf").read_text() == "# someone else's configuration\n"  # left alone
+
+
+def test_working_folders_are_never_committed(tmp_path):
+    from generator.workdirs import make_workdir
+
+    folder = make_workdir(tmp_path / ".avgen" / "demo-sandbox")
+    assert folder.is_dir()
+    assert (tmp_path / ".avgen" / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+def test_the_working_folder_does_not_depend_on_how_the_path_was_typed(tmp_path, monkeypatch):
+    workflow = tmp_path / "av-workflow" / "workflow.yaml"
+    workflow.parent.mkdir()
+    monkeypatch.chdir(workflow.parent)
+    inside = default_workdir(Path("workflow.yaml"), sandbox=False).resolve()
+    monkeypatch.chdir(tmp_path)
+    outside = default_workdir(Path("av-workflow/workflow.yaml"), sandbox=False).resolve()
+    assert inside == outside == workflow.parent / ".avgen" / "av-workflow"

@@ -48,9 +48,10 @@ def checkov_bin() -> str:
 
 
 def provider_schema_path(version: str) -> Path:
-    """The full schema from ../shared/terraform when there, else the trimmed copy in tests/generate/data."""
+    """The trimmed copy in tests/generate/data (scripts/regen_golden.py cuts it from the full schema), or the
+    full schema from $AVGEN_PROVIDER_SCHEMA_DIR when set."""
     name = f"aws-provider-schema-{version}.json"
-    for folder in (os.environ.get("AVGEN_PROVIDER_SCHEMA_DIR"), REPO.parent / "shared" / "terraform"):
-        if folder and (Path(folder) / name).is_file():
-            return Path(folder) / name
+    folder = os.environ.get("AVGEN_PROVIDER_SCHEMA_DIR")
+    if folder and (Path(folder) / name).is_file():
+        return Path(folder) / name
     return DATA_DIR / name.replace(".json", ".trimmed.json")
