@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 SANDBOX_STATE = "sandbox"  # the emulator's own state, inside a sandbox deployment's folder
+IMAGES_DIR = "images"      # build contexts (`avgen build`; in the sandbox, what runs in place of the images)
 
 
 def workflow_name(workflow_file: Path) -> str:

@@ -7,12 +7,29 @@ real key, so it is decoded here once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
-from urllib.parse import unquote_plus
+from datetime import datetime, timezone
+from typing import Any, Mapping, Optional
+from urllib.parse import quote_plus, unquote_plus
 
 
 class EventError(ValueError):
     """The event is not one this runtime knows how to handle."""
+
+
+def s3_notification(bucket: str, key: str, size: int, when: Optional[datetime] = None, *, region: str = "local",
+                    configuration_id: str = "avgen-local", event_name: str = "ObjectCreated:Put") -> dict:
+    """The S3 event notification for one created object, as S3 sends it to Lambda (key URL-encoded).
+
+    Built here, next to its parser, for the local runner and the sandbox, which deliver what S3 would."""
+    when = when or datetime.now(timezone.utc)
+    return {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": region,
+        "eventTime": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
+        "eventName": event_name,
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": configuration_id,
+               "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+               "object": {"key": quote_plus(key, safe="/"), "size": size}},
+    }]}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 from urllib.parse import urlsplit
 
 import requests
@@ -64,6 +64,7 @@ class Sandbox:
         self.port: Optional[int] = None
         self.process: Optional[subprocess.Popen] = None
         self._log = None
+        self.attached = False  # True when serving through a long-running `avgen sandbox up`
 
     @property
     def endpoint(self) -> str:
@@ -103,7 +104,8 @@ class Sandbox:
         env.pop("MOTO_ENABLE_RECORDING", None)  # off until the replay is done
         self._log = open(self.state_dir / SERVER_LOG, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "generator.aws.sandbox_server", str(self.port)],
+            [sys.executable, "-m", "generator.aws.sandbox_server", str(self.port), self.region,
+             str(self.state_dir.resolve())],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True,  # its own process group: Ctrl-C reaches avgen, which stops it
         )
@@ -140,6 +142,34 @@ class Sandbox:
                     session.request(entry["method"], target, headers=headers, data=body, timeout=60)
                 except requests.RequestException as exc:
                     raise SandboxError(f"replaying the sandbox's state failed: {exc}") from None
+
+    # -- the executor: run what the deployed workflow triggers --------------------------------------
+    def run_workflows(self, contexts: Path) -> None:
+        """From now on, objects created here start the deployed functions, and jobs submitted here run."""
+        self._post("/_avgen/executor", json={"contexts": str(Path(contexts).resolve())})
+
+    def activity(self) -> dict:
+        try:
+            return requests.get(self.endpoint + "/_avgen/activity", timeout=30).json()
+        except (requests.RequestException, ValueError) as exc:
+            raise SandboxError(f"the sandbox's executor did not answer: {exc}") from None
+
+    def wait_until_quiet(self, on_change: Callable[[dict], None], poll_s: float = 0.5,
+                         timeout_s: Optional[float] = None) -> dict:
+        """Wait until nothing runs or waits to run; `on_change` sees each new state of the activity."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        last = None
+        while True:
+            state = self.activity()
+            shown = [(a["id"], a["state"]) for a in state["activities"]]
+            if shown != last:
+                on_change(state)
+                last = shown
+            if state["busy"] == 0:
+                return state
+            if deadline is not None and time.monotonic() > deadline:
+                raise SandboxError(f"the workflow was still running after {timeout_s:.0f} s")
+            time.sleep(poll_s)
 
     def _post(self, path: str, timeout: float = 30, **kwargs) -> None:
         try:

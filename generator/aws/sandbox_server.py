@@ -1,4 +1,8 @@
-"""moto's server, one request at a time: `python -m generator.aws.sandbox_server PORT`.
+"""moto's server, one request at a time, with avgen's executor: `python -m generator.aws.sandbox_server PORT REGION STATE_DIR`.
+
+The executor (generator/aws/executor.py) runs what the deployed workflow triggers; it is switched on by the
+avgen command once the recorded history has been replayed (`POST /_avgen/executor`), and reports what it
+runs at `GET /_avgen/activity`. Those two paths never reach moto nor its recorder.
 
 The gaps of moto that a deployment of the generated Terraform runs into are closed here too (below).
 
@@ -16,6 +20,9 @@ import signal
 import sys
 import threading
 import time
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlparse
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
@@ -122,19 +129,125 @@ def launch_template_ids_not_found_as_aws_says() -> None:
     LaunchTemplateBackend.delete_launch_template = delete_launch_template
 
 
+def run_what_is_deployed(executor) -> None:
+    """S3 → Lambda and SubmitJob → a Batch job go to the executor instead of moto's stand-ins (which need
+    Docker, or pretend that a job succeeded without running it)."""
+    from moto.batch.utils import JobStatus
+    from moto.batch_simple.models import BatchSimpleBackend
+    from moto.s3 import notifications
+
+    notifications._invoke_awslambda = lambda account_id, event, function_arn, region: executor.lambda_event(
+        function_arn, event)
+
+    def queue_job(self, include_start_attempt, job):
+        self.backend._jobs[job.job_id] = job
+        job.job_started_at = datetime.now()
+        job.log_stream_name = job._stream_name
+        if include_start_attempt:
+            job._start_attempt()
+        job.status = JobStatus.RUNNABLE
+        executor.batch_job(job)
+
+    BatchSimpleBackend._mark_job_as_finished = queue_job
+
+
+def enforce_iam_for_functions(executor) -> None:
+    """The emulator's IAM judges the calls made with temporary credentials (the roles the executor assumes
+    for functions and jobs), as AWS would; the user's and Terraform's calls pass unchecked, as moto's default."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    def authorize(self, iam_request_cls, resource="*"):
+        temporary = "X-Amz-Security-Token" in self.headers or "X-Amz-Security-Token" in (self.querystring or {})
+        if not (executor.enabled and temporary):
+            return
+        parsed = urlparse(self.uri)
+        request = iam_request_cls(account_id=self.current_account, method=self.method,
+                                  path=parsed.path + (f"?{parsed.query}" if parsed.query else ""), data=self.data,
+                                  body=self.raw_body, headers=self.headers, action=self._get_action())
+        request.check_signature()
+        if parsed.path.rstrip("/").lower() == "/v1/submitjob":
+            # moto judges Batch calls against resource "*" with a lower-cased action, which no policy naming
+            # ARNs matches; AWS checks SubmitJob against the job queue and the job definition
+            request._action = "batch:SubmitJob"
+            for arn in submit_job_resources(self):
+                request.check_action_permitted(arn)
+            return
+        request.check_action_permitted(resource)
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
+
+
+def submit_job_resources(response) -> list[str]:
+    """The ARNs AWS authorizes a SubmitJob against: its job queue and its job definition."""
+    body = json.loads(response.body or "{}")
+    prefix = f"arn:aws:batch:{response.region}:{response.current_account}"
+    queue, definition = str(body.get("jobQueue", "")), str(body.get("jobDefinition", ""))
+    return [queue if queue.startswith("arn:") else f"{prefix}:job-queue/{queue}",
+            definition if definition.startswith("arn:") else f"{prefix}:job-definition/{definition}"]
+
+
+def control(executor, environ, start_response):
+    """`/_avgen/…`: the avgen command's side door to the executor."""
+    path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+    if path == "/_avgen/executor" and method == "POST":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        settings = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        executor.enable(settings.get("contexts"))
+        body = {"enabled": True}
+    elif path == "/_avgen/activity":
+        body = executor.activity()
+    else:
+        start_response("404 Not Found", [("Content-Type", "application/json")])
+        return [b'{"error": "unknown avgen control path"}']
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(body).encode()]
+
+
+def forget_denied(app, environ, start_response):
+    """Run one request; if IAM denied it (a function's call), take it out of the recording again.
+
+    A denied call changed nothing here, but a replay (which checks no IAM) would carry it out."""
+    path = os.environ.get("MOTO_RECORDER_FILEPATH")
+    recording = Path(path) if path else None
+    before = recording.stat().st_size if recording and recording.exists() else None
+    status: dict[str, int] = {}
+
+    def capture(code, headers, exc_info=None):
+        status["code"] = int(code.split()[0])
+        return start_response(code, headers, exc_info)
+
+    body = b"".join(app(environ, capture))
+    temporary = "HTTP_X_AMZ_SECURITY_TOKEN" in environ or "X-Amz-Security-Token" in environ.get("QUERY_STRING", "")
+    if status.get("code") == 403 and temporary and before is not None:
+        with open(recording, "r+b") as handle:
+            handle.truncate(before)
+    return [body]
+
+
 def main() -> None:
     port = int(sys.argv[1])
+    region = sys.argv[2] if len(sys.argv) > 2 else "us-east-1"
+    state_dir = Path(sys.argv[3]) if len(sys.argv) > 3 else None
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
     keep_settings_moto_drops()
     treat_requests_as_tls()
     launch_template_ids_not_found_as_aws_says()
+    from generator.aws.executor import Executor
+
+    executor = Executor(f"http://127.0.0.1:{port}", region, state_dir)
+    run_what_is_deployed(executor)
+    enforce_iam_for_functions(executor)
     app = DomainDispatcherApplication(create_backend_app)
     one_at_a_time = threading.Lock()
 
     def serialized(environ, start_response):
+        if environ.get("PATH_INFO", "").startswith("/_avgen/"):
+            return control(executor, environ, start_response)
         with one_at_a_time:
-            return app(environ, start_response)
+            if not executor.enabled:
+                return app(environ, start_response)
+            return forget_denied(app, environ, start_response)
 
     # Threads keep the HTTP side as moto's own server has it (HTTP/1.1, keep-alive; a single-threaded
     # werkzeug server speaks HTTP/1.0 and clients then retry requests it had already carried out), while

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import NoReturn, Optional
@@ -18,9 +19,10 @@ from generator.workflow.findings import Finding, Severity, has_errors
 from generator.workflow.load import load_workflow
 from generator.workflow.model import Workflow
 
-# Without a terminal (CI logs), never cut a line at 80 columns: tables and paths stay whole.
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Without a terminal (CI logs, pipes), never cut a line at 80 columns: tables and names stay whole.
+WIDE = 1000
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else WIDE)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else WIDE)
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 EXIT_CHANGES = 2        # `avgen plan`: like terraform's -detailed-exitcode

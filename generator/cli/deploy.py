@@ -20,6 +20,7 @@ from generator.cli.options import (
 from generator.deploy.core import Deployment, DeployOptions
 from generator.deploy.planview import ACTIONS, SYMBOL, PlanSummary
 from generator.deploy.terraform import TerraformOptions
+from generator.workdirs import IMAGES_DIR
 from generator.workflow.findings import has_errors
 
 
@@ -227,7 +228,7 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
     if has_errors(findings):
         print_errors(file, findings)
         raise typer.Exit(EXIT_FINDINGS)
-    contexts = write_contexts(dep.workflow, dep.workdir / "images")
+    contexts = write_contexts(dep.workflow, dep.workdir / IMAGES_DIR)
     for context in contexts:
         out.print(f"[bold]{escape(context.function)}[/]: {escape(str(context.path))}  [dim]tag {context.tag}[/]")
     if not push:

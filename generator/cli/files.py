@@ -14,7 +14,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from generator.cli.console import EXIT_USAGE, err, fail, human_size, load, local_time, out
+from generator.cli.console import EXIT_FINDINGS, EXIT_USAGE, err, fail, human_size, load, local_time, out, plural
 from generator.cli.options import (
     BucketOpt, ChunkOpt, EndpointOpt, RegionOpt, SandboxOpt, ThresholdOpt, WorkdirOpt, WorkflowOptArg, connection,
 )
@@ -67,8 +67,14 @@ def put(
         "--path", "-p", show_default=False, help="A file or folder to upload (SCAR's option); repeatable.")] = None,
     endpoint_url: EndpointOpt = None, region: RegionOpt = None, sandbox: SandboxOpt = False,
     workdir: WorkdirOpt = None, multipart_threshold: ThresholdOpt = 8, multipart_chunk: ChunkOpt = 8,
+    wait: Annotated[bool, typer.Option(
+        "--wait/--no-wait", help="With --sandbox: wait until the workflow the upload started has finished, "
+        "showing each invocation and job (exit 1 if one failed).")] = True,
 ):
     """Upload files or folders to a bucket folder; with a workflow, say which functions they start.
+
+    In the sandbox the upload really starts them: the deployed functions and Batch jobs run here, and avgen
+    waits until the workflow is done (--no-wait leaves them running where `avgen sandbox up` serves).
 
     A file goes to FOLDER/NAME; a folder's files keep their paths relative to it (FOLDER/sub/NAME).
     Files of 8 MiB and more go up in parallel parts. Without -b, the workflow's start folder is used.
@@ -100,24 +106,63 @@ def put(
         fail("where to? give -b BUCKET/FOLDER, or the workflow file first", EXIT_USAGE)
     plan = plan_put(sources, destination)
     total = sum(item.size for item in plan)
-    with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
+    with connection(file, workflow, endpoint_url, region, sandbox, workdir, run_workflows=sandbox) as conn:
         began = time.monotonic()
         with TransferBars("uploading", total, len(plan)) as bars:
             keys = put_objects(conn.s3(), destination.bucket, plan, progress=bars,
                                config=transfer_config(multipart_threshold * MiB, multipart_chunk * MiB))
-    seconds = time.monotonic() - began
-    out.print(f"uploaded {len(keys)} file{'s' * (len(keys) != 1)} ({human_size(total)}) to "
-              f"{escape(str(destination))} in {seconds:.1f} s")
-    for key in keys if len(keys) <= 20 else keys[:20]:
-        out.print(f"  s3://{escape(destination.bucket)}/{escape(key)}")
-    if len(keys) > 20:
-        out.print(f"  … and {len(keys) - 20} more")
-    if workflow:
-        hits = triggered_by(workflow, destination.bucket, keys)
-        for name, hit in hits.items():
-            out.print(f"[green]→ starts {escape(name)}[/] for {len(hit)} file{'s' * (len(hit) != 1)}")
-        if not hits:
-            out.print("[yellow]no function of the workflow is triggered by these keys[/]")
+        seconds = time.monotonic() - began
+        out.print(f"uploaded {len(keys)} file{'s' * (len(keys) != 1)} ({human_size(total)}) to "
+                  f"{escape(str(destination))} in {seconds:.1f} s")
+        for key in keys if len(keys) <= 20 else keys[:20]:
+            out.print(f"  s3://{escape(destination.bucket)}/{escape(key)}")
+        if len(keys) > 20:
+            out.print(f"  … and {len(keys) - 20} more")
+        if workflow:
+            hits = triggered_by(workflow, destination.bucket, keys)
+            for name, hit in hits.items():
+                out.print(f"[green]→ starts {escape(name)}[/] for {plural(len(hit), 'file')}")
+            if not hits:
+                out.print("[yellow]no function of the workflow is triggered by these keys[/]")
+        if sandbox and (wait or not conn.sandbox.attached):
+            wait_for_workflow(conn.sandbox, began)
+
+
+def wait_for_workflow(sandbox, began: float) -> None:
+    """Follow the sandbox's executor until the workflow is quiet; exit 1 if an invocation or job failed."""
+    report = sandbox.wait_until_quiet(WorkflowProgress())
+    failed = [a for a in report["activities"] if a["state"] not in ("succeeded", "queued", "running")]
+    lambdas = sum(a["kind"] == "lambda" for a in report["activities"])
+    jobs = len(report["activities"]) - lambdas
+    out.print(f"{'[bold red]failed[/]' if failed else '[green]workflow done[/]'}: {plural(lambdas, 'invocation')}, "
+              f"{plural(jobs, 'Batch job')}, {len(failed)} failed, in {time.monotonic() - began:.1f} s")
+    for activity in failed:
+        out.print(f"[bold red]{escape(activity['state'])}[/]: {escape(activity['function'])} on "
+                  f"{escape(activity['source'])}: {escape(activity['reason'][-1500:])}")
+    if failed:
+        out.print("[dim]details: avgen logs WORKFLOW --sandbox; avgen status WORKFLOW --sandbox[/]")
+        raise typer.Exit(EXIT_FINDINGS)
+
+class WorkflowProgress:
+    """The sandbox's executor as lines: each invocation or job when it starts and when it ends."""
+
+    def __init__(self):
+        self.seen: dict[str, str] = {}
+
+    def __call__(self, state: dict) -> None:
+        for activity in state["activities"]:
+            before = self.seen.get(activity["id"])
+            now = activity["state"]
+            if before == now or now == "queued":
+                continue
+            self.seen[activity["id"]] = now
+            kind = "job" if activity["kind"] == "batch" else "λ"
+            if now == "running":
+                err.print(f"[cyan]→ {kind} {escape(activity['function'])}[/]  {escape(activity['source'])}")
+            else:
+                mark = "[green]✓[/]" if now == "succeeded" else f"[bold red]✗ {now}[/]"
+                err.print(f"{mark} {kind} {escape(activity['function'])}  {escape(activity['source'])}  "
+                          f"{activity['seconds']:.1f} s")
 
 
 def print_listing(entries, title: str, with_sizes: bool = True) -> None:

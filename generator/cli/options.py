@@ -64,8 +64,10 @@ SinceOpt = Annotated[str, typer.Option(
 
 @contextlib.contextmanager
 def connection(file: Optional[Path], workflow: Optional[Workflow], endpoint_url: Optional[str],
-               region: Optional[str], sandbox: bool, workdir: Optional[Path]) -> Iterator:
-    """Connect to AWS, another S3 API, or the sandbox that `avgen apply --sandbox` left."""
+               region: Optional[str], sandbox: bool, workdir: Optional[Path], *,
+               run_workflows: bool = False) -> Iterator:
+    """Connect to AWS, another S3 API, or the sandbox that `avgen apply --sandbox` left (where, with
+    `run_workflows`, what the command creates starts the deployed functions)."""
     from generator.verbs.transfer import connect  # boto3 is imported only by commands that talk to AWS
 
     if sandbox and endpoint_url:
@@ -74,5 +76,5 @@ def connection(file: Optional[Path], workflow: Optional[Workflow], endpoint_url:
         fail("--sandbox needs the workflow file or --workdir (the folder `avgen apply --sandbox` used)", EXIT_USAGE)
     region = region or (workflow.settings.region if workflow else None)
     state = sandbox_dir(workdir or default_workdir(file, sandbox=True)) if sandbox else None
-    with connect(endpoint_url=endpoint_url, region=region, sandbox_dir=state) as conn:
+    with connect(endpoint_url=endpoint_url, region=region, sandbox_dir=state, run_workflows=run_workflows) as conn:
         yield conn

@@ -21,7 +21,7 @@ from generator.aws.clients import count_object_versions, empty_bucket, s3_client
 from generator.aws.sandbox import Sandbox, remove_provider_override, write_provider_override
 from generator.deploy.terraform import LineHandler, TerraformOptions, TerraformRunner
 from generator.errors import DeployError
-from generator.workdirs import SANDBOX_STATE, default_workdir, make_workdir
+from generator.workdirs import IMAGES_DIR, SANDBOX_STATE, default_workdir, make_workdir
 
 PLAN_FILE = "avgen.tfplan"
 PLAN_META = ".avgen-plan.json"
@@ -88,6 +88,10 @@ class Deployment:
                               f"{', '.join(map(str, written.conflicts))}; move them away (or use another "
                               "--workdir) and run again")
         if self.options.sandbox:
+            from generator.deploy.images import write_contexts
+
+            # the executor runs each function from its build context, in place of its image
+            write_contexts(self.workflow, self.workdir / IMAGES_DIR)
             write_provider_override(self.workdir)
             (self.workdir / SANDBOX_MARKER).write_text("state of the avgen sandbox, not of an AWS account\n")
         else:
@@ -202,8 +206,9 @@ class Deployment:
             tf.init(on_line)
             addresses = [a for a in tf.state_list() if not a.startswith("data.") and ".data." not in a]
             kept = [a for a in addresses if _resource_type(a) in BUCKET_DATA_TYPES]
+            full: list[str] = []
             if delete_buckets:
-                self._empty_buckets(force, tf.options.env)
+                full = self._buckets_to_empty(force, tf.options.env)  # refuses before anything is asked
                 targets = ()
             else:
                 targets = tuple(a for a in addresses if a not in kept)
@@ -213,6 +218,8 @@ class Deployment:
                 return outcome
             outcome.summary = self._plan(tf, on_line, destroy=True, targets=targets)
             if outcome.summary.has_changes and confirm(outcome.summary):
+                # only now, confirmed: a "no" (or no terminal to ask on) must leave every object in place
+                self._empty(full, tf.options.env)
                 try:
                     tf.apply_plan(self.workdir / PLAN_FILE, on_event)
                 finally:
@@ -222,8 +229,8 @@ class Deployment:
                 self._forget_plan()
         return outcome
 
-    def _empty_buckets(self, force: bool, env: dict[str, str]) -> None:
-        """Refuse to delete buckets that hold objects, unless forced (then empty them, all versions)."""
+    def _buckets_to_empty(self, force: bool, env: dict[str, str]) -> list[str]:
+        """The buckets to empty before deleting them; refuse when they hold objects, unless forced."""
         names = [b.name for b in self.workflow.buckets if b.create]
         s3 = s3_client(env=env)
         counts = {name: count_object_versions(s3, name) for name in names}
@@ -232,7 +239,12 @@ class Deployment:
             listing = ", ".join(f"{name} ({n} object version{'s' * (n != 1)})" for name, n in sorted(full.items()))
             raise DeployError(f"these buckets are not empty: {listing}. Nothing was destroyed. Download what "
                               "you need (avgen get), then run again with --force to delete the objects too")
-        for name in full:
+        return sorted(full)
+
+    @staticmethod
+    def _empty(names: list[str], env: dict[str, str]) -> None:
+        s3 = s3_client(env=env)
+        for name in names:
             empty_bucket(s3, name)
 
     def outputs(self) -> Outcome:

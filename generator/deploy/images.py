@@ -16,6 +16,7 @@ from typing import Callable, Optional
 from generator.deploy.build import BuildError, build_and_push, context_tag, docker_available, write_build_context
 
 from generator.workflow.model import Workflow
+from generator.aws.executor import CONTEXTS_INDEX
 from generator.errors import ImageError
 
 IMAGES_VARS_FILE = "avgen-images.auto.tfvars.json"
@@ -49,6 +50,9 @@ def write_contexts(workflow: Workflow, dest: Path) -> list[ImageContext]:
         except (ValueError, FileNotFoundError) as exc:
             raise ImageError(f"function `{function.name}`: {exc}") from None
         contexts.append(ImageContext(function.name, folder, context_tag(folder, files)))
+    # how the sandbox's executor finds a deployed function's context (by the name AVGEN_FUNCTION carries)
+    index = {f.resource_name: f.name for f in workflow.functions}
+    (Path(dest) / CONTEXTS_INDEX).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
     return contexts
 
 

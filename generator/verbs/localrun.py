@@ -18,29 +18,26 @@ import logging
 import os
 import re
 import shutil
-import stat
-import sys
 import tempfile
 import time
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence, TextIO
-from urllib.parse import quote_plus
 
 from lambda_src.config import FunctionConfig
+from lambda_src.events import s3_notification
 from lambda_src.core import InvocationResult, run_invocation
 from lambda_src.logs import LOGGER_NAME, JsonFormatter
 from lambda_src.storage import Storage, file_sha256
 
+from generator.aws.executor import HANDLER_COMMAND, handler_shim
 from generator.workdirs import make_workdir
 from generator.workflow.model import Function, Workflow
 
 DEFAULT_MAX_DEPTH = 20
 DEFAULT_MAX_PER_FUNCTION = 1000
-HANDLER_COMMAND = "avgen-handler"
 MEDIA_EXTRA = "pip install 'avgen[media]'"
 # What each avgen-handler command needs besides avgen itself: executables and Python modules.
 HANDLER_NEEDS = {
@@ -147,30 +144,7 @@ def check_tools(workflow: Workflow, functions: Optional[Sequence[Function]] = No
     return [MissingTool(tool, tuple(users), tuple(images)) for tool, (users, images) in missing.items()]
 
 
-def handler_shim(folder: Path) -> Path:
-    """A folder holding an `avgen-handler` that runs this very Python's handlers (as /opt/avgen/bin does in
-    the images); put first on the scripts' PATH, so the local run uses the code it ships."""
-    folder.mkdir(parents=True, exist_ok=True)
-    shim = folder / HANDLER_COMMAND
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m batch_jobs.handlers "$@"\n')
-    shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return folder
-
-
 # --- events and results ---------------------------------------------------------------------------
-
-
-def s3_notification(bucket: str, key: str, size: int, when: Optional[datetime] = None) -> dict:
-    """The S3 event notification for one created object, as S3 sends it to Lambda (key URL-encoded)."""
-    when = when or datetime.now(timezone.utc)
-    return {"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "local",
-        "eventTime": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
-        "eventName": "ObjectCreated:Put",
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "avgen-local",
-               "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {"key": quote_plus(key, safe="/"), "size": size}},
-    }]}
 
 
 @dataclass

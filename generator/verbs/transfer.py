@@ -18,7 +18,7 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
 from boto3.s3.transfer import TransferConfig
@@ -30,6 +30,7 @@ from generator.workflow.graph import workflow_starts
 from generator.workflow.model import StoragePath, Workflow
 from generator.aws.clients import s3_client
 from generator.errors import TransferError
+from generator.workdirs import IMAGES_DIR
 
 MiB = 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 8 * MiB
@@ -348,6 +349,7 @@ class Connection:
     endpoint_url: Optional[str] = None
     region: Optional[str] = None
     env: Mapping[str, str] = field(default_factory=dict)
+    sandbox: Optional[Any] = None  # the running Sandbox, when connected to one
 
     def s3(self):
         return s3_client(self.endpoint_url, self.region, self.env)
@@ -375,9 +377,9 @@ def check_reachable(endpoint_url: str, timeout: float = 5.0) -> None:
 
 @contextlib.contextmanager
 def connect(*, endpoint_url: Optional[str] = None, region: Optional[str] = None,
-            sandbox_dir: Optional[Path] = None) -> Iterator[Connection]:
+            sandbox_dir: Optional[Path] = None, run_workflows: bool = False) -> Iterator[Connection]:
     """A Connection; with `sandbox_dir`, the sandbox (the same state as `avgen apply --sandbox`) runs
-    while it is used."""
+    while it is used, and with `run_workflows` what is created in it starts the deployed functions."""
     if sandbox_dir is None:
         if endpoint_url:
             check_reachable(endpoint_url)
@@ -386,7 +388,10 @@ def connect(*, endpoint_url: Optional[str] = None, region: Optional[str] = None,
     from generator.aws.sandbox import Sandbox
 
     with Sandbox(Path(sandbox_dir), region or "us-east-1") as sandbox:
-        yield Connection(sandbox.endpoint, region or sandbox.region, sandbox.env)
+        contexts = Path(sandbox_dir).parent / IMAGES_DIR
+        if run_workflows and contexts.is_dir():
+            sandbox.run_workflows(contexts)
+        yield Connection(sandbox.endpoint, region or sandbox.region, sandbox.env, sandbox)
 
 
 def ensure_buckets(client, names: Sequence[str]) -> list[str]:

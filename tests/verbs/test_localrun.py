@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from generator.workflow.load import load_workflow
-from generator.verbs.localrun import LocalRunner, Limits, check_tools, s3_notification, script_commands
+from generator.verbs.localrun import LocalRunner, Limits, check_tools, script_commands
+from lambda_src.events import s3_notification
 from lambda_src.events import parse_event
 from lambda_src.storage import DirectoryStorage
 from tests.media import make_video, make_yolo_model, requires_tools

@@ -1,0 +1,343 @@
+"""The sandbox's executor: what AWS would run, run here, from what was deployed.
+
+It lives inside the sandbox's emulator process (generator/aws/sandbox_server.py) and is woken by the
+emulator itself: an object created in a bucket fires the bucket's notification configuration as it is
+stored in the emulator (S3 → Lambda), and a `SubmitJob` queues a Batch job. Each invocation or job runs
+the avgen runtime from the function's build context (`avgen build`'s output: the runtime, handlers and
+script its image would hold) as a child process, with
+
+- the function's deployed configuration: environment variables, timeout, memory, ephemeral storage,
+  read from the emulator's Lambda function or Batch job definition, never from the workflow file;
+- credentials of the function's (or job's) own role, assumed through the emulator's STS, so that the
+  emulator's IAM decides what the script may touch (only those temporary credentials are checked:
+  the user's own calls and Terraform's are not);
+- its log lines sent to the deployed log group, and a failed invocation's event sent to the function's
+  dead-letter queue, as Lambda does.
+
+The container image itself is not run (no Docker engine is assumed): the base image's own tools are
+those of this machine.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+CONTEXTS_INDEX = "contexts.json"      # resource name → build context folder, written by write_contexts
+HANDLER_COMMAND = "avgen-handler"
+OUTPUT_TAIL = 2000
+LOG_BATCH = 500                        # log events per PutLogEvents call (AWS allows 10,000)
+GRACE_S = 5                            # past the function's timeout before the process is killed
+
+
+def handler_shim(folder: Path, python: str = sys.executable) -> Path:
+    """A folder holding an `avgen-handler` that runs `python`'s handlers (as /opt/avgen/bin does in the images);
+    put first on the scripts' PATH."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shim = folder / HANDLER_COMMAND
+    shim.write_text(f'#!/bin/sh\nexec "{python}" -m batch_jobs.handlers "$@"\n')
+    shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return folder
+
+
+@dataclass
+class Activity:
+    """One Lambda invocation or Batch job, as `avgen put --sandbox` reports it."""
+
+    id: str
+    kind: str                 # "lambda" | "batch"
+    function: str             # the deployed name
+    source: str               # s3://bucket/key, or the job's name
+    state: str = "queued"     # queued | running | succeeded | failed | timed out
+    started: float = 0.0
+    seconds: float = 0.0
+    reason: str = ""
+
+
+@dataclass
+class Run:
+    """What one child process needs: the runtime's command, its environment and its limits."""
+
+    command: list[str]
+    environment: dict[str, str]
+    timeout_s: Optional[float]
+    log_group: str
+    log_stream: str
+    scratch: Path
+    stdin_file: Optional[Path] = None
+    lines: list[str] = field(default_factory=list)
+
+
+JOB_OUTCOMES = "batch-job-outcomes.json"  # in the sandbox's state folder: how each job ended, for later replays
+
+
+class Executor:
+    def __init__(self, endpoint: str, region: str, state_dir: Optional[Path] = None, workers: Optional[int] = None):
+        self.endpoint = endpoint
+        self.region = region
+        self.state_dir = state_dir
+        self.enabled = False
+        self.contexts: Optional[Path] = None
+        self._pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2, thread_name_prefix="avgen-run")
+        self._lock = threading.Lock()
+        self._activities: dict[str, Activity] = {}
+        self._clients: dict[str, Any] = {}
+        self._shims = Path(tempfile.mkdtemp(prefix="avgen-sandbox-bin-"))
+        handler_shim(self._shims)
+
+    # -- control (from the avgen command, over /_avgen/…) ------------------------------------------
+    def enable(self, contexts: Optional[str]) -> None:
+        self.contexts = Path(contexts) if contexts else None
+        self.enabled = True
+
+    def activity(self) -> dict:
+        with self._lock:
+            items = [asdict(a) for a in self._activities.values()]
+        busy = sum(a["state"] in ("queued", "running") for a in items)
+        return {"version": 1, "enabled": self.enabled, "busy": busy, "activities": items}
+
+    # -- triggers (from inside the emulator) -------------------------------------------------------
+    def lambda_event(self, function_arn: str, event: dict) -> None:
+        """S3 → Lambda: `event` is the notification the emulator built from the bucket's deployed configuration."""
+        if not self.enabled:
+            return  # replaying history, or nobody asked for execution
+        from lambda_src.events import parse_event
+
+        name = function_arn.split(":function:")[-1].split(":")[0]
+        sources = [f"s3://{o.bucket}/{o.key}" for o in parse_event(event)]
+        activity = self._new("lambda", name, ", ".join(sources))
+        self._pool.submit(self._guarded, activity, lambda: self._run_lambda(activity, function_arn, event))
+
+    def batch_job(self, job: Any) -> None:
+        if not self.enabled:
+            # history being replayed: the job ran back then (ids repeat in a replay), and ended as recorded
+            job._mark_stopped(success=self._outcomes().get(job.job_id, True))
+            return
+        activity = self._new("batch", job.job_definition.name, job.job_name)
+        activity.id = job.job_id
+        self._pool.submit(self._guarded, activity, lambda: self._run_job(activity, job))
+
+    # -- running ------------------------------------------------------------------------------------
+    def _new(self, kind: str, function: str, source: str) -> Activity:
+        activity = Activity(id=str(uuid.uuid4()), kind=kind, function=function, source=source)
+        with self._lock:
+            self._activities[activity.id] = activity
+        return activity
+
+    def _guarded(self, activity: Activity, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except Exception as exc:  # an executor bug must show up as a failed invocation, not vanish
+            activity.state, activity.reason = "failed", f"sandbox executor: {type(exc).__name__}: {exc}"
+
+    def _run_lambda(self, activity: Activity, function_arn: str, event: dict) -> None:
+        from moto.awslambda.utils import get_backend
+
+        account = function_arn.split(":")[4]
+        function = get_backend(account, self.region).get_function(function_arn)
+        deployed = dict(function.environment_vars or {})
+        request_id = activity.id
+        scratch = Path(tempfile.mkdtemp(prefix="avgen-lambda-"))
+        event_file = scratch / "event.json"
+        event_file.write_text(json.dumps(event))
+        environment = self._base_environment(deployed, self._credentials(function.role, function.function_name),
+                                             scratch, max(512, int(function.ephemeral_storage or 512)))
+        environment.update({
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
+            "AWS_LAMBDA_REQUEST_ID": request_id,
+        })
+        now = datetime.now(timezone.utc)
+        run = Run(command=[sys.executable, "-m", "lambda_src.invoke", str(event_file)], environment=environment,
+                  timeout_s=float(function.timeout), log_group=f"/aws/lambda/{function.function_name}",
+                  log_stream=f"{now:%Y/%m/%d}/[$LATEST]{request_id.replace('-', '')}", scratch=scratch)
+        self._prepare(run, deployed, activity)
+        run.lines.append(f"START RequestId: {request_id} Version: $LATEST")
+        ok, reason = self._execute(run, activity)
+        run.lines.append(f"END RequestId: {request_id}")
+        run.lines.append(f"REPORT RequestId: {request_id}\tDuration: {activity.seconds * 1000:.2f} ms\t"
+                         f"Memory Size: {function.memory_size} MB")
+        self._send_logs(run)
+        self._finish(activity, ok, reason)
+        if not ok:
+            self._dead_letter(function, event, reason)
+
+    def _run_job(self, activity: Activity, job: Any) -> None:
+        from moto.batch.utils import JobStatus
+
+        properties = job.job_definition.container_properties or {}
+        deployed = {e["name"]: e["value"] for e in properties.get("environment", [])}
+        overrides = (job.container_overrides or {}).get("environment", [])
+        deployed.update({e["name"]: e["value"] for e in overrides})
+        scratch = Path(tempfile.mkdtemp(prefix="avgen-batch-"))
+        role = properties.get("jobRoleArn")
+        environment = self._base_environment(deployed, self._credentials(role, job.job_name) if role else {},
+                                             scratch, None)
+        environment["AWS_BATCH_JOB_ID"] = job.job_id
+        options = (properties.get("logConfiguration") or {}).get("options") or {}
+        timeout = (job.timeout or job.job_definition.timeout or {}).get("attemptDurationSeconds")
+        run = Run(command=[sys.executable, "-m", "batch_jobs.entrypoint"], environment=environment,
+                  timeout_s=float(timeout) if timeout else None,
+                  log_group=options.get("awslogs-group") or f"/aws/batch/{job.job_definition.name}",
+                  log_stream=job.log_stream_name or f"{job.job_definition.name}/default/{job.job_id}",
+                  scratch=scratch)
+        self._prepare(run, deployed, activity)
+        job.status = JobStatus.STARTING
+        job.status = JobStatus.RUNNING
+        ok, reason = self._execute(run, activity)
+        self._send_logs(run)
+        self._record_outcome(job.job_id, ok)
+        job._mark_stopped(success=ok)
+        self._finish(activity, ok, reason)
+
+    def _outcomes(self) -> dict[str, bool]:
+        path = self.state_dir / JOB_OUTCOMES if self.state_dir else None
+        if path is None or not path.is_file():
+            return {}
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            return {}
+
+    def _record_outcome(self, job_id: str, ok: bool) -> None:
+        if self.state_dir is None:
+            return
+        with self._lock:
+            outcomes = {**self._outcomes(), job_id: ok}
+            partial = self.state_dir / (JOB_OUTCOMES + ".partial")
+            partial.write_text(json.dumps(outcomes, indent=1, sort_keys=True))
+            partial.replace(self.state_dir / JOB_OUTCOMES)
+
+    def _prepare(self, run: Run, deployed: dict[str, str], activity: Activity) -> None:
+        """Point the runtime at the function's build context: its sources, script and handlers."""
+        context = self._context_of(deployed)
+        run.environment["PYTHONPATH"] = str(context / "avgen")
+        run.environment["AVGEN_SCRIPT"] = str(context / "script.sh")
+
+    def _context_of(self, deployed: dict[str, str]) -> Path:
+        try:
+            name = json.loads(deployed.get("AVGEN_FUNCTION", "{}"))["name"]
+        except (ValueError, KeyError, TypeError):
+            raise RuntimeError("the deployed function has no AVGEN_FUNCTION: it was not deployed by avgen") from None
+        index = json.loads((self.contexts / CONTEXTS_INDEX).read_text()) if self.contexts and (
+            self.contexts / CONTEXTS_INDEX).is_file() else {}
+        if name not in index:
+            raise RuntimeError(f"no build context for {name} in {self.contexts}: run `avgen build` (the sandbox "
+                               "runs the runtime and script the image would hold)")
+        return self.contexts / index[name]
+
+    def _base_environment(self, deployed: dict[str, str], credentials: dict[str, str], scratch: Path,
+                          ephemeral_mb: Optional[int]) -> dict[str, str]:
+        environment = {
+            "PATH": f"{self._shims}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "HOME": str(scratch), "TMPDIR": str(scratch), "LANG": "C.UTF-8",
+            "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            **deployed, **credentials,
+        }
+        if ephemeral_mb:
+            environment["AVGEN_EPHEMERAL_STORAGE_MB"] = str(ephemeral_mb)
+        return environment
+
+    def _execute(self, run: Run, activity: Activity) -> tuple[bool, str]:
+        activity.state, activity.started = "running", time.time()
+        began = time.monotonic()
+        try:
+            process = subprocess.Popen(run.command, env=run.environment, cwd=run.scratch, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            reader = threading.Thread(target=lambda: run.lines.extend(
+                line.decode("utf-8", "replace").rstrip("\n") for line in process.stdout), daemon=True)
+            reader.start()
+            try:
+                code = process.wait(timeout=run.timeout_s + GRACE_S if run.timeout_s else None)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait()
+                reader.join(5)
+                activity.seconds = time.monotonic() - began
+                return False, f"Task timed out after {run.timeout_s:.0f} seconds"
+            reader.join(5)
+        finally:
+            shutil.rmtree(run.scratch, ignore_errors=True)
+        activity.seconds = time.monotonic() - began
+        if code == 0:
+            return True, ""
+        return False, _failure_reason(run.lines, code)
+
+    def _finish(self, activity: Activity, ok: bool, reason: str) -> None:
+        activity.state = "succeeded" if ok else ("timed out" if reason.startswith("Task timed out") else "failed")
+        activity.reason = reason
+
+    # -- AWS calls, over HTTP to the emulator like any client's --------------------------------------
+    def _client(self, service: str):
+        if service not in self._clients:
+            import boto3
+
+            from generator.aws.sandbox import FAKE_KEY
+
+            self._clients[service] = boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,
+                                                  aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY)
+        return self._clients[service]
+
+    def _credentials(self, role_arn: str, session: str) -> dict[str, str]:
+        answer = self._client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session[:64])["Credentials"]
+        return {"AWS_ACCESS_KEY_ID": answer["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": answer["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": answer["SessionToken"]}
+
+    def _send_logs(self, run: Run) -> None:
+        logs = self._client("logs")
+        try:
+            logs.create_log_group(logGroupName=run.log_group)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            pass
+        try:
+            logs.create_log_stream(logGroupName=run.log_group, logStreamName=run.log_stream)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            pass
+        now = int(time.time() * 1000)
+        events = [{"timestamp": now, "message": line} for line in run.lines if line.strip()]
+        for start in range(0, len(events), LOG_BATCH):
+            logs.put_log_events(logGroupName=run.log_group, logStreamName=run.log_stream,
+                                logEvents=events[start:start + LOG_BATCH])
+
+    def _dead_letter(self, function: Any, event: dict, reason: str) -> None:
+        target = (getattr(function, "dead_letter_config", None) or {}).get("TargetArn", "")
+        if ":sqs:" not in target:
+            return
+        sqs = self._client("sqs")
+        url = sqs.get_queue_url(QueueName=target.rsplit(":", 1)[-1])["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event),
+                         MessageAttributes={"ErrorMessage": {"DataType": "String", "StringValue": reason[:1000] or
+                                                             "failed"}})
+
+
+def _failure_reason(lines: list[str], code: int) -> str:
+    """Lambda's error message (the last line `lambda_src.invoke` prints), else the runtime's last error line,
+    else the end of the output."""
+    for line in reversed(lines):
+        if not line.startswith("{"):
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if "errorMessage" in record:
+            return str(record["errorMessage"])
+        if record.get("level") == "ERROR":
+            tail = str(record.get("output_tail") or "").strip()
+            return str(record.get("message", "")) + (f": {tail}" if tail else "")
+    tail = "\n".join(lines)[-OUTPUT_TAIL:]
+    return f"exit code {code}" + (f": {tail}" if tail else "")
