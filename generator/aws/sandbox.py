@@ -8,6 +8,7 @@ ids come out the same and the Terraform state written by the previous command st
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import signal
@@ -26,6 +27,8 @@ SEED = 20261121  # any constant: the same seed + the same requests ⇒ the same 
 FAKE_KEY = "avgen-sandbox"
 RECORDING = "moto-recording.jsonl"
 SERVER_LOG = "moto-server.log"
+SERVER_FILE = "server.json"  # the long-running server of `avgen sandbox up`: pid, port, region
+LOCK_FILE = "lock"
 READY_TIMEOUT_S = 60
 # Terraform merges this into the generated provider block (an *_override.tf file); the endpoint itself
 # comes from AWS_ENDPOINT_URL so that saved plans survive the port changing between commands.
@@ -65,6 +68,7 @@ class Sandbox:
         self.process: Optional[subprocess.Popen] = None
         self._log = None
         self.attached = False  # True when serving through a long-running `avgen sandbox up`
+        self._lock = None
 
     @property
     def endpoint(self) -> str:
@@ -95,8 +99,14 @@ class Sandbox:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+    def start(self, detached: bool = False) -> None:
+        """Attach to a running `avgen sandbox up`, or start a server for this command (replaying the state).
+
+        `detached`: the server outlives this process (`avgen sandbox up`); else it dies with it."""
+        make_state_dir(self.state_dir)
+        if not detached and self._attach():
+            return
+        self._lock = take_lock(self.state_dir)
         self.port = free_loopback_port()
         env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(self.recording.resolve()),
                # AWS-managed policies (e.g. for the ECS instance role) exist in AWS; moto loads them on demand
@@ -105,7 +115,7 @@ class Sandbox:
         self._log = open(self.state_dir / SERVER_LOG, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "generator.aws.sandbox_server", str(self.port), self.region,
-             str(self.state_dir.resolve())],
+             str(self.state_dir.resolve()), *(["--detached"] if detached else [])],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True,  # its own process group: Ctrl-C reaches avgen, which stops it
         )
@@ -119,6 +129,17 @@ class Sandbox:
         except BaseException:
             self.stop()
             raise
+        if detached:
+            (self.state_dir / SERVER_FILE).write_text(json.dumps({"pid": self.process.pid, "port": self.port,
+                                                                  "region": self.region}))
+
+    def _attach(self) -> bool:
+        """Use the server of `avgen sandbox up` when one answers for this folder."""
+        running = running_server(self.state_dir)
+        if running is None:
+            return False
+        self.port, self.attached = running["port"], True
+        return True
 
     def _replay(self) -> None:
         """Send the recorded requests again, in order, to this server.
@@ -194,20 +215,77 @@ class Sandbox:
                            f"see {self.state_dir / SERVER_LOG}")
 
     def stop(self) -> None:
+        """Stop this command's server (never the one of `avgen sandbox up`), and let the next command in."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                process.wait(timeout=10)
+        if process is not None and process.poll() is None and not (self.state_dir / SERVER_FILE).exists():
+            terminate_group(process.pid)
+            process.wait(timeout=10)
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+def make_state_dir(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def take_lock(state_dir: Path):
+    """One command at a time may run a server on a folder's state: a second would replay and record too."""
+    handle = open(state_dir / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise SandboxError(f"another avgen command is using the sandbox in {state_dir}; wait for it to finish, "
+                           "or run `avgen sandbox up` so that commands share one running sandbox") from None
+    return handle
+
+
+def running_server(state_dir: Path) -> Optional[dict]:
+    """The server of `avgen sandbox up` for this folder, if it is alive and answers; a stale record is removed."""
+    record = Path(state_dir) / SERVER_FILE
+    try:
+        server = json.loads(record.read_text())
+        os.kill(int(server["pid"]), 0)
+        requests.get(f"http://127.0.0.1:{server['port']}/_avgen/activity", timeout=5).raise_for_status()
+        return server
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, OSError, requests.RequestException):
+        record.unlink(missing_ok=True)
+        return None
+
+
+def stop_server(state_dir: Path) -> bool:
+    """`avgen sandbox down`: stop the long-running server of this folder; False when none was running."""
+    server = running_server(state_dir)
+    (Path(state_dir) / SERVER_FILE).unlink(missing_ok=True)
+    if server is None:
+        return False
+    terminate_group(int(server["pid"]))
+    return True
+
+
+def terminate_group(pid: int, wait_s: float = 10) -> None:
+    """SIGTERM the server's process group (it and the functions it runs), SIGKILL what is left after `wait_s`."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def write_provider_override(workdir: Path) -> Path:

@@ -1,4 +1,5 @@
-"""moto's server, one request at a time, with avgen's executor: `python -m generator.aws.sandbox_server PORT REGION STATE_DIR`.
+"""moto's server, one request at a time, with avgen's executor:
+`python -m generator.aws.sandbox_server PORT REGION STATE_DIR`.
 
 The executor (generator/aws/executor.py) runs what the deployed workflow triggers; it is switched on by the
 avgen command once the recorded history has been replayed (`POST /_avgen/executor`), and reports what it
@@ -229,7 +230,8 @@ def main() -> None:
     region = sys.argv[2] if len(sys.argv) > 2 else "us-east-1"
     state_dir = Path(sys.argv[3]) if len(sys.argv) > 3 else None
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    if "--detached" not in sys.argv:
+        threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
     keep_settings_moto_drops()
     treat_requests_as_tls()
     launch_template_ids_not_found_as_aws_says()

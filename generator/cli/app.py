@@ -4,7 +4,7 @@ from __future__ import annotations
 import typer
 
 from generator import __version__
-from generator.cli import check, deploy, files, observe, run
+from generator.cli import check, deploy, files, observe, run, sandbox
 from generator.cli.console import AvgenGroup, out
 
 app = typer.Typer(
@@ -37,3 +37,4 @@ for command in (check.validate, check.graph, check.generate,
 app.command(no_args_is_help=True)(files.put)
 for command in (files.ls, files.get, observe.logs, observe.status, run.run):
     app.command()(command)
+app.add_typer(sandbox.app, name="sandbox")
