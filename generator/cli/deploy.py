@@ -23,7 +23,8 @@ from generator.deploy.terraform import TerraformOptions
 from generator.workflow.findings import has_errors
 
 
-def deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color) -> Deployment:
+def deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin,
+               no_color) -> Deployment:
     if no_color:
         out.no_color = err.no_color = True
     options = TerraformOptions(terraform_bin=terraform_bin, plugin_dir=plugin_dir, variables=list(var or []),
@@ -79,7 +80,8 @@ def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = Fa
     else:
         print_summary(summary)
         if summary.has_changes:
-            again = " ".join([str(file), *(["--sandbox"] if sandbox else []), *(["-w", str(workdir)] if workdir else [])])
+            again = " ".join([str(file), *(["--sandbox"] if sandbox else []),
+                              *(["-w", str(workdir)] if workdir else [])])
             out.print(f"[dim]plan saved in {escape(str(outcome.workdir))}; `avgen apply {escape(again)}` applies it[/]")
     raise typer.Exit(EXIT_CHANGES if summary.has_changes else EXIT_OK)
 
@@ -172,7 +174,8 @@ def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
             terraform_bin: TerraformBinOpt = "terraform", no_color: NoColorOpt = False,
             auto_approve: AutoApproveOpt = False,
             delete_buckets: Annotated[bool, typer.Option(
-                "--delete-buckets", help="Also delete the buckets avgen created (refused while they hold objects).")] = False,
+                "--delete-buckets",
+                help="Also delete the buckets avgen created (refused while they hold objects).")] = False,
             force: Annotated[bool, typer.Option(
                 "--force", help="With --delete-buckets: delete the buckets' objects (all versions) too.")] = False):
     """Remove the deployed workflow: functions, jobs, queues, roles, notifications, alerts.
@@ -209,7 +212,8 @@ def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
 def build(file: WorkflowArg, workdir: WorkdirOpt = None,
           push: Annotated[bool, typer.Option(
               "--push", help="Build the images, push them to the functions' ECR repositories (created first if "
-              "needed) and record their digests for the next plan/apply. Needs a Docker engine and AWS credentials.")] = False,
+              "needed) and record their digests for the next plan/apply. Needs a Docker engine and AWS "
+              "credentials.")] = False,
           var: VarOpt = None, var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None,
           plugin_dir: PluginDirOpt = None, terraform_bin: TerraformBinOpt = "terraform",
           no_color: NoColorOpt = False, auto_approve: AutoApproveOpt = False):

@@ -187,7 +187,8 @@ def get(
     workflow = load(file) if file else None
     if not (bucket or workflow):
         fail("what to get? give -b BUCKET/FOLDER, or the workflow file", EXIT_USAGE)
-    locations = [S3Location.parse(bucket)] if bucket else unique_locations([o for _, o in workflow_results(workflow) if o.is_s3])
+    locations = ([S3Location.parse(bucket)] if bucket
+                 else unique_locations([o for _, o in workflow_results(workflow) if o.is_s3]))
     with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
         client = conn.s3()
         config = transfer_config(multipart_threshold * MiB, multipart_chunk * MiB)

@@ -143,7 +143,7 @@ class LogReader:
                 if function.uses_batch:
                     wanted += self.queued_jobs(function, since_ms)
                 self.describe_jobs(function, wanted)
-            for job_id, (function, job) in self.jobs.items():
+            for function, job in self.jobs.values():
                 events += self.job_events(function, job, since_ms, until_ms)
         except (BotoCoreError, ClientError) as exc:
             raise _aws_error(exc, "the logs") from exc

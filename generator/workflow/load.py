@@ -213,7 +213,8 @@ class _Loader:
                          loc, f"write one of: {expected}")
             elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than",
                           "too_short", "too_long", "string_too_short", "value_error"):
-                self.add("AVG004", f"`{where}` is {_short_repr(value)}: {_describe(error)}", loc, _range_hint(error, loc))
+                self.add("AVG004", f"`{where}` is {_short_repr(value)}: {_describe(error)}", loc,
+                         _range_hint(error, loc))
             else:
                 expected = " or ".join(dict.fromkeys(_expected_type(e) for e in errors))
                 if len(errors) > 1 and {_expected_type(e) for e in errors} <= set(_SCALARS):
