@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import BinaryIO, Optional
 from urllib.parse import urlsplit
 
 import requests
@@ -63,7 +63,7 @@ class Sandbox:
         self.region = region
         self.port: Optional[int] = None
         self.process: Optional[subprocess.Popen] = None
-        self._log = None
+        self._log: Optional[BinaryIO] = None
 
     @property
     def endpoint(self) -> str:
@@ -151,6 +151,7 @@ class Sandbox:
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
+        assert self.process is not None  # started by start()
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise SandboxError(f"the AWS emulator (moto server) exited with code {self.process.returncode}; "

@@ -54,8 +54,9 @@ def keep_settings_moto_drops() -> None:
             self.dead_letter_config = updates["DeadLetterConfig"]
         return update_configuration(self, updates)
 
-    LambdaFunction.__init__, LambdaFunction.get_configuration = init, configuration
-    LambdaFunction.update_configuration = update
+    # Monkeypatching moto on purpose; mypy forbids assigning to a method (hence the type: ignore).
+    LambdaFunction.__init__, LambdaFunction.get_configuration = init, configuration  # type: ignore[method-assign]
+    LambdaFunction.update_configuration = update  # type: ignore[method-assign]
 
     describe_queue = JobQueue.describe
 
@@ -72,9 +73,10 @@ def keep_settings_moto_drops() -> None:
             return result
         return wrapped
 
-    JobQueue.describe = describe
-    BatchResponse.createjobqueue = remembering(BatchResponse.createjobqueue, "jobQueueName")
-    BatchResponse.updatejobqueue = remembering(BatchResponse.updatejobqueue, "jobQueue")
+    # Monkeypatching moto on purpose; mypy forbids assigning to a method (hence the type: ignore).
+    JobQueue.describe = describe  # type: ignore[method-assign]
+    BatchResponse.createjobqueue = remembering(BatchResponse.createjobqueue, "jobQueueName")  # type: ignore[method-assign]
+    BatchResponse.updatejobqueue = remembering(BatchResponse.updatejobqueue, "jobQueue")  # type: ignore[method-assign]
 
 
 def treat_requests_as_tls() -> None:
@@ -101,7 +103,8 @@ def treat_requests_as_tls() -> None:
         policy["Statement"] = [s for s in (statements if isinstance(statements, list) else [statements]) if applies(s)]
         return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
 
-    FakeBucket.get_permission = get_permission
+    # Monkeypatching moto on purpose; mypy forbids assigning to a method (hence the type: ignore).
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
 def launch_template_ids_not_found_as_aws_says() -> None:
@@ -119,7 +122,8 @@ def launch_template_ids_not_found_as_aws_says() -> None:
                                  f"The specified launch template, with template ID {tid}, does not exist.")
         return delete(self, name, tid)
 
-    LaunchTemplateBackend.delete_launch_template = delete_launch_template
+    # Monkeypatching moto on purpose; mypy forbids assigning to a method (hence the type: ignore).
+    LaunchTemplateBackend.delete_launch_template = delete_launch_template  # type: ignore[method-assign]
 
 
 def main() -> None:

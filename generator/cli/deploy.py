@@ -231,6 +231,7 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
     if has_errors(findings):
         print_errors(file, findings)
         raise typer.Exit(EXIT_FINDINGS)
+    assert dep.workflow is not None  # loaded without errors
     contexts = write_contexts(dep.workflow, dep.workdir / "images")
     for context in contexts:
         out.print(f"[bold]{escape(context.function)}[/]: {escape(str(context.path))}  [dim]tag {context.tag}[/]")

@@ -153,7 +153,8 @@ def ls(
     with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
         client = conn.s3()
         if bucket or workflow:
-            locations = [S3Location.parse(bucket)] if bucket else [S3Location(b.name) for b in workflow.buckets]
+            locations = ([S3Location.parse(bucket)] if bucket
+                         else [S3Location(b.name) for b in workflow.buckets] if workflow else [])
             for location in locations:
                 entries = list_objects(client, location)
                 total = sum(e.size for e in entries)
@@ -188,7 +189,7 @@ def get(
     if not (bucket or workflow):
         fail("what to get? give -b BUCKET/FOLDER, or the workflow file", EXIT_USAGE)
     locations = ([S3Location.parse(bucket)] if bucket
-                 else unique_locations([o for _, o in workflow_results(workflow) if o.is_s3]))
+                 else unique_locations([o for _, o in workflow_results(workflow) if o.is_s3]) if workflow else [])
     with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
         client = conn.s3()
         config = transfer_config(multipart_threshold * MiB, multipart_chunk * MiB)

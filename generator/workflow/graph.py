@@ -130,7 +130,8 @@ def cycles(workflow: Workflow) -> list[list[Function]]:
         return seen
 
     reach = {name: reachable(name) for name in successors}
-    groups, placed = [], set()
+    groups: list[list[Function]] = []
+    placed: set[str] = set()
     for function in workflow.functions:
         if function.name in placed:
             continue

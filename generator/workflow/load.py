@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from generator.workflow import model as m
 from generator.workflow.findings import Finding, Location, Severity, has_errors, sorted_findings
@@ -183,7 +184,7 @@ class _Loader:
         # pydantic adds steps that are not in the file to a location: the member of a union it tried
         # (`…FOO.str`, `…FOO.int`) and `[key]` for a bad mapping key. Cut the location back to the file's
         # own keys and report each place once, with every type that would have been accepted there.
-        groups: dict[tuple, list[dict]] = {}
+        groups: dict[tuple, list[ErrorDetails]] = {}
         for error in exc.errors():
             raw = tuple(error["loc"])
             bad_key = raw[-1] if error["type"] == "invalid_key" else raw[-2] if raw[-1:] == ("[key]",) else None
@@ -293,10 +294,11 @@ class _Loader:
         )
 
     def _resolve_region(self, spec: WorkflowSpec) -> str:
+        loc: tuple  # where in the file the region comes from
         if spec.avgen and spec.avgen.region:
             region, loc = spec.avgen.region, ("avgen", "region")
         else:
-            asked = {}
+            asked: dict[str, tuple] = {}
             for index, entry in enumerate(spec.functions.aws):
                 if entry.lambda_.region:
                     asked.setdefault(entry.lambda_.region, ("functions", "aws", index, "lambda", "region"))
@@ -537,7 +539,7 @@ class _Loader:
         types_loc = loc + ("compute_resources", "instance_types") if compute and compute.instance_types is not None \
             else ("avgen", "defaults", "batch", "instance_types") if defaults and defaults.instance_types is not None \
             else None
-        type_locations = {}
+        type_locations: dict[str, Location] = {}
         if types_loc:
             for i, instance_type in enumerate(instance_types):
                 type_locations.setdefault(instance_type, self.at(types_loc + (i,)))

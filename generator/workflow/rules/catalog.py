@@ -13,7 +13,10 @@ class Rule:
     severity: Severity
     summary: str
 
-    def finding(self, message: str, location: Location, hint: str = "", severity: Severity | None = None) -> Finding:
+    def finding(self, message: str, location: Location | None, hint: str = "",
+                severity: Severity | None = None) -> Finding:
+        # Checks run on loaded workflows, where every model object carries its place in the file.
+        assert location is not None, f"{self.id}: no location"
         return Finding(self.id, severity or self.severity, message, location, hint)
 
 
