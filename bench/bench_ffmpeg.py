@@ -58,7 +58,8 @@ def main() -> None:
              lambda: plain("-i", str(clip), "-vf", "fps=1", "-qmin", "1", "-q:v", "2", str(fresh("raw") / "%06d.jpg")),
              lambda: split_frames(clip, fresh("frames"), fps=1, quality=2)),
             ("audio to 16 kHz mono WAV",
-             lambda: plain("-i", str(clip), "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", str(work / "raw.wav")),
+             lambda: plain("-i", str(clip), "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le",
+                           str(work / "raw.wav")),
              lambda: extract_audio(clip, work / "audio.wav")),
             ("AVI (MPEG-4 + MP3)",
              lambda: plain("-i", str(clip), "-c:v", "mpeg4", "-q:v", "3", "-c:a", "libmp3lame", "-q:a", "2",
@@ -69,7 +70,8 @@ def main() -> None:
         for name, reference, handler in cases:
             best = interleaved_best({"plain": reference, "handler": handler}, args.repeat)
             plain_s, handler_s = best["plain"], best["handler"]
-            rows.append((name, plain_s, args.seconds / plain_s, handler_s, args.seconds / handler_s, handler_s / plain_s))
+            rows.append((name, plain_s, args.seconds / plain_s, handler_s, args.seconds / handler_s,
+                         handler_s / plain_s))
         print_table(f"ffmpeg handler on {args.seconds:g} s of {width}x{height} video",
                     ("operation", "plain ffmpeg s", "video s per s", "handler s", "video s per s", "handler / plain"),
                     rows)

@@ -30,7 +30,8 @@ import numpy as np
 from batch_jobs.handlers import yolo
 from tests.media import PlantedDetection, make_video, make_yolo_model
 
-SAMPLE_IMAGES = [Path("/usr/share/darknet/data") / name for name in ("dog.jpg", "horses.jpg", "person.jpg", "eagle.jpg")]
+SAMPLE_IMAGES = [Path("/usr/share/darknet/data") / name
+                 for name in ("dog.jpg", "horses.jpg", "person.jpg", "eagle.jpg")]
 PREDICTED_IN = re.compile(r"Predicted in ([\d.]+) seconds")
 
 
@@ -58,7 +59,8 @@ def bench_model(cfg_name: str, images: list[Path], work: Path, repeat: int, dark
 
     def bare_forward():
         for picture in pictures:
-            model.net.setInput(cv2.dnn.blobFromImage(picture, 1 / 255, (model.input_width, model.input_height), swapRB=True))
+            model.net.setInput(cv2.dnn.blobFromImage(picture, 1 / 255, (model.input_width, model.input_height),
+                                                     swapRB=True))
             model.net.forward(model.output_layers)
 
     out_dir = work / "out"
@@ -88,8 +90,9 @@ def bench_model(cfg_name: str, images: list[Path], work: Path, repeat: int, dark
         data.write_text(f"classes= 80\nnames = {names}\n")
         inference, wall = [], []
         for image in images[:darknet_images]:
-            elapsed, _, result = run_child(["darknet", "detector", "test", str(data), str(cfg), str(weights), str(image),
-                                            "-thresh", "0.25", "-out", str(work / "darknet-out")], cwd=work)
+            elapsed, _, result = run_child(["darknet", "detector", "test", str(data), str(cfg), str(weights),
+                                            str(image), "-thresh", "0.25", "-out", str(work / "darknet-out")],
+                                           cwd=work)
             found = PREDICTED_IN.search(result.stdout + result.stderr)
             if result.returncode != 0 or not found:
                 print(f"darknet failed on {image.name}: {(result.stderr or result.stdout)[-300:]}", file=sys.stderr)
@@ -98,7 +101,8 @@ def bench_model(cfg_name: str, images: list[Path], work: Path, repeat: int, dark
             wall.append(elapsed)
         if inference:
             darknet_inference = min(inference)
-            rows.append(("darknet detector test: inference", darknet_inference, 1 / darknet_inference, darknet_inference / bare))
+            rows.append(("darknet detector test: inference", darknet_inference, 1 / darknet_inference,
+                         darknet_inference / bare))
             rows.append(("darknet detector test: whole process", min(wall), 1 / min(wall), min(wall) / bare))
     lean = yolo.load_model(cfg, weights, names, low_memory=True)
     yolo.detect(lean, pictures[0], settings)

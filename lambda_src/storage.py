@@ -89,7 +89,7 @@ class S3Storage:
         return dest.stat().st_size
 
     def upload(self, src: Path, bucket: str, key: str, *, sha256: str) -> None:
-        extra = {"Metadata": {SHA256_METADATA: sha256}}
+        extra: dict[str, Any] = {"Metadata": {SHA256_METADATA: sha256}}
         content_type, _ = mimetypes.guess_type(src.name)
         if content_type:
             extra["ContentType"] = content_type

@@ -35,7 +35,8 @@ def moto_endpoint():
     import requests
 
     # Lambda and Batch would otherwise need a Docker engine.
-    requests.post(f"{url}/moto-api/config", json={"batch": {"use_docker": False}, "lambda": {"use_docker": False}}, timeout=10)
+    requests.post(f"{url}/moto-api/config", json={"batch": {"use_docker": False}, "lambda": {"use_docker": False}},
+                  timeout=10)
     yield url
     server.stop()
 

@@ -55,7 +55,8 @@ def _ffmpeg(*args: str) -> None:
 def ffprobe_json(path: Path) -> dict:
     """ffprobe's description of a file (format and streams) as a dict."""
     result = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-count_frames", str(path)],
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-count_frames",
+         str(path)],
         check=True, capture_output=True, timeout=120,
     )
     return json.loads(result.stdout)
@@ -88,14 +89,17 @@ def make_video(
         inputs += ["-i", str(speech_file)]
     elif with_audio is not False:
         raise ValueError(f"with_audio must be True, False, 'speech' or 'silence', not {with_audio!r}")
-    audio_args = [] if with_audio is False else ["-map", "1:a", "-c:a", audio_codec, "-ac", str(channels), "-af", "apad"]
-    _ffmpeg(*inputs, "-map", "0:v", *audio_args, "-c:v", video_codec, "-pix_fmt", "yuv420p", "-t", str(seconds), str(path))
+    audio_args = ([] if with_audio is False
+                  else ["-map", "1:a", "-c:a", audio_codec, "-ac", str(channels), "-af", "apad"])
+    _ffmpeg(*inputs, "-map", "0:v", *audio_args, "-c:v", video_codec, "-pix_fmt", "yuv420p", "-t", str(seconds),
+            str(path))
     if speech_file:
         speech_file.unlink()
     return path
 
 
-def make_audio(path: Path, seconds: float, *, sample_rate: int = 44100, channels: int = 2, silent: bool = False) -> Path:
+def make_audio(path: Path, seconds: float, *, sample_rate: int = 44100, channels: int = 2,
+               silent: bool = False) -> Path:
     """An audio-only file (codec from the suffix: .wav PCM, .mp3, .m4a…): a 440 Hz tone or silence."""
     layout = "mono" if channels == 1 else "stereo"
     source = (f"anullsrc=channel_layout={layout}:sample_rate={sample_rate}" if silent
@@ -132,7 +136,7 @@ def make_speech_wav(
     pause = np.zeros(int(ESPEAK_RATE * pause_ms / 1000), dtype=np.int16)
     lead = pause if lead_ms is None else np.zeros(int(ESPEAK_RATE * lead_ms / 1000), dtype=np.int16)
     pieces, spoken, cursor = [lead], [], len(lead)
-    for index, sentence in enumerate(sentences):
+    for sentence in sentences:
         samples = _espeak_samples(sentence, path.parent)
         spoken.append(SpokenSentence(sentence, cursor / ESPEAK_RATE, (cursor + len(samples)) / ESPEAK_RATE))
         pieces += [samples, pause]

@@ -138,7 +138,8 @@ class _Utterance:
         return words
 
 
-def recognise(read_pcm: PcmReader, decoder, endpointer, *, max_cue_seconds: float = DEFAULT_MAX_CUE_SECONDS) -> Iterator[Cue]:
+def recognise(read_pcm: PcmReader, decoder, endpointer, *,
+              max_cue_seconds: float = DEFAULT_MAX_CUE_SECONDS) -> Iterator[Cue]:
     """Cues, in time order, from 16 kHz mono s16le audio pulled from `read_pcm(n_bytes)`."""
     frame_bytes = endpointer.frame_bytes
     utterance: _Utterance | None = None

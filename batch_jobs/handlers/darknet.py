@@ -81,7 +81,8 @@ def parse_cfg(path: Path) -> list[Section]:
             key, value = line.split("=", 1)
             sections[-1].options[key.strip()] = value.strip()
         else:
-            raise ModelFileError(f"cfg file {path} line {line_number} is not 'key=value' or '[section]': {raw_line.strip()!r}")
+            raise ModelFileError(
+                f"cfg file {path} line {line_number} is not 'key=value' or '[section]': {raw_line.strip()!r}")
     if not sections or sections[0].kind not in ("net", "network"):
         raise ModelFileError(f"cfg file {path} does not start with a [net] section: not a darknet cfg")
     return sections
@@ -105,10 +106,12 @@ def _route_sources(section: Section, index: int, path: Path) -> list[int]:
         try:
             reference = int(item)
         except ValueError:
-            raise ModelFileError(f"cfg file {path} line {section.line}: bad route 'layers={section.options.get('layers')}'") from None
+            raise ModelFileError(
+                f"cfg file {path} line {section.line}: bad route 'layers={section.options.get('layers')}'") from None
         source = index + reference if reference < 0 else reference
         if not 0 <= source < index:
-            raise ModelFileError(f"cfg file {path} line {section.line}: route refers to layer {source}, which does not precede it")
+            raise ModelFileError(
+                f"cfg file {path} line {section.line}: route refers to layer {source}, which does not precede it")
         sources.append(source)
     return sources
 

@@ -19,7 +19,8 @@ def cache_dir() -> Path:
     return Path(os.environ.get("AVGEN_MODEL_CACHE") or Path(tempfile.gettempdir()) / "avgen-models")
 
 
-def resolve_model_file(location: str | None, *, what: str, env_var: str, option: str, bundled: str | None = None) -> Path:
+def resolve_model_file(location: str | None, *, what: str, env_var: str, option: str,
+                       bundled: str | None = None) -> Path:
     """A local path to the model file named by `location`, else by `env_var`, else the bundled default.
 
     A bare file name that does not exist in the working directory but is bundled (`yolov3-tiny.cfg`,

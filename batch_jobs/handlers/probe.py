@@ -15,7 +15,8 @@ from .tools import PROBE_TIMEOUT_S, error_tail, ffmpeg_binary, ffprobe_binary, r
 
 # ffmpeg guesses "tty" (ANSI art) for some text files: a text file is not media for any handler here.
 NOT_MEDIA_FORMATS = {"tty"}
-CHANNEL_LAYOUTS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "quad": 4, "4.0": 4, "5.0": 5, "5.1": 6, "6.1": 7, "7.1": 8}
+CHANNEL_LAYOUTS = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "quad": 4, "4.0": 4,
+                   "5.0": 5, "5.1": 6, "6.1": 7, "7.1": 8}
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ def _probe_with_ffprobe(ffprobe: str, path: Path) -> MediaInfo:
             video = VideoStream(stream.get("codec_name", "unknown"), width, height, fps)
         elif kind == "audio" and audio is None:
             audio = AudioStream(
-                stream.get("codec_name", "unknown"), int(stream.get("sample_rate") or 0), int(stream.get("channels") or 0)
+                stream.get("codec_name", "unknown"), int(stream.get("sample_rate") or 0),
+                int(stream.get("channels") or 0)
             )
     container = report.get("format", {})
     formats = tuple(name for name in container.get("format_name", "").split(",") if name)
@@ -148,7 +150,8 @@ def parse_ffmpeg_banner(banner: str, path: Path) -> MediaInfo:
                 size = _SIZE.search(details)
                 fps = _FPS.search(details)
                 fps_value = float(fps["fps"]) * (1000 if fps and fps["k"] else 1) if fps else None
-                video = VideoStream(match["codec"], int(size["w"]) if size else 0, int(size["h"]) if size else 0, fps_value)
+                video = VideoStream(match["codec"], int(size["w"]) if size else 0, int(size["h"]) if size else 0,
+                                    fps_value)
                 video_line_index = index
             elif match["kind"] == "Audio" and audio is None:
                 rate = _RATE.search(details)

@@ -68,7 +68,8 @@ def configured_timeout(requested_s: float | None, env_var: str, default_s: float
 
 def processing_timeout(duration_s: float | None, requested_s: float | None = None) -> float:
     """Time limit for one ffmpeg run: the caller's, else `AVGEN_FFMPEG_TIMEOUT`, else scaled to the media."""
-    scaled = UNKNOWN_DURATION_TIMEOUT_S if duration_s is None else BASE_TIMEOUT_S + TIMEOUT_PER_MEDIA_SECOND * duration_s
+    scaled = (UNKNOWN_DURATION_TIMEOUT_S if duration_s is None
+              else BASE_TIMEOUT_S + TIMEOUT_PER_MEDIA_SECOND * duration_s)
     return configured_timeout(requested_s, "AVGEN_FFMPEG_TIMEOUT", scaled)
 
 

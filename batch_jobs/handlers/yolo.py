@@ -134,7 +134,8 @@ def _choose_backend(requested: str) -> str:
     return requested
 
 
-def load_model(cfg: Path, weights: Path, names: Path, *, backend: str = "auto", low_memory: bool = False) -> LoadedModel:
+def load_model(cfg: Path, weights: Path, names: Path, *, backend: str = "auto",
+               low_memory: bool = False) -> LoadedModel:
     """Check the three files against each other, then load (or reuse) the network.
 
     `low_memory` turns off OpenCV's Winograd convolutions: YOLOv3's peak memory drops from ~1.8 GB to
@@ -181,7 +182,8 @@ def letterbox_geometry(image_width: int, image_height: int, input_width: int, in
     else:
         content_width, content_height = image_width * input_height // image_height, input_height
     return Geometry(image_width, image_height, input_width, input_height,
-                    (input_width - content_width) // 2, (input_height - content_height) // 2, content_width, content_height)
+                    (input_width - content_width) // 2, (input_height - content_height) // 2,
+                    content_width, content_height)
 
 
 def stretch_geometry(image_width: int, image_height: int, input_width: int, input_height: int) -> Geometry:
@@ -196,7 +198,8 @@ def preprocess(image: np.ndarray, input_width: int, input_height: int, letterbox
     resized = cv2.resize(image, (geometry.content_width, geometry.content_height), interpolation=cv2.INTER_LINEAR)
     canvas = np.full((input_height, input_width, 3), LETTERBOX_FILL, dtype=np.float32)
     top, left = geometry.content_top, geometry.content_left
-    canvas[top : top + geometry.content_height, left : left + geometry.content_width] = resized[:, :, ::-1] / np.float32(255)
+    canvas[top : top + geometry.content_height, left : left + geometry.content_width] = (
+        resized[:, :, ::-1] / np.float32(255))
     return canvas.transpose(2, 0, 1)[np.newaxis].copy(), geometry
 
 
@@ -239,7 +242,8 @@ def _boxes_on_image(relative_boxes: np.ndarray, geometry: Geometry) -> np.ndarra
     return np.stack([centre_x - width / 2, centre_y - height / 2, width, height], axis=1)
 
 
-def _clipped_detection(class_id: int, names: Sequence[str], score: float, box: np.ndarray, geometry: Geometry) -> Detection:
+def _clipped_detection(class_id: int, names: Sequence[str], score: float, box: np.ndarray,
+                       geometry: Geometry) -> Detection:
     left = max(0, int(round(box[0])))
     top = max(0, int(round(box[1])))
     right = min(geometry.image_width - 1, int(round(box[0] + box[2])))
@@ -276,7 +280,8 @@ def draw_detections(image: np.ndarray, detections: Sequence[Detection]) -> np.nd
         caption = f"{detection.label} {detection.confidence * 100:.0f}%"
         (text_width, text_height), baseline = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
         # Above the box when there is room, else just inside its top edge.
-        caption_top = detection.top - text_height - baseline if detection.top >= text_height + baseline else detection.top
+        caption_top = (detection.top - text_height - baseline if detection.top >= text_height + baseline
+                       else detection.top)
         cv2.rectangle(annotated, (detection.left, caption_top),
                       (detection.left + text_width, caption_top + text_height + baseline), colour, cv2.FILLED)
         cv2.putText(annotated, caption, (detection.left, caption_top + text_height), cv2.FONT_HERSHEY_SIMPLEX,

@@ -258,8 +258,10 @@ class Executor:
         try:
             process = subprocess.Popen(run.command, env=run.environment, cwd=run.scratch, stdin=subprocess.DEVNULL,
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            output = process.stdout
+            assert output is not None  # stdout=PIPE
             reader = threading.Thread(target=lambda: run.lines.extend(
-                line.decode("utf-8", "replace").rstrip("\n") for line in process.stdout), daemon=True)
+                line.decode("utf-8", "replace").rstrip("\n") for line in output), daemon=True)
             reader.start()
             try:
                 code = process.wait(timeout=run.timeout_s + GRACE_S if run.timeout_s else None)

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import BinaryIO, Callable, Optional
 from urllib.parse import urlsplit
 
 import requests
@@ -66,7 +66,7 @@ class Sandbox:
         self.region = region
         self.port: Optional[int] = None
         self.process: Optional[subprocess.Popen] = None
-        self._log = None
+        self._log: Optional[BinaryIO] = None
         self.attached = False  # True when serving through a long-running `avgen sandbox up`
         self._lock = None
 
@@ -202,6 +202,7 @@ class Sandbox:
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
+        assert self.process is not None  # started by start()
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise SandboxError(f"the AWS emulator (moto server) exited with code {self.process.returncode}; "

@@ -62,8 +62,9 @@ def keep_settings_moto_drops() -> None:
             self.dead_letter_config = updates["DeadLetterConfig"]
         return update_configuration(self, updates)
 
-    LambdaFunction.__init__, LambdaFunction.get_configuration = init, configuration
-    LambdaFunction.update_configuration = update
+    # Monkeypatching moto on purpose; mypy forbids assigning to a method (hence the type: ignore).
+    LambdaFunction.__init__, LambdaFunction.get_configuration = init, configuration  # type: ignore[method-assign]
+    LambdaFunction.update_configuration = update  # type: ignore[method-assign]
 
     describe_queue = JobQueue.describe
 
@@ -80,9 +81,10 @@ def keep_settings_moto_drops() -> None:
             return result
         return wrapped
 
-    JobQueue.describe = describe
-    BatchResponse.createjobqueue = remembering(BatchResponse.createjobqueue, "jobQueueName")
-    BatchResponse.updatejobqueue = remembering(BatchResponse.updatejobqueue, "jobQueue")
+    # Monkeypatching moto on purpose; mypy forbids assigning to a method (hence the type: ignore).
+    JobQueue.describe = describe  # type: ignore[method-assign]
+    BatchResponse.createjobqueue = remembering(BatchResponse.createjobqueue, "jobQueueName")  # type: ignore[method-assign]
+    BatchResponse.updatejobqueue = remembering(BatchResponse.updatejobqueue, "jobQueue")  # type: ignore[method-assign]
 
 
 def treat_requests_as_tls() -> None:
@@ -109,7 +111,8 @@ def treat_requests_as_tls() -> None:
         policy["Statement"] = [s for s in (statements if isinstance(statements, list) else [statements]) if applies(s)]
         return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
 
-    FakeBucket.get_permission = get_permission
+    # Monkeypatching moto on purpose; mypy forbids assigning to a method (hence the type: ignore).
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
 def launch_template_ids_not_found_as_aws_says() -> None:
@@ -127,7 +130,8 @@ def launch_template_ids_not_found_as_aws_says() -> None:
                                  f"The specified launch template, with template ID {tid}, does not exist.")
         return delete(self, name, tid)
 
-    LaunchTemplateBackend.delete_launch_template = delete_launch_template
+    # Monkeypatching moto on purpose; mypy forbids assigning to a method (hence the type: ignore).
+    LaunchTemplateBackend.delete_launch_template = delete_launch_template  # type: ignore[method-assign]
 
 
 def run_what_is_deployed(executor) -> None:
@@ -137,8 +141,10 @@ def run_what_is_deployed(executor) -> None:
     from moto.batch_simple.models import BatchSimpleBackend
     from moto.s3 import notifications
 
-    notifications._invoke_awslambda = lambda account_id, event, function_arn, region: executor.lambda_event(
-        function_arn, event)
+    def invoke(account_id: str, event_body: dict, fn_arn: str, region_name: str) -> None:
+        executor.lambda_event(fn_arn, event_body)
+
+    notifications._invoke_awslambda = invoke
 
     def queue_job(self, include_start_attempt, job):
         self.backend._jobs[job.job_id] = job
@@ -149,7 +155,8 @@ def run_what_is_deployed(executor) -> None:
         job.status = JobStatus.RUNNABLE
         executor.batch_job(job)
 
-    BatchSimpleBackend._mark_job_as_finished = queue_job
+    # Patching moto on purpose; mypy forbids assigning to a method
+    BatchSimpleBackend._mark_job_as_finished = queue_job  # type: ignore[method-assign]
 
 
 def enforce_iam_for_functions(executor) -> None:
@@ -175,7 +182,8 @@ def enforce_iam_for_functions(executor) -> None:
             return
         request.check_action_permitted(resource)
 
-    ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize
+    # Patching moto on purpose; mypy forbids assigning to a method
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize  # type: ignore[method-assign]
 
 
 def submit_job_resources(response) -> list[str]:
@@ -204,7 +212,7 @@ def control(executor, environ, start_response):
     return [json.dumps(body).encode()]
 
 
-def forget_denied(app, environ, start_response):
+def forget_denied(app, environ: dict, start_response) -> list[bytes]:
     """Run one request; if IAM denied it (a function's call), take it out of the recording again.
 
     A denied call changed nothing here, but a replay (which checks no IAM) would carry it out."""
@@ -213,7 +221,7 @@ def forget_denied(app, environ, start_response):
     before = recording.stat().st_size if recording and recording.exists() else None
     status: dict[str, int] = {}
 
-    def capture(code, headers, exc_info=None):
+    def capture(code: str, headers: list, exc_info=None):
         status["code"] = int(code.split()[0])
         return start_response(code, headers, exc_info)
 

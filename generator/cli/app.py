@@ -35,6 +35,6 @@ for command in (check.validate, check.graph, check.generate,
                 deploy.plan, deploy.apply, deploy.destroy, deploy.outputs, deploy.build):
     app.command()(command)
 app.command(no_args_is_help=True)(files.put)
-for command in (files.ls, files.get, observe.logs, observe.status, run.run):
-    app.command()(command)
+for verb in (files.ls, files.get, observe.logs, observe.status, run.run):
+    app.command()(verb)
 app.add_typer(sandbox.app, name="sandbox")

@@ -45,8 +45,8 @@ def validate(
     if output_format is OutputFormat.json:
         print(findings_json(results))
     else:
-        for file, findings in results.items():
-            print_findings(file, findings, show_info=not quiet)
+        for name, findings in results.items():
+            print_findings(name, findings, show_info=not quiet)
         out.print(summary_line(results))
     everything = [f for findings in results.values() for f in findings]
     failed = has_errors(everything) or (strict and any(f.severity is Severity.WARNING for f in everything))

@@ -24,7 +24,8 @@ from generator.workdirs import IMAGES_DIR
 from generator.workflow.findings import has_errors
 
 
-def deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color) -> Deployment:
+def deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin,
+               no_color) -> Deployment:
     if no_color:
         out.no_color = err.no_color = True
     options = TerraformOptions(terraform_bin=terraform_bin, plugin_dir=plugin_dir, variables=list(var or []),
@@ -80,7 +81,8 @@ def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = Fa
     else:
         print_summary(summary)
         if summary.has_changes:
-            again = " ".join([str(file), *(["--sandbox"] if sandbox else []), *(["-w", str(workdir)] if workdir else [])])
+            again = " ".join([str(file), *(["--sandbox"] if sandbox else []),
+                              *(["-w", str(workdir)] if workdir else [])])
             out.print(f"[dim]plan saved in {escape(str(outcome.workdir))}; `avgen apply {escape(again)}` applies it[/]")
     raise typer.Exit(EXIT_CHANGES if summary.has_changes else EXIT_OK)
 
@@ -173,7 +175,8 @@ def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
             terraform_bin: TerraformBinOpt = "terraform", no_color: NoColorOpt = False,
             auto_approve: AutoApproveOpt = False,
             delete_buckets: Annotated[bool, typer.Option(
-                "--delete-buckets", help="Also delete the buckets avgen created (refused while they hold objects).")] = False,
+                "--delete-buckets",
+                help="Also delete the buckets avgen created (refused while they hold objects).")] = False,
             force: Annotated[bool, typer.Option(
                 "--force", help="With --delete-buckets: delete the buckets' objects (all versions) too.")] = False):
     """Remove the deployed workflow: functions, jobs, queues, roles, notifications, alerts.
@@ -210,7 +213,8 @@ def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
 def build(file: WorkflowArg, workdir: WorkdirOpt = None,
           push: Annotated[bool, typer.Option(
               "--push", help="Build the images, push them to the functions' ECR repositories (created first if "
-              "needed) and record their digests for the next plan/apply. Needs a Docker engine and AWS credentials.")] = False,
+              "needed) and record their digests for the next plan/apply. Needs a Docker engine and AWS "
+              "credentials.")] = False,
           var: VarOpt = None, var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None,
           plugin_dir: PluginDirOpt = None, terraform_bin: TerraformBinOpt = "terraform",
           no_color: NoColorOpt = False, auto_approve: AutoApproveOpt = False):
@@ -228,6 +232,7 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
     if has_errors(findings):
         print_errors(file, findings)
         raise typer.Exit(EXIT_FINDINGS)
+    assert dep.workflow is not None  # loaded without errors
     contexts = write_contexts(dep.workflow, dep.workdir / IMAGES_DIR)
     for context in contexts:
         out.print(f"[bold]{escape(context.function)}[/]: {escape(str(context.path))}  [dim]tag {context.tag}[/]")

@@ -146,7 +146,7 @@ def wait_for_workflow(sandbox, began: float) -> None:
 class WorkflowProgress:
     """The sandbox's executor as lines: each invocation or job when it starts and when it ends."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.seen: dict[str, str] = {}
 
     def __call__(self, state: dict) -> None:
@@ -198,7 +198,8 @@ def ls(
     with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
         client = conn.s3()
         if bucket or workflow:
-            locations = [S3Location.parse(bucket)] if bucket else [S3Location(b.name) for b in workflow.buckets]
+            locations = ([S3Location.parse(bucket)] if bucket
+                         else [S3Location(b.name) for b in workflow.buckets] if workflow else [])
             for location in locations:
                 entries = list_objects(client, location)
                 total = sum(e.size for e in entries)
@@ -232,7 +233,8 @@ def get(
     workflow = load(file) if file else None
     if not (bucket or workflow):
         fail("what to get? give -b BUCKET/FOLDER, or the workflow file", EXIT_USAGE)
-    locations = [S3Location.parse(bucket)] if bucket else unique_locations([o for _, o in workflow_results(workflow) if o.is_s3])
+    locations = ([S3Location.parse(bucket)] if bucket
+                 else unique_locations([o for _, o in workflow_results(workflow) if o.is_s3]) if workflow else [])
     with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
         client = conn.s3()
         config = transfer_config(multipart_threshold * MiB, multipart_chunk * MiB)

@@ -81,7 +81,7 @@ def logs(
                     err.print(f"[yellow]note:[/] {escape(note)}")
                 reader.notes.clear()
         except KeyboardInterrupt:
-            raise typer.Exit(EXIT_OK)
+            raise typer.Exit(EXIT_OK) from None
         for note in reader.notes:
             err.print(f"[yellow]note:[/] {escape(note)}")
         if not shown:

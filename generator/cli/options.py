@@ -74,7 +74,10 @@ def connection(file: Optional[Path], workflow: Optional[Workflow], endpoint_url:
         fail("--sandbox and --endpoint-url exclude each other", EXIT_USAGE)
     if sandbox and workdir is None and file is None:
         fail("--sandbox needs the workflow file or --workdir (the folder `avgen apply --sandbox` used)", EXIT_USAGE)
+    if sandbox and workdir is None:
+        assert file is not None  # refused just above
+        workdir = default_workdir(file, sandbox=True)
     region = region or (workflow.settings.region if workflow else None)
-    state = sandbox_dir(workdir or default_workdir(file, sandbox=True)) if sandbox else None
+    state = sandbox_dir(workdir) if sandbox and workdir else None
     with connect(endpoint_url=endpoint_url, region=region, sandbox_dir=state, run_workflows=run_workflows) as conn:
         yield conn

@@ -18,10 +18,12 @@ WorkflowOptional = typer.Argument(None, metavar="[WORKFLOW]", show_default=False
 
 
 def state_of(file: Optional[Path], workdir: Optional[Path]) -> Path:
-    if file is None and workdir is None:
-        fail("which sandbox? give the workflow file or --workdir (the folder `avgen apply --sandbox` used)",
-             EXIT_USAGE)
-    return sandbox_dir(workdir or default_workdir(file, sandbox=True))
+    if workdir is None:
+        if file is None:
+            fail("which sandbox? give the workflow file or --workdir (the folder `avgen apply --sandbox` used)",
+                 EXIT_USAGE)
+        workdir = default_workdir(file, sandbox=True)
+    return sandbox_dir(workdir)
 
 
 @app.command()

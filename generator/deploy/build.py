@@ -19,7 +19,8 @@ import lambda_src
 from generator import __version__
 from generator.errors import BuildError
 
-ROOT = Path(lambda_src.__file__).resolve().parent.parent   # holds lambda_src/ and batch_jobs/ (checkout or site-packages)
+# Holds lambda_src/ and batch_jobs/ (checkout or site-packages).
+ROOT = Path(lambda_src.__file__).resolve().parent.parent
 TEMPLATES = Path(batch_jobs.__file__).resolve().parent / "image"
 DEFAULT_PLATFORM = "linux/amd64"                      # Lambda's default architecture (x86_64)
 _SOURCES = ("lambda_src", "batch_jobs/__init__.py", "batch_jobs/entrypoint.py", "batch_jobs/handlers")

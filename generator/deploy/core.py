@@ -81,6 +81,7 @@ class Deployment:
 
         make_workdir(self.workdir)
         self._check_state_kind()
+        assert self.workflow is not None  # loaded by _prepare()
         written = write_output(self.workdir, render(self.workflow))
         if written.conflicts:
             # terraform would otherwise run someone else's files next to (or instead of) the workflow's
@@ -159,6 +160,7 @@ class Deployment:
               targets: tuple[str, ...] = ()) -> PlanSummary:
         tf.init(on_line)
         tf.plan(self.workdir / PLAN_FILE, destroy=destroy, targets=targets, on_line=on_line)
+        assert self.workflow is not None  # loaded by _prepare()
         summary = summarize(tf.show_plan(self.workdir / PLAN_FILE), self.workflow)
         self._save_plan_meta(summary, destroy)
         return summary
@@ -183,6 +185,7 @@ class Deployment:
                 outcome.summary = self._plan(tf, on_line, targets=targets)
             else:
                 tf.init(on_line)
+                assert self.workflow is not None  # loaded by _prepare()
                 outcome.summary = summarize(tf.show_plan(self.workdir / PLAN_FILE), self.workflow)
             if outcome.summary.has_changes:
                 if not confirm(outcome.summary):
@@ -202,6 +205,7 @@ class Deployment:
         outcome = self._prepare()
         if outcome.blocked:
             return outcome
+        assert self.workflow is not None  # loaded by _prepare()
         with self.terraform() as tf:
             tf.init(on_line)
             addresses = [a for a in tf.state_list() if not a.startswith("data.") and ".data." not in a]
@@ -209,7 +213,7 @@ class Deployment:
             full: list[str] = []
             if delete_buckets:
                 full = self._buckets_to_empty(force, tf.options.env)  # refuses before anything is asked
-                targets = ()
+                targets: tuple[str, ...] = ()
             else:
                 targets = tuple(a for a in addresses if a not in kept)
                 outcome.kept_buckets = sorted(b.name for b in self.workflow.buckets if b.create)
@@ -231,6 +235,7 @@ class Deployment:
 
     def _buckets_to_empty(self, force: bool, env: dict[str, str]) -> list[str]:
         """The buckets to empty before deleting them; refuse when they hold objects, unless forced."""
+        assert self.workflow is not None  # loaded by _prepare()
         names = [b.name for b in self.workflow.buckets if b.create]
         s3 = s3_client(env=env)
         counts = {name: count_object_versions(s3, name) for name in names}

@@ -90,6 +90,7 @@ class TerraformRunner:
             process = subprocess.Popen(argv, cwd=self.workdir, env=self.environment, stdout=subprocess.PIPE,
                                        stderr=err_file, stdin=subprocess.DEVNULL, text=True, bufsize=1)
             lines = []
+            assert process.stdout is not None  # stdout=PIPE
             try:
                 for line in process.stdout:
                     lines.append(line)

@@ -220,6 +220,7 @@ def _function_entry(function: Function) -> dict[str, Any]:
 
 def _batch_entry(function: Function) -> dict[str, Any]:
     batch = function.batch
+    assert batch is not None  # only functions that run on Batch have an entry
     return {
         "vcpus": batch.vcpus,
         "memory": batch.memory,
@@ -286,7 +287,8 @@ def template_context(workflow: Workflow, avgen_version: str) -> dict[str, Any]:
         "existing_buckets": OnePerLine(sorted(b.name for b in workflow.buckets if not b.create)),
         "functions": {f.name: _function_entry(f) for f in functions},
         "batch_jobs": {f.name: _batch_entry(f) for f in batch_functions},
-        "needs_default_vpc": any(not (f.batch.subnets and f.batch.security_group_ids) for f in batch_functions),
+        "needs_default_vpc": any(not (f.batch.subnets and f.batch.security_group_ids)
+                                 for f in batch_functions if f.batch is not None),
         "bucket_triggers": _bucket_triggers(workflow),
         "shared_prefix": shared_name_prefix(workflow),
         "alerts": {"email": settings.alert_email} if settings.alerts_enabled else None,

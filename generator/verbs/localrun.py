@@ -376,11 +376,11 @@ class LocalRunner:
             self._created(bucket, key, invocation.chain)
 
     # -- the runtime's JSON log lines go to a file (or nowhere), not over the live view -----------------
-    def _capture_logs(self):
+    def _capture_logs(self) -> tuple[logging.Logger, tuple[list[logging.Handler], int, bool]]:
         logger = logging.getLogger(LOGGER_NAME)
         saved = (list(logger.handlers), logger.level, logger.propagate)
-        for handler in saved[0]:
-            logger.removeHandler(handler)
+        for existing in saved[0]:
+            logger.removeHandler(existing)
         handler: logging.Handler
         if self.log_stream is not None:
             handler = logging.StreamHandler(self.log_stream)
@@ -428,6 +428,7 @@ def run_target(workflow: Workflow, extra_buckets: Sequence[str], *, connection=N
                          remote=True)
     from lambda_src.storage import DirectoryStorage
 
+    assert store is not None  # without a connection, the caller names the folder
     root = make_workdir(Path(store))
     if fresh:
         for name in names:

@@ -122,7 +122,7 @@ class LogReader:
     notes: list[str] = field(default_factory=list)  # what could not be read, for the user
     jobs: dict[str, tuple[Function, dict]] = field(default_factory=dict)  # job id → (function, description)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self._logs = self.connection.client("logs")
         self._batch = self.connection.client("batch")
         self._noted: set[str] = set()
@@ -143,7 +143,7 @@ class LogReader:
                 if function.uses_batch:
                     wanted += self.queued_jobs(function, since_ms)
                 self.describe_jobs(function, wanted)
-            for job_id, (function, job) in self.jobs.items():
+            for function, job in self.jobs.values():
                 events += self.job_events(function, job, since_ms, until_ms)
         except (BotoCoreError, ClientError) as exc:
             raise _aws_error(exc, "the logs") from exc
@@ -314,7 +314,7 @@ def _from_logs(status: FunctionStatus, lines: Sequence[LogEvent]) -> None:
     """Invocations and errors from the runtime's `end` lines; the last error message."""
     ends = [e for e in lines if (e.fields or {}).get("phase") == "end"]
     status.invocations = len(ends)
-    status.errors = sum(1 for e in ends if not e.fields.get("ok", True))
+    status.errors = sum(1 for e in ends if not (e.fields or {}).get("ok", True))
     status.counted_from = "logs"
     if ends:
         status.last_run = ends[-1].time

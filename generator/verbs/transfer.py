@@ -196,7 +196,7 @@ def plan_get(entries: Sequence[ObjectEntry], local_dir: Path) -> DownloadPlan:
 
 def _client_error_code(exc: BaseException) -> tuple[str, str]:
     """(code, message) of the S3 error behind `exc`, following the chain boto3's transfer wrappers make."""
-    seen = exc
+    seen: Optional[BaseException] = exc
     while seen is not None:
         if isinstance(seen, ClientError):
             error = seen.response.get("Error", {})

@@ -130,7 +130,8 @@ def cycles(workflow: Workflow) -> list[list[Function]]:
         return seen
 
     reach = {name: reachable(name) for name in successors}
-    groups, placed = [], set()
+    groups: list[list[Function]] = []
+    placed: set[str] = set()
     for function in workflow.functions:
         if function.name in placed:
             continue
@@ -186,7 +187,7 @@ def _quote(text: str) -> str:
 def to_mermaid(workflow: Workflow) -> str:
     paths, links = _links(workflow)
     out = ["flowchart LR"]
-    for key, (pid, label) in paths.items():
+    for pid, label in paths.values():
         out.append(f'    {pid}[("{_quote(label)}")]')
     for index, function in enumerate(workflow.functions, start=1):
         out.append(f'    f{index}["{_quote(function.name)}<br/><small>{function.where_it_runs}</small>"]')

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from generator.workflow import model as m
 from generator.workflow.findings import Finding, Location, Severity, has_errors, sorted_findings
@@ -183,7 +184,7 @@ class _Loader:
         # pydantic adds steps that are not in the file to a location: the member of a union it tried
         # (`…FOO.str`, `…FOO.int`) and `[key]` for a bad mapping key. Cut the location back to the file's
         # own keys and report each place once, with every type that would have been accepted there.
-        groups: dict[tuple, list[dict]] = {}
+        groups: dict[tuple, list[ErrorDetails]] = {}
         for error in exc.errors():
             raw = tuple(error["loc"])
             bad_key = raw[-1] if error["type"] == "invalid_key" else raw[-2] if raw[-1:] == ("[key]",) else None
@@ -213,7 +214,8 @@ class _Loader:
                          loc, f"write one of: {expected}")
             elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than",
                           "too_short", "too_long", "string_too_short", "value_error"):
-                self.add("AVG004", f"`{where}` is {_short_repr(value)}: {_describe(error)}", loc, _range_hint(error, loc))
+                self.add("AVG004", f"`{where}` is {_short_repr(value)}: {_describe(error)}", loc,
+                         _range_hint(error, loc))
             else:
                 expected = " or ".join(dict.fromkeys(_expected_type(e) for e in errors))
                 if len(errors) > 1 and {_expected_type(e) for e in errors} <= set(_SCALARS):
@@ -292,10 +294,11 @@ class _Loader:
         )
 
     def _resolve_region(self, spec: WorkflowSpec) -> str:
+        loc: tuple  # where in the file the region comes from
         if spec.avgen and spec.avgen.region:
             region, loc = spec.avgen.region, ("avgen", "region")
         else:
-            asked = {}
+            asked: dict[str, tuple] = {}
             for index, entry in enumerate(spec.functions.aws):
                 if entry.lambda_.region:
                     asked.setdefault(entry.lambda_.region, ("functions", "aws", index, "lambda", "region"))
@@ -536,7 +539,7 @@ class _Loader:
         types_loc = loc + ("compute_resources", "instance_types") if compute and compute.instance_types is not None \
             else ("avgen", "defaults", "batch", "instance_types") if defaults and defaults.instance_types is not None \
             else None
-        type_locations = {}
+        type_locations: dict[str, Location] = {}
         if types_loc:
             for i, instance_type in enumerate(instance_types):
                 type_locations.setdefault(instance_type, self.at(types_loc + (i,)))

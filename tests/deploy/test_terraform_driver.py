@@ -40,7 +40,8 @@ def test_terraform_errors_reach_the_user_intact(tmp_path):
     (tmp_path / "main.tf").write_text('resource "nonsense" {\n')
     with pytest.raises(TerraformError) as info:
         runner(tmp_path).run(runner(tmp_path).argv("validate"))
-    assert "Unclosed configuration block" in info.value.output or "Argument or block definition required" in info.value.output
+    assert ("Unclosed configuration block" in info.value.output
+            or "Argument or block definition required" in info.value.output)
 
 
 @needs_terraform

@@ -57,7 +57,7 @@ def test_long_utterance_is_split_between_words_within_the_time_limit():
     cues = cues_for_utterance(9.9, 22.5, words, 5.0)
     assert len(cues) == 3
     assert cues[0].start == 9.9 and cues[-1].end == 22.5
-    assert all(later.start >= earlier.end for earlier, later in zip(cues, cues[1:]))
+    assert all(later.start >= earlier.end for earlier, later in zip(cues, cues[1:], strict=False))
     assert all(cue.end - cue.start <= 5.0 + 0.6 for cue in cues)
     assert " ".join(cue.text.replace("\n", " ") for cue in cues) == " ".join(w.text for w in words)
 
@@ -88,7 +88,7 @@ def test_one_cue_per_sentence_timed_to_the_speech(handler, speech, tmp_path):
     assert result.exit_code == 0, result.stderr
     cues = parse_srt((tmp_path / "speech.srt").read_text())
     assert len(cues) == len(spoken) == 3
-    for cue, sentence in zip(cues, spoken):
+    for cue, sentence in zip(cues, spoken, strict=True):
         assert cue.start == pytest.approx(sentence.start, abs=START_TOLERANCE_S)
         assert cue.end == pytest.approx(sentence.end, abs=END_TOLERANCE_S)
         assert cue.text.strip()
@@ -128,7 +128,7 @@ def test_continuous_speech_is_decoded_in_bounded_utterances(speech, monkeypatch,
     audio2srt.audio_to_srt(wav, tmp_path / "cut.srt")
     cues = parse_srt((tmp_path / "cut.srt").read_text())
     assert len(cues) > len(spoken)
-    assert all(later.start >= earlier.end - 1e-3 for earlier, later in zip(cues, cues[1:]))
+    assert all(later.start >= earlier.end - 1e-3 for earlier, later in zip(cues, cues[1:], strict=False))
     assert cues[0].start == pytest.approx(spoken[0].start, abs=START_TOLERANCE_S)
 
 

@@ -76,7 +76,8 @@ def test_malformed_cfgs_are_explained(tmp_path, text, problem):
 
 def test_cfg_comments_and_spacing_are_tolerated(tmp_path):
     cfg = tmp_path / "c.cfg"
-    cfg.write_text("# model\n[net]\n width = 32 # input\nheight=32\n\n[convolutional]\nfilters = 18\nsize=1\n[yolo]\nclasses=1\n")
+    cfg.write_text("# model\n[net]\n width = 32 # input\nheight=32\n\n"
+                   "[convolutional]\nfilters = 18\nsize=1\n[yolo]\nclasses=1\n")
     sections = parse_cfg(cfg)
     assert [s.kind for s in sections] == ["net", "convolutional", "yolo"]
     network = describe_network(cfg)

@@ -14,7 +14,8 @@ pytestmark = [pytest.mark.media, requires_tools("ffmpeg", "ffprobe")]
 
 @pytest.mark.parametrize(("seconds", "fps"), [(3, 1.0), (3, 2.0), (2, 0.5)])
 def test_split_writes_seconds_times_fps_frames_named_in_order(clip_with_audio, media_dir, tmp_path, seconds, fps):
-    clip = clip_with_audio if seconds == 3 else make_video(media_dir / f"split-{seconds}.mp4", seconds, fps=10, with_audio=False)
+    clip = (clip_with_audio if seconds == 3
+            else make_video(media_dir / f"split-{seconds}.mp4", seconds, fps=10, with_audio=False))
     frames = split_frames(clip, tmp_path / "frames", fps=fps)
     assert len(frames) == int(seconds * fps)
     assert [f.name for f in frames] == [f"{clip.stem}-{n:06d}.jpg" for n in range(1, len(frames) + 1)]
@@ -75,7 +76,8 @@ def test_avi_has_mpeg4_video_and_mp3_audio(clip_with_audio, tmp_path):
     result = to_avi(clip_with_audio, tmp_path / "clip.avi")
     assert not result.copied and result.has_audio
     [video], [audio] = streams_of(result.path, "video"), streams_of(result.path, "audio")
-    assert (video["codec_name"], video["width"], video["height"], int(video["nb_read_frames"])) == ("mpeg4", 160, 120, 30)
+    assert (video["codec_name"], video["width"], video["height"], int(video["nb_read_frames"])) == (
+        "mpeg4", 160, 120, 30)
     assert audio["codec_name"] == "mp3"
 
 
@@ -133,7 +135,8 @@ def test_timeout_stops_ffmpeg_and_says_so(handler, clip_with_audio, tmp_path, mo
     assert not (tmp_path / "a.wav").exists()
 
 
-def test_without_ffprobe_the_ffmpeg_banner_is_parsed(handler, clip_with_audio, clip_without_audio, tmp_path, monkeypatch):
+def test_without_ffprobe_the_ffmpeg_banner_is_parsed(handler, clip_with_audio, clip_without_audio, tmp_path,
+                                                     monkeypatch):
     monkeypatch.setenv("AVGEN_FFPROBE", "")
     assert len(handler("ffmpeg", "split", clip_with_audio, tmp_path / "f", "--fps", "2").written) == 6
     assert handler("ffmpeg", "audio", clip_without_audio, tmp_path / "a.wav").exit_code == 10

@@ -14,7 +14,8 @@ Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'phone.mp4':
   Metadata:
     major_brand     : isom
   Duration: 00:01:02.50, start: 0.000000, bitrate: 111 kb/s
-  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(tv, bt709), 1920x1080 [SAR 1:1 DAR 16:9], 34 kb/s, 29.97 fps, 29.97 tbr, 90k tbn (default)
+  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(tv, bt709), 1920x1080 [SAR 1:1 DAR 16:9], \
+34 kb/s, 29.97 fps, 29.97 tbr, 90k tbn (default)
     Metadata:
       handler_name    : VideoHandler
     Side data:

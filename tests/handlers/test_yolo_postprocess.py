@@ -32,7 +32,8 @@ def test_overlapping_boxes_of_one_class_keep_only_the_best():
         row(0.52, 0.50, 0.40, 0.40, [0.8, 0, 0]),  # IoU ≈ 0.9 with the first: suppressed
         row(0.10, 0.10, 0.10, 0.10, [0.7, 0, 0]),  # elsewhere: kept
     ), SQUARE, NAMES, confidence=0.25, nms=0.45)
-    assert [(d.label, round(d.confidence, 2), d.left, d.top) for d in result] == [("person", 0.9, 30, 30), ("person", 0.7, 5, 5)]
+    assert [(d.label, round(d.confidence, 2), d.left, d.top) for d in result] == [
+        ("person", 0.9, 30, 30), ("person", 0.7, 5, 5)]
 
 
 def test_nms_is_per_class_and_a_box_can_carry_several_classes():
@@ -41,7 +42,8 @@ def test_nms_is_per_class_and_a_box_can_carry_several_classes():
         row(0.5, 0.5, 0.4, 0.4, [0, 0, 0.6]),  # same place, other class: kept
         row(0.8, 0.8, 0.2, 0.2, [0.5, 0.4, 0]),  # above threshold for two classes: two detections
     ), SQUARE, NAMES, confidence=0.3, nms=0.45)
-    assert [(d.label, round(d.confidence, 2)) for d in result] == [("person", 0.9), ("car", 0.6), ("person", 0.5), ("bicycle", 0.4)]
+    assert [(d.label, round(d.confidence, 2)) for d in result] == [
+        ("person", 0.9), ("car", 0.6), ("person", 0.5), ("bicycle", 0.4)]
 
 
 def test_nms_threshold_decides_what_overlap_suppresses():
@@ -60,7 +62,8 @@ def test_confidence_threshold_is_strict_and_empty_outputs_are_fine():
 def test_boxes_map_back_through_the_letterbox():
     # 200×100 image into a 100×100 input: scaled by 0.5 to 100×50, placed 25 px from the top.
     geometry = letterbox_geometry(200, 100, 100, 100)
-    assert (geometry.content_left, geometry.content_top, geometry.content_width, geometry.content_height) == (0, 25, 100, 50)
+    assert (geometry.content_left, geometry.content_top, geometry.content_width, geometry.content_height) == (
+        0, 25, 100, 50)
     # A box centred on the input, 20×10 input pixels → centred on the image, 40×20 image pixels.
     [d] = postprocess(outputs(row(0.5, 0.5, 0.2, 0.1, [0.9, 0, 0])), geometry, NAMES, 0.25, 0.45)
     assert (d.left, d.top, d.width, d.height) == (80, 40, 40, 20)

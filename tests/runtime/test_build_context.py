@@ -95,7 +95,7 @@ def test_same_inputs_give_the_same_bytes(tmp_path, script):
     first = write(tmp_path / "a", script)
     second = write(tmp_path / "b", script)
     assert [p.relative_to(tmp_path / "a") for p in first] == [p.relative_to(tmp_path / "b") for p in second]
-    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second))
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second, strict=True))
     assert context_tag(tmp_path / "a", first) == context_tag(tmp_path / "b", second)
     other = write(tmp_path / "c", script, base_image="grycap/audio2srt:mini")
     assert context_tag(tmp_path / "c", other) != context_tag(tmp_path / "a", first)

@@ -96,7 +96,8 @@ def test_json_shape():
 
 
 def test_json_lists_every_file_even_clean_ones():
-    report = json.loads(run("validate", "-f", "json", CASES / "AVG008-pass.yaml", CASES / "AVG002-fail-memroy.yaml").output)
+    report = json.loads(
+        run("validate", "-f", "json", CASES / "AVG008-pass.yaml", CASES / "AVG002-fail-memroy.yaml").output)
     assert [len(entry["findings"]) for entry in report["files"]] == [0, 1]
 
 

@@ -13,11 +13,14 @@ class Rule:
     severity: Severity
     summary: str
 
-    def finding(self, message: str, location: Location, hint: str = "", severity: Severity | None = None) -> Finding:
+    def finding(self, message: str, location: Location | None, hint: str = "",
+                severity: Severity | None = None) -> Finding:
+        # Checks run on loaded workflows, where every model object carries its place in the file.
+        assert location is not None, f"{self.id}: no location"
         return Finding(self.id, severity or self.severity, message, location, hint)
 
 
-E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 RULES: dict[str, Rule] = {
     rule.id: rule
@@ -29,20 +32,26 @@ RULES: dict[str, Rule] = {
         Rule("AVG005", "missing-key", E, "A required key is missing."),
         Rule("AVG006", "legacy-form", W, "An old SCAR spelling, accepted; the warning says what to write instead."),
         Rule("AVG007", "out-of-scope", W, "A section avgen does not deploy (oscar, api_gateway)."),
-        Rule("AVG008", "ignored-setting", W, "A SCAR setting that has no effect on what avgen deploys (the warning says why)."),
-        Rule("AVG009", "region-conflict", E, "Functions ask for different regions; one workflow deploys to one region."),
-        Rule("AVG010", "self-trigger", E, "A function writes under its own input trigger and would trigger itself forever."),
+        Rule("AVG008", "ignored-setting", W,
+             "A SCAR setting that has no effect on what avgen deploys (the warning says why)."),
+        Rule("AVG009", "region-conflict", E,
+             "Functions ask for different regions; one workflow deploys to one region."),
+        Rule("AVG010", "self-trigger", E,
+             "A function writes under its own input trigger and would trigger itself forever."),
         Rule("AVG011", "trigger-cycle", E, "Functions trigger each other in a cycle."),
-        Rule("AVG012", "overlapping-triggers", E, "Two triggers on one bucket overlap; S3 rejects the notification configuration."),
+        Rule("AVG012", "overlapping-triggers", E,
+             "Two triggers on one bucket overlap; S3 rejects the notification configuration."),
         Rule("AVG013", "cannot-trigger", W, "An input that cannot trigger on AWS (not an s3 storage provider)."),
         Rule("AVG014", "unknown-storage-provider", E, "A storage_provider reference with no such provider defined."),
         Rule("AVG015", "inline-credentials", W, "Credentials written in the file; they belong in a secret store."),
-        Rule("AVG016", "workflow-end", I, "Where the workflow starts (inputs nobody produces) and ends (outputs nobody consumes)."),
+        Rule("AVG016", "workflow-end", INFO,
+             "Where the workflow starts (inputs nobody produces) and ends (outputs nobody consumes)."),
         Rule("AVG017", "unused-bucket-setting", W, "avgen.buckets names a bucket no function uses."),
         Rule("AVG018", "duplicate-function", E, "Two functions share a name (or the same name in another case)."),
         Rule("AVG019", "script-not-found", W, "The init_script file does not exist next to the workflow."),
         Rule("AVG020", "gpu-without-gpu-instances", E, "A GPU is requested but no instance type has one."),
-        Rule("AVG021", "gpu-instance-not-supported", W, "A GPU instance family that the ECS AL2023 NVIDIA AMI does not support."),
+        Rule("AVG021", "gpu-instance-not-supported", W,
+             "A GPU instance family that the ECS AL2023 NVIDIA AMI does not support."),
         Rule("AVG022", "batch-settings-unused", W, "Batch settings on a function that never runs on Batch."),
         Rule("AVG023", "timeout-threshold", E, "container.timeout_threshold leaves the script no time."),
         Rule("AVG024", "batch-capacity", E, "A job asks for more vCPUs than its compute environment may ever have."),

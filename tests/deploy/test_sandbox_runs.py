@@ -1,0 +1,135 @@
+"""The sandbox runs what was deployed: uploads start the deployed functions, jobs run, IAM is enforced.
+
+A small workflow (tests/data/sandbox-workflow) is applied once to the sandbox with real terraform; each test
+then uploads with `avgen put --sandbox`, which waits until the workflow is quiet, and looks at what the
+functions left in the emulator over its S3 API.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from generator.aws.sandbox import Sandbox, running_server
+from generator.cli import app
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.xdist_group("sandbox-runs")]
+DATA = Path(__file__).parents[1] / "data" / "sandbox-workflow"
+BUCKET = "avgen-sandbox-test"
+runner = CliRunner()
+
+
+def avgen(*args):
+    return runner.invoke(app, [*map(str, args)])
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory, plugin_dir):
+    root = tmp_path_factory.mktemp("sbx")
+    shutil.copytree(DATA, root / "wf")
+    workflow, workdir = root / "wf" / "workflow.yaml", root / "deploy"
+    result = avgen("apply", workflow, "--sandbox", "--auto-approve", "--plugin-dir", plugin_dir, "-w", workdir)
+    assert result.exit_code == 0, result.output
+    return workflow, workdir
+
+
+def put(deployed, tmp_path, folder: str, name: str, text: str = "hello\n"):
+    workflow, workdir = deployed
+    source = tmp_path / name
+    source.write_text(text)
+    return avgen("put", workflow, source, "-b", f"{BUCKET}/{folder}", "--sandbox", "-w", workdir)
+
+
+def objects(workdir: Path) -> dict[str, bytes]:
+    import boto3
+
+    with Sandbox(workdir / "sandbox") as sandbox:
+        s3 = boto3.client("s3", endpoint_url=sandbox.endpoint, region_name="us-east-1",
+                          aws_access_key_id="x", aws_secret_access_key="x")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+        return {key: s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in keys}
+
+
+def test_an_upload_runs_a_lambda_then_a_batch_job(deployed, tmp_path):
+    result = put(deployed, tmp_path, "in", "clip.txt")
+    assert result.exit_code == 0, result.output
+    assert "sbx-copy" in result.output and "sbx-stamp" in result.output  # both shown as they ran
+    stored = objects(deployed[1])
+    assert stored["mid/clip.txt"] == b"hello\n"
+    stamped = stored["out/clip.stamped.txt"].decode()
+    assert stamped.startswith("hello\nstamped by job ") and "none" not in stamped
+
+
+def test_status_and_logs_read_what_ran_from_the_deployed_log_groups(deployed, tmp_path):
+    workflow, workdir = deployed
+    assert put(deployed, tmp_path, "in", "for-logs.txt").exit_code == 0
+    logs = avgen("logs", workflow, "sbx-copy", "--sandbox", "-w", workdir, "--since", "1h")
+    assert logs.exit_code == 0, logs.output
+    assert "for-logs.txt" in logs.output and "invocation finished" in logs.output
+    status = avgen("status", workflow, "--sandbox", "-w", workdir, "--json")
+    rows = {row["name"]: row for row in __import__("json").loads(status.stdout)}
+    assert rows["sbx-copy"]["invocations"] >= 1
+    assert rows["sbx-stamp"]["jobs"]["SUCCEEDED"] >= 1
+
+
+def test_a_script_writing_outside_its_outputs_gets_access_denied(deployed, tmp_path):
+    result = put(deployed, tmp_path, "escape", "try.txt")
+    assert result.exit_code == 1, result.output
+    assert "AccessDenied" in result.output
+    assert "in/planted.txt" not in objects(deployed[1])
+
+
+def test_lambda_batch_out_of_time_hands_over_to_batch_which_writes_once(deployed, tmp_path):
+    result = put(deployed, tmp_path, "slow", "long.txt")
+    assert result.exit_code == 0, result.output
+    stored = objects(deployed[1])
+    assert stored["out/slow-long.txt"] == b"finished on Batch\n"
+    # the Lambda attempt's partial output was never uploaded: the one there is the Batch run's
+    assert stored["out/partial-long.txt"] == b"partial on Batch\n"
+
+
+def test_sandbox_up_serves_every_command_until_down(deployed, tmp_path):
+    workflow, workdir = deployed
+    up = avgen("sandbox", "up", workflow, "-w", workdir)
+    assert up.exit_code == 0, up.output
+    server = running_server(workdir / "sandbox")
+    try:
+        assert server is not None and f"127.0.0.1:{server['port']}" in up.stdout
+        result = put(deployed, tmp_path, "in", "served.txt")  # attaches instead of starting a server
+        assert result.exit_code == 0, result.output
+        assert running_server(workdir / "sandbox")["pid"] == server["pid"]
+    finally:
+        assert avgen("sandbox", "down", workflow, "-w", workdir).exit_code == 0
+    assert running_server(workdir / "sandbox") is None
+    assert "out/served.stamped.txt" in objects(workdir)  # state kept after down
+
+
+def test_a_killed_command_leaves_a_sandbox_the_next_command_continues(deployed, tmp_path):
+    workflow, workdir = deployed
+    source = tmp_path / "killed.txt"
+    source.write_text("x\n")
+    command = [sys.executable, "-m", "generator.cli", "put", str(workflow), str(source), "-b", f"{BUCKET}/in",
+               "--sandbox", "-w", str(workdir)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               cwd=Path(__file__).parents[2], start_new_session=True)
+    time.sleep(4)  # inside the replay, the upload or the run
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    result = put(deployed, tmp_path, "in", "after-kill.txt")
+    assert result.exit_code == 0, result.output
+    assert "out/after-kill.stamped.txt" in objects(workdir)
+
+
+def test_two_commands_on_one_sandbox_do_not_both_run_it(deployed, tmp_path):
+    workflow, workdir = deployed
+    with Sandbox(workdir / "sandbox"):
+        result = avgen("ls", "-b", BUCKET, "--sandbox", "-w", workdir)
+    assert result.exit_code == 1
+    assert "another avgen command is using the sandbox" in result.output
