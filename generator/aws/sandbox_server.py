@@ -227,7 +227,7 @@ def forget_denied(app, environ: dict, start_response) -> list[bytes]:
 
     body = b"".join(app(environ, capture))
     temporary = "HTTP_X_AMZ_SECURITY_TOKEN" in environ or "X-Amz-Security-Token" in environ.get("QUERY_STRING", "")
-    if status.get("code") == 403 and temporary and before is not None:
+    if status.get("code") == 403 and temporary and recording is not None and before is not None:
         with open(recording, "r+b") as handle:
             handle.truncate(before)
     return [body]
