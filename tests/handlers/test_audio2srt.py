@@ -1,4 +1,5 @@
-"""audio2srt: SRT format, cue splitting, and cue timing against espeak-ng speech with known pauses.
+"""audio2srt's pocketsphinx engine: SRT format, cue splitting, and cue timing against espeak-ng speech with
+known pauses. (The whisper engine: test_audio2srt_whisper.py.)
 
 The recogniser's words on a synthetic voice are poor, so tests check structure and timing, not words.
 """
@@ -11,6 +12,14 @@ import pytest
 from batch_jobs.handlers import audio2srt
 from batch_jobs.handlers.audio2srt import Cue, Word, cues_for_utterance, format_cue, srt_timestamp
 from tests.media import make_speech_wav, make_video, requires_tools, streams_of, write_silence_wav
+
+
+
+@pytest.fixture(autouse=True)
+def pocketsphinx_engine(monkeypatch):
+    """Every command here runs the pocketsphinx engine, chosen as a workflow would: in the environment."""
+    monkeypatch.setenv("AUDIO2SRT_ENGINE", "pocketsphinx")
+
 
 SRT_BLOCK = re.compile(
     r"(?P<number>\d+)\n(?P<start>\d\d:\d\d:\d\d,\d{3}) --> (?P<end>\d\d:\d\d:\d\d,\d{3})\n(?P<text>(?:.+\n)+)\n")
@@ -125,7 +134,7 @@ def test_continuous_speech_is_decoded_in_bounded_utterances(speech, monkeypatch,
     """Cutting utterances (bounded decoder memory) still covers the speech, with ordered cues."""
     wav, spoken = speech
     monkeypatch.setattr(audio2srt, "MAX_UTTERANCE_SECONDS", 1.0)
-    audio2srt.audio_to_srt(wav, tmp_path / "cut.srt")
+    audio2srt.audio_to_srt(wav, tmp_path / "cut.srt", engine="pocketsphinx")
     cues = parse_srt((tmp_path / "cut.srt").read_text())
     assert len(cues) > len(spoken)
     assert all(later.start >= earlier.end - 1e-3 for earlier, later in zip(cues, cues[1:]))
@@ -147,7 +156,7 @@ def test_audio_is_pulled_in_small_frames(monkeypatch, tmp_path):
         return original(reading, *args, **kwargs)
 
     monkeypatch.setattr(audio2srt, "recognise", spy)
-    result = audio2srt.audio_to_srt(silence, tmp_path / "long.srt")
+    result = audio2srt.audio_to_srt(silence, tmp_path / "long.srt", engine="pocketsphinx")
     assert result.audio_seconds == pytest.approx(20.0) and max(requests) <= 960
 
 
