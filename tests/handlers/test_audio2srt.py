@@ -5,15 +5,12 @@ The recogniser's words on a synthetic voice are poor, so tests check structure a
 """
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from batch_jobs.handlers import audio2srt
 from batch_jobs.handlers.audio2srt import Cue, Word, cues_for_utterance, format_cue, srt_timestamp
 from tests.media import make_speech_wav, make_video, requires_tools, streams_of, write_silence_wav
-
-
+from tests.speech import parse_srt
 
 @pytest.fixture(autouse=True)
 def pocketsphinx_engine(monkeypatch):
@@ -21,25 +18,10 @@ def pocketsphinx_engine(monkeypatch):
     monkeypatch.setenv("AUDIO2SRT_ENGINE", "pocketsphinx")
 
 
-SRT_BLOCK = re.compile(
-    r"(?P<number>\d+)\n(?P<start>\d\d:\d\d:\d\d,\d{3}) --> (?P<end>\d\d:\d\d:\d\d,\d{3})\n(?P<text>(?:.+\n)+)\n")
 # Tolerances for cue edges against where espeak's speech is audible: the voice detector decides on
 # 30 ms frames over a 0.3 s window.
 START_TOLERANCE_S = 0.35
 END_TOLERANCE_S = 0.45
-
-
-def seconds(timestamp: str) -> float:
-    hours, minutes, rest = timestamp.split(":")
-    return int(hours) * 3600 + int(minutes) * 60 + float(rest.replace(",", "."))
-
-
-def parse_srt(text: str) -> list[Cue]:
-    """Parse strictly: the whole file must be well-formed blocks numbered 1, 2, …"""
-    blocks = list(SRT_BLOCK.finditer(text))
-    assert "".join(block.group(0) for block in blocks) == text, "stray text between SRT blocks"
-    assert [int(block["number"]) for block in blocks] == list(range(1, len(blocks) + 1))
-    return [Cue(seconds(b["start"]), seconds(b["end"]), b["text"].rstrip("\n")) for b in blocks]
 
 
 @pytest.mark.parametrize(("value", "text"), [(0, "00:00:00,000"), (1.5, "00:00:01,500"), (3599.9995, "01:00:00,000"),
