@@ -79,13 +79,20 @@ def _fits(words: Sequence[Word], max_cue_seconds: float) -> bool:
             and layout([w.text for w in words]) is not None)
 
 
+def _long_enough(first: Word, next_first: Word) -> bool:
+    """Whether a cue from `first` can stay up MIN_CUE_SECONDS before a cue starting at `next_first`."""
+    return next_first.start - first.start >= MIN_CUE_SECONDS + CUE_GAP_SECONDS
+
+
 def _best_split(words: Sequence[Word]) -> int:
     """Where to end the cue when the next word does not fit: an index into `words` (the cue takes
     `words[:index]`), preferring strong boundaries, then fuller cues. A boundary that would leave a cue of
-    less than a third of the text counts as none."""
+    less than a third of the text counts as none; one that leaves a cue too short to read is not taken."""
     total = sum(len(w.text) + 1 for w in words)
     best_index, best_key = len(words), (0, len(words))
     for index in range(1, len(words)):
+        if not _long_enough(words[0], words[index]):
+            continue
         left = sum(len(w.text) + 1 for w in words[:index])
         strength = break_strength(words[index - 1].text, words[index].text) if left * 3 >= total else 0
         if (strength, index) > best_key:
@@ -97,8 +104,8 @@ def word_groups(words: Iterable[Word], max_cue_seconds: float = MAX_CUE_SECONDS)
     """The words, in order, cut into groups that each make one readable cue."""
     group: list[Word] = []
     for word in words:
-        if group and (word.start - group[-1].end >= PAUSE_SECONDS
-                      or (SENTENCE_END.search(group[-1].text) and group[-1].end - group[0].start >= MIN_CUE_SECONDS)):
+        if group and _long_enough(group[0], word) and (word.start - group[-1].end >= PAUSE_SECONDS
+                                                      or SENTENCE_END.search(group[-1].text)):
             yield group
             group = []
         while group and not _fits([*group, word], max_cue_seconds):
