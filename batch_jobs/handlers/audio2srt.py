@@ -1,6 +1,9 @@
-"""The audio2srt handler: speech to SRT subtitles with pocketsphinx's voice-activity detector and recogniser.
+"""The audio2srt handler: speech to SRT or WebVTT subtitles, with one of two engines.
 
-Audio is streamed in 30 ms frames: the voice-activity detector (pocketsphinx's Endpointer) opens and
+`whisper` (the default, see whisper.py) gives subtitles a viewer can read; `pocketsphinx`, the seed's engine,
+needs no model beyond its wheel. Both read the audio through `open_pcm` and write cues as they come.
+
+The pocketsphinx engine: audio is streamed in 30 ms frames: the voice-activity detector (pocketsphinx's Endpointer) opens and
 closes utterances, the recogniser decodes each one as it arrives, and each finished cue is written out
 at once, so memory stays bounded however long the recording is. Long utterances are cut every
 `MAX_UTTERANCE_SECONDS`, and a cue longer than `max_cue_seconds` is split between words.
@@ -8,6 +11,7 @@ at once, so memory stays bounded however long the recording is. Long utterances 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import subprocess
 import tempfile
@@ -20,6 +24,10 @@ from typing import Callable, Iterator, Sequence
 
 from .errors import InputError, MissingStreamError, ToolTimeout, UsageError
 from .probe import probe
+from .subtitles import (  # noqa: F401  (format_cue, srt_timestamp: this module's interface before the split)
+    MAX_CUE_LINES, MAX_CUE_SECONDS, MAX_LINE_CHARS, Cue, Word, format_cue, is_webvtt, readable_cues, srt_timestamp,
+    write_cues,
+)
 from .tools import (
     Watchdog, atomic_output, error_tail, ffmpeg_binary, processing_timeout, read_text_file, require_input_file, spawn,
 )
@@ -27,9 +35,6 @@ from .tools import (
 SAMPLE_RATE = 16000
 SAMPLE_BYTES = 2
 DEFAULT_MAX_CUE_SECONDS = 6.0
-# Common subtitle guidance: two lines of at most 42 characters.
-MAX_LINE_CHARS = 42
-MAX_CUE_LINES = 2
 # The recogniser's search state grows with utterance length; continuous speech is cut this often.
 MAX_UTTERANCE_SECONDS = 30.0
 # Recogniser tokens that are not words: sentence marks, silence, noise and filler models.
@@ -37,20 +42,7 @@ NON_WORD = re.compile(r"^(<.*>|\[.*\]|\+\+.*\+\+)$")
 ALTERNATE_PRONUNCIATION = re.compile(r"\(\d+\)$")
 
 PcmReader = Callable[[int], bytes]
-
-
-@dataclass(frozen=True)
-class Word:
-    text: str
-    start: float  # seconds from the start of the audio
-    end: float
-
-
-@dataclass(frozen=True)
-class Cue:
-    start: float
-    end: float
-    text: str
+log = logging.getLogger("avgen.handlers")
 
 
 @dataclass(frozen=True)
@@ -63,20 +55,6 @@ class SrtResult:
     @property
     def real_time_factor(self) -> float:
         return self.seconds / self.audio_seconds if self.audio_seconds else 0.0
-
-
-def srt_timestamp(seconds: float) -> str:
-    """'HH:MM:SS,mmm', rounded to the millisecond."""
-    total_ms = max(0, int(round(seconds * 1000)))
-    hours, rest = divmod(total_ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d},{millis:03d}"
-
-
-def format_cue(number: int, cue: Cue) -> str:
-    """One SRT block, including the blank line that separates it from the next."""
-    return f"{number}\n{srt_timestamp(cue.start)} --> {srt_timestamp(cue.end)}\n{cue.text}\n\n"
 
 
 def wrap_caption(words: Sequence[str]) -> str:
@@ -224,32 +202,71 @@ def open_pcm(path: Path, *, timeout_s: float | None = None) -> Iterator[PcmReade
             raise InputError(f"decoding the audio of {path} failed ({error_tail(read_text_file(errors))})")
 
 
+ENGINES = ("whisper", "pocketsphinx")
+
+
 def audio_to_srt(
-    audio: Path, srt: Path, *, max_cue_seconds: float = DEFAULT_MAX_CUE_SECONDS, vad_mode: int = 0,
-    timeout_s: float | None = None,
+    audio: Path, srt: Path, *, engine: str = "whisper", model: str | None = None, language: str | None = None,
+    max_cue_seconds: float | None = None, vad_mode: int = 0, timeout_s: float | None = None,
 ) -> SrtResult:
-    """Write SRT subtitles for the speech in `audio` (an empty file when there is none)."""
-    if max_cue_seconds <= 0:
+    """Write subtitles for the speech in `audio` to `srt`: WebVTT when its name ends in .vtt, else SRT (an
+    empty SRT, or a WebVTT header alone, when there is no speech).
+
+    `model` and `language` are the whisper engine's (see whisper.resolve_model); `vad_mode` is pocketsphinx's.
+    `max_cue_seconds` defaults to each engine's own limit.
+    """
+    if engine not in ENGINES:
+        raise UsageError(f"unknown speech engine {engine!r}: choose {' or '.join(ENGINES)}")
+    if max_cue_seconds is not None and max_cue_seconds <= 0:
         raise UsageError(f"maximum cue length must be positive, not {max_cue_seconds}")
     if vad_mode not in (0, 1, 2, 3):
         raise UsageError(f"voice-activity mode must be 0 (loose) to 3 (strict), not {vad_mode}")
-    from pocketsphinx import Endpointer
-
+    require_input_file(audio)  # before loading a model: a typo in the input name should fail fast
     started = time.perf_counter()
-    decoder = speech_decoder()
-    endpointer = Endpointer(vad_mode=vad_mode, sample_rate=SAMPLE_RATE)
-    audio_bytes = 0
-    cue_count = 0
-    with atomic_output(Path(srt)) as partial, open_pcm(audio, timeout_s=timeout_s) as read_pcm:
+    if engine == "whisper":
+        from . import whisper
 
+        whisper_model = whisper.load_model(model)
+
+        def cues_from(read_pcm: PcmReader) -> Iterator[Cue]:
+            words = whisper.transcribe(read_pcm, whisper_model, language=language)
+            return readable_cues(words, min(max_cue_seconds or MAX_CUE_SECONDS, MAX_CUE_SECONDS))
+    else:
+        from pocketsphinx import Endpointer
+
+        decoder = speech_decoder()
+        endpointer = Endpointer(vad_mode=vad_mode, sample_rate=SAMPLE_RATE)
+
+        def cues_from(read_pcm: PcmReader) -> Iterator[Cue]:
+            return recognise(read_pcm, decoder, endpointer, max_cue_seconds=max_cue_seconds or DEFAULT_MAX_CUE_SECONDS)
+
+    progress = _Progress(started)
+    with atomic_output(Path(srt)) as partial, open_pcm(audio, timeout_s=timeout_s) as read_pcm:
+        with partial.open("w", encoding="utf-8", newline="\n") as out:
+            cue_count = write_cues(cues_from(progress.reader(read_pcm)), out, webvtt=is_webvtt(srt))
+    return SrtResult(Path(srt), cue_count, progress.audio_seconds, time.perf_counter() - started)
+
+
+class _Progress:
+    """Counts the audio read, and logs a line for each minute of it (long recordings take a while)."""
+
+    def __init__(self, started: float):
+        self.started = started
+        self.audio_bytes = 0
+
+    @property
+    def audio_seconds(self) -> float:
+        return self.audio_bytes / (SAMPLE_RATE * SAMPLE_BYTES)
+
+    def reader(self, read_pcm: PcmReader) -> PcmReader:
         def counting_reader(n_bytes: int) -> bytes:
-            nonlocal audio_bytes
+            minutes_before = int(self.audio_seconds // 60)
             chunk = read_pcm(n_bytes)
-            audio_bytes += len(chunk)
+            self.audio_bytes += len(chunk)
+            minutes = int(self.audio_seconds // 60)
+            if minutes > minutes_before:
+                # Engines read as they go, so this is also how far the transcription has come.
+                log.info("%d min of audio read (%.0f s elapsed)", minutes, time.perf_counter() - self.started)
             return chunk
 
-        with partial.open("w", encoding="utf-8", newline="\n") as out:
-            for cue in recognise(counting_reader, decoder, endpointer, max_cue_seconds=max_cue_seconds):
-                cue_count += 1
-                out.write(format_cue(cue_count, cue))
-    return SrtResult(Path(srt), cue_count, audio_bytes / (SAMPLE_RATE * SAMPLE_BYTES), time.perf_counter() - started)
+        return counting_reader

@@ -14,9 +14,12 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from .errors import EXIT_CODES, HandlerError, MissingStreamError
+from .errors import EXIT_CODES, HandlerError, MissingStreamError, UsageError
 
 PROGRAM = "avgen-handler"
+# audio2srt settings a workflow gives its function through the environment (options win).
+ENGINE_ENV = "AUDIO2SRT_ENGINE"
+LANGUAGE_ENV = "AUDIO2SRT_LANGUAGE"
 log = logging.getLogger("avgen.handlers")
 
 
@@ -142,13 +145,18 @@ def _yolo_video(args: argparse.Namespace) -> int:
 
 
 def _audio2srt(args: argparse.Namespace) -> int:
-    from .audio2srt import audio_to_srt
+    from .audio2srt import ENGINES, audio_to_srt
+
+    engine = args.engine or os.environ.get(ENGINE_ENV) or "whisper"
+    if engine not in ENGINES:
+        raise UsageError(f"unknown speech engine {engine!r} in {ENGINE_ENV}: choose {' or '.join(ENGINES)}")
 
     def run() -> int:
-        result = audio_to_srt(args.input, args.output, max_cue_seconds=args.max_cue_seconds, vad_mode=args.vad_mode,
-                              timeout_s=args.timeout)
-        log.info("%d cues from %.1f s of audio (real-time factor %.2f)", result.cues, result.audio_seconds,
-                 result.real_time_factor)
+        result = audio_to_srt(args.input, args.output, engine=engine, model=args.model,
+                              language=args.language or os.environ.get(LANGUAGE_ENV) or None,
+                              max_cue_seconds=args.max_cue_seconds, vad_mode=args.vad_mode, timeout_s=args.timeout)
+        log.info("%d cues from %.1f s of audio (%s, real-time factor %.2f)", result.cues, result.audio_seconds,
+                 engine, result.real_time_factor)
         return _report([result.path])
 
     return _skip_missing_stream(args, run)
@@ -241,13 +249,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_timeout(video, "600 s or 30 s per second of video, whichever is more, or $AVGEN_YOLO_TIMEOUT")
     video.set_defaults(run=_yolo_video)
 
-    srt = tools.add_parser("audio2srt", help="speech to SRT subtitles (pocketsphinx, en-US)")
+    srt = tools.add_parser("audio2srt", help="speech to SRT or WebVTT subtitles (Whisper or pocketsphinx)")
     srt.add_argument("input", type=Path, help="WAV (16 kHz mono read directly) or any audio/video ffmpeg reads")
-    srt.add_argument("output", type=Path)
-    srt.add_argument("--max-cue-seconds", type=_positive_float, default=6.0,
-                     help="split longer speech into several cues between words (default 6)")
+    srt.add_argument("output", type=Path, help="subtitles: WebVTT if the name ends in .vtt, else SRT")
+    srt.add_argument("--engine", choices=("whisper", "pocketsphinx"),
+                     help=f"speech recogniser; default ${ENGINE_ENV}, else whisper")
+    srt.add_argument("--model", help="whisper: a CTranslate2 model folder, s3://bucket/prefix/ holding one, or a model "
+                                     "name (tiny.en, small, …) where the network allows; default $WHISPER_MODEL")
+    srt.add_argument("--language", help=f"whisper, multilingual models: language code (de, es, …); default "
+                                        f"${LANGUAGE_ENV}, else detected. English-only models: en")
+    srt.add_argument("--max-cue-seconds", type=_positive_float,
+                     help="longest cue on screen; default 7 (whisper, also its maximum) or 6 (pocketsphinx)")
     srt.add_argument("--vad-mode", type=int, choices=(0, 1, 2, 3), default=0,
-                     help="voice-activity detector aggressiveness, 0 (loose, default) to 3 (strict)")
+                     help="pocketsphinx: voice-activity detector aggressiveness, 0 (loose, default) to 3 (strict)")
     _add_missing_ok(srt, "audio")
     _add_timeout(srt, "for the ffmpeg conversion of non-WAV input: 120 s + 5 s per second of audio")
     srt.set_defaults(run=_audio2srt)

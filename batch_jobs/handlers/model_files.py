@@ -5,7 +5,9 @@ S3 objects are downloaded once into a cache folder and reused by later invocatio
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -60,22 +62,65 @@ def fetch_from_s3(url: str, *, what: str) -> Path:
     cached = cache_dir() / bucket / key
     if cached.is_file():
         return cached
-    import boto3  # lazy: only S3 locations need it
-    import botocore.exceptions
-
     cached.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(prefix=f".{cached.name}.", suffix=".partial", dir=cached.parent)
     os.close(handle)
     try:
-        # boto3 honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_S3) itself.
-        boto3.client("s3").download_file(bucket, key, partial)
+        with _s3_errors(url, what) as s3:
+            s3.download_file(bucket, key, partial)
         os.replace(partial, cached)
+    finally:
+        Path(partial).unlink(missing_ok=True)
+    return cached
+
+
+def fetch_folder_from_s3(url: str, *, what: str) -> Path:
+    """Download every object under the prefix `url` (s3://bucket/prefix/) into a cached folder, once.
+
+    The folder is assembled under a temporary name and renamed when complete, so a cached folder is
+    always whole (a model of several files must never be half there).
+    """
+    bucket, _, prefix = url[len("s3://"):].partition("/")
+    prefix = prefix.rstrip("/")
+    if not bucket or not prefix:
+        raise ModelFileError(f"not an S3 folder URL (want s3://bucket/prefix/): {url}")
+    cached = cache_dir() / bucket / prefix
+    if cached.is_dir():
+        return cached
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{cached.name}.", suffix=".partial", dir=cached.parent))
+    try:
+        with _s3_errors(url, what) as s3:
+            keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
+                    for item in page.get("Contents", []) if not item["Key"].endswith("/")]
+            if not keys:
+                raise ModelFileError(f"cannot download {what} {url}: no objects under that prefix")
+            for key in keys:
+                target = partial / key[len(prefix) + 1:]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, key, str(target))
+        try:
+            partial.rename(cached)
+        except OSError:  # another process finished first: its copy is as good
+            if not cached.is_dir():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return cached
+
+
+@contextlib.contextmanager
+def _s3_errors(url: str, what: str):
+    """An S3 client; its failures become a ModelFileError naming `what` and `url`."""
+    import boto3  # lazy: only S3 locations need it
+    import botocore.exceptions
+
+    try:
+        # boto3 honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_S3) itself.
+        yield boto3.client("s3")
     except botocore.exceptions.ClientError as error:
         code = error.response.get("Error", {}).get("Code", "error")
         reason = "no such object" if code in ("404", "NoSuchKey", "NoSuchBucket") else code
         raise ModelFileError(f"cannot download {what} {url}: {reason}") from None
     except botocore.exceptions.BotoCoreError as error:
         raise ModelFileError(f"cannot download {what} {url}: {error}") from None
-    finally:
-        Path(partial).unlink(missing_ok=True)
-    return cached

@@ -1,36 +1,27 @@
-"""audio2srt: SRT format, cue splitting, and cue timing against espeak-ng speech with known pauses.
+"""audio2srt's pocketsphinx engine: SRT format, cue splitting, and cue timing against espeak-ng speech with
+known pauses. (The whisper engine: test_audio2srt_whisper.py.)
 
 The recogniser's words on a synthetic voice are poor, so tests check structure and timing, not words.
 """
 from __future__ import annotations
-
-import re
 
 import pytest
 
 from batch_jobs.handlers import audio2srt
 from batch_jobs.handlers.audio2srt import Cue, Word, cues_for_utterance, format_cue, srt_timestamp
 from tests.media import make_speech_wav, make_video, requires_tools, streams_of, write_silence_wav
+from tests.speech import parse_srt
 
-SRT_BLOCK = re.compile(
-    r"(?P<number>\d+)\n(?P<start>\d\d:\d\d:\d\d,\d{3}) --> (?P<end>\d\d:\d\d:\d\d,\d{3})\n(?P<text>(?:.+\n)+)\n")
+@pytest.fixture(autouse=True)
+def pocketsphinx_engine(monkeypatch):
+    """Every command here runs the pocketsphinx engine, chosen as a workflow would: in the environment."""
+    monkeypatch.setenv("AUDIO2SRT_ENGINE", "pocketsphinx")
+
+
 # Tolerances for cue edges against where espeak's speech is audible: the voice detector decides on
 # 30 ms frames over a 0.3 s window.
 START_TOLERANCE_S = 0.35
 END_TOLERANCE_S = 0.45
-
-
-def seconds(timestamp: str) -> float:
-    hours, minutes, rest = timestamp.split(":")
-    return int(hours) * 3600 + int(minutes) * 60 + float(rest.replace(",", "."))
-
-
-def parse_srt(text: str) -> list[Cue]:
-    """Parse strictly: the whole file must be well-formed blocks numbered 1, 2, …"""
-    blocks = list(SRT_BLOCK.finditer(text))
-    assert "".join(block.group(0) for block in blocks) == text, "stray text between SRT blocks"
-    assert [int(block["number"]) for block in blocks] == list(range(1, len(blocks) + 1))
-    return [Cue(seconds(b["start"]), seconds(b["end"]), b["text"].rstrip("\n")) for b in blocks]
 
 
 @pytest.mark.parametrize(("value", "text"), [(0, "00:00:00,000"), (1.5, "00:00:01,500"), (3599.9995, "01:00:00,000"),
@@ -125,7 +116,7 @@ def test_continuous_speech_is_decoded_in_bounded_utterances(speech, monkeypatch,
     """Cutting utterances (bounded decoder memory) still covers the speech, with ordered cues."""
     wav, spoken = speech
     monkeypatch.setattr(audio2srt, "MAX_UTTERANCE_SECONDS", 1.0)
-    audio2srt.audio_to_srt(wav, tmp_path / "cut.srt")
+    audio2srt.audio_to_srt(wav, tmp_path / "cut.srt", engine="pocketsphinx")
     cues = parse_srt((tmp_path / "cut.srt").read_text())
     assert len(cues) > len(spoken)
     assert all(later.start >= earlier.end - 1e-3 for earlier, later in zip(cues, cues[1:], strict=False))
@@ -147,7 +138,7 @@ def test_audio_is_pulled_in_small_frames(monkeypatch, tmp_path):
         return original(reading, *args, **kwargs)
 
     monkeypatch.setattr(audio2srt, "recognise", spy)
-    result = audio2srt.audio_to_srt(silence, tmp_path / "long.srt")
+    result = audio2srt.audio_to_srt(silence, tmp_path / "long.srt", engine="pocketsphinx")
     assert result.audio_seconds == pytest.approx(20.0) and max(requests) <= 960
 
 

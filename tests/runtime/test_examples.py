@@ -10,6 +10,7 @@ from generator.verbs.localrun import Limits, LocalRunner
 from lambda_src.storage import S3Storage
 from tests.media import make_video, make_yolo_model, requires_tools
 from tests.runtime.conftest import keys
+from tests.speech import whisper_tiny_en
 
 pytestmark = [pytest.mark.media, requires_tools("ffmpeg", "ffprobe")]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -36,7 +37,8 @@ def tiny_yolo(tmp_path):
 
 def test_av_workflow(s3, tmp_path, tiny_yolo):
     video = make_video(tmp_path / "my_video.mkv", seconds=2, fps=5)
-    ran = run_workflow(s3, "av-workflow", "start/my_video.mkv", video, tiny_yolo)
+    whisper_model = {"WHISPER_MODEL": str(whisper_tiny_en())}  # where the image would have it baked in
+    ran = run_workflow(s3, "av-workflow", "start/my_video.mkv", video, {**tiny_yolo, **whisper_model})
     assert sorted(ran) == ["av-workflow-audio2srt", "av-workflow-ffmpeg", "av-workflow-yolov3"]
     bucket = "change-me-av-workflow"
     assert keys(s3, bucket, "video/") == ["video/my_video.avi"]

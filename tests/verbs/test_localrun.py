@@ -14,6 +14,7 @@ from lambda_src.events import parse_event
 from lambda_src.storage import DirectoryStorage
 from tests.media import make_video, make_yolo_model, requires_tools
 from tests.runtime.conftest import keys
+from tests.speech import whisper_tiny_en
 from tests.verbs.conftest import EXAMPLES, scar_function, write_workflow
 
 TEXT_FUNCTIONS = [
@@ -239,8 +240,10 @@ def test_video_process_gives_one_out_and_one_png_per_second(cli, tmp_path, tiny_
 @requires_tools("ffmpeg", "ffprobe", "espeak-ng")
 def test_av_workflow_gives_the_video_with_boxes_and_subtitles(cli, tmp_path, tiny_yolo):
     video = make_video(tmp_path / "my_video.mkv", seconds=3, fps=5, with_audio="speech")
-    store, result = run_example(cli, "av-workflow", video, tmp_path, tiny_yolo)
+    whisper_model = ["-e", f"WHISPER_MODEL={whisper_tiny_en()}"]  # where the image would have it baked in
+    store, result = run_example(cli, "av-workflow", video, tmp_path, tiny_yolo + whisper_model)
     bucket = store / "change-me-av-workflow"
     assert local_files(bucket / "result") == ["my_video.avi", "my_video.srt"]
+    assert "lazy dog" in (bucket / "result" / "my_video.srt").read_text()  # the 3 s video holds one sentence
     assert (bucket / "result" / "my_video.avi").stat().st_size > 0
     assert "ok: 3 invocations, 4 outputs, 0 failed" in result.stdout
