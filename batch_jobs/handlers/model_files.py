@@ -19,11 +19,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get("AVGEN_MODEL_CACHE") or Path(tempfile.gettempdir()) / "avgen-models")
 
 
-def resolve_model_file(location: str | None, *, what: str, env_var: str, option: str, bundled: str | None = None) -> Path:
+def resolve_model_file(location: str | None, *, what: str, env_var: str, option: str, bundled: str | None = None,
+                       bundled_suffix: str = "") -> Path:
     """A local path to the model file named by `location`, else by `env_var`, else the bundled default.
 
     A bare file name that does not exist in the working directory but is bundled (`yolov3-tiny.cfg`,
-    `coco.names`) means the bundled file. ModelFileError when nothing usable is found.
+    `coco.names`) means the bundled file; so does the name without `bundled_suffix` (`yolov3-tiny`).
+    ModelFileError when nothing usable is found.
     """
     location = location or os.environ.get(env_var) or None
     if location is None:
@@ -35,8 +37,10 @@ def resolve_model_file(location: str | None, *, what: str, env_var: str, option:
     path = Path(location).expanduser()
     if path.is_file():
         return path
-    if path.name == location and (BUNDLED_DIR / location).is_file():
-        return BUNDLED_DIR / location
+    if path.name == location:
+        for name in (location, location + bundled_suffix):
+            if (BUNDLED_DIR / name).is_file():
+                return BUNDLED_DIR / name
     if path.exists():
         raise ModelFileError(f"{what} is not a regular file: {path}")
     raise ModelFileError(f"{what} not found: {path}")

@@ -1,4 +1,4 @@
-"""The YOLO handler: darknet YOLOv3 / YOLOv3-tiny object detection through OpenCV's DNN module.
+"""The YOLO handler: darknet YOLOv3 / YOLOv3-tiny object detection (ONNX Runtime, OpenCV DNN or OpenVINO).
 
 Images give darknet-style text (`<stem>.out`) and an annotated `<stem>.png`; videos give an annotated AVI
 (with the source's audio kept) and one JSON line of detections per frame.
@@ -16,7 +16,7 @@ import logging
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -24,7 +24,8 @@ import cv2
 import numpy as np
 
 from .darknet import check_weights, describe_network, read_names
-from .errors import InputError, MissingStreamError, ModelFileError, ToolError, ToolTimeout, UsageError
+from .engines import DEFAULT_ENGINE, Engine, open_engine
+from .errors import InputError, MissingStreamError, ToolError, ToolTimeout, UsageError
 from .ffmpeg import MP3_SAMPLE_RATES
 from .probe import MediaInfo, probe
 from .tools import (
@@ -39,7 +40,6 @@ DEFAULT_NMS = 0.45
 LETTERBOX_FILL = 0.5  # darknet pads with mid-grey in its [0, 1] pixel scale
 FALLBACK_FPS = 25.0  # for streams that declare no frame rate
 VIDEO_QUALITY = 3  # MPEG-4 quantiser for the annotated video: visually close to the source
-BACKENDS = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,10 @@ class Geometry:
 
 @dataclass
 class LoadedModel:
-    net: "cv2.dnn.Net"
+    engine: Engine
     names: list[str]
     input_width: int
     input_height: int
-    backend: str
-    output_layers: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -112,66 +110,32 @@ class VideoResult:
     seconds: float
 
 
-# One network per (files, backend) per process: a video's frames and a batch of images share it.
+# One network per (files, engine settings) per process: a video's frames and a batch of images share it.
 _LOADED_MODELS: dict[tuple, LoadedModel] = {}
 
 
-def cuda_device_count() -> int:
-    try:
-        return cv2.cuda.getCudaEnabledDeviceCount()
-    except cv2.error:  # builds without the CUDA module raise instead of answering 0
-        return 0
+def load_model(cfg: Path, weights: Path, names: Path, *, engine: str = DEFAULT_ENGINE, backend: str = "auto",
+               threads: int = 0, low_memory: bool = False, precision: str = "f32") -> LoadedModel:
+    """Check the three files against each other, then load (or reuse) the network on `engine`.
 
-
-def _choose_backend(requested: str) -> str:
-    if requested not in BACKENDS:
-        raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, not {requested!r}")
-    devices = cuda_device_count()
-    if requested == "cuda" and devices == 0:
-        raise ToolError("CUDA backend requested but this OpenCV build sees no CUDA device")
-    if requested == "auto":
-        return "cuda" if devices > 0 else "cpu"
-    return requested
-
-
-def load_model(cfg: Path, weights: Path, names: Path, *, backend: str = "auto", low_memory: bool = False) -> LoadedModel:
-    """Check the three files against each other, then load (or reuse) the network.
-
-    `low_memory` turns off OpenCV's Winograd convolutions: YOLOv3's peak memory drops from ~1.8 GB to
-    ~0.6 GB (a 1 GB Lambda fits) at the cost of slower CPU inference.
+    `low_memory`: OpenCV without Winograd convolutions (YOLOv3 peaks at ~0.6 GB instead of ~1.8 GB),
+    ONNX Runtime without its memory arena. `precision` applies to OpenVINO (f32 or bf16).
     """
-    chosen = _choose_backend(backend)
     cfg, weights, names = Path(cfg), Path(weights), Path(names)
-    key = tuple((str(path.resolve()), path.stat().st_mtime_ns) for path in (cfg, weights, names)) + (chosen, low_memory)
+    key = tuple((str(path.resolve()), path.stat().st_mtime_ns) for path in (cfg, weights, names)) + (
+        engine, backend, threads, low_memory, precision)
     if key in _LOADED_MODELS:
         return _LOADED_MODELS[key]
     network = describe_network(cfg)
     check_weights(network, weights)
     labels = read_names(names, network.classes)
-    try:
-        net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
-    except cv2.error as error:
-        raise ModelFileError(f"OpenCV cannot load {cfg.name} with {weights.name}: {_first_line(error)}") from None
-    if low_memory:
-        net.enableWinograd(False)
-    if chosen == "cuda":
-        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_CUDA)
-        net.setPreferableTarget(cv2.dnn.DNN_TARGET_CUDA)
-    else:
-        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-        net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
-    reason = "as requested" if backend != "auto" else "CUDA device found" if chosen == "cuda" else "no CUDA device"
-    log.info("loaded %s (%d classes, input %dx%d) on the OpenCV DNN %s backend (%s; %d CPU threads)", cfg.name,
-             network.classes, network.input_width, network.input_height, chosen.upper(), reason, cv2.getNumThreads())
-    model = LoadedModel(net, labels, network.input_width, network.input_height, chosen,
-                        list(net.getUnconnectedOutLayersNames()))
+    runner = open_engine(engine, cfg, weights, input_width=network.input_width, input_height=network.input_height,
+                         backend=backend, threads=threads, low_memory=low_memory, precision=precision)
+    log.info("loaded %s (%d classes, input %dx%d) on %s", cfg.name, network.classes, network.input_width,
+             network.input_height, runner.description)
+    model = LoadedModel(runner, labels, network.input_width, network.input_height)
     _LOADED_MODELS[key] = model
     return model
-
-
-def _first_line(error: Exception) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[-1] if lines else type(error).__name__
 
 
 def letterbox_geometry(image_width: int, image_height: int, input_width: int, input_height: int) -> Geometry:
@@ -250,8 +214,7 @@ def _clipped_detection(class_id: int, names: Sequence[str], score: float, box: n
 
 def detect(model: LoadedModel, image: np.ndarray, settings: DetectionSettings) -> list[Detection]:
     blob, geometry = preprocess(image, model.input_width, model.input_height, settings.letterbox)
-    model.net.setInput(blob)
-    outputs = model.net.forward(model.output_layers)
+    outputs = model.engine.run(blob)
     return postprocess(outputs, geometry, model.names, settings.confidence, settings.nms)
 
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
 import pytest
 
-from batch_jobs.handlers import yolo
+from batch_jobs.handlers import engines, yolo
 from batch_jobs.handlers.model_files import fetch_from_s3
 from batch_jobs.handlers.errors import ModelFileError
 from tests.media import PlantedDetection, make_video, make_yolo_model, requires_tools, streams_of
@@ -43,7 +44,7 @@ def test_image_gives_darknet_text_and_annotated_png(handler, tiny_model, image, 
     annotated = cv2.imread(str(png_path))
     assert annotated.shape == (IMAGE_SIZE[1], IMAGE_SIZE[0], 3)
     assert tuple(annotated[32, 0]) == yolo.class_colour(16)  # the box outline runs along the left edge
-    assert "CPU backend" in result.stderr
+    assert "on ONNX Runtime" in result.stderr and "on CPU" in result.stderr  # the default engine, said in the log
 
 
 def test_several_images_share_one_loaded_network(handler, blind_model, image, tmp_path):
@@ -168,7 +169,9 @@ def test_weights_from_s3_are_downloaded_once_and_reused(aws_env, tiny_model, ima
         fetch_from_s3("s3://models/other.weights", what="weights")
     with pytest.raises(ModelFileError, match="want s3://bucket/key"):
         fetch_from_s3("s3://models/", what="weights")
-    assert sorted(p.name for p in cached.parent.iterdir()) == ["tiny.weights"]  # no partial download left
+    # No partial download left; the converted model is cached beside the downloaded weights.
+    converted, downloaded = sorted(cached.parent.iterdir())
+    assert downloaded == cached and re.fullmatch(r"tiny\.[0-9a-f]{16}\.onnx", converted.name)
 
 
 def test_full_yolov3_runs_end_to_end(tmp_path, image):
@@ -178,7 +181,17 @@ def test_full_yolov3_runs_end_to_end(tmp_path, image):
     assert (found.label, round(found.confidence, 2), found.width, found.height) == ("car", 0.8, 95, 63)
 
 
-@pytest.mark.skipif(yolo.cuda_device_count() > 0, reason="this machine has a CUDA device")
-def test_cuda_requested_without_a_device_is_a_tool_error(handler, tiny_model, image, tmp_path):
-    result = handler("yolo", "image", image, tmp_path, *model_args(tiny_model), "--backend", "cuda")
-    assert result.exit_code == 5 and "no CUDA device" in result.stderr
+def _has_cuda(engine: str) -> bool:
+    if engine == "opencv":
+        return engines.opencv_cuda_devices() > 0
+    import onnxruntime
+
+    return engines.CUDA_PROVIDER in onnxruntime.get_available_providers()
+
+
+@pytest.mark.parametrize(("engine", "problem"), [("opencv", "sees no CUDA device"), ("onnxruntime", "no CUDA provider")])
+def test_cuda_requested_without_cuda_is_a_tool_error(handler, tiny_model, image, tmp_path, engine, problem):
+    if _has_cuda(engine):
+        pytest.skip(f"{engine} has CUDA on this machine")
+    result = handler("yolo", "image", image, tmp_path, *model_args(tiny_model), "--engine", engine, "--backend", "cuda")
+    assert result.exit_code == 5 and problem in result.stderr
