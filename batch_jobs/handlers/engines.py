@@ -137,7 +137,7 @@ class OpenVinoEngine:
         config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": threads}
         self.compiled = core.compile_model(str(onnx_path), "CPU", config)
         self.request = self.compiled.create_infer_request()
-        actual = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
+        actual = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         self.description = f"OpenVINO {openvino.__version__} on CPU (precision {actual}; {threads} threads)"
 
     def run(self, blob: np.ndarray) -> list[np.ndarray]:
