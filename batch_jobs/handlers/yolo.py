@@ -13,8 +13,10 @@ import colorsys
 import contextlib
 import json
 import logging
+import queue
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,7 @@ DEFAULT_NMS = 0.45
 LETTERBOX_FILL = 0.5  # darknet pads with mid-grey in its [0, 1] pixel scale
 FALLBACK_FPS = 25.0  # for streams that declare no frame rate
 VIDEO_QUALITY = 3  # MPEG-4 quantiser for the annotated video: visually close to the source
+PIPELINE_DEPTH = 4  # frames waiting between stages of `yolo video`: enough to absorb jitter, little memory
 
 
 @dataclass(frozen=True)
@@ -214,8 +217,12 @@ def _clipped_detection(class_id: int, names: Sequence[str], score: float, box: n
 
 def detect(model: LoadedModel, image: np.ndarray, settings: DetectionSettings) -> list[Detection]:
     blob, geometry = preprocess(image, model.input_width, model.input_height, settings.letterbox)
-    outputs = model.engine.run(blob)
-    return postprocess(outputs, geometry, model.names, settings.confidence, settings.nms)
+    return detect_prepared(model, blob, geometry, settings)
+
+
+def detect_prepared(model: LoadedModel, blob: np.ndarray, geometry: Geometry, settings: DetectionSettings) -> list[Detection]:
+    """`detect` on an input already letterboxed by `preprocess` (a video's reader thread does that)."""
+    return postprocess(model.engine.run(blob), geometry, model.names, settings.confidence, settings.nms)
 
 
 def class_colour(class_id: int) -> tuple[int, int, int]:
@@ -327,9 +334,6 @@ def detect_video(
     timeout = _video_timeout(info.duration_s, timeout_s)
     ffmpeg = ffmpeg_binary()
     started = time.perf_counter()
-    frame_bytes = width * height * 3
-    frames = total_detections = 0
-    encoder_broke = False
     with atomic_output(output_path) as partial_video, atomic_output(detections_path) as partial_lines, \
             tempfile.TemporaryFile() as decoder_errors, tempfile.TemporaryFile() as encoder_errors:
         decoder = spawn(_decoder_command(ffmpeg, info, fps), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -337,26 +341,12 @@ def detect_video(
         encoder = spawn(_encoder_command(ffmpeg, info, fps, partial_video), stdin=subprocess.PIPE,
                         stdout=subprocess.DEVNULL, stderr=encoder_errors)
         with Watchdog(timeout, [decoder, encoder]) as watchdog, partial_lines.open("w", encoding="utf-8") as lines:
-            try:
-                while len(raw := decoder.stdout.read(frame_bytes)) == frame_bytes:
-                    frame = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
-                    detections = detect(model, frame, settings)
-                    encoder.stdin.write(draw_detections(frame, detections).tobytes())
-                    record = {"frame": frames + 1, "time": round(frames / fps, 3),
-                              "detections": [d.as_dict() for d in detections]}
-                    lines.write(json.dumps(record, separators=(",", ":")) + "\n")
-                    frames += 1
-                    total_detections += len(detections)
-                encoder.stdin.close()
-            except BrokenPipeError:
-                encoder_broke = True  # the encoder died: its stderr says why, below
-                decoder.kill()
-                with contextlib.suppress(OSError):
-                    encoder.stdin.close()
+            pipeline = _FramePipeline(model, settings, decoder, encoder, lines, fps, (height, width))
+            frames, total_detections = pipeline.run()
             decoder_status, encoder_status = decoder.wait(), encoder.wait()
         if watchdog.fired:
             raise ToolTimeout(f"YOLO on {info.path} did not finish within {timeout:.0f} s and was stopped")
-        if encoder_broke:
+        if pipeline.encoder_broke:
             raise ToolError(f"encoding {output_path.name} failed ({error_tail(read_text_file(encoder_errors))})")
         if decoder_status != 0:
             raise InputError(f"decoding {info.path} failed ({error_tail(read_text_file(decoder_errors))})")
@@ -365,6 +355,103 @@ def detect_video(
         if encoder_status != 0:
             raise ToolError(f"encoding {output_path.name} failed ({error_tail(read_text_file(encoder_errors))})")
     return VideoResult(output_path, detections_path, frames, total_detections, time.perf_counter() - started)
+
+
+class _FramePipeline:
+    """Decode, infer and encode a video with the three stages overlapped.
+
+    A reader thread takes raw frames from the decoder and letterboxes them; the calling thread runs the
+    network (engines release the GIL and use their own threads); a writer thread draws the boxes and
+    feeds the encoder and the JSON lines. Bounded queues keep memory at a few frames.
+    """
+
+    def __init__(self, model: LoadedModel, settings: DetectionSettings, decoder: subprocess.Popen,
+                 encoder: subprocess.Popen, lines, fps: float, frame_shape: tuple[int, int]):
+        self.model, self.settings, self.decoder, self.encoder = model, settings, decoder, encoder
+        self.lines, self.fps, self.frame_shape = lines, fps, frame_shape
+        self.to_infer: queue.Queue = queue.Queue(maxsize=PIPELINE_DEPTH)
+        self.to_encode: queue.Queue = queue.Queue(maxsize=PIPELINE_DEPTH)
+        self.encoder_broke = False
+        self.writer_error: Exception | None = None
+        self.frames = self.detections = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> tuple[int, int]:
+        """(frames, detections) once the decoder's output is exhausted and everything is written."""
+        reader = threading.Thread(target=self._read, name="yolo-video-reader", daemon=True)
+        writer = threading.Thread(target=self._write, name="yolo-video-writer", daemon=True)
+        reader.start()
+        writer.start()
+        try:
+            while (item := self._next_frame()) is not None:
+                frame, blob, geometry = item
+                self.to_encode.put((frame, detect_prepared(self.model, blob, geometry, self.settings)))
+        except BaseException:
+            self._abort()  # unblock the reader before the error leaves
+            raise
+        finally:
+            self.to_encode.put(None)
+            writer.join()
+            reader.join()
+        if self.writer_error is not None:
+            raise self.writer_error
+        return self.frames, self.detections
+
+    def _next_frame(self):
+        """The next letterboxed frame, or None at the end of the video or once the pipeline is stopping."""
+        while not self.stopping.is_set():
+            with contextlib.suppress(queue.Empty):
+                return self.to_infer.get(timeout=0.1)
+        return None
+
+    def _abort(self) -> None:
+        """Stop decoding: the reader may be blocked on a full queue or on the decoder's pipe."""
+        self.stopping.set()
+        with contextlib.suppress(OSError):
+            self.decoder.kill()
+        while not self.to_infer.empty():
+            with contextlib.suppress(queue.Empty):
+                self.to_infer.get_nowait()
+
+    def _read(self) -> None:
+        height, width = self.frame_shape
+        frame_bytes = height * width * 3
+        try:
+            while not self.stopping.is_set() and len(raw := self.decoder.stdout.read(frame_bytes)) == frame_bytes:
+                frame = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
+                blob, geometry = preprocess(frame, self.model.input_width, self.model.input_height, self.settings.letterbox)
+                self._put(self.to_infer, (frame, blob, geometry))
+        finally:
+            self._put(self.to_infer, None)
+
+    def _put(self, target: queue.Queue, item) -> None:
+        while not self.stopping.is_set():
+            with contextlib.suppress(queue.Full):
+                target.put(item, timeout=0.1)
+                return
+
+    def _write(self) -> None:
+        while (item := self.to_encode.get()) is not None:
+            if self.encoder_broke or self.writer_error is not None:
+                continue  # keep draining so that inference never blocks on a full queue
+            frame, detections = item
+            try:
+                self.encoder.stdin.write(draw_detections(frame, detections).tobytes())
+                record = {"frame": self.frames + 1, "time": round(self.frames / self.fps, 3),
+                          "detections": [d.as_dict() for d in detections]}
+                self.lines.write(json.dumps(record, separators=(",", ":")) + "\n")
+            except BrokenPipeError:
+                self.encoder_broke = True  # the encoder died: its stderr says why
+                self._abort()
+                continue
+            except Exception as error:  # re-raised by run() in the calling thread
+                self.writer_error = error
+                self._abort()
+                continue
+            self.frames += 1
+            self.detections += len(detections)
+        with contextlib.suppress(OSError):
+            self.encoder.stdin.close()
 
 
 def _video_timeout(duration_s: float | None, requested_s: float | None) -> float:

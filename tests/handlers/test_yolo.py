@@ -79,6 +79,16 @@ def test_model_files_from_environment_variables(handler, tiny_model, image, tmp_
     assert handler("yolo", "image", image, tmp_path).exit_code == 0
 
 
+def test_yolo_cfg_as_the_examples_name_it(handler, tiny_model, image, tmp_path, monkeypatch):
+    """examples/video-process sets YOLO_CFG=yolov3-tiny: the bundled cfg (416×416; same weights layout)."""
+    _, weights, names = tiny_model
+    for variable, value in (("YOLO_CFG", "yolov3-tiny"), ("YOLO_WEIGHTS", weights), ("YOLO_NAMES", names)):
+        monkeypatch.setenv(variable, str(value))
+    result = handler("yolo", "image", image, tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert "dog: 90%" in (tmp_path / "frame-000001.out").read_text()
+
+
 def test_missing_weights_exit_4_with_a_clear_message(handler, image, tmp_path, monkeypatch):
     monkeypatch.delenv("YOLO_WEIGHTS", raising=False)
     result = handler("yolo", "image", image, tmp_path, "--cfg", "yolov3-tiny.cfg")
@@ -195,3 +205,24 @@ def test_cuda_requested_without_cuda_is_a_tool_error(handler, tiny_model, image,
         pytest.skip(f"{engine} has CUDA on this machine")
     result = handler("yolo", "image", image, tmp_path, *model_args(tiny_model), "--engine", engine, "--backend", "cuda")
     assert result.exit_code == 5 and problem in result.stderr
+
+
+@requires_tools("ffmpeg", "ffprobe")
+def test_video_stops_cleanly_when_inference_fails_mid_video(tiny_model, clip_with_audio, tmp_path):
+    """Reader and writer threads are released and no partial output is left when the engine fails."""
+    real = yolo.load_model(*tiny_model)
+    calls = []
+
+    class FailingOnThirdFrame:
+        name, description = "failing", "test engine"
+
+        def run(self, blob):
+            calls.append(blob.shape)
+            if len(calls) == 3:
+                raise RuntimeError("engine failed")
+            return real.engine.run(blob)
+
+    model = yolo.LoadedModel(FailingOnThirdFrame(), real.names, real.input_width, real.input_height)
+    with pytest.raises(RuntimeError, match="engine failed"):
+        yolo.detect_video(model, clip_with_audio, tmp_path / "o.avi", yolo.DetectionSettings(), timeout_s=60)
+    assert list(tmp_path.iterdir()) == [] and len(calls) == 3
