@@ -12,7 +12,6 @@ on a probe image when it is first made: a model that disagrees is never cached.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import struct
@@ -24,6 +23,7 @@ import numpy as np
 
 from .darknet import Section, parse_cfg, weights_header_bytes
 from .errors import ModelFileError
+from .model_files import cache_dir, sha256_of_files
 
 log = logging.getLogger("avgen.handlers.darknet_onnx")
 
@@ -278,19 +278,12 @@ def convert_darknet(cfg_path: Path, weights_path: Path):
 
 def model_key(cfg_path: Path, weights_path: Path) -> str:
     """What names a converted model: the cfg's and the weights' contents and the converter's version."""
-    digest = hashlib.sha256(CONVERTER_VERSION.encode())
-    for path in (cfg_path, weights_path):
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
+    return sha256_of_files(cfg_path, weights_path, prefix=CONVERTER_VERSION.encode())[:16]
 
 
 def _writable_folder(preferred: Path) -> Path:
     if os.access(preferred, os.W_OK):
         return preferred
-    from .model_files import cache_dir
-
     fallback = cache_dir() / "onnx"
     fallback.mkdir(parents=True, exist_ok=True)
     return fallback
