@@ -103,7 +103,7 @@ def _ffmpeg_avi(args: argparse.Namespace) -> int:
 
 
 def _load_yolo(args: argparse.Namespace):
-    from .engines import DEFAULT_ENGINE
+    from .engines import default_engine
     from .model_files import resolve_model_file
     from .yolo import DetectionSettings, load_model
 
@@ -113,7 +113,7 @@ def _load_yolo(args: argparse.Namespace):
     names = resolve_model_file(args.names, what="class names", env_var="YOLO_NAMES", option="--names",
                                bundled="coco.names")
     settings = DetectionSettings(confidence=args.conf, nms=args.nms, letterbox=args.resize == "letterbox")
-    engine = args.engine or os.environ.get("YOLO_ENGINE") or DEFAULT_ENGINE
+    engine = args.engine or os.environ.get("YOLO_ENGINE") or default_engine()
     precision = args.precision or os.environ.get("YOLO_PRECISION") or "f32"
     model = load_model(cfg, weights, names, engine=engine, backend=args.backend, threads=args.threads,
                        low_memory=args.low_memory, precision=precision)
@@ -184,8 +184,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                                 "pjreddie's darknet) or stretch it (AlexeyAB's default); default letterbox")
     engine = parser.add_argument_group("inference engine")
     engine.add_argument("--engine", choices=("onnxruntime", "opencv", "openvino"),
-                        help="default $YOLO_ENGINE, else onnxruntime (the darknet files converted to ONNX, cached "
-                             "next to the weights); opencv reads darknet files directly; openvino: Intel CPUs")
+                        help="default $YOLO_ENGINE, else onnxruntime where installed (the darknet files converted to ONNX, "
+                             "cached next to the weights), else opencv (reads darknet files directly); "
+                             "openvino: Intel CPUs")
     engine.add_argument("--backend", choices=("auto", "cpu", "cuda"), default="auto",
                         help="auto uses CUDA when there is one (onnxruntime-gpu, or an OpenCV built with CUDA)")
     engine.add_argument("--precision", choices=("f32", "bf16"),

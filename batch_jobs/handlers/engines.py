@@ -195,6 +195,16 @@ def opencv_cross_check(cfg: Path, weights: Path, width: int, height: int) -> Cal
     return check
 
 
+def default_engine() -> str:
+    """ONNX Runtime where it is installed, else OpenCV DNN (images built without it: old glibc)."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is not None and importlib.util.find_spec("onnx") is not None:
+        return DEFAULT_ENGINE
+    log.warning("onnxruntime or onnx is not installed: using the opencv engine")
+    return "opencv"
+
+
 def open_engine(name: str, cfg: Path, weights: Path, *, input_width: int, input_height: int, backend: str = "auto",
                 threads: int = 0, low_memory: bool = False, precision: str = "f32") -> Engine:
     """An engine running the darknet network of CFG + WEIGHTS (already checked against each other)."""

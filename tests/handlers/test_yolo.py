@@ -226,3 +226,23 @@ def test_video_stops_cleanly_when_inference_fails_mid_video(tiny_model, clip_wit
     with pytest.raises(RuntimeError, match="engine failed"):
         yolo.detect_video(model, clip_with_audio, tmp_path / "o.avi", yolo.DetectionSettings(), timeout_s=60)
     assert list(tmp_path.iterdir()) == [] and len(calls) == 3
+
+
+@pytest.mark.parametrize("engine", ["opencv", "onnxruntime"])
+def test_engine_from_the_functions_environment(handler, image, tmp_path, monkeypatch, engine):
+    model = make_yolo_model(tmp_path / "model", "yolov3-tiny", input_size=128, planted=PlantedDetection(class_id=16))
+    monkeypatch.setenv("YOLO_ENGINE", engine)
+    result = handler("yolo", "image", image, tmp_path / "out", *model_args(model))
+    assert result.exit_code == 0, result.stderr
+    assert ("OpenCV DNN" if engine == "opencv" else "ONNX Runtime") in result.stderr
+
+
+def test_without_onnxruntime_the_default_engine_is_opencv(monkeypatch, caplog):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "onnxruntime" else real_find_spec(name))
+    assert engines.default_engine() == "opencv"
+    assert "onnxruntime or onnx is not installed" in caplog.text
+    monkeypatch.undo()
+    assert engines.default_engine() == "onnxruntime"
