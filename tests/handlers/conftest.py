@@ -124,3 +124,15 @@ def real_photos() -> dict[str, Path]:
 
     found = fetch_or_skip("scikit-image", "0.25.2", dict(REAL_PHOTOS.values()), kind="wheel")
     return {name: found[member] for name, (member, _) in REAL_PHOTOS.items()}
+
+
+@pytest.fixture
+def avgen_log(caplog):
+    """caplog for the "avgen" loggers, which stop propagating once a CLI run has configured them."""
+    import logging
+
+    logger = logging.getLogger("avgen")
+    logger.addHandler(caplog.handler)
+    with caplog.at_level(logging.INFO, logger="avgen"):
+        yield caplog
+    logger.removeHandler(caplog.handler)

@@ -1,8 +1,6 @@
 """darknet → ONNX conversion: exact against OpenCV DNN on YOLOv3-tiny (real weights) and YOLOv3, cached."""
 from __future__ import annotations
 
-import logging
-
 import cv2
 import numpy as np
 import onnxruntime
@@ -68,14 +66,13 @@ def copy_of(model, folder):
     return cfg, weights
 
 
-def test_converted_model_is_cached_next_to_the_weights_by_content(tiny_model, tmp_path, caplog):
+def test_converted_model_is_cached_next_to_the_weights_by_content(tiny_model, tmp_path, avgen_log):
     cfg, weights = copy_of(tiny_model, folder := tmp_path / "model")
     checked = []
-    with caplog.at_level(logging.INFO, logger="avgen"):
-        first = darknet_onnx.converted_model_path(cfg, weights, verify=checked.append)
-        again = darknet_onnx.converted_model_path(cfg, weights, verify=checked.append)
+    first = darknet_onnx.converted_model_path(cfg, weights, verify=checked.append)
+    again = darknet_onnx.converted_model_path(cfg, weights, verify=checked.append)
     assert first == again and first.parent == folder and len(checked) == 1
-    assert sum("converted" in r.message for r in caplog.records) == 1
+    assert sum("converted" in r.message for r in avgen_log.records) == 1
     changed = bytearray(weights.read_bytes())
     changed[-4:] = np.float32(0.5).tobytes()
     weights.write_bytes(bytes(changed))

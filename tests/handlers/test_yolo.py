@@ -237,12 +237,12 @@ def test_engine_from_the_functions_environment(handler, image, tmp_path, monkeyp
     assert ("OpenCV DNN" if engine == "opencv" else "ONNX Runtime") in result.stderr
 
 
-def test_without_onnxruntime_the_default_engine_is_opencv(monkeypatch, caplog):
+def test_without_onnxruntime_the_default_engine_is_opencv(monkeypatch, avgen_log):
     import importlib.util
 
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "onnxruntime" else real_find_spec(name))
     assert engines.default_engine() == "opencv"
-    assert "onnxruntime or onnx is not installed" in caplog.text
+    assert "onnxruntime or onnx is not installed" in avgen_log.text
     monkeypatch.undo()
     assert engines.default_engine() == "onnxruntime"
