@@ -210,9 +210,17 @@ def _first_anchor_of_each_head(cfg_path: Path) -> dict[int, tuple[float, float]]
     return anchors_by_conv
 
 
+def with_input_size(cfg_text: str, input_size: int) -> str:
+    """A darknet cfg's text with the network input set to INPUT_SIZE × INPUT_SIZE (a multiple of 32)."""
+    return "\n".join(
+        f"{line.split('=')[0]}={input_size}" if line.split("=")[0].strip() in ("width", "height") else line
+        for line in cfg_text.splitlines()
+    ) + "\n"
+
+
 def make_yolo_model(
     directory: Path, cfg: str = "yolov3-tiny", *, input_size: int | None = None,
-    planted: PlantedDetection | None = None, seed: int = 0,
+    planted: PlantedDetection | None = None, seed: int = 0, varied: bool = False,
 ) -> tuple[Path, Path, Path]:
     """(cfg, weights, names) for a bundled cfg ('yolov3-tiny' or 'yolov3'), with generated weights.
 
@@ -222,6 +230,8 @@ def make_yolo_model(
     right before [yolo]) have zero kernels, so their output is just their biases: no detection at all,
     or with `planted`, exactly one (see PlantedDetection).
     `input_size` rewrites the cfg's width/height (a multiple of 32) for faster tests.
+    `varied` gives batch norms random statistics and the heads small random kernels, so that a converted
+    network's outputs depend on every parameter (for exactness tests; detections are then arbitrary).
     """
     from batch_jobs.handlers.darknet import describe_network
 
@@ -229,10 +239,7 @@ def make_yolo_model(
     directory.mkdir(parents=True, exist_ok=True)
     cfg_text = (HANDLER_DATA / f"{cfg}.cfg").read_text()
     if input_size:
-        cfg_text = "\n".join(
-            f"{line.split('=')[0]}={input_size}" if line.split("=")[0].strip() in ("width", "height") else line
-            for line in cfg_text.splitlines()
-        ) + "\n"
+        cfg_text = with_input_size(cfg_text, input_size)
     cfg_path = directory / f"{cfg}.cfg"
     cfg_path.write_text(cfg_text)
     names_path = directory / "coco.names"
@@ -251,13 +258,14 @@ def make_yolo_model(
                 anchor = head_anchors[layer.index] if layer.index == planted_head else None
                 input_size = (network.input_width, network.input_height)
                 out.write(_head_biases(n, network.classes, anchor, input_size, planted).tobytes())
-                out.write(np.zeros(layer.kernel_weights, dtype=np.float32).tobytes())
+                head_scale = 0.5 / math.sqrt(layer.kernel_weights / n) if varied else 0.0
+                out.write(rng.normal(0.0, head_scale, layer.kernel_weights).astype(np.float32).tobytes())
                 continue
             out.write(rng.normal(0.0, 0.1, n).astype(np.float32).tobytes())
             if layer.batch_normalize:
-                out.write(np.ones(n, dtype=np.float32).tobytes())  # scales
-                out.write(np.zeros(n, dtype=np.float32).tobytes())  # rolling mean
-                out.write(np.ones(n, dtype=np.float32).tobytes())  # rolling variance (positive!)
+                for low, high, fixed in ((0.5, 1.5, 1.0), (-0.1, 0.1, 0.0), (0.5, 2.0, 1.0)):  # scales, mean, variance
+                    values = rng.uniform(low, high, n) if varied else np.full(n, fixed)
+                    out.write(values.astype(np.float32).tobytes())
             fan_in = layer.input_channels // layer.groups * layer.size * layer.size
             out.write(rng.normal(0.0, 0.5 / math.sqrt(fan_in), layer.kernel_weights).astype(np.float32).tobytes())
     return cfg_path, weights_path, names_path

@@ -106,19 +106,21 @@ def _ffmpeg_avi(args: argparse.Namespace) -> int:
 
 
 def _load_yolo(args: argparse.Namespace):
-    import cv2
-
+    from .engines import default_engine
     from .model_files import resolve_model_file
     from .yolo import DetectionSettings, load_model
 
-    if args.threads:
-        cv2.setNumThreads(args.threads)
-    cfg = resolve_model_file(args.cfg, what="YOLO cfg", env_var="YOLO_CFG", option="--cfg", bundled="yolov3.cfg")
+    cfg = resolve_model_file(args.cfg, what="YOLO cfg", env_var="YOLO_CFG", option="--cfg", bundled="yolov3.cfg",
+                             bundled_suffix=".cfg")
     weights = resolve_model_file(args.weights, what="YOLO weights", env_var="YOLO_WEIGHTS", option="--weights")
     names = resolve_model_file(args.names, what="class names", env_var="YOLO_NAMES", option="--names",
                                bundled="coco.names")
     settings = DetectionSettings(confidence=args.conf, nms=args.nms, letterbox=args.resize == "letterbox")
-    return load_model(cfg, weights, names, backend=args.backend, low_memory=args.low_memory), settings
+    engine = args.engine or os.environ.get("YOLO_ENGINE") or default_engine()
+    precision = args.precision or os.environ.get("YOLO_PRECISION") or "f32"
+    model = load_model(cfg, weights, names, engine=engine, backend=args.backend, threads=args.threads,
+                       low_memory=args.low_memory, precision=precision)
+    return model, settings
 
 
 def _yolo_image(args: argparse.Namespace) -> int:
@@ -188,11 +190,20 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     detection.add_argument("--resize", choices=("letterbox", "stretch"), default="letterbox",
                            help="fit the image into the network input keeping its aspect ratio (letterbox, as "
                                 "pjreddie's darknet) or stretch it (AlexeyAB's default); default letterbox")
-    detection.add_argument("--backend", choices=("auto", "cpu", "cuda"), default="auto",
-                           help="OpenCV DNN backend; auto uses CUDA when OpenCV sees a CUDA device")
-    detection.add_argument("--threads", type=int, default=0, help="CPU threads for OpenCV (default: all cores)")
-    detection.add_argument("--low-memory", action="store_true",
-                           help="no Winograd convolutions: YOLOv3 peaks at ~0.6 GB instead of ~1.8 GB, runs slower")
+    engine = parser.add_argument_group("inference engine")
+    engine.add_argument("--engine", choices=("onnxruntime", "opencv", "openvino"),
+                        help="default $YOLO_ENGINE, else onnxruntime where installed (the darknet files converted to ONNX, "
+                             "cached next to the weights), else opencv (reads darknet files directly); "
+                             "openvino: Intel CPUs")
+    engine.add_argument("--backend", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="auto uses CUDA when there is one (onnxruntime-gpu, or an OpenCV built with CUDA)")
+    engine.add_argument("--precision", choices=("f32", "bf16"),
+                        help="openvino only: default $YOLO_PRECISION, else f32; bf16 is faster on CPUs with AMX "
+                             "and shifts scores by ~0.01")
+    engine.add_argument("--threads", type=int, default=0, help="CPU threads (default: every core this process may use)")
+    engine.add_argument("--low-memory", action="store_true",
+                        help="opencv: no Winograd convolutions (YOLOv3 ~0.6 GB instead of ~1.8 GB, slower per frame); "
+                             "onnxruntime: no memory arena")
 
 
 def build_parser() -> argparse.ArgumentParser:

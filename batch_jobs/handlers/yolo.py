@@ -1,4 +1,4 @@
-"""The YOLO handler: darknet YOLOv3 / YOLOv3-tiny object detection through OpenCV's DNN module.
+"""The YOLO handler: darknet YOLOv3 / YOLOv3-tiny object detection (ONNX Runtime, OpenCV DNN or OpenVINO).
 
 Images give darknet-style text (`<stem>.out`) and an annotated `<stem>.png`; videos give an annotated AVI
 (with the source's audio kept) and one JSON line of detections per frame.
@@ -13,10 +13,12 @@ import colorsys
 import contextlib
 import json
 import logging
+import queue
 import subprocess
 import tempfile
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -24,7 +26,8 @@ import cv2
 import numpy as np
 
 from .darknet import check_weights, describe_network, read_names
-from .errors import InputError, MissingStreamError, ModelFileError, ToolError, ToolTimeout, UsageError
+from .engines import DEFAULT_ENGINE, Engine, open_engine
+from .errors import InputError, MissingStreamError, ToolError, ToolTimeout, UsageError
 from .ffmpeg import MP3_SAMPLE_RATES
 from .probe import MediaInfo, probe
 from .tools import (
@@ -39,7 +42,7 @@ DEFAULT_NMS = 0.45
 LETTERBOX_FILL = 0.5  # darknet pads with mid-grey in its [0, 1] pixel scale
 FALLBACK_FPS = 25.0  # for streams that declare no frame rate
 VIDEO_QUALITY = 3  # MPEG-4 quantiser for the annotated video: visually close to the source
-BACKENDS = ("auto", "cpu", "cuda")
+PIPELINE_DEPTH = 4  # frames waiting between stages of `yolo video`: enough to absorb jitter, little memory
 
 
 @dataclass(frozen=True)
@@ -87,12 +90,10 @@ class Geometry:
 
 @dataclass
 class LoadedModel:
-    net: "cv2.dnn.Net"
+    engine: Engine
     names: list[str]
     input_width: int
     input_height: int
-    backend: str
-    output_layers: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -112,67 +113,32 @@ class VideoResult:
     seconds: float
 
 
-# One network per (files, backend) per process: a video's frames and a batch of images share it.
+# One network per (files, engine settings) per process: a video's frames and a batch of images share it.
 _LOADED_MODELS: dict[tuple, LoadedModel] = {}
 
 
-def cuda_device_count() -> int:
-    try:
-        return cv2.cuda.getCudaEnabledDeviceCount()
-    except cv2.error:  # builds without the CUDA module raise instead of answering 0
-        return 0
+def load_model(cfg: Path, weights: Path, names: Path, *, engine: str = DEFAULT_ENGINE, backend: str = "auto",
+               threads: int = 0, low_memory: bool = False, precision: str = "f32") -> LoadedModel:
+    """Check the three files against each other, then load (or reuse) the network on `engine`.
 
-
-def _choose_backend(requested: str) -> str:
-    if requested not in BACKENDS:
-        raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, not {requested!r}")
-    devices = cuda_device_count()
-    if requested == "cuda" and devices == 0:
-        raise ToolError("CUDA backend requested but this OpenCV build sees no CUDA device")
-    if requested == "auto":
-        return "cuda" if devices > 0 else "cpu"
-    return requested
-
-
-def load_model(cfg: Path, weights: Path, names: Path, *, backend: str = "auto",
-               low_memory: bool = False) -> LoadedModel:
-    """Check the three files against each other, then load (or reuse) the network.
-
-    `low_memory` turns off OpenCV's Winograd convolutions: YOLOv3's peak memory drops from ~1.8 GB to
-    ~0.6 GB (a 1 GB Lambda fits) at the cost of slower CPU inference.
+    `low_memory`: OpenCV without Winograd convolutions (YOLOv3 peaks at ~0.6 GB instead of ~1.8 GB),
+    ONNX Runtime without its memory arena. `precision` applies to OpenVINO (f32 or bf16).
     """
-    chosen = _choose_backend(backend)
     cfg, weights, names = Path(cfg), Path(weights), Path(names)
-    key = tuple((str(path.resolve()), path.stat().st_mtime_ns) for path in (cfg, weights, names)) + (chosen, low_memory)
+    key = tuple((str(path.resolve()), path.stat().st_mtime_ns) for path in (cfg, weights, names)) + (
+        engine, backend, threads, low_memory, precision)
     if key in _LOADED_MODELS:
         return _LOADED_MODELS[key]
     network = describe_network(cfg)
     check_weights(network, weights)
     labels = read_names(names, network.classes)
-    try:
-        net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
-    except cv2.error as error:
-        raise ModelFileError(f"OpenCV cannot load {cfg.name} with {weights.name}: {_first_line(error)}") from None
-    if low_memory:
-        net.enableWinograd(False)
-    if chosen == "cuda":
-        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_CUDA)
-        net.setPreferableTarget(cv2.dnn.DNN_TARGET_CUDA)
-    else:
-        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-        net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
-    reason = "as requested" if backend != "auto" else "CUDA device found" if chosen == "cuda" else "no CUDA device"
-    log.info("loaded %s (%d classes, input %dx%d) on the OpenCV DNN %s backend (%s; %d CPU threads)", cfg.name,
-             network.classes, network.input_width, network.input_height, chosen.upper(), reason, cv2.getNumThreads())
-    model = LoadedModel(net, labels, network.input_width, network.input_height, chosen,
-                        list(net.getUnconnectedOutLayersNames()))
+    runner = open_engine(engine, cfg, weights, input_width=network.input_width, input_height=network.input_height,
+                         backend=backend, threads=threads, low_memory=low_memory, precision=precision)
+    log.info("loaded %s (%d classes, input %dx%d) on %s", cfg.name, network.classes, network.input_width,
+             network.input_height, runner.description)
+    model = LoadedModel(runner, labels, network.input_width, network.input_height)
     _LOADED_MODELS[key] = model
     return model
-
-
-def _first_line(error: Exception) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[-1] if lines else type(error).__name__
 
 
 def letterbox_geometry(image_width: int, image_height: int, input_width: int, input_height: int) -> Geometry:
@@ -182,8 +148,7 @@ def letterbox_geometry(image_width: int, image_height: int, input_width: int, in
     else:
         content_width, content_height = image_width * input_height // image_height, input_height
     return Geometry(image_width, image_height, input_width, input_height,
-                    (input_width - content_width) // 2, (input_height - content_height) // 2,
-                    content_width, content_height)
+                    (input_width - content_width) // 2, (input_height - content_height) // 2, content_width, content_height)
 
 
 def stretch_geometry(image_width: int, image_height: int, input_width: int, input_height: int) -> Geometry:
@@ -198,8 +163,7 @@ def preprocess(image: np.ndarray, input_width: int, input_height: int, letterbox
     resized = cv2.resize(image, (geometry.content_width, geometry.content_height), interpolation=cv2.INTER_LINEAR)
     canvas = np.full((input_height, input_width, 3), LETTERBOX_FILL, dtype=np.float32)
     top, left = geometry.content_top, geometry.content_left
-    canvas[top : top + geometry.content_height, left : left + geometry.content_width] = (
-        resized[:, :, ::-1] / np.float32(255))
+    canvas[top : top + geometry.content_height, left : left + geometry.content_width] = resized[:, :, ::-1] / np.float32(255)
     return canvas.transpose(2, 0, 1)[np.newaxis].copy(), geometry
 
 
@@ -242,8 +206,7 @@ def _boxes_on_image(relative_boxes: np.ndarray, geometry: Geometry) -> np.ndarra
     return np.stack([centre_x - width / 2, centre_y - height / 2, width, height], axis=1)
 
 
-def _clipped_detection(class_id: int, names: Sequence[str], score: float, box: np.ndarray,
-                       geometry: Geometry) -> Detection:
+def _clipped_detection(class_id: int, names: Sequence[str], score: float, box: np.ndarray, geometry: Geometry) -> Detection:
     left = max(0, int(round(box[0])))
     top = max(0, int(round(box[1])))
     right = min(geometry.image_width - 1, int(round(box[0] + box[2])))
@@ -254,9 +217,12 @@ def _clipped_detection(class_id: int, names: Sequence[str], score: float, box: n
 
 def detect(model: LoadedModel, image: np.ndarray, settings: DetectionSettings) -> list[Detection]:
     blob, geometry = preprocess(image, model.input_width, model.input_height, settings.letterbox)
-    model.net.setInput(blob)
-    outputs = model.net.forward(model.output_layers)
-    return postprocess(outputs, geometry, model.names, settings.confidence, settings.nms)
+    return detect_prepared(model, blob, geometry, settings)
+
+
+def detect_prepared(model: LoadedModel, blob: np.ndarray, geometry: Geometry, settings: DetectionSettings) -> list[Detection]:
+    """`detect` on an input already letterboxed by `preprocess` (a video's reader thread does that)."""
+    return postprocess(model.engine.run(blob), geometry, model.names, settings.confidence, settings.nms)
 
 
 def class_colour(class_id: int) -> tuple[int, int, int]:
@@ -280,8 +246,7 @@ def draw_detections(image: np.ndarray, detections: Sequence[Detection]) -> np.nd
         caption = f"{detection.label} {detection.confidence * 100:.0f}%"
         (text_width, text_height), baseline = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
         # Above the box when there is room, else just inside its top edge.
-        caption_top = (detection.top - text_height - baseline if detection.top >= text_height + baseline
-                       else detection.top)
+        caption_top = detection.top - text_height - baseline if detection.top >= text_height + baseline else detection.top
         cv2.rectangle(annotated, (detection.left, caption_top),
                       (detection.left + text_width, caption_top + text_height + baseline), colour, cv2.FILLED)
         cv2.putText(annotated, caption, (detection.left, caption_top + text_height), cv2.FONT_HERSHEY_SIMPLEX,
@@ -369,9 +334,6 @@ def detect_video(
     timeout = _video_timeout(info.duration_s, timeout_s)
     ffmpeg = ffmpeg_binary()
     started = time.perf_counter()
-    frame_bytes = width * height * 3
-    frames = total_detections = 0
-    encoder_broke = False
     with atomic_output(output_path) as partial_video, atomic_output(detections_path) as partial_lines, \
             tempfile.TemporaryFile() as decoder_errors, tempfile.TemporaryFile() as encoder_errors:
         decoder = spawn(_decoder_command(ffmpeg, info, fps), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -379,26 +341,12 @@ def detect_video(
         encoder = spawn(_encoder_command(ffmpeg, info, fps, partial_video), stdin=subprocess.PIPE,
                         stdout=subprocess.DEVNULL, stderr=encoder_errors)
         with Watchdog(timeout, [decoder, encoder]) as watchdog, partial_lines.open("w", encoding="utf-8") as lines:
-            try:
-                while len(raw := decoder.stdout.read(frame_bytes)) == frame_bytes:
-                    frame = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
-                    detections = detect(model, frame, settings)
-                    encoder.stdin.write(draw_detections(frame, detections).tobytes())
-                    record = {"frame": frames + 1, "time": round(frames / fps, 3),
-                              "detections": [d.as_dict() for d in detections]}
-                    lines.write(json.dumps(record, separators=(",", ":")) + "\n")
-                    frames += 1
-                    total_detections += len(detections)
-                encoder.stdin.close()
-            except BrokenPipeError:
-                encoder_broke = True  # the encoder died: its stderr says why, below
-                decoder.kill()
-                with contextlib.suppress(OSError):
-                    encoder.stdin.close()
+            pipeline = _FramePipeline(model, settings, decoder, encoder, lines, fps, (height, width))
+            frames, total_detections = pipeline.run()
             decoder_status, encoder_status = decoder.wait(), encoder.wait()
         if watchdog.fired:
             raise ToolTimeout(f"YOLO on {info.path} did not finish within {timeout:.0f} s and was stopped")
-        if encoder_broke:
+        if pipeline.encoder_broke:
             raise ToolError(f"encoding {output_path.name} failed ({error_tail(read_text_file(encoder_errors))})")
         if decoder_status != 0:
             raise InputError(f"decoding {info.path} failed ({error_tail(read_text_file(decoder_errors))})")
@@ -407,6 +355,103 @@ def detect_video(
         if encoder_status != 0:
             raise ToolError(f"encoding {output_path.name} failed ({error_tail(read_text_file(encoder_errors))})")
     return VideoResult(output_path, detections_path, frames, total_detections, time.perf_counter() - started)
+
+
+class _FramePipeline:
+    """Decode, infer and encode a video with the three stages overlapped.
+
+    A reader thread takes raw frames from the decoder and letterboxes them; the calling thread runs the
+    network (engines release the GIL and use their own threads); a writer thread draws the boxes and
+    feeds the encoder and the JSON lines. Bounded queues keep memory at a few frames.
+    """
+
+    def __init__(self, model: LoadedModel, settings: DetectionSettings, decoder: subprocess.Popen,
+                 encoder: subprocess.Popen, lines, fps: float, frame_shape: tuple[int, int]):
+        self.model, self.settings, self.decoder, self.encoder = model, settings, decoder, encoder
+        self.lines, self.fps, self.frame_shape = lines, fps, frame_shape
+        self.to_infer: queue.Queue = queue.Queue(maxsize=PIPELINE_DEPTH)
+        self.to_encode: queue.Queue = queue.Queue(maxsize=PIPELINE_DEPTH)
+        self.encoder_broke = False
+        self.writer_error: Exception | None = None
+        self.frames = self.detections = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> tuple[int, int]:
+        """(frames, detections) once the decoder's output is exhausted and everything is written."""
+        reader = threading.Thread(target=self._read, name="yolo-video-reader", daemon=True)
+        writer = threading.Thread(target=self._write, name="yolo-video-writer", daemon=True)
+        reader.start()
+        writer.start()
+        try:
+            while (item := self._next_frame()) is not None:
+                frame, blob, geometry = item
+                self.to_encode.put((frame, detect_prepared(self.model, blob, geometry, self.settings)))
+        except BaseException:
+            self._abort()  # unblock the reader before the error leaves
+            raise
+        finally:
+            self.to_encode.put(None)
+            writer.join()
+            reader.join()
+        if self.writer_error is not None:
+            raise self.writer_error
+        return self.frames, self.detections
+
+    def _next_frame(self):
+        """The next letterboxed frame, or None at the end of the video or once the pipeline is stopping."""
+        while not self.stopping.is_set():
+            with contextlib.suppress(queue.Empty):
+                return self.to_infer.get(timeout=0.1)
+        return None
+
+    def _abort(self) -> None:
+        """Stop decoding: the reader may be blocked on a full queue or on the decoder's pipe."""
+        self.stopping.set()
+        with contextlib.suppress(OSError):
+            self.decoder.kill()
+        while not self.to_infer.empty():
+            with contextlib.suppress(queue.Empty):
+                self.to_infer.get_nowait()
+
+    def _read(self) -> None:
+        height, width = self.frame_shape
+        frame_bytes = height * width * 3
+        try:
+            while not self.stopping.is_set() and len(raw := self.decoder.stdout.read(frame_bytes)) == frame_bytes:
+                frame = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
+                blob, geometry = preprocess(frame, self.model.input_width, self.model.input_height, self.settings.letterbox)
+                self._put(self.to_infer, (frame, blob, geometry))
+        finally:
+            self._put(self.to_infer, None)
+
+    def _put(self, target: queue.Queue, item) -> None:
+        while not self.stopping.is_set():
+            with contextlib.suppress(queue.Full):
+                target.put(item, timeout=0.1)
+                return
+
+    def _write(self) -> None:
+        while (item := self.to_encode.get()) is not None:
+            if self.encoder_broke or self.writer_error is not None:
+                continue  # keep draining so that inference never blocks on a full queue
+            frame, detections = item
+            try:
+                self.encoder.stdin.write(draw_detections(frame, detections).tobytes())
+                record = {"frame": self.frames + 1, "time": round(self.frames / self.fps, 3),
+                          "detections": [d.as_dict() for d in detections]}
+                self.lines.write(json.dumps(record, separators=(",", ":")) + "\n")
+            except BrokenPipeError:
+                self.encoder_broke = True  # the encoder died: its stderr says why
+                self._abort()
+                continue
+            except Exception as error:  # re-raised by run() in the calling thread
+                self.writer_error = error
+                self._abort()
+                continue
+            self.frames += 1
+            self.detections += len(detections)
+        with contextlib.suppress(OSError):
+            self.encoder.stdin.close()
 
 
 def _video_timeout(duration_s: float | None, requested_s: float | None) -> float:

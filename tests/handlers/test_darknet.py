@@ -108,3 +108,13 @@ def test_model_file_locations(tmp_path, monkeypatch):
     assert bundled == BUNDLED_DIR / "yolov3-tiny.cfg"
     assert resolve_model_file(None, what="cfg", env_var="YOLO_CFG", option="--cfg", bundled="yolov3.cfg") == Path(
         BUNDLED_DIR / "yolov3.cfg")
+
+
+@pytest.mark.parametrize("name", ["yolov3", "yolov3.cfg", "yolov3-tiny", "yolov3-tiny.cfg"])
+def test_cfg_names_the_examples_use_mean_the_bundled_cfgs(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("YOLO_CFG", name)
+    found = resolve_model_file(None, what="YOLO cfg", env_var="YOLO_CFG", option="--cfg", bundled_suffix=".cfg")
+    assert found == BUNDLED_DIR / f"{name.removesuffix('.cfg')}.cfg"
+    with pytest.raises(ModelFileError, match="YOLO cfg not found: yolov3-huge"):
+        resolve_model_file("yolov3-huge", what="YOLO cfg", env_var="YOLO_CFG", option="--cfg", bundled_suffix=".cfg")

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
 import pytest
 
-from batch_jobs.handlers import yolo
+from batch_jobs.handlers import engines, yolo
 from batch_jobs.handlers.model_files import fetch_from_s3
 from batch_jobs.handlers.errors import ModelFileError
 from tests.media import PlantedDetection, make_video, make_yolo_model, requires_tools, streams_of
@@ -43,7 +44,7 @@ def test_image_gives_darknet_text_and_annotated_png(handler, tiny_model, image, 
     annotated = cv2.imread(str(png_path))
     assert annotated.shape == (IMAGE_SIZE[1], IMAGE_SIZE[0], 3)
     assert tuple(annotated[32, 0]) == yolo.class_colour(16)  # the box outline runs along the left edge
-    assert "CPU backend" in result.stderr
+    assert "on ONNX Runtime" in result.stderr and "on CPU" in result.stderr  # the default engine, said in the log
 
 
 def test_several_images_share_one_loaded_network(handler, blind_model, image, tmp_path):
@@ -76,6 +77,16 @@ def test_model_files_from_environment_variables(handler, tiny_model, image, tmp_
     for variable, value in (("YOLO_CFG", cfg), ("YOLO_WEIGHTS", weights), ("YOLO_NAMES", names)):
         monkeypatch.setenv(variable, str(value))
     assert handler("yolo", "image", image, tmp_path).exit_code == 0
+
+
+def test_yolo_cfg_as_the_examples_name_it(handler, tiny_model, image, tmp_path, monkeypatch):
+    """examples/video-process sets YOLO_CFG=yolov3-tiny: the bundled cfg (416×416; same weights layout)."""
+    _, weights, names = tiny_model
+    for variable, value in (("YOLO_CFG", "yolov3-tiny"), ("YOLO_WEIGHTS", weights), ("YOLO_NAMES", names)):
+        monkeypatch.setenv(variable, str(value))
+    result = handler("yolo", "image", image, tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert "dog: 90%" in (tmp_path / "frame-000001.out").read_text()
 
 
 def test_missing_weights_exit_4_with_a_clear_message(handler, image, tmp_path, monkeypatch):
@@ -168,7 +179,9 @@ def test_weights_from_s3_are_downloaded_once_and_reused(aws_env, tiny_model, ima
         fetch_from_s3("s3://models/other.weights", what="weights")
     with pytest.raises(ModelFileError, match="want s3://bucket/key"):
         fetch_from_s3("s3://models/", what="weights")
-    assert sorted(p.name for p in cached.parent.iterdir()) == ["tiny.weights"]  # no partial download left
+    # No partial download left; the converted model is cached beside the downloaded weights.
+    converted, downloaded = sorted(cached.parent.iterdir())
+    assert downloaded == cached and re.fullmatch(r"tiny\.[0-9a-f]{16}\.onnx", converted.name)
 
 
 def test_full_yolov3_runs_end_to_end(tmp_path, image):
@@ -178,7 +191,58 @@ def test_full_yolov3_runs_end_to_end(tmp_path, image):
     assert (found.label, round(found.confidence, 2), found.width, found.height) == ("car", 0.8, 95, 63)
 
 
-@pytest.mark.skipif(yolo.cuda_device_count() > 0, reason="this machine has a CUDA device")
-def test_cuda_requested_without_a_device_is_a_tool_error(handler, tiny_model, image, tmp_path):
-    result = handler("yolo", "image", image, tmp_path, *model_args(tiny_model), "--backend", "cuda")
-    assert result.exit_code == 5 and "no CUDA device" in result.stderr
+def _has_cuda(engine: str) -> bool:
+    if engine == "opencv":
+        return engines.opencv_cuda_devices() > 0
+    import onnxruntime
+
+    return engines.CUDA_PROVIDER in onnxruntime.get_available_providers()
+
+
+@pytest.mark.parametrize(("engine", "problem"), [("opencv", "sees no CUDA device"), ("onnxruntime", "no CUDA provider")])
+def test_cuda_requested_without_cuda_is_a_tool_error(handler, tiny_model, image, tmp_path, engine, problem):
+    if _has_cuda(engine):
+        pytest.skip(f"{engine} has CUDA on this machine")
+    result = handler("yolo", "image", image, tmp_path, *model_args(tiny_model), "--engine", engine, "--backend", "cuda")
+    assert result.exit_code == 5 and problem in result.stderr
+
+
+@requires_tools("ffmpeg", "ffprobe")
+def test_video_stops_cleanly_when_inference_fails_mid_video(tiny_model, clip_with_audio, tmp_path):
+    """Reader and writer threads are released and no partial output is left when the engine fails."""
+    real = yolo.load_model(*tiny_model)
+    calls = []
+
+    class FailingOnThirdFrame:
+        name, description = "failing", "test engine"
+
+        def run(self, blob):
+            calls.append(blob.shape)
+            if len(calls) == 3:
+                raise RuntimeError("engine failed")
+            return real.engine.run(blob)
+
+    model = yolo.LoadedModel(FailingOnThirdFrame(), real.names, real.input_width, real.input_height)
+    with pytest.raises(RuntimeError, match="engine failed"):
+        yolo.detect_video(model, clip_with_audio, tmp_path / "o.avi", yolo.DetectionSettings(), timeout_s=60)
+    assert list(tmp_path.iterdir()) == [] and len(calls) == 3
+
+
+@pytest.mark.parametrize("engine", ["opencv", "onnxruntime"])
+def test_engine_from_the_functions_environment(handler, image, tmp_path, monkeypatch, engine):
+    model = make_yolo_model(tmp_path / "model", "yolov3-tiny", input_size=128, planted=PlantedDetection(class_id=16))
+    monkeypatch.setenv("YOLO_ENGINE", engine)
+    result = handler("yolo", "image", image, tmp_path / "out", *model_args(model))
+    assert result.exit_code == 0, result.stderr
+    assert ("OpenCV DNN" if engine == "opencv" else "ONNX Runtime") in result.stderr
+
+
+def test_without_onnxruntime_the_default_engine_is_opencv(monkeypatch, avgen_log):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "onnxruntime" else real_find_spec(name))
+    assert engines.default_engine() == "opencv"
+    assert "onnxruntime or onnx is not installed" in avgen_log.text
+    monkeypatch.undo()
+    assert engines.default_engine() == "onnxruntime"
