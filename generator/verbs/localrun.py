@@ -43,17 +43,20 @@ MEDIA_EXTRA = "pip install 'avgen[media]'"
 HANDLER_NEEDS = {
     "ffmpeg": ("ffmpeg",),
     "probe": ("ffmpeg",),
-    "yolo": ("ffmpeg", "cv2", "numpy"),
-    "audio2srt": ("ffmpeg", "pocketsphinx"),
+    "yolo": ("ffmpeg", "cv2", "numpy", "onnxruntime"),
+    "audio2srt": ("ffmpeg", "faster_whisper"),
 }
-PYTHON_MODULES = {"cv2", "numpy", "pocketsphinx"}
+# audio2srt's engine as the function's environment chooses it (the handler's default is whisper)
+AUDIO2SRT_ENGINE_MODULES = {"whisper": "faster_whisper", "pocketsphinx": "pocketsphinx"}
+PYTHON_MODULES = {"cv2", "numpy", "pocketsphinx", "faster_whisper", "onnxruntime"}
 INSTALL_HINTS = {
     "ffmpeg": "apt-get install ffmpeg  (macOS: brew install ffmpeg)",
     "ffprobe": "apt-get install ffmpeg  (macOS: brew install ffmpeg)",
     "espeak-ng": "apt-get install espeak-ng",
     "sox": "apt-get install sox",
     "darknet": "apt-get install darknet, or replace it with `avgen-handler yolo` (see examples/)",
-    "cv2": MEDIA_EXTRA, "numpy": MEDIA_EXTRA, "pocketsphinx": MEDIA_EXTRA,
+    "cv2": MEDIA_EXTRA, "numpy": MEDIA_EXTRA, "pocketsphinx": MEDIA_EXTRA, "faster_whisper": MEDIA_EXTRA,
+    "onnxruntime": MEDIA_EXTRA,
 }
 SHELL_WORDS = frozenset("""
     ! { } [ [[ ]] : . alias bg break case cd command continue do done echo elif else esac eval exec exit export
@@ -116,7 +119,12 @@ def function_needs(function: Function) -> list[str]:
     for command in script_commands(Path(function.script).read_text(encoding="utf-8", errors="replace")):
         if command.startswith(HANDLER_COMMAND):
             sub = command[len(HANDLER_COMMAND):].strip()
-            needs.update(dict.fromkeys(HANDLER_NEEDS.get(sub, ())))
+            wanted = list(HANDLER_NEEDS.get(sub, ()))
+            if sub == "audio2srt":
+                engine = function.environment.get("AUDIO2SRT_ENGINE", "whisper")
+                wanted = [AUDIO2SRT_ENGINE_MODULES.get(engine, "faster_whisper") if w == "faster_whisper" else w
+                          for w in wanted]
+            needs.update(dict.fromkeys(wanted))
         else:
             needs[command] = None
     return list(needs)

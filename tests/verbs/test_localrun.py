@@ -135,13 +135,14 @@ avgen-handler yolo image "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR"
 def test_missing_tools_are_named_with_how_to_install_them():
     workflow = load_workflow(EXAMPLES / "av-workflow" / "workflow.yaml").workflow
     missing = check_tools(workflow, which=lambda name: None if name == "ffmpeg" else "/bin/" + name,
-                          module_exists=lambda name: name != "pocketsphinx")
+                          module_exists=lambda name: name not in ("faster_whisper", "pocketsphinx"))
     messages = {m.tool: m.message for m in missing}
-    assert set(messages) == {"ffmpeg", "pocketsphinx"}
+    # the example's audio2srt uses the whisper engine: faster-whisper is needed, pocketsphinx is not
+    assert set(messages) == {"ffmpeg", "faster_whisper"}
     assert "apt-get install ffmpeg" in messages["ffmpeg"]
     assert "av-workflow-ffmpeg, av-workflow-audio2srt, av-workflow-yolov3" in messages["ffmpeg"]
-    assert "pip install 'avgen[media]'" in messages["pocketsphinx"]
-    assert "used by av-workflow-audio2srt" in messages["pocketsphinx"]
+    assert "pip install 'avgen[media]'" in messages["faster_whisper"]
+    assert "used by av-workflow-audio2srt" in messages["faster_whisper"]
 
 
 def test_a_tool_only_the_image_has_is_named_with_the_image(tmp_path):
