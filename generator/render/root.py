@@ -190,8 +190,8 @@ def shared_name_prefix(workflow: Workflow) -> str:
     return f"{name}-"
 
 
-def _paths(paths) -> list[Inline]:
-    unique = sorted({(p.bucket, p.key_prefix) for p in paths if p.is_s3})
+def _paths(paths, extra: Iterable[tuple[str, str]] = ()) -> list[Inline]:
+    unique = sorted({(p.bucket, p.key_prefix) for p in paths if p.is_s3} | set(extra))
     return [Inline(bucket=bucket, key_prefix=key_prefix) for bucket, key_prefix in unique]
 
 
@@ -211,7 +211,8 @@ def _function_entry(function: Function) -> dict[str, Any]:
         "reserved_concurrency": function.reserved_concurrency,
         "log_retention_days": function.log_retention_days,
         "iam_role": function.iam_role,
-        "read_paths": _paths(function.inputs),
+        # its inputs, and the s3:// locations its environment names (models): read-only, nothing else
+        "read_paths": _paths(function.inputs, function.model_locations),
         "write_paths": _paths(function.outputs),
         "environment": environment,
         "tags": dict(sorted(function.tags.items())),

@@ -146,6 +146,19 @@ class Function:
         return tuple(p for p in self.inputs if p.is_s3)
 
     @property
+    def model_locations(self) -> tuple[tuple[str, str], ...]:
+        """(bucket, key prefix) of every `s3://` location in the function's (or its job's) environment:
+        model files and reference data the role must be able to read (YOLO_WEIGHTS, WHISPER_MODEL, …)."""
+        values = [*self.environment.values(), *(self.batch.environment.values() if self.batch else ())]
+        found = set()
+        for value in values:
+            if isinstance(value, str) and value.startswith("s3://"):
+                bucket, _, key = value[len("s3://"):].partition("/")
+                if bucket:
+                    found.add((bucket, key))
+        return tuple(sorted(found))
+
+    @property
     def where_it_runs(self) -> str:
         if self.execution_mode == "lambda":
             return "Lambda"

