@@ -80,8 +80,9 @@ class MissingTool:
     def install(self) -> str:
         if self.tool in INSTALL_HINTS:
             return INSTALL_HINTS[self.tool]
-        return (f"it comes with the image {', '.join(self.images)}: install it here, or run the workflow on AWS "
-                "(avgen apply) or in the sandbox")
+        # the sandbox runs scripts with this machine's tools too (it does not run images), so it is no way out
+        return (f"it comes with the image {', '.join(self.images)}: install it here (the sandbox, too, runs the "
+                "scripts with this machine's tools), or run the workflow on AWS (avgen apply)")
 
     @property
     def message(self) -> str:

@@ -1,0 +1,94 @@
+"""Both examples, as a user runs them: `avgen apply --sandbox`, the real models uploaded where the workflow
+names them (s3://BUCKET/models/…), a video put to the start folder — and the deployed functions and Batch
+jobs produce the seeds' result files, with pjreddie's YOLOv3-tiny and Whisper tiny.en on real media."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from generator.aws.sandbox import Sandbox
+from generator.cli import app
+from tests.media import make_video, requires_tools
+from tests.realdata import LIBRIVOX_CLIP, PHOTOS, WHISPER_TINY_EN, YOLOV3_TINY, fetch_or_skip
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.media, requires_tools("ffmpeg", "ffprobe"),
+              pytest.mark.xdist_group("sandbox-examples")]
+EXAMPLES = Path(__file__).parents[2] / "examples"
+runner = CliRunner()
+
+
+def avgen(*args):
+    return runner.invoke(app, [*map(str, args)])
+
+
+def real(pin) -> dict[str, Path]:
+    package, version, kind, members = pin
+    return fetch_or_skip(package, version, members, kind=kind)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    """The models folder a user uploads: YOLOv3-tiny's three files and Whisper tiny.en's folder."""
+    folder = tmp_path_factory.mktemp("models") / "models"
+    (folder / "whisper-tiny.en").mkdir(parents=True)
+    for path in real(YOLOV3_TINY).values():
+        shutil.copy(path, folder / path.name)
+    for path in real(WHISPER_TINY_EN).values():
+        shutil.copy(path, folder / "whisper-tiny.en" / path.name)
+    return folder
+
+
+def deploy(name: str, root: Path, plugin_dir: Path, models: Path) -> tuple[Path, Path]:
+    shutil.copytree(EXAMPLES / name, root / name, ignore=shutil.ignore_patterns(".avgen"))
+    workflow, workdir = root / name / "workflow.yaml", root / "deploy"
+    result = avgen("apply", workflow, "--sandbox", "--auto-approve", "--plugin-dir", plugin_dir, "-w", workdir)
+    assert result.exit_code == 0, result.output
+    bucket = f"change-me-{name}"
+    uploaded = avgen("put", workflow, models, "-b", f"{bucket}/models", "--sandbox", "-w", workdir)
+    assert uploaded.exit_code == 0, uploaded.output
+    return workflow, workdir
+
+
+def keys(workdir: Path, bucket: str, prefix: str) -> list[str]:
+    import boto3
+
+    with Sandbox(workdir / "sandbox") as sandbox:
+        s3 = boto3.client("s3", endpoint_url=sandbox.endpoint, region_name="us-east-1",
+                          aws_access_key_id="x", aws_secret_access_key="x")
+        return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))
+
+
+def test_av_workflow_makes_the_video_with_boxes_and_the_subtitles(tmp_path, plugin_dir, models):
+    workflow, workdir = deploy("av-workflow", tmp_path, plugin_dir, models)
+    # real photos over a real reader's voice, as scripts/fetch_models.py makes the demo's sample
+    photo = real(PHOTOS)["skimage/data/astronaut.png"]
+    [speech] = real(LIBRIVOX_CLIP).values()
+    video = tmp_path / "my_video.mp4"
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-loop", "1", "-t", "3", "-i", str(photo), "-i", str(speech),
+                    "-vf", "scale=320:-2,fps=5", "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", str(video)], check=True)
+    result = avgen("put", workflow, video, "--sandbox", "-w", workdir)
+    assert result.exit_code == 0, result.output
+    assert "1 Batch job, 0 failed" in result.output  # the GPU function's job ran
+    assert keys(workdir, "change-me-av-workflow", "result/") == ["result/my_video.avi", "result/my_video.srt"]
+    got = tmp_path / "got"
+    assert avgen("get", workflow, "--sandbox", "-w", workdir, "-p", got).exit_code == 0
+    subtitles = (got / "result" / "my_video.srt").read_text().lower()
+    assert "dashwood" in subtitles  # the reader's words, not noise
+
+
+def test_video_process_detects_objects_in_every_frame(tmp_path, plugin_dir, models):
+    workflow, workdir = deploy("video-process", tmp_path, plugin_dir, models)
+    video = make_video(tmp_path / "seq1.avi", seconds=2, fps=5, with_audio=False)
+    result = avgen("put", workflow, video, "--sandbox", "-w", workdir)
+    assert result.exit_code == 0, result.output
+    frames = keys(workdir, "change-me-video-process", "split-images/")
+    assert len(frames) == 2 and all(frame.endswith(".jpg") for frame in frames)
+    stems = [Path(frame).stem for frame in frames]
+    assert keys(workdir, "change-me-video-process", "output/") == sorted(
+        f"output/{stem}.{ext}" for stem in stems for ext in ("out", "png"))
