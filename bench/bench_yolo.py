@@ -104,8 +104,9 @@ def bench_model(name: str, work: Path, repeat: int, video_seconds: float, sgemm:
             continue
         model = loaded[label]
         timings = interleaved_best({
-            "bare": lambda: [yolo.detect(model, frame, settings) for frame in decoded],
-            "video": lambda: frames.append(yolo.detect_video(model, clip, work / "out.avi", settings).frames),
+            "bare": lambda model=model: [yolo.detect(model, frame, settings) for frame in decoded],
+            "video": lambda model=model: frames.append(
+                yolo.detect_video(model, clip, work / "out.avi", settings).frames),
         }, max(2, repeat // 2))
         bare_fps, video_fps = len(decoded) / timings["bare"], frames[-1] / timings["video"]
         video_rows.append((label, bare_fps, video_fps, video_fps / bare_fps))

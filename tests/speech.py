@@ -52,7 +52,7 @@ def librivox_recording(path: Path, gap_seconds: float = 1.0) -> list[SpokenClip]
     """The five LibriVox clips, with `gap_seconds` of digital silence before, between and after them, as one
     16 kHz mono WAV at `path`; returns each clip's transcript and where its speech starts."""
     members = {LIBRIVOX.format(n) + ext: digest
-               for n, digests in LIBRIVOX_CLIPS.items() for ext, digest in zip((".wav", ".json"), digests)}
+               for n, digests in LIBRIVOX_CLIPS.items() for ext, digest in zip((".wav", ".json"), digests, strict=True)}
     files = fetch_or_skip("pocketsphinx", "5.1.1", members)
     gap = np.zeros(int(16000 * gap_seconds), dtype=np.int16)
     pieces, clips, cursor = [gap], [], len(gap)

@@ -3,8 +3,8 @@
 `whisper` (the default, see whisper.py) gives subtitles a viewer can read; `pocketsphinx`, the seed's engine,
 needs no model beyond its wheel. Both read the audio through `open_pcm` and write cues as they come.
 
-The pocketsphinx engine: audio is streamed in 30 ms frames: the voice-activity detector (pocketsphinx's Endpointer) opens and
-closes utterances, the recogniser decodes each one as it arrives, and each finished cue is written out
+The pocketsphinx engine: audio is streamed in 30 ms frames: the voice-activity detector (pocketsphinx's Endpointer)
+opens and closes utterances, the recogniser decodes each one as it arrives, and each finished cue is written out
 at once, so memory stays bounded however long the recording is. Long utterances are cut every
 `MAX_UTTERANCE_SECONDS`, and a cue longer than `max_cue_seconds` is split between words.
 """

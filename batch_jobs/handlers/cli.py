@@ -192,9 +192,9 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                                 "pjreddie's darknet) or stretch it (AlexeyAB's default); default letterbox")
     engine = parser.add_argument_group("inference engine")
     engine.add_argument("--engine", choices=("onnxruntime", "opencv", "openvino"),
-                        help="default $YOLO_ENGINE, else onnxruntime where installed (the darknet files converted to ONNX, "
-                             "cached next to the weights), else opencv (reads darknet files directly); "
-                             "openvino: Intel CPUs")
+                        help="default $YOLO_ENGINE, else onnxruntime where installed "
+                             "(the darknet files converted to ONNX, cached next to the weights), "
+                             "else opencv (reads darknet files directly); openvino: Intel CPUs")
     engine.add_argument("--backend", choices=("auto", "cpu", "cuda"), default="auto",
                         help="auto uses CUDA when there is one (onnxruntime-gpu, or an OpenCV built with CUDA)")
     engine.add_argument("--precision", choices=("f32", "bf16"),

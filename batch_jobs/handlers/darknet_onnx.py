@@ -206,7 +206,8 @@ def _yolo(graph: _GraphBuilder, section: Section, source: _Tensor, index: int, i
     shape = graph.constant(f"yolo{index}_shape", np.array([0, count, attributes, height, width], dtype=np.int64))
     grouped = graph.single("Reshape", [source.name, shape], f"yolo{index}_grouped")
     by_cell = graph.single("Transpose", [grouped], f"yolo{index}_by_cell", perm=[0, 3, 4, 1, 2])
-    rows_shape = graph.constant(f"yolo{index}_rows_shape", np.array([0, height * width * count, attributes], dtype=np.int64))
+    rows_shape = graph.constant(f"yolo{index}_rows_shape",
+                                np.array([0, height * width * count, attributes], dtype=np.int64))
     rows = graph.single("Reshape", [by_cell, rows_shape], f"yolo{index}_rows")
     split = graph.constant(f"yolo{index}_split", np.array([2, 2, 1, classes], dtype=np.int64))
     centre, size, objectness, class_logits = graph.node("Split", [rows, split], f"yolo{index}_part", outputs=4, axis=2)
@@ -267,7 +268,8 @@ def convert_darknet(cfg_path: Path, weights_path: Path):
     if not heads:
         raise ModelFileError(f"cfg file {cfg_path} has no [yolo] layer: not a YOLOv3-style network")
     image = helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", channels, height, width])
-    results = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", rows, 5 + classes]) for name, rows in heads]
+    results = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", rows, 5 + classes])
+               for name, rows in heads]
     model = helper.make_model(
         helper.make_graph(graph.nodes, cfg_path.stem, [image], results, graph.initializers),
         opset_imports=[helper.make_opsetid("", OPSET)], producer_name="avgen", producer_version=CONVERTER_VERSION)

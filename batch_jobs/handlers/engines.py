@@ -98,8 +98,8 @@ class OnnxRuntimeEngine:
             raise ToolError("the onnxruntime engine needs the onnxruntime (or onnxruntime-gpu) package") from None
         available = onnxruntime.get_available_providers()
         if backend == "cuda" and CUDA_PROVIDER not in available:
-            raise ToolError(f"CUDA backend requested but ONNX Runtime has no CUDA provider (it has {', '.join(available)}): "
-                            "install onnxruntime-gpu")
+            raise ToolError("CUDA backend requested but ONNX Runtime has no CUDA provider "
+                            f"(it has {', '.join(available)}): install onnxruntime-gpu")
         wanted = [CUDA_PROVIDER, CPU_PROVIDER] if backend != "cpu" and CUDA_PROVIDER in available else [CPU_PROVIDER]
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads  # its own default counts physical cores: half of a vCPU share
@@ -111,12 +111,15 @@ class OnnxRuntimeEngine:
         self.session = onnxruntime.InferenceSession(str(onnx_path), options, providers=wanted)
         used = self.session.get_providers()
         if backend == "cuda" and CUDA_PROVIDER not in used:
-            raise ToolError("CUDA backend requested but ONNX Runtime could not start its CUDA provider (no GPU or CUDA libraries)")
+            raise ToolError("CUDA backend requested but ONNX Runtime could not start its CUDA provider "
+                            "(no GPU or CUDA libraries)")
         self.input_name = self.session.get_inputs()[0].name
         if CUDA_PROVIDER in used:
             self.description = f"ONNX Runtime {onnxruntime.__version__} with the CUDA execution provider (GPU)"
         else:
-            why = "as requested" if backend == "cpu" else "CUDA provider unavailable" if CUDA_PROVIDER in wanted else "no CUDA provider installed"
+            why = ("as requested" if backend == "cpu"
+                   else "CUDA provider unavailable" if CUDA_PROVIDER in wanted
+                   else "no CUDA provider installed")
             self.description = f"ONNX Runtime {onnxruntime.__version__} on CPU ({why}; {threads} threads)"
 
     def run(self, blob: np.ndarray) -> list[np.ndarray]:
@@ -159,7 +162,9 @@ def _probe_blob(width: int, height: int) -> np.ndarray:
     return image[np.newaxis].astype(np.float32)
 
 
-def outputs_agree(ours: list[np.ndarray], reference: list[np.ndarray], tolerance: float, threshold: float) -> float | None:
+def outputs_agree(
+    ours: list[np.ndarray], reference: list[np.ndarray], tolerance: float, threshold: float
+) -> float | None:
     """The largest difference between two engines' rows, or None when they agree.
 
     A class score within `tolerance` of the [yolo] threshold may be kept by one engine and zeroed by the

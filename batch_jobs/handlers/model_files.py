@@ -102,7 +102,8 @@ def fetch_folder_from_s3(url: str, *, what: str) -> Path:
     partial = Path(tempfile.mkdtemp(prefix=f".{cached.name}.", suffix=".partial", dir=cached.parent))
     try:
         with _s3_errors(url, what) as s3:
-            keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
+            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
+            keys = [item["Key"] for page in pages
                     for item in page.get("Contents", []) if not item["Key"].endswith("/")]
             if not keys:
                 raise ModelFileError(f"cannot download {what} {url}: no objects under that prefix")
@@ -193,8 +194,8 @@ def _download_checked(url: str, size: int, sha256: str, target: Path) -> None:
                 out.write(block)
                 received += len(block)
         if received != size or digest.hexdigest() != sha256:
-            raise ModelFileError(f"{url} gave {received} bytes with SHA-256 {digest.hexdigest()}; expected {size} bytes "
-                                 f"with {sha256}: not the published file, or a broken download")
+            raise ModelFileError(f"{url} gave {received} bytes with SHA-256 {digest.hexdigest()}; "
+                                 f"expected {size} bytes with {sha256}: not the published file, or a broken download")
         os.replace(partial, target)
     except (urllib.error.URLError, OSError) as error:
         raise ModelFileError(f"cannot download {url}: {getattr(error, 'reason', None) or error}") from None
@@ -237,7 +238,8 @@ def _upload_to_s3(path: Path, url: str) -> str:
     bucket, key = split_s3_url(url)
     try:
         boto3.client("s3").upload_file(str(path), bucket, key)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, boto3.exceptions.S3UploadFailedError) as error:
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError,
+            boto3.exceptions.S3UploadFailedError) as error:
         raise ModelFileError(f"cannot upload {path.name} to {url}: {error}") from None
     log.info("uploaded %s to %s", path.name, url)
     return url

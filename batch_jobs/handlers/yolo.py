@@ -148,7 +148,8 @@ def letterbox_geometry(image_width: int, image_height: int, input_width: int, in
     else:
         content_width, content_height = image_width * input_height // image_height, input_height
     return Geometry(image_width, image_height, input_width, input_height,
-                    (input_width - content_width) // 2, (input_height - content_height) // 2, content_width, content_height)
+                    (input_width - content_width) // 2, (input_height - content_height) // 2,
+                    content_width, content_height)
 
 
 def stretch_geometry(image_width: int, image_height: int, input_width: int, input_height: int) -> Geometry:
@@ -163,7 +164,8 @@ def preprocess(image: np.ndarray, input_width: int, input_height: int, letterbox
     resized = cv2.resize(image, (geometry.content_width, geometry.content_height), interpolation=cv2.INTER_LINEAR)
     canvas = np.full((input_height, input_width, 3), LETTERBOX_FILL, dtype=np.float32)
     top, left = geometry.content_top, geometry.content_left
-    canvas[top : top + geometry.content_height, left : left + geometry.content_width] = resized[:, :, ::-1] / np.float32(255)
+    canvas[top : top + geometry.content_height, left : left + geometry.content_width] = (
+        resized[:, :, ::-1] / np.float32(255))
     return canvas.transpose(2, 0, 1)[np.newaxis].copy(), geometry
 
 
@@ -206,7 +208,9 @@ def _boxes_on_image(relative_boxes: np.ndarray, geometry: Geometry) -> np.ndarra
     return np.stack([centre_x - width / 2, centre_y - height / 2, width, height], axis=1)
 
 
-def _clipped_detection(class_id: int, names: Sequence[str], score: float, box: np.ndarray, geometry: Geometry) -> Detection:
+def _clipped_detection(
+    class_id: int, names: Sequence[str], score: float, box: np.ndarray, geometry: Geometry
+) -> Detection:
     left = max(0, int(round(box[0])))
     top = max(0, int(round(box[1])))
     right = min(geometry.image_width - 1, int(round(box[0] + box[2])))
@@ -220,7 +224,9 @@ def detect(model: LoadedModel, image: np.ndarray, settings: DetectionSettings) -
     return detect_prepared(model, blob, geometry, settings)
 
 
-def detect_prepared(model: LoadedModel, blob: np.ndarray, geometry: Geometry, settings: DetectionSettings) -> list[Detection]:
+def detect_prepared(
+    model: LoadedModel, blob: np.ndarray, geometry: Geometry, settings: DetectionSettings
+) -> list[Detection]:
     """`detect` on an input already letterboxed by `preprocess` (a video's reader thread does that)."""
     return postprocess(model.engine.run(blob), geometry, model.names, settings.confidence, settings.nms)
 
@@ -246,7 +252,8 @@ def draw_detections(image: np.ndarray, detections: Sequence[Detection]) -> np.nd
         caption = f"{detection.label} {detection.confidence * 100:.0f}%"
         (text_width, text_height), baseline = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
         # Above the box when there is room, else just inside its top edge.
-        caption_top = detection.top - text_height - baseline if detection.top >= text_height + baseline else detection.top
+        caption_top = (detection.top - text_height - baseline if detection.top >= text_height + baseline
+                       else detection.top)
         cv2.rectangle(annotated, (detection.left, caption_top),
                       (detection.left + text_width, caption_top + text_height + baseline), colour, cv2.FILLED)
         cv2.putText(annotated, caption, (detection.left, caption_top + text_height), cv2.FONT_HERSHEY_SIMPLEX,
@@ -419,7 +426,8 @@ class _FramePipeline:
         try:
             while not self.stopping.is_set() and len(raw := self.decoder.stdout.read(frame_bytes)) == frame_bytes:
                 frame = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
-                blob, geometry = preprocess(frame, self.model.input_width, self.model.input_height, self.settings.letterbox)
+                blob, geometry = preprocess(frame, self.model.input_width, self.model.input_height,
+                                            self.settings.letterbox)
                 self._put(self.to_infer, (frame, blob, geometry))
         finally:
             self._put(self.to_infer, None)

@@ -53,7 +53,7 @@ def test_a_batch_of_frames_gives_each_frame_its_rows(tiny_model):
     together = session.run(None, {darknet_onnx.INPUT_NAME: frames})
     for index in range(3):
         alone = session.run(None, {darknet_onnx.INPUT_NAME: frames[index : index + 1]})
-        for batch_rows, single_rows in zip(together, alone):
+        for batch_rows, single_rows in zip(together, alone, strict=True):
             np.testing.assert_allclose(batch_rows[index], single_rows[0], atol=1e-5)
 
 

@@ -29,7 +29,8 @@ def publisher(tmp_path, monkeypatch):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(served)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/tiny.weights"
-    entry = OfficialModel(OfficialWeights(url, len(payload), hashlib.sha256(payload).hexdigest()), cfg="yolov3-tiny.cfg")
+    entry = OfficialModel(OfficialWeights(url, len(payload), hashlib.sha256(payload).hexdigest()),
+                          cfg="yolov3-tiny.cfg")
     monkeypatch.setitem(model_files.OFFICIAL_MODELS, "test-tiny", entry)
     yield served, payload, requests
     server.shutdown()

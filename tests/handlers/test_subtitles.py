@@ -13,7 +13,9 @@ from batch_jobs.handlers.subtitles import (
 from tests.speech import parse_srt, parse_vtt
 
 
-def speak(text: str, start: float = 1.0, seconds_per_word: float = 0.3, pause_after_sentence: float = 0.0) -> list[Word]:
+def speak(
+    text: str, start: float = 1.0, seconds_per_word: float = 0.3, pause_after_sentence: float = 0.0
+) -> list[Word]:
     """Words of `text` one after another, with an optional pause after each sentence."""
     words, clock = [], start
     for token in text.split():
@@ -24,7 +26,7 @@ def speak(text: str, start: float = 1.0, seconds_per_word: float = 0.3, pause_af
 
 def assert_readable(cues: list[Cue]) -> None:
     """The cue rules of issue 12, on any cue list (the whisper tests check every file they produce with it)."""
-    for cue, following in zip(cues, cues[1:] + [None]):
+    for cue, following in zip(cues, cues[1:] + [None], strict=True):
         lines = cue.text.split("\n")
         assert len(lines) <= MAX_CUE_LINES and all(0 < len(line) <= MAX_LINE_CHARS for line in lines), cue
         duration = cue.end - cue.start

@@ -199,7 +199,8 @@ def _has_cuda(engine: str) -> bool:
     return engines.CUDA_PROVIDER in onnxruntime.get_available_providers()
 
 
-@pytest.mark.parametrize(("engine", "problem"), [("opencv", "sees no CUDA device"), ("onnxruntime", "no CUDA provider")])
+@pytest.mark.parametrize(("engine", "problem"),
+                         [("opencv", "sees no CUDA device"), ("onnxruntime", "no CUDA provider")])
 def test_cuda_requested_without_cuda_is_a_tool_error(handler, tiny_model, image, tmp_path, engine, problem):
     if _has_cuda(engine):
         pytest.skip(f"{engine} has CUDA on this machine")
@@ -241,7 +242,8 @@ def test_without_onnxruntime_the_default_engine_is_opencv(monkeypatch, avgen_log
     import importlib.util
 
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "onnxruntime" else real_find_spec(name))
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name: None if name == "onnxruntime" else real_find_spec(name))
     assert engines.default_engine() == "opencv"
     assert "onnxruntime or onnx is not installed" in avgen_log.text
     monkeypatch.undo()

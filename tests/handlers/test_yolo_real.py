@@ -42,7 +42,8 @@ def assert_same_detections(ours: list[yolo.Detection], reference: list[yolo.Dete
 def test_default_engine_finds_what_the_photo_shows(handler, real_tiny_model, real_photos, photo, tmp_path):
     label, input_size = EXPECTED[photo]
     cfg, weights, names = real_tiny_model(input_size)
-    result = handler("yolo", "image", real_photos[photo], tmp_path, "--cfg", cfg, "--weights", weights, "--names", names)
+    result = handler("yolo", "image", real_photos[photo], tmp_path,
+                     "--cfg", cfg, "--weights", weights, "--names", names)
     assert result.exit_code == 0, result.stderr
     lines = (tmp_path / f"{real_photos[photo].stem}.out").read_text().splitlines()
     assert lines[1].startswith(f"{label}: ")  # the most confident detection
