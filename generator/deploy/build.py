@@ -105,8 +105,15 @@ def docker_available(run: Runner = subprocess.run) -> bool:
         return False
 
 
+def build_args(uses_gpu: bool) -> list[str]:
+    """`docker build` arguments of a function's image: GPU images get onnxruntime-gpu (CUDA base images have
+    a recent glibc); CPU images keep OpenCV's engine unless the user passes ONNXRUNTIME=onnxruntime for a
+    base image with glibc ≥ 2.28 (batch_jobs/image/Dockerfile.in)."""
+    return ["--build-arg", "ONNXRUNTIME=onnxruntime-gpu"] if uses_gpu else []
+
+
 def build_and_push(context: Path, repository: str, tag: str, *, platform: str = DEFAULT_PLATFORM,
-                   run: Runner = subprocess.run) -> str | None:
+                   extra_args: Sequence[str] = (), run: Runner = subprocess.run) -> str | None:
     """Build `context` as `repository:tag`, push it and return `repository@sha256:...`, the reference to
     deploy (a digest, so that `avgen apply` changes the function exactly when the image changed).
     Returns None when no Docker engine is available; raises BuildError when a command fails.
@@ -115,7 +122,7 @@ def build_and_push(context: Path, repository: str, tag: str, *, platform: str = 
         return None
     image = f"{repository}:{tag}"
     # --provenance=false: BuildKit otherwise pushes an image index with an attestation, which Lambda rejects.
-    _docker(run, "build", "--platform", platform, "--provenance=false", "--tag", image, str(context))
+    _docker(run, "build", "--platform", platform, "--provenance=false", *extra_args, "--tag", image, str(context))
     _docker(run, "push", image)
     digests = _docker(run, "image", "inspect", "--format", "{{range .RepoDigests}}{{println .}}{{end}}", image)
     for line in digests.splitlines():

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from generator.deploy.build import BuildError, build_and_push, context_tag, docker_available, write_build_context
+from generator.deploy.build import (
+    BuildError, build_and_push, build_args, context_tag, docker_available, write_build_context,
+)
 
 from generator.workflow.model import Workflow
 from generator.aws.executor import CONTEXTS_INDEX
@@ -29,11 +31,13 @@ class ImageContext:
     function: str
     path: Path
     tag: str
+    build_args: tuple[str, ...] = ()
 
     def commands(self, repository: str) -> list[str]:
         """What to run by hand where avgen cannot reach a Docker engine."""
         image = f"{repository}:{self.tag}"
-        return [f"docker build --platform linux/amd64 --provenance=false --tag {image} {self.path}",
+        extra = "".join(f"{arg} " for arg in self.build_args)
+        return [f"docker build --platform linux/amd64 --provenance=false {extra}--tag {image} {self.path}",
                 f"docker push {image}"]
 
 
@@ -49,7 +53,8 @@ def write_contexts(workflow: Workflow, dest: Path) -> list[ImageContext]:
                                         script=function.script)
         except (ValueError, FileNotFoundError) as exc:
             raise ImageError(f"function `{function.name}`: {exc}") from None
-        contexts.append(ImageContext(function.name, folder, context_tag(folder, files)))
+        contexts.append(ImageContext(function.name, folder, context_tag(folder, files),
+                                     tuple(build_args(function.uses_gpu))))
     # how the sandbox's executor finds a deployed function's context (by the name AVGEN_FUNCTION carries)
     index = {f.resource_name: f.name for f in workflow.functions}
     (Path(dest) / CONTEXTS_INDEX).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
@@ -80,7 +85,8 @@ def push_all(contexts: list[ImageContext], repositories: dict[str, str],
         if repository is None:
             raise ImageError(f"no ECR repository is deployed for `{context.function}`")
         try:
-            reference = build_and_push(context.path, repository, context.tag, run=run)
+            reference = build_and_push(context.path, repository, context.tag, extra_args=context.build_args,
+                                       run=run)
         except BuildError as exc:
             raise ImageError(str(exc)) from None
         if reference is None:
