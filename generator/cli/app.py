@@ -4,7 +4,7 @@ from __future__ import annotations
 import typer
 
 from generator import __version__
-from generator.cli import check, deploy, files, observe, run, sandbox
+from generator.cli import check, deploy, files, models, observe, run, sandbox
 from generator.cli.console import AvgenGroup, out
 
 app = typer.Typer(
@@ -38,3 +38,4 @@ app.command(no_args_is_help=True)(files.put)
 for verb in (files.ls, files.get, observe.logs, observe.status, run.run):
     app.command()(verb)
 app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(models.app, name="models")

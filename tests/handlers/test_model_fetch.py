@@ -79,3 +79,15 @@ def test_fetch_to_s3(publisher, aws_env, tmp_path, monkeypatch):
     written = fetch_official_model("test-tiny", "s3://models/yolo/")
     assert written == ["s3://models/yolo/tiny.weights", "s3://models/yolo/yolov3-tiny.cfg", "s3://models/yolo/coco.names"]
     assert s3.get_object(Bucket="models", Key="yolo/tiny.weights")["Body"].read() == payload
+
+
+def test_the_command_fetches_and_reports_problems_as_messages(publisher, tmp_path):
+    from typer.testing import CliRunner
+
+    from generator.cli import app
+
+    result = CliRunner().invoke(app, ["models", "fetch", "test-tiny", "--to", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    assert str(tmp_path / "m" / "tiny.weights") in result.stdout
+    unknown = CliRunner().invoke(app, ["models", "fetch", "yolov9", "--to", str(tmp_path / "m")])
+    assert unknown.exit_code == 1 and "unknown model 'yolov9'" in unknown.output
