@@ -179,6 +179,8 @@ class Deployment:
         outcome = self._prepare()
         if outcome.blocked:
             return outcome
+        if not (self.options.sandbox or targets):
+            self._refuse_missing_images()
         with self.terraform() as tf:
             meta = None if targets else self._current_plan()
             if meta is None:
@@ -199,6 +201,22 @@ class Deployment:
                 self._forget_plan()
             outcome.outputs = tf.outputs()
         return outcome
+
+    def _refuse_missing_images(self) -> None:
+        """Stop before terraform when a function's image is not in ECR: Lambda would reject it half-way
+        through the apply (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html: the image must
+        exist in an Amazon ECR repository of the function's region)."""
+        from generator.aws.clients import boto_session
+        from generator.deploy.images import functions_without_images
+
+        assert self.workflow is not None  # loaded by _prepare()
+        ecr = boto_session(region=self.workflow.settings.region, env=self.options.terraform.env).client("ecr")
+        missing = functions_without_images(self.workflow, self.workdir, ecr)
+        if missing:
+            raise DeployError(
+                f"no image in ECR yet for {', '.join(missing)}: Lambda cannot create a function from an image "
+                f"that does not exist. Build and push them first with `avgen build {self.workflow_file} --push` "
+                "(it creates the repositories, pushes the images and records their digests), then apply again")
 
     def destroy(self, confirm: Confirm, *, delete_buckets: bool = False, force: bool = False,
                 on_event: Optional[OnEvent] = None, on_line: Optional[LineHandler] = None) -> Outcome:

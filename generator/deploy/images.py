@@ -124,3 +124,31 @@ def push_images(deployment, contexts: list[ImageContext], confirm, *,
                   boto_session(region=deployment.workflow.settings.region).client("ecr"))
     pushed = push_all(contexts, repositories, on_pushed=on_pushed)
     return record_images(deployment.workdir, pushed)
+
+
+def functions_without_images(workflow: Workflow, workdir: Path, ecr_client) -> list[str]:
+    """The functions whose image is neither recorded by `avgen build --push` nor in ECR as `latest`.
+
+    Lambda refuses CreateFunction for an image that does not exist ("Source image … does not exist"), so a
+    first apply must not start with any of these. An ECR that cannot be asked (no credentials, no network)
+    answers nothing here: terraform will say what is wrong with the same credentials.
+    """
+    import botocore.exceptions
+
+    path = Path(workdir) / IMAGES_VARS_FILE
+    recorded = json.loads(path.read_text()).get(IMAGES_VARIABLE, {}) if path.exists() else {}
+    missing = []
+    for function in workflow.functions:
+        if function.name in recorded:
+            continue
+        try:
+            ecr_client.describe_images(repositoryName=function.resource_name.lower(),
+                                       imageIds=[{"imageTag": "latest"}])
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("RepositoryNotFoundException", "ImageNotFoundException"):
+                missing.append(function.name)
+                continue
+            return []
+        except botocore.exceptions.BotoCoreError:
+            return []
+    return missing
