@@ -10,6 +10,7 @@ asks it only for the argument list (`generate_cmd_string`) and runs that itself:
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -49,6 +50,25 @@ class TerraformOptions:
     env: dict[str, str] = field(default_factory=dict)
 
 
+MINIMUM_VERSION = (1, 10)  # the generated root's `required_version` (S3 state locking with use_lockfile)
+
+
+@functools.lru_cache(maxsize=None)
+def terraform_version(binary: str) -> tuple[int, ...]:
+    """The version `binary` reports; TerraformNotFound when it is not a terraform avgen can drive."""
+    try:
+        result = subprocess.run([binary, "version", "-json"], capture_output=True, text=True, timeout=60)
+        reported = json.loads(result.stdout)["terraform_version"]
+        version = tuple(int(part) for part in reported.split("-")[0].split(".")[:3])
+    except (OSError, subprocess.TimeoutExpired, ValueError, KeyError, TypeError):
+        raise TerraformNotFound(f"`{binary} version -json` did not answer as terraform does: is it terraform? "
+                                "Pass --terraform-bin PATH to a Terraform binary") from None
+    if version[:2] < MINIMUM_VERSION:
+        wanted = ".".join(map(str, MINIMUM_VERSION))
+        raise TerraformNotFound(f"{binary} is Terraform {reported}; avgen needs Terraform >= {wanted}")
+    return version
+
+
 class TerraformRunner:
     def __init__(self, workdir: Path, options: TerraformOptions):
         self.workdir = Path(workdir)
@@ -57,7 +77,8 @@ class TerraformRunner:
             options.terraform_bin if Path(options.terraform_bin).is_file() else None)
         if binary is None:
             raise TerraformNotFound(f"terraform was not found (`{options.terraform_bin}`): install Terraform "
-                                    ">= 1.6 or pass --terraform-bin PATH")
+                                    f">= {MINIMUM_VERSION} or pass --terraform-bin PATH")
+        self.version = terraform_version(binary)
         self._tf = Terraform(working_dir=str(self.workdir), terraform_bin_path=binary)
 
     # -- the argument lists ------------------------------------------------------------------------

@@ -44,7 +44,7 @@ TEMPLATES_DIR = _shipped_folder("templates")
 MODULES_DIR = _shipped_folder("modules")
 MANIFEST = ".avgen-manifest.json"
 
-TERRAFORM_VERSION = ">= 1.5.0"
+TERRAFORM_VERSION = ">= 1.10.0"  # use_lockfile (S3 state locking without DynamoDB) came in 1.10
 AWS_PROVIDER_VERSION = ">= 5.100.0, < 7.0.0"
 # Where the runtime finds the function's script in its image (batch_jobs/image/Dockerfile.in).
 SCRIPT_PATH = DEFAULT_SCRIPT

@@ -67,3 +67,22 @@ def test_init_runs_once_until_the_configuration_changes(tmp_path):
 def test_missing_terraform_is_a_clear_error(tmp_path):
     with pytest.raises(TerraformNotFound, match="--terraform-bin"):
         runner(tmp_path, terraform_bin="no-such-terraform-binary")
+
+
+def test_a_binary_that_is_not_terraform_gets_a_message_not_a_traceback(tmp_path):
+    from generator.deploy.terraform import TerraformOptions, TerraformRunner
+    from generator.errors import TerraformNotFound
+
+    with pytest.raises(TerraformNotFound, match="did not answer as terraform does"):
+        TerraformRunner(tmp_path, TerraformOptions(terraform_bin="/usr/bin/true"))
+
+
+def test_an_old_terraform_is_refused_with_the_version_needed(tmp_path):
+    from generator.deploy.terraform import TerraformOptions, TerraformRunner
+    from generator.errors import TerraformNotFound
+
+    old = tmp_path / "terraform"
+    old.write_text("#!/bin/sh\necho '{\"terraform_version\": \"1.5.7\"}'\n")
+    old.chmod(0o755)
+    with pytest.raises(TerraformNotFound, match=r"Terraform 1\.5\.7; avgen needs Terraform >= 1\.10"):
+        TerraformRunner(tmp_path, TerraformOptions(terraform_bin=str(old)))
