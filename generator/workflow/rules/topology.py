@@ -69,3 +69,23 @@ def workflow_ends(workflow: Workflow):
             f"{output.uri} is a result of the workflow: no function reads what '{function.name}' writes there",
             output.location,
         )
+
+
+PLACEHOLDER_BUCKET_PREFIX = "change-me"
+
+
+@check
+def placeholder_bucket(workflow: Workflow):
+    """Everyone who copies an example unchanged collides on its bucket name at apply time on AWS."""
+    seen: set[str] = set()
+    for function in workflow.functions:
+        for path in (*function.inputs, *function.outputs):
+            if path.is_s3 and path.bucket.startswith(PLACEHOLDER_BUCKET_PREFIX) and path.bucket not in seen:
+                seen.add(path.bucket)
+                yield rule("AVG029").finding(
+                    f"bucket '{path.bucket}' is the examples' placeholder: S3 bucket names are global, so "
+                    "another account already owns it, and the apply will fail on AWS (the sandbox accepts it)",
+                    path.location,
+                    f"replace '{path.bucket}' everywhere in the file with a name you own, e.g. "
+                    f"'{path.bucket.replace(PLACEHOLDER_BUCKET_PREFIX, 'acme-media', 1)}'",
+                )
