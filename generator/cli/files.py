@@ -124,6 +124,9 @@ def put(
                 out.print(f"[green]→ starts {escape(name)}[/] for {plural(len(hit), 'file')}")
             if not hits:
                 out.print("[yellow]no function of the workflow is triggered by these keys[/]")
+        if sandbox and not wait and not conn.sandbox.attached:
+            err.print("[yellow]note:[/] --no-wait needs a sandbox kept running by `avgen sandbox up`; this "
+                      "command's sandbox stops with it, so it waits for the workflow")
         if sandbox and (wait or not conn.sandbox.attached):
             wait_for_workflow(conn.sandbox, began)
 
