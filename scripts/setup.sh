@@ -38,7 +38,7 @@ if [ "${AVGEN_VENV:-0}" = 1 ] || { [ "$externally_managed" = 1 ] && [ -z "${VIRT
   PYTHON=.venv/bin/python
   say "installing into the virtual environment .venv/ (activate it: source .venv/bin/activate)"
 fi
-"$PYTHON" -m pip install -q --disable-pip-version-check -e '.[media,test]'
+"$PYTHON" -m pip install -q --disable-pip-version-check -e '.[media,test,openvino]'
 
 if [ ! -x .venv-checkov/bin/checkov ]; then
   "$PYTHON" -m venv .venv-checkov
