@@ -195,6 +195,8 @@ class _Loader:
             kind = error["type"]
             where = ".".join(str(p) for p in loc if not isinstance(p, int)) or "the file"
             value = error.get("input")
+            # what messages and hints may show of the value: nothing at all under a credential-like key
+            shown = REDACTED if _names_a_credential(loc) else value
             if bad_key is not None:
                 # `loc` ends with the key when it could be found in the file, else it is the mapping holding it
                 name = _short_text(bad_key)
@@ -210,18 +212,18 @@ class _Loader:
                 self.add("AVG005", f"`{where}` is required", loc[:-1], f"add `{loc[-1]}:`", key=True)
             elif kind == "literal_error":
                 expected = error.get("ctx", {}).get("expected", "")
-                self.add("AVG004", f"`{where}` is {_short_repr(value)}, which is not one of the allowed values",
+                self.add("AVG004", f"`{where}` is {_short_repr(shown)}, which is not one of the allowed values",
                          loc, f"write one of: {expected}")
             elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than",
                           "too_short", "too_long", "string_too_short", "value_error"):
-                self.add("AVG004", f"`{where}` is {_short_repr(value)}: {_describe(error)}", loc,
+                self.add("AVG004", f"`{where}` is {_short_repr(shown)}: {_describe(error)}", loc,
                          _range_hint(error, loc))
             else:
                 expected = " or ".join(dict.fromkeys(_expected_type(e) for e in errors))
                 if len(errors) > 1 and {_expected_type(e) for e in errors} <= set(_SCALARS):
                     expected = "text, a number or true/false"
-                self.add("AVG003", f"`{where}` must be {expected}, not {_type_name(value)} {_short(value)}".rstrip(),
-                         loc, _type_hint(expected, value))
+                self.add("AVG003", f"`{where}` must be {expected}, not {_type_name(value)} {_short(shown)}".rstrip(),
+                         loc, _type_hint(expected, shown))
 
     # -- resolution --------------------------------------------------------------------------------
     def _resolve(self, spec: WorkflowSpec) -> Optional[m.Workflow]:
@@ -607,6 +609,19 @@ def _split_loc(data: Any, loc: tuple, kind: str) -> tuple[tuple, tuple]:
         else:
             return loc[:depth], loc[depth:]
     return loc, ()
+
+
+class _Redacted:
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+
+REDACTED = _Redacted()
+
+
+def _names_a_credential(loc: tuple) -> bool:
+    """True for a place under a key that looks like it holds a secret (secret_key, API_TOKEN, …)."""
+    return any(isinstance(part, str) and SECRET_NAME.search(part) for part in loc)
 
 
 _REPR = reprlib.Repr()
