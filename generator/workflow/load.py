@@ -467,20 +467,25 @@ class _Loader:
         sources = [(spec.environment, base + ("environment", "Variables")),
                    (container.environment if container else None, base + ("container", "environment", "Variables"))]
         for env, loc in sources:
-            if env is None:
-                continue
-            for name, value in env.Variables.items():
-                text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-                if not ENV_NAME.match(name) or name in LAMBDA_RESERVED_ENV or name.startswith("AVGEN_"):
-                    self.add("AVG004", f"environment variable name `{name}` cannot be used", loc + (name,),
-                             "use letters, digits and underscores, starting with a letter; names reserved by "
-                             "Lambda (AWS_REGION, …) and avgen (AVGEN_*) are taken", key=True)
-                elif SECRET_NAME.search(name) and text and not text.startswith(SECRET_STORE_REFERENCES):
-                    self.add("AVG015", f"environment variable `{name}` looks like a secret written in the file",
-                             loc + (name,), "store it in SSM Parameter Store (SecureString) or Secrets Manager "
-                             "and have the script read it", key=True)
-                merged[name] = text
+            merged.update(self._checked_variables(env, loc))
         return dict(sorted(merged.items()))
+
+    def _checked_variables(self, env, loc: tuple) -> dict[str, str]:
+        """An `environment: {Variables: …}` section as text, each name checked, secret-looking values flagged;
+        the same for the Lambda's and the Batch job's, which both land in plain task/function settings."""
+        variables: dict[str, str] = {}
+        for name, value in (env.Variables.items() if env is not None else ()):
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            if not ENV_NAME.match(name) or name in LAMBDA_RESERVED_ENV or name.startswith("AVGEN_"):
+                self.add("AVG004", f"environment variable name `{name}` cannot be used", loc + (name,),
+                         "use letters, digits and underscores, starting with a letter; names reserved by "
+                         "Lambda (AWS_REGION, …) and avgen (AVGEN_*) are taken", key=True)
+            elif SECRET_NAME.search(name) and text and not text.startswith(SECRET_STORE_REFERENCES):
+                self.add("AVG015", f"environment variable `{name}` looks like a secret written in the file",
+                         loc + (name,), "store it in SSM Parameter Store (SecureString) or Secrets Manager "
+                         "and have the script read it", key=True)
+            variables[name] = text
+        return variables
 
     def _storage_path(self, item, loc, provider_ids) -> m.StoragePath:
         provider, _, ident = item.storage_provider.partition(".")
@@ -545,10 +550,8 @@ class _Loader:
         if types_loc:
             for i, instance_type in enumerate(instance_types):
                 type_locations.setdefault(instance_type, self.at(types_loc + (i,)))
-        environment = {}
-        if spec and spec.environment:
-            environment = {k: ("true" if v else "false") if isinstance(v, bool) else str(v)
-                           for k, v in sorted(spec.environment.Variables.items())}
+        environment = dict(sorted(self._checked_variables(spec.environment if spec else None,
+                                                          loc + ("environment", "Variables")).items()))
         return m.BatchSettings(
             vcpus=pick(spec.vcpus if spec else None, "vcpus", m.DEFAULT_BATCH_VCPUS),
             memory=pick(spec.memory if spec else None, "memory", m.DEFAULT_BATCH_MEMORY_MIB),
