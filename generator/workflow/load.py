@@ -12,7 +12,7 @@ import reprlib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -42,6 +42,10 @@ LAMBDA_RESERVED_ENV = frozenset({
 SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|ACCESS_KEY)", re.IGNORECASE)
 # Values that name where a secret is kept rather than hold it (what AVG015's hint asks for).
 SECRET_STORE_REFERENCES = ("arn:aws:ssm:", "arn:aws:secretsmanager:", "{{resolve:")
+# AWS's limits on tags, the same for every service avgen tags; AWS refuses them at apply time, not at plan.
+MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS = 128, 256, 50
+# Tags avgen puts on resources itself: ManagedBy and avgen:workflow on all, Name on some.
+AVGEN_TAG_KEYS = frozenset({"ManagedBy", "avgen:workflow", "Name"})
 # Room kept in Lambda's 4 KB environment for what Terraform adds (script path, queue and job ARNs).
 ENV_RESERVED_BYTES = 400
 LAMBDA_ENV_LIMIT = 4096
@@ -238,6 +242,8 @@ class _Loader:
             "onedata": tuple(sorted(providers.onedata)) if providers else (),
         }
         self._check_inline_credentials(providers)
+        workflow_tags = settings_spec.tags if settings_spec else {}
+        self._check_tags(workflow_tags, ("avgen", "tags"), AVGEN_TAG_KEYS)
 
         name_prefix = settings_spec.name_prefix if settings_spec else ""
         if not NAME_PREFIX.match(name_prefix):
@@ -248,6 +254,8 @@ class _Loader:
         functions = []
         seen_names: dict[str, int] = {}
         for index, entry in enumerate(spec.functions.aws):
+            self._check_tags(entry.lambda_.tags, ("functions", "aws", index, "lambda", "tags"),
+                             AVGEN_TAG_KEYS | set(workflow_tags))
             function = self._resolve_function(index, entry, name_prefix, lambda_defaults, batch_defaults, provider_ids)
             if function is None:
                 continue
@@ -312,6 +320,24 @@ class _Loader:
         if not REGION.match(region):
             self.add("AVG004", f"`{region}` is not an AWS region name", loc, "write a region such as `us-east-1`")
         return region
+
+    def _check_tags(self, tags: Mapping[str, str], loc: tuple, inherited: Iterable[str]) -> None:
+        """AVG028 for tags AWS would refuse; `inherited`: the keys every resource gets besides `tags`."""
+        for key, value in tags.items():
+            if len(key) > MAX_TAG_KEY:
+                self.add("AVG028", f"tag key `{_short_text(key, 40)}` is {len(key)} characters long, over AWS's "
+                         f"{MAX_TAG_KEY}", loc + (key,), "shorten the key", key=True)
+            if key.lower().startswith("aws:"):
+                self.add("AVG028", f"tag key `{_short_text(key, 40)}` starts with `aws:`, which AWS reserves",
+                         loc + (key,), "use another prefix", key=True)
+            if len(str(value)) > MAX_TAG_VALUE:
+                self.add("AVG028", f"the value of tag `{_short_text(key, 40)}` is {len(str(value))} characters "
+                         f"long, over AWS's {MAX_TAG_VALUE}", loc + (key,), "shorten the value", key=True)
+        given = set(inherited)
+        total = len(given | set(tags))
+        if total > MAX_TAGS and len(given) <= MAX_TAGS:  # reported once, where the limit is first passed
+            self.add("AVG028", f"resources would get {total} tags (avgen's own included), over AWS's {MAX_TAGS}",
+                     loc, f"keep at most {MAX_TAGS - len(AVGEN_TAG_KEYS)} tags in all", key=True)
 
     def _check_inline_credentials(self, providers) -> None:
         if providers is None:
