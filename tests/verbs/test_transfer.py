@@ -44,7 +44,8 @@ def test_a_folder_keeps_its_subfolders_and_a_file_its_name(tmp_path):
     tree = write_tree(tmp_path / "clips", {"a.mp4": "a", "day1/b.mp4": "b", "day1/night/c.mp4": "c"})
     single = write_tree(tmp_path, {"one.mp4": "1"}) / "one.mp4"
     plan = plan_put([tree, single], S3Location("b", "input"))
-    assert [u.key for u in plan.uploads] == ["input/a.mp4", "input/day1/b.mp4", "input/day1/night/c.mp4", "input/one.mp4"]
+    assert [u.key for u in plan.uploads] == [
+        "input/a.mp4", "input/day1/b.mp4", "input/day1/night/c.mp4", "input/one.mp4"]
 
 
 def test_two_sources_for_one_key_are_refused(tmp_path):
