@@ -262,8 +262,9 @@ def get(
             for key, why in plan.problems:
                 err.print(f"[bold red]not written[/] s3://{escape(location.bucket)}/{escape(key)}: {escape(why)}")
             not_written += len(plan.problems)
-            out.print(f"downloaded {len(written)} file{'s' * (len(written) != 1)} "
-                      f"({human_size(sum(d.size for d in plan.downloads if d.path in written))}) "
+            written_paths = set(written)
+            written_bytes = sum(d.size for d in plan.downloads if d.path in written_paths)
+            out.print(f"downloaded {len(written)} file{'s' * (len(written) != 1)} ({human_size(written_bytes)}) "
                       f"from {escape(str(location))} to {escape(str(path))} in {time.monotonic() - began:.1f} s")
     if not_written:
         fail(f"{plural(not_written, 'object')} not written (listed above)", EXIT_FINDINGS)
