@@ -27,7 +27,7 @@ from typing import Any, Mapping
 from lambda_src.config import FunctionConfig
 from lambda_src.events import S3Object, parse_event
 from lambda_src.logs import RuntimeLog
-from lambda_src.outputs import plan_uploads
+from lambda_src.outputs import OutputError, plan_uploads
 from lambda_src.script import run_script
 from lambda_src.storage import ObjectMissing, Storage, file_sha256
 from lambda_src.submitter import SubmitError, Submitter
@@ -161,6 +161,9 @@ class _Invocation:
         except ObjectMissing as exc:
             self.log.error(str(exc), phase="download", bucket=obj.bucket, key=obj.key)
             return RecordResult(obj.bucket, obj.key, ERROR, reason=str(exc))
+        except OutputError as exc:
+            self.log.error(f"{exc}; nothing uploaded", phase="upload", bucket=obj.bucket, key=obj.key)
+            return RecordResult(obj.bucket, obj.key, ERROR, reason=str(exc))
         except Exception as exc:  # one object's trouble must not hide the others' results
             self.log.log(logging.ERROR, f"runtime error: {exc}", phase="error", exc_info=True,
                          bucket=obj.bucket, key=obj.key)
@@ -258,25 +261,38 @@ class _Invocation:
         return env
 
     def _upload(self, obj: S3Object, output_dir: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        plans = plan_uploads(output_dir, self.config.outputs)
-        if not plans and any(path.is_file() for path in output_dir.rglob("*")):
+        plan = plan_uploads(output_dir, self.config.outputs)
+        for link in plan.symlinks:
+            self.log.warning("symlink in the output folder skipped, its target not read", phase="upload",
+                             bucket=obj.bucket, key=obj.key, path=link)
+        if not plan.uploads and not plan.problems and any(path.is_file() for path in output_dir.rglob("*")):
             self.log.warning("the script left files but no output's filters accept any of them",
                              phase="upload", bucket=obj.bucket, key=obj.key)
-        uploaded, unchanged, digests = [], [], {}
-        for plan in plans:
-            if plan.path not in digests:  # a file sent to several outputs is hashed once
-                digests[plan.path] = file_sha256(plan.path)
-            digest = digests[plan.path]
-            target = f"s3://{plan.bucket}/{plan.key}"
-            existing = self.storage.head(plan.bucket, plan.key)
-            if existing is not None and existing.sha256 == digest:
+        # Everything that can be checked is checked before the first upload: a failed invocation must not
+        # leave half its outputs behind (each would trigger the next function).
+        problems = list(plan.problems)
+        problems += [f"output bucket {bucket} does not exist"
+                     for bucket in sorted({upload.bucket for upload in plan.uploads})
+                     if not self.storage.bucket_exists(bucket)]
+        if problems:
+            raise OutputError("; ".join(problems))
+        digests = {path: file_sha256(path) for path in {upload.path for upload in plan.uploads}}
+        pending = []
+        unchanged = []
+        for upload in plan.uploads:
+            target = f"s3://{upload.bucket}/{upload.key}"
+            existing = self.storage.head(upload.bucket, upload.key)
+            if existing is not None and existing.sha256 == digests[upload.path]:
                 unchanged.append(target)
                 self.log.info("output unchanged, not rewritten", phase="upload", target=target)
-                continue
+            else:
+                pending.append((upload, target))
+        uploaded = []
+        for upload, target in pending:
             began = time.monotonic()
-            self.storage.upload(plan.path, plan.bucket, plan.key, sha256=digest)
+            self.storage.upload(upload.path, upload.bucket, upload.key, sha256=digests[upload.path])
             uploaded.append(target)
-            self.log.info("output uploaded", phase="upload", target=target, bytes=plan.path.stat().st_size,
+            self.log.info("output uploaded", phase="upload", target=target, bytes=upload.path.stat().st_size,
                           duration_ms=_ms(time.monotonic() - began))
         return tuple(uploaded), tuple(unchanged)
 

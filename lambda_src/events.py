@@ -62,17 +62,15 @@ def parse_event(event: Any) -> list[S3Object]:
 
 
 def _from_record(record: Any, index: int) -> S3Object:
-    try:
-        s3 = record["s3"]
-        bucket = s3["bucket"]["name"]
-        raw_key = s3["object"]["key"]
-    except (KeyError, TypeError):
-        raise EventError(f"Records[{index}] is not an S3 record (no s3.bucket.name / s3.object.key)") from None
+    where = f"Records[{index}]"
+    if not isinstance(record, Mapping) or not isinstance(record.get("s3"), Mapping):
+        raise EventError(f"{where} is not an S3 record (no s3.bucket.name / s3.object.key)")
+    bucket, key, size = _object_fields(record["s3"], where, "s3.")
     name = str(record.get("eventName", "ObjectCreated:"))
     return S3Object(
         bucket=bucket,
-        key=unquote_plus(raw_key),
-        size=_size(s3["object"].get("size")),
+        key=key,
+        size=size,
         event_time=str(record.get("eventTime", "")),
         created=name.startswith(("ObjectCreated:", "s3:ObjectCreated:")),
         event={"Records": [record]},
@@ -80,25 +78,34 @@ def _from_record(record: Any, index: int) -> S3Object:
 
 
 def _from_eventbridge(event: Mapping[str, Any]) -> S3Object:
-    detail = event["detail"]
-    try:
-        bucket = detail["bucket"]["name"]
-        raw_key = detail["object"]["key"]
-    except (KeyError, TypeError):
-        raise EventError("the EventBridge event has no detail.bucket.name / detail.object.key") from None
+    # EventBridge encodes keys the way S3 notifications do.
+    bucket, key, size = _object_fields(event["detail"], "the EventBridge event", "detail.")
     return S3Object(
         bucket=bucket,
-        # EventBridge encodes keys the way S3 notifications do.
-        key=unquote_plus(raw_key),
-        size=_size(detail["object"].get("size")),
+        key=key,
+        size=size,
         event_time=str(event.get("time", "")),
         created=event.get("detail-type") == "Object Created",
         event=dict(event),
     )
 
 
+def _object_fields(container: Mapping[str, Any], where: str, path: str) -> tuple[str, str, int | None]:
+    """(bucket, decoded key, size) from the `bucket` / `object` members both event shapes share."""
+    bucket_info, object_info = container.get("bucket"), container.get("object")
+    if not isinstance(bucket_info, Mapping) or not isinstance(object_info, Mapping):
+        raise EventError(f"{where} has no {path}bucket.name / {path}object.key")
+    bucket, raw_key = bucket_info.get("name"), object_info.get("key")
+    if bucket is None or raw_key is None:
+        raise EventError(f"{where} has no {path}bucket.name / {path}object.key")
+    if not isinstance(bucket, str) or not isinstance(raw_key, str):
+        raise EventError(f"{where}: {path}bucket.name and {path}object.key must be strings, not "
+                         f"{type(bucket).__name__} and {type(raw_key).__name__}")
+    return bucket, unquote_plus(raw_key), _size(object_info.get("size"))
+
+
 def _size(value: Any) -> int | None:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         return None

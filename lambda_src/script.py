@@ -5,11 +5,15 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 TAIL_BYTES = 4096
+# Set to a fresh value in each script's environment: every process the script starts inherits it, also one
+# that left the script's session with `setsid` (and was re-parented), so the runtime can find and end it.
+RUN_MARKER = "AVGEN_SCRIPT_RUN"
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,9 @@ def run_script(script: str, *, env: Mapping[str, str], timeout: float | None, ou
     """Run `/bin/sh script` with `env`, its stdout and stderr going to `output_path` (a file, not a pipe, so
     a chatty ffmpeg costs disk, not memory). When `timeout` seconds pass, its whole process group is killed."""
     started = time.monotonic()
+    token = uuid.uuid4().hex
+    env = {**env, RUN_MARKER: token}
+    marker = f"{RUN_MARKER}={token}".encode()
     with open(output_path, "wb") as output:
         # A session of its own makes the script the leader of a new process group, so that the kill reaches
         # everything it started (ffmpeg pipelines, background jobs), not only the shell.
@@ -40,6 +47,7 @@ def run_script(script: str, *, env: Mapping[str, str], timeout: float | None, ou
             # folder while it is uploaded, and Lambda would freeze them into the next invocation.
             _kill_group(process.pid)
             process.wait()
+            _kill_marked(marker)
     code = process.returncode
     if code is not None and code < 0:
         code = 128 - code  # killed by signal N: report it the way a shell does (128 + N)
@@ -57,6 +65,26 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _kill_marked(marker: bytes, rounds: int = 5) -> None:
+    """Kill every process whose environment carries `marker` (Linux /proc; a no-op elsewhere). A few rounds,
+    since a process may fork while the others die."""
+    for _ in range(rounds):
+        found = False
+        for environ in Path("/proc").glob("[0-9]*/environ"):
+            try:
+                marked = marker in environ.read_bytes().split(b"\0")
+            except OSError:  # gone, or not ours to read
+                continue
+            if marked:
+                found = True
+                try:
+                    os.kill(int(environ.parent.name), signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        if not found:
+            return
 
 
 def read_tail(path: Path, limit: int = TAIL_BYTES) -> str:

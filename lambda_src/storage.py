@@ -47,6 +47,9 @@ class Storage(Protocol):
     def upload(self, src: Path, bucket: str, key: str, *, sha256: str) -> None:
         """Stream `src` to the object, recording `sha256` with it."""
 
+    def bucket_exists(self, bucket: str) -> bool:
+        """False only when the bucket is known not to exist (checked before the first upload)."""
+
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
@@ -95,13 +98,21 @@ class S3Storage:
             extra["ContentType"] = content_type
         self.client.upload_file(str(src), bucket, key, ExtraArgs=extra, Config=self.transfer_config)
 
+    def bucket_exists(self, bucket: str) -> bool:
+        try:
+            self.client.head_bucket(Bucket=bucket)
+        except Exception as exc:
+            # Access denied (a role without s3:ListBucket) says nothing either way: let the upload tell.
+            return not _is_not_found(exc)
+        return True
+
 
 def _is_not_found(exc: Exception) -> bool:
     response = getattr(exc, "response", None)
     if not isinstance(response, dict):
         return False
     code = str(response.get("Error", {}).get("Code", ""))
-    return code in {"404", "NoSuchKey", "NotFound"}
+    return code in {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
 
 class DirectoryStorage:
@@ -131,6 +142,9 @@ class DirectoryStorage:
         except (FileNotFoundError, IsADirectoryError):
             raise ObjectMissing(bucket, key) from None
         return dest.stat().st_size
+
+    def bucket_exists(self, bucket: str) -> bool:
+        return True  # a bucket is a folder, made by the first upload into it
 
     def upload(self, src: Path, bucket: str, key: str, *, sha256: str) -> None:
         target = self.path(bucket, key)

@@ -50,6 +50,8 @@ class TransferBars(Progress):
         elif event == "bytes":
             self.advance(self.tasks_by_key[key], amount)
             self.advance(self.total, amount)
+        elif event == "failed":
+            self.remove_task(self.tasks_by_key.pop(key))
         elif event == "done":
             self.remove_task(self.tasks_by_key.pop(key))
             if not err.is_terminal:
@@ -70,6 +72,8 @@ def put(
     wait: Annotated[bool, typer.Option(
         "--wait/--no-wait", help="With --sandbox: wait until the workflow the upload started has finished, "
         "showing each invocation and job (exit 1 if one failed).")] = True,
+    follow_symlinks: Annotated[bool, typer.Option(
+        "--follow-symlinks", help="Upload what symlinks inside the folders point to (skipped otherwise).")] = False,
 ):
     """Upload files or folders to a bucket folder; with a workflow, say which functions they start.
 
@@ -77,6 +81,7 @@ def put(
     waits until the workflow is done (--no-wait leaves them running where `avgen sandbox up` serves).
 
     A file goes to FOLDER/NAME; a folder's files keep their paths relative to it (FOLDER/sub/NAME).
+    Symlinks inside a folder (to files or folders) are skipped and listed unless --follow-symlinks.
     Files of 8 MiB and more go up in parallel parts. Without -b, the workflow's start folder is used.
 
     Examples:
@@ -104,7 +109,10 @@ def put(
         destination = start_location(workflow)
     else:
         fail("where to? give -b BUCKET/FOLDER, or the workflow file first", EXIT_USAGE)
-    plan = plan_put(sources, destination)
+    put_plan = plan_put(sources, destination, follow_symlinks=follow_symlinks)
+    for skipped_path, why in put_plan.skipped:
+        err.print(f"[yellow]skipped[/] {escape(str(skipped_path))}: {escape(why)}")
+    plan = put_plan.uploads
     total = sum(item.size for item in plan)
     with connection(file, workflow, endpoint_url, region, sandbox, workdir, run_workflows=sandbox) as conn:
         began = time.monotonic()
@@ -219,11 +227,15 @@ def get(
         "--path", "-p", help="Local folder: each object is written to PATH/<key> (SCAR's layout).")] = Path("."),
     endpoint_url: EndpointOpt = None, region: RegionOpt = None, sandbox: SandboxOpt = False,
     workdir: WorkdirOpt = None, multipart_threshold: ThresholdOpt = 8, multipart_chunk: ChunkOpt = 8,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace local files that differ from the objects (kept otherwise).")] = False,
 ):
     """Download every object under a bucket folder (-b), or a workflow's results, to PATH/<key>.
 
     Without -b, the workflow's result folders are fetched (outputs no function reads, such as result/).
-    Folder markers and keys that would land outside PATH (`..`) are skipped with a warning.
+    Folder markers and keys that would land outside PATH (`..`) are skipped with a warning, and so are
+    local files identical to their object. Nothing is written through a symlink, over a different local file
+    (unless --overwrite), or where two keys collide (`a` and `a/b`): each such key is listed, the others go on.
 
     Examples:
 
@@ -231,7 +243,7 @@ def get(
 
       avgen get -b my-bucket/output -p .
 
-    Exit codes: 0 downloaded (also when nothing matched), 1 failed, 2 usage error.
+    Exit codes: 0 downloaded (also when nothing matched), 1 failed or some keys not written, 2 usage error.
     """
     workflow = load(file) if file else None
     if not (bucket or workflow):
@@ -241,14 +253,23 @@ def get(
     with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
         client = conn.s3()
         config = transfer_config(multipart_threshold * MiB, multipart_chunk * MiB)
+        not_written = 0
         for location in locations:
-            plan = plan_get(list_objects(client, location), path)
+            plan = plan_get(list_objects(client, location), path, overwrite=overwrite,
+                            chunk=multipart_chunk * MiB)
             for key, why in plan.skipped:
                 err.print(f"[yellow]skipped[/] s3://{escape(location.bucket)}/{escape(key)}: {escape(why)}")
             began = time.monotonic()
             with TransferBars("downloading", plan.total_bytes, len(plan.downloads)) as bars:
                 written = get_objects(client, location.bucket, plan, progress=bars, config=config)
-            out.print(f"downloaded {len(written)} file{'s' * (len(written) != 1)} ({human_size(plan.total_bytes)}) "
+            for key, why in plan.problems:
+                err.print(f"[bold red]not written[/] s3://{escape(location.bucket)}/{escape(key)}: {escape(why)}")
+            not_written += len(plan.problems)
+            written_paths = set(written)
+            written_bytes = sum(d.size for d in plan.downloads if d.path in written_paths)
+            out.print(f"downloaded {len(written)} file{'s' * (len(written) != 1)} ({human_size(written_bytes)}) "
                       f"from {escape(str(location))} to {escape(str(path))} in {time.monotonic() - began:.1f} s")
+    if not_written:
+        fail(f"{plural(not_written, 'object')} not written (listed above)", EXIT_FINDINGS)
 
 

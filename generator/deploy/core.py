@@ -88,6 +88,10 @@ class Deployment:
             raise DeployError(f"{self.workdir} holds files avgen did not write, in the way of its own: "
                               f"{', '.join(map(str, written.conflicts))}; move them away (or use another "
                               "--workdir) and run again")
+        if written.skipped:
+            raise DeployError(f"{self.workdir}: avgen writes only regular files inside it and skipped "
+                              f"{', '.join(written.skipped)} (outside it, behind a symlink or not a regular "
+                              "file); remove them (or use another --workdir) and run again")
         if self.options.sandbox:
             from generator.deploy.images import write_contexts
 

@@ -3,7 +3,9 @@
 Addressing is SCAR's: `bucket/folder` names a bucket and a key prefix (`s3://bucket/folder` is accepted too).
 - `put` uploads files and folders; a folder's files keep their paths relative to it (`clips/a/b.mp4` put to
   `bucket/input` is `input/a/b.mp4`; SCAR flattened them to `input/b.mp4`).
-- `get` downloads every object under a prefix to `LOCALDIR/<key>` (SCAR's layout).
+  Symlinks inside a folder are skipped (and reported) unless the caller asks to follow them.
+- `get` downloads every object under a prefix to `LOCALDIR/<key>` (SCAR's layout), never through a symlink
+  and never over a different local file unless asked; what it cannot write is reported, the rest goes on.
 - `ls` lists keys with their sizes and times.
 
 Transfers go through boto3's transfer manager (multipart above a threshold, parallel parts). Every S3 or
@@ -12,6 +14,7 @@ credentials problem becomes a `TransferError` whose message says what to do; not
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import socket
@@ -115,11 +118,18 @@ class Upload:
     size: int
 
 
+@dataclass
+class PutPlan:
+    uploads: list[Upload] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # (path, why)
+
+
 @dataclass(frozen=True)
 class ObjectEntry:
     key: str
     size: int
     last_modified: Optional[datetime] = None
+    etag: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,37 +142,59 @@ class Download:
 @dataclass
 class DownloadPlan:
     downloads: list[Download] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (key, why)
+    skipped: list[tuple[str, str]] = field(default_factory=list)   # (key, why): nothing to do (marker, identical)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (key, why): not written, the user should act
 
     @property
     def total_bytes(self) -> int:
         return sum(d.size for d in self.downloads)
 
 
-def _files_under(folder: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(folder):  # symbolic links to folders are not followed
+def _files_under(folder: Path, follow_symlinks: bool, skipped: list[tuple[Path, str]]) -> Iterator[Path]:
+    """Regular files under `folder`, sorted; symlinks (to files or folders) only when `follow_symlinks`, and
+    never back into a folder already walked. What is left out goes to `skipped` with the reason."""
+    walked: set[Path] = set()
+    for root, dirs, files in os.walk(folder, followlinks=follow_symlinks):
+        walked.add(Path(root).resolve())
         dirs.sort()
+        for name in list(dirs):
+            path = Path(root) / name
+            if not path.is_symlink():
+                continue
+            if not follow_symlinks:
+                skipped.append((path, "a symlink to a folder (--follow-symlinks follows it)"))
+                dirs.remove(name)
+            elif path.resolve() in walked:
+                skipped.append((path, "a symlink back to a folder already uploaded"))
+                dirs.remove(name)
         for name in sorted(files):
             path = Path(root) / name
-            if path.is_file():
+            if path.is_symlink() and not follow_symlinks:
+                skipped.append((path, "a symlink (--follow-symlinks follows it)"))
+            elif path.is_file():
                 yield path
+            else:
+                skipped.append((path, "not a regular file (a broken symlink, a socket, …)"))
 
 
-def plan_put(sources: Sequence[Path], dest: S3Location) -> list[Upload]:
-    """What `put` will upload: a file to `folder/NAME`, a folder's files to `folder/RELATIVE/PATH`."""
-    plan: list[Upload] = []
+def plan_put(sources: Sequence[Path], dest: S3Location, *, follow_symlinks: bool = False) -> PutPlan:
+    """What `put` will upload: a file to `folder/NAME`, a folder's files to `folder/RELATIVE/PATH`. A source
+    named by the user is read even when it is a symlink; links inside a folder only with `follow_symlinks`."""
+    plan = PutPlan()
     for source in map(Path, sources):
         if source.is_file():
-            plan.append(Upload(source, dest.key_for(source.name), source.stat().st_size))
+            plan.uploads.append(Upload(source, dest.key_for(source.name), source.stat().st_size))
         elif source.is_dir():
-            files = list(_files_under(source))
+            files = list(_files_under(source, follow_symlinks, plan.skipped))
             if not files:
-                raise TransferError(f"{source} holds no files: nothing to upload")
-            plan += [Upload(p, dest.key_for(p.relative_to(source).as_posix()), p.stat().st_size) for p in files]
+                raise TransferError(f"{source} holds no files: nothing to upload"
+                                    + (" (symlinks skipped; --follow-symlinks follows them)" if plan.skipped else ""))
+            plan.uploads += [Upload(p, dest.key_for(p.relative_to(source).as_posix()), p.stat().st_size)
+                             for p in files]
         else:
             raise TransferError(f"{source}: no such file or folder")
     keys: dict[str, Path] = {}
-    for item in plan:
+    for item in plan.uploads:
         if item.key in keys:
             raise TransferError(f"{keys[item.key]} and {item.path} would both be uploaded to "
                                 f"s3://{dest.bucket}/{item.key}: upload them separately")
@@ -179,16 +211,75 @@ def _unsafe_key_reason(key: str) -> str:
     return ""
 
 
-def plan_get(entries: Sequence[ObjectEntry], local_dir: Path) -> DownloadPlan:
-    """`LOCALDIR/<key>` for every object; folder markers and keys that would escape LOCALDIR are skipped."""
+def plan_get(entries: Sequence[ObjectEntry], local_dir: Path, *, overwrite: bool = False,
+             chunk: int = DEFAULT_MULTIPART_CHUNK) -> DownloadPlan:
+    """`LOCALDIR/<key>` for every object. Skipped: folder markers, keys that would escape LOCALDIR, files
+    identical to the object. Problems: a symlink on the way, a key colliding with another (`a` and `a/b`),
+    a different local file (unless `overwrite`). `chunk`: the part size multipart ETags are checked with."""
     plan = DownloadPlan()
+    files: set[Path] = set()    # paths planned as files
+    folders: set[Path] = set()  # paths planned as folders
     for entry in entries:
         why = _unsafe_key_reason(entry.key)
         if why:
             plan.skipped.append((entry.key, why))
-        else:
-            plan.downloads.append(Download(entry.key, entry.size, Path(local_dir).joinpath(*entry.key.split("/"))))
+            continue
+        parts = entry.key.split("/")
+        path = Path(local_dir).joinpath(*parts)
+        parents = [Path(local_dir).joinpath(*parts[:i]) for i in range(1, len(parts))]
+        try:
+            problem = _local_problem(path, parents, files, folders)
+            if not problem and path.is_file():
+                if _same_content(path, entry, chunk):
+                    plan.skipped.append((entry.key, f"{path} is already there, identical"))
+                    continue
+                if not overwrite:
+                    problem = f"{path} exists and differs (--overwrite replaces it)"
+        except OSError as exc:  # a name too long for the file system, a folder that cannot be read, …
+            problem = f"cannot be written here: {exc.strerror or exc}"
+        if problem:
+            plan.problems.append((entry.key, problem))
+            continue
+        files.add(path)
+        folders.update(parents)
+        plan.downloads.append(Download(entry.key, entry.size, path))
     return plan
+
+
+def _local_problem(path: Path, parents: Sequence[Path], files: set[Path], folders: set[Path]) -> str:
+    """Why the object cannot be written at `path` ('' when it can)."""
+    for step in [*parents, path]:
+        if step.is_symlink():
+            return f"{step} is a symlink: avgen never writes through links"
+    for parent in parents:
+        if parent in files:
+            return f"another key is downloaded as the file {parent}, where this one needs a folder"
+        if parent.exists() and not parent.is_dir():
+            return f"{parent} is a file, where this key needs a folder"
+    if path in folders:
+        return f"other keys need {path} as a folder"
+    if path.exists() and not path.is_file():
+        return f"{path} is a folder (or not a regular file)"
+    return ""
+
+
+def _same_content(path: Path, entry: ObjectEntry, chunk: int) -> bool:
+    """Whether the local file holds the object, by size and S3's ETag (an MD5, or for a multipart upload the
+    MD5 of its parts' MD5s). Unsure (no ETag, another part size, encryption) counts as different."""
+    etag = entry.etag.strip('"')
+    if not etag or path.stat().st_size != entry.size:
+        return False
+    whole = hashlib.md5(usedforsecurity=False)
+    parts = []
+    part_size = max(S3_MIN_PART, chunk)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(part_size), b""):
+            whole.update(block)
+            parts.append(hashlib.md5(block, usedforsecurity=False).digest())
+    if "-" not in etag:
+        return whole.hexdigest() == etag
+    combined = hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest()
+    return f"{combined}-{len(parts)}" == etag
 
 
 # --- errors ----------------------------------------------------------------------------------------
@@ -251,7 +342,8 @@ def s3_errors(bucket: str, key: str = "", action: str = "read", done: Sequence[s
 
 # --- transfers -------------------------------------------------------------------------------------
 
-Progress = Callable[[str, str, int], None]  # (event, key, bytes): "start" (size) | "bytes" (delta) | "done" (size)
+# (event, key, bytes): "start" (size) | "bytes" (delta) | "done" (size) | "failed" (0: not written, go on)
+Progress = Callable[[str, str, int], None]
 
 
 def transfer_config(threshold: int = DEFAULT_MULTIPART_THRESHOLD, chunk: int = DEFAULT_MULTIPART_CHUNK,
@@ -300,7 +392,7 @@ def list_objects(client, location: S3Location) -> list[ObjectEntry]:
     with s3_errors(location.bucket, action="list"):
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=location.key_prefix)
         for page in pages:
-            entries += [ObjectEntry(o["Key"], int(o.get("Size", 0)), o.get("LastModified"))
+            entries += [ObjectEntry(o["Key"], int(o.get("Size", 0)), o.get("LastModified"), o.get("ETag", ""))
                         for o in page.get("Contents", [])]
     if not entries and location.prefix:
         try:
@@ -309,7 +401,8 @@ def list_objects(client, location: S3Location) -> list[ObjectEntry]:
             if _client_error_code(exc)[0] not in _NO_KEY:
                 raise TransferError(describe_error(exc, bucket=location.bucket, key=location.prefix)) from exc
         else:
-            entries.append(ObjectEntry(location.prefix, int(head.get("ContentLength", 0)), head.get("LastModified")))
+            entries.append(ObjectEntry(location.prefix, int(head.get("ContentLength", 0)), head.get("LastModified"),
+                                       head.get("ETag", "")))
     return entries
 
 
@@ -321,17 +414,27 @@ def list_buckets(client) -> list[ObjectEntry]:
 
 def get(client, bucket: str, plan: DownloadPlan, *, config: Optional[TransferConfig] = None,
         progress: Optional[Progress] = None) -> list[Path]:
-    """Download `plan`; boto3 writes each file under a temporary name first, so no half file is left."""
+    """Download `plan`; boto3 writes each file under a temporary name first, so no half file is left. A file
+    that cannot be written here (a name too long, …) is added to `plan.problems` and the rest go on; an S3
+    problem stops the transfer."""
     report = _quiet(progress)
     done: list[Path] = []
     for item in plan.downloads:
         report("start", item.key, item.size)
-        item.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            item.path.parent.mkdir(parents=True, exist_ok=True)
             with s3_errors(bucket, item.key, "read", [str(p) for p in done]):
                 client.download_file(bucket, item.key, str(item.path), Config=config or transfer_config(),
                                      Callback=lambda n, key=item.key: report("bytes", key, n))
+        except OSError as exc:
+            plan.problems.append((item.key, f"cannot be written to {item.path}: {exc.strerror or exc}"))
+            report("failed", item.key, 0)
+            continue
         except TransferError as exc:
+            if isinstance(exc.__cause__, OSError):  # a local file problem, not S3's
+                plan.problems.append((item.key, str(exc)))
+                report("failed", item.key, 0)
+                continue
             raise TransferError(_partial_message(str(exc), [str(p) for p in done], len(plan.downloads),
                                                  "downloaded"), done=[str(p) for p in done]) from exc
         done.append(item.path)

@@ -12,7 +12,7 @@ import reprlib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -42,6 +42,10 @@ LAMBDA_RESERVED_ENV = frozenset({
 SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|ACCESS_KEY)", re.IGNORECASE)
 # Values that name where a secret is kept rather than hold it (what AVG015's hint asks for).
 SECRET_STORE_REFERENCES = ("arn:aws:ssm:", "arn:aws:secretsmanager:", "{{resolve:")
+# AWS's limits on tags, the same for every service avgen tags; AWS refuses them at apply time, not at plan.
+MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TAGS = 128, 256, 50
+# Tags avgen puts on resources itself: ManagedBy and avgen:workflow on all, Name on some.
+AVGEN_TAG_KEYS = frozenset({"ManagedBy", "avgen:workflow", "Name"})
 # Room kept in Lambda's 4 KB environment for what Terraform adds (script path, queue and job ARNs).
 ENV_RESERVED_BYTES = 400
 LAMBDA_ENV_LIMIT = 4096
@@ -195,6 +199,8 @@ class _Loader:
             kind = error["type"]
             where = ".".join(str(p) for p in loc if not isinstance(p, int)) or "the file"
             value = error.get("input")
+            # what messages and hints may show of the value: nothing at all under a credential-like key
+            shown = REDACTED if _names_a_credential(loc) else value
             if bad_key is not None:
                 # `loc` ends with the key when it could be found in the file, else it is the mapping holding it
                 name = _short_text(bad_key)
@@ -210,18 +216,18 @@ class _Loader:
                 self.add("AVG005", f"`{where}` is required", loc[:-1], f"add `{loc[-1]}:`", key=True)
             elif kind == "literal_error":
                 expected = error.get("ctx", {}).get("expected", "")
-                self.add("AVG004", f"`{where}` is {_short_repr(value)}, which is not one of the allowed values",
+                self.add("AVG004", f"`{where}` is {_short_repr(shown)}, which is not one of the allowed values",
                          loc, f"write one of: {expected}")
             elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than",
                           "too_short", "too_long", "string_too_short", "value_error"):
-                self.add("AVG004", f"`{where}` is {_short_repr(value)}: {_describe(error)}", loc,
+                self.add("AVG004", f"`{where}` is {_short_repr(shown)}: {_describe(error)}", loc,
                          _range_hint(error, loc))
             else:
                 expected = " or ".join(dict.fromkeys(_expected_type(e) for e in errors))
                 if len(errors) > 1 and {_expected_type(e) for e in errors} <= set(_SCALARS):
                     expected = "text, a number or true/false"
-                self.add("AVG003", f"`{where}` must be {expected}, not {_type_name(value)} {_short(value)}".rstrip(),
-                         loc, _type_hint(expected, value))
+                self.add("AVG003", f"`{where}` must be {expected}, not {_type_name(value)} {_short(shown)}".rstrip(),
+                         loc, _type_hint(expected, shown))
 
     # -- resolution --------------------------------------------------------------------------------
     def _resolve(self, spec: WorkflowSpec) -> Optional[m.Workflow]:
@@ -236,6 +242,8 @@ class _Loader:
             "onedata": tuple(sorted(providers.onedata)) if providers else (),
         }
         self._check_inline_credentials(providers)
+        workflow_tags = settings_spec.tags if settings_spec else {}
+        self._check_tags(workflow_tags, ("avgen", "tags"), AVGEN_TAG_KEYS)
 
         name_prefix = settings_spec.name_prefix if settings_spec else ""
         if not NAME_PREFIX.match(name_prefix):
@@ -246,6 +254,8 @@ class _Loader:
         functions = []
         seen_names: dict[str, int] = {}
         for index, entry in enumerate(spec.functions.aws):
+            self._check_tags(entry.lambda_.tags, ("functions", "aws", index, "lambda", "tags"),
+                             AVGEN_TAG_KEYS | set(workflow_tags))
             function = self._resolve_function(index, entry, name_prefix, lambda_defaults, batch_defaults, provider_ids)
             if function is None:
                 continue
@@ -310,6 +320,24 @@ class _Loader:
         if not REGION.match(region):
             self.add("AVG004", f"`{region}` is not an AWS region name", loc, "write a region such as `us-east-1`")
         return region
+
+    def _check_tags(self, tags: Mapping[str, str], loc: tuple, inherited: Iterable[str]) -> None:
+        """AVG028 for tags AWS would refuse; `inherited`: the keys every resource gets besides `tags`."""
+        for key, value in tags.items():
+            if len(key) > MAX_TAG_KEY:
+                self.add("AVG028", f"tag key `{_short_text(key, 40)}` is {len(key)} characters long, over AWS's "
+                         f"{MAX_TAG_KEY}", loc + (key,), "shorten the key", key=True)
+            if key.lower().startswith("aws:"):
+                self.add("AVG028", f"tag key `{_short_text(key, 40)}` starts with `aws:`, which AWS reserves",
+                         loc + (key,), "use another prefix", key=True)
+            if len(str(value)) > MAX_TAG_VALUE:
+                self.add("AVG028", f"the value of tag `{_short_text(key, 40)}` is {len(str(value))} characters "
+                         f"long, over AWS's {MAX_TAG_VALUE}", loc + (key,), "shorten the value", key=True)
+        given = set(inherited)
+        total = len(given | set(tags))
+        if total > MAX_TAGS and len(given) <= MAX_TAGS:  # reported once, where the limit is first passed
+            self.add("AVG028", f"resources would get {total} tags (avgen's own included), over AWS's {MAX_TAGS}",
+                     loc, f"keep at most {MAX_TAGS - len(AVGEN_TAG_KEYS)} tags in all", key=True)
 
     def _check_inline_credentials(self, providers) -> None:
         if providers is None:
@@ -465,20 +493,25 @@ class _Loader:
         sources = [(spec.environment, base + ("environment", "Variables")),
                    (container.environment if container else None, base + ("container", "environment", "Variables"))]
         for env, loc in sources:
-            if env is None:
-                continue
-            for name, value in env.Variables.items():
-                text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-                if not ENV_NAME.match(name) or name in LAMBDA_RESERVED_ENV or name.startswith("AVGEN_"):
-                    self.add("AVG004", f"environment variable name `{name}` cannot be used", loc + (name,),
-                             "use letters, digits and underscores, starting with a letter; names reserved by "
-                             "Lambda (AWS_REGION, …) and avgen (AVGEN_*) are taken", key=True)
-                elif SECRET_NAME.search(name) and text and not text.startswith(SECRET_STORE_REFERENCES):
-                    self.add("AVG015", f"environment variable `{name}` looks like a secret written in the file",
-                             loc + (name,), "store it in SSM Parameter Store (SecureString) or Secrets Manager "
-                             "and have the script read it", key=True)
-                merged[name] = text
+            merged.update(self._checked_variables(env, loc))
         return dict(sorted(merged.items()))
+
+    def _checked_variables(self, env, loc: tuple) -> dict[str, str]:
+        """An `environment: {Variables: …}` section as text, each name checked, secret-looking values flagged;
+        the same for the Lambda's and the Batch job's, which both land in plain task/function settings."""
+        variables: dict[str, str] = {}
+        for name, value in (env.Variables.items() if env is not None else ()):
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            if not ENV_NAME.match(name) or name in LAMBDA_RESERVED_ENV or name.startswith("AVGEN_"):
+                self.add("AVG004", f"environment variable name `{name}` cannot be used", loc + (name,),
+                         "use letters, digits and underscores, starting with a letter; names reserved by "
+                         "Lambda (AWS_REGION, …) and avgen (AVGEN_*) are taken", key=True)
+            elif SECRET_NAME.search(name) and text and not text.startswith(SECRET_STORE_REFERENCES):
+                self.add("AVG015", f"environment variable `{name}` looks like a secret written in the file",
+                         loc + (name,), "store it in SSM Parameter Store (SecureString) or Secrets Manager "
+                         "and have the script read it", key=True)
+            variables[name] = text
+        return variables
 
     def _storage_path(self, item, loc, provider_ids) -> m.StoragePath:
         provider, _, ident = item.storage_provider.partition(".")
@@ -543,10 +576,8 @@ class _Loader:
         if types_loc:
             for i, instance_type in enumerate(instance_types):
                 type_locations.setdefault(instance_type, self.at(types_loc + (i,)))
-        environment = {}
-        if spec and spec.environment:
-            environment = {k: ("true" if v else "false") if isinstance(v, bool) else str(v)
-                           for k, v in sorted(spec.environment.Variables.items())}
+        environment = dict(sorted(self._checked_variables(spec.environment if spec else None,
+                                                          loc + ("environment", "Variables")).items()))
         return m.BatchSettings(
             vcpus=pick(spec.vcpus if spec else None, "vcpus", m.DEFAULT_BATCH_VCPUS),
             memory=pick(spec.memory if spec else None, "memory", m.DEFAULT_BATCH_MEMORY_MIB),
@@ -607,6 +638,19 @@ def _split_loc(data: Any, loc: tuple, kind: str) -> tuple[tuple, tuple]:
         else:
             return loc[:depth], loc[depth:]
     return loc, ()
+
+
+class _Redacted:
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+
+REDACTED = _Redacted()
+
+
+def _names_a_credential(loc: tuple) -> bool:
+    """True for a place under a key that looks like it holds a secret (secret_key, API_TOKEN, …)."""
+    return any(isinstance(part, str) and SECRET_NAME.search(part) for part in loc)
 
 
 _REPR = reprlib.Repr()

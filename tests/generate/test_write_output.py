@@ -1,6 +1,7 @@
 """write_output: brings a folder up to date, reports staleness, never touches files avgen didn't write."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 from typer.testing import CliRunner
@@ -104,3 +105,58 @@ def test_cli_generate_reports_files_in_the_way(tmp_path):
     result = CliRunner().invoke(app, ["generate", str(CASES["video-process"]), "-o", str(out)])
     assert result.exit_code == 1
     assert (out / "main.tf").read_text() == "# someone else's\n"
+
+
+def _craft_manifest(folder, paths):
+    (folder / MANIFEST).write_text(json.dumps({"files": {path: "0" * 64 for path in paths}}))
+
+
+def test_a_crafted_manifest_never_deletes_outside_the_folder(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    victim, absolute_victim = tmp_path / "victim.txt", tmp_path / "absolute.txt"
+    for file in (victim, absolute_victim):
+        file.write_text("keep me\n")
+    # the sha256 matches, so only the path check stands between the manifest and the files
+    (folder / MANIFEST).write_text(json.dumps({"files": {
+        "../victim.txt": hashlib.sha256(b"keep me\n").hexdigest(),
+        str(absolute_victim): hashlib.sha256(b"keep me\n").hexdigest()}}))
+    result = write_output(folder, FILES)
+    assert victim.read_text() == "keep me\n" and absolute_victim.read_text() == "keep me\n"
+    assert set(result.skipped) == {"../victim.txt", str(absolute_victim)}
+    assert set(read_manifest(folder)) == set(FILES)
+
+
+def test_a_symlinked_subfolder_never_receives_generated_files(tmp_path):
+    folder, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (folder / "modules").symlink_to(elsewhere, target_is_directory=True)
+    result = write_output(folder, FILES)
+    assert list(elsewhere.iterdir()) == []
+    assert result.skipped == ["modules/x/main.tf"] and result.stale
+    assert (folder / "main.tf").read_text() == "# main\n"
+
+
+def test_a_symlinked_file_is_neither_overwritten_nor_deleted(tmp_path):
+    folder, outside = tmp_path / "out", tmp_path / "outside.tf"
+    folder.mkdir()
+    outside.write_text("# main\n")
+    for files in ({"main.tf": "# changed\n"}, {}):  # overwrite, then delete as no longer generated
+        write_output(folder, {"main.tf": "# main\n"})
+        (folder / "main.tf").unlink()
+        (folder / "main.tf").symlink_to(outside)
+        assert write_output(folder, files).skipped == ["main.tf"]
+        (folder / "main.tf").unlink()
+        assert outside.read_text() == "# main\n"
+
+
+def test_cli_generate_reports_skipped_manifest_entries_without_a_traceback(tmp_path):
+    out = tmp_path / "tf"
+    out.mkdir()
+    (tmp_path / "victim.txt").write_text("keep me\n")
+    _craft_manifest(out, ["../victim.txt", "modules"])
+    result = CliRunner().invoke(app, ["generate", str(CASES["video-process"]), "-o", str(out)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert (tmp_path / "victim.txt").read_text() == "keep me\n"
+    assert "victim.txt" in result.output and "skipped" in result.output

@@ -101,3 +101,21 @@ def test_batch_job_names_are_always_valid_and_stable(function, request_id, key):
     name = batch_job_name(function, request_id, "media", key)
     assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}", name)
     assert name == batch_job_name(function, request_id, "media", key)
+
+
+def test_an_output_name_that_cannot_be_a_key_fails_before_any_upload(storage, write_script, tmp_path):
+    script = write_script('echo ok > "$TMP_OUTPUT_DIR/good.txt"; '
+                          'echo bad > "$TMP_OUTPUT_DIR/$(printf \'bad-\\377.txt\')"\n')
+    result = run_invocation(config(script), s3_event("media", "in/a.txt"), storage, request_id="r", deadline=None)
+    record = result.records[0]
+    assert record.status == "error" and "UTF-8" in record.reason and not result.ok
+    assert storage.head("media", "out/good.txt") is None  # nothing half-uploaded
+
+
+def test_a_symlink_left_in_the_output_folder_is_skipped(storage, write_script, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside the function's folders")
+    script = write_script(f'echo ok > "$TMP_OUTPUT_DIR/good.txt"; ln -s "{secret}" "$TMP_OUTPUT_DIR/link.txt"\n')
+    result = run_invocation(config(script), s3_event("media", "in/a.txt"), storage, request_id="r", deadline=None)
+    assert result.ok and result.records[0].uploaded == ("s3://media/out/good.txt",)
+    assert storage.head("media", "out/link.txt") is None

@@ -62,3 +62,30 @@ def test_unknown_events_are_refused_clearly(event, message):
     with pytest.raises(EventError) as raised:
         parse_event(event)
     assert message in str(raised.value)
+
+
+def _record(bucket, key, size=1):
+    return {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": size}}}
+
+
+@pytest.mark.parametrize("bad_record", [
+    _record("media", 42), _record("media", None), _record("media", ["a"]), _record(["media"], "in/a.txt"),
+    {"s3": {"bucket": {"name": "media"}, "object": ["key"]}},
+    {"s3": "not a mapping"}, "a string", None,
+])
+def test_a_malformed_record_is_an_event_error_naming_its_index(bad_record):
+    with pytest.raises(EventError) as raised:
+        parse_event({"Records": [_record("media", "in/ok.txt"), bad_record]})
+    assert "Records[1]" in str(raised.value)
+
+
+@pytest.mark.parametrize("detail", [
+    {"bucket": {"name": "media"}, "object": {"key": 7}}, {"bucket": {"name": 1}, "object": {"key": "k"}},
+])
+def test_a_malformed_eventbridge_event_is_an_event_error(detail):
+    with pytest.raises(EventError):
+        parse_event({"source": "aws.s3", "detail-type": "Object Created", "detail": detail})
+
+
+def test_a_size_that_is_not_a_number_is_unknown():
+    assert parse_event({"Records": [_record("media", "in/a.txt", size=float("inf"))]})[0].size is None

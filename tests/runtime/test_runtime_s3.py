@@ -204,3 +204,11 @@ def test_log_level_hides_info_lines(s3, write_script):
     s3.put_object(Bucket=BUCKET, Key="in/a", Body=b"a")
     assert invoke(write_script("true\n"), ["in/a"]).ok
     assert stream.getvalue() == ""
+
+
+def test_a_missing_output_bucket_fails_before_any_upload(s3, write_script):
+    s3.put_object(Bucket=BUCKET, Key="in/a.txt", Body=b"x")
+    script = write_script('echo ok > "$TMP_OUTPUT_DIR/result.txt"\n')
+    result = invoke(script, ["in/a.txt"], outputs=[output("out"), output("out", bucket="no-such-bucket")])
+    assert not result.ok and "no-such-bucket" in result.records[0].reason
+    assert keys(s3, prefix="out/") == []

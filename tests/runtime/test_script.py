@@ -57,3 +57,12 @@ def test_read_tail_of_short_and_non_utf8_files(tmp_path):
     path = tmp_path / "f"
     path.write_bytes(b"ok \xff\n")
     assert read_tail(path) == "ok \ufffd\n"
+
+
+def test_a_child_in_a_session_of_its_own_does_not_outlive_the_script(write_script, tmp_path):
+    pid_file = tmp_path / "escaped.pid"
+    script = write_script(f'setsid sh -c \'echo $$ > "{pid_file}"; exec sleep 30\' &\n'
+                          f'while [ ! -s "{pid_file}" ]; do sleep 0.05; done\n')
+    outcome = run_script(str(script), env={"PATH": os.environ["PATH"]}, timeout=10, output_path=tmp_path / "out")
+    assert outcome.exit_code == 0
+    assert wait_dead(int(pid_file.read_text()))

@@ -251,3 +251,32 @@ def test_graph_of_a_missing_file(tmp_path):
     result = CliRunner().invoke(app, ["graph", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 1 and "AVG001" in result.output
     assert CliRunner().invoke(app, ["graph"]).exit_code == 2
+
+
+SECRET_WORKFLOW = """\
+functions:
+  aws:
+  - lambda:
+      name: video-split
+      container: {image: grycap/ffmpeg, environment: {Variables: {DB_PASSWORD: [31415926535]}}}
+      input: [{storage_provider: s3, path: media-bucket/videos}]
+storage_providers:
+  minio:
+    lab:
+      endpoint: https://minio.example.org
+      access_key: 27182818284590452
+      secret_key: !!binary c2VjcmV0cGFzc3dvcmQ=
+  s3:
+    other: {access_key: 16180339887, secret_key: [{nested: 14142135623}], region: us-east-1}
+"""
+
+
+@pytest.mark.parametrize("output_format", ["text", "json"])
+def test_a_secret_of_any_type_is_never_echoed(tmp_path, output_format):
+    workflow = tmp_path / "workflow.yaml"
+    workflow.write_text(SECRET_WORKFLOW)
+    result = CliRunner().invoke(app, ["validate", "-f", output_format, str(workflow)], catch_exceptions=False)
+    assert result.exit_code == 1 and "AVG003" in result.output
+    for secret in ("27182818284590452", "c2VjcmV0cGFzc3dvcmQ", "secretpassword", "16180339887", "14142135623",
+                   "31415926535"):
+        assert secret not in result.output, secret

@@ -240,16 +240,35 @@ def field_names(model) -> list[str]:
     return sorted(f.alias or n for n, f in model.model_fields.items()) if model else ["FPS", "AWS_REGION", "X_TOKEN"]
 
 
+def section_at(tree, where):
+    """The node at path `where` (keys and list indexes), or None once a draw has replaced a part of it."""
+    node = tree
+    for part in where:
+        # the type checks first: a list's index is compared, a dict's key looked up, never one for the other
+        ok = (isinstance(node, dict) and part in node
+              or isinstance(node, list) and isinstance(part, int) and part < len(node))
+        node = node[part] if ok else None
+    return node
+
+
+def test_the_walk_survives_a_mapping_replaced_by_a_list_and_back():
+    assert section_at({"functions": ["x"]}, ("functions", "aws", 0, "lambda")) is None
+    assert section_at({"functions": {"aws": {"0": 1}}}, ("functions", "aws", 0)) is None
+    assert section_at({"functions": {"aws": [{"lambda": 1}]}}, ("functions", "aws", 0, "lambda")) == 1
+
+
+def test_the_suite_keeps_no_hypothesis_example_database():
+    # a database left from earlier runs would replay old failures and make CI depend on the machine
+    assert settings.default.database is None and FUZZ.database is None
+
+
 @settings(FUZZ, max_examples=600)
 @given(st.data())
 def test_any_value_in_any_field_never_crashes(data):
     tree = copy.deepcopy(VALID)
     for _ in range(data.draw(st.integers(min_value=1, max_value=2))):
         where, model = data.draw(st.sampled_from(SECTIONS))
-        node = tree
-        for part in where:
-            ok = isinstance(node, dict) and part in node or isinstance(node, list) and part < len(node)
-            node = node[part] if ok else None
+        node = section_at(tree, where)
         if not isinstance(node, dict):
             continue  # an earlier draw replaced this section
         key = data.draw(st.one_of(st.sampled_from(field_names(model)), st.sampled_from(KEYS)))

@@ -44,7 +44,8 @@ def test_a_folder_keeps_its_subfolders_and_a_file_its_name(tmp_path):
     tree = write_tree(tmp_path / "clips", {"a.mp4": "a", "day1/b.mp4": "b", "day1/night/c.mp4": "c"})
     single = write_tree(tmp_path, {"one.mp4": "1"}) / "one.mp4"
     plan = plan_put([tree, single], S3Location("b", "input"))
-    assert [u.key for u in plan] == ["input/a.mp4", "input/day1/b.mp4", "input/day1/night/c.mp4", "input/one.mp4"]
+    assert [u.key for u in plan.uploads] == [
+        "input/a.mp4", "input/day1/b.mp4", "input/day1/night/c.mp4", "input/one.mp4"]
 
 
 def test_two_sources_for_one_key_are_refused(tmp_path):
@@ -59,6 +60,54 @@ def test_get_writes_localdir_slash_key_and_skips_keys_that_would_escape(tmp_path
                     tmp_path)
     assert [d.path for d in plan.downloads] == [tmp_path / "out" / "a.png"]
     assert [key for key, _ in plan.skipped] == ["out/", "out/../../etc/x"]
+
+
+def test_put_follows_no_symlink_inside_a_folder_unless_asked(tmp_path):
+    outside = write_tree(tmp_path / "outside", {"passwd": "secret", "sub/more.txt": "more"})
+    tree = write_tree(tmp_path / "clips", {"a.mp4": "a"})
+    os.symlink(outside / "passwd", tree / "passwd")
+    os.symlink(outside / "sub", tree / "linked")
+    os.symlink(tree, tree / "loop")  # followed, it must not recurse forever
+    plan = plan_put([tree], S3Location("b", "in"))
+    assert [u.key for u in plan.uploads] == ["in/a.mp4"]
+    assert sorted(path.name for path, _ in plan.skipped) == ["linked", "loop", "passwd"]
+    followed = plan_put([tree], S3Location("b", "in"), follow_symlinks=True)
+    assert sorted(u.key for u in followed.uploads) == ["in/a.mp4", "in/linked/more.txt", "in/passwd"]
+    assert [path.name for path, _ in followed.skipped] == ["loop"]
+
+
+def _entries(*keys):
+    return [ObjectEntry(key, 1) for key in keys]
+
+
+def test_get_never_writes_through_a_symlink_in_the_target_folder(tmp_path):
+    target, outside = tmp_path / "target", tmp_path / "outside"
+    outside.mkdir()
+    (target / "out").mkdir(parents=True)
+    os.symlink(outside, target / "out" / "linked")
+    os.symlink(outside / "file.txt", target / "out" / "file.txt")
+    plan = plan_get(_entries("out/linked/a.png", "out/file.txt", "out/ok.png"), target, overwrite=True)
+    assert [d.key for d in plan.downloads] == ["out/ok.png"]
+    assert [key for key, _ in plan.problems] == ["out/linked/a.png", "out/file.txt"]
+    assert all("symlink" in why for _, why in plan.problems)
+
+
+def test_get_keeps_existing_files_unless_overwrite_and_skips_identical_ones(tmp_path):
+    import hashlib
+
+    write_tree(tmp_path, {"out/same.txt": "same", "out/mine.txt": "mine"})
+    same = ObjectEntry("out/same.txt", 4, etag=f'"{hashlib.md5(b"same").hexdigest()}"')
+    theirs = ObjectEntry("out/mine.txt", 6, etag=f'"{hashlib.md5(b"theirs").hexdigest()}"')
+    plan = plan_get([same, theirs], tmp_path)
+    assert plan.downloads == [] and [key for key, _ in plan.skipped] == ["out/same.txt"]
+    assert [key for key, _ in plan.problems] == ["out/mine.txt"] and "--overwrite" in plan.problems[0][1]
+    assert [d.key for d in plan_get([same, theirs], tmp_path, overwrite=True).downloads] == ["out/mine.txt"]
+
+
+def test_get_a_key_and_a_key_under_it_do_not_collide(tmp_path):
+    plan = plan_get(_entries("a", "a/b", "c/d", "c"), tmp_path)
+    assert [d.key for d in plan.downloads] == ["a", "c/d"]
+    assert [key for key, _ in plan.problems] == ["a/b", "c"]
 
 
 # --- the CLI over HTTP --------------------------------------------------------------------------------
@@ -109,6 +158,37 @@ def test_a_big_file_goes_up_in_parts(cli, bucket, tmp_path):
     assert cli("get", "-b", f"{BUCKET}/input", "-p", back, "--endpoint-url", endpoint,
                "--multipart-threshold", "1", "--multipart-chunk", "5").exit_code == 0
     assert (back / "input" / "big.bin").read_bytes() == big.read_bytes()
+
+
+def test_get_reports_what_it_cannot_write_and_goes_on(cli, bucket, tmp_path):
+    endpoint, client = bucket
+    for key in ("out/a", "out/a/b", "out/" + "n" * 300, "out/z.txt"):
+        client.put_object(Bucket=BUCKET, Key=key, Body=b"data")
+    (tmp_path / "back" / "out").mkdir(parents=True)
+    (tmp_path / "back" / "out" / "z.txt").write_text("local edits")
+    result = cli("get", "-b", f"{BUCKET}/out", "-p", tmp_path / "back", "--endpoint-url", endpoint)
+    assert result.exit_code == 1, result.output
+    assert (tmp_path / "back" / "out" / "a").read_bytes() == b"data"
+    assert (tmp_path / "back" / "out" / "z.txt").read_text() == "local edits"
+    for reported in ("out/a/b", "nnnn", "out/z.txt", "--overwrite"):
+        assert reported in result.output, reported
+    again = cli("get", "-b", f"{BUCKET}/out/z.txt", "-p", tmp_path / "back", "--endpoint-url", endpoint,
+                "--overwrite")
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "back" / "out" / "z.txt").read_bytes() == b"data"
+
+
+def test_put_says_which_symlinks_it_skipped(cli, bucket, tmp_path):
+    endpoint, client = bucket
+    tree = write_tree(tmp_path / "clips", {"a.mp4": "a"})
+    write_tree(tmp_path, {"secret.txt": "secret"})
+    os.symlink(tmp_path / "secret.txt", tree / "secret.txt")
+    result = cli("put", tree, "-b", f"{BUCKET}/in", "--endpoint-url", endpoint)
+    assert result.exit_code == 0, result.output
+    assert keys(client, BUCKET) == ["in/a.mp4"] and "secret.txt" in result.output and "symlink" in result.output
+    followed = cli("put", tree, "-b", f"{BUCKET}/in", "--endpoint-url", endpoint, "--follow-symlinks")
+    assert followed.exit_code == 0, followed.output
+    assert keys(client, BUCKET) == ["in/a.mp4", "in/secret.txt"]
 
 
 def test_put_into_a_workflow_says_which_functions_start(cli, s3_api, tmp_path):
@@ -200,7 +280,7 @@ def test_the_core_reports_what_was_done_before_a_failure(iam_moto, tmp_path):
                           aws_secret_access_key=secret)
     tree = write_tree(tmp_path / "t", {"a/x.txt": "x", "b/y.txt": "y"})
     with pytest.raises(TransferError) as caught:
-        put(client, "guarded-bucket", plan_put([tree], S3Location("guarded-bucket", "in")),
+        put(client, "guarded-bucket", plan_put([tree], S3Location("guarded-bucket", "in")).uploads,
             config=transfer_config(concurrency=1))
     assert caught.value.done == ("in/a/x.txt",)
 

@@ -58,6 +58,9 @@ RULES: dict[str, Rule] = {
         Rule("AVG025", "environment-too-large", E, "The function's environment would pass Lambda's 4 KB limit."),
         Rule("AVG026", "gpu-instances-without-gpu", W, "GPU instance types for a job that asks for no GPU."),
         Rule("AVG027", "missing-image", E, "A function with no container image."),
+        Rule("AVG028", "tag-limits", E,
+             "Tags AWS refuses at apply time: key over 128 or value over 256 characters, more than 50 on a "
+             "resource, or a key starting with `aws:`."),
         Rule("AVG029", "placeholder-bucket", W,
              "A bucket named like the examples' placeholder (change-me-…): S3 names are global, pick your own."),
     )
