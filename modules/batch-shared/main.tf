@@ -1,5 +1,8 @@
 # What every Batch compute environment of the workflow shares: the role of its EC2 container instances
 # (the ECS agent: register with the cluster, pull images from ECR, ship logs). Jobs get their own roles.
+# Batch on EC2 runs jobs in `host` network mode, so a job can reach the instance metadata and this role's
+# credentials whatever the IMDS hop limit: the role holds the ECS agent's managed policy and nothing else.
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/instance_IAM_role.html
 
 data "aws_partition" "current" {}
 
