@@ -134,11 +134,13 @@ resource "aws_cloudwatch_log_group" "this" {
 module "job_role" {
   source = "../iam-role"
 
-  name        = "${var.name}-job"
-  description = "Batch job ${var.name}. Created by avgen."
-  service     = "ecs-tasks.amazonaws.com"
-  read_paths  = var.read_paths
-  write_paths = var.write_paths
+  name                 = "${var.name}-job"
+  path                 = var.role_path
+  permissions_boundary = var.permissions_boundary
+  description          = "Batch job ${var.name}. Created by avgen."
+  service              = "ecs-tasks.amazonaws.com"
+  read_paths           = var.read_paths
+  write_paths          = var.write_paths
 }
 
 resource "aws_batch_job_definition" "this" {

@@ -73,8 +73,10 @@ def test_instance_role_holds_only_the_ecs_agent_policy_and_no_isolation_claim():
     attachments = [entry for entry in parsed("av-workflow", "modules/batch-shared/main.tf")["resource"]
                    if "aws_iam_role_policy_attachment" in entry]
     policies = [a["policy_arn"] for entry in attachments for a in entry["aws_iam_role_policy_attachment"].values()]
-    assert len(policies) == 1 and policies[0].endswith(":iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role")
-    assert not any("aws_iam_role_policy" in entry for entry in parsed("av-workflow", "modules/batch-shared/main.tf")["resource"])
+    assert len(policies) == 1
+    assert policies[0].endswith(":iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role")
+    resources = parsed("av-workflow", "modules/batch-shared/main.tf")["resource"]
+    assert not any("aws_iam_role_policy" in entry for entry in resources)
     assert "host" in text
     batch_text = render_case("av-workflow")[BATCH]
     assert "can't reach the instance" not in batch_text and "can't use the instance role" not in batch_text
@@ -89,3 +91,64 @@ def test_ecr_repository_is_force_deleted_and_lifecycle_expires_untagged_images_o
     # jsonencode({...}) as text: every rule's selection must be on untagged images
     assert policy.count("tagStatus") == 1 and 'tagStatus = "untagged"' in policy
     assert "imageCountMoreThan" not in policy and '"any"' not in policy
+
+
+ROLE = "modules/iam-role/main.tf"
+
+
+def test_every_generated_role_gets_the_workflows_path_and_permissions_boundary():
+    main = parsed("edge-cases", "main.tf")
+    assert locals_of("edge-cases", "main.tf")["iam"] == {
+        "path": "/avgen/fixture/", "permissions_boundary": "arn:aws:iam::123456789012:policy/fixture-boundary"}
+    for entry in main["module"]:
+        for name, call in entry.items():
+            if name in ("function", "batch", "batch_shared"):
+                assert call["role_path"] == "${local.iam.path}", name
+                assert call["permissions_boundary"] == "${local.iam.permissions_boundary}", name
+    role = block("edge-cases", ROLE, "resource", "aws_iam_role", "this")
+    assert (role["path"], role["permissions_boundary"]) == ("${var.path}", "${var.permissions_boundary}")
+    instance = block("edge-cases", "modules/batch-shared/main.tf", "resource", "aws_iam_role", "instance")
+    assert (instance["path"], instance["permissions_boundary"]) == ("${var.role_path}", "${var.permissions_boundary}")
+    for module, call in (("lambda-function", "role"), ("batch-job", "job_role")):
+        calls = parsed("edge-cases", f"modules/{module}/main.tf")["module"]
+        (passed,) = [entry[call] for entry in calls if call in entry]
+        assert (passed["path"], passed["permissions_boundary"]) == ("${var.role_path}", "${var.permissions_boundary}")
+
+
+def test_without_avgen_iam_roles_keep_the_root_path_and_no_boundary():
+    assert locals_of("av-workflow", "main.tf")["iam"] == {"path": "/", "permissions_boundary": None}
+
+
+def test_trust_policies_are_conditioned_on_the_account_and_for_tasks_the_source_arn():
+    statement = block("av-workflow", ROLE, "data", "aws_iam_policy_document", "trust")["statement"][0]
+    assert statement["condition"] == [
+        {"test": "StringEquals", "variable": "aws:SourceAccount", "values": ["${local.account_id}"]}]
+    (dynamic,) = statement["dynamic"]
+    (content,) = dynamic["condition"]["content"]
+    assert content["variable"] == "aws:SourceArn" and content["test"] == "ArnLike"
+    assert "ecs-tasks.amazonaws.com" in dynamic["condition"]["for_each"]
+
+
+def test_list_bucket_is_limited_to_the_roles_own_prefixes():
+    document = block("av-workflow", ROLE, "data", "aws_iam_policy_document", "access")
+    listing = [d["statement"] for d in document["dynamic"]
+               if d["statement"]["for_each"] == "${local.listable_prefixes}"]
+    (statement,) = listing
+    (content,) = statement["content"]
+    assert content["actions"] == ["s3:ListBucket"]
+    assert content["condition"] == [{"test": "StringLike", "variable": "s3:prefix", "values": "${statement.value}"}]
+    listable = locals_of("av-workflow", ROLE)["listable_prefixes"]
+    # reads (inputs, models) and writes of the bucket, each as PREFIX*
+    assert "concat(var.read_paths, var.write_paths)" in listable and '${path.key_prefix}*' in listable
+
+
+def test_avgen_iam_is_validated():
+    import pytest
+    from pydantic import ValidationError
+
+    from generator.workflow.schema import IamSettingsSpec
+
+    IamSettingsSpec(permissions_boundary="arn:aws:iam::123456789012:policy/b", path="/x/")
+    for bad in ({"path": "x"}, {"path": "/x"}, {"permissions_boundary": "boundary"}):
+        with pytest.raises(ValidationError):
+            IamSettingsSpec(**bad)
