@@ -280,6 +280,7 @@ class _Loader:
 
         alerts = settings_spec.alerts if settings_spec else None
         backend = settings_spec.backend if settings_spec else None
+        iam = settings_spec.iam if settings_spec else None
         settings = m.Settings(
             region=region,
             name_prefix=name_prefix,
@@ -288,6 +289,8 @@ class _Loader:
                                              if v is not None}) if backend else None,
             alerts_enabled=alerts.enabled if alerts else True,
             alert_email=alerts.email if alerts else None,
+            role_path=(iam.path if iam and iam.path else "/"),
+            permissions_boundary=iam.permissions_boundary if iam else None,
         )
         if backend and backend.type == "s3" and not (backend.bucket and backend.key):
             self.add("AVG005", "an s3 backend needs `bucket` and `key`", ("avgen", "backend"),

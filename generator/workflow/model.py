@@ -204,6 +204,9 @@ class Settings:
     backend: Optional[Backend]
     alerts_enabled: bool
     alert_email: Optional[str]
+    # avgen.iam: the IAM path and permissions boundary of every role avgen creates
+    role_path: str = "/"
+    permissions_boundary: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ and apply avgen's defaults, then SCAR's (generator/model.py).
 """
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -199,6 +200,28 @@ class AlertsSpec(Strict):
         return value
 
 
+class IamSettingsSpec(Strict):
+    """avgen.iam: applied to every role avgen creates (accounts whose SCPs require a boundary or a path)."""
+
+    permissions_boundary: Optional[str] = None
+    path: Optional[str] = None
+
+    @field_validator("permissions_boundary")
+    @classmethod
+    def _boundary(cls, value):
+        if value is not None and not re.fullmatch(r"arn:aws[a-z-]*:iam::(\d{12}|aws):policy/.+", value):
+            raise ValueError("not a managed policy ARN (write arn:aws:iam::ACCOUNT:policy/NAME)")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value):
+        # IAM: "/" alone, or "/" + segments + "/", at most 512 characters of printable ASCII.
+        if value is not None and not (len(value) <= 512 and re.fullmatch(r"/([\x21-\x7e]+/)?", value)):
+            raise ValueError("an IAM path starts and ends with / (write /avgen/)")
+        return value
+
+
 class LambdaDefaults(Strict):
     memory: Optional[MemoryMB] = None
     timeout: Optional[TimeoutS] = None
@@ -236,6 +259,7 @@ class AvgenSettingsSpec(Strict):
     backend: Optional[BackendSpec] = None
     buckets: dict[str, BucketSpec] = Field(default_factory=dict)
     alerts: Optional[AlertsSpec] = None
+    iam: Optional[IamSettingsSpec] = None
     defaults: Optional[DefaultsSpec] = None
 
 

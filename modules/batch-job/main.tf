@@ -11,9 +11,15 @@ locals {
   # NVIDIA variant (drivers and the container toolkit).
   ecs_image_type = var.gpus > 0 ? "ECS_AL2023_NVIDIA" : "ECS_AL2023"
 
-  # Containers can't reach the instance metadata (see the launch template), where SDKs would otherwise
-  # look the region up.
+  # The region for SDKs in the job, set explicitly rather than looked up in the instance metadata.
   environment = merge({ AWS_REGION = local.region, AWS_DEFAULT_REGION = local.region }, var.environment)
+
+  # The reasons AWS Batch reports for a job stuck RUNNABLE that a job state time limit action can act on.
+  runnable_block_reasons = [
+    "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+    "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
+  ]
 
   resource_requirements = concat(
     [
@@ -24,8 +30,13 @@ locals {
   )
 }
 
-# Instances must use IMDSv2 with a hop limit of 1, so that a job's container can't reach the instance
-# role's credentials and works with its own job role only.
+# IMDSv2 only (session tokens). This is hardening, not isolation: Batch on EC2 runs job containers in
+# `host` network mode, where the hop limit does not apply, so a job can reach the instance metadata and
+# the instance role's credentials. That role therefore holds only what the ECS agent needs (see
+# modules/batch-shared); the boundary between a job and everything else is its job role plus the
+# instance role's ECS-agent permissions, and the instance is shared only by jobs of this one function.
+# https://docs.aws.amazon.com/batch/latest/userguide/job_definition_parameters.html (networkMode: EC2 jobs
+# use host networking) and https://docs.aws.amazon.com/AmazonECS/latest/developerguide/instance_IAM_role.html
 resource "aws_launch_template" "this" {
   name        = "${var.name}-batch"
   description = "Batch instances of ${var.name}. Created by avgen."
@@ -96,12 +107,18 @@ resource "aws_batch_job_queue" "this" {
     compute_environment = aws_batch_compute_environment.this.arn
   }
 
-  # A job asking for more than the environment can ever give would otherwise wait RUNNABLE forever.
-  job_state_time_limit_action {
-    action           = "CANCEL"
-    state            = "RUNNABLE"
-    max_time_seconds = var.runnable_timeout_seconds
-    reason           = "avgen: no capacity for the job within ${var.runnable_timeout_seconds} seconds"
+  # A job asking for more than the environment can ever give would otherwise wait RUNNABLE forever. Batch
+  # acts only on the blocking reasons it documents (`reason` is matched, not free text), so one action per
+  # reason: https://docs.aws.amazon.com/batch/latest/APIReference/API_JobStateTimeLimitAction.html
+  dynamic "job_state_time_limit_action" {
+    for_each = local.runnable_block_reasons
+
+    content {
+      action           = "CANCEL"
+      state            = "RUNNABLE"
+      max_time_seconds = var.runnable_timeout_seconds
+      reason           = job_state_time_limit_action.value
+    }
   }
 }
 
@@ -117,11 +134,13 @@ resource "aws_cloudwatch_log_group" "this" {
 module "job_role" {
   source = "../iam-role"
 
-  name        = "${var.name}-job"
-  description = "Batch job ${var.name}. Created by avgen."
-  service     = "ecs-tasks.amazonaws.com"
-  read_paths  = var.read_paths
-  write_paths = var.write_paths
+  name                 = "${var.name}-job"
+  path                 = var.role_path
+  permissions_boundary = var.permissions_boundary
+  description          = "Batch job ${var.name}. Created by avgen."
+  service              = "ecs-tasks.amazonaws.com"
+  read_paths           = var.read_paths
+  write_paths          = var.write_paths
 }
 
 resource "aws_batch_job_definition" "this" {
@@ -150,7 +169,21 @@ resource "aws_batch_job_definition" "this" {
     attempt_duration_seconds = var.job_timeout_seconds
   }
 
+  # Retry only when the host went away (Spot reclaim, instance failure: status reason "Host EC2 (instance
+  # i-...) terminated."); a script that fails fails the job at once instead of running again. Batch reads
+  # these in order and the first match decides:
+  # https://docs.aws.amazon.com/batch/latest/userguide/job_retries.html
   retry_strategy {
     attempts = var.attempts
+
+    evaluate_on_exit {
+      action           = "RETRY"
+      on_status_reason = "Host EC2*"
+    }
+
+    evaluate_on_exit {
+      action    = "EXIT"
+      on_reason = "*"
+    }
   }
 }

@@ -154,3 +154,15 @@ variable "log_retention_days" {
   type        = number
   default     = 30
 }
+
+variable "role_path" {
+  description = "IAM path of the roles created here (avgen.iam.path)."
+  type        = string
+  default     = "/"
+}
+
+variable "permissions_boundary" {
+  description = "ARN of the permissions boundary of the roles created here (avgen.iam.permissions_boundary), or null."
+  type        = string
+  default     = null
+}

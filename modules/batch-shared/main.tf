@@ -1,8 +1,13 @@
 # What every Batch compute environment of the workflow shares: the role of its EC2 container instances
 # (the ECS agent: register with the cluster, pull images from ECR, ship logs). Jobs get their own roles.
+# Batch on EC2 runs jobs in `host` network mode, so a job can reach the instance metadata and this role's
+# credentials whatever the IMDS hop limit: the role holds the ECS agent's managed policy and nothing else.
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/instance_IAM_role.html
 
 data "aws_partition" "current" {}
 
+# No aws:SourceAccount/aws:SourceArn condition here: EC2 does not document them for instance-profile
+# roles, and a condition it does not send would keep the ECS agent from its credentials.
 data "aws_iam_policy_document" "ec2_assume" {
   statement {
     sid     = "Ec2AssumesRole"
@@ -16,9 +21,11 @@ data "aws_iam_policy_document" "ec2_assume" {
 }
 
 resource "aws_iam_role" "instance" {
-  name               = "${var.name_prefix}batch-instance"
-  description        = "ECS container instances of the workflow's Batch compute environments. Created by avgen."
-  assume_role_policy = data.aws_iam_policy_document.ec2_assume.json
+  name                 = "${var.name_prefix}batch-instance"
+  path                 = var.role_path
+  description          = "ECS container instances of the workflow's Batch compute environments. Created by avgen."
+  assume_role_policy   = data.aws_iam_policy_document.ec2_assume.json
+  permissions_boundary = var.permissions_boundary
 }
 
 resource "aws_iam_role_policy_attachment" "instance_ecs" {
@@ -28,6 +35,7 @@ resource "aws_iam_role_policy_attachment" "instance_ecs" {
 
 resource "aws_iam_instance_profile" "instance" {
   name = "${var.name_prefix}batch-instance"
+  path = var.role_path
   role = aws_iam_role.instance.name
 }
 

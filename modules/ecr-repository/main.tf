@@ -7,6 +7,10 @@ data "aws_caller_identity" "current" {}
 resource "aws_ecr_repository" "this" {
   name                 = lower(var.function_name)
   image_tag_mutability = "IMMUTABLE"
+  # The images are build output, made again by `avgen build` from the workflow, not users' data: destroy
+  # deletes the repository with its images instead of failing with RepositoryNotEmptyException.
+  # https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/ecr_repository#force_delete
+  force_delete = true
 
   image_scanning_configuration {
     scan_on_push = true
@@ -18,28 +22,24 @@ resource "aws_ecr_repository" "this" {
   }
 }
 
+# Only untagged images expire. Every image avgen pushes carries a content tag (`ctx-...`, or `latest` for
+# a first deployment) and tags are immutable, so a digest a function or job runs always stays tagged: no
+# rule here can delete it. A "keep the last N images" rule could (N builds pushed without a deployment, or
+# the `latest` a function left unpinned still runs) and Lambda can't start a function whose image is gone.
+# Tagged images are kept until the repository goes (see force_delete) or someone deletes them.
+# https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html
 resource "aws_ecr_lifecycle_policy" "this" {
   repository = aws_ecr_repository.this.name
   policy = jsonencode({
     rules = [
       {
         rulePriority = 1
-        description  = "Drop untagged images (layers of superseded builds) after ${var.untagged_image_expiry_days} days"
+        description  = "Drop untagged images (never deployed by avgen) after ${var.untagged_image_expiry_days} days"
         selection = {
           tagStatus   = "untagged"
           countType   = "sinceImagePushed"
           countUnit   = "days"
           countNumber = var.untagged_image_expiry_days
-        }
-        action = { type = "expire" }
-      },
-      {
-        rulePriority = 2
-        description  = "Keep the ${var.images_to_keep} most recent images"
-        selection = {
-          tagStatus   = "any"
-          countType   = "imageCountMoreThan"
-          countNumber = var.images_to_keep
         }
         action = { type = "expire" }
       },

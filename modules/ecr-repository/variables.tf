@@ -14,9 +14,3 @@ variable "untagged_image_expiry_days" {
   type        = number
   default     = 14
 }
-
-variable "images_to_keep" {
-  description = "Most recent images the repository keeps; older ones are removed (keep enough to roll back)."
-  type        = number
-  default     = 30
-}

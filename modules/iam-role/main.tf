@@ -4,13 +4,23 @@
 
 data "aws_partition" "current" {}
 
+data "aws_caller_identity" "current" {}
+
 locals {
   s3_arn_prefix = "arn:${data.aws_partition.current.partition}:s3:::"
+  account_id    = data.aws_caller_identity.current.account_id
 
   # "bucket/" + key prefix + "*": every object under the prefix ("bucket/*" at the bucket root).
   readable_objects = sort([for path in var.read_paths : "${local.s3_arn_prefix}${path.bucket}/${path.key_prefix}*"])
   writable_objects = sort([for path in var.write_paths : "${local.s3_arn_prefix}${path.bucket}/${path.key_prefix}*"])
-  touched_buckets  = sort(distinct([for path in concat(var.read_paths, var.write_paths) : "${local.s3_arn_prefix}${path.bucket}"]))
+  touched_buckets  = sort(distinct([for path in concat(var.read_paths, var.write_paths) : path.bucket]))
+
+  # Per bucket, the key prefixes the role may list: its reads (inputs and models) and writes there.
+  listable_prefixes = {
+    for bucket in local.touched_buckets : bucket => sort(distinct([
+      for path in concat(var.read_paths, var.write_paths) : "${path.key_prefix}*" if path.bucket == bucket
+    ]))
+  }
 
   # IAM rejects a policy without statements (a job whose inputs and outputs are all outside S3).
   grants_anything = anytrue([
@@ -24,6 +34,11 @@ locals {
   ])
 }
 
+# Only this account's functions or tasks may assume the role (confused-deputy protection):
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html. ECS passes both source keys when
+# it assumes a task role (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html);
+# for Lambda the account is the condition: a source ARN condition Lambda did not send would lock the function
+# out of its own role.
 data "aws_iam_policy_document" "trust" {
   statement {
     sid     = "ServiceAssumesRole"
@@ -33,13 +48,31 @@ data "aws_iam_policy_document" "trust" {
       type        = "Service"
       identifiers = [var.service]
     }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    dynamic "condition" {
+      for_each = var.service == "ecs-tasks.amazonaws.com" ? [1] : []
+
+      content {
+        test     = "ArnLike"
+        variable = "aws:SourceArn"
+        values   = ["arn:${data.aws_partition.current.partition}:ecs:*:${local.account_id}:*"]
+      }
+    }
   }
 }
 
 resource "aws_iam_role" "this" {
-  name               = var.name
-  description        = var.description
-  assume_role_policy = data.aws_iam_policy_document.trust.json
+  name                 = var.name
+  path                 = var.path
+  description          = var.description
+  assume_role_policy   = data.aws_iam_policy_document.trust.json
+  permissions_boundary = var.permissions_boundary
 }
 
 data "aws_iam_policy_document" "access" {
@@ -64,15 +97,22 @@ data "aws_iam_policy_document" "access" {
     }
   }
 
+  # S3 answers "no such key" (404) rather than "access denied" (403) only to callers that may list the
+  # bucket; the runtime needs that answer to tell a missing object from a forbidden one. Listing is limited
+  # to the role's own prefixes with s3:prefix, one statement per bucket:
+  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html#condition-key-bucket-ops-2
   dynamic "statement" {
-    for_each = length(local.touched_buckets) > 0 ? [1] : []
+    for_each = local.listable_prefixes
 
     content {
-      # S3 answers "no such key" (404) rather than "access denied" (403) only to callers that may list the
-      # bucket; the runtime needs that answer to tell a missing object from a forbidden one.
-      sid       = "TellMissingObjects"
       actions   = ["s3:ListBucket"]
-      resources = local.touched_buckets
+      resources = ["${local.s3_arn_prefix}${statement.key}"]
+
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = statement.value
+      }
     }
   }
 

@@ -8,6 +8,18 @@ variable "name" {
   }
 }
 
+variable "path" {
+  description = "IAM path of the role (\"/\" or \"/x/\"): avgen.iam.path in the workflow."
+  type        = string
+  default     = "/"
+}
+
+variable "permissions_boundary" {
+  description = "ARN of the managed policy set as the role's permissions boundary (avgen.iam.permissions_boundary), or null."
+  type        = string
+  default     = null
+}
+
 variable "description" {
   description = "What the role is for, shown in the IAM console."
   type        = string

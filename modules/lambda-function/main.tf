@@ -22,6 +22,8 @@ module "role" {
   count  = var.role_arn == null ? 1 : 0
 
   name                   = "${var.function_name}-lambda"
+  path                   = var.role_path
+  permissions_boundary   = var.permissions_boundary
   description            = "Lambda function ${var.function_name}. Created by avgen."
   service                = "lambda.amazonaws.com"
   read_paths             = var.read_paths

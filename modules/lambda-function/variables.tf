@@ -128,3 +128,15 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "role_path" {
+  description = "IAM path of the roles created here (avgen.iam.path)."
+  type        = string
+  default     = "/"
+}
+
+variable "permissions_boundary" {
+  description = "ARN of the permissions boundary of the roles created here (avgen.iam.permissions_boundary), or null."
+  type        = string
+  default     = null
+}

@@ -216,6 +216,12 @@ locals {
     }
   }
 
+  # Every role avgen creates gets this IAM path and permissions boundary (avgen.iam in the workflow).
+  iam = {
+    path                 = "/"
+    permissions_boundary = null
+  }
+
   # The S3 triggers of each bucket, keyed by a stable rule id: FUNCTION:PREFIX*SUFFIX.
   bucket_triggers = {
     "change-me-av-workflow" = {
@@ -289,6 +295,8 @@ module "function" {
   batch_submit_arns      = lookup(local.batch_submit_arns, each.key, [])
   failure_event_bus_arn  = data.aws_cloudwatch_event_bus.default.arn
   tags                   = each.value.tags
+  role_path              = local.iam.path
+  permissions_boundary   = local.iam.permissions_boundary
 }
 
 module "default_vpc" {
@@ -300,6 +308,8 @@ module "batch_shared" {
 
   name_prefix                      = "av-workflow-"
   create_batch_service_linked_role = var.create_batch_service_linked_role
+  role_path                        = local.iam.path
+  permissions_boundary             = local.iam.permissions_boundary
 }
 
 module "batch" {
@@ -328,6 +338,8 @@ module "batch" {
   attempts                 = each.value.attempts
   runnable_timeout_seconds = each.value.runnable_timeout_seconds
   log_retention_days       = local.functions[each.key].log_retention_days
+  role_path                = local.iam.path
+  permissions_boundary     = local.iam.permissions_boundary
 }
 
 locals {

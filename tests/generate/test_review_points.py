@@ -1,0 +1,154 @@
+"""The generated shape of what a production review of the Terraform asks for (issue 11): Batch time limits
+and retries, the instance role, ECR destroy and lifecycle, IAM boundaries, trust conditions, ListBucket
+scoping, provenance in one file. Checked on the parsed HCL of the rendered files."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import hcl2
+
+from .cases import render_case
+
+
+def _clean(value: Any) -> Any:
+    """python-hcl2's output without its quoting of names and strings and its bookkeeping keys."""
+    if isinstance(value, dict):
+        return {str(k).strip('"'): _clean(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    if isinstance(value, str) and len(value) >= 2 and value.startswith('"') and value.endswith('"'):
+        return value[1:-1]
+    return value
+
+
+@lru_cache(maxsize=None)
+def parsed(case: str, path: str) -> dict[str, Any]:
+    return _clean(hcl2.loads(render_case(case)[path]))
+
+
+def block(case: str, path: str, kind: str, type_: str, name: str) -> dict[str, Any]:
+    for entry in parsed(case, path)[kind]:
+        if type_ in entry and name in entry[type_]:
+            return entry[type_][name]
+    raise AssertionError(f"no {kind} {type_}.{name} in {path}")
+
+
+def locals_of(case: str, path: str) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for entry in parsed(case, path).get("locals", []):
+        merged.update(entry)
+    return merged
+
+
+BATCH = "modules/batch-job/main.tf"
+
+
+def test_runnable_time_limit_acts_on_each_documented_reason_with_cancel():
+    queue = block("av-workflow", BATCH, "resource", "aws_batch_job_queue", "this")
+    (dynamic,) = queue["dynamic"]
+    action = dynamic["job_state_time_limit_action"]
+    assert action["for_each"] == "${local.runnable_block_reasons}"
+    (content,) = action["content"]
+    assert content == {"action": "CANCEL", "state": "RUNNABLE", "max_time_seconds": "${var.runnable_timeout_seconds}",
+                       "reason": "${job_state_time_limit_action.value}"}
+    assert locals_of("av-workflow", BATCH)["runnable_block_reasons"] == [
+        "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+        "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+        "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
+    ]
+
+
+def test_batch_retries_host_failures_only():
+    definition = block("av-workflow", BATCH, "resource", "aws_batch_job_definition", "this")
+    (strategy,) = definition["retry_strategy"]
+    assert strategy["evaluate_on_exit"] == [
+        {"action": "RETRY", "on_status_reason": "Host EC2*"},
+        {"action": "EXIT", "on_reason": "*"},
+    ]
+
+
+def test_instance_role_holds_only_the_ecs_agent_policy_and_no_isolation_claim():
+    text = render_case("av-workflow")["modules/batch-shared/main.tf"]
+    attachments = [entry for entry in parsed("av-workflow", "modules/batch-shared/main.tf")["resource"]
+                   if "aws_iam_role_policy_attachment" in entry]
+    policies = [a["policy_arn"] for entry in attachments for a in entry["aws_iam_role_policy_attachment"].values()]
+    assert len(policies) == 1
+    assert policies[0].endswith(":iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role")
+    resources = parsed("av-workflow", "modules/batch-shared/main.tf")["resource"]
+    assert not any("aws_iam_role_policy" in entry for entry in resources)
+    assert "host" in text
+    batch_text = render_case("av-workflow")[BATCH]
+    assert "can't reach the instance" not in batch_text and "can't use the instance role" not in batch_text
+
+
+def test_ecr_repository_is_force_deleted_and_lifecycle_expires_untagged_images_only():
+    path = "modules/ecr-repository/main.tf"
+    repository = block("av-workflow", path, "resource", "aws_ecr_repository", "this")
+    assert repository["force_delete"] is True
+    assert repository["image_tag_mutability"] == "IMMUTABLE"
+    policy = block("av-workflow", path, "resource", "aws_ecr_lifecycle_policy", "this")["policy"]
+    # jsonencode({...}) as text: every rule's selection must be on untagged images
+    assert policy.count("tagStatus") == 1 and 'tagStatus = "untagged"' in policy
+    assert "imageCountMoreThan" not in policy and '"any"' not in policy
+
+
+ROLE = "modules/iam-role/main.tf"
+
+
+def test_every_generated_role_gets_the_workflows_path_and_permissions_boundary():
+    main = parsed("edge-cases", "main.tf")
+    assert locals_of("edge-cases", "main.tf")["iam"] == {
+        "path": "/avgen/fixture/", "permissions_boundary": "arn:aws:iam::123456789012:policy/fixture-boundary"}
+    for entry in main["module"]:
+        for name, call in entry.items():
+            if name in ("function", "batch", "batch_shared"):
+                assert call["role_path"] == "${local.iam.path}", name
+                assert call["permissions_boundary"] == "${local.iam.permissions_boundary}", name
+    role = block("edge-cases", ROLE, "resource", "aws_iam_role", "this")
+    assert (role["path"], role["permissions_boundary"]) == ("${var.path}", "${var.permissions_boundary}")
+    instance = block("edge-cases", "modules/batch-shared/main.tf", "resource", "aws_iam_role", "instance")
+    assert (instance["path"], instance["permissions_boundary"]) == ("${var.role_path}", "${var.permissions_boundary}")
+    for module, call in (("lambda-function", "role"), ("batch-job", "job_role")):
+        calls = parsed("edge-cases", f"modules/{module}/main.tf")["module"]
+        (passed,) = [entry[call] for entry in calls if call in entry]
+        assert (passed["path"], passed["permissions_boundary"]) == ("${var.role_path}", "${var.permissions_boundary}")
+
+
+def test_without_avgen_iam_roles_keep_the_root_path_and_no_boundary():
+    assert locals_of("av-workflow", "main.tf")["iam"] == {"path": "/", "permissions_boundary": None}
+
+
+def test_trust_policies_are_conditioned_on_the_account_and_for_tasks_the_source_arn():
+    statement = block("av-workflow", ROLE, "data", "aws_iam_policy_document", "trust")["statement"][0]
+    assert statement["condition"] == [
+        {"test": "StringEquals", "variable": "aws:SourceAccount", "values": ["${local.account_id}"]}]
+    (dynamic,) = statement["dynamic"]
+    (content,) = dynamic["condition"]["content"]
+    assert content["variable"] == "aws:SourceArn" and content["test"] == "ArnLike"
+    assert "ecs-tasks.amazonaws.com" in dynamic["condition"]["for_each"]
+
+
+def test_list_bucket_is_limited_to_the_roles_own_prefixes():
+    document = block("av-workflow", ROLE, "data", "aws_iam_policy_document", "access")
+    listing = [d["statement"] for d in document["dynamic"]
+               if d["statement"]["for_each"] == "${local.listable_prefixes}"]
+    (statement,) = listing
+    (content,) = statement["content"]
+    assert content["actions"] == ["s3:ListBucket"]
+    assert content["condition"] == [{"test": "StringLike", "variable": "s3:prefix", "values": "${statement.value}"}]
+    listable = locals_of("av-workflow", ROLE)["listable_prefixes"]
+    # reads (inputs, models) and writes of the bucket, each as PREFIX*
+    assert "concat(var.read_paths, var.write_paths)" in listable and '${path.key_prefix}*' in listable
+
+
+def test_avgen_iam_is_validated():
+    import pytest
+    from pydantic import ValidationError
+
+    from generator.workflow.schema import IamSettingsSpec
+
+    IamSettingsSpec(permissions_boundary="arn:aws:iam::123456789012:policy/b", path="/x/")
+    for bad in ({"path": "x"}, {"path": "/x"}, {"permissions_boundary": "boundary"}):
+        with pytest.raises(ValidationError):
+            IamSettingsSpec(**bad)
