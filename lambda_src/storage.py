@@ -76,7 +76,11 @@ class S3Storage:
         try:
             response = self.client.head_object(Bucket=bucket, Key=key)
         except Exception as exc:
-            if _is_not_found(exc):
+            # S3 answers 403 rather than 404 for a missing key unless the caller may list the bucket at that
+            # key (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html), and the roles may list
+            # only their own prefixes: "not readable" is "not there" here. A real denial fails the upload
+            # that follows, loudly.
+            if _is_not_found(exc) or _is_forbidden(exc):
                 return None
             raise
         metadata = response.get("Metadata") or {}
@@ -105,6 +109,11 @@ class S3Storage:
             # Access denied (a role without s3:ListBucket) says nothing either way: let the upload tell.
             return not _is_not_found(exc)
         return True
+
+
+def _is_forbidden(exc: Exception) -> bool:
+    response = getattr(exc, "response", None)
+    return isinstance(response, dict) and str(response.get("Error", {}).get("Code", "")) in {"403", "AccessDenied"}
 
 
 def _is_not_found(exc: Exception) -> bool:
