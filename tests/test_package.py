@@ -34,3 +34,53 @@ def test_help_shows_no_python_types():
     for command in ("validate", "put", "apply", "run"):
         text = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
         assert "<bool>" not in text and "list[" not in text, text
+
+
+# Which rooms of generator/ each room may import (data flows cli → workflow → render → deploy/verbs → aws).
+MAY_IMPORT = {
+    "workflow": {"workflow", "errors"},
+    "render": {"render", "workflow", "errors"},
+    "aws": {"aws", "errors", "workdirs"},
+    "verbs": {"verbs", "workflow", "aws", "errors", "workdirs"},
+    "deploy": {"deploy", "render", "workflow", "aws", "errors", "workdirs"},
+    "errors": set(), "workdirs": set(),
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at the top or inside functions (TYPE_CHECKING blocks left out)."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    skipped = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If)
+               and "TYPE_CHECKING" in ast.unparse(block.test) for node in ast.walk(block)}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_data_flows_one_way_through_the_rooms():
+    wrong = []
+    for path in sorted((ROOT / "generator").rglob("*.py")):
+        parts = path.relative_to(ROOT / "generator").with_suffix("").parts
+        room = parts[0]
+        if room not in MAY_IMPORT:
+            continue  # cli/ and the package's __init__ may import every room
+        for module in imported_modules(path):
+            if module.startswith("generator."):
+                target = module.split(".")[1]
+                if target not in MAY_IMPORT[room]:
+                    wrong.append(f"generator/{'/'.join(parts)}.py imports {module}")
+    assert not wrong, wrong
+
+
+def test_the_runtime_and_the_handlers_never_import_the_generator():
+    for top in ("lambda_src", "batch_jobs"):
+        for path in (ROOT / top).rglob("*.py"):
+            assert not any(m == "generator" or m.startswith("generator.") for m in imported_modules(path)), path
