@@ -66,6 +66,8 @@ class LoadResult:
     workflow: Optional[m.Workflow]
     findings: list[Finding] = field(default_factory=list)
     file: str = ""
+    # findings that a `# avgen:waive` comment in the file waives (Finding.waiver holds its reason)
+    waived: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
