@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from generator.cli import app
 from generator.workflow.findings import Finding, Location, Severity
+from generator.workflow.load import load_workflow
 from generator.workflow.report import github_annotations, rule_anchor
 from generator.workflow.rules import RULES
 
@@ -154,3 +155,43 @@ def test_json_has_a_version_and_keeps_its_keys():
     assert set(report) == {"version", "files", "summary"}
     assert set(report["files"][0]) == {"file", "findings", "waived"}
     assert report["summary"] == {"error": 1, "warning": 0, "info": 0, "waived": 0}
+
+
+def _waived_example(tmp_path: Path, comment: str) -> Path:
+    """The av-workflow example with a comment above its first placeholder bucket (AVG029)."""
+    example = ROOT / "examples" / "av-workflow" / "workflow.yaml"
+    lines = example.read_text().splitlines(keepends=True)
+    (placeholder,) = [f for f in load_workflow(example).findings if f.rule_id == "AVG029"]
+    index = placeholder.location.line - 1
+    indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
+    lines.insert(index, f"{indent}{comment}\n")
+    workflow = tmp_path / "workflow.yaml"
+    workflow.write_text("".join(lines))
+    for script in (ROOT / "examples" / "av-workflow").glob("*.sh"):
+        (tmp_path / script.name).write_text(script.read_text())
+    return workflow
+
+
+def test_a_waiver_keeps_strict_green_and_is_listed(tmp_path):
+    workflow = _waived_example(tmp_path, "# avgen:waive AVG029 a sandbox-only demo, never applied on AWS")
+    assert run("validate", "--strict", workflow).exit_code == 0
+    text = run("validate", "--strict", workflow).output
+    assert "waived  AVG029" in text and "a sandbox-only demo" in text and "1 waived" in text
+    report = json.loads(run("validate", "-f", "json", workflow).output)
+    (waived,) = report["files"][0]["waived"]
+    assert waived["rule_id"] == "AVG029" and waived["waiver"] == "a sandbox-only demo, never applied on AWS"
+    assert report["summary"]["warning"] == 0 and report["summary"]["waived"] == 1
+    sarif = json.loads(run("validate", "-f", "sarif", workflow, cwd=tmp_path).output)
+    (result,) = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "AVG029"]
+    jsonschema.validate(sarif, SARIF_SUBSET)
+    assert result["suppressions"] == [{"kind": "inSource",
+                                       "justification": "a sandbox-only demo, never applied on AWS"}]
+    assert "AVG029" not in run("validate", "-f", "github", workflow, cwd=tmp_path).output
+
+
+def test_a_waiver_without_reason_waives_nothing(tmp_path):
+    _waived_example(tmp_path, "# avgen:waive AVG029")
+    result = run("validate", "--strict", "-f", "github", "workflow.yaml", cwd=tmp_path)
+    assert result.exit_code == 1
+    assert "title=AVG030::the waiver of AVG029 gives no reason" in result.output
+    assert "title=AVG029::" in result.output

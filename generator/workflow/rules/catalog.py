@@ -60,6 +60,8 @@ RULES: dict[str, Rule] = {
         Rule("AVG027", "missing-image", E, "A function with no container image."),
         Rule("AVG029", "placeholder-bucket", W,
              "A bucket named like the examples' placeholder (change-me-…): S3 names are global, pick your own."),
+        Rule("AVG030", "invalid-waiver", W,
+             "An `# avgen:waive` comment without a reason, for an unknown rule, or for an error: it waives nothing."),
     )
 }
 
