@@ -1,6 +1,7 @@
 """validate, graph, generate: read a workflow and say what is in it, without touching AWS."""
 from __future__ import annotations
 
+import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ from generator.cli.options import WorkflowArg, WorkflowFiles
 from generator.workflow.findings import Severity, active, has_errors
 from generator.workflow.graph import to_dot, to_mermaid
 from generator.workflow.load import load_workflow
+from generator.workflow.schema import workflow_json_schema
 from generator.workflow.report import findings_json, github_annotations, sarif, summary_line
 
 
@@ -59,6 +61,15 @@ def validate(
     everything = active(f for findings in results.values() for f in findings)
     failed = has_errors(everything) or (strict and any(f.severity is Severity.WARNING for f in everything))
     raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+def schema():
+    """Print the JSON Schema of the workflow format (SCAR's keys, their old spellings, the `avgen:` section).
+
+    Save it and point your editor at it: a first line `# yaml-language-server: $schema=avgen-workflow.schema.json`
+    gives completion, descriptions and typo checks in VS Code (YAML extension), Neovim, JetBrains IDEs.
+    """
+    print(json.dumps(workflow_json_schema(), indent=2))
 
 
 def graph(
