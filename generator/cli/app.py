@@ -31,7 +31,7 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
     """avgen: SCAR workflows → Terraform → AWS."""
 
 
-for command in (check.validate, check.graph, check.generate,
+for command in (check.validate, check.schema, check.graph, check.generate,
                 deploy.plan, deploy.apply, deploy.destroy, deploy.outputs, deploy.build):
     app.command()(command)
 app.command(no_args_is_help=True)(files.put)

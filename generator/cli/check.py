@@ -1,6 +1,7 @@
 """validate, graph, generate: read a workflow and say what is in it, without touching AWS."""
 from __future__ import annotations
 
+import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -10,15 +11,18 @@ from rich.markup import escape
 
 from generator.cli.console import EXIT_FINDINGS, EXIT_OK, err, out, print_findings
 from generator.cli.options import WorkflowArg, WorkflowFiles
-from generator.workflow.findings import Severity, has_errors
+from generator.workflow.findings import Severity, active, has_errors
 from generator.workflow.graph import to_dot, to_mermaid
 from generator.workflow.load import load_workflow
-from generator.workflow.report import findings_json, summary_line
+from generator.workflow.schema import workflow_json_schema
+from generator.workflow.report import findings_json, github_annotations, sarif, summary_line
 
 
 class OutputFormat(str, Enum):
     text = "text"
     json = "json"
+    sarif = "sarif"
+    github = "github"
 
 
 class GraphFormat(str, Enum):
@@ -29,7 +33,8 @@ class GraphFormat(str, Enum):
 def validate(
     files: WorkflowFiles,
     output_format: Annotated[OutputFormat, typer.Option(
-        "--format", "-f", help="text for people, json for tools.")] = OutputFormat.text,
+        "--format", "-f", help="text for people, json for tools, sarif for code scanning (SARIF 2.1.0), github for "
+        "annotations on a pull request's lines (GitHub Actions workflow commands).")] = OutputFormat.text,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too (exit 1).")] = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Hide notes (info findings such as where the workflow starts).")] = False,
@@ -41,16 +46,30 @@ def validate(
     """
     results = {}
     for file in files:
-        results[str(file)] = load_workflow(file).findings
+        loaded = load_workflow(file)
+        results[str(file)] = loaded.findings + loaded.waived
     if output_format is OutputFormat.json:
         print(findings_json(results))
+    elif output_format is OutputFormat.sarif:
+        print(sarif(results, Path.cwd()))
+    elif output_format is OutputFormat.github:
+        print(github_annotations(results, Path.cwd()), end="")
     else:
         for name, findings in results.items():
             print_findings(name, findings, show_info=not quiet)
         out.print(summary_line(results))
-    everything = [f for findings in results.values() for f in findings]
+    everything = active(f for findings in results.values() for f in findings)
     failed = has_errors(everything) or (strict and any(f.severity is Severity.WARNING for f in everything))
     raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+def schema():
+    """Print the JSON Schema of the workflow format (SCAR's keys, their old spellings, the `avgen:` section).
+
+    Save it and point your editor at it: a first line `# yaml-language-server: $schema=avgen-workflow.schema.json`
+    gives completion, descriptions and typo checks in VS Code (YAML extension), Neovim, JetBrains IDEs.
+    """
+    print(json.dumps(workflow_json_schema(), indent=2))
 
 
 def graph(

@@ -52,14 +52,16 @@ def fail(message: str, code: int = EXIT_FINDINGS) -> NoReturn:
 
 
 def print_findings(file: str, findings: list[Finding], *, show_info: bool) -> None:
-    shown = [f for f in findings if show_info or f.severity is not Severity.INFO]
-    if not shown:
-        out.print(f"[bold]{escape(file)}[/]: [green]ok[/]")
-        return
-    out.print(f"[bold]{escape(file)}[/]")
+    """A file's findings, one a line; waived ones (dim) with their reason."""
+    shown = [f for f in findings if show_info or f.severity is not Severity.INFO or f.waiver]
+    clean = all(f.waiver for f in shown)
+    out.print(f"[bold]{escape(file)}[/]" + (": [green]ok[/]" if clean else ""))
     for f in shown:
         style = STYLE[f.severity]
         where = f"{f.location.line}:{f.location.column}" if f.location.line else "-"
+        if f.waiver:
+            out.print(f"  {where:>7}  [dim]{'waived':<7} {f.rule_id}  {escape(f.message)} — {escape(f.waiver)}[/]")
+            continue
         out.print(f"  {where:>7}  [{style}]{f.severity.value:<7}[/] [dim]{f.rule_id}[/]  {escape(f.message)}")
         if f.hint:
             out.print(f"  {'':>7}  {'':<7} {'':6}  [dim]→ {escape(f.hint)}[/]")

@@ -36,9 +36,11 @@ class Finding:
     message: str
     location: Location
     hint: str = ""
+    # the reason of the `# avgen:waive` comment that waives it; a waived finding never fails a run
+    waiver: str = ""
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "rule_id": self.rule_id,
             "severity": self.severity.value,
             "message": self.message,
@@ -47,6 +49,9 @@ class Finding:
             "line": self.location.line,
             "column": self.location.column,
         }
+        if self.waiver:
+            data["waiver"] = self.waiver
+        return data
 
     @property
     def sort_key(self):
@@ -54,7 +59,12 @@ class Finding:
 
 
 def has_errors(findings) -> bool:
-    return any(f.severity is Severity.ERROR for f in findings)
+    return any(f.severity is Severity.ERROR and not f.waiver for f in findings)
+
+
+def active(findings) -> list[Finding]:
+    """The findings that count: all but the waived ones."""
+    return [f for f in findings if not f.waiver]
 
 
 def sorted_findings(findings) -> list[Finding]:

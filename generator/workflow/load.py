@@ -21,6 +21,7 @@ from generator.workflow import model as m
 from generator.workflow.findings import Finding, Location, Severity, has_errors, sorted_findings
 from generator.workflow.rules import rule, run_checks
 from generator.workflow.schema import LOG_LEVELS, FunctionEntry, WorkflowSpec
+from generator.workflow.waivers import apply_waivers
 from generator.workflow.source import SourceDocument, YamlSyntaxError, parse_text, read_document, to_plain
 
 LAMBDA_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -70,6 +71,8 @@ class LoadResult:
     workflow: Optional[m.Workflow]
     findings: list[Finding] = field(default_factory=list)
     file: str = ""
+    # findings that a `# avgen:waive` comment in the file waives (Finding.waiver holds its reason)
+    waived: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -101,7 +104,8 @@ def _load_document(document: SourceDocument, path: Path, run_rules: bool) -> Loa
     findings = loader.findings
     if workflow is not None and run_rules and not has_errors(findings):
         findings.extend(run_checks(workflow))
-    return LoadResult(workflow, sorted_findings(findings), str(path))
+    counted, waived = apply_waivers(document.text, document.file, findings)
+    return LoadResult(workflow, sorted_findings(counted), str(path), sorted_findings(waived))
 
 
 class _Loader:

@@ -91,8 +91,9 @@ def test_json_shape():
     result = run("validate", "--format", "json", path)
     assert result.exit_code == 1
     report = json.loads(result.output)
-    assert set(report) == {"files", "summary"}
-    assert report["summary"] == {"error": 1, "warning": 0, "info": 0}
+    # version 1 added `version`, files[].waived and summary.waived; the original keys keep their meaning
+    assert set(report) == {"version", "files", "summary"} and report["version"] == 1
+    assert report["summary"] == {"error": 1, "warning": 0, "info": 0, "waived": 0}
     (entry,) = report["files"]
     assert entry["file"] == str(path)
     (finding,) = entry["findings"]

@@ -63,6 +63,8 @@ RULES: dict[str, Rule] = {
              "resource, or a key starting with `aws:`."),
         Rule("AVG029", "placeholder-bucket", W,
              "A bucket named like the examples' placeholder (change-me-…): S3 names are global, pick your own."),
+        Rule("AVG030", "invalid-waiver", W,
+             "An `# avgen:waive` comment without a reason, for an unknown rule, or for an error: it waives nothing."),
     )
 }
 

@@ -1,0 +1,197 @@
+"""`avgen validate --format sarif|github|json`: the machine formats' contracts."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+from typer.testing import CliRunner
+
+from generator.cli import app
+from generator.workflow.findings import Finding, Location, Severity
+from generator.workflow.load import load_workflow
+from generator.workflow.report import github_annotations, rule_anchor
+from generator.workflow.rules import RULES
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = Path(__file__).parent / "cases"
+RULES_MD = ROOT / "docs" / "rules.md"
+
+# The part of the SARIF 2.1.0 schema (https://json.schemastore.org/sarif-2.1.0.json) that avgen's output
+# uses: required properties, enums and formats as the schema states them; embedded so the test needs no network.
+_MESSAGE = {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}
+SARIF_SUBSET = {
+    "type": "object",
+    "required": ["version", "runs"],
+    "properties": {
+        "$schema": {"type": "string", "format": "uri"},
+        "version": {"enum": ["2.1.0"]},
+        "runs": {"type": "array", "items": {
+            "type": "object",
+            "required": ["tool"],
+            "properties": {
+                "tool": {"type": "object", "required": ["driver"], "properties": {"driver": {
+                    "type": "object", "required": ["name"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "version": {"type": "string"},
+                        "informationUri": {"type": "string", "format": "uri"},
+                        "rules": {"type": "array", "uniqueItems": True, "items": {
+                            "type": "object", "required": ["id"],
+                            "properties": {
+                                "id": {"type": "string"},
+                                "name": {"type": "string"},
+                                "shortDescription": _MESSAGE,
+                                "helpUri": {"type": "string", "format": "uri"},
+                                "defaultConfiguration": {"type": "object", "properties": {
+                                    "level": {"enum": ["none", "note", "warning", "error"]}}},
+                            }}},
+                    }}}},
+                "results": {"type": "array", "items": {
+                    "type": "object", "required": ["message"],
+                    "properties": {
+                        "ruleId": {"type": "string"},
+                        "ruleIndex": {"type": "integer", "minimum": -1},
+                        "level": {"enum": ["none", "note", "warning", "error"]},
+                        "message": _MESSAGE,
+                        "locations": {"type": "array", "items": {"type": "object", "properties": {
+                            "physicalLocation": {"type": "object", "properties": {
+                                "artifactLocation": {"type": "object", "properties": {
+                                    "uri": {"type": "string", "format": "uri-reference"}}},
+                                "region": {"type": "object", "properties": {
+                                    "startLine": {"type": "integer", "minimum": 1},
+                                    "startColumn": {"type": "integer", "minimum": 1}}},
+                            }}}}},
+                        "suppressions": {"type": "array", "items": {
+                            "type": "object", "required": ["kind"],
+                            "properties": {"kind": {"enum": ["inSource", "external"]},
+                                           "justification": {"type": "string"}}}},
+                    }}},
+            }}},
+    },
+}
+
+
+def run(*args, cwd: Path | None = None):
+    old = Path.cwd()
+    if cwd:
+        os.chdir(cwd)
+    try:
+        return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+def test_sarif_has_the_2_1_0_shape_with_the_rule_catalog():
+    files = sorted(CASES.glob("AVG0*-fail*.yaml"))
+    result = run("validate", "--format", "sarif", *[p.relative_to(ROOT) for p in files], cwd=ROOT)
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    jsonschema.validate(report, SARIF_SUBSET, format_checker=jsonschema.FormatChecker())
+    (sarif_run,) = report["runs"]
+    rules = sarif_run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == list(RULES)
+    anchors = RULES_MD.read_text(encoding="utf-8")
+    for r in rules:
+        rule = RULES[r["id"]]
+        assert r["name"] == rule.slug and r["shortDescription"]["text"] == rule.summary
+        assert r["defaultConfiguration"]["level"] == {"error": "error", "warning": "warning",
+                                                      "info": "note"}[rule.severity.value]
+        assert r["helpUri"].endswith(f"docs/rules.md#{rule_anchor(rule.id)}")
+        assert f"## {rule.id} {rule.slug}" in anchors
+    results = sarif_run["results"]
+    assert {r["ruleId"] for r in results} >= {"AVG002", "AVG010", "AVG029"}
+    for r in results:
+        assert rules[r["ruleIndex"]]["id"] == r["ruleId"]
+        location = r["locations"][0]["physicalLocation"]
+        assert location["artifactLocation"]["uri"].startswith("tests/validate/cases/AVG0")
+    memroy = next(r for r in results if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                  .endswith("AVG002-fail-memroy.yaml"))
+    assert memroy["level"] == "error"
+    assert memroy["locations"][0]["physicalLocation"]["region"] == {"startLine": 6, "startColumn": 7}
+
+
+def test_sarif_uri_is_relative_to_the_working_directory(tmp_path):
+    workflow = tmp_path / "media" / "workflow.yaml"
+    workflow.parent.mkdir()
+    workflow.write_text((CASES / "AVG019-fail.yaml").read_text())
+    report = json.loads(run("validate", "-f", "sarif", workflow, cwd=tmp_path).output)
+    (result,) = report["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "media/workflow.yaml"
+    assert result["level"] == "warning"
+
+
+def test_sarif_for_an_unreadable_file_has_no_region(tmp_path):
+    report = json.loads(run("validate", "-f", "sarif", "missing.yaml", cwd=tmp_path).output)
+    (result,) = report["runs"][0]["results"]
+    jsonschema.validate(report, SARIF_SUBSET)
+    assert result["ruleId"] == "AVG001" and "region" not in result["locations"][0]["physicalLocation"]
+
+
+def test_github_annotations(tmp_path):
+    workflow = tmp_path / "workflow.yaml"
+    workflow.write_text((CASES / "AVG002-fail-memroy.yaml").read_text())
+    result = run("validate", "--format", "github", "workflow.yaml", cwd=tmp_path)
+    assert result.exit_code == 1
+    first = result.output.splitlines()[0]
+    assert first.startswith("::error file=workflow.yaml,line=6,col=7,title=AVG002::unknown key `memroy`")
+    assert result.output.splitlines()[-1].startswith("1 file checked: 1 error")
+
+
+@pytest.mark.parametrize("severity, command", [(Severity.ERROR, "error"), (Severity.WARNING, "warning"),
+                                               (Severity.INFO, "notice")])
+def test_github_commands_and_escaping(severity, command, tmp_path):
+    finding = Finding("AVG015", severity, "50% of it,\nsecond line: here", Location("a,b:c.yaml", 3, 1))
+    text = github_annotations({"a,b:c.yaml": [finding]}, tmp_path)
+    assert text.splitlines()[0] == (f"::{command} file=a%2Cb%3Ac.yaml,line=3,col=1,title=AVG015::"
+                                    "50%25 of it,%0Asecond line: here")
+
+
+def test_json_has_a_version_and_keeps_its_keys():
+    report = json.loads(run("validate", "-f", "json", CASES / "AVG002-fail-memroy.yaml").output)
+    assert report["version"] == 1
+    assert set(report) == {"version", "files", "summary"}
+    assert set(report["files"][0]) == {"file", "findings", "waived"}
+    assert report["summary"] == {"error": 1, "warning": 0, "info": 0, "waived": 0}
+
+
+def _waived_example(tmp_path: Path, comment: str) -> Path:
+    """The av-workflow example with a comment above its first placeholder bucket (AVG029)."""
+    example = ROOT / "examples" / "av-workflow" / "workflow.yaml"
+    lines = example.read_text().splitlines(keepends=True)
+    (placeholder,) = [f for f in load_workflow(example).findings if f.rule_id == "AVG029"]
+    index = placeholder.location.line - 1
+    indent = lines[index][: len(lines[index]) - len(lines[index].lstrip())]
+    lines.insert(index, f"{indent}{comment}\n")
+    workflow = tmp_path / "workflow.yaml"
+    workflow.write_text("".join(lines))
+    for script in (ROOT / "examples" / "av-workflow").glob("*.sh"):
+        (tmp_path / script.name).write_text(script.read_text())
+    return workflow
+
+
+def test_a_waiver_keeps_strict_green_and_is_listed(tmp_path):
+    workflow = _waived_example(tmp_path, "# avgen:waive AVG029 a sandbox-only demo, never applied on AWS")
+    assert run("validate", "--strict", workflow).exit_code == 0
+    text = run("validate", "--strict", workflow).output
+    assert "waived  AVG029" in text and "a sandbox-only demo" in text and "1 waived" in text
+    report = json.loads(run("validate", "-f", "json", workflow).output)
+    (waived,) = report["files"][0]["waived"]
+    assert waived["rule_id"] == "AVG029" and waived["waiver"] == "a sandbox-only demo, never applied on AWS"
+    assert report["summary"]["warning"] == 0 and report["summary"]["waived"] == 1
+    sarif = json.loads(run("validate", "-f", "sarif", workflow, cwd=tmp_path).output)
+    (result,) = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "AVG029"]
+    jsonschema.validate(sarif, SARIF_SUBSET)
+    assert result["suppressions"] == [{"kind": "inSource",
+                                       "justification": "a sandbox-only demo, never applied on AWS"}]
+    assert "AVG029" not in run("validate", "-f", "github", workflow, cwd=tmp_path).output
+
+
+def test_a_waiver_without_reason_waives_nothing(tmp_path):
+    _waived_example(tmp_path, "# avgen:waive AVG029")
+    result = run("validate", "--strict", "-f", "github", "workflow.yaml", cwd=tmp_path)
+    assert result.exit_code == 1
+    assert "title=AVG030::the waiver of AVG029 gives no reason" in result.output
+    assert "title=AVG029::" in result.output

@@ -1,0 +1,87 @@
+"""The pre-commit hooks and the GitHub Action run as a user's repository runs them (the Action's steps as shell)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "video-process"
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A git repository holding a copy of an example and its generated Terraform, and `avgen` on PATH."""
+    work = tmp_path / "repo"
+    shutil.copytree(EXAMPLE, work / "media")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "avgen"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m generator.cli "$@"\n')
+    shim.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com"}
+    text = (work / "media" / "workflow.yaml").read_text()
+    # a bucket name the user owns instead of the placeholder (AVG029), as the README asks
+    (work / "media" / "workflow.yaml").write_text(text.replace("change-me-", "acme-media-"))
+    sh(work, env, "git init -q && avgen generate media/workflow.yaml -o media/terraform >/dev/null && "
+                  "git add -A && git commit -qm example")
+    return work, env
+
+
+def sh(cwd: Path, env: dict, command: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    if check:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def test_pre_commit_hooks_pass_then_catch_a_typo_and_stale_terraform(repo):
+    work, env = repo
+    hooks = {hook["id"]: hook for hook in YAML(typ="safe").load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    assert set(hooks) == {"avgen-validate", "avgen-generate-check"}
+    validate = f"{hooks['avgen-validate']['entry']} media/workflow.yaml"
+    generate = f"{hooks['avgen-generate-check']['entry']} media/workflow.yaml -o media/terraform"
+    assert hooks["avgen-generate-check"]["pass_filenames"] is False
+    sh(work, env, validate)
+    sh(work, env, generate)
+    path = work / "media" / "workflow.yaml"
+    path.write_text(path.read_text().replace("memory:", "memroy:", 1))
+    assert sh(work, env, validate, check=False).returncode == 1
+    path.write_text(path.read_text().replace("memroy:", "memory: 4096\n      # was:", 1))
+    assert sh(work, env, generate, check=False).returncode == 1
+
+
+def test_the_action_steps_run_as_shell(repo):
+    work, env = repo
+    action = YAML(typ="safe").load((ROOT / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite" and set(action["inputs"]) >= {"workflow", "generated", "mode"}
+    steps = action["runs"]["steps"]
+    assert 'pip install "$GITHUB_ACTION_PATH"' in steps[0]["run"]
+    inputs = {"workflow": "media/workflow.yaml", "generated": "media/terraform", "strict": "true"}
+    ran = 0
+    for step in steps[1:]:
+        if "if" in step or "run" not in step:
+            continue  # plan / apply / the PR comment need AWS and GitHub
+        step_env = {**env, **{name: value.replace("${{ inputs.workflow }}", inputs["workflow"])
+                              .replace("${{ inputs.generated }}", inputs["generated"])
+                              .replace("${{ inputs.strict }}", inputs["strict"])
+                              for name, value in step.get("env", {}).items()}}
+        proc = sh(work, step_env, step["run"])
+        ran += 1
+        if "--format github" in step["run"]:
+            assert "1 file checked: 0 errors, 0 warnings" in proc.stdout
+    assert ran == 2
+    # a typo shows up as an annotation on its line, and fails the step
+    path = work / "media" / "workflow.yaml"
+    path.write_text(path.read_text().replace("memory:", "memroy:", 1))
+    validate = next(step for step in steps if "--format github" in step.get("run", ""))
+    proc = sh(work, {**env, "WORKFLOW": inputs["workflow"], "STRICT": "true"}, validate["run"], check=False)
+    assert proc.returncode == 1 and "::error file=media/workflow.yaml,line=" in proc.stdout
+    assert "title=AVG002::unknown key `memroy`" in proc.stdout

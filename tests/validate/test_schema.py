@@ -1,0 +1,86 @@
+"""`avgen schema`: the JSON Schema for editors accepts what the loader accepts and rejects typos."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from ruamel.yaml import YAML
+from typer.testing import CliRunner
+
+from generator.cli import app
+from generator.workflow.load import load_workflow
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted(ROOT.glob("examples/*/workflow.yaml"))
+SCAR_SEEDS = sorted((ROOT / "tests" / "data" / "scar-configs").glob("*.yaml"))
+SCAR_3_MAP_FORM = sorted((ROOT / "tests" / "data" / "scar-configs" / "video-process-original").glob("*.yaml"))
+FORMAT_MD = ROOT / "docs" / "workflow-format.md"
+
+
+@pytest.fixture(scope="module")
+def validator():
+    result = CliRunner().invoke(app, ["schema"], catch_exceptions=False)
+    assert result.exit_code == 0
+    schema = json.loads(result.output)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def data(path: Path):
+    return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+
+
+def test_the_files_to_check_are_there():
+    assert len(EXAMPLES) >= 2 and len(SCAR_SEEDS) >= 2 and SCAR_3_MAP_FORM
+
+
+@pytest.mark.parametrize("path", EXAMPLES + SCAR_SEEDS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_accepts_the_examples_and_the_scar_seeds(validator, path):
+    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(data(path))]
+    assert not errors, errors
+
+
+def test_accepts_the_old_scar_spellings_the_loader_rewrites(validator):
+    workflow = {"functions": {"aws": [{"lambda": {"name": "split", "image": "grycap/ffmpeg", "time": 300,
+                                                  "log_level": "debug"}}]}}
+    assert not list(validator.iter_errors(workflow))
+
+
+@pytest.mark.parametrize("path", SCAR_3_MAP_FORM, ids=lambda p: p.name)
+def test_rejects_scar_3_map_form_as_the_loader_does(validator, path):
+    # SCAR 3.x wrote `functions: {NAME: {...}}`; avgen's loader does not read it (AVG002), nor does the schema.
+    assert list(validator.iter_errors(data(path)))
+    assert any(f.rule_id == "AVG002" for f in load_workflow(path).findings)
+
+
+def _all_errors(errors):
+    """The errors and, for optional sections (`anyOf` with null), the errors inside them."""
+    for error in errors:
+        yield error
+        yield from _all_errors(error.context or [])
+
+
+@pytest.mark.parametrize("where, typo", [
+    (("functions", "aws", 0, "lambda"), "memroy"),
+    (("functions", "aws", 0, "lambda", "container"), "imgae"),
+    (("avgen",), "regoin"),
+    ((), "storage_provider"),
+])
+def test_rejects_a_typo(validator, where, typo):
+    workflow = data(EXAMPLES[0])
+    node = workflow
+    for step in where:
+        node = node.setdefault(step, {}) if isinstance(step, str) else node[step]
+    node[typo] = 1
+    messages = [e.message for e in _all_errors(validator.iter_errors(workflow))]
+    assert any(typo in m and "Additional properties" in m for m in messages), messages
+
+
+def test_descriptions_and_the_editor_line_are_documented(validator):
+    schema = validator.schema
+    assert schema["description"].startswith("An avgen workflow")
+    assert schema["$defs"]["LambdaSpec"]["properties"]["image"]["deprecated"] is True
+    assert all(definition.get("description") for definition in schema["$defs"].values())
+    assert "# yaml-language-server: $schema=" in FORMAT_MD.read_text(encoding="utf-8")
