@@ -6,11 +6,13 @@ messages are ruamel's in every case: the fast path only takes documents whose re
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -80,8 +82,26 @@ def _yaml() -> YAML:
     return yaml
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a document's many small objects are built: they are all kept, and
+    the collector's passes over a growing heap made loading 5,000 functions 20x slower than 500."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def parse_text(text: str, file: str) -> SourceDocument:
     """Parse YAML text; raise YamlSyntaxError with the position of the problem."""
+    with gc_paused():
+        return _parse_text(text, file)
+
+
+def _parse_text(text: str, file: str) -> SourceDocument:
     if _CLoader is not None and _plain_enough(text):
         try:
             return SourceDocument(file=file, text=text, root=_compose_fast(text))
