@@ -1,21 +1,23 @@
 #!/usr/bin/env python3
-"""How `avgen generate` scales with the number of functions.
+"""How `avgen generate` and `avgen validate` scale with the number of functions, and how fast they start.
 
-Synthetic workflows of 1, 10, 100 and 500 functions, each function reading its own input folder and
-writing its own output folder, every fourth one in lambda-batch mode. Two layouts: all folders in one
-shared bucket (one notification configuration with N rules), or a bucket per function (N of them).
+Synthetic workflows of 50, 500 and 5,000 functions, each function reading its own input folder and writing
+its own output folder, every fourth one in lambda-batch mode. Two layouts: all folders in one shared bucket
+(one notification configuration with N rules), or a bucket per function (N of them).
 
-For each size it times, in this process (best of several runs): loading and checking the YAML, rendering,
-writing the folder, and checking it (--check). Then the whole command in a fresh Python (`avgen generate`
-as a user runs it), next to the cost of starting Python and importing avgen's CLI. It prints the render
-time per function and growth ratios, (time for N / time for the previous N) / (N / previous N), of the
-render alone and of everything in-process: they stay near 1.0 while the cost grows linearly.
+For each size it times, in this process (best of several runs): loading the YAML into the model, the checks
+(rules, the trigger graph), rendering, and writing the folder; then `avgen generate` as a whole process. Growth
+ratios are (time for N / time for the previous N): 10.0 for 10x the functions is linear.
 
-    python3 bench/bench_generate.py [--sizes 1 10 100 500] [--repeat 3]
+Start-up: `avgen validate` of the av-workflow example as a whole process, next to a minimal two-command Typer
+app's `--help` on the same interpreter (medians of alternated runs), and their ratio.
+
+    python3 bench/bench_generate.py [--sizes 50 500 5000] [--repeat 3] [--startup-runs 15]
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,10 +27,25 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from generator.workflow.load import load_text  # noqa: E402
 from generator.render.root import render, write_output  # noqa: E402
+from generator.workflow.load import load_text  # noqa: E402
+from generator.workflow.rules import run_checks  # noqa: E402
+from generator.workflow.source import gc_paused  # noqa: E402
 
 CLI = "from generator.cli import app; app()"
+AV_WORKFLOW = REPO / "examples" / "av-workflow" / "workflow.yaml"
+MINIMAL_TYPER = """
+import typer
+app = typer.Typer()
+@app.command()
+def hello(name: str):
+    print(name)
+@app.command()
+def bye(name: str):
+    print(name)
+app()
+"""
+STEPS = ("load", "checks", "render", "write")
 
 
 def synthetic_workflow(functions: int, layout: str) -> str:
@@ -63,64 +80,78 @@ def best_of(repeat: int, step) -> float:
     return min(times)
 
 
+def checks(workflow) -> None:
+    with gc_paused():  # as load_text runs them
+        run_checks(workflow)
+
+
 def measure(functions: int, layout: str, repeat: int, scratch: Path) -> dict[str, float]:
     text = synthetic_workflow(functions, layout)
     source = scratch / f"bench-{layout}-{functions}.yaml"
     source.write_text(text)
     result = load_text(text, source)
     assert result.ok, [f.message for f in result.findings][:5]
+    workflow = load_text(text, source, run_rules=False).workflow
     files = render(result.workflow)
-    out = scratch / f"out-{layout}-{functions}"
 
     def write_fresh():
-        target = Path(tempfile.mkdtemp(dir=scratch))
-        write_output(target, files)
+        write_output(Path(tempfile.mkdtemp(dir=scratch)), files)
 
-    write_output(out, files)
     timings = {
-        "load": best_of(repeat, lambda: load_text(text, source)),
+        "load": best_of(repeat, lambda: load_text(text, source, run_rules=False)),
+        "checks": best_of(repeat, lambda: checks(workflow)),
         "render": best_of(repeat, lambda: render(result.workflow)),
         "write": best_of(repeat, write_fresh),
-        "check": best_of(repeat, lambda: write_output(out, files, check=True)),
     }
-    timings["in-process"] = sum(timings.values())
     command = [sys.executable, "-c", CLI, "generate", str(source), "-o", str(scratch / f"cli-{layout}-{functions}")]
     timings["command"] = best_of(max(1, repeat - 1), lambda: subprocess.run(command, cwd=REPO, check=True,
                                                                          capture_output=True))
     return timings
 
 
+def startup(runs: int) -> tuple[float, float]:
+    """Medians of `avgen validate` (av-workflow) and a minimal Typer app's --help, runs alternated."""
+    avgen = [sys.executable, "-c", CLI, "validate", str(AV_WORKFLOW)]
+    minimal = [sys.executable, "-c", MINIMAL_TYPER, "--help"]
+    times: dict[str, list[float]] = {"avgen": [], "minimal": []}
+    for _ in range(runs):
+        for name, command in (("avgen", avgen), ("minimal", minimal)):
+            began = time.perf_counter()
+            subprocess.run(command, cwd=REPO, check=True, capture_output=True)
+            times[name].append(time.perf_counter() - began)
+    return statistics.median(times["avgen"]), statistics.median(times["minimal"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100, 500])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50, 500, 5000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--startup-runs", type=int, default=15)
     args = parser.parse_args()
 
-    startup = best_of(3, lambda: subprocess.run([sys.executable, "-c", "import generator.cli"], cwd=REPO,
-                                                check=True, capture_output=True))
-    print(f"python start-up + import of avgen's CLI: {startup * 1000:.0f} ms (included in `command`)\n")
-    header = (f"{'layout':<9}{'functions':>10}{'files':>7}{'load':>9}{'render':>9}{'write':>9}{'check':>9}"
-              f"{'command':>10}{'render/fn':>11}{'growth: render':>16}{'all':>6}")
+    validate, minimal = startup(args.startup_runs)
+    print(f"start-up (medians of {args.startup_runs} alternated runs): avgen validate av-workflow "
+          f"{validate * 1000:.0f} ms, minimal two-command Typer app --help {minimal * 1000:.0f} ms, "
+          f"ratio {validate / minimal:.2f}\n")
+    header = (f"{'layout':<9}{'functions':>10}" + "".join(f"{step:>10}" for step in STEPS) + f"{'generate':>10}"
+              + "   growth: " + " ".join(f"{step:>6}" for step in STEPS) + f"{'all':>6}{'gen':>6}")
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory(prefix="avgen-bench-") as scratch:
         for layout in ("shared", "separate"):
-            previous = None
+            previous: dict[str, float] | None = None
             for functions in args.sizes:
                 t = measure(functions, layout, args.repeat, Path(scratch))
-                files = len(render(load_text(synthetic_workflow(functions, layout), Path(scratch) / "x.yaml")
-                                   .workflow))
-                render_growth = growth = ""
+                t["all"] = sum(t[step] for step in STEPS)
+                line = f"{layout:<9}{functions:>10}" + "".join(f"{t[s] * 1000:>8.1f}ms" for s in STEPS)
+                line += f"{t['command']:>9.2f}s"
                 if previous:
-                    scale = functions / previous[0]
-                    render_growth = f"{t['render'] / previous[1]['render'] / scale:.2f}"
-                    growth = f"{t['in-process'] / previous[1]['in-process'] / scale:.2f}"
-                print(f"{layout:<9}{functions:>10}{files:>7}{t['load'] * 1000:>7.1f}ms{t['render'] * 1000:>7.1f}ms"
-                      f"{t['write'] * 1000:>7.1f}ms{t['check'] * 1000:>7.1f}ms{t['command'] * 1000:>8.0f}ms"
-                      f"{t['render'] / functions * 1000:>9.3f}ms{render_growth:>16}{growth:>6}")
-                previous = (functions, t)
-    print("\ngrowth: (time for N / for the previous N) / (N / previous N), of the render and of all in-process "
-          "steps; 1.00 is linear.")
+                    line += "           " + " ".join(f"{t[s] / previous[s]:>6.1f}" for s in STEPS)
+                    line += f"{t['all'] / previous['all']:>6.1f}{t['command'] / previous['command']:>6.1f}"
+                print(line)
+                previous = t
+    print("\ngrowth: time for N / time for the previous N (10.0 for 10x the functions is linear); "
+          "generate: the whole `avgen generate` process, best of runs.")
     return 0
 
 

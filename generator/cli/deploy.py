@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -17,15 +17,19 @@ from generator.cli.options import (
     AutoApproveOpt, BackendConfigOpt, JsonOpt, NoColorOpt, PluginDirOpt, SandboxOpt, TerraformBinOpt, VarFileOpt,
     VarOpt, WorkdirOpt, WorkflowArg,
 )
-from generator.deploy.core import Deployment, DeployOptions
-from generator.deploy.planview import ACTIONS, SYMBOL, PlanSummary
-from generator.deploy.terraform import TerraformOptions
 from generator.workdirs import IMAGES_DIR
 from generator.workflow.findings import has_errors
+
+if TYPE_CHECKING:  # the deploy core (boto3, terraform) is imported by the commands that deploy, not at start-up
+    from generator.deploy.core import Deployment
+    from generator.deploy.planview import PlanSummary
 
 
 def deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin,
                no_color) -> Deployment:
+    from generator.deploy.core import Deployment, DeployOptions
+    from generator.deploy.terraform import TerraformOptions
+
     if no_color:
         out.no_color = err.no_color = True
     options = TerraformOptions(terraform_bin=terraform_bin, plugin_dir=plugin_dir, variables=list(var or []),
@@ -45,6 +49,8 @@ def run_deploy(action, file: Path):
 
 
 def print_summary(summary: PlanSummary) -> None:
+    from generator.deploy.planview import ACTIONS, SYMBOL
+
     out.print(f"[bold]{escape(summary.headline())}[/]")
     if not summary.changes:
         return

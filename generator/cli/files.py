@@ -18,10 +18,6 @@ from generator.cli.console import EXIT_FINDINGS, EXIT_USAGE, err, fail, human_si
 from generator.cli.options import (
     BucketOpt, ChunkOpt, EndpointOpt, RegionOpt, SandboxOpt, ThresholdOpt, WorkdirOpt, WorkflowOptArg, connection,
 )
-from generator.verbs.transfer import (
-    MiB, S3Location, get as get_objects, list_buckets, list_objects, plan_get, plan_put, put as put_objects,
-    start_location, transfer_config, triggered_by, unique_locations,
-)
 from generator.workflow.graph import workflow_results
 
 
@@ -96,6 +92,10 @@ def put(
 
     Exit codes: 0 uploaded, 1 failed (what was uploaded before the failure is listed), 2 usage error.
     """
+    from generator.verbs.transfer import (
+        MiB, S3Location, plan_put, put as put_objects, start_location, transfer_config, triggered_by,
+    )
+
     sources = list(args or [])
     file = sources.pop(0) if sources and (len(sources) > 1 or path or not bucket) and looks_like_workflow(
         sources[0]) else None
@@ -205,6 +205,8 @@ def ls(
 
     Exit codes: 0 listed (also when empty), 1 failed, 2 usage error.
     """
+    from generator.verbs.transfer import S3Location, list_buckets, list_objects
+
     workflow = load(file) if file else None
     with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
         client = conn.s3()
@@ -245,6 +247,10 @@ def get(
 
     Exit codes: 0 downloaded (also when nothing matched), 1 failed or some keys not written, 2 usage error.
     """
+    from generator.verbs.transfer import (
+        MiB, S3Location, get as get_objects, list_objects, plan_get, transfer_config, unique_locations,
+    )
+
     workflow = load(file) if file else None
     if not (bucket or workflow):
         fail("what to get? give -b BUCKET/FOLDER, or the workflow file", EXIT_USAGE)

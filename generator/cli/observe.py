@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -13,7 +13,9 @@ from generator.cli.console import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, fail,
 from generator.cli.options import (
     EndpointOpt, JsonOpt, RegionOpt, SandboxOpt, SinceOpt, WorkdirOpt, WorkflowArg, connection,
 )
-from generator.verbs.observe import LogEvent, LogReader, epoch_ms, parse_since, select_functions, workflow_status
+
+if TYPE_CHECKING:  # boto3 and the readers are imported by the commands that read AWS, not at start-up
+    from generator.verbs.observe import LogEvent
 
 HIDDEN_FIELDS = {"time", "level", "message", "request_id", "function", "phase", "output_tail", "exception"}
 
@@ -62,6 +64,8 @@ def logs(
 
     Exit codes: 0 shown (also when there is nothing), 1 AWS could not be read, 2 usage error.
     """
+    from generator.verbs.observe import LogReader, epoch_ms, parse_since, select_functions
+
     workflow = load(file)
     try:
         start = epoch_ms(parse_since(since))
@@ -106,6 +110,8 @@ def status(
 
     Exit codes: 0 every function deployed and no errors or failed jobs in the window, 1 otherwise.
     """
+    from generator.verbs.observe import parse_since, workflow_status
+
     workflow = load(file)
     try:
         start = parse_since(since)

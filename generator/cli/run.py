@@ -17,8 +17,6 @@ from generator.cli.console import (
     EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, fail, human_size, load, out, parse_assignments,
 )
 from generator.cli.options import BucketOpt, EndpointOpt, RegionOpt, SandboxOpt, WorkdirOpt, WorkflowArg, connection
-from generator.verbs.localrun import Limits, check_tools, run_local, run_target
-from generator.verbs.transfer import S3Location, plan_put, start_location
 from generator.workdirs import local_run_log, local_store
 
 
@@ -167,6 +165,9 @@ def run(
 
     Exit codes: 0 every invocation succeeded, 1 a failure, missing tools or a stopped loop, 2 usage error.
     """
+    from generator.verbs.localrun import Limits, check_tools, run_local, run_target
+    from generator.verbs.transfer import S3Location, plan_put, start_location
+
     if not local:
         fail("only `avgen run --local` exists for now; on AWS, `avgen apply` then `avgen put` runs the workflow",
              EXIT_USAGE)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from dataclasses import dataclass
 
 from generator.workflow.model import Function, StoragePath, Workflow
@@ -113,33 +114,63 @@ def workflow_results(workflow: Workflow) -> list[tuple[Function, StoragePath]]:
     return [(f, o) for f in workflow.functions for o in f.outputs if (f.name, o) not in read]
 
 
+def strongly_connected(successors: dict[str, set[str]]) -> dict[str, int]:
+    """Tarjan's strongly connected components, iterative (no recursion limit): each node's component number."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    component: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = 0
+    for root in successors:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(successors[root]))]
+        while work:
+            node, pending = work[-1]
+            for nxt in pending:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = len(index)
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(successors[nxt])))
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component[member] = found
+                        if member == node:
+                            break
+                    found += 1
+    return component
+
+
 def cycles(workflow: Workflow) -> list[list[Function]]:
-    """Groups of two or more functions that trigger one another (strongly connected components)."""
+    """Groups of two or more functions that trigger one another (strongly connected components), each group
+    in workflow order, the groups in the order of their first function."""
     successors: dict[str, set[str]] = {f.name: set() for f in workflow.functions}
     for edge in edges(workflow):
         if edge.source.name != edge.target.name:
             successors[edge.source.name].add(edge.target.name)
-
-    def reachable(start: str) -> set[str]:
-        seen, stack = set(), [start]
-        while stack:
-            for nxt in successors[stack.pop()]:
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-        return seen
-
-    reach = {name: reachable(name) for name in successors}
-    groups: list[list[Function]] = []
-    placed: set[str] = set()
+    component = strongly_connected(successors)
+    names_in = Counter(component.values())
+    groups: dict[int, list[Function]] = {}
     for function in workflow.functions:
-        if function.name in placed:
-            continue
-        group = [g for g in workflow.functions if g.name in reach[function.name] and function.name in reach[g.name]]
-        if len(group) > 1:
-            groups.append(group)
-            placed.update(g.name for g in group)
-    return groups
+        number = component[function.name]
+        if names_in[number] > 1:  # one name alone is no loop (self-triggers are AVG010's)
+            groups.setdefault(number, []).append(function)
+    return list(groups.values())
 
 
 # --- pictures -------------------------------------------------------------------------------------

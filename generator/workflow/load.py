@@ -21,8 +21,9 @@ from generator.workflow import model as m
 from generator.workflow.findings import Finding, Location, Severity, has_errors, sorted_findings
 from generator.workflow.rules import rule, run_checks
 from generator.workflow.schema import LOG_LEVELS, FunctionEntry, WorkflowSpec
+from generator.workflow.source import (SourceDocument, YamlSyntaxError, gc_paused, parse_text, read_document,
+                                      to_plain)
 from generator.workflow.waivers import apply_waivers
-from generator.workflow.source import SourceDocument, YamlSyntaxError, parse_text, read_document, to_plain
 
 LAMBDA_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Lambda allows 64 characters, but the function's IAM role is named NAME-lambda within IAM's 64
@@ -100,10 +101,11 @@ def load_text(text: str, path: Path | str = "workflow.yaml", *, run_rules: bool 
 
 def _load_document(document: SourceDocument, path: Path, run_rules: bool) -> LoadResult:
     loader = _Loader(document, path)
-    workflow = loader.load()
-    findings = loader.findings
-    if workflow is not None and run_rules and not has_errors(findings):
-        findings.extend(run_checks(workflow))
+    with gc_paused():
+        workflow = loader.load()
+        findings = loader.findings
+        if workflow is not None and run_rules and not has_errors(findings):
+            findings.extend(run_checks(workflow))
     counted, waived = apply_waivers(document.text, document.file, findings)
     return LoadResult(workflow, sorted_findings(counted), str(path), sorted_findings(waived))
 

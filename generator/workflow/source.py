@@ -1,15 +1,24 @@
-"""Read a workflow file with ruamel.yaml, keeping the line and column of every key and value."""
+"""Read a workflow file keeping the line and column of every key and value.
+
+libyaml (PyYAML's C composer) reads plain documents at C speed; ruamel.yaml reads everything else (anchors,
+explicit tags, merge keys, dates, duplicate keys, syntax errors, YAML 1.1 directives), so findings and their
+messages are ruamel's in every case: the fast path only takes documents whose result it builds identically.
+"""
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import ScalarNode as RuamelScalar
 
 from generator.workflow.findings import Location
 from generator.errors import YamlSyntaxError
@@ -35,7 +44,7 @@ class SourceDocument:
         node = self.root
         line, column = 1, 1
         for part in path:
-            if isinstance(node, CommentedMap) and part in node:
+            if isinstance(node, (CommentedMap, _Map)) and part in node:
                 try:
                     pos = node.lc.key(part) if key and part == path[-1] else node.lc.value(part)
                 except (KeyError, TypeError):
@@ -43,7 +52,7 @@ class SourceDocument:
                 if pos[0] is not None:
                     line, column = pos[0] + 1, pos[1] + 1
                 node = node[part]
-            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            elif isinstance(node, (CommentedSeq, _Seq)) and isinstance(part, int) and 0 <= part < len(node):
                 pos = node.lc.item(part)
                 if pos[0] is not None:
                     line, column = pos[0] + 1, pos[1] + 1
@@ -73,8 +82,31 @@ def _yaml() -> YAML:
     return yaml
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a document's many small objects are built: they are all kept, and
+    the collector's passes over a growing heap made loading 5,000 functions 20x slower than 500."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def parse_text(text: str, file: str) -> SourceDocument:
     """Parse YAML text; raise YamlSyntaxError with the position of the problem."""
+    with gc_paused():
+        return _parse_text(text, file)
+
+
+def _parse_text(text: str, file: str) -> SourceDocument:
+    if _CLoader is not None and _plain_enough(text):
+        try:
+            return SourceDocument(file=file, text=text, root=_compose_fast(text))
+        except (_NotPlain, yaml.YAMLError, RecursionError, ValueError, TypeError):
+            pass  # ruamel reads it, and words what is wrong with it
     try:
         root = _yaml().load(text)
     except MarkedYAMLError as exc:
@@ -87,6 +119,148 @@ def parse_text(text: str, file: str) -> SourceDocument:
     except (YAMLError, ValueError, TypeError) as exc:
         raise YamlSyntaxError(f"not valid YAML: {exc}", Location(file, 0, 0)) from None
     return SourceDocument(file=file, text=text, root=root)
+
+
+# --- the libyaml fast path ----------------------------------------------------------------------
+
+try:
+    import yaml
+    from yaml import CSafeLoader as _CLoader
+except ImportError:  # PyYAML without libyaml: ruamel reads everything
+    _CLoader = None
+
+# untagged nodes (a plain scalar is resolved below with ruamel's YAML 1.2 rules); any explicit tag goes to ruamel
+_PLAIN, _QUOTED, _SEQ, _MAP = "?plain", "?quoted", "?seq", "?map"
+# left to ruamel: anchors (ruamel types anchored scalars), tags (`!` alone included), block scalars, directives
+# (%YAML 1.1 changes the rules), and what the two scanners treat differently: tabs, YAML 1.1's extra line breaks
+# (NEL, LS, PS), a byte order mark past the start
+_RUAMEL_ONLY = re.compile(r"(?:^|[\s\[{,?:-])[&!|>]|^%|[\t\x85\u2028\u2029]", re.MULTILINE)
+_DEEPEST = 2000  # libyaml's composer recurses in C: very deep nesting is left to ruamel's RecursionError
+_NESTED = 100  # deeper documents go to ruamel, whose recursion limit decides whether they are "nested too deeply"
+
+
+class _NotPlain(Exception):
+    """The document uses something only ruamel builds exactly as the rest of avgen expects."""
+
+
+class _Lines:
+    """The `lc` of ruamel's containers: 0-based (line, column) of each key, value and item."""
+
+    __slots__ = ("data",)
+
+    def __init__(self) -> None:
+        self.data: dict[Any, tuple[int, int, int, int]] = {}
+
+    def key(self, key: Any) -> tuple[int, int]:
+        return self.data[key][0], self.data[key][1]
+
+    def value(self, key: Any) -> tuple[int, int]:
+        return self.data[key][2], self.data[key][3]
+
+    def item(self, index: int) -> tuple[int, int]:
+        return self.data[index][0], self.data[index][1]
+
+
+class _Map(dict):
+    __slots__ = ("lc",)
+    lc: _Lines
+
+
+class _Seq(list):
+    __slots__ = ("lc",)
+    lc: _Lines
+
+
+if _CLoader is not None:
+    class _Composer(_CLoader):
+        """libyaml's composer, with tags left unresolved so that ruamel's YAML 1.2 rules apply."""
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            if kind is yaml.ScalarNode:
+                return _PLAIN if implicit[0] else _QUOTED
+            return _SEQ if kind is yaml.SequenceNode else _MAP
+
+
+def _plain_enough(text: str) -> bool:
+    return (not _RUAMEL_ONLY.search(text) and "\ufeff" not in text[1:]
+            and text.count("[") + text.count("{") < _DEEPEST and max(map(len, text.splitlines()), default=0) < _DEEPEST)
+
+
+class _Scalars:
+    """Plain scalars typed as ruamel types them (YAML 1.2: null, bool, int, float, else text)."""
+
+    def __init__(self) -> None:
+        ruamel = _yaml()
+        self.resolvers = ruamel.resolver.versioned_resolver
+        self.constructor = ruamel.constructor
+        self.cache: dict[str, Any] = {}
+
+    def value(self, text: str) -> Any:
+        try:
+            return self.cache[text]
+        except KeyError:
+            pass
+        tag = "str"
+        for candidate, pattern in self.resolvers.get(text[:1], []):
+            if pattern.match(text):
+                tag = candidate
+                break
+        kind = tag.rsplit(":", 1)[-1]
+        if kind == "str":
+            result: Any = text
+        elif kind == "null":
+            result = None
+        elif kind == "bool":
+            result = bool(self.constructor.construct_yaml_bool(RuamelScalar(tag, text)))
+        elif kind == "int":
+            result = int(self.constructor.construct_yaml_int(RuamelScalar(tag, text)))
+        elif kind == "float":
+            result = float(self.constructor.construct_yaml_float(RuamelScalar(tag, text)))
+        else:  # dates, merge keys (<<), the value key (=)
+            raise _NotPlain(tag)
+        self.cache[text] = result
+        return result
+
+
+def _compose_fast(text: str) -> Any:
+    loader = _Composer(text)
+    try:
+        root = loader.get_single_node()
+    finally:
+        loader.dispose()
+    return None if root is None else _build(root, _Scalars(), 0)
+
+
+def _build(node: Any, scalars: _Scalars, depth: int) -> Any:
+    if depth > _NESTED:
+        raise _NotPlain("nested deeply")
+    tag = node.tag
+    if tag == _PLAIN:
+        if not node.value:  # an empty value: ruamel places it at the next token, libyaml where it ends
+            raise _NotPlain("an empty value")
+        return scalars.value(node.value)
+    if tag == _QUOTED and isinstance(node, yaml.ScalarNode):
+        return node.value
+    if tag == _MAP:
+        mapping = _Map()
+        mapping.lc = lines = _Lines()
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _NotPlain("a key that is a list or a mapping")
+            key = _build(key_node, scalars, depth + 1)
+            if key in mapping:
+                raise _NotPlain("a duplicate key")  # ruamel's message names it
+            mapping[key] = _build(value_node, scalars, depth + 1)
+            lines.data[key] = (key_node.start_mark.line, key_node.start_mark.column,
+                               value_node.start_mark.line, value_node.start_mark.column)
+        return mapping
+    if tag == _SEQ:
+        sequence = _Seq(_build(item, scalars, depth + 1) for item in node.value)
+        sequence.lc = lines = _Lines()
+        lines.data = {index: (item.start_mark.line, item.start_mark.column, 0, 0)
+                      for index, item in enumerate(node.value)}
+        return sequence
+    raise _NotPlain(tag)  # an explicit tag
 
 
 def read_document(path: Path) -> SourceDocument:

@@ -16,12 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from generator.workflow import schema
+from generator.workflow import schema, source
 from generator.workflow.findings import Severity, has_errors
 from generator.workflow.graph import to_dot, to_mermaid
 from generator.workflow.load import LoadResult, load_text
 from generator.workflow.report import findings_json
 from generator.workflow.rules import RULES
+from tests.validate.test_source_libyaml import findings_by_ruamel
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = Path(__file__).parent / "cases"
@@ -105,6 +106,8 @@ def check(result: LoadResult, text: str, path: str) -> None:
 def load_and_check(text: str, path: Path | str) -> LoadResult:
     result = load_text(text, path)
     check(result, text, str(path))
+    if source._CLoader is not None:  # libyaml's fast path and ruamel.yaml find the same
+        assert result.findings == findings_by_ruamel(text, path)
     return result
 
 
