@@ -42,7 +42,9 @@ class AvgenGroup(TyperGroup):
                 err.print(exc.output, markup=False, highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]")
+            # terraform was let finish writing its state (generator/deploy/terraform.py): nothing half-recorded
+            err.print("[yellow]interrupted[/]: what was under way finished cleanly; run the command again to "
+                      "continue")
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
 

@@ -10,13 +10,16 @@ asks it only for the argument list (`generate_cmd_string`) and runs that itself:
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -69,6 +72,24 @@ def terraform_version(binary: str) -> tuple[int, ...]:
     return version
 
 
+@contextlib.contextmanager
+def interrupts_as_exceptions():
+    """SIGTERM raises KeyboardInterrupt while terraform runs (as Ctrl-C does), so that avgen passes it on and
+    waits instead of dying with terraform half-way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class TerraformRunner:
     def __init__(self, workdir: Path, options: TerraformOptions):
         self.workdir = Path(workdir)
@@ -107,9 +128,12 @@ class TerraformRunner:
     def run(self, argv: list[str], on_line: Optional[LineHandler] = None, check: bool = True,
             ok_codes: Iterable[int] = (0,)) -> Run:
         """Run terraform in the working directory, streaming stdout lines to `on_line`."""
-        with tempfile.TemporaryFile() as err_file:
+        with tempfile.TemporaryFile() as err_file, interrupts_as_exceptions():
+            # Its own session: a Ctrl-C, a SIGTERM or a SIGKILL of avgen never reaches terraform directly, so
+            # it can always finish writing the state of what it created (the next apply then continues).
             process = subprocess.Popen(argv, cwd=self.workdir, env=self.environment, stdout=subprocess.PIPE,
-                                       stderr=err_file, stdin=subprocess.DEVNULL, text=True, bufsize=1)
+                                       stderr=err_file, stdin=subprocess.DEVNULL, text=True, bufsize=1,
+                                       start_new_session=True)
             lines = []
             assert process.stdout is not None  # stdout=PIPE
             try:
@@ -119,11 +143,11 @@ class TerraformRunner:
                         on_line(line.rstrip("\n"))
                 process.wait()
             except BaseException:
-                # Ctrl-C: terraform got SIGINT with us (same process group) and stops cleanly; wait for it
-                try:
-                    process.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+                # Pass the interrupt on once: terraform stops after the operations in flight and writes its
+                # state. Wait for that as long as it takes; killing it now would lose what it created.
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGINT)
+                process.wait()
                 raise
             err_file.seek(0)
             stderr = err_file.read().decode(errors="replace")

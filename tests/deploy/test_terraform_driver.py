@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from generator.deploy.terraform import TerraformError, TerraformNotFound, TerraformOptions, TerraformRunner
+
+REPO = Path(__file__).resolve().parents[2]
 
 needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform CLI not installed")
 
@@ -86,3 +93,53 @@ def test_an_old_terraform_is_refused_with_the_version_needed(tmp_path):
     old.chmod(0o755)
     with pytest.raises(TerraformNotFound, match=r"Terraform 1\.5\.7; avgen needs Terraform >= 1\.10"):
         TerraformRunner(tmp_path, TerraformOptions(terraform_bin=str(old)))
+
+
+INTERRUPTED_RUN = """
+import sys
+from pathlib import Path
+from generator.deploy.terraform import TerraformOptions, TerraformRunner
+
+folder = Path(sys.argv[1])
+runner = TerraformRunner(folder, TerraformOptions())
+try:
+    runner.run(["sh", str(folder / "fake-terraform.sh")])
+except KeyboardInterrupt:
+    (folder / "avgen-saw-the-interrupt").write_text("yes")
+    sys.exit(130)
+"""
+# Stands in for a terraform apply: on SIGINT it takes a moment to write its state, then stops.
+FAKE_TERRAFORM = """
+trap 'echo int >> interrupts; sleep 1; echo saved > terraform.tfstate; exit 1' INT
+echo started > started
+while true; do sleep 0.1; done
+"""
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupted_avgen_lets_terraform_finish_writing_its_state(tmp_path, how):
+    (tmp_path / "fake-terraform.sh").write_text(FAKE_TERRAFORM)
+    avgen = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path)], cwd=REPO)
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    avgen.send_signal(how)
+    assert avgen.wait(timeout=30) == 130
+    assert (tmp_path / "terraform.tfstate").read_text() == "saved\n"  # waited for it, did not kill it
+    assert (tmp_path / "interrupts").read_text() == "int\n"  # passed on exactly once
+    assert (tmp_path / "avgen-saw-the-interrupt").exists()
+
+
+def test_a_killed_avgen_leaves_terraform_running_to_the_end(tmp_path):
+    script = tmp_path / "fake-terraform.sh"
+    script.write_text("echo started > started\nsleep 1\necho saved > terraform.tfstate\n")
+    avgen = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path)], cwd=REPO)
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    avgen.kill()
+    avgen.wait()
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "terraform.tfstate").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (tmp_path / "terraform.tfstate").read_text() == "saved\n"
