@@ -164,7 +164,7 @@ class Executor:
         run = Run(command=[sys.executable, "-m", "lambda_src.invoke", str(event_file)], environment=environment,
                   timeout_s=float(function.timeout), log_group=f"/aws/lambda/{function.function_name}",
                   log_stream=f"{now:%Y/%m/%d}/[$LATEST]{request_id.replace('-', '')}", scratch=scratch)
-        self._prepare(run, deployed, activity)
+        self._prepare(run, deployed)
         run.lines.append(f"START RequestId: {request_id} Version: $LATEST")
         ok, reason = self._execute(run, activity)
         run.lines.append(f"END RequestId: {request_id}")
@@ -194,7 +194,7 @@ class Executor:
                   log_group=options.get("awslogs-group") or f"/aws/batch/{job.job_definition.name}",
                   log_stream=job.log_stream_name or f"{job.job_definition.name}/default/{job.job_id}",
                   scratch=scratch)
-        self._prepare(run, deployed, activity)
+        self._prepare(run, deployed)
         job.status = JobStatus.STARTING
         job.status = JobStatus.RUNNING
         ok, reason = self._execute(run, activity)
@@ -221,17 +221,22 @@ class Executor:
             partial.write_text(json.dumps(outcomes, indent=1, sort_keys=True))
             partial.replace(self.state_dir / JOB_OUTCOMES)
 
-    def _prepare(self, run: Run, deployed: dict[str, str], activity: Activity) -> None:
+    def _prepare(self, run: Run, deployed: dict[str, str]) -> None:
         """Point the runtime at the function's build context: its sources, script and handlers."""
+        from lambda_src.config import SCRIPT_VARIABLE
+
         context = self._context_of(deployed)
         run.environment["PYTHONPATH"] = str(context / "avgen")
-        run.environment["AVGEN_SCRIPT"] = str(context / "script.sh")
+        run.environment[SCRIPT_VARIABLE] = str(context / "script.sh")
 
     def _context_of(self, deployed: dict[str, str]) -> Path:
+        from lambda_src.config import CONFIG_VARIABLE
+
         try:
-            name = json.loads(deployed.get("AVGEN_FUNCTION", "{}"))["name"]
+            name = json.loads(deployed.get(CONFIG_VARIABLE, "{}"))["name"]
         except (ValueError, KeyError, TypeError):
-            raise RuntimeError("the deployed function has no AVGEN_FUNCTION: it was not deployed by avgen") from None
+            raise RuntimeError(f"the deployed function has no {CONFIG_VARIABLE}: "
+                               "it was not deployed by avgen") from None
         index = json.loads((self.contexts / CONTEXTS_INDEX).read_text()) if self.contexts and (
             self.contexts / CONTEXTS_INDEX).is_file() else {}
         if name not in index:
