@@ -12,7 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Optional, Any, Iterator
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -45,21 +45,28 @@ class SourceDocument:
         line, column = 1, 1
         for part in path:
             if isinstance(node, (CommentedMap, _Map)) and part in node:
-                try:
-                    pos = node.lc.key(part) if key and part == path[-1] else node.lc.value(part)
-                except (KeyError, TypeError):
-                    pos = node.lc.key(part)
-                if pos[0] is not None:
+                pos = _position(node, part, key=key and part == path[-1])
+                if pos and pos[0] is not None:
                     line, column = pos[0] + 1, pos[1] + 1
                 node = node[part]
             elif isinstance(node, (CommentedSeq, _Seq)) and isinstance(part, int) and 0 <= part < len(node):
                 pos = node.lc.item(part)
-                if pos[0] is not None:
+                if pos and pos[0] is not None:
                     line, column = pos[0] + 1, pos[1] + 1
                 node = node[part]
             else:
                 break
         return Location(self.file, line, column)
+
+
+def _position(mapping: Any, part: Any, *, key: bool) -> Optional[tuple]:
+    """Where a key (or its value) is written; None for a key merged in with `<<` (its mapping's place counts)."""
+    for lookup in ((mapping.lc.key,) if key else (mapping.lc.value, mapping.lc.key)):
+        try:
+            return lookup(part)
+        except (KeyError, TypeError, IndexError):
+            continue
+    return None
 
 
 class _Constructor(RoundTripConstructor):
@@ -95,8 +102,24 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+MAX_TEXT_CHARACTERS = 2_000_000  # a workflow of 5,000 functions is ~1 MB; past this it is not a workflow file
+MAX_ALIASES = 100                # a real workflow reuses a few anchors; YAML bombs need many aliases
+_ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s\[\]{},]+", re.MULTILINE)
+
+
 def parse_text(text: str, file: str) -> SourceDocument:
-    """Parse YAML text; raise YamlSyntaxError with the position of the problem."""
+    """Parse YAML text; raise YamlSyntaxError with the position of the problem.
+
+    Refuses at once, before parsing, what no workflow needs and what would take minutes and gigabytes:
+    a text of millions of characters, or more aliases than a bound (an alias bomb)."""
+    if len(text) > MAX_TEXT_CHARACTERS:
+        raise YamlSyntaxError(f"the file has {len(text):,} characters; avgen reads workflow files of at most "
+                              f"{MAX_TEXT_CHARACTERS:,}", Location(file, 0, 0))
+    aliases = _ALIAS.findall(text)
+    if len(aliases) > MAX_ALIASES:
+        raise YamlSyntaxError(f"the file uses {len(aliases)} YAML aliases (`*name`); avgen reads at most "
+                              f"{MAX_ALIASES}: write the repeated settings out, or use avgen.defaults",
+                              Location(file, *_first_alias(text)))
     with gc_paused():
         return _parse_text(text, file)
 
@@ -116,9 +139,32 @@ def _parse_text(text: str, file: str) -> SourceDocument:
         raise YamlSyntaxError(f"not valid YAML: {problem}", Location(file, line, column)) from None
     except RecursionError:
         raise YamlSyntaxError("not valid YAML: nested too deeply for avgen to read", Location(file, 0, 0)) from None
-    except (YAMLError, ValueError, TypeError) as exc:
-        raise YamlSyntaxError(f"not valid YAML: {exc}", Location(file, 0, 0)) from None
+    except YAMLError as exc:
+        raise YamlSyntaxError(f"not valid YAML: {exc}", Location(file, *_first_tag(text))) from None
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError):
+        # ruamel fails this way on a value its explicit tag cannot make (`!!float ""`, `!!bool maybe`,
+        # `!!set` on a scalar, `!!int hunter2`): say so where the first tag is, without echoing the value
+        # (it may be a secret)
+        raise YamlSyntaxError("not valid YAML: a value cannot be read as its explicit tag (`!!…`) says; write "
+                              "the value without the tag", Location(file, *_first_tag(text))) from None
     return SourceDocument(file=file, text=text, root=root)
+
+
+def _first_alias(text: str) -> tuple[int, int]:
+    found = _ALIAS.search(text)
+    if not found:
+        return 0, 0
+    start = text.index("*", found.start())
+    return text.count("\n", 0, start) + 1, start - (text.rfind("\n", 0, start) + 1) + 1
+
+
+def _first_tag(text: str) -> tuple[int, int]:
+    """Line and column of the first explicit tag, else (0, 0)."""
+    found = re.search(r"!!?[\w:/.-]*", text)
+    if not found:
+        return 0, 0
+    line = text.count("\n", 0, found.start()) + 1
+    return line, found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
 
 
 # --- the libyaml fast path ----------------------------------------------------------------------

@@ -1,0 +1,50 @@
+"""YAML a user can write that ruamel cannot construct, and keys merged in with `<<`: findings with a
+position, never a traceback (issue 16, item 9), and never the value itself (it may be a secret)."""
+from __future__ import annotations
+
+import pytest
+
+from generator.workflow.load import load_text
+
+TAGGED = ['functions: !!float ""', 'functions: !!int ""', "functions: !!bool maybe", "functions: !!set a",
+          "functions: !!omap a"]
+
+
+@pytest.mark.parametrize("text", TAGGED)
+def test_a_value_its_tag_cannot_make_is_an_avg001_at_the_tag(text):
+    [finding] = load_text(text + "\n").findings
+    assert finding.rule_id == "AVG001" and (finding.location.line, finding.location.column) == (1, 12)
+
+
+def test_a_secret_under_a_tag_is_not_echoed():
+    text = "storage_providers:\n  s3:\n    mine:\n      access_key: x\n      secret_key: !!int hunter2\n"
+    findings = load_text(text).findings
+    assert findings and all("hunter2" not in f.message + f.hint for f in findings)
+
+
+def test_an_error_in_a_merged_key_is_reported_where_the_merge_is():
+    text = ("base: &b {memory: x}\nfunctions:\n  aws:\n  - lambda:\n      <<: *b\n      name: f\n"
+            "      container: {image: i}\n")
+    findings = [f for f in load_text(text).findings if f.rule_id == "AVG003"]
+    assert findings and "memory" in findings[0].message and findings[0].location.line >= 4
+
+
+def test_a_merge_key_at_the_top_of_a_section_is_a_finding():
+    findings = load_text("functions:\n  <<: {a: 1}\n").findings
+    assert findings and all(f.location.line >= 1 for f in findings)
+
+
+def test_an_alias_bomb_is_refused_at_once():
+    import time
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 12)]
+    began = time.monotonic()
+    [finding] = load_text("\n".join(lines) + "\nfunctions: *a11\n").findings
+    assert time.monotonic() - began < 2
+    assert finding.rule_id == "AVG001" and "aliases" in finding.message and finding.location.line == 2
+
+
+def test_a_huge_file_is_refused_before_parsing():
+    [finding] = load_text("# " + "x" * 3_000_000 + "\n").findings
+    assert finding.rule_id == "AVG001" and "at most" in finding.message
