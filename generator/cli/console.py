@@ -3,6 +3,7 @@ Ctrl-C into a message and an exit code (`AvgenGroup`). The core never prints."""
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import sys
 from datetime import datetime
@@ -46,6 +47,14 @@ class AvgenGroup(TyperGroup):
             err.print("[yellow]interrupted[/]: what was under way finished cleanly; run the command again to "
                       "continue")
             raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+JSON_VERSION = 1  # of every --format json shape; bumped only when a shape changes incompatibly
+
+
+def print_json(data: dict) -> None:
+    """A command's result for tools: one JSON object on stdout, `version` first (progress stays on stderr)."""
+    print(json.dumps({"version": JSON_VERSION, **data}, indent=2, default=str))
 
 
 def fail(message: str, code: int = EXIT_FINDINGS) -> NoReturn:

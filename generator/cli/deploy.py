@@ -11,11 +11,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from generator.cli.console import (
-    EXIT_CHANGES, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, out, print_errors, status_line,
+    EXIT_CHANGES, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, out, print_errors, print_json, status_line,
 )
 from generator.cli.options import (
-    AutoApproveOpt, BackendConfigOpt, JsonOpt, NoColorOpt, PluginDirOpt, SandboxOpt, TerraformBinOpt, VarFileOpt,
-    VarOpt, WorkdirOpt, WorkflowArg,
+    AutoApproveOpt, BackendConfigOpt, Format, FormatOpt, JsonOpt, NoColorOpt, PluginDirOpt, SandboxOpt,
+    TerraformBinOpt, VarFileOpt, VarOpt, WorkdirOpt, WorkflowArg,
 )
 from generator.workdirs import IMAGES_DIR
 from generator.workflow.findings import has_errors
@@ -68,7 +68,7 @@ def print_summary(summary: PlanSummary) -> None:
 def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
          var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None, plugin_dir: PluginDirOpt = None,
          terraform_bin: TerraformBinOpt = "terraform", no_color: NoColorOpt = False,
-         as_json: JsonOpt = False,
+         output_format: FormatOpt = Format.text, as_json: JsonOpt = False,
          summary_md: Annotated[Optional[Path], typer.Option(
              "--summary-md", help="Also write the summary as Markdown (for a pull-request comment).",
              show_default=False)] = None):
@@ -82,8 +82,8 @@ def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = Fa
     summary = outcome.summary
     if summary_md:
         summary_md.write_text(summary.to_markdown())
-    if as_json:
-        print(json.dumps(summary.to_dict(), indent=2))
+    if as_json or output_format is Format.json:
+        print_json(summary.to_dict())
     else:
         print_summary(summary)
         if summary.has_changes:
@@ -208,12 +208,12 @@ def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
 def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False,
             plugin_dir: PluginDirOpt = None, terraform_bin: TerraformBinOpt = "terraform",
             no_color: NoColorOpt = False,
-            as_json: JsonOpt = False):
+            output_format: FormatOpt = Format.text, as_json: JsonOpt = False):
     """Show what is deployed: bucket names, functions, repositories, queues, the alert topic."""
     dep = deployment(file, workdir, sandbox, None, None, None, plugin_dir, terraform_bin, no_color)
     outcome = run_deploy(dep.outputs, file)
-    if as_json:
-        print(json.dumps({k: v.get("value") for k, v in sorted(outcome.outputs.items())}, indent=2))
+    if as_json or output_format is Format.json:
+        print_json({"outputs": {k: v.get("value") for k, v in sorted(outcome.outputs.items())}})
     else:
         print_outputs(outcome.outputs, file, sandbox, workdir)
 def build(file: WorkflowArg, workdir: WorkdirOpt = None,

@@ -14,9 +14,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from generator.cli.console import EXIT_FINDINGS, EXIT_USAGE, err, fail, human_size, load, local_time, out, plural
+from generator.cli.console import (
+    EXIT_FINDINGS, EXIT_USAGE, err, fail, human_size, load, local_time, out, plural, print_json,
+)
 from generator.cli.options import (
-    BucketOpt, ChunkOpt, EndpointOpt, RegionOpt, SandboxOpt, ThresholdOpt, WorkdirOpt, WorkflowOptArg, connection,
+    BucketOpt, ChunkOpt, EndpointOpt, Format, FormatOpt, RegionOpt, SandboxOpt, ThresholdOpt, WorkdirOpt,
+    WorkflowOptArg, connection,
 )
 from generator.workflow.graph import workflow_results
 
@@ -70,6 +73,7 @@ def put(
         "showing each invocation and job (exit 1 if one failed).")] = True,
     follow_symlinks: Annotated[bool, typer.Option(
         "--follow-symlinks", help="Upload what symlinks inside the folders point to (skipped otherwise).")] = False,
+    output_format: FormatOpt = Format.text,
 ):
     """Upload files or folders to a bucket folder; with a workflow, say which functions they start.
 
@@ -114,12 +118,28 @@ def put(
         err.print(f"[yellow]skipped[/] {escape(str(skipped_path))}: {escape(why)}")
     plan = put_plan.uploads
     total = sum(item.size for item in plan)
+    as_text = output_format is Format.text
     with connection(file, workflow, endpoint_url, region, sandbox, workdir, run_workflows=sandbox) as conn:
         began = time.monotonic()
         with TransferBars("uploading", total, len(plan)) as bars:
             keys = put_objects(conn.s3(), destination.bucket, plan, progress=bars,
                                config=transfer_config(multipart_threshold * MiB, multipart_chunk * MiB))
         seconds = time.monotonic() - began
+        hits = triggered_by(workflow, destination.bucket, keys) if workflow else {}
+        if sandbox and not wait and not conn.sandbox.attached:
+            err.print("[yellow]note:[/] --no-wait needs a sandbox kept running by `avgen sandbox up`; this "
+                      "command's sandbox stops with it, so it waits for the workflow")
+        report = None
+        if not as_text:
+            if sandbox and (wait or not conn.sandbox.attached):
+                report = conn.sandbox.wait_until_quiet(WorkflowProgress())
+            print_json({"bucket": destination.bucket, "uploaded": keys, "bytes": total,
+                        "skipped": [{"path": str(p), "why": why} for p, why in put_plan.skipped],
+                        "starts": {name: len(hit) for name, hit in hits.items()},
+                        "activities": report["activities"] if report else None})
+            if report and failed_activities(report):
+                raise typer.Exit(EXIT_FINDINGS)
+            return
         out.print(f"uploaded {len(keys)} file{'s' * (len(keys) != 1)} ({human_size(total)}) to "
                   f"{escape(str(destination))} in {seconds:.1f} s")
         for key in keys if len(keys) <= 20 else keys[:20]:
@@ -127,14 +147,10 @@ def put(
         if len(keys) > 20:
             out.print(f"  … and {len(keys) - 20} more")
         if workflow:
-            hits = triggered_by(workflow, destination.bucket, keys)
             for name, hit in hits.items():
                 out.print(f"[green]→ starts {escape(name)}[/] for {plural(len(hit), 'file')}")
             if not hits:
                 out.print("[yellow]no function of the workflow is triggered by these keys[/]")
-        if sandbox and not wait and not conn.sandbox.attached:
-            err.print("[yellow]note:[/] --no-wait needs a sandbox kept running by `avgen sandbox up`; this "
-                      "command's sandbox stops with it, so it waits for the workflow")
         if sandbox and (wait or not conn.sandbox.attached):
             wait_for_workflow(conn.sandbox, began)
 
@@ -142,7 +158,7 @@ def put(
 def wait_for_workflow(sandbox, began: float) -> None:
     """Follow the sandbox's executor until the workflow is quiet; exit 1 if an invocation or job failed."""
     report = sandbox.wait_until_quiet(WorkflowProgress())
-    failed = [a for a in report["activities"] if a["state"] not in ("succeeded", "queued", "running")]
+    failed = failed_activities(report)
     lambdas = sum(a["kind"] == "lambda" for a in report["activities"])
     jobs = len(report["activities"]) - lambdas
     out.print(f"{'[bold red]failed[/]' if failed else '[green]workflow done[/]'}: {plural(lambdas, 'invocation')}, "
@@ -153,6 +169,10 @@ def wait_for_workflow(sandbox, began: float) -> None:
     if failed:
         out.print("[dim]details: avgen logs WORKFLOW --sandbox; avgen status WORKFLOW --sandbox[/]")
         raise typer.Exit(EXIT_FINDINGS)
+
+def failed_activities(report: dict) -> list[dict]:
+    return [a for a in report["activities"] if a["state"] not in ("succeeded", "queued", "running")]
+
 
 class WorkflowProgress:
     """The sandbox's executor as lines: each invocation or job when it starts and when it ends."""
@@ -191,7 +211,7 @@ def print_listing(entries, title: str, with_sizes: bool = True) -> None:
 def ls(
     file: WorkflowOptArg = None, bucket: BucketOpt = None,
     endpoint_url: EndpointOpt = None, region: RegionOpt = None, sandbox: SandboxOpt = False,
-    workdir: WorkdirOpt = None,
+    workdir: WorkdirOpt = None, output_format: FormatOpt = Format.text,
 ):
     """List objects with their sizes and times: a bucket folder (-b), or every bucket of a workflow.
 
@@ -213,12 +233,19 @@ def ls(
         if bucket or workflow:
             locations = ([S3Location.parse(bucket)] if bucket
                          else [S3Location(b.name) for b in workflow.buckets] if workflow else [])
-            for location in locations:
-                entries = list_objects(client, location)
+            found = [(location, list_objects(client, location)) for location in locations]
+            if output_format is Format.json:
+                print_json({"objects": [{"bucket": location.bucket, "key": e.key, "size": e.size,
+                                         "last_modified": e.last_modified} for location, entries in found
+                                        for e in entries]})
+                return
+            for location, entries in found:
                 total = sum(e.size for e in entries)
                 print_listing(entries, f"key in s3://{location.bucket}")
                 out.print(f"[dim]{len(entries)} object{'s' * (len(entries) != 1)}, {human_size(total)} under "
                           f"{escape(str(location))}[/]")
+        elif output_format is Format.json:
+            print_json({"buckets": [{"name": e.key, "created": e.last_modified} for e in list_buckets(client)]})
         else:
             print_listing(list_buckets(client), "bucket", with_sizes=False)
 
@@ -231,6 +258,7 @@ def get(
     workdir: WorkdirOpt = None, multipart_threshold: ThresholdOpt = 8, multipart_chunk: ChunkOpt = 8,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace local files that differ from the objects (kept otherwise).")] = False,
+    output_format: FormatOpt = Format.text,
 ):
     """Download every object under a bucket folder (-b), or a workflow's results, to PATH/<key>.
 
@@ -260,6 +288,7 @@ def get(
         client = conn.s3()
         config = transfer_config(multipart_threshold * MiB, multipart_chunk * MiB)
         not_written = 0
+        result: dict[str, list] = {"downloaded": [], "skipped": [], "not_written": []}
         for location in locations:
             plan = plan_get(list_objects(client, location), path, overwrite=overwrite,
                             chunk=multipart_chunk * MiB)
@@ -273,8 +302,18 @@ def get(
             not_written += len(plan.problems)
             written_paths = set(written)
             written_bytes = sum(d.size for d in plan.downloads if d.path in written_paths)
+            result["downloaded"] += [{"bucket": location.bucket, "key": d.key, "path": str(d.path), "size": d.size}
+                                     for d in plan.downloads if d.path in written_paths]
+            result["skipped"] += [{"bucket": location.bucket, "key": k, "why": w} for k, w in plan.skipped]
+            result["not_written"] += [{"bucket": location.bucket, "key": k, "why": w} for k, w in plan.problems]
+            if output_format is Format.json:
+                continue
             out.print(f"downloaded {len(written)} file{'s' * (len(written) != 1)} ({human_size(written_bytes)}) "
                       f"from {escape(str(location))} to {escape(str(path))} in {time.monotonic() - began:.1f} s")
+    if output_format is Format.json:
+        print_json(result)
+        if not_written:
+            raise typer.Exit(EXIT_FINDINGS)
     if not_written:
         fail(f"{plural(not_written, 'object')} not written (listed above)", EXIT_FINDINGS)
 

@@ -1,7 +1,6 @@
 """logs, status: what the deployed functions and their Batch jobs did."""
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -9,9 +8,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from generator.cli.console import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, fail, load, local_time, out
+from generator.cli.console import (
+    EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, fail, load, local_time, out, print_json,
+)
 from generator.cli.options import (
-    EndpointOpt, JsonOpt, RegionOpt, SandboxOpt, SinceOpt, WorkdirOpt, WorkflowArg, connection,
+    EndpointOpt, Format, FormatOpt, JsonOpt, RegionOpt, SandboxOpt, SinceOpt, WorkdirOpt, WorkflowArg, connection,
 )
 
 if TYPE_CHECKING:  # boto3 and the readers are imported by the commands that read AWS, not at start-up
@@ -94,7 +95,7 @@ def logs(
 
 def status(
     file: WorkflowArg, since: SinceOpt = "24h",
-    as_json: JsonOpt = False,
+    output_format: FormatOpt = Format.text, as_json: JsonOpt = False,
     endpoint_url: EndpointOpt = None, region: RegionOpt = None, sandbox: SandboxOpt = False,
     workdir: WorkdirOpt = None,
 ):
@@ -119,9 +120,9 @@ def status(
         fail(str(exc), EXIT_USAGE)
     with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
         report = workflow_status(conn, workflow, start)
-    if as_json:
-        print(json.dumps([{**vars(s), "last_run": s.last_run.isoformat() if s.last_run else None}
-                          for s in report], indent=2))
+    if as_json or output_format is Format.json:
+        print_json({"functions": [{**vars(s), "last_run": s.last_run.isoformat() if s.last_run else None}
+                                  for s in report]})
     else:
         table = Table(box=None, pad_edge=False, header_style="bold")
         for column in ("function", "runs on", "deployed", "invocations", "errors", "last run", "Batch jobs"):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Iterator, List, Optional
 
@@ -43,7 +44,14 @@ TerraformBinOpt = Annotated[str, typer.Option(
     "--terraform-bin", metavar="PATH", envvar="AVGEN_TERRAFORM_BIN", help="The terraform executable to run.")]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours in terraform's or avgen's output.")]
 AutoApproveOpt = Annotated[bool, typer.Option("--auto-approve", help="Do not ask for confirmation (pipelines).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+FormatOpt = Annotated[Format, typer.Option(
+    "--format", help="text for people, json for tools (stable shapes with a \"version\" field: docs/everyday.md).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="The same as --format json.")]
 
 BucketOpt = Annotated[Optional[str], typer.Option(
     "--bucket", "-b", metavar="BUCKET[/FOLDER]", show_default=False,

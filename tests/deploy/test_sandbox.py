@@ -125,9 +125,9 @@ def test_iam_policies_scope_s3_to_the_declared_prefixes(av_workflow):
 def test_status_and_logs_find_what_apply_deployed(av_workflow):
     """The names `avgen status`/`avgen logs` look for are the ones the generated Terraform gave."""
     workflow, workdir, _ = av_workflow
-    status = avgen("status", workflow, "--sandbox", "-w", workdir, "--json")
+    status = avgen("status", workflow, "--sandbox", "-w", workdir, "--format", "json")
     assert status.exit_code == 0, status.output
-    assert {f["name"]: f["deployed"] for f in json.loads(status.stdout)} == {
+    assert {f["name"]: f["deployed"] for f in json.loads(status.stdout)["functions"]} == {
         "av-workflow-ffmpeg": True, "av-workflow-audio2srt": True, "av-workflow-yolov3": True}
     logs = avgen("logs", workflow, "av-workflow-ffmpeg", "--sandbox", "-w", workdir, "--since", "1h")
     assert logs.exit_code == 0, logs.output
@@ -137,14 +137,15 @@ def test_a_second_plan_right_after_apply_has_no_changes(av_workflow, plugin_dir)
     workflow, workdir, _ = av_workflow
     result = avgen("plan", workflow, "--sandbox", "--plugin-dir", plugin_dir, "-w", workdir, "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["has_changes"] is False
+    plan = json.loads(result.stdout)
+    assert plan["version"] == 1 and plan["has_changes"] is False
 
 
 def test_outputs_are_read_back_from_the_sandbox_state(av_workflow):
     workflow, workdir, _ = av_workflow
     result = avgen("outputs", workflow, "--sandbox", "-w", workdir, "--json")
     assert result.exit_code == 0, result.output
-    outputs = json.loads(result.stdout)
+    outputs = json.loads(result.stdout)["outputs"]
     assert "change-me-av-workflow" in json.dumps(outputs["bucket_names"])
     assert set(outputs["function_names"]) == {"av-workflow-ffmpeg", "av-workflow-audio2srt", "av-workflow-yolov3"}
 

@@ -192,5 +192,6 @@ def test_status(cli, deployed_logs, workflow, workflow_file):
     assert result.exit_code == 1  # count is not deployed and split had errors
     assert "split" in result.stdout and "script failed" in result.stdout
     assert "no Lambda function count" in result.stderr
-    data = json.loads(cli("status", workflow_file, "--json").stdout)
-    assert [d["name"] for d in data] == ["split", "count"] and data[0]["deployed"] is True
+    report = json.loads(cli("status", workflow_file, "--json").stdout)
+    data = report["functions"]
+    assert report["version"] == 1 and [d["name"] for d in data] == ["split", "count"] and data[0]["deployed"] is True

@@ -134,6 +134,23 @@ def test_put_ls_get_round_trip_with_a_folder(cli, bucket, tmp_path):
     assert (back / "input/day1/night/c.mp4").read_text() == "c"
 
 
+def test_put_ls_get_speak_json_for_tools(cli, bucket, tmp_path):
+    import json
+
+    endpoint, _ = bucket
+    tree = write_tree(tmp_path / "clips", {"a.mp4": "aaa", "day1/b.mp4": "bb"})
+    put = json.loads(cli("put", tree, "-b", f"{BUCKET}/in", "--endpoint-url", endpoint, "--format", "json").stdout)
+    assert put["version"] == 1 and put["uploaded"] == ["in/a.mp4", "in/day1/b.mp4"] and put["bytes"] == 5
+    listing = json.loads(cli("ls", "-b", f"{BUCKET}/in", "--endpoint-url", endpoint, "--format", "json").stdout)
+    assert [(o["key"], o["size"]) for o in listing["objects"]] == [("in/a.mp4", 3), ("in/day1/b.mp4", 2)]
+    got = cli("get", "-b", f"{BUCKET}/in", "-p", tmp_path / "back", "--endpoint-url", endpoint, "--format", "json")
+    fetched = json.loads(got.stdout)
+    assert got.exit_code == 0 and sorted(d["key"] for d in fetched["downloaded"]) == ["in/a.mp4", "in/day1/b.mp4"]
+    again = json.loads(cli("get", "-b", f"{BUCKET}/in", "-p", tmp_path / "back", "--endpoint-url", endpoint,
+                           "--format", "json").stdout)
+    assert again["downloaded"] == [] and len(again["skipped"]) == 2  # identical files are not written again
+
+
 def test_scars_options_and_a_single_key(cli, bucket, tmp_path):
     endpoint, client = bucket
     video = write_tree(tmp_path, {"v.mp4": "v"}) / "v.mp4"
