@@ -359,22 +359,55 @@ def _quiet(progress: Optional[Progress]) -> Progress:
 
 def put(client, bucket: str, plan: Sequence[Upload], *, config: Optional[TransferConfig] = None,
         progress: Optional[Progress] = None) -> list[str]:
-    """Upload `plan` in order; returns the keys. On a failure the TransferError says which files were
-    uploaded before it (its `done`), so a folder is never left half-uploaded without a word."""
-    report = _quiet(progress)
+    """Upload `plan`, many files at once (s3transfer's manager: `config.max_concurrency` threads shared by
+    all files and their parts); returns the keys, in the plan's order. On a failure the TransferError says
+    which files were uploaded (its `done`), so a folder is never left half-uploaded without a word."""
     # No HeadBucket first: it needs s3:ListBucket, which a user allowed only to write may lack.
-    done: list[str] = []
-    for item in plan:
-        report("start", item.key, item.size)
-        try:
-            with s3_errors(bucket, item.key, "write to", done):
-                client.upload_file(str(item.path), bucket, item.key, Config=config or transfer_config(),
-                                   Callback=lambda n, key=item.key: report("bytes", key, n))
-        except TransferError as exc:
-            raise TransferError(_partial_message(str(exc), done, len(plan), "uploaded"), done=done) from exc
-        done.append(item.key)
-        report("done", item.key, item.size)
+    results = _transfer_all(client, config, plan, progress,
+                            lambda manager, item, watch: manager.upload(str(item.path), bucket, item.key,
+                                                                        subscribers=watch))
+    done = [item.key for item, problem in results if problem is None]
+    for item, problem in results:
+        if problem is not None:
+            try:
+                with s3_errors(bucket, item.key, "write to", done):
+                    raise problem
+            except TransferError as exc:
+                raise TransferError(_partial_message(str(exc), done, len(plan), "uploaded"), done=done) from exc
     return done
+
+
+def _transfer_all(client, config: Optional[TransferConfig], items: Sequence, progress: Optional[Progress],
+                  submit: Callable) -> list[tuple[Any, Optional[BaseException]]]:
+    """Run every transfer through one s3transfer manager; (item, problem or None) for each, in order."""
+    from s3transfer.manager import TransferManager
+    from s3transfer.subscribers import BaseSubscriber
+
+    report = _quiet(progress)
+
+    class Watch(BaseSubscriber):
+        def __init__(self, key: str):
+            self.key = key
+
+        def on_progress(self, future, bytes_transferred, **kwargs):
+            report("bytes", self.key, bytes_transferred)
+
+    results: list[tuple[Any, Optional[BaseException]]] = []
+    with TransferManager(client, config or transfer_config()) as manager:
+        futures = []
+        for item in items:
+            report("start", item.key, item.size)
+            futures.append((item, submit(manager, item, [Watch(item.key)])))
+        for item, future in futures:
+            try:
+                future.result()
+            except Exception as exc:  # kept per file: the others go on, and the caller words it
+                report("failed", item.key, 0)
+                results.append((item, exc))
+            else:
+                report("done", item.key, item.size)
+                results.append((item, None))
+    return results
 
 
 def _partial_message(message: str, done: Sequence[str], total: int, verb: str) -> str:
@@ -414,31 +447,31 @@ def list_buckets(client) -> list[ObjectEntry]:
 
 def get(client, bucket: str, plan: DownloadPlan, *, config: Optional[TransferConfig] = None,
         progress: Optional[Progress] = None) -> list[Path]:
-    """Download `plan`; boto3 writes each file under a temporary name first, so no half file is left. A file
-    that cannot be written here (a name too long, …) is added to `plan.problems` and the rest go on; an S3
-    problem stops the transfer."""
-    report = _quiet(progress)
-    done: list[Path] = []
+    """Download `plan`, many files at once; s3transfer writes each file under a temporary name first, so no
+    half file is left. A file that cannot be written here (a name too long, …) is added to `plan.problems`
+    and the rest go on; an S3 problem fails the transfer, saying what was downloaded."""
+    writable = []
     for item in plan.downloads:
-        report("start", item.key, item.size)
         try:
             item.path.parent.mkdir(parents=True, exist_ok=True)
-            with s3_errors(bucket, item.key, "read", [str(p) for p in done]):
-                client.download_file(bucket, item.key, str(item.path), Config=config or transfer_config(),
-                                     Callback=lambda n, key=item.key: report("bytes", key, n))
         except OSError as exc:
             plan.problems.append((item.key, f"cannot be written to {item.path}: {exc.strerror or exc}"))
-            report("failed", item.key, 0)
             continue
-        except TransferError as exc:
-            if isinstance(exc.__cause__, OSError):  # a local file problem, not S3's
-                plan.problems.append((item.key, str(exc)))
-                report("failed", item.key, 0)
-                continue
-            raise TransferError(_partial_message(str(exc), [str(p) for p in done], len(plan.downloads),
-                                                 "downloaded"), done=[str(p) for p in done]) from exc
-        done.append(item.path)
-        report("done", item.key, item.size)
+        writable.append(item)
+    results = _transfer_all(client, config, writable, progress,
+                            lambda manager, item, watch: manager.download(bucket, item.key, str(item.path),
+                                                                          subscribers=watch))
+    done = [item.path for item, problem in results if problem is None]
+    for item, problem in results:
+        if isinstance(problem, OSError):
+            plan.problems.append((item.key, f"cannot be written to {item.path}: {problem.strerror or problem}"))
+        elif problem is not None:
+            try:
+                with s3_errors(bucket, item.key, "read", [str(p) for p in done]):
+                    raise problem
+            except TransferError as exc:
+                raise TransferError(_partial_message(str(exc), [str(p) for p in done], len(plan.downloads),
+                                                     "downloaded"), done=[str(p) for p in done]) from exc
     return done
 
 
