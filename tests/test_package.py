@@ -84,3 +84,16 @@ def test_the_runtime_and_the_handlers_never_import_the_generator():
     for top in ("lambda_src", "batch_jobs"):
         for path in (ROOT / top).rglob("*.py"):
             assert not any(m == "generator" or m.startswith("generator.") for m in imported_modules(path)), path
+
+
+def test_long_work_without_a_terminal_prints_plain_lines_now_and_then(capsys, monkeypatch):
+    import time
+
+    from generator.cli import console
+
+    monkeypatch.setattr(console, "HEARTBEAT_S", 0.05)
+    with console.status_line("terraform plan…"):
+        time.sleep(0.3)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "terraform plan…"
+    assert 2 <= len(lines) <= 8 and all(line.startswith("terraform plan: still running") for line in lines[1:])

@@ -6,6 +6,8 @@ import contextlib
 import json
 import re
 import sys
+import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import NoReturn, Optional
@@ -91,12 +93,35 @@ def load(file: Path, *, allow_errors: bool = False) -> Workflow:
     return result.workflow
 
 
+HEARTBEAT_S = 10  # without a terminal, a line this often on long work: CI logs show it is not stuck
+
+
 def status_line(message: str):
-    """A spinner on a terminal; one plain line otherwise (CI logs)."""
+    """A spinner on a terminal; otherwise the message, then a plain line every HEARTBEAT_S seconds."""
     if err.is_terminal:
         return err.status(message, spinner="dots")
+    return heartbeat(message)
+
+
+@contextlib.contextmanager
+def heartbeat(message: str):
+    """Without a terminal: the message now, then a plain line every HEARTBEAT_S seconds until the block ends."""
     err.print(message, markup=False, highlight=False)
-    return contextlib.nullcontext()
+    stop = threading.Event()
+    began = time.monotonic()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_S):
+            err.print(f"{message.rstrip('…. ')}: still running ({time.monotonic() - began:.0f} s)", markup=False,
+                      highlight=False)
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def human_size(size: float) -> str:

@@ -1,6 +1,7 @@
 """plan, apply, destroy, outputs, build: the deployment of a workflow, on AWS or in the sandbox."""
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -11,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from generator.cli.console import (
-    EXIT_CHANGES, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, out, print_errors, print_json, status_line,
+    EXIT_CHANGES, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, heartbeat, out, print_errors, print_json, status_line,
 )
 from generator.cli.options import (
     AutoApproveOpt, BackendConfigOpt, Format, FormatOpt, JsonOpt, NoColorOpt, PluginDirOpt, SandboxOpt,
@@ -113,14 +114,18 @@ class ApplyProgress:
                                  MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False,
                                  disable=not err.is_terminal)
         self.task = None
+        # without a terminal (CI) the bar is off: plain lines say that terraform is still at work
+        self.beat = contextlib.nullcontext() if err.is_terminal else heartbeat("terraform plan and apply…")
 
     def __enter__(self):
+        self.beat.__enter__()
         self.progress.__enter__()
         self.task = self.progress.add_task("terraform plan", total=None)
         return self
 
     def __exit__(self, *exc):
         self.progress.__exit__(*exc)
+        self.beat.__exit__(*exc)
 
     def confirming(self, auto_approve: bool, verb: str):
         """Show the plan, ask (unless auto-approved), and turn the bar into one step per resource."""
