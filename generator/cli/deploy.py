@@ -64,6 +64,12 @@ def print_summary(summary: PlanSummary) -> None:
             table.add_row(escape(name), *[str(row[a] or "") for a in ACTIONS])
         out.print()
         out.print(table)
+    losses = summary.data_loss_lines()
+    if losses:
+        out.print()
+        out.print("[bold red]data is lost with these resources[/] (a renamed function replaces all of its own):")
+        for line in losses:
+            out.print(f"  [red]{escape(line)}[/]")
 
 
 def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,

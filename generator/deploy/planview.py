@@ -11,6 +11,14 @@ ACTIONS = ("create", "update", "replace", "delete")
 SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-"}
 VERB = {"create": "to add", "update": "to change", "replace": "to replace", "delete": "to destroy"}
 WORKFLOW_WIDE = "(workflow)"
+# What is lost with a resource of these types when it is destroyed or replaced (a renamed function replaces
+# all of its resources): said before apply asks for confirmation.
+HOLDS_DATA = {
+    "aws_sqs_queue": "the messages in its dead-letter queue",
+    "aws_cloudwatch_log_group": "its logs",
+    "aws_ecr_repository": "its images",
+    "aws_s3_bucket": "the objects in the bucket",
+}
 MARKDOWN_MAX_ROWS = 200  # GitHub comments stop at 65,536 characters
 
 
@@ -28,6 +36,11 @@ class Change:
     type: str
     action: str
     owner: str  # the function or bucket the resource belongs to, or "(workflow)"
+    data_loss: str = ""  # what destroying it loses (HOLDS_DATA), for a delete or replace
+
+    @property
+    def loses_data(self) -> bool:
+        return bool(self.data_loss) and self.action in ("delete", "replace")
 
 
 @dataclass
@@ -50,6 +63,12 @@ class PlanSummary:
             table[getattr(change, attribute)][change.action] += 1
         return {key: {a: table[key].get(a, 0) for a in ACTIONS} for key in sorted(table)}
 
+    def data_losses(self) -> list[Change]:
+        return sorted((c for c in self.changes if c.loses_data), key=lambda c: c.address)
+
+    def data_loss_lines(self) -> list[str]:
+        return [f"{c.action} {c.address} ({c.owner}): loses {c.data_loss}" for c in self.data_losses()]
+
     def headline(self) -> str:
         counts = self.counts()
         if not self.has_changes:
@@ -64,6 +83,7 @@ class PlanSummary:
             "by_type": self.by("type"),
             "by_owner": self.by("owner"),
             "changes": [vars(c) for c in self.changes],
+            "data_losses": [c.address for c in self.data_losses()],
         }
 
     def to_markdown(self) -> str:
@@ -88,7 +108,10 @@ class PlanSummary:
             lines.append(f"# … and {len(self.changes) - MARKDOWN_MAX_ROWS} more")
         lines += ["```", "", "</details>", ""]
         if counts["delete"] or counts["replace"]:
-            lines.insert(3, "> [!WARNING]\n> This plan destroys or replaces resources.\n")
+            losses = "".join(f"\n> - `{c.address}` ({c.owner}): {c.action}, loses {c.data_loss}"
+                             for c in self.data_losses())
+            lines.insert(3, "> [!WARNING]\n> This plan destroys or replaces resources." +
+                         (f" Data is lost with:{losses}" if losses else "") + "\n")
         return "\n".join(lines)
 
 
@@ -96,14 +119,18 @@ _KEY = re.compile(r'\["([^"]+)"\]')
 
 
 def owner_of(address: str, workflow: Workflow) -> str:
-    """The function or bucket a resource address belongs to (from its for_each keys)."""
+    """The function or bucket a resource address belongs to (from its for_each keys). A key the workflow no
+    longer has is a function renamed or removed: its resources are filed under that old name."""
     functions = {f.name for f in workflow.functions} | {f.resource_name for f in workflow.functions}
     buckets = {b.name for b in workflow.buckets}
-    for key in _KEY.findall(address):
+    keys = _KEY.findall(address)
+    for key in keys:
         if key in functions:
             return next(f.name for f in workflow.functions if key in (f.name, f.resource_name))
         if key in buckets:
             return f"bucket {key}"
+    if keys and address.startswith("module."):
+        return f"{keys[0]} (no longer in the workflow)"
     return WORKFLOW_WIDE
 
 
@@ -116,7 +143,7 @@ def summarize(plan_json: dict, workflow: Workflow) -> PlanSummary:
         if action is None:
             continue
         summary.changes.append(Change(resource["address"], resource["type"], action,
-                                      owner_of(resource["address"], workflow)))
+                                      owner_of(resource["address"], workflow), HOLDS_DATA.get(resource["type"], "")))
     summary.outputs_changed = any(
         action_of(change.get("actions", [])) for change in plan_json.get("output_changes", {}).values()
     )

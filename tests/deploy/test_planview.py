@@ -72,3 +72,25 @@ def test_markdown_groups_by_function_and_by_resource_type():
     ), workflow()).to_markdown()
     assert "| av-workflow-ffmpeg | 1 |" in text and "| av-workflow-yolov3 | 1 |" in text
     assert "| `aws_lambda_function` | 2 |" in text
+
+
+def test_a_renamed_function_is_attributed_and_its_data_losses_flagged():
+    """Renaming av-workflow-ffmpeg to av-workflow-ffmpeg2: the old name's resources go, the new one's come."""
+    old, new = "av-workflow-ffmpeg-old", "av-workflow-ffmpeg"
+    summary = summarize(plan_json(
+        change(f'module.functions["{old}"].aws_sqs_queue.dead_letter[0]', "aws_sqs_queue", "delete"),
+        change(f'module.functions["{old}"].aws_cloudwatch_log_group.this', "aws_cloudwatch_log_group", "delete"),
+        change(f'module.image["{old}"].aws_ecr_repository.this', "aws_ecr_repository", "delete"),
+        change(f'module.functions["{old}"].aws_lambda_function.this', "aws_lambda_function", "delete"),
+        change(f'module.functions["{new}"].aws_lambda_function.this', "aws_lambda_function", "create"),
+        change(f'module.functions["{new}"].aws_cloudwatch_log_group.this', "aws_cloudwatch_log_group", "create"),
+    ), workflow())
+    owners = summary.by("owner")
+    assert owners[f"{old} (no longer in the workflow)"]["delete"] == 4 and "(workflow)" not in owners
+    assert {c.type for c in summary.data_losses()} == {"aws_ecr_repository", "aws_sqs_queue",
+                                                       "aws_cloudwatch_log_group"}
+    assert all("loses" in line for line in summary.data_loss_lines())
+    markdown = summary.to_markdown()
+    assert "Data is lost with:" in markdown and "the messages in its dead-letter queue" in markdown
+    assert summary.to_dict()["data_losses"] and not any(c.loses_data for c in summary.changes
+                                                        if c.action == "create")
