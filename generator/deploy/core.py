@@ -26,6 +26,7 @@ from generator.workdirs import IMAGES_DIR, SANDBOX_STATE, default_workdir, make_
 PLAN_FILE = "avgen.tfplan"
 PLAN_META = ".avgen-plan.json"
 SANDBOX_MARKER = ".avgen-sandbox"
+DESTROYED_MARKER = ".avgen-destroyed"  # written by a destroy, removed by the next apply
 # Resources that hold users' data: `avgen destroy` keeps them unless --delete-buckets.
 BUCKET_DATA_TYPES = frozenset({
     "aws_s3_bucket", "aws_s3_bucket_versioning", "aws_s3_bucket_public_access_block",
@@ -196,6 +197,7 @@ class Deployment:
             if outcome.summary.has_changes:
                 if not confirm(outcome.summary):
                     return outcome
+                (self.workdir / DESTROYED_MARKER).unlink(missing_ok=True)
                 try:
                     tf.apply_plan(self.workdir / PLAN_FILE, on_event)
                 finally:
@@ -251,6 +253,9 @@ class Deployment:
                 finally:
                     self._forget_plan()
                 outcome.applied = True
+                # a targeted destroy leaves the root outputs in the state: they must not read as live
+                kept_names = ", ".join(outcome.kept_buckets) or "none"
+                (self.workdir / DESTROYED_MARKER).write_text(f"destroyed; buckets kept: {kept_names}\n")
             else:
                 self._forget_plan()
         return outcome
@@ -281,6 +286,10 @@ class Deployment:
             return outcome
         if not (self.workdir / "terraform.tfstate").exists() and not (self.workdir / ".terraform").exists():
             raise DeployError(f"nothing is deployed from {self.workdir}: run `avgen apply` first")
+        destroyed = self.workdir / DESTROYED_MARKER
+        if destroyed.exists():
+            raise DeployError(f"the workflow deployed from {self.workdir} was destroyed "
+                              f"({destroyed.read_text().strip()}): run `avgen apply` to deploy it again")
         with self.terraform(need_aws=False) as tf:
             if not (self.workdir / ".terraform").exists():
                 tf.init()  # outputs are read from the state: no provider needed once initialised

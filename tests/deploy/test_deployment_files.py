@@ -50,3 +50,16 @@ def test_the_working_folder_does_not_depend_on_how_the_path_was_typed(tmp_path, 
     monkeypatch.chdir(tmp_path)
     outside = default_workdir(Path("av-workflow/workflow.yaml"), sandbox=False).resolve()
     assert inside == outside == workflow.parent / ".avgen" / "av-workflow"
+
+
+def test_outputs_after_a_destroy_do_not_read_as_live(tmp_path):
+    from generator.deploy.core import DESTROYED_MARKER
+
+    workdir = tmp_path / "deploy"
+    workdir.mkdir()
+    (workdir / "terraform.tfstate").write_text("{}")
+    (workdir / DESTROYED_MARKER).write_text("destroyed; buckets kept: media\n")
+    deployment = Deployment(Path(__file__).parents[2] / "examples" / "video-process" / "workflow.yaml",
+                            DeployOptions(workdir=workdir))
+    with pytest.raises(DeployError, match="was destroyed .*buckets kept: media.*avgen apply"):
+        deployment.outputs()
