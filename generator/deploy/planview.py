@@ -1,6 +1,7 @@
 """What a saved plan will do, summarised for people (terminal, pull-request markdown) and machines (JSON)."""
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -20,6 +21,18 @@ HOLDS_DATA = {
     "aws_s3_bucket": "the objects in the bucket",
 }
 MARKDOWN_MAX_ROWS = 200  # GitHub comments stop at 65,536 characters
+MARKDOWN_MAX_CHARACTERS = 60_000  # the whole comment, with room for the pipeline's own header
+# The attributes a reviewer judges a change by, per resource type (the rest is in `terraform show`).
+REVIEWED = {
+    "aws_lambda_function": ("image_uri", "memory_size", "timeout", "ephemeral_storage", "environment"),
+    "aws_batch_job_definition": ("container_properties", "timeout", "retry_strategy"),
+    "aws_batch_compute_environment": ("compute_resources",),
+    "aws_s3_bucket_notification": ("lambda_function", "eventbridge"),
+    "aws_iam_role": ("assume_role_policy", "permissions_boundary"),
+    "aws_iam_role_policy": ("policy",),
+    "aws_lambda_permission": ("source_arn",),
+}
+POLICY_TYPES = {"aws_iam_role_policy": "policy", "aws_iam_role": "assume_role_policy"}
 
 
 def action_of(actions: list[str]) -> str | None:
@@ -37,6 +50,8 @@ class Change:
     action: str
     owner: str  # the function or bucket the resource belongs to, or "(workflow)"
     data_loss: str = ""  # what destroying it loses (HOLDS_DATA), for a delete or replace
+    attributes: dict = field(default_factory=dict)  # reviewed attribute → (before, after), when it changes
+    policy: str = ""  # the IAM policy document of a new or changed role policy, pretty-printed
 
     @property
     def loses_data(self) -> bool:
@@ -86,6 +101,19 @@ class PlanSummary:
             "data_losses": [c.address for c in self.data_losses()],
         }
 
+    def review_lines(self) -> list[str]:
+        """Markdown for what a reviewer judges: reviewed attributes before → after, and IAM policy texts."""
+        lines: list[str] = []
+        for change in sorted(self.changes, key=lambda c: c.address):
+            if not (change.attributes or change.policy):
+                continue
+            lines.append(f"- `{change.address}` ({change.action})")
+            for name, (before, after) in sorted(change.attributes.items()):
+                lines.append(f"  - `{name}`: `{_short(before)}` → `{_short(after)}`")
+            if change.policy:
+                lines += ["", "  ```json", *("  " + line for line in change.policy.splitlines()), "  ```"]
+        return lines
+
     def to_markdown(self) -> str:
         counts = self.counts()
         lines = [f"### avgen plan: `{self.workflow}`", "", f"**{self.headline()}**", ""]
@@ -107,12 +135,21 @@ class PlanSummary:
         if len(self.changes) > MARKDOWN_MAX_ROWS:
             lines.append(f"# … and {len(self.changes) - MARKDOWN_MAX_ROWS} more")
         lines += ["```", "", "</details>", ""]
+        review = self.review_lines()
+        if review:
+            lines += ["<details open><summary>What changes (attributes a reviewer checks, IAM policies)</summary>",
+                      "", *review, "", "</details>", ""]
         if counts["delete"] or counts["replace"]:
             losses = "".join(f"\n> - `{c.address}` ({c.owner}): {c.action}, loses {c.data_loss}"
                              for c in self.data_losses())
             lines.insert(3, "> [!WARNING]\n> This plan destroys or replaces resources." +
                          (f" Data is lost with:{losses}" if losses else "") + "\n")
-        return "\n".join(lines)
+        text = "\n".join(lines)
+        if len(text) > MARKDOWN_MAX_CHARACTERS:
+            cut = text[:MARKDOWN_MAX_CHARACTERS].rsplit("\n", 1)[0]
+            text = (cut + "\n\n… cut here to fit a pull-request comment; `avgen plan --format json` or "
+                    "`terraform show` in the working folder has the whole plan.\n")
+        return text
 
 
 _KEY = re.compile(r'\["([^"]+)"\]')
@@ -134,6 +171,41 @@ def owner_of(address: str, workflow: Workflow) -> str:
     return WORKFLOW_WIDE
 
 
+def _short(value, limit: int = 120) -> str:
+    text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else value
+    text = text.replace("`", "'").replace("\n", " ")
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def reviewed_attributes(resource: dict) -> dict:
+    """Reviewed attributes whose value changes (None before for a create, after for a delete)."""
+    change = resource.get("change", {})
+    before, after = change.get("before") or {}, change.get("after") or {}
+    unknown = change.get("after_unknown") or {}
+    found = {}
+    for name in REVIEWED.get(resource.get("type", ""), ()):
+        old, new = before.get(name), after.get(name)
+        if unknown.get(name) is True:
+            new = "(known after apply)"
+        if old != new:
+            found[name] = (old, new)
+    return found
+
+
+def policy_text(resource: dict) -> str:
+    attribute = POLICY_TYPES.get(resource.get("type", ""))
+    after = (resource.get("change", {}).get("after") or {}).get(attribute) if attribute else None
+    if not isinstance(after, str):
+        return ""
+    before = (resource.get("change", {}).get("before") or {}).get(attribute)
+    if before == after:
+        return ""
+    try:
+        return json.dumps(json.loads(after), indent=2, sort_keys=True)
+    except ValueError:
+        return after
+
+
 def summarize(plan_json: dict, workflow: Workflow) -> PlanSummary:
     summary = PlanSummary(workflow=workflow.name)
     for resource in plan_json.get("resource_changes", []):
@@ -143,7 +215,9 @@ def summarize(plan_json: dict, workflow: Workflow) -> PlanSummary:
         if action is None:
             continue
         summary.changes.append(Change(resource["address"], resource["type"], action,
-                                      owner_of(resource["address"], workflow), HOLDS_DATA.get(resource["type"], "")))
+                                      owner_of(resource["address"], workflow), HOLDS_DATA.get(resource["type"], ""),
+                                      reviewed_attributes(resource) if action != "delete" else {},
+                                      policy_text(resource) if action != "delete" else ""))
     summary.outputs_changed = any(
         action_of(change.get("actions", [])) for change in plan_json.get("output_changes", {}).values()
     )

@@ -94,3 +94,31 @@ def test_a_renamed_function_is_attributed_and_its_data_losses_flagged():
     assert "Data is lost with:" in markdown and "the messages in its dead-letter queue" in markdown
     assert summary.to_dict()["data_losses"] and not any(c.loses_data for c in summary.changes
                                                         if c.action == "create")
+
+
+def test_the_pr_comment_shows_what_changes_and_the_iam_policy_text():
+    memory = change('module.functions["av-workflow-ffmpeg"].module.function.aws_lambda_function.this',
+                    "aws_lambda_function", "update")
+    memory["change"].update(before={"memory_size": 1024, "timeout": 900, "tags": {"a": "b"}},
+                            after={"memory_size": 2048, "timeout": 900, "tags": {"a": "c"}})
+    policy = change('module.functions["av-workflow-ffmpeg"].module.role.aws_iam_role_policy.this',
+                    "aws_iam_role_policy", "update")
+    policy["change"].update(before={"policy": '{"Statement": []}'},
+                            after={"policy": '{"Statement": [{"Action": "s3:GetObject", "Effect": "Allow"}]}'})
+    summary = summarize(plan_json(memory, policy), workflow())
+    markdown = summary.to_markdown()
+    assert "`memory_size`: `1024` → `2048`" in markdown
+    assert "timeout" not in markdown.split("What changes")[1] and "tags" not in markdown.split("What changes")[1]
+    assert '"Action": "s3:GetObject"' in markdown  # the new policy, pretty-printed for review
+
+
+def test_the_pr_comment_stays_within_githubs_limit():
+    from generator.deploy.planview import MARKDOWN_MAX_CHARACTERS
+
+    many = []
+    for index in range(400):
+        item = change(f'module.functions["f{index}"].aws_iam_role_policy.this', "aws_iam_role_policy", "create")
+        item["change"].update(before=None, after={"policy": '{"Statement": "' + "x" * 400 + '"}'})
+        many.append(item)
+    markdown = summarize(plan_json(*many), workflow()).to_markdown()
+    assert len(markdown) < MARKDOWN_MAX_CHARACTERS + 200 and "cut here to fit a pull-request comment" in markdown
