@@ -64,6 +64,12 @@ def print_summary(summary: PlanSummary) -> None:
             table.add_row(escape(name), *[str(row[a] or "") for a in ACTIONS])
         out.print()
         out.print(table)
+    review = summary.review_lines()
+    if review:
+        out.print()
+        out.print("[bold]what changes[/]")
+        for line in review:
+            out.print(escape(line.replace("`", "")))
     losses = summary.data_loss_lines()
     if losses:
         out.print()
