@@ -29,6 +29,20 @@ class CheckovSkip:
 
 _SKIPS = (
     CheckovSkip(
+        "CKV2_AWS_5",
+        "Ensure that Security Groups are attached to another resource",
+        "aws_security_group (modules/default-vpc)",
+        "It is attached, by the Batch compute environments of the root module, which checkov does not follow "
+        "across the module boundary.",
+    ),
+    CheckovSkip(
+        "CKV_AWS_382",
+        "Ensure no security groups allow egress from 0.0.0.0:0 to port -1",
+        "aws_security_group (modules/default-vpc)",
+        "Batch instances must reach the ECS, ECR, S3 and CloudWatch Logs endpoints, whose addresses are not "
+        "fixed; with VPC endpoints, name your own subnets and security groups in the workflow instead.",
+    ),
+    CheckovSkip(
         "CKV_AWS_18",
         "Ensure the S3 bucket has access logging enabled",
         "aws_s3_bucket (modules/s3-bucket)",

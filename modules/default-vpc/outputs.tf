@@ -9,6 +9,6 @@ output "subnet_ids" {
 }
 
 output "security_group_ids" {
-  description = "ID of the default VPC's default security group, in a list."
-  value       = [data.aws_security_group.default.id]
+  description = "ID of the egress-only security group avgen makes in the default VPC, in a list."
+  value       = [aws_security_group.batch.id]
 }

@@ -65,6 +65,8 @@ RULES: dict[str, Rule] = {
              "A bucket named like the examples' placeholder (change-me-…): S3 names are global, pick your own."),
         Rule("AVG030", "invalid-waiver", W,
              "An `# avgen:waive` comment without a reason, for an unknown rule, or for an error: it waives nothing."),
+        Rule("AVG031", "default-vpc", INFO,
+             "A Batch function with no subnets or security groups runs in the account's default VPC."),
     )
 }
 

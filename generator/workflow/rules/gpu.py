@@ -1,4 +1,4 @@
-"""Checks on Batch hardware: GPUs, instance families, capacity."""
+"""Checks on Batch hardware and where it runs: GPUs, instance families, capacity, network."""
 from __future__ import annotations
 
 from generator.workflow.model import Workflow
@@ -65,3 +65,21 @@ def batch_capacity(workflow: Workflow):
                 batch.location,
                 f"set batch.compute_resources.max_v_cpus to {batch.vcpus} or more",
             )
+
+
+@check
+def default_vpc(workflow: Workflow):
+    """Said, not refused: the default VPC works where it exists, but it gives instances public addresses and
+    is missing in many organisations' accounts (the plan then fails looking it up)."""
+    for function in workflow.functions:
+        batch = function.batch
+        if batch is None or not function.uses_batch or (batch.subnets and batch.security_group_ids):
+            continue
+        yield rule("AVG031").finding(
+            f"function '{function.name}' names no subnets and security groups: its Batch instances run in the "
+            "account's default VPC, with public IP addresses, behind an egress-only security group avgen makes; "
+            "the plan fails where the account has no default VPC",
+            batch.location,
+            "set compute_resources.subnets (private ones, with a NAT gateway or VPC endpoints for ECR, ECS, S3 "
+            "and CloudWatch Logs) and compute_resources.security_group_ids: docs/generated-terraform.md",
+        )

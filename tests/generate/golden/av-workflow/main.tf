@@ -301,6 +301,7 @@ module "function" {
 
 module "default_vpc" {
   source = "./modules/default-vpc"
+  name   = "av-workflow-"
 }
 
 module "batch_shared" {

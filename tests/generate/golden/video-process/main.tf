@@ -207,6 +207,7 @@ module "function" {
 
 module "default_vpc" {
   source = "./modules/default-vpc"
+  name   = "video-process-"
 }
 
 module "batch_shared" {
