@@ -178,6 +178,7 @@ class Executor:
     def _run_job(self, activity: Activity, job: Any) -> None:
         from moto.batch.utils import JobStatus
 
+        job.status = JobStatus.STARTING  # while its role is assumed and its context found
         properties = job.job_definition.container_properties or {}
         deployed = {e["name"]: e["value"] for e in properties.get("environment", [])}
         overrides = (job.container_overrides or {}).get("environment", [])
@@ -195,7 +196,6 @@ class Executor:
                   log_stream=job.log_stream_name or f"{job.job_definition.name}/default/{job.job_id}",
                   scratch=scratch)
         self._prepare(run, deployed)
-        job.status = JobStatus.STARTING
         job.status = JobStatus.RUNNING
         ok, reason = self._execute(run, activity)
         self._send_logs(run)

@@ -39,7 +39,7 @@ def up(file: Optional[Path] = WorkflowOptional, workdir: WorkdirOpt = None,
 
       eval "$(avgen sandbox up workflow.yaml)"   # then: aws s3 ls, avgen put …, avgen sandbox down
     """
-    from generator.aws.sandbox import Sandbox, running_server
+    from generator.aws.sandbox import FAKE_KEY, Sandbox, running_server
 
     state = state_of(file, workdir)
     server = running_server(state)
@@ -56,8 +56,6 @@ def up(file: Optional[Path] = WorkflowOptional, workdir: WorkdirOpt = None,
         server = running_server(state)
         if server is None:
             fail(f"the sandbox did not stay up; see {state / 'moto-server.log'}")
-    from generator.aws.sandbox import FAKE_KEY
-
     out.print(f"export AWS_ENDPOINT_URL=http://127.0.0.1:{server['port']}", markup=False)
     out.print(f"export AWS_ACCESS_KEY_ID={FAKE_KEY} AWS_SECRET_ACCESS_KEY={FAKE_KEY} "
               f"AWS_DEFAULT_REGION={server['region']}", markup=False)

