@@ -26,7 +26,7 @@ from tests.validate.test_source_libyaml import findings_by_ruamel
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = Path(__file__).parent / "cases"
-SEEDS = ROOT.parent / "shared" / "seeds" / "scar-configs"
+SEEDS = ROOT / "tests" / "data" / "scar-configs"  # copies of the SCAR seed files: nothing read from ../shared
 
 # (path the text is loaded as, text): paths matter for init_script look-ups next to the file.
 BASES = [(p, p.read_text(encoding="utf-8")) for p in [
