@@ -51,7 +51,7 @@ SCRIPT_PATH = DEFAULT_SCRIPT
 HASH_LENGTH = 12  # of the sha256 shown in headers: enough to tell versions apart at a glance
 
 # The modules every workflow uses, and those only a workflow with Batch functions needs.
-BASE_MODULES = ("bucket-notifications", "ecr-repository", "iam-role", "lambda-function", "s3-bucket")
+BASE_MODULES = ("ecr-repository", "iam-role", "lambda-function", "s3-bucket")
 BATCH_MODULES = ("batch-job", "batch-shared")
 
 
@@ -254,16 +254,29 @@ def _trigger_id(function: Function, key_prefix: str, suffix: str) -> str:
     return f"{function.name}:{key_prefix}*{suffix}"
 
 
-def _bucket_triggers(workflow: Workflow) -> dict[str, dict[str, dict[str, str]]]:
-    """Each trigger over several lines: one-line entries would be aligned with each other, and adding a
-    trigger with a longer id would then re-indent the others."""
+def _bucket_triggers(workflow: Workflow, owned: bool) -> dict[str, dict[str, dict[str, str]]]:
+    """The triggers on the buckets avgen creates (owned) or on those that exist already, which get theirs
+    through EventBridge with one rule each. Each trigger over several lines: one-line entries would be aligned
+    with each other, and adding a trigger with a longer id would then re-indent the others."""
+    created = {b.name for b in workflow.buckets if b.create}
     triggers: dict[str, dict[str, dict[str, str]]] = {}
     for function in workflow.functions:
         for path in function.triggers:
+            if (path.bucket in created) != owned:
+                continue
             for suffix in path.suffix_filters or ("",):
-                triggers.setdefault(path.bucket, {})[_trigger_id(function, path.key_prefix, suffix)] = {
-                    "function": function.name, "filter_prefix": path.key_prefix, "filter_suffix": suffix}
+                trigger_id = _trigger_id(function, path.key_prefix, suffix)
+                entry = {"function": function.name, "filter_prefix": path.key_prefix, "filter_suffix": suffix}
+                if not owned:
+                    entry["rule_name"] = _rule_name(function, path.bucket, trigger_id)
+                triggers.setdefault(path.bucket, {})[trigger_id] = entry
     return {bucket: dict(sorted(rules.items())) for bucket, rules in sorted(triggers.items())}
+
+
+def _rule_name(function: Function, bucket: str, trigger_id: str) -> str:
+    """An EventBridge rule name (at most 64 of [.-_A-Za-z0-9]): the function's, and a hash of what it watches."""
+    digest = hashlib.sha256(f"{bucket}/{trigger_id}".encode()).hexdigest()[:8]
+    return f"{function.resource_name[:64 - len('-s3-') - len(digest)]}-s3-{digest}"
 
 
 def _default_tags(workflow: Workflow) -> dict[str, str]:
@@ -298,7 +311,8 @@ def template_context(workflow: Workflow, avgen_version: str) -> dict[str, Any]:
         "batch_jobs": {f.name: _batch_entry(f) for f in batch_functions},
         "needs_default_vpc": any(not (f.batch.subnets and f.batch.security_group_ids)
                                  for f in batch_functions if f.batch is not None),
-        "bucket_triggers": _bucket_triggers(workflow),
+        "bucket_triggers": _bucket_triggers(workflow, owned=True),
+        "eventbridge_triggers": _bucket_triggers(workflow, owned=False),
         "shared_prefix": shared_name_prefix(workflow),
         "alerts": {"email": settings.alert_email} if settings.alerts_enabled else None,
         "iam": {"path": settings.role_path, "permissions_boundary": settings.permissions_boundary},
@@ -357,6 +371,10 @@ def render(workflow: Workflow, *, avgen_version: Optional[str] = None) -> dict[s
         text = environment.get_template(f"{name}.j2").render(context)
         files[name] = apply_checkov_skips(text, f"templates/{name}.j2")
     modules = list(BASE_MODULES)
+    if context["bucket_triggers"]:
+        modules.append("bucket-notifications")
+    if context["eventbridge_triggers"]:
+        modules.append("eventbridge-triggers")
     if context["batch_jobs"]:
         modules += BATCH_MODULES
         if context["needs_default_vpc"]:

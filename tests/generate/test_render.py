@@ -110,15 +110,44 @@ def test_lambda_environment_stays_far_below_4_kb(name):
         assert size < 2048, (function.name, size)
 
 
+def _trigger_map(main: str, name: str) -> str:
+    start = main.index(f"{name} = {{")
+    return main[start:main.index("\n  }\n", start)]
+
+
 def test_triggers_have_stable_sorted_ids_one_notification_module_per_bucket():
     main = render_case("edge-cases")["main.tf"]
-    triggers = main[main.index("bucket_triggers = {"):]
-    ids = re.findall(r'^      "([^"]+)" = \{$', triggers, re.M)
-    assert ids == ["thumbnails:uploads/*.jpg", "thumbnails:uploads/*.png", "archive:*"]
-    buckets = re.findall(r'^    "([^"]+)" = \{$', triggers, re.M)
-    assert buckets == ["fixture-existing-media", "fixture-thumbs"]
+    owned = _trigger_map(main, "bucket_triggers")
+    assert re.findall(r'^      "([^"]+)" = \{$', owned, re.M) == ["archive:*"]
+    assert re.findall(r'^    "([^"]+)" = \{$', owned, re.M) == ["fixture-thumbs"]
     assert main.count('module "bucket_notifications"') == 1
     assert 'for_each = local.bucket_triggers' in main
+
+
+def test_existing_buckets_get_eventbridge_rules_and_no_notification_configuration():
+    """A bucket avgen does not create keeps its notification configuration (it is one object that a write
+    replaces whole): its triggers become EventBridge rules with stable names."""
+    files = render_case("edge-cases")
+    main = files["main.tf"]
+    existing = _trigger_map(main, "eventbridge_triggers")
+    assert re.findall(r'^    "([^"]+)" = \{$', existing, re.M) == ["fixture-existing-media"]
+    assert re.findall(r'^      "([^"]+)" = \{$', existing, re.M) == ["thumbnails:uploads/*.jpg",
+                                                                       "thumbnails:uploads/*.png"]
+    names = re.findall(r'rule_name     = "([^"]+)"', existing)
+    assert len(set(names)) == 2 and all(re.fullmatch(r"[.\-_A-Za-z0-9]{1,64}", n) for n in names)
+    assert "fixture-existing-media" not in _trigger_map(main, "bucket_triggers")
+    assert 'module "bucket_events"' in main and "for_each = local.eventbridge_triggers" in main
+    module = files["modules/eventbridge-triggers/main.tf"]
+    assert "aws_s3_bucket_notification" not in module
+    assert 'principal      = "events.amazonaws.com"' in module
+    assert "source_arn     = aws_cloudwatch_event_rule.this[each.key].arn" in module
+
+
+def test_only_the_trigger_modules_a_workflow_uses_are_written():
+    owned_only = render_case("video-process")
+    assert "modules/bucket-notifications/main.tf" in owned_only
+    assert not any(name.startswith("modules/eventbridge-triggers/") for name in owned_only)
+    assert "eventbridge_triggers" not in owned_only["main.tf"]
 
 
 def test_changing_one_functions_memory_changes_only_that_line():

@@ -222,7 +222,7 @@ locals {
     permissions_boundary = null
   }
 
-  # The S3 triggers of each bucket, keyed by a stable rule id: FUNCTION:PREFIX*SUFFIX.
+  # The S3 triggers of each bucket avgen creates, keyed by a stable rule id: FUNCTION:PREFIX*SUFFIX.
   bucket_triggers = {
     "change-me-av-workflow" = {
       "av-workflow-audio2srt:audio/*" = {

@@ -127,25 +127,31 @@ locals {
     permissions_boundary = "arn:aws:iam::123456789012:policy/fixture-boundary"
   }
 
-  # The S3 triggers of each bucket, keyed by a stable rule id: FUNCTION:PREFIX*SUFFIX.
+  # The S3 triggers of each bucket avgen creates, keyed by a stable rule id: FUNCTION:PREFIX*SUFFIX.
   bucket_triggers = {
-    "fixture-existing-media" = {
-      "thumbnails:uploads/*.jpg" = {
-        function      = "thumbnails"
-        filter_prefix = "uploads/"
-        filter_suffix = ".jpg"
-      }
-      "thumbnails:uploads/*.png" = {
-        function      = "thumbnails"
-        filter_prefix = "uploads/"
-        filter_suffix = ".png"
-      }
-    }
     "fixture-thumbs" = {
       "archive:*" = {
         function      = "archive"
         filter_prefix = ""
         filter_suffix = ""
+      }
+    }
+  }
+
+  # The triggers on buckets that exist already, through EventBridge (one rule each), keyed the same way.
+  eventbridge_triggers = {
+    "fixture-existing-media" = {
+      "thumbnails:uploads/*.jpg" = {
+        function      = "thumbnails"
+        filter_prefix = "uploads/"
+        filter_suffix = ".jpg"
+        rule_name     = "fx-thumbnails-s3-3114cfbe"
+      }
+      "thumbnails:uploads/*.png" = {
+        function      = "thumbnails"
+        filter_prefix = "uploads/"
+        filter_suffix = ".png"
+        rule_name     = "fx-thumbnails-s3-671407ad"
       }
     }
   }
@@ -262,6 +268,19 @@ module "bucket_notifications" {
   for_each = local.bucket_triggers
 
   bucket         = local.bucket_names[each.key]
+  triggers       = each.value
+  function_arns  = { for name, function in module.function : name => function.function_arn }
+  source_account = data.aws_caller_identity.current.account_id
+}
+
+# A bucket that exists already keeps its own notification configuration: avgen never writes it, and its
+# triggers are EventBridge rules instead (`avgen apply --enable-eventbridge` switches the bucket's EventBridge
+# delivery on, keeping what is configured).
+module "bucket_events" {
+  source   = "./modules/eventbridge-triggers"
+  for_each = local.eventbridge_triggers
+
+  bucket         = each.key
   triggers       = each.value
   function_arns  = { for name, function in module.function : name => function.function_arn }
   source_account = data.aws_caller_identity.current.account_id

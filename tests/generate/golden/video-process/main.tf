@@ -133,7 +133,7 @@ locals {
     permissions_boundary = null
   }
 
-  # The S3 triggers of each bucket, keyed by a stable rule id: FUNCTION:PREFIX*SUFFIX.
+  # The S3 triggers of each bucket avgen creates, keyed by a stable rule id: FUNCTION:PREFIX*SUFFIX.
   bucket_triggers = {
     "change-me-video-process" = {
       "video-process-darknet:split-images/*" = {
