@@ -22,7 +22,8 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 from urllib.parse import parse_qs, quote, urlparse
@@ -89,6 +90,28 @@ def keep_settings_moto_drops() -> None:
     JobQueue.describe = describe  # type: ignore[method-assign]
     BatchResponse.createjobqueue = remembering(BatchResponse.createjobqueue, "jobQueueName")  # type: ignore[method-assign]
     BatchResponse.updatejobqueue = remembering(BatchResponse.updatejobqueue, "jobQueue")  # type: ignore[method-assign]
+    say_bucket_eventbridge_is_on()
+
+
+def say_bucket_eventbridge_is_on() -> None:
+    """moto keeps a bucket's EventBridge delivery but leaves it out of GetBucketNotificationConfiguration,
+    where AWS answers with an empty <EventBridgeConfiguration/>: add it back."""
+    from moto.s3.responses import S3Response
+
+    get_notification = S3Response.get_bucket_notification
+
+    def get_bucket_notification(self):
+        status, headers, body = get_notification(self)
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if status != 200 or config is None or config.event_bridge is None:
+            return status, headers, body
+        text = body.decode() if isinstance(body, bytes) else body
+        end = "</NotificationConfiguration>"
+        if end not in text:  # an otherwise empty configuration is one self-closing element
+            text = text.rstrip().removesuffix("/>") + ">" + end
+        return status, headers, text.replace(end, "<EventBridgeConfiguration/>" + end)
+
+    S3Response.get_bucket_notification = get_bucket_notification  # type: ignore[method-assign]
 
 
 def treat_requests_as_tls() -> None:
@@ -149,6 +172,7 @@ def run_what_is_deployed(executor) -> None:
         executor.lambda_event(fn_arn, event_body)
 
     notifications._invoke_awslambda = invoke
+    deliver_eventbridge_to_lambda(executor)
 
     def queue_job(self, include_start_attempt, job):
         self.backend._jobs[job.job_id] = job
@@ -161,6 +185,39 @@ def run_what_is_deployed(executor) -> None:
 
     # Patching moto on purpose; mypy forbids assigning to a method
     BatchSimpleBackend._mark_job_as_finished = queue_job  # type: ignore[method-assign]
+
+
+def deliver_eventbridge_to_lambda(executor) -> None:
+    """EventBridge rules with Lambda targets invoke them through the executor (moto's rules deliver only to
+    queues, log groups and buses): how triggers on buckets avgen does not create reach their functions."""
+    from moto.events.models import Rule
+
+    deliver = Rule.send_to_targets
+
+    def send_to_targets(self, original_event, transform_input: bool = True) -> None:
+        lambdas = [t for t in self.targets if str(t.get("Arn", "")).startswith("arn:aws:lambda:")]
+        if lambdas and self.event_pattern.matches_event(original_event):
+            for target in lambdas:
+                executor.lambda_event(target["Arn"], as_aws_sends_it(original_event))
+        others = [t for t in self.targets if t not in lambdas]
+        if others:
+            kept, self.targets = self.targets, others
+            try:
+                deliver(self, original_event, transform_input)
+            finally:
+                self.targets = kept
+
+    # Patching moto on purpose; mypy forbids assigning to a method
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def as_aws_sends_it(event: dict) -> dict:
+    """moto's S3 → EventBridge event with the envelope fields as AWS writes them (an ISO time, an id)."""
+    event = dict(event)
+    if isinstance(event.get("time"), (int, float)):
+        event["time"] = datetime.fromtimestamp(event["time"], tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    event.setdefault("id", str(uuid.uuid4()))
+    return event
 
 
 def enforce_iam_for_functions(executor) -> None:

@@ -178,18 +178,27 @@ def print_outputs(outputs: dict, file: Path, sandbox: bool, workdir: Optional[Pa
 def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
           var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None, plugin_dir: PluginDirOpt = None,
           terraform_bin: TerraformBinOpt = "terraform", no_color: NoColorOpt = False,
-          auto_approve: AutoApproveOpt = False):
+          auto_approve: AutoApproveOpt = False,
+          enable_eventbridge: Annotated[bool, typer.Option(
+              "--enable-eventbridge",
+              help="Switch on EventBridge delivery of the existing buckets (create: false) that trigger functions, "
+                   "keeping their notification rules; without it the apply stops when one is off.")] = False):
     """Deploy the workflow: apply the saved plan when it is current, otherwise plan first, then apply.
 
     Shows the plan and asks before changing anything (--auto-approve for pipelines); prints the outputs
-    you need next. Exit codes: 0 applied (or nothing to do), 1 error or declined.
+    you need next. Triggers on buckets avgen does not create are EventBridge rules: such a bucket must exist
+    and send its events to EventBridge (--enable-eventbridge). Exit codes: 0 applied (or nothing to do),
+    1 error or declined.
     """
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
+    dep.options.enable_eventbridge = enable_eventbridge
     with ApplyProgress() as progress:
         outcome = run_deploy(lambda: dep.apply(progress.confirming(auto_approve, "apply"), on_event=progress), file)
     if outcome.summary.has_changes and not outcome.applied:
         err.print("nothing was applied")
         raise typer.Exit(EXIT_FINDINGS)
+    for bucket in outcome.eventbridge_enabled:
+        err.print(f"bucket {escape(bucket)}: EventBridge delivery switched on (its notification rules kept)")
     print_outputs(outcome.outputs, file, sandbox, workdir)
 
 

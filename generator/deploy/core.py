@@ -44,6 +44,8 @@ class DeployOptions:
     workdir: Optional[Path] = None
     sandbox: bool = False
     terraform: TerraformOptions = field(default_factory=TerraformOptions)
+    # switch on EventBridge delivery of existing buckets that trigger functions (generator/deploy/buckets.py)
+    enable_eventbridge: bool = False
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Outcome:
     applied: bool = False
     outputs: dict = field(default_factory=dict)
     kept_buckets: list[str] = field(default_factory=list)
+    eventbridge_enabled: list[str] = field(default_factory=list)  # existing buckets switched on by this apply
 
     @property
     def blocked(self) -> bool:
@@ -187,6 +190,7 @@ class Deployment:
         if not (self.options.sandbox or targets):
             self._refuse_missing_images()
         with self.terraform() as tf:
+            eventbridge_off = {} if targets else self._check_existing_buckets(tf.options.env)
             meta = None if targets else self._current_plan()
             if meta is None:
                 outcome.summary = self._plan(tf, on_line, targets=targets)
@@ -198,6 +202,7 @@ class Deployment:
                 if not confirm(outcome.summary):
                     return outcome
                 (self.workdir / DESTROYED_MARKER).unlink(missing_ok=True)
+                outcome.eventbridge_enabled = self._enable_eventbridge(eventbridge_off, tf.options.env)
                 try:
                     tf.apply_plan(self.workdir / PLAN_FILE, on_event)
                 finally:
@@ -207,6 +212,26 @@ class Deployment:
                 self._forget_plan()
             outcome.outputs = tf.outputs()
         return outcome
+
+    def _check_existing_buckets(self, env: dict[str, str]) -> dict[str, dict]:
+        """Existing buckets with triggers must exist and deliver to EventBridge (or be allowed to be switched
+        on) before their rules are planned; returns the configurations of those still to switch on."""
+        from generator.deploy.buckets import buckets_needing_eventbridge, check_eventbridge
+
+        assert self.workflow is not None  # loaded by _prepare()
+        buckets = buckets_needing_eventbridge(self.workflow)
+        if not buckets:
+            return {}
+        return check_eventbridge(s3_client(region=self.workflow.settings.region, env=env), buckets,
+                                 may_enable=self.options.enable_eventbridge, workflow_file=str(self.workflow_file))
+
+    def _enable_eventbridge(self, configurations: dict[str, dict], env: dict[str, str]) -> list[str]:
+        from generator.deploy.buckets import enable_eventbridge
+
+        if not configurations:
+            return []
+        assert self.workflow is not None  # loaded by _prepare()
+        return enable_eventbridge(s3_client(region=self.workflow.settings.region, env=env), configurations)
 
     def _refuse_missing_images(self) -> None:
         """Stop before terraform when a function's image is not in ECR: Lambda would reject it half-way
