@@ -83,7 +83,8 @@ def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = Fa
          terraform_bin: TerraformBinOpt = "terraform", no_color: NoColorOpt = False,
          output_format: FormatOpt = Format.text, as_json: JsonOpt = False,
          summary_md: Annotated[Optional[Path], typer.Option(
-             "--summary-md", help="Also write the summary as Markdown (for a pull-request comment).",
+             "--summary-md", help="Also write the summary as Markdown for a pull-request comment: counts per function, "
+                                  "what a reviewer checks, data-loss warnings, and `terraform show` folded.",
              show_default=False)] = None):
     """Generate the Terraform, init once, and save a plan; print what it would change.
 
@@ -91,7 +92,7 @@ def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = Fa
     """
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
     with status_line("terraform plan…"):
-        outcome = run_deploy(dep.plan, file)
+        outcome = run_deploy(lambda: dep.plan(with_text=summary_md is not None), file)
     summary = outcome.summary
     if summary_md:
         summary_md.write_text(summary.to_markdown())

@@ -173,12 +173,15 @@ class Deployment:
         self._save_plan_meta(summary, destroy)
         return summary
 
-    def plan(self, on_line: Optional[LineHandler] = None) -> Outcome:
+    def plan(self, on_line: Optional[LineHandler] = None, with_text: bool = False) -> Outcome:
+        """Save a plan; `with_text` adds terraform's own text of it to the summary (for a PR comment)."""
         outcome = self._prepare()
         if outcome.blocked:
             return outcome
         with self.terraform() as tf:
             outcome.summary = self._plan(tf, on_line)
+            if with_text:
+                outcome.summary.plan_text = tf.show_plan_text(self.workdir / PLAN_FILE)
         return outcome
 
     def apply(self, confirm: Confirm, on_event: Optional[OnEvent] = None,

@@ -31,6 +31,8 @@ REVIEWED = {
     "aws_iam_role": ("assume_role_policy", "permissions_boundary"),
     "aws_iam_role_policy": ("policy",),
     "aws_lambda_permission": ("source_arn",),
+    "aws_cloudwatch_event_rule": ("event_pattern",),
+    "aws_cloudwatch_event_target": ("arn",),
 }
 POLICY_TYPES = {"aws_iam_role_policy": "policy", "aws_iam_role": "assume_role_policy"}
 
@@ -63,6 +65,7 @@ class PlanSummary:
     workflow: str
     changes: list[Change] = field(default_factory=list)
     outputs_changed: bool = False
+    plan_text: str = ""  # `terraform show` of the plan, folded at the end of the pull-request comment
 
     @property
     def has_changes(self) -> bool:
@@ -147,9 +150,24 @@ class PlanSummary:
         text = "\n".join(lines)
         if len(text) > MARKDOWN_MAX_CHARACTERS:
             cut = text[:MARKDOWN_MAX_CHARACTERS].rsplit("\n", 1)[0]
-            text = (cut + "\n\n… cut here to fit a pull-request comment; `avgen plan --format json` or "
+            return (cut + "\n\n… cut here to fit a pull-request comment; `avgen plan --format json` or "
                     "`terraform show` in the working folder has the whole plan.\n")
-        return text
+        return text + self._folded_plan_text(MARKDOWN_MAX_CHARACTERS - len(text))
+
+    def _folded_plan_text(self, room: int) -> str:
+        """The whole `terraform show`, folded, in what room the comment has left (cut at a line, with a note)."""
+        if not self.plan_text.strip():
+            return ""
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", self.plan_text)), default=0))
+        head, tail = f"\n<details><summary>terraform show</summary>\n\n{fence}\n", f"\n{fence}\n\n</details>\n"
+        body = self.plan_text.rstrip("\n")
+        note = "\n… cut here to fit a pull-request comment: `terraform show avgen.tfplan` in the working folder"
+        if len(head) + len(body) + len(tail) > room:
+            space = room - len(head) - len(tail) - len(note)
+            if space < 200:
+                return ""
+            body = body[:space].rsplit("\n", 1)[0] + note
+        return head + body + tail
 
 
 _KEY = re.compile(r'\["([^"]+)"\]')

@@ -200,6 +200,10 @@ class TerraformRunner:
     def show_plan(self, plan_file: Path) -> dict:
         return json.loads(self.run(self.argv("show", str(plan_file), json=IsFlagged)).stdout)
 
+    def show_plan_text(self, plan_file: Path) -> str:
+        """The plan as terraform prints it for people, without colours (for a pull-request comment)."""
+        return self.run(self.argv("show", str(plan_file), no_color=IsFlagged)).stdout
+
     def apply_plan(self, plan_file: Path, on_event: Optional[Callable[[dict], None]] = None) -> None:
         """Apply a saved plan, streaming terraform's machine-readable progress events."""
         def handle(line: str) -> None:

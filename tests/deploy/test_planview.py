@@ -122,3 +122,22 @@ def test_the_pr_comment_stays_within_githubs_limit():
         many.append(item)
     markdown = summarize(plan_json(*many), workflow()).to_markdown()
     assert len(markdown) < MARKDOWN_MAX_CHARACTERS + 200 and "cut here to fit a pull-request comment" in markdown
+
+
+def test_terraform_show_is_folded_at_the_end_and_cut_to_fit():
+    from generator.deploy.planview import MARKDOWN_MAX_CHARACTERS
+
+    one = change('module.function["av-workflow-ffmpeg"].aws_lambda_function.this', "aws_lambda_function", "update")
+    summary = summarize(plan_json(one), workflow())
+    summary.plan_text = "  # module.function.aws_lambda_function.this will be updated in-place\n  ~ memory_size = 512 -> 1024\n"
+    short = summary.to_markdown()
+    folded = short[short.index("<details><summary>terraform show</summary>"):]
+    assert "~ memory_size = 512 -> 1024" in folded and folded.rstrip().endswith("</details>")
+    assert short.index("Resources") < short.index("terraform show")  # the summary comes first
+
+    summary.plan_text = "".join(f"  + attribute_{i} = \"```{'v' * 80}\"\n" for i in range(2000))
+    long = summary.to_markdown()
+    assert len(long) <= MARKDOWN_MAX_CHARACTERS
+    assert "cut here to fit a pull-request comment: `terraform show avgen.tfplan`" in long
+    assert "````" in long  # a fence longer than any backtick run inside the plan text
+    assert long.rstrip().endswith("</details>")
