@@ -129,7 +129,8 @@ def test_terraform_show_is_folded_at_the_end_and_cut_to_fit():
 
     one = change('module.function["av-workflow-ffmpeg"].aws_lambda_function.this', "aws_lambda_function", "update")
     summary = summarize(plan_json(one), workflow())
-    summary.plan_text = "  # module.function.aws_lambda_function.this will be updated in-place\n  ~ memory_size = 512 -> 1024\n"
+    summary.plan_text = ("  # module.function.aws_lambda_function.this will be updated in-place\n"
+                         "  ~ memory_size = 512 -> 1024\n")
     short = summary.to_markdown()
     folded = short[short.index("<details><summary>terraform show</summary>"):]
     assert "~ memory_size = 512 -> 1024" in folded and folded.rstrip().endswith("</details>")
