@@ -117,7 +117,7 @@ def lay_out(folder: Path, *, environ: Mapping[str, str] | None = None, python: s
     return ScriptTools(folder, prelude, workdir)
 
 
-def install_in_image(workdir: Path | None = None) -> list[str]:
+def install_in_image(workdir: Path | None = None, root: Path = Path("/")) -> list[str]:
     """At image build time: the stand-ins at SCAR's places where the base image has nothing there.
 
     Returns one line per decision, for the build log. A base image that has the real tools keeps them, and
@@ -128,11 +128,12 @@ def install_in_image(workdir: Path | None = None) -> list[str]:
     python, isolated = sys.executable, bool(sys.flags.isolated)
     done = []
     for scar_folder, (executables, _) in TOOL_FOLDERS.items():
-        if any(os.path.lexists(Path(scar_folder, tool)) for tool in executables):
+        target = root / scar_folder.lstrip("/")
+        if any(os.path.lexists(target / tool) for tool in executables):
             done.append(f"{scar_folder}: kept the base image's own tools")
             continue
         try:
-            write_tool_folder(Path(scar_folder), scar_folder, python=python, isolated=isolated)
+            write_tool_folder(target, scar_folder, python=python, isolated=isolated)
             done.append(f"{scar_folder}: avgen's stand-ins for {', '.join(executables)}")
         except OSError as error:
             done.append(f"{scar_folder}: not written ({error.strerror}); the runtime maps `cd {scar_folder}`")
