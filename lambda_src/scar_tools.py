@@ -68,7 +68,8 @@ def _launcher(tool: str, python: str, isolated: bool) -> str:
     """An executable that runs the stand-in with the runtime's own Python, the way the runtime runs it
     (`-I` in images, so that the base image's PYTHONPATH never reaches avgen's interpreter)."""
     flags = "-I " if isolated else ""
-    return f'#!/bin/sh\n# avgen stand-in for SCAR\'s {tool} (docs/runtime.md)\nexec "{python}" {flags}-m {STANDIN_MODULE} {tool} "$@"\n'
+    return (f"#!/bin/sh\n# avgen stand-in for SCAR's {tool} (docs/runtime.md)\n"
+            f'exec "{python}" {flags}-m {STANDIN_MODULE} {tool} "$@"\n')
 
 
 def _write(path: Path, text: str, executable: bool = False) -> None:

@@ -244,7 +244,7 @@ def _pocketsphinx_pairs(options: Sequence[str]) -> list[str]:
     """`-lm FILE -hmm DIR` → ["lm=FILE", "hmm=DIR"] (pocketsphinx's options all take one value)."""
     if len(options) % 2 or not all(name.startswith("-") for name in options[::2]):
         raise UsageError(f"pocketsphinx options come as -name value pairs, not {' '.join(options)}")
-    return [f"{name.lstrip('-')}={value}" for name, value in zip(options[::2], options[1::2])]
+    return [f"{name.lstrip('-')}={value}" for name, value in zip(options[::2], options[1::2], strict=True)]
 
 
 TOOLS: dict[str, Callable[[Sequence[str]], int]] = {"darknet": darknet, "audio2srt.py": audio2srt}

@@ -105,7 +105,8 @@ def test_the_image_build_keeps_real_tools_and_adds_stand_ins_where_there_are_non
     assert os.access(darknet, os.X_OK) and "-m batch_jobs.handlers.scar_tools darknet" in darknet.read_text()
     assert (bare_root / "opt/darknet/cfg/coco.data").read_text().startswith(scar_tools.PLACEHOLDER_MARK)
     assert os.access(bare_workdir / "audio2srt.py", os.X_OK)
-    assert lines == ["/opt/darknet: avgen's stand-ins for darknet", f"{bare_workdir / 'audio2srt.py'}: avgen's stand-in"]
+    assert lines == ["/opt/darknet: avgen's stand-ins for darknet",
+                     f"{bare_workdir / 'audio2srt.py'}: avgen's stand-in"]
 
 
 def test_the_stand_ins_placeholder_mark_is_the_one_the_handlers_know():
