@@ -222,7 +222,8 @@ class _Invocation:
                                    dict(bucket=obj.bucket, key=obj.key))
         # SCAR's scripts call the tools of SCAR's images: stand-ins where this machine lacks them
         tools = scar_tools.lay_out(folder / "scar-tools")
-        env = {**self._script_env(obj, input_path, input_dir, output_dir), **tools.environment}
+        env = self._script_env(obj, input_path, input_dir, output_dir)
+        env.update(tools.environment(env.get("PATH", "")))
         outcome = run_script(self.config.script, env=env, timeout=timeout, output_path=folder / "script-output.log",
                              cwd=tools.workdir, prelude=tools.prelude)
         fields = dict(bucket=obj.bucket, key=obj.key, exit_code=outcome.exit_code,

@@ -46,8 +46,13 @@ class ScriptTools:
     workdir: Path | None    # the script's working folder; None: the runtime's own (an image's WORKDIR)
 
     @property
-    def environment(self) -> dict[str, str]:
-        return {TOOLS_VARIABLE: str(self.folder)}
+    def bin(self) -> Path:
+        """Every stand-in by its name, for the end of PATH (a `darknet` the machine has comes first)."""
+        return self.folder / "bin"
+
+    def environment(self, path: str) -> dict[str, str]:
+        """What the script's environment gets, given its PATH."""
+        return {TOOLS_VARIABLE: str(self.folder), "PATH": os.pathsep.join(filter(None, [path, str(self.bin)]))}
 
 
 def prelude_text() -> str:
@@ -107,6 +112,8 @@ def lay_out(folder: Path, *, environ: Mapping[str, str] | None = None, python: s
     isolated = bool(sys.flags.isolated) if isolated is None else isolated
     for scar_folder in TOOL_FOLDERS:
         write_tool_folder(folder / scar_folder.lstrip("/"), scar_folder, python=python, isolated=isolated)
+    for tool in (*(t for executables, _ in TOOL_FOLDERS.values() for t in executables), *WORKDIR_TOOLS):
+        _write(folder / "bin" / tool, _launcher(tool, python, isolated), executable=True)
     prelude = folder / "prelude.sh"
     _write(prelude, prelude_text())
     chosen = environ.get(WORKDIR_VARIABLE)

@@ -45,7 +45,8 @@ def run_sh(shell: str, text: str, tools: scar_tools.ScriptTools, tmp_path: Path)
     script = tmp_path / "script.sh"
     script.write_text(text)
     return subprocess.run([shell, "-c", '. "$1" && shift && . "$0"', str(script), str(tools.prelude)],
-                          env={**os.environ, **tools.environment}, capture_output=True, text=True, timeout=30)
+                          env={**os.environ, **tools.environment(os.environ["PATH"])}, capture_output=True,
+                          text=True, timeout=30)
 
 
 @needs_no_real_darknet
@@ -57,12 +58,12 @@ def test_cd_to_a_scar_tool_folder_lands_in_the_stand_ins_and_other_cds_are_the_b
     stand_ins = tools.folder / "opt" / "darknet"
     result = run_sh(shell, 'cd /opt/darknet && pwd && ls && cd cfg && pwd\ncd /opt/darknet/cfg && pwd\n'
                            f'cd {tmp_path} && pwd\ncd /no/such/folder || echo "failed as usual"\ncd && pwd\n'
-                           'echo "args: $#"\n', tools, tmp_path)
+                           'echo "args: $#"\ncommand -v audio2srt.py\n', tools, tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == str(stand_ins) and "darknet" in lines[1:] and "cfg" in lines[1:]
-    assert lines[-6:] == [str(stand_ins / "cfg"), str(stand_ins / "cfg"), str(tmp_path), "failed as usual",
-                          os.path.expanduser("~"), "args: 0"]
+    assert lines[-7:] == [str(stand_ins / "cfg"), str(stand_ins / "cfg"), str(tmp_path), "failed as usual",
+                          os.path.expanduser("~"), "args: 0", str(tools.bin / "audio2srt.py")]  # PATH's end
     assert os.access(stand_ins / "darknet", os.X_OK)
 
 
