@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from lambda_src import scar_tools
 from lambda_src.config import FunctionConfig
 from lambda_src.events import S3Object, parse_event
 from lambda_src.logs import RuntimeLog
@@ -219,8 +220,12 @@ class _Invocation:
         if timeout is not None and timeout <= 0:
             return self._timed_out(obj, "no time left for the script after the download",
                                    dict(bucket=obj.bucket, key=obj.key))
-        outcome = run_script(self.config.script, env=self._script_env(obj, input_path, input_dir, output_dir),
-                             timeout=timeout, output_path=folder / "script-output.log")
+        # SCAR's scripts call the tools of SCAR's images: stand-ins where this machine lacks them
+        tools = scar_tools.lay_out(folder / "scar-tools")
+        env = self._script_env(obj, input_path, input_dir, output_dir)
+        env.update(tools.environment(env.get("PATH", "")))
+        outcome = run_script(self.config.script, env=env, timeout=timeout, output_path=folder / "script-output.log",
+                             cwd=tools.workdir, prelude=tools.prelude)
         fields = dict(bucket=obj.bucket, key=obj.key, exit_code=outcome.exit_code,
                       duration_ms=_ms(outcome.duration_s), output_bytes=outcome.output_bytes,
                       output_tail=outcome.output_tail)

@@ -25,17 +25,26 @@ class ScriptOutcome:
     output_tail: str        # the last few KiB of it, for the log
 
 
-def run_script(script: str, *, env: Mapping[str, str], timeout: float | None, output_path: Path) -> ScriptOutcome:
+def run_script(script: str, *, env: Mapping[str, str], timeout: float | None, output_path: Path,
+               cwd: Path | None = None, prelude: Path | None = None) -> ScriptOutcome:
     """Run `/bin/sh script` with `env`, its stdout and stderr going to `output_path` (a file, not a pipe, so
-    a chatty ffmpeg costs disk, not memory). When `timeout` seconds pass, its whole process group is killed."""
+    a chatty ffmpeg costs disk, not memory). When `timeout` seconds pass, its whole process group is killed.
+
+    cwd: the script's working folder (default: this process's). prelude: a file of sh definitions the shell
+    reads first (lambda_src/scar_tools.py's `cd`); the script itself is then read as it is, with $0 its path.
+    """
     started = time.monotonic()
     token = uuid.uuid4().hex
     env = {**env, RUN_MARKER: token}
     marker = f"{RUN_MARKER}={token}".encode()
+    command = ["/bin/sh", script]
+    if prelude is not None:
+        # `.` of a name without a slash searches PATH: the script's path is made absolute first
+        command = ["/bin/sh", "-c", '. "$1" && shift && . "$0"', os.path.abspath(script), str(prelude)]
     with open(output_path, "wb") as output:
         # A session of its own makes the script the leader of a new process group, so that the kill reaches
         # everything it started (ffmpeg pipelines, background jobs), not only the shell.
-        process = subprocess.Popen(["/bin/sh", script], stdin=subprocess.DEVNULL, stdout=output,
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, cwd=cwd,
                                    stderr=subprocess.STDOUT, env=dict(env), start_new_session=True)
         timed_out = False
         try:

@@ -20,9 +20,9 @@ import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from .errors import InputError, MissingStreamError, ToolTimeout, UsageError
+from .errors import InputError, MissingStreamError, ModelFileError, ToolTimeout, UsageError
 from .probe import probe
 from .subtitles import (  # noqa: F401  (format_cue, srt_timestamp: this module's interface before the split)
     MAX_CUE_LINES, MAX_CUE_SECONDS, MAX_LINE_CHARS, Cue, Word, format_cue, is_webvtt, readable_cues, srt_timestamp,
@@ -149,17 +149,48 @@ def recognise(read_pcm: PcmReader, decoder, endpointer, *,
         yield from close(utterance, utterance.end)
 
 
-_DECODER = None
+_DECODERS: dict[tuple[tuple[str, str], ...], Any] = {}
+# pocketsphinx options that name model files; a name of the en-US model that the wheel carries (as SCAR's
+# audio2srt image passed them: `-lm en-us.lm.bin -hmm en-us`) means the wheel's copy when no such file is here.
+_MODEL_FILE_OPTIONS = ("hmm", "lm", "dict")
+_BUNDLED_NAMES = {"hmm": {"en-us": "en-us/en-us"}, "lm": {"en-us.lm.bin": "en-us/en-us.lm.bin"},
+                  "dict": {"cmudict-en-us.dict": "en-us/cmudict-en-us.dict"}}
 
 
-def speech_decoder():
-    """The en-US recogniser shipped in the pocketsphinx wheel, loaded once per process."""
-    global _DECODER
-    if _DECODER is None:
+def decoder_options(options: Mapping[str, str] | None) -> dict[str, str]:
+    """pocketsphinx options with model file names resolved: a path that exists, else the wheel's en-US copy."""
+    resolved: dict[str, str] = {}
+    for name, value in (options or {}).items():
+        name = name.lstrip("-")
+        if name in _MODEL_FILE_OPTIONS and not Path(value).exists():
+            bundled = _BUNDLED_NAMES[name].get(Path(value).name)
+            if bundled is None:
+                raise ModelFileError(f"pocketsphinx -{name} {value}: no such file or folder")
+            from pocketsphinx import get_model_path
+
+            log.info("pocketsphinx -%s %s: not here, using the same model from the pocketsphinx wheel", name, value)
+            value = str(Path(get_model_path()) / bundled)
+        elif name in _MODEL_FILE_OPTIONS:
+            value = str(Path(value).resolve())
+        resolved[name] = value
+    return resolved
+
+
+def speech_decoder(options: Mapping[str, str] | None = None):
+    """The recogniser (default: the en-US model shipped in the pocketsphinx wheel), loaded once per process
+    and set of `options` (pocketsphinx's own, without the dash: `{"lm": PATH}`; see `decoder_options`)."""
+    resolved = decoder_options(options)
+    key = tuple(sorted(resolved.items()))
+    if key not in _DECODERS:
         from pocketsphinx import Decoder
 
-        _DECODER = Decoder(loglevel="FATAL", samprate=SAMPLE_RATE)
-    return _DECODER
+        try:
+            _DECODERS[key] = Decoder(loglevel="FATAL", samprate=SAMPLE_RATE, **resolved)
+        except KeyError as error:  # pocketsphinx's answer to an option it does not know
+            raise UsageError(f"pocketsphinx does not know the option {error.args[0]!s}") from None
+        except (RuntimeError, ValueError) as error:
+            raise UsageError(f"pocketsphinx refused its options {resolved}: {error}") from None
+    return _DECODERS[key]
 
 
 def _is_speech_ready_wav(path: Path) -> bool:
@@ -208,12 +239,14 @@ ENGINES = ("whisper", "pocketsphinx")
 def audio_to_srt(
     audio: Path, srt: Path, *, engine: str = "whisper", model: str | None = None, language: str | None = None,
     max_cue_seconds: float | None = None, vad_mode: int = 0, timeout_s: float | None = None,
+    pocketsphinx_options: Mapping[str, str] | None = None,
 ) -> SrtResult:
     """Write subtitles for the speech in `audio` to `srt`: WebVTT when its name ends in .vtt, else SRT (an
     empty SRT, or a WebVTT header alone, when there is no speech).
 
     `model` and `language` are the whisper engine's (see whisper.resolve_model); `vad_mode` is pocketsphinx's.
-    `max_cue_seconds` defaults to each engine's own limit.
+    `max_cue_seconds` defaults to each engine's own limit. `pocketsphinx_options` go to pocketsphinx's
+    decoder (`{"lm": PATH, "hmm": FOLDER}`); the whisper engine has no use for them.
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown speech engine {engine!r}: choose {' or '.join(ENGINES)}")
@@ -234,7 +267,7 @@ def audio_to_srt(
     else:
         from pocketsphinx import Endpointer
 
-        decoder = speech_decoder()
+        decoder = speech_decoder(pocketsphinx_options)
         endpointer = Endpointer(vad_mode=vad_mode, sample_rate=SAMPLE_RATE)
 
         def cues_from(read_pcm: PcmReader) -> Iterator[Cue]:

@@ -47,10 +47,18 @@ def _quality(text: str) -> int:
     return value
 
 
+def _name_value(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"want NAME=VALUE, not {text}")
+    return name, value
+
+
 # argparse names the type in its message for unparsable values ("invalid positive number value: 'x'").
 _positive_float.__name__ = "positive number"
 _fraction.__name__ = "number between 0 and 1"
 _quality.__name__ = "quality from 1 to 31"
+_name_value.__name__ = "NAME=VALUE"
 
 
 def _report(paths: list[Path]) -> int:
@@ -156,7 +164,8 @@ def _audio2srt(args: argparse.Namespace) -> int:
     def run() -> int:
         result = audio_to_srt(args.input, args.output, engine=engine, model=args.model,
                               language=args.language or os.environ.get(LANGUAGE_ENV) or None,
-                              max_cue_seconds=args.max_cue_seconds, vad_mode=args.vad_mode, timeout_s=args.timeout)
+                              max_cue_seconds=args.max_cue_seconds, vad_mode=args.vad_mode, timeout_s=args.timeout,
+                              pocketsphinx_options=dict(args.pocketsphinx_option or ()))
         log.info("%d cues from %.1f s of audio (%s, real-time factor %.2f)", result.cues, result.audio_seconds,
                  engine, result.real_time_factor)
         return _report([result.path])
@@ -273,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="longest cue on screen; default 7 (whisper, also its maximum) or 6 (pocketsphinx)")
     srt.add_argument("--vad-mode", type=int, choices=(0, 1, 2, 3), default=0,
                      help="pocketsphinx: voice-activity detector aggressiveness, 0 (loose, default) to 3 (strict)")
+    srt.add_argument("--pocketsphinx-option", type=_name_value, action="append", metavar="NAME=VALUE",
+                     help="pocketsphinx: a decoder option (lm=FILE, hmm=FOLDER, dict=FILE, …), repeatable; a model "
+                          "file name that is not here but in the pocketsphinx wheel (en-us, en-us.lm.bin) means that")
     _add_missing_ok(srt, "audio")
     _add_timeout(srt, "for the ffmpeg conversion of non-WAV input: 120 s + 5 s per second of audio")
     srt.set_defaults(run=_audio2srt)

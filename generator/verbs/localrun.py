@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence, TextIO
 
+from lambda_src import scar_tools
 from lambda_src.config import FunctionConfig
 from lambda_src.events import s3_notification
 from lambda_src.core import InvocationResult, run_invocation
@@ -46,6 +47,8 @@ HANDLER_NEEDS = {
     "yolo": ("ffmpeg", "cv2", "numpy", "onnxruntime"),
     "audio2srt": ("ffmpeg", "faster_whisper"),
 }
+# the avgen-handler command behind each SCAR tool stand-in (lambda_src/scar_tools.py)
+STANDIN_HANDLERS = {"darknet": f"{HANDLER_COMMAND} yolo", "audio2srt.py": f"{HANDLER_COMMAND} audio2srt"}
 # audio2srt's engine as the function's environment chooses it (the handler's default is whisper)
 AUDIO2SRT_ENGINE_MODULES = {"whisper": "faster_whisper", "pocketsphinx": "pocketsphinx"}
 PYTHON_MODULES = {"cv2", "numpy", "pocketsphinx", "faster_whisper", "onnxruntime"}
@@ -54,7 +57,8 @@ INSTALL_HINTS = {
     "ffprobe": "apt-get install ffmpeg  (macOS: brew install ffmpeg)",
     "espeak-ng": "apt-get install espeak-ng",
     "sox": "apt-get install sox",
-    "darknet": "apt-get install darknet, or replace it with `avgen-handler yolo` (see examples/)",
+    "darknet": "apt-get install darknet, or call it as SCAR's scripts do (`cd /opt/darknet; ./darknet detect …`), "
+               "which runs avgen's stand-in (docs/runtime.md)",
     "cv2": MEDIA_EXTRA, "numpy": MEDIA_EXTRA, "pocketsphinx": MEDIA_EXTRA, "faster_whisper": MEDIA_EXTRA,
     "onnxruntime": MEDIA_EXTRA,
 }
@@ -118,6 +122,8 @@ def function_needs(function: Function) -> list[str]:
         return []
     needs: dict[str, None] = {}
     for command in script_commands(Path(function.script).read_text(encoding="utf-8", errors="replace")):
+        # SCAR's tools (`./darknet`, `./audio2srt.py`) are the runtime's stand-ins on avgen's handlers
+        command = STANDIN_HANDLERS.get(scar_tools.COMMANDS.get(command, ""), command)
         if command.startswith(HANDLER_COMMAND):
             sub = command[len(HANDLER_COMMAND):].strip()
             wanted = list(HANDLER_NEEDS.get(sub, ()))

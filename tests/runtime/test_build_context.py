@@ -56,10 +56,14 @@ def test_final_stage_is_the_functions_image_plus_opt_avgen(tmp_path, script):
     assert 'ENTRYPOINT ["/opt/avgen/python/bin/python3", "-I", "-m"]' in stage
     assert 'CMD ["awslambdaric", "lambda_src.handler.handler"]' in stage
     body = "\n".join(line for line in stage if not line.startswith("#"))
-    # Nothing runs in the base image: no shell, no package manager, no use of its Python.
-    assert "RUN " not in body and "pip" not in body
+    # Nothing of the base image runs: no shell, no package manager, no use of its Python. The one step that
+    # runs is avgen's own Python (exec form), laying out SCAR's tool stand-ins where the image lacks the tools.
+    assert [line for line in stage if line.startswith("RUN ")] == [
+        'RUN ["/opt/avgen/python/bin/python3", "-I", "-m", "lambda_src.scar_tools"]']
+    assert "pip" not in body
+    assert "AVGEN_SCRIPT_WORKDIR=." in body  # scripts run in the image's WORKDIR, as in SCAR
     # The base image's working folder and user are kept (SCAR scripts rely on the WORKDIR).
-    assert "WORKDIR" not in body and "USER" not in body
+    assert not any(line.startswith(("WORKDIR", "USER")) for line in stage)
     # Our folder goes at the end of PATH, so the image's own tools win.
     assert ':/opt/avgen/bin"' in body and "AVGEN_SCRIPT=/opt/avgen/script.sh" in body
     assert 'io.avgen.function="scar-av-workflow-ffmpeg"' in body

@@ -49,6 +49,7 @@ def tools(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("DARKNET_HOME", str(folder))
     monkeypatch.chdir(folder)  # the image's WORKDIR, which SCAR scripts rely on
+    monkeypatch.setenv("AVGEN_SCRIPT_WORKDIR", ".")  # as avgen's images set it: scripts run in that WORKDIR
     return folder
 
 
