@@ -49,6 +49,8 @@ class StorageItem(Strict):
     path: Annotated[str, Field(min_length=1)]
     prefix: list[str] = Field(default_factory=list)
     suffix: list[str] = Field(default_factory=list)
+    # avgen's extension, for outputs: each invocation writes under `path/REQUEST_ID/` (SCAR 3.x's convention)
+    request_id_folder: bool = False
 
 
 class LambdaSpec(Strict):
@@ -298,6 +300,8 @@ class AvgenSettingsSpec(Strict):
     """avgen's own section (SCAR ignores it): region, names, tags, state backend, buckets, alerts."""
 
     region: Optional[str] = None
+    # the workflow's name (tags, shared resource names); default: the file's name (several files: see load.py)
+    name: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = None
     name_prefix: str = ""
     tags: dict[str, str] = Field(default_factory=dict)
     backend: Optional[BackendSpec] = None
