@@ -23,10 +23,14 @@ def workflow_name(workflow_file: Path) -> str:
 
 
 def distinct_files(files: WorkflowFiles) -> list[Path]:
-    """The files of a workflow, resolved, each once, sorted: how they were spelled and ordered does not count."""
+    """The files of a workflow, each once, sorted by their resolved paths: the order they were given in and
+    how their paths were spelled change nothing (each keeps the spelling it was first given, for messages)."""
     if isinstance(files, (str, Path)):
         files = [Path(files)]
-    return sorted({Path(f).resolve() for f in files})
+    first: dict[Path, Path] = {}
+    for file in files:
+        first.setdefault(Path(file).resolve(), Path(file))
+    return [first[key] for key in sorted(first)]
 
 
 def _home_and_name(files: WorkflowFiles) -> tuple[Path, str]:
@@ -35,7 +39,7 @@ def _home_and_name(files: WorkflowFiles) -> tuple[Path, str]:
     (`scar-batch-ffmpeg-split+scar-lambda-darknet`)."""
     if isinstance(files, (str, Path)):
         return Path(files).parent, workflow_name(Path(files))
-    resolved = distinct_files(files)
+    resolved = [f.resolve() for f in distinct_files(files)]
     if len(resolved) == 1:
         return Path(list(files)[0]).parent, workflow_name(resolved[0])
     home = Path(os.path.commonpath([str(f.parent) for f in resolved]))

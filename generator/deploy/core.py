@@ -21,7 +21,8 @@ from generator.aws.clients import count_object_versions, empty_bucket, s3_client
 from generator.aws.sandbox import Sandbox, remove_provider_override, write_provider_override
 from generator.deploy.terraform import LineHandler, TerraformOptions, TerraformRunner
 from generator.errors import DeployError
-from generator.workdirs import IMAGES_DIR, SANDBOX_STATE, default_workdir, make_workdir
+from generator.workdirs import (IMAGES_DIR, SANDBOX_STATE, WorkflowFiles, default_workdir, distinct_files,
+                                make_workdir)
 
 PLAN_FILE = "avgen.tfplan"
 PLAN_META = ".avgen-plan.json"
@@ -64,12 +65,18 @@ class Outcome:
 class Deployment:
     """One workflow file and the folder its Terraform runs in."""
 
-    def __init__(self, workflow_file: Path, options: DeployOptions):
-        self.workflow_file = Path(workflow_file)
+    def __init__(self, workflow_file: WorkflowFiles, options: DeployOptions):
+        # one file, or several that make one workflow (SCAR 3.x), in a stable order
+        files = distinct_files(workflow_file)
+        self.workflow_file: WorkflowFiles = files[0] if len(files) == 1 else files
         self.options = options
         # absolute: terraform runs inside it, and plan files are named from here
         self.workdir = Path(options.workdir or default_workdir(self.workflow_file, options.sandbox)).resolve()
         self.workflow: Optional[Workflow] = None
+
+    def _files_label(self) -> str:
+        files = self.workflow_file
+        return str(files) if isinstance(files, Path) else " ".join(str(f) for f in files)
 
     # -- steps shared by every command ---------------------------------------------------------------
     def load(self) -> list[Finding]:
@@ -221,7 +228,7 @@ class Deployment:
         if missing:
             raise DeployError(
                 f"no image in ECR yet for {', '.join(missing)}: Lambda cannot create a function from an image "
-                f"that does not exist. Build and push them first with `avgen build {self.workflow_file} --push` "
+                f"that does not exist. Build and push them first with `avgen build {self._files_label()} --push` "
                 "(it creates the repositories, pushes the images and records their digests), then apply again")
 
     def destroy(self, confirm: Confirm, *, delete_buckets: bool = False, force: bool = False,
