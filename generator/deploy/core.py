@@ -177,10 +177,22 @@ class Deployment:
         self._save_plan_meta(summary, destroy)
         return summary
 
+    def _check_shared_buckets(self) -> None:
+        """Refuse a deployment that would replace another's triggers on a shared bucket (deploy/sharing.py)."""
+        from generator.deploy.sharing import shared_bucket_problem
+
+        assert self.workflow is not None  # loaded by _prepare()
+        # other deployments are looked for among avgen's own folders only (`.avgen/NAME`), not in a --workdir
+        problem = shared_bucket_problem(self.workflow, distinct_files(self.workflow_file), self.workdir,
+                                        self.options.sandbox, other_deployments=self.workdir.parent.name == ".avgen")
+        if problem:
+            raise DeployError(problem)
+
     def plan(self, on_line: Optional[LineHandler] = None) -> Outcome:
         outcome = self._prepare()
         if outcome.blocked:
             return outcome
+        self._check_shared_buckets()
         with self.terraform() as tf:
             outcome.summary = self._plan(tf, on_line)
         return outcome
@@ -191,6 +203,7 @@ class Deployment:
         outcome = self._prepare()
         if outcome.blocked:
             return outcome
+        self._check_shared_buckets()
         if not (self.options.sandbox or targets):
             self._refuse_missing_images()
         with self.terraform() as tf:
