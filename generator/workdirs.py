@@ -22,7 +22,7 @@ def workflow_name(workflow_file: Path) -> str:
     return workflow_file.parent.name if workflow_file.stem == "workflow" else workflow_file.stem
 
 
-def distinct_files(files: WorkflowFiles) -> list[Path]:
+def distinct_files(files: Union[str, Path, Sequence[Union[str, Path]]]) -> list[Path]:
     """The files of a workflow, each once, sorted by their resolved paths: the order they were given in and
     how their paths were spelled change nothing (each keeps the spelling it was first given, for messages)."""
     if isinstance(files, (str, Path)):

@@ -172,8 +172,8 @@ def print_outputs(outputs: dict, file: WorkflowFiles, sandbox: bool, workdir: Op
         shown = "(sensitive)" if value.get("sensitive") else json.dumps(value.get("value"), indent=2)
         out.print(f"  [cyan]{escape(name)}[/] = {escape(shown)}")
     flags = (" --sandbox" if sandbox else "") + (f" -w {workdir}" if sandbox and workdir else "")
-    out.print(f"[dim]next: avgen put {escape(files_label(file))} VIDEO{escape(flags)}  (uploads to the workflow's start "
-              "folder)[/]")
+    out.print(f"[dim]next: avgen put {escape(files_label(file))} VIDEO{escape(flags)}  (uploads to the workflow's "
+              "start folder)[/]")
 
 
 def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,

@@ -9,7 +9,7 @@ from typing import Annotated, Iterator, List, Optional
 import typer
 
 from generator.cli.console import EXIT_USAGE, fail
-from generator.workdirs import WorkflowFiles, default_workdir, sandbox_dir
+from generator.workdirs import WorkflowFiles as FilesOfAWorkflow, default_workdir, sandbox_dir
 from generator.workflow.model import Workflow
 
 WorkflowArg = Annotated[List[Path], typer.Argument(
@@ -83,7 +83,7 @@ def split_workflow_files(args) -> tuple[list[Path], list[str]]:
 
 
 @contextlib.contextmanager
-def connection(file: Optional[WorkflowFiles], workflow: Optional[Workflow], endpoint_url: Optional[str],
+def connection(file: Optional[FilesOfAWorkflow], workflow: Optional[Workflow], endpoint_url: Optional[str],
                region: Optional[str], sandbox: bool, workdir: Optional[Path], *,
                run_workflows: bool = False) -> Iterator:
     """Connect to AWS, another S3 API, or the sandbox that `avgen apply --sandbox` left (where, with

@@ -127,7 +127,9 @@ def _commented(value: Any) -> Any:
 
 def _relative_script(entry: Any, source: Path, output: Path) -> None:
     spec = entry.get("lambda") if isinstance(entry, dict) else None
-    script = spec.get("init_script") if isinstance(spec, dict) else None
+    if not isinstance(spec, dict):
+        return
+    script = spec.get("init_script")
     if isinstance(script, str) and script and not Path(script).is_absolute():
         absolute = (source.parent / script).resolve()
         spec["init_script"] = Path(os.path.relpath(absolute, output.parent.resolve())).as_posix()

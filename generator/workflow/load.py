@@ -195,7 +195,7 @@ class _Loader:
         """SCAR 3.x's `functions: NAME: {...}` in the current form (generator/workflow/scar3.py), one AVG032
         warning per function that shows how to write it."""
         functions = data["functions"]
-        entries = []
+        entries: list[dict] = []
         for name, spec in functions.items():
             if name == "oscar":
                 continue
@@ -756,7 +756,9 @@ class _Combined(_Loader):
     def _absolute_script(entry: Any, folder_of: Path) -> None:
         """A relative init_script is relative to its own file's folder."""
         spec = entry.get("lambda") if isinstance(entry, dict) else None
-        script = spec.get("init_script") if isinstance(spec, dict) else None
+        if not isinstance(spec, dict):
+            return
+        script = spec.get("init_script")
         if isinstance(script, str) and script and not Path(script).is_absolute() and "\0" not in script:
             spec["init_script"] = str(folder_of.parent.resolve() / script)
 
