@@ -61,8 +61,9 @@ class TransferBars(Progress):
 
 def put(
     args: Annotated[Optional[List[Path]], typer.Argument(
-        metavar="[WORKFLOW] PATH...", show_default=False,
-        help="Files or folders to upload, after an optional workflow file.")] = None,
+        metavar="[WORKFLOW...] PATH...", show_default=False,
+        help="Files or folders to upload, after optional workflow files (.yaml/.yml; several make one "
+        "workflow).")] = None,
     bucket: BucketOpt = None,
     path: Annotated[Optional[List[Path]], typer.Option(
         "--path", "-p", show_default=False, help="A file or folder to upload (SCAR's option); repeatable.")] = None,
