@@ -38,13 +38,10 @@ _SECTIONS = ("iam", "batch", "cloudwatch", "api_gateway")
 def is_map_form(data: Any) -> bool:
     """`functions` is a mapping of function names (not the current `aws:` list / `oscar:` section)."""
     functions = data.get("functions") if isinstance(data, dict) else None
-    if not isinstance(functions, dict) or not functions:
+    if not isinstance(functions, dict) or "aws" in functions:  # `aws:` is the current form (or a typo in it)
         return False
-    if isinstance(functions.get("aws"), list):
-        return False
-    return any(name not in ("aws", "oscar") or isinstance(value, dict)
-               for name, value in functions.items() if name != "oscar") and all(
-        isinstance(value, dict) for name, value in functions.items() if name != "oscar")
+    names = [name for name in functions if name != "oscar"]
+    return bool(names) and all(isinstance(functions[name], dict) for name in names)
 
 
 @dataclass
