@@ -212,3 +212,18 @@ def test_a_bucket_another_deployment_owns_is_refused(tmp_path):
     problem = shared_bucket_problem(workflow, [mine], default_workdir(mine, False), False)
     assert "another avgen deployment already owns" in problem and "scar-ffmpeg" in problem
     assert shared_bucket_problem(workflow, [mine], default_workdir(mine, True), True) == ""  # sandbox apart
+
+
+def test_leading_yaml_arguments_are_the_workflow_files():
+    from generator.cli.options import split_workflow_files
+
+    assert split_workflow_files(["a.yaml", "b.YML", "detect"]) == ([Path("a.yaml"), Path("b.YML")], ["detect"])
+    assert split_workflow_files(["detect"]) == ([], ["detect"])
+
+
+def test_convert_to_standard_output_writes_no_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("convert", SPLIT, "-o", "-")
+    assert result.exit_code == 0, result.output
+    assert "request_id_folder: true" in result.output and "name: scar-batch-ffmpeg-split" in result.output
+    assert not list(tmp_path.iterdir())
