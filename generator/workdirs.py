@@ -5,7 +5,12 @@ always finds the same folders however its path was typed.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Sequence, Union
+
+# One workflow file, or several given together (`avgen apply A.yaml B.yaml`)
+WorkflowFiles = Union[Path, Sequence[Path]]
 
 SANDBOX_STATE = "sandbox"  # the emulator's own state, inside a sandbox deployment's folder
 IMAGES_DIR = "images"      # build contexts (`avgen build`; in the sandbox, what runs in place of the images)
@@ -17,11 +22,34 @@ def workflow_name(workflow_file: Path) -> str:
     return workflow_file.parent.name if workflow_file.stem == "workflow" else workflow_file.stem
 
 
-def default_workdir(workflow_file: Path, sandbox: bool) -> Path:
+def distinct_files(files: Union[str, Path, Sequence[Union[str, Path]]]) -> list[Path]:
+    """The files of a workflow, each once, sorted by their resolved paths: the order they were given in and
+    how their paths were spelled change nothing (each keeps the spelling it was first given, for messages)."""
+    if isinstance(files, (str, Path)):
+        files = [Path(files)]
+    first: dict[Path, Path] = {}
+    for file in files:
+        first.setdefault(Path(file).resolve(), Path(file))
+    return [first[key] for key in sorted(first)]
+
+
+def _home_and_name(files: WorkflowFiles) -> tuple[Path, str]:
+    """Where a workflow's `.avgen/` lives and its name. One file: its folder and name (as always). Several:
+    the deepest folder holding them all, and their names sorted and joined with `+`
+    (`scar-batch-ffmpeg-split+scar-lambda-darknet`)."""
+    if isinstance(files, (str, Path)):
+        return Path(files).parent, workflow_name(Path(files))
+    resolved = [f.resolve() for f in distinct_files(files)]
+    if len(resolved) == 1:
+        return Path(list(files)[0]).parent, workflow_name(resolved[0])
+    home = Path(os.path.commonpath([str(f.parent) for f in resolved]))
+    return home, "+".join(sorted(workflow_name(f) for f in resolved))
+
+
+def default_workdir(workflow_file: WorkflowFiles, sandbox: bool) -> Path:
     """`.avgen/NAME` next to the workflow (`NAME-sandbox` for the sandbox, so states never mix)."""
-    workflow_file = Path(workflow_file)
-    name = workflow_name(workflow_file)
-    return workflow_file.parent / ".avgen" / (f"{name}-sandbox" if sandbox else name)
+    home, name = _home_and_name(workflow_file)
+    return home / ".avgen" / (f"{name}-sandbox" if sandbox else name)
 
 
 GITIGNORE = "# Written by avgen: state, plans, sandboxes and local runs are not for version control.\n*\n"
@@ -45,13 +73,13 @@ def sandbox_dir(workdir: Path) -> Path:
     return Path(workdir) / SANDBOX_STATE
 
 
-def local_store(workflow_file: Path) -> Path:
+def local_store(workflow_file: WorkflowFiles) -> Path:
     """The default folder of a local run's buckets: `.avgen/NAME-local` next to the workflow."""
-    workflow_file = Path(workflow_file)
-    return workflow_file.parent / ".avgen" / f"{workflow_name(workflow_file)}-local"
+    home, name = _home_and_name(workflow_file)
+    return home / ".avgen" / f"{name}-local"
 
 
-def local_run_log(workflow_file: Path) -> Path:
+def local_run_log(workflow_file: WorkflowFiles) -> Path:
     """Where `avgen run --local` appends the runtime's JSON log lines."""
     store = local_store(workflow_file)
     return store.with_name(store.name + "-run.jsonl")

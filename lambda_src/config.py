@@ -46,11 +46,16 @@ class OutputConfig:
     filter_prefix: tuple[str, ...] = ()
     filter_suffix: tuple[str, ...] = ()
     provider: str = "s3"
+    # SCAR 3.x's convention: every invocation writes under a folder named by its request id (a Batch job
+    # uses the request id of the Lambda invocation that submitted it), so runs never overwrite each other.
+    request_id_folder: bool = False
 
     def accepts(self, relative_path: str) -> bool:
         return output_accepts(relative_path, self.filter_prefix, self.filter_suffix)
 
-    def key_for(self, relative_path: str) -> str:
+    def key_for(self, relative_path: str, request_id: str = "") -> str:
+        if self.request_id_folder:
+            relative_path = f"{request_id or 'unknown'}/{relative_path}"
         return f"{self.prefix}/{relative_path}" if self.prefix else relative_path
 
 
@@ -77,8 +82,10 @@ class FunctionConfig:
             "timeout_threshold": self.timeout_threshold,
             "batch_on_failure": self.batch_on_failure,
             "inputs": [{"provider": i.provider, "bucket": i.bucket, "prefix": i.prefix} for i in self.inputs],
+            # request_id_folder only when set: the configuration of every other function stays as it was
             "outputs": [{"provider": o.provider, "bucket": o.bucket, "prefix": o.prefix,
-                         "filter_prefix": list(o.filter_prefix), "filter_suffix": list(o.filter_suffix)}
+                         "filter_prefix": list(o.filter_prefix), "filter_suffix": list(o.filter_suffix),
+                         **({"request_id_folder": True} if o.request_id_folder else {})}
                         for o in self.outputs],
         }
 
@@ -178,4 +185,12 @@ def _output(item: Any, index: int) -> OutputConfig:
         filter_prefix=_strings(item, "filter_prefix", f"{where}."),
         filter_suffix=_strings(item, "filter_suffix", f"{where}."),
         provider=provider,
+        request_id_folder=_flag(item, "request_id_folder", f"{where}."),
     )
+
+
+def _flag(data: Mapping[str, Any], key: str, where: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}{key} must be true or false, not {value!r}")
+    return value

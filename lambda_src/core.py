@@ -266,7 +266,7 @@ class _Invocation:
         return env
 
     def _upload(self, obj: S3Object, output_dir: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        plan = plan_uploads(output_dir, self.config.outputs)
+        plan = plan_uploads(output_dir, self.config.outputs, self.request_id)
         for link in plan.symlinks:
             self.log.warning("symlink in the output folder skipped, its target not read", phase="upload",
                              bucket=obj.bucket, key=obj.key, path=link)

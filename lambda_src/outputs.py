@@ -68,7 +68,7 @@ def _printable(text: str) -> str:
     return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
-def plan_uploads(output_dir: Path, outputs: Sequence[OutputConfig]) -> UploadPlan:
+def plan_uploads(output_dir: Path, outputs: Sequence[OutputConfig], request_id: str = "") -> UploadPlan:
     """Each file goes to every output whose filters accept it, under that output's prefix; names that cannot
     be keys are found here, before anything is uploaded."""
     found = output_files(output_dir)
@@ -77,7 +77,7 @@ def plan_uploads(output_dir: Path, outputs: Sequence[OutputConfig]) -> UploadPla
         for output in outputs:
             if not output.accepts(relative):
                 continue
-            key = output.key_for(relative)
+            key = output.key_for(relative, request_id)
             problem = key_problem(key)
             if problem:
                 plan.problems.append(f"{_printable(relative)}: {problem} (s3://{output.bucket}/{_printable(key)})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import typer
 
 from generator import __version__
-from generator.cli import check, deploy, files, models, observe, run, sandbox
+from generator.cli import check, convert, deploy, files, models, observe, run, sandbox
 from generator.cli.console import AvgenGroup, out
 
 app = typer.Typer(
@@ -31,7 +31,7 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
     """avgen: SCAR workflows → Terraform → AWS."""
 
 
-for command in (check.validate, check.schema, check.graph, check.generate,
+for command in (check.validate, check.schema, check.graph, check.generate, convert.convert,
                 deploy.plan, deploy.apply, deploy.destroy, deploy.outputs, deploy.build):
     app.command()(command)
 app.command(no_args_is_help=True)(files.put)

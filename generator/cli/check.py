@@ -9,11 +9,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from generator.cli.console import EXIT_FINDINGS, EXIT_OK, err, out, print_findings
+from generator.cli.console import EXIT_FINDINGS, EXIT_OK, err, out, print_file_findings, print_findings
 from generator.cli.options import WorkflowArg, WorkflowFiles
 from generator.workflow.findings import Severity, active, has_errors
 from generator.workflow.graph import to_dot, to_mermaid
 from generator.workflow.load import load_workflow
+from generator.workdirs import distinct_files
 from generator.workflow.schema import workflow_json_schema
 from generator.workflow.report import findings_json, github_annotations, sarif, summary_line
 
@@ -38,16 +39,26 @@ def validate(
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too (exit 1).")] = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Hide notes (info findings such as where the workflow starts).")] = False,
+    together: Annotated[bool, typer.Option(
+        "--together", "-t", help="The files make one workflow (SCAR 3.x: one function per file): check them "
+        "as one, loops and overlaps across files included. Without it each file is checked on its own.")] = False,
 ):
     """Check workflow files: schema, names, limits, the graph of triggers (loops, overlaps) and GPU settings.
 
     Exit codes: 0 clean (warnings allowed), 1 errors found (or warnings with --strict), 2 usage error.
     Every finding has a stable rule id (AVG001 …) listed in docs/rules.md.
     """
-    results = {}
-    for file in files:
-        loaded = load_workflow(file)
-        results[str(file)] = loaded.findings + loaded.waived
+    results: dict[str, list] = {}
+    if together and len(files) > 1:
+        loaded = load_workflow(files)
+        for finding in loaded.findings + loaded.waived:  # each finding under its own file
+            results.setdefault(finding.location.file, []).append(finding)
+        for file in distinct_files(files):
+            results.setdefault(str(file), [])
+    else:
+        for file in files:
+            loaded = load_workflow(file)
+            results[str(file)] = loaded.findings + loaded.waived
     if output_format is OutputFormat.json:
         print(findings_json(results))
     elif output_format is OutputFormat.sarif:
@@ -84,7 +95,7 @@ def graph(
     """
     result = load_workflow(file, run_rules=False)
     if result.workflow is None or has_errors(result.findings):
-        print_findings(str(file), [f for f in result.findings if f.severity is Severity.ERROR], show_info=False)
+        print_file_findings(file, [f for f in result.findings if f.severity is Severity.ERROR], show_info=False)
         raise typer.Exit(EXIT_FINDINGS)
     text = to_mermaid(result.workflow) if output_format is GraphFormat.mermaid else to_dot(result.workflow)
     print(text, end="")
@@ -107,7 +118,7 @@ def generate(
 
     result = load_workflow(file)
     if result.workflow is None or has_errors(result.findings):
-        print_findings(str(file), [f for f in result.findings if f.severity is Severity.ERROR], show_info=False)
+        print_file_findings(file, [f for f in result.findings if f.severity is Severity.ERROR], show_info=False)
         raise typer.Exit(EXIT_FINDINGS)
     written = write_output(output, render(result.workflow), check=check)
     if check and written.diff:

@@ -21,6 +21,7 @@ from generator.errors import AvgenError, TerraformError
 from generator.workflow.findings import Finding, Severity, has_errors
 from generator.workflow.load import load_workflow
 from generator.workflow.model import Workflow
+from generator.workdirs import WorkflowFiles
 
 # Without a terminal (CI logs, pipes), never cut a line at 80 columns: tables and names stay whole.
 WIDE = 1000
@@ -80,15 +81,32 @@ def print_findings(file: str, findings: list[Finding], *, show_info: bool) -> No
             out.print(f"  {'':>7}  {'':<7} {'':6}  [dim]→ {escape(f.hint)}[/]")
 
 
-def print_errors(file: Path, findings: list[Finding]) -> None:
-    print_findings(str(file), [f for f in findings if f.severity is not Severity.INFO], show_info=False)
+def files_label(files: WorkflowFiles) -> str:
+    """How a command line names the workflow: `a.yaml`, or `a.yaml b.yaml` for several files."""
+    return str(files) if isinstance(files, (str, Path)) else " ".join(str(f) for f in files)
 
 
-def load(file: Path, *, allow_errors: bool = False) -> Workflow:
-    """The workflow, or its errors printed and exit 1."""
+def print_file_findings(files: WorkflowFiles, findings: list[Finding], *, show_info: bool) -> None:
+    """Findings under the name of the file each is in (a workflow given as several files)."""
+    if isinstance(files, (str, Path)) or len(list(files)) == 1:
+        print_findings(files_label(files), findings, show_info=show_info)
+        return
+    by_file: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_file.setdefault(finding.location.file, []).append(finding)
+    for name, found in sorted(by_file.items()):
+        print_findings(name, found, show_info=show_info)
+
+
+def print_errors(file: WorkflowFiles, findings: list[Finding]) -> None:
+    print_file_findings(file, [f for f in findings if f.severity is not Severity.INFO], show_info=False)
+
+
+def load(file: WorkflowFiles, *, allow_errors: bool = False) -> Workflow:
+    """The workflow (one file, or several that make one workflow), or its errors printed and exit 1."""
     result = load_workflow(file)
     if result.workflow is None or (has_errors(result.findings) and not allow_errors):
-        print_findings(str(file), [f for f in result.findings if f.severity is Severity.ERROR], show_info=False)
+        print_file_findings(file, [f for f in result.findings if f.severity is Severity.ERROR], show_info=False)
         fail("the workflow has errors (see `avgen validate`)")
     return result.workflow
 

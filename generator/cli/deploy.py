@@ -12,13 +12,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from generator.cli.console import (
-    EXIT_CHANGES, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, heartbeat, out, print_errors, print_json, status_line,
+    EXIT_CHANGES, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, files_label, heartbeat, out, print_errors, print_json,
+    status_line,
 )
 from generator.cli.options import (
     AutoApproveOpt, BackendConfigOpt, Format, FormatOpt, JsonOpt, NoColorOpt, PluginDirOpt, SandboxOpt,
     TerraformBinOpt, VarFileOpt, VarOpt, WorkdirOpt, WorkflowArg,
 )
-from generator.workdirs import IMAGES_DIR
+from generator.workdirs import IMAGES_DIR, WorkflowFiles
 from generator.workflow.findings import has_errors
 
 if TYPE_CHECKING:  # the deploy core (boto3, terraform) is imported by the commands that deploy, not at start-up
@@ -39,7 +40,7 @@ def deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir
     return Deployment(file, DeployOptions(workdir=workdir, sandbox=sandbox, terraform=options))
 
 
-def run_deploy(action, file: Path):
+def run_deploy(action, file: WorkflowFiles):
     """Run a deployment step; a workflow with errors stops it before terraform runs (exit 1)."""
     outcome = action()
     if outcome.blocked:
@@ -101,7 +102,7 @@ def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = Fa
     else:
         print_summary(summary)
         if summary.has_changes:
-            again = " ".join([str(file), *(["--sandbox"] if sandbox else []),
+            again = " ".join([files_label(file), *(["--sandbox"] if sandbox else []),
                               *(["-w", str(workdir)] if workdir else [])])
             out.print(f"[dim]plan saved in {escape(str(outcome.workdir))}; `avgen apply {escape(again)}` applies it[/]")
     raise typer.Exit(EXIT_CHANGES if summary.has_changes else EXIT_OK)
@@ -164,7 +165,7 @@ class ApplyProgress:
                 err.print(f"{'done' if kind == 'apply_complete' else 'FAILED'}: {address}", markup=False)
 
 
-def print_outputs(outputs: dict, file: Path, sandbox: bool, workdir: Optional[Path] = None) -> None:
+def print_outputs(outputs: dict, file: WorkflowFiles, sandbox: bool, workdir: Optional[Path] = None) -> None:
     if not outputs:
         return
     out.print("[bold]Outputs[/]")
@@ -172,8 +173,8 @@ def print_outputs(outputs: dict, file: Path, sandbox: bool, workdir: Optional[Pa
         shown = "(sensitive)" if value.get("sensitive") else json.dumps(value.get("value"), indent=2)
         out.print(f"  [cyan]{escape(name)}[/] = {escape(shown)}")
     flags = (" --sandbox" if sandbox else "") + (f" -w {workdir}" if sandbox and workdir else "")
-    out.print(f"[dim]next: avgen put {escape(str(file))} VIDEO{escape(flags)}  (uploads to the workflow's start "
-              "folder)[/]")
+    out.print(f"[dim]next: avgen put {escape(files_label(file))} VIDEO{escape(flags)}  (uploads to the workflow's "
+              "start folder)[/]")
 
 
 def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
@@ -282,4 +283,4 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
         raise typer.Exit(EXIT_FINDINGS)
     path = push_images(dep, contexts, confirm_with(auto_approve, "apply"),
                        on_pushed=lambda name, ref: out.print(f"pushed {escape(name)}: {escape(ref)}"))
-    out.print(f"digests recorded in {escape(str(path))}; `avgen apply {escape(str(file))}` deploys them")
+    out.print(f"digests recorded in {escape(str(path))}; `avgen apply {escape(files_label(file))}` deploys them")

@@ -61,8 +61,9 @@ class TransferBars(Progress):
 
 def put(
     args: Annotated[Optional[List[Path]], typer.Argument(
-        metavar="[WORKFLOW] PATH...", show_default=False,
-        help="Files or folders to upload, after an optional workflow file.")] = None,
+        metavar="[WORKFLOW...] PATH...", show_default=False,
+        help="Files or folders to upload, after optional workflow files (.yaml/.yml; several make one "
+        "workflow).")] = None,
     bucket: BucketOpt = None,
     path: Annotated[Optional[List[Path]], typer.Option(
         "--path", "-p", show_default=False, help="A file or folder to upload (SCAR's option); repeatable.")] = None,
@@ -101,8 +102,11 @@ def put(
     )
 
     sources = list(args or [])
-    file = sources.pop(0) if sources and (len(sources) > 1 or path or not bucket) and looks_like_workflow(
-        sources[0]) else None
+    # leading workflow files (several make one workflow); with -b and one argument, that is what to upload
+    files: list[Path] = []
+    while sources and (len(sources) > 1 or path or not bucket) and looks_like_workflow(sources[0]):
+        files.append(sources.pop(0))
+    file = files or None
     sources += list(path or [])
     if not sources:
         fail("nothing to upload: name files or folders (or -p PATH)", EXIT_USAGE)

@@ -1,7 +1,8 @@
 """logs, status: what the deployed functions and their Batch jobs did."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, List
 
 import typer
 from rich.markup import escape
@@ -13,6 +14,7 @@ from generator.cli.console import (
 )
 from generator.cli.options import (
     EndpointOpt, Format, FormatOpt, JsonOpt, RegionOpt, SandboxOpt, SinceOpt, WorkdirOpt, WorkflowArg, connection,
+    split_workflow_files,
 )
 
 if TYPE_CHECKING:  # boto3 and the readers are imported by the commands that read AWS, not at start-up
@@ -40,10 +42,10 @@ def log_line(event: LogEvent, width: int, raw: bool) -> Text:
 
 
 def logs(
-    file: WorkflowArg,
-    function: Annotated[Optional[str], typer.Argument(
-        metavar="FUNCTION", show_default=False,
-        help="One function (its name in the workflow) \\[default: all].")] = None,
+    args: Annotated[List[str], typer.Argument(
+        metavar="WORKFLOW... [FUNCTION]", show_default=False,
+        help="Workflow YAML file(s) (several make one workflow), then one function (its name in the workflow) "
+        "\\[default: all].")],
     since: SinceOpt = "1h",
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")] = False,
     raw: Annotated[bool, typer.Option("--raw", help="Print the runtime's JSON lines as they are.")] = False,
@@ -67,6 +69,12 @@ def logs(
     """
     from generator.verbs.observe import LogReader, epoch_ms, parse_since, select_functions
 
+    file, rest = split_workflow_files(args)
+    if not file and rest:  # a workflow file named otherwise, as before
+        file = [Path(rest.pop(0))]
+    if not file or len(rest) > 1:
+        fail("give the workflow file(s) (.yaml/.yml), then at most one function name", EXIT_USAGE)
+    function = rest[0] if rest else None
     workflow = load(file)
     try:
         start = epoch_ms(parse_since(since))

@@ -9,13 +9,15 @@ from typing import Annotated, Iterator, List, Optional
 import typer
 
 from generator.cli.console import EXIT_USAGE, fail
-from generator.workdirs import default_workdir, sandbox_dir
+from generator.workdirs import WorkflowFiles as FilesOfAWorkflow, default_workdir, sandbox_dir
 from generator.workflow.model import Workflow
 
-WorkflowArg = Annotated[Path, typer.Argument(metavar="WORKFLOW", help="Workflow YAML file.", show_default=False)]
-WorkflowOptArg = Annotated[Optional[Path], typer.Argument(
-    metavar="WORKFLOW", show_default=False,
-    help="Workflow YAML file (optional): its buckets and folders are the defaults.")]
+WorkflowArg = Annotated[List[Path], typer.Argument(
+    metavar="WORKFLOW...", show_default=False,
+    help="Workflow YAML file, or several files that make one workflow (SCAR 3.x: one function per file).")]
+WorkflowOptArg = Annotated[Optional[List[Path]], typer.Argument(
+    metavar="[WORKFLOW...]", show_default=False,
+    help="Workflow YAML file(s) (optional): its buckets and folders are the defaults.")]
 WorkflowFiles = Annotated[List[Path], typer.Argument(
     metavar="WORKFLOW...", show_default=False,
     help="Workflow YAML files (SCAR's format, plus an optional `avgen:` section).")]
@@ -70,8 +72,18 @@ SinceOpt = Annotated[str, typer.Option(
     help="How far back: 10m, 2h, 1d, 1h30m, or a time such as 2024-05-01T12:00 (UTC).")]
 
 
+def split_workflow_files(args) -> tuple[list[Path], list[str]]:
+    """Leading arguments that end in .yaml/.yml are workflow files; the rest is what the command takes next
+    (`avgen logs A.yaml B.yaml FUNCTION`)."""
+    files: list[Path] = []
+    items = [str(a) for a in args]
+    while items and items[0].lower().endswith((".yaml", ".yml")):
+        files.append(Path(items.pop(0)))
+    return files, items
+
+
 @contextlib.contextmanager
-def connection(file: Optional[Path], workflow: Optional[Workflow], endpoint_url: Optional[str],
+def connection(file: Optional[FilesOfAWorkflow], workflow: Optional[Workflow], endpoint_url: Optional[str],
                region: Optional[str], sandbox: bool, workdir: Optional[Path], *,
                run_workflows: bool = False) -> Iterator:
     """Connect to AWS, another S3 API, or the sandbox that `avgen apply --sandbox` left (where, with

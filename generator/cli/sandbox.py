@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from rich.markup import escape
@@ -13,13 +13,13 @@ from generator.workdirs import IMAGES_DIR, default_workdir, sandbox_dir
 
 app = typer.Typer(help="Keep the sandbox running for scripts: `avgen sandbox up` … `avgen sandbox down`.",
                   no_args_is_help=True)
-WorkflowOptional = typer.Argument(None, metavar="[WORKFLOW]", show_default=False,
-                                  help="Workflow YAML file whose sandbox to use (or give --workdir).")
+WorkflowOptional = typer.Argument(None, metavar="[WORKFLOW...]", show_default=False,
+                                  help="Workflow YAML file(s) whose sandbox to use (or give --workdir).")
 
 
-def state_of(file: Optional[Path], workdir: Optional[Path]) -> Path:
+def state_of(file: Optional[List[Path]], workdir: Optional[Path]) -> Path:
     if workdir is None:
-        if file is None:
+        if not file:
             fail("which sandbox? give the workflow file or --workdir (the folder `avgen apply --sandbox` used)",
                  EXIT_USAGE)
         workdir = default_workdir(file, sandbox=True)
@@ -27,7 +27,7 @@ def state_of(file: Optional[Path], workdir: Optional[Path]) -> Path:
 
 
 @app.command()
-def up(file: Optional[Path] = WorkflowOptional, workdir: WorkdirOpt = None,
+def up(file: Optional[List[Path]] = WorkflowOptional, workdir: WorkdirOpt = None,
        region: str = typer.Option("us-east-1", "--region", help="The region the emulator answers for.")):
     """Start the sandbox in the background and print how to reach it (endpoint, credentials).
 
@@ -64,7 +64,7 @@ def up(file: Optional[Path] = WorkflowOptional, workdir: WorkdirOpt = None,
 
 
 @app.command()
-def down(file: Optional[Path] = WorkflowOptional, workdir: WorkdirOpt = None):
+def down(file: Optional[List[Path]] = WorkflowOptional, workdir: WorkdirOpt = None):
     """Stop the sandbox that `avgen sandbox up` started; its state stays for the next command."""
     from generator.aws.sandbox import stop_server
 

@@ -21,7 +21,8 @@ from generator.aws.clients import count_object_versions, empty_bucket, s3_client
 from generator.aws.sandbox import Sandbox, remove_provider_override, write_provider_override
 from generator.deploy.terraform import LineHandler, TerraformOptions, TerraformRunner
 from generator.errors import DeployError
-from generator.workdirs import IMAGES_DIR, SANDBOX_STATE, default_workdir, make_workdir
+from generator.workdirs import (IMAGES_DIR, SANDBOX_STATE, WorkflowFiles, default_workdir, distinct_files,
+                                make_workdir)
 
 PLAN_FILE = "avgen.tfplan"
 PLAN_META = ".avgen-plan.json"
@@ -67,12 +68,18 @@ class Outcome:
 class Deployment:
     """One workflow file and the folder its Terraform runs in."""
 
-    def __init__(self, workflow_file: Path, options: DeployOptions):
-        self.workflow_file = Path(workflow_file)
+    def __init__(self, workflow_file: WorkflowFiles, options: DeployOptions):
+        # one file, or several that make one workflow (SCAR 3.x), in a stable order
+        files = distinct_files(workflow_file)
+        self.workflow_file: WorkflowFiles = files[0] if len(files) == 1 else files
         self.options = options
         # absolute: terraform runs inside it, and plan files are named from here
         self.workdir = Path(options.workdir or default_workdir(self.workflow_file, options.sandbox)).resolve()
         self.workflow: Optional[Workflow] = None
+
+    def _files_label(self) -> str:
+        files = self.workflow_file
+        return str(files) if isinstance(files, Path) else " ".join(str(f) for f in files)
 
     # -- steps shared by every command ---------------------------------------------------------------
     def load(self) -> list[Finding]:
@@ -173,11 +180,23 @@ class Deployment:
         self._save_plan_meta(summary, destroy)
         return summary
 
+    def _check_shared_buckets(self) -> None:
+        """Refuse a deployment that would replace another's triggers on a shared bucket (deploy/sharing.py)."""
+        from generator.deploy.sharing import shared_bucket_problem
+
+        assert self.workflow is not None  # loaded by _prepare()
+        # other deployments are looked for among avgen's own folders only (`.avgen/NAME`), not in a --workdir
+        problem = shared_bucket_problem(self.workflow, distinct_files(self.workflow_file), self.workdir,
+                                        self.options.sandbox, other_deployments=self.workdir.parent.name == ".avgen")
+        if problem:
+            raise DeployError(problem)
+
     def plan(self, on_line: Optional[LineHandler] = None, with_text: bool = False) -> Outcome:
         """Save a plan; `with_text` adds terraform's own text of it to the summary (for a PR comment)."""
         outcome = self._prepare()
         if outcome.blocked:
             return outcome
+        self._check_shared_buckets()
         with self.terraform() as tf:
             outcome.summary = self._plan(tf, on_line)
             if with_text:
@@ -190,6 +209,7 @@ class Deployment:
         outcome = self._prepare()
         if outcome.blocked:
             return outcome
+        self._check_shared_buckets()
         if not (self.options.sandbox or targets):
             self._refuse_missing_images()
         with self.terraform() as tf:
@@ -226,7 +246,7 @@ class Deployment:
         if not buckets:
             return {}
         return check_eventbridge(s3_client(region=self.workflow.settings.region, env=env), buckets,
-                                 may_enable=self.options.enable_eventbridge, workflow_file=str(self.workflow_file))
+                                 may_enable=self.options.enable_eventbridge, workflow_file=self._files_label())
 
     def _enable_eventbridge(self, configurations: dict[str, dict], env: dict[str, str]) -> list[str]:
         from generator.deploy.buckets import enable_eventbridge
@@ -249,7 +269,7 @@ class Deployment:
         if missing:
             raise DeployError(
                 f"no image in ECR yet for {', '.join(missing)}: Lambda cannot create a function from an image "
-                f"that does not exist. Build and push them first with `avgen build {self.workflow_file} --push` "
+                f"that does not exist. Build and push them first with `avgen build {self._files_label()} --push` "
                 "(it creates the repositories, pushes the images and records their digests), then apply again")
 
     def destroy(self, confirm: Confirm, *, delete_buckets: bool = False, force: bool = False,

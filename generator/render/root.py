@@ -297,8 +297,8 @@ def template_context(workflow: Workflow, avgen_version: str) -> dict[str, Any]:
     batch_functions = [f for f in functions if f.uses_batch and f.batch is not None]
     settings = workflow.settings
     return {
-        "header": plain_header(workflow.source.name),
-        "provenance": header(avgen_version, workflow.source.name, workflow.source_sha256),
+        "header": plain_header(workflow.source_label),
+        "provenance": header(avgen_version, workflow.source_label, workflow.source_sha256),
         "terraform_version": TERRAFORM_VERSION,
         "aws_provider_version": AWS_PROVIDER_VERSION,
         "region": settings.region,

@@ -26,7 +26,13 @@ def may_write_into(output: StoragePath, trigger: StoragePath) -> bool:
     out, trig = output.key_prefix, trigger.key_prefix
     if not _prefixes_overlap(out, trig):
         return False
-    if trig.startswith(out) and output.prefix_filters:
+    if trig.startswith(out) and output.request_id_folder:
+        # keys are out + REQUEST_ID/ + relative path: the id can be any one folder name, so only what
+        # follows the first `/` of the rest is tested against the filters
+        head, slash, rest = trig[len(out):].partition("/")
+        if slash and output.prefix_filters and not any(_prefixes_overlap(rest, f) for f in output.prefix_filters):
+            return False
+    elif trig.startswith(out) and output.prefix_filters:
         # keys are out + relative path, and the relative path must start with one of the filters
         rest = trig[len(out):]
         if not any(_prefixes_overlap(rest, f) for f in output.prefix_filters):

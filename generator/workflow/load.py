@@ -7,17 +7,19 @@ from __future__ import annotations
 import collections.abc
 import datetime
 import difflib
+import hashlib
 import re
 import reprlib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from generator.workflow import model as m
+from generator.workflow import scar3
 from generator.workflow.findings import Finding, Location, Severity, has_errors, sorted_findings
 from generator.workflow.rules import rule, run_checks
 from generator.workflow.schema import LOG_LEVELS, FunctionEntry, WorkflowSpec
@@ -80,7 +82,13 @@ class LoadResult:
         return self.workflow is not None and not has_errors(self.findings)
 
 
-def load_workflow(path: Path | str, *, run_rules: bool = True) -> LoadResult:
+def load_workflow(path: Path | str | Sequence[Path | str], *, run_rules: bool = True) -> LoadResult:
+    """One workflow file, or several given together (see `load_workflows`)."""
+    if not isinstance(path, (str, Path)):
+        files = list(path)
+        if len(files) != 1:
+            return load_workflows(files, run_rules=run_rules)
+        path = files[0]
     path = Path(path)
     try:
         document = read_document(path)
@@ -108,6 +116,42 @@ def _load_document(document: SourceDocument, path: Path, run_rules: bool) -> Loa
             findings.extend(run_checks(workflow))
     counted, waived = apply_waivers(document.text, document.file, findings)
     return LoadResult(workflow, sorted_findings(counted), str(path), sorted_findings(waived))
+
+
+def load_workflows(paths: Sequence[Path | str], *, run_rules: bool = True) -> LoadResult:
+    """Several files that make one workflow (SCAR 3.x deployed one function per file): their functions,
+    `storage_providers` and `avgen` sections merged, checked as one; each finding keeps its own file's
+    path:line:col. Files are taken in sorted order of their resolved paths, so that neither the order they
+    are given in nor how their paths are spelled changes the result. `LoadResult.file` is the first file."""
+    from generator.workdirs import distinct_files, workflow_name
+
+    files = distinct_files(paths)
+    if len(files) == 1:
+        return load_workflow(files[0], run_rules=run_rules)
+    parts: list[_Loader] = []
+    failed: list[Finding] = []
+    for file in files:
+        try:
+            parts.append(_Loader(read_document(file), file))
+        except YamlSyntaxError as exc:
+            failed.append(rule("AVG001").finding(exc.message, exc.location))
+    if failed:
+        return LoadResult(None, sorted_findings(failed), str(files[0]))
+    loader = _Combined(parts, "+".join(sorted(workflow_name(f) for f in files)))
+    with gc_paused():
+        workflow = loader.load()
+        findings = loader.findings
+        if workflow is not None and run_rules and not has_errors(findings):
+            findings.extend(run_checks(workflow))
+    counted: list[Finding] = []
+    waived: list[Finding] = []
+    for part in parts:  # each file's waiver comments apply to its own findings
+        mine = [f for f in findings if f.location.file == part.doc.file]
+        kept, dropped = apply_waivers(part.doc.text, part.doc.file, mine)
+        counted += kept
+        waived += dropped
+    counted += [f for f in findings if f.location.file not in {p.doc.file for p in parts}]
+    return LoadResult(workflow, sorted_findings(counted), str(files[0]), sorted_findings(waived))
 
 
 class _Loader:
@@ -147,7 +191,36 @@ class _Loader:
             return None
         return self._resolve(spec)
 
+    def _rewrite_map_form(self, data: dict) -> dict:
+        """SCAR 3.x's `functions: NAME: {...}` in the current form (generator/workflow/scar3.py), one AVG032
+        warning per function that shows how to write it."""
+        functions = data["functions"]
+        entries: list[dict] = []
+        for name, spec in functions.items():
+            if name == "oscar":
+                continue
+            converted = scar3.convert_function(name, spec)
+            index = len(entries)
+            for new, old in converted.moved:
+                self.renamed[("functions", "aws", index) + new] = ("functions", name) + old
+            entries.append(converted.entry)
+            self.add("AVG032", f"`functions: {name}:` is SCAR 3.x's map form (its folder conventions are kept: "
+                     "input under FUNCTION/input/ when only a bucket is given, outputs in request-id folders)",
+                     ("functions", "aws", index), scar3.hint_for(converted), key=True)
+            for key in converted.unknown_s3:
+                self.add("AVG002", f"unknown key `{_short_text(key)}`", ("functions", name, "s3", key),
+                         "valid keys here: input_bucket, input_folder, output_bucket, output_folder", key=True)
+            for key in converted.ignored:
+                self.add("AVG008", f"`{key}` is ignored: avgen ships its own runtime", ("functions", name, key),
+                         key=True)
+        rewritten: dict = {"aws": entries}
+        if "oscar" in functions:
+            rewritten["oscar"] = functions["oscar"]
+        return {**data, "functions": rewritten}
+
     def _rewrite_legacy(self, data: dict) -> dict:
+        if scar3.is_map_form(data):
+            data = self._rewrite_map_form(data)
         functions = data.get("functions")
         if isinstance(functions, dict) and "oscar" in functions:
             self.add("AVG007", "`functions.oscar` deploys to OSCAR clusters, which avgen does not do; it is ignored",
@@ -305,12 +378,23 @@ class _Loader:
             return None
         return m.Workflow(
             source=self.path.resolve(),
-            source_sha256=self.doc.sha256,
+            source_sha256=self.digest(),
+            sources=self.sources(),
             settings=settings,
             functions=tuple(functions),
             buckets=buckets,
             storage_providers={k: v for k, v in provider_ids.items() if v},
+            given_name=settings_spec.name if settings_spec and settings_spec.name else self.default_name(),
         )
+
+    def digest(self) -> str:
+        return self.doc.sha256
+
+    def sources(self) -> tuple[Path, ...]:
+        return ()
+
+    def default_name(self) -> str:
+        return ""
 
     def _resolve_region(self, spec: WorkflowSpec) -> str:
         loc: tuple  # where in the file the region comes from
@@ -430,6 +514,9 @@ class _Loader:
         outputs = tuple(self._storage_path(item, base + ("output", i), provider_ids)
                         for i, item in enumerate(spec.output))
         for i, item in enumerate(spec.input):
+            if item.request_id_folder:
+                self.add("AVG008", "`request_id_folder` on an input is ignored: it places an output's files",
+                         base + ("input", i, "request_id_folder"), "remove it from the input", key=True)
             if item.prefix:
                 self.add("AVG008", "`prefix` filters on an input are ignored: a trigger fires for every object "
                          "under the folder in `path` (and its `suffix`, if any)", base + ("input", i, "prefix"),
@@ -543,7 +630,8 @@ class _Loader:
             self.add("AVG004", f"`{bucket}` (from path `{item.path}`) is not a valid S3 bucket name",
                      loc + ("path",), "bucket names have 3-63 lower-case letters, digits, dots and hyphens, "
                      "start and end with a letter or digit; write path as BUCKET/FOLDER")
-        return m.StoragePath(provider, ident, bucket, prefix, tuple(item.prefix), tuple(item.suffix), location)
+        return m.StoragePath(provider, ident, bucket, prefix, tuple(item.prefix), tuple(item.suffix), location,
+                             request_id_folder=item.request_id_folder)
 
     def _batch_settings(self, entry: FunctionEntry, index: int, defaults) -> m.BatchSettings:
         spec = entry.batch
@@ -608,6 +696,99 @@ class _Loader:
             location=self.at(loc, key=True) if spec else self.at(("functions", "aws", index, "lambda"), key=True),
             instance_type_locations=type_locations,
         )
+
+
+class _Combined(_Loader):
+    """Several files' loaders read as one workflow: each function, and each top-level setting, is located
+    in the file it comes from."""
+
+    def __init__(self, parts: list[_Loader], name: str):
+        super().__init__(parts[0].doc, parts[0].path)
+        self.parts = parts
+        self.name = name
+        self.origin: list[tuple[_Loader, int]] = []        # merged function index -> (its file, its index)
+        self.owner: dict[tuple, _Loader] = {}              # top-level path -> the file that wrote it first
+
+    def at(self, loc: tuple, *, key: bool = False) -> Location:
+        if len(loc) >= 3 and loc[:2] == ("functions", "aws") and isinstance(loc[2], int) \
+                and loc[2] < len(self.origin):
+            part, index = self.origin[loc[2]]
+            return part.at(("functions", "aws", index) + loc[3:], key=key)
+        for depth in (3, 2, 1):
+            if loc[:depth] in self.owner:
+                return self.owner[loc[:depth]].at(loc, key=key)
+        return self.parts[0].at(loc, key=key)
+
+    def load(self) -> Optional[m.Workflow]:
+        merged: dict = {"functions": {"aws": []}}
+        for part in self.parts:
+            data = to_plain(part.doc.root)
+            if not isinstance(data, dict):
+                part.add("AVG003", "the file must hold a mapping with a `functions` key", ())
+                continue
+            data = part._rewrite_legacy(data)
+            functions = data.get("functions")
+            if not isinstance(functions, dict) or not isinstance(functions.get("aws", []), list):
+                part.add("AVG003", "`functions` must hold an `aws:` list of functions", ("functions",), key=True)
+                continue
+            for index, entry in enumerate(functions.get("aws", [])):
+                self._absolute_script(entry, part.path)
+                self.origin.append((part, index))
+                merged["functions"]["aws"].append(entry)
+            for key, value in functions.items():
+                if key != "aws":
+                    self._merge(merged["functions"], key, value, part, ("functions", key))
+            for key, value in data.items():
+                if key != "functions":
+                    self._merge(merged, key, value, part, (key,))
+        for part in self.parts:
+            self.findings += part.findings
+        if has_errors(self.findings):
+            return None
+        try:
+            spec = WorkflowSpec.model_validate(merged)
+        except ValidationError as exc:
+            self._report_schema_errors(exc, merged)
+            return None
+        return self._resolve(spec)
+
+    @staticmethod
+    def _absolute_script(entry: Any, folder_of: Path) -> None:
+        """A relative init_script is relative to its own file's folder."""
+        spec = entry.get("lambda") if isinstance(entry, dict) else None
+        if not isinstance(spec, dict):
+            return
+        script = spec.get("init_script")
+        if isinstance(script, str) and script and not Path(script).is_absolute() and "\0" not in script:
+            spec["init_script"] = str(folder_of.parent.resolve() / script)
+
+    def _merge(self, into: dict, key: Any, value: Any, part: _Loader, loc: tuple) -> None:
+        """Mappings merge key by key; two files giving one setting different values is an error."""
+        if key not in into:
+            into[key] = value
+            self.owner.setdefault(loc, part)
+            return
+        if isinstance(into[key], dict) and isinstance(value, dict):
+            for inner, inner_value in value.items():
+                self._merge(into[key], inner, inner_value, part, loc + (inner,))
+        elif into[key] != value:
+            first = self.owner.get(loc) or next((self.owner[loc[:d]] for d in range(len(loc), 0, -1)
+                                                 if loc[:d] in self.owner), self.parts[0])
+            where = ".".join(str(p) for p in loc)
+            part.add("AVG004", f"`{where}` is also set in {first.path.name}, to another value; files given "
+                     "together make one workflow", loc, "set it in one file only, or to the same value", key=True)
+
+    def digest(self) -> str:
+        """One hash over every file (name and content), in the sorted order: the same whatever order and
+        path spellings the files were given in."""
+        joined = "\n".join(f"{part.path.name}\0{part.doc.sha256}" for part in self.parts)
+        return hashlib.sha256(joined.encode()).hexdigest()
+
+    def sources(self) -> tuple[Path, ...]:
+        return tuple(part.path.resolve() for part in self.parts)
+
+    def default_name(self) -> str:
+        return self.name
 
 
 # --- messages -------------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ class StoragePath:
     prefix_filters: tuple[str, ...] = ()
     suffix_filters: tuple[str, ...] = ()
     location: Optional[Location] = field(default=None, compare=False)
+    # outputs only: each invocation writes under `prefix/REQUEST_ID/` (SCAR 3.x; see docs/workflow-format.md)
+    request_id_folder: bool = False
 
     @property
     def key_prefix(self) -> str:
@@ -62,7 +64,7 @@ class StoragePath:
     def uri(self) -> str:
         """s3://bucket/folders/ for S3; minio.ID://bucket/folders/ (as in `avgen graph`) for the others."""
         scheme = "s3" if self.is_s3 else f"{self.provider}.{self.provider_id}"
-        return f"{scheme}://{self.bucket}/{self.key_prefix}"
+        return f"{scheme}://{self.bucket}/{self.key_prefix}" + ("<request-id>/" if self.request_id_folder else "")
 
     def contains_key(self, key: str) -> bool:
         return key.startswith(self.key_prefix)
@@ -177,7 +179,7 @@ class Function:
             batch_on_failure=self.batch_on_failure,
             inputs=tuple(InputConfig(p.bucket, p.prefix, p.provider) for p in self.inputs if p.is_s3),
             outputs=tuple(OutputConfig(p.bucket, p.prefix, tuple(p.prefix_filters), tuple(p.suffix_filters),
-                                       p.provider) for p in self.outputs if p.is_s3),
+                                       p.provider, p.request_id_folder) for p in self.outputs if p.is_s3),
         ).to_dict()
 
     def runtime_config_json(self) -> str:
@@ -217,10 +219,21 @@ class Workflow:
     functions: tuple[Function, ...]
     buckets: tuple[Bucket, ...]  # every bucket an S3 path names, sorted by name
     storage_providers: Mapping[str, tuple[str, ...]]  # provider -> IDs; credentials are never kept
+    # a workflow given as several files (`avgen validate A.yaml B.yaml`): all of them, sorted; `source` is
+    # the first. Empty for one file.
+    sources: tuple[Path, ...] = ()
+    given_name: str = ""  # avgen.name, or the joined names of several files (load.py)
 
     @property
     def name(self) -> str:
+        if self.given_name:
+            return self.given_name
         return self.source.parent.name if self.source.stem == "workflow" else self.source.stem
+
+    @property
+    def source_label(self) -> str:
+        """The input named in generated files' headers: the file, or `a.yaml + b.yaml`."""
+        return " + ".join(p.name for p in self.sources) if self.sources else self.source.name
 
     def function(self, name: str) -> Function:
         for function in self.functions:

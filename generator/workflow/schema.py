@@ -49,6 +49,8 @@ class StorageItem(Strict):
     path: Annotated[str, Field(min_length=1)]
     prefix: list[str] = Field(default_factory=list)
     suffix: list[str] = Field(default_factory=list)
+    # avgen's extension, for outputs: each invocation writes under `path/REQUEST_ID/` (SCAR 3.x's convention)
+    request_id_folder: bool = False
 
 
 class LambdaSpec(Strict):
@@ -298,6 +300,8 @@ class AvgenSettingsSpec(Strict):
     """avgen's own section (SCAR ignores it): region, names, tags, state backend, buckets, alerts."""
 
     region: Optional[str] = None
+    # the workflow's name (tags, shared resource names); default: the file's name (several files: see load.py)
+    name: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = None
     name_prefix: str = ""
     tags: dict[str, str] = Field(default_factory=dict)
     backend: Optional[BackendSpec] = None
@@ -332,4 +336,32 @@ def workflow_json_schema() -> dict[str, Any]:
     lambda_spec.update(LEGACY_LAMBDA_KEYS)
     level = lambda_spec["log_level"]["anyOf"][0]
     level["enum"] = [*level["enum"], *(value.lower() for value in level["enum"])]
+    # SCAR 3.x's map form (`functions: NAME: {...}`), which the loader reads (AVG032)
+    schema["$defs"]["Scar3Function"] = _scar3_function(schema["$defs"], lambda_spec)
+    schema["properties"]["functions"] = {"anyOf": [
+        schema["properties"]["functions"],
+        {"type": "object", "deprecated": True, "additionalProperties": {"$ref": "#/$defs/Scar3Function"},
+         "description": "SCAR 3.x's map form: one function per name (AVG032; `avgen convert` writes the "
+                        "current form)."},
+    ]}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": "avgen workflow"}
+
+
+def _scar3_function(defs: dict[str, Any], lambda_spec: dict[str, Any]) -> dict[str, Any]:
+    """A function of SCAR 3.x's map form (generator/workflow/scar3.py reads it)."""
+    text: dict[str, Any] = {"type": "string"}
+    same = ("init_script", "execution_mode", "memory", "log_level", "description", "region", "asynchronous",
+            "run_script", "c_args", "layers")
+    container = defs["ContainerSpec"]["properties"]
+    properties: dict[str, Any] = {key: lambda_spec[key] for key in same}
+    properties.update({
+        "image": text, "image_file": text, "timeout_threshold": container["timeout_threshold"],
+        "time": LEGACY_LAMBDA_KEYS["time"], "profile": text, "lambda_role": text,
+        "environment": {}, "lambda_environment": {}, "extra_payload": {}, "supervisor_version": text,
+        "iam": {"$ref": "#/$defs/IamSpec"}, "batch": {"$ref": "#/$defs/BatchSpec"},
+        "cloudwatch": {"$ref": "#/$defs/CloudwatchSpec"}, "api_gateway": {"type": "object"},
+        "s3": {"type": "object", "additionalProperties": False, "properties": {
+            key: text for key in ("input_bucket", "input_folder", "output_bucket", "output_folder")}},
+    })
+    return {"type": "object", "additionalProperties": False, "deprecated": True, "properties": properties,
+            "description": "A function of SCAR 3.x's map form, keyed by its name (AVG032)."}

@@ -86,3 +86,14 @@ def test_output_key_is_prefix_slash_relative_path():
     assert OutputConfig("b", "result").key_for("sub/x.srt") == "result/sub/x.srt"
     assert OutputConfig("b", "").key_for("sub/x.srt") == "sub/x.srt"
     assert OutputConfig("b", "a/b").key_for("x") == "a/b/x"
+
+
+def test_request_id_folder_travels_in_the_configuration_and_places_keys():
+    data = function_config(outputs=[{**output("frames"), "request_id_folder": True}, output("plain")])
+    config = FunctionConfig.from_dict(data)
+    assert [o.request_id_folder for o in config.outputs] == [True, False]
+    assert config.to_dict()["outputs"] == data["outputs"]  # only set where it is true: older configs unchanged
+    assert config.outputs[0].key_for("a/x.jpg", "req-1") == "frames/req-1/a/x.jpg"
+    assert config.outputs[1].key_for("a/x.jpg", "req-1") == "plain/a/x.jpg"
+    with pytest.raises(ConfigError, match="request_id_folder must be true or false"):
+        FunctionConfig.from_dict(function_config(outputs=[{**output(), "request_id_folder": "yes"}]))

@@ -119,3 +119,15 @@ def test_a_symlink_left_in_the_output_folder_is_skipped(storage, write_script, t
     result = run_invocation(config(script), s3_event("media", "in/a.txt"), storage, request_id="r", deadline=None)
     assert result.ok and result.records[0].uploaded == ("s3://media/out/good.txt",)
     assert storage.head("media", "out/link.txt") is None
+
+
+def test_request_id_folder_outputs_go_under_the_invocations_id(storage, write_script):
+    # SCAR 3.x's layout: FOLDER/REQUEST_ID/FILE; a Batch job is given the id of the invocation that submitted it
+    outputs = [{"provider": "s3", "bucket": "media", "prefix": "out", "filter_prefix": [], "filter_suffix": [],
+                "request_id_folder": True}]
+    script = write_script('cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/"; mkdir "$TMP_OUTPUT_DIR/sub"; '
+                          'echo x > "$TMP_OUTPUT_DIR/sub/b.txt"')
+    result = run_invocation(config(script, outputs=outputs), s3_event("media", "in/a.txt"), storage,
+                            request_id="c45433a2-e8e4", deadline=None)
+    assert result.ok and result.records[0].uploaded == ("s3://media/out/c45433a2-e8e4/a.txt",
+                                                        "s3://media/out/c45433a2-e8e4/sub/b.txt")

@@ -67,6 +67,9 @@ RULES: dict[str, Rule] = {
              "An `# avgen:waive` comment without a reason, for an unknown rule, or for an error: it waives nothing."),
         Rule("AVG031", "default-vpc", INFO,
              "A Batch function with no subnets or security groups runs in the account's default VPC."),
+        Rule("AVG032", "scar3-map-form", W,
+             "SCAR 3.x's `functions: NAME: {...}` form, read with SCAR 3.x's folder conventions; the warning "
+             "shows the current form (`avgen convert` writes it)."),
     )
 }
 
