@@ -49,7 +49,7 @@ class SourceDocument:
                     line, column = pos[0] + 1, pos[1] + 1
                 node = node[part]
             elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-                pos = node.lc.item(part)
+                pos = node.lc.item(part)  # type: ignore[attr-defined]  # ruamel's CommentedSeq or a _Seq
                 if pos and pos[0] is not None:
                     line, column = pos[0] + 1, pos[1] + 1
                 node = node[part]
