@@ -74,7 +74,8 @@ def _without_markup(text: str) -> Optional[str]:
 class LazyConsole:
     """A rich Console made when first needed. Text printed where there is no terminal (pre-commit hooks, CI,
     pipes: most runs of `avgen validate`) is written here as rich would write it, without importing rich
-    (about a tenth of the command's start-up); terminals, tables, progress and anything unusual go to rich."""
+    (about a tenth of the command's start-up); terminals, tables, progress and anything unusual go to rich, and
+    so does everything printed after it."""
 
     def __init__(self, stderr: bool = False) -> None:
         object.__setattr__(self, "_stderr", stderr)
@@ -99,8 +100,9 @@ class LazyConsole:
     def print(self, *objects: Any, markup: Optional[bool] = None, highlight: Optional[bool] = None,
               **options: Any) -> None:
         stream = sys.stderr if self._stderr else sys.stdout
-        if (len(objects) == 1 and type(objects[0]) is str and not options and not highlight
-                and _plain_stream(stream)):
+        # once rich is in use (a table, a progress display, a spinner), everything goes through it
+        if (self._console is None and len(objects) == 1 and type(objects[0]) is str and not options
+                and not highlight and _plain_stream(stream)):
             if markup is False:
                 text = None if _NOT_PLAIN.search(objects[0]) else objects[0]
             else:
