@@ -6,11 +6,13 @@ its own output folder, every fourth one in lambda-batch mode. Two layouts: all f
 (one notification configuration with N rules), or a bucket per function (N of them).
 
 For each size it times, in this process (best of several runs): loading the YAML into the model, the checks
-(rules, the trigger graph), rendering, and writing the folder; then `avgen generate` as a whole process. Growth
-ratios are (time for N / time for the previous N): 10.0 for 10x the functions is linear.
+(rules, the trigger graph; on a freshly loaded model, as `avgen validate` runs them), rendering, and writing the
+folder; then `avgen generate` as a whole process. Growth ratios are (time for N / time for the previous N): 10.0
+for 10x the functions is linear. The checks are timed once more right after flushing the CPU caches: a model of
+500 functions stays in them, one of 5,000 does not, and that alone makes each of its steps slower.
 
 Start-up: `avgen validate` of the av-workflow example as a whole process, next to a minimal two-command Typer
-app's `--help` on the same interpreter (medians of alternated runs), and their ratio.
+app's `--help` on the same interpreter (medians of alternated runs; wall and CPU time), and their ratio.
 
     python3 bench/bench_generate.py [--sizes 50 500 5000] [--repeat 3] [--startup-runs 15]
 """
@@ -82,6 +84,24 @@ def best_of(repeat: int, step) -> float:
     return min(times)
 
 
+_FLUSH = bytearray(64 << 20)  # larger than this machine's CPU caches
+
+
+def checks_cold(text: str, source: Path, repeat: int) -> float:
+    """The checks right after the CPU caches were flushed, at every size: their work alone, without the
+    advantage a model small enough to stay in the caches (500 functions here) has over a large one."""
+    workflow = load_text(text, source, run_rules=False).workflow
+    times = []
+    for _ in range(repeat):
+        for position in range(0, len(_FLUSH), 64):
+            _FLUSH[position] ^= 1
+        with gc_paused():
+            began = time.perf_counter()
+            run_checks(workflow)
+            times.append(time.perf_counter() - began)
+    return min(times)
+
+
 def checks_after_load(text: str, source: Path, repeat: int) -> float:
     """The checks as `avgen validate` runs them: once, on a model just built (a fresh one each time), with
     the collector paused as load_text pauses it. Timing them again and again on one model would measure a
@@ -110,6 +130,7 @@ def measure(functions: int, layout: str, repeat: int, scratch: Path) -> dict[str
     timings = {
         "load": best_of(repeat, lambda: load_text(text, source, run_rules=False)),
         "checks": checks_after_load(text, source, repeat),
+        "checks_cold": checks_cold(text, source, repeat),
         "render": best_of(repeat, lambda: render(result.workflow)),
         "write": best_of(repeat, write_fresh),
     }
@@ -161,6 +182,7 @@ def main() -> int:
               + "   growth: " + " ".join(f"{step:>6}" for step in STEPS) + f"{'all':>6}{'gen':>6}")
     print(header)
     print("-" * len(header))
+    cold: list[str] = []
     with tempfile.TemporaryDirectory(prefix="avgen-bench-") as scratch:
         for layout in ("shared", "separate"):
             previous: dict[str, float] | None = None
@@ -173,7 +195,10 @@ def main() -> int:
                     line += "           " + " ".join(f"{t[s] / previous[s]:>6.1f}" for s in STEPS)
                     line += f"{t['all'] / previous['all']:>6.1f}{t['command'] / previous['command']:>6.1f}"
                 print(line)
+                cold_growth = f" (growth {t['checks_cold'] / previous['checks_cold']:.1f})" if previous else ""
+                cold.append(f"{layout} {functions}: {t['checks_cold'] * 1000:.1f} ms{cold_growth}")
                 previous = t
+    print("\nchecks after flushing the CPU caches: " + "; ".join(cold))
     print("\ngrowth: time for N / time for the previous N (10.0 for 10x the functions is linear); "
           "generate: the whole `avgen generate` process, best of runs.")
     return 0
