@@ -47,14 +47,16 @@ def run_avgen(*args: str) -> subprocess.CompletedProcess:
     """The real entry point (`avgen ARGS`), not Typer's test runner."""
     code = ("import json, sys; from generator.cli import app\n"
             "try:\n    app()\nfinally:\n"
-            "    print(json.dumps(sorted(m for m in sys.modules if m.startswith('generator.cli.'))), file=sys.stderr)")
+            "    print(json.dumps(sorted(m for m in sys.modules if m.startswith(('generator.cli.', 'rich', 'ruamel')))),"
+            " file=sys.stderr)")
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def test_one_command_registers_only_its_module():
-    """`avgen validate` builds a command line of that one command: the other commands' modules stay unloaded,
-    and what it prints and its exit code are those of the whole application (Typer's runner builds it all)."""
+    """`avgen validate` builds a command line of that one command: the other commands' modules, rich and
+    ruamel stay unloaded, and what it prints and its exit code are those of the whole application (Typer's
+    runner builds it all)."""
     from typer.testing import CliRunner
 
     from generator.cli import app
@@ -63,6 +65,8 @@ def test_one_command_registers_only_its_module():
     modules = json.loads(done.stderr.strip().splitlines()[-1])
     assert "generator.cli.check" in modules
     assert not {"generator.cli.deploy", "generator.cli.files", "generator.cli.sandbox"} & set(modules)
+    # without a terminal its text is printed without rich, and a plain document is read without ruamel
+    assert not [m for m in modules if m.split(".")[0] in ("rich", "ruamel")]
     whole = CliRunner().invoke(app, ["validate", str(AV_WORKFLOW)])
     assert (done.returncode, done.stdout) == (whole.exit_code, whole.stdout)
 
