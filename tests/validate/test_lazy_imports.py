@@ -47,8 +47,8 @@ def run_avgen(*args: str) -> subprocess.CompletedProcess:
     """The real entry point (`avgen ARGS`), not Typer's test runner."""
     code = ("import json, sys; from generator.cli import app\n"
             "try:\n    app()\nfinally:\n"
-            "    print(json.dumps(sorted(m for m in sys.modules if m.startswith(('generator.cli.', 'rich', 'ruamel')))),"
-            " file=sys.stderr)")
+            "    shown = ('generator.cli.', 'rich', 'ruamel')\n"
+            "    print(json.dumps(sorted(m for m in sys.modules if m.startswith(shown))), file=sys.stderr)")
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
