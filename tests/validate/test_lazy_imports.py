@@ -82,3 +82,14 @@ def test_whole_command_line_where_it_is_shown(args):
         assert done.returncode == 0 and "validate" in done.stdout and "sandbox" in done.stdout
     if args[0] == "valdate":
         assert done.returncode == 2 and "No such command" in done.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "generate", "plan"])
+def test_one_command_help_is_the_whole_applications(command):
+    from typer.testing import CliRunner
+
+    from generator.cli import app
+
+    done = run_avgen(command, "--help")
+    whole = CliRunner().invoke(app, [command, "--help"], prog_name="-c")
+    assert (done.returncode, done.stdout) == (whole.exit_code, whole.output)
