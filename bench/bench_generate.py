@@ -6,17 +6,21 @@ its own output folder, every fourth one in lambda-batch mode. Two layouts: all f
 (one notification configuration with N rules), or a bucket per function (N of them).
 
 For each size it times, in this process (best of several runs): loading the YAML into the model, the checks
-(rules, the trigger graph), rendering, and writing the folder; then `avgen generate` as a whole process. Growth
-ratios are (time for N / time for the previous N): 10.0 for 10x the functions is linear.
+(rules, the trigger graph; on a freshly loaded model, as `avgen validate` runs them), rendering, and writing the
+folder; then `avgen generate` as a whole process. Growth ratios are (time for N / time for the previous N): 10.0
+for 10x the functions is linear. The checks are timed once more right after flushing the CPU caches: a model of
+500 functions stays in them, one of 5,000 does not, and that alone makes each of its steps slower.
 
 Start-up: `avgen validate` of the av-workflow example as a whole process, next to a minimal two-command Typer
-app's `--help` on the same interpreter (medians of alternated runs), and their ratio.
+app's `--help` on the same interpreter (medians of alternated runs; wall and CPU time), and their ratio.
 
     python3 bench/bench_generate.py [--sizes 50 500 5000] [--repeat 3] [--startup-runs 15]
 """
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -80,9 +84,36 @@ def best_of(repeat: int, step) -> float:
     return min(times)
 
 
-def checks(workflow) -> None:
-    with gc_paused():  # as load_text runs them
-        run_checks(workflow)
+_FLUSH = bytearray(64 << 20)  # larger than this machine's CPU caches
+
+
+def checks_cold(text: str, source: Path, repeat: int) -> float:
+    """The checks right after the CPU caches were flushed, at every size: their work alone, without the
+    advantage a model small enough to stay in the caches (500 functions here) has over a large one."""
+    workflow = load_text(text, source, run_rules=False).workflow
+    times = []
+    for _ in range(repeat):
+        for position in range(0, len(_FLUSH), 64):
+            _FLUSH[position] ^= 1
+        with gc_paused():
+            began = time.perf_counter()
+            run_checks(workflow)
+            times.append(time.perf_counter() - began)
+    return min(times)
+
+
+def checks_after_load(text: str, source: Path, repeat: int) -> float:
+    """The checks as `avgen validate` runs them: once, on a model just built (a fresh one each time), with
+    the collector paused as load_text pauses it. Timing them again and again on one model would measure a
+    model that sits in the CPU's caches at 500 functions and cannot at 5,000."""
+    times = []
+    for _ in range(repeat):
+        workflow = load_text(text, source, run_rules=False).workflow
+        with gc_paused():
+            began = time.perf_counter()
+            run_checks(workflow)
+            times.append(time.perf_counter() - began)
+    return min(times)
 
 
 def measure(functions: int, layout: str, repeat: int, scratch: Path) -> dict[str, float]:
@@ -91,7 +122,6 @@ def measure(functions: int, layout: str, repeat: int, scratch: Path) -> dict[str
     source.write_text(text)
     result = load_text(text, source)
     assert result.ok, [f.message for f in result.findings][:5]
-    workflow = load_text(text, source, run_rules=False).workflow
     files = render(result.workflow)
 
     def write_fresh():
@@ -99,7 +129,8 @@ def measure(functions: int, layout: str, repeat: int, scratch: Path) -> dict[str
 
     timings = {
         "load": best_of(repeat, lambda: load_text(text, source, run_rules=False)),
-        "checks": best_of(repeat, lambda: checks(workflow)),
+        "checks": checks_after_load(text, source, repeat),
+        "checks_cold": checks_cold(text, source, repeat),
         "render": best_of(repeat, lambda: render(result.workflow)),
         "write": best_of(repeat, write_fresh),
     }
@@ -109,17 +140,28 @@ def measure(functions: int, layout: str, repeat: int, scratch: Path) -> dict[str
     return timings
 
 
-def startup(runs: int) -> tuple[float, float]:
-    """Medians of `avgen validate` (av-workflow) and a minimal Typer app's --help, runs alternated."""
+def startup(runs: int) -> dict[str, dict[str, float]]:
+    """Medians of `avgen validate` (av-workflow) and a minimal Typer app's --help, runs alternated: wall time
+    and CPU time (user + system; steadier where other work shares the machine). Both run as installed, with
+    their bytecode cached (pip compiles it at install; a checkout run with PYTHONDONTWRITEBYTECODE would
+    compile avgen's sources on every start and only avgen's)."""
     avgen = [sys.executable, "-c", CLI, "validate", str(AV_WORKFLOW)]
     minimal = [sys.executable, "-c", MINIMAL_TYPER, "--help"]
-    times: dict[str, list[float]] = {"avgen": [], "minimal": []}
-    for _ in range(runs):
-        for name, command in (("avgen", avgen), ("minimal", minimal)):
-            began = time.perf_counter()
-            subprocess.run(command, cwd=REPO, check=True, capture_output=True)
-            times[name].append(time.perf_counter() - began)
-    return statistics.median(times["avgen"]), statistics.median(times["minimal"])
+    times: dict[str, dict[str, list[float]]] = {"avgen": {"wall": [], "cpu": []}, "minimal": {"wall": [], "cpu": []}}
+    with tempfile.TemporaryDirectory(prefix="avgen-bench-pyc-") as pycache:
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = pycache
+        for command in (avgen, minimal):  # write the bytecode once
+            subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True)
+        for _ in range(runs):
+            for name, command in (("avgen", avgen), ("minimal", minimal)):
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                began = time.perf_counter()
+                subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True)
+                times[name]["wall"].append(time.perf_counter() - began)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                times[name]["cpu"].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return {name: {kind: statistics.median(values) for kind, values in kinds.items()} for name, kinds in times.items()}
 
 
 def main() -> int:
@@ -129,14 +171,18 @@ def main() -> int:
     parser.add_argument("--startup-runs", type=int, default=15)
     args = parser.parse_args()
 
-    validate, minimal = startup(args.startup_runs)
-    print(f"start-up (medians of {args.startup_runs} alternated runs): avgen validate av-workflow "
-          f"{validate * 1000:.0f} ms, minimal two-command Typer app --help {minimal * 1000:.0f} ms, "
-          f"ratio {validate / minimal:.2f}\n")
+    started = startup(args.startup_runs)
+    print(f"start-up (medians of {args.startup_runs} alternated runs): avgen validate av-workflow / minimal "
+          "two-command Typer app --help")
+    for kind in ("wall", "cpu"):
+        validate, minimal = started["avgen"][kind], started["minimal"][kind]
+        print(f"  {kind:>4}: {validate * 1000:.0f} ms / {minimal * 1000:.0f} ms, ratio {validate / minimal:.2f}")
+    print()
     header = (f"{'layout':<9}{'functions':>10}" + "".join(f"{step:>10}" for step in STEPS) + f"{'generate':>10}"
               + "   growth: " + " ".join(f"{step:>6}" for step in STEPS) + f"{'all':>6}{'gen':>6}")
     print(header)
     print("-" * len(header))
+    cold: list[str] = []
     with tempfile.TemporaryDirectory(prefix="avgen-bench-") as scratch:
         for layout in ("shared", "separate"):
             previous: dict[str, float] | None = None
@@ -149,7 +195,10 @@ def main() -> int:
                     line += "           " + " ".join(f"{t[s] / previous[s]:>6.1f}" for s in STEPS)
                     line += f"{t['all'] / previous['all']:>6.1f}{t['command'] / previous['command']:>6.1f}"
                 print(line)
+                cold_growth = f" (growth {t['checks_cold'] / previous['checks_cold']:.1f})" if previous else ""
+                cold.append(f"{layout} {functions}: {t['checks_cold'] * 1000:.1f} ms{cold_growth}")
                 previous = t
+    print("\nchecks after flushing the CPU caches: " + "; ".join(cold))
     print("\ngrowth: time for N / time for the previous N (10.0 for 10x the functions is linear); "
           "generate: the whole `avgen generate` process, best of runs.")
     return 0

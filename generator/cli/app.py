@@ -1,13 +1,84 @@
 """The `avgen` application: registers every command (one module per command group, as hatch does)."""
 from __future__ import annotations
 
+import importlib
+import os
+import sys
+from typing import Any
+
 import typer
 
-from generator import __version__
-from generator.cli import check, convert, deploy, files, models, observe, run, sandbox
 from generator.cli.console import AvgenGroup, out
 
-app = typer.Typer(
+# (module under generator.cli, function, options of app.command), in the order `avgen --help` lists them
+COMMANDS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    *(("check", name, {}) for name in ("validate", "schema", "graph", "generate")),
+    ("convert", "convert", {}),
+    *(("deploy", name, {}) for name in ("plan", "apply", "destroy", "outputs", "build")),
+    ("files", "put", {"no_args_is_help": True}),
+    ("files", "ls", {}), ("files", "get", {}), ("observe", "logs", {}), ("observe", "status", {}), ("run", "run", {}),
+)
+GROUPS = ("sandbox", "models")  # generator.cli.<name>.app, as `avgen <name> …`
+
+
+class AvgenTyper(typer.Typer):
+    """Registers its commands when they are first asked for, and a run of one plain command (`avgen validate
+    …`) registers only that one: Typer reads every command's signature to build the command line, and the
+    modules of the other commands need not be imported (about 25 ms of every short command's start-up)."""
+
+    _only: str | None = None
+    _registering = False
+    _registered = False
+
+    @property
+    def registered_commands(self) -> list:
+        self._register()
+        return self._commands
+
+    @registered_commands.setter
+    def registered_commands(self, value: list) -> None:
+        self._commands = value
+
+    @property
+    def registered_groups(self) -> list:
+        self._register()
+        return self._groups
+
+    @registered_groups.setter
+    def registered_groups(self, value: list) -> None:
+        self._groups = value
+
+    def _register(self) -> None:
+        if self._registered or self._registering:
+            return
+        self._registering = True
+        try:
+            for module, name, options in COMMANDS:
+                if self._only in (None, name):
+                    self.command(**options)(getattr(importlib.import_module(f"generator.cli.{module}"), name))
+            if self._only is None:
+                for name in GROUPS:
+                    self.add_typer(importlib.import_module(f"generator.cli.{name}").app, name=name)
+        finally:
+            self._registering = False
+        self._registered = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._registered:
+            self._only = _plain_command(sys.argv[1:])
+        return super().__call__(*args, **kwargs)
+
+
+def _plain_command(argv: list[str]) -> str | None:
+    """The command a run asks for when it is one of COMMANDS and nothing needs the whole command line (the
+    list of commands in `--help` or a usage error, shell completion); None otherwise."""
+    if not argv or any(key.endswith("_COMPLETE") for key in os.environ):
+        return None
+    name = argv[0]
+    return name if any(name == command for _, command, _ in COMMANDS) else None
+
+
+app = AvgenTyper(
     name="avgen",
     cls=AvgenGroup,
     help="Deploy serverless media-processing workflows (SCAR's YAML format) to AWS with reviewable Terraform.\n\n"
@@ -21,6 +92,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from generator import __version__
+
         out.print(f"avgen {__version__}")
         raise typer.Exit()
 
@@ -29,13 +102,3 @@ def _version(value: bool) -> None:
 def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                       help="Print avgen's version and exit.")) -> None:
     """avgen: SCAR workflows → Terraform → AWS."""
-
-
-for command in (check.validate, check.schema, check.graph, check.generate, convert.convert,
-                deploy.plan, deploy.apply, deploy.destroy, deploy.outputs, deploy.build):
-    app.command()(command)
-app.command(no_args_is_help=True)(files.put)
-for verb in (files.ls, files.get, observe.logs, observe.status, run.run):
-    app.command()(verb)
-app.add_typer(sandbox.app, name="sandbox")
-app.add_typer(models.app, name="models")

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from generator.cli.console import EXIT_FINDINGS, EXIT_OK, err, out, print_file_findings, print_findings
+from generator.cli.console import EXIT_FINDINGS, EXIT_OK, err, escape, out, print_file_findings, print_findings
 from generator.cli.options import WorkflowArg, WorkflowFiles
 from generator.workflow.findings import Severity, active, has_errors
 from generator.workflow.graph import to_dot, to_mermaid

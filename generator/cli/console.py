@@ -2,19 +2,19 @@
 Ctrl-C into a message and an exit code (`AvgenGroup`). The core never prints."""
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
+import os
 import re
 import sys
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from generator.errors import AvgenError, TerraformError
@@ -23,10 +23,110 @@ from generator.workflow.load import load_workflow
 from generator.workflow.model import Workflow
 from generator.workdirs import WorkflowFiles
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 # Without a terminal (CI logs, pipes), never cut a line at 80 columns: tables and names stay whole.
 WIDE = 1000
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else WIDE)
-err = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else WIDE)
+
+# rich's markup (rich.markup.RE_TAGS and escape's pattern), to print markup without importing rich
+_TAG = re.compile(r"((\\*)\[([a-z#/@][^[]*?)])")
+_ESCAPABLE = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+# what rich would change in plain text beyond its tags: emoji codes (:smile:) and control characters
+_NOT_PLAIN = re.compile(r":\S*?:|[\x00-\x09\x0b-\x1f\x7f]")
+
+
+def escape(markup: str) -> str:
+    """rich.markup.escape: text that rich prints as it is written."""
+    markup = _ESCAPABLE.sub(lambda m: f"{m.group(1)}{m.group(1)}\\{m.group(2)}", markup)
+    return markup + "\\" if markup.endswith("\\") and not markup.endswith("\\\\") else markup
+
+
+def _without_markup(text: str) -> Optional[str]:
+    """What rich prints for `text` on a stream that is not a terminal (rich.markup.render, styles dropped);
+    None for anything it would treat otherwise or reject (emoji codes, control characters, an explicit or
+    unmatched closing tag, @ handlers): rich prints those."""
+    if _NOT_PLAIN.search(text):
+        return None
+    if "[" not in text:
+        return text
+    parts, opened, position = [], 0, 0
+    for match in _TAG.finditer(text):
+        full, escapes, tag = match.groups()
+        start, end = match.span()
+        if start > position:
+            parts.append(text[position:start])
+        if escapes:
+            backslashes, escaped = divmod(len(escapes), 2)
+            parts.append("\\" * backslashes)
+            if escaped:
+                parts.append(full[len(escapes):])
+                position = end
+                continue
+        name = tag.partition("=")[0]
+        if name.startswith("@") or (name.startswith("/") and (name[1:].strip() or not opened)):
+            return None
+        opened += -1 if name.startswith("/") else 1
+        position = end
+    parts.append(text[position:])
+    return "".join(part.replace("\\[", "[") for part in parts)
+
+
+class LazyConsole:
+    """A rich Console made when first needed. Text printed where there is no terminal (pre-commit hooks, CI,
+    pipes: most runs of `avgen validate`) is written here as rich would write it, without importing rich
+    (about a tenth of the command's start-up); terminals, tables, progress and anything unusual go to rich, and
+    so does everything printed after it."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        object.__setattr__(self, "_stderr", stderr)
+        object.__setattr__(self, "_console", None)
+
+    @property
+    def rich(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            stream = sys.stderr if self._stderr else sys.stdout
+            object.__setattr__(self, "_console", Console(stderr=self._stderr, highlight=False, soft_wrap=True,
+                                                         width=None if stream.isatty() else WIDE))
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rich, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.rich, name, value)
+
+    def print(self, *objects: Any, markup: Optional[bool] = None, highlight: Optional[bool] = None,
+              **options: Any) -> None:
+        stream = sys.stderr if self._stderr else sys.stdout
+        # once rich is in use (a table, a progress display, a spinner), everything goes through it
+        if (self._console is None and len(objects) == 1 and type(objects[0]) is str and not options
+                and not highlight and _plain_stream(stream)):
+            if markup is False:
+                text = None if _NOT_PLAIN.search(objects[0]) else objects[0]
+            else:
+                text = _without_markup(objects[0])
+            if text is not None:
+                stream.write(text + "\n")
+                stream.flush()
+                return
+        self.rich.print(*objects, markup=markup, highlight=highlight, **options)
+
+
+def _plain_stream(stream: Any) -> bool:
+    """Whether rich would print to `stream` without colours or cursor moves (as rich's Console.is_terminal)."""
+    if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ or hasattr(builtins, "get_ipython"):
+        return False
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+out = LazyConsole()
+err = LazyConsole(stderr=True)
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 EXIT_CHANGES = 2        # `avgen plan`: like terraform's -detailed-exitcode

@@ -5,9 +5,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from generator.cli.console import EXIT_FINDINGS, EXIT_USAGE, err, fail, out, print_file_findings
+from generator.cli.console import EXIT_FINDINGS, EXIT_USAGE, err, escape, fail, out, print_file_findings
 from generator.cli.options import WorkflowArg
 from generator.workflow.findings import Severity
 

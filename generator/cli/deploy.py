@@ -125,7 +125,7 @@ class ApplyProgress:
 
     def __init__(self):
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=False,
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=err.rich, transient=False,
                                  disable=not err.is_terminal)
         self.task = None
         # without a terminal (CI) the bar is off: plain lines say that terraform is still at work

@@ -38,7 +38,7 @@ class TransferBars(Progress):
 
     def __init__(self, verb: str, total_bytes: int, files: int):
         super().__init__(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                         TimeRemainingColumn(), console=err, disable=not err.is_terminal, transient=False)
+                         TimeRemainingColumn(), console=err.rich, disable=not err.is_terminal, transient=False)
         self.verb = verb
         self.total = self.add_task(f"{verb} {files} file{'s' * (files != 1)}", total=total_bytes)
         self.tasks_by_key: dict[str, TaskID] = {}

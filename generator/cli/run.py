@@ -27,7 +27,7 @@ class RunView:
         self.workers = workers
         self.running: dict[int, tuple[str, str, float]] = {}
         self.done = self.failed = self.queued = 0
-        self.live = Live(get_renderable=self.render, console=err, refresh_per_second=4, transient=True) \
+        self.live = Live(get_renderable=self.render, console=err.rich, refresh_per_second=4, transient=True) \
             if err.is_terminal else None
 
     def __enter__(self):

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 from generator.workflow.model import Function, StoragePath, Workflow
 
@@ -55,69 +57,120 @@ class Edge:
     trigger: StoragePath
 
 
+def _slash_prefixes(key_prefix: str) -> list[str]:
+    """The proper prefixes of a key prefix that a trigger's key prefix can be: "" and each "folder/" cut.
+    Every key prefix is "" or ends with "/", so a shorter one ends at one of its slashes."""
+    cuts = [""]
+    slash = key_prefix.find("/")
+    while 0 <= slash < len(key_prefix) - 1:
+        cuts.append(key_prefix[:slash + 1])
+        slash = key_prefix.find("/", slash + 1)
+    return cuts
+
+
 class TriggerIndex:
     """Every S3 trigger of a workflow, by bucket and sorted by key prefix, so that the triggers a key prefix
-    overlaps are found by lookup instead of by comparing all pairs (workflows with hundreds of functions)."""
+    overlaps are found by lookup instead of by comparing all pairs (workflows with thousands of functions).
+    Each trigger's fields are read once into `keys`: the model's objects lie all over the heap, and at
+    thousands of functions reading them again costs a cache miss each time."""
 
     def __init__(self, workflow: Workflow):
-        self.entries: list[tuple[Function, StoragePath]] = [(f, t) for f in workflow.functions for t in f.triggers]
+        self.entries: list[tuple[Function, StoragePath]] = [
+            (f, t) for f in workflow.functions for t in f.inputs if t.is_s3]
+        self.keys: list[tuple[str, str]] = [(t.bucket, t.key_prefix) for _, t in self.entries]
         by_bucket: dict[str, list[int]] = {}
-        for position, (_, trigger) in enumerate(self.entries):
-            by_bucket.setdefault(trigger.bucket, []).append(position)
-        self._sorted = {bucket: sorted(positions, key=lambda p: self.entries[p][1].key_prefix)
-                        for bucket, positions in by_bucket.items()}
-        self._keys = {bucket: [self.entries[p][1].key_prefix for p in positions]
-                      for bucket, positions in self._sorted.items()}
-        self._exact: dict[tuple[str, str], list[int]] = {}
-        for position, (_, trigger) in enumerate(self.entries):
-            self._exact.setdefault((trigger.bucket, trigger.key_prefix), []).append(position)
+        self._exact: dict[str, dict[str, list[int]]] = {}
+        for position, (bucket, key_prefix) in enumerate(self.keys):
+            by_bucket.setdefault(bucket, []).append(position)
+            self._exact.setdefault(bucket, {}).setdefault(key_prefix, []).append(position)
+        keys = self.keys
+        self._sorted = {bucket: sorted(positions, key=lambda p: keys[p][1]) for bucket, positions in by_bucket.items()}
+        self._sorted_keys = {bucket: [keys[p][1] for p in positions] for bucket, positions in self._sorted.items()}
 
     def overlapping(self, bucket: str, key_prefix: str) -> list[int]:
         """Positions of the triggers on `bucket` whose prefix starts with `key_prefix` or begins it."""
-        keys, positions = self._keys.get(bucket, []), self._sorted.get(bucket, [])
+        exact = self._exact.get(bucket)
+        if exact is None:
+            return []
+        keys, positions = self._sorted_keys[bucket], self._sorted[bucket]
         start = bisect.bisect_left(keys, key_prefix)
         end = bisect.bisect_left(keys, key_prefix + "\U0010ffff", lo=start)
         found = positions[start:end]
-        for length in range(len(key_prefix)):  # triggers on a shorter prefix of it ("" = the bucket root)
-            found = found + self._exact.get((bucket, key_prefix[:length]), [])
+        for shorter in _slash_prefixes(key_prefix):  # triggers on a folder above it ("" = the bucket root)
+            if shorter != key_prefix and shorter in exact:
+                found += exact[shorter]
         return found
 
 
+class WorkflowGraph:
+    """The trigger index and the edges of one workflow, built once for all the checks that need them."""
+
+    def __init__(self, workflow: Workflow):
+        self.index = index = TriggerIndex(workflow)
+        self.edges: list[Edge] = []
+        self.fed: set[int] = set()  # positions in index.entries some output writes into
+        self.read: set[tuple[int, int]] = set()  # (function, output) positions some trigger reads
+        for number, source in enumerate(workflow.functions):
+            for out_number, output in enumerate(source.outputs):
+                if not output.is_s3:
+                    continue
+                for position in sorted(index.overlapping(output.bucket, output.key_prefix)):
+                    target, trigger = index.entries[position]
+                    if may_write_into(output, trigger):
+                        self.edges.append(Edge(source, output, target, trigger))
+                        self.fed.add(position)
+                        self.read.add((number, out_number))
+
+
+_kept: list = [None, None]  # [workflow, its graph] while run_checks runs
+
+
+@contextmanager
+def graph_kept(workflow: Workflow) -> Iterator[None]:
+    """Within the block, every check on `workflow` shares one graph (built on first use): the checks run one
+    after another on one immutable model. Outside, each call builds its own."""
+    previous = _kept[:]
+    _kept[:] = [workflow, None]
+    try:
+        yield
+    finally:
+        _kept[:] = previous
+
+
+def workflow_graph(workflow: Workflow) -> WorkflowGraph:
+    if _kept[0] is not workflow:
+        return WorkflowGraph(workflow)
+    if _kept[1] is None:
+        _kept[1] = WorkflowGraph(workflow)
+    return _kept[1]
+
+
 def edges(workflow: Workflow) -> list[Edge]:
-    index = TriggerIndex(workflow)
-    found = []
-    for source in workflow.functions:
-        for output in source.outputs:
-            if not output.is_s3:
-                continue
-            for position in sorted(index.overlapping(output.bucket, output.key_prefix)):
-                target, trigger = index.entries[position]
-                if may_write_into(output, trigger):
-                    found.append(Edge(source, output, target, trigger))
-    return found
+    return list(workflow_graph(workflow).edges)
 
 
 def overlapping_trigger_pairs(workflow: Workflow) -> list[tuple[tuple[Function, StoragePath], ...]]:
     """Pairs of triggers S3 would reject together, each pair once, in workflow order."""
-    index = TriggerIndex(workflow)
+    index = workflow_graph(workflow).index
     pairs = set()
-    for first, (_, trigger) in enumerate(index.entries):
-        for second in index.overlapping(trigger.bucket, trigger.key_prefix):
-            if second != first and triggers_overlap(trigger, index.entries[second][1]):
+    for first, (bucket, key_prefix) in enumerate(index.keys):
+        for second in index.overlapping(bucket, key_prefix):
+            if second != first and triggers_overlap(index.entries[first][1], index.entries[second][1]):
                 pairs.add((min(first, second), max(first, second)))
     return [(index.entries[a], index.entries[b]) for a, b in sorted(pairs)]
 
 
 def workflow_starts(workflow: Workflow) -> list[tuple[Function, StoragePath]]:
     """The inputs that start the workflow: S3 triggers no function of the workflow writes into."""
-    fed = {(e.target.name, e.trigger) for e in edges(workflow)}
-    return [(f, t) for f in workflow.functions for t in f.triggers if (f.name, t) not in fed]
+    graph = workflow_graph(workflow)
+    return [entry for position, entry in enumerate(graph.index.entries) if position not in graph.fed]
 
 
 def workflow_results(workflow: Workflow) -> list[tuple[Function, StoragePath]]:
     """The outputs where the workflow ends: outputs no function of the workflow reads."""
-    read = {(e.source.name, e.output) for e in edges(workflow)}
-    return [(f, o) for f in workflow.functions for o in f.outputs if (f.name, o) not in read]
+    read = workflow_graph(workflow).read
+    return [(f, o) for number, f in enumerate(workflow.functions) for out_number, o in enumerate(f.outputs)
+            if (number, out_number) not in read]
 
 
 def strongly_connected(successors: dict[str, set[str]]) -> dict[str, int]:
@@ -165,16 +218,18 @@ def strongly_connected(successors: dict[str, set[str]]) -> dict[str, int]:
 def cycles(workflow: Workflow) -> list[list[Function]]:
     """Groups of two or more functions that trigger one another (strongly connected components), each group
     in workflow order, the groups in the order of their first function."""
-    successors: dict[str, set[str]] = {f.name: set() for f in workflow.functions}
-    for edge in edges(workflow):
+    # only functions joined to another by an edge can be in a loop: the others cost nothing here
+    successors: dict[str, set[str]] = {}
+    for edge in workflow_graph(workflow).edges:
         if edge.source.name != edge.target.name:
-            successors[edge.source.name].add(edge.target.name)
+            successors.setdefault(edge.source.name, set()).add(edge.target.name)
+            successors.setdefault(edge.target.name, set())
     component = strongly_connected(successors)
     names_in = Counter(component.values())
     groups: dict[int, list[Function]] = {}
     for function in workflow.functions:
-        number = component[function.name]
-        if names_in[number] > 1:  # one name alone is no loop (self-triggers are AVG010's)
+        number = component.get(function.name)
+        if number is not None and names_in[number] > 1:  # one name alone is no loop (self-triggers are AVG010's)
             groups.setdefault(number, []).append(function)
     return list(groups.values())
 

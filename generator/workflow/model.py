@@ -37,7 +37,7 @@ DEFAULT_RUNNABLE_TIMEOUT_S = 3600
 TRIGGER_PROVIDERS = ("s3",)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoragePath:
     """One `input`/`output` item: `path` split into bucket and folders."""
 
@@ -80,7 +80,7 @@ class StoragePath:
         return output_accepts(relative_path, self.prefix_filters, self.suffix_filters)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BatchSettings:
     vcpus: int
     memory: int  # MiB
@@ -110,7 +110,7 @@ class BatchSettings:
         return self.instance_type_locations.get(instance_type, self.location)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Function:
     name: str
     resource_name: str  # name_prefix + name: the name of its AWS resources
@@ -186,19 +186,19 @@ class Function:
         return json.dumps(self.runtime_config(), separators=(",", ":"), sort_keys=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Bucket:
     name: str
     create: bool  # False: the bucket exists and avgen only adds notifications
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Backend:
     type: str  # s3 | local
     config: Mapping[str, object]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Settings:
     region: str
     name_prefix: str
@@ -211,7 +211,7 @@ class Settings:
     permissions_boundary: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Workflow:
     source: Path
     source_sha256: str

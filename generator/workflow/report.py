@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
-from generator import __version__
+import generator
 from generator.workflow.findings import Finding, Severity, active
 from generator.workflow.rules.catalog import RULES
 
@@ -108,7 +108,7 @@ def sarif(results: dict[str, list[Finding]], cwd: Path) -> str:
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "avgen", "version": __version__, "informationUri": REPOSITORY_URL,
+            "tool": {"driver": {"name": "avgen", "version": generator.__version__, "informationUri": REPOSITORY_URL,
                                 "rules": rules}},
             "results": sarif_results,
         }],

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Any, Iterator
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import ScalarNode as RuamelScalar
+from typing import TYPE_CHECKING
 
 from generator.workflow.findings import Location
 from generator.errors import YamlSyntaxError
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 PathKey = tuple  # a path into the document: ("functions", "aws", 0, "lambda", "memory")
 
@@ -44,13 +43,13 @@ class SourceDocument:
         node = self.root
         line, column = 1, 1
         for part in path:
-            if isinstance(node, (CommentedMap, _Map)) and part in node:
+            if isinstance(node, dict) and part in node:  # ruamel's CommentedMap or the fast path's _Map
                 pos = _position(node, part, key=key and part == path[-1])
                 if pos and pos[0] is not None:
                     line, column = pos[0] + 1, pos[1] + 1
                 node = node[part]
-            elif isinstance(node, (CommentedSeq, _Seq)) and isinstance(part, int) and 0 <= part < len(node):
-                pos = node.lc.item(part)
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                pos = node.lc.item(part)  # type: ignore[attr-defined]  # ruamel's CommentedSeq or a _Seq
                 if pos and pos[0] is not None:
                     line, column = pos[0] + 1, pos[1] + 1
                 node = node[part]
@@ -69,20 +68,23 @@ def _position(mapping: Any, part: Any, *, key: bool) -> Optional[tuple]:
     return None
 
 
-class _Constructor(RoundTripConstructor):
-    """ruamel's round-trip constructor, but a duplicate key's message does not print its value: the value
-    can be huge (a long text, or nested aliases whose text form is exponentially long)."""
-
-    def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any) -> bool:
-        if key in mapping:
-            name = str(key) if isinstance(key, (str, int, float, bool)) else type(key).__name__
-            name = name if len(name) <= 60 else name[:60] + "…"
-            raise DuplicateKeyError("while constructing a mapping", node.start_mark,
-                                    f'found duplicate key "{name}"', key_node.start_mark)
-        return True
-
-
 def _yaml() -> YAML:
+    # ruamel is imported here, when a document needs it: plain documents never do (~10 ms of start-up)
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
+
+    class _Constructor(RoundTripConstructor):
+        """ruamel's round-trip constructor, but a duplicate key's message does not print its value: the value
+        can be huge (a long text, or nested aliases whose text form is exponentially long)."""
+
+        def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any) -> bool:
+            if key in mapping:
+                name = str(key) if isinstance(key, (str, int, float, bool)) else type(key).__name__
+                name = name if len(name) <= 60 else name[:60] + "…"
+                raise DuplicateKeyError("while constructing a mapping", node.start_mark,
+                                        f'found duplicate key "{name}"', key_node.start_mark)
+            return True
+
     yaml = YAML(typ="rt")
     yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False
@@ -130,6 +132,8 @@ def _parse_text(text: str, file: str) -> SourceDocument:
             return SourceDocument(file=file, text=text, root=_compose_fast(text))
         except (_NotPlain, yaml.YAMLError, RecursionError, ValueError, TypeError):
             pass  # ruamel reads it, and words what is wrong with it
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         root = _yaml().load(text)
     except MarkedYAMLError as exc:
@@ -181,6 +185,9 @@ _PLAIN, _QUOTED, _SEQ, _MAP = "?plain", "?quoted", "?seq", "?map"
 # (%YAML 1.1 changes the rules), and what the two scanners treat differently: tabs, YAML 1.1's extra line breaks
 # (NEL, LS, PS), a byte order mark past the start
 _RUAMEL_ONLY = re.compile(r"(?:^|[\s\[{,?:-])[&!|>]|^%|[\t\x85\u2028\u2029]", re.MULTILINE)
+# whole-line comments, where `->`, `|` or `&` are words (a block scalar, where such a line is text, is ruamel's
+# already: its `|` or `>` is on the line above); tabs and line breaks are looked for in them all the same
+_COMMENT_LINE = re.compile(r"^ *#[^\t\r\x85\u2028\u2029\n]*$", re.MULTILINE)
 _DEEPEST = 2000  # libyaml's composer recurses in C: very deep nesting is left to ruamel's RecursionError
 _NESTED = 100  # deeper documents go to ruamel, whose recursion limit decides whether they are "nested too deeply"
 
@@ -228,24 +235,50 @@ if _CLoader is not None:
 
 
 def _plain_enough(text: str) -> bool:
-    return (not _RUAMEL_ONLY.search(text) and "\ufeff" not in text[1:]
+    return (not _RUAMEL_ONLY.search(_COMMENT_LINE.sub("", text)) and "\ufeff" not in text[1:]
             and text.count("[") + text.count("{") < _DEEPEST and max(map(len, text.splitlines()), default=0) < _DEEPEST)
+
+
+# The first characters of the plain scalars YAML 1.2 may read as something other than text (the keys of
+# ruamel's resolver table), and what starts with a letter among them can be: a plain scalar is typed without
+# asking ruamel (or importing it) unless it starts with another of them and is no decimal number like 512.
+# Checked against ruamel in tests/validate/test_source_libyaml.py.
+_MAYBE_TYPED = frozenset("!&*+-.0123456789<=FNTfnt~")
+_WORDS = {**dict.fromkeys(("true", "True", "TRUE"), True), **dict.fromkeys(("false", "False", "FALSE"), False),
+          **dict.fromkeys(("null", "Null", "NULL"), None)}
+_DECIMAL = re.compile(r"[1-9][0-9]*\Z")
 
 
 class _Scalars:
     """Plain scalars typed as ruamel types them (YAML 1.2: null, bool, int, float, else text)."""
 
     def __init__(self) -> None:
-        ruamel = _yaml()
-        self.resolvers = ruamel.resolver.versioned_resolver
-        self.constructor = ruamel.constructor
         self.cache: dict[str, Any] = {}
+        self.resolvers: Any = None
 
     def value(self, text: str) -> Any:
         try:
             return self.cache[text]
         except KeyError:
             pass
+        if text[0] not in _MAYBE_TYPED:
+            result: Any = text
+        elif text[0].isalpha():
+            result = _WORDS.get(text, text)
+        elif _DECIMAL.match(text):
+            result = int(text)
+        else:
+            result = self._typed(text)
+        self.cache[text] = result
+        return result
+
+    def _typed(self, text: str) -> Any:
+        if self.resolvers is None:
+            ruamel = _yaml()
+            self.resolvers = ruamel.resolver.versioned_resolver
+            self.constructor = ruamel.constructor
+        from ruamel.yaml.nodes import ScalarNode as RuamelScalar
+
         tag = "str"
         for candidate, pattern in self.resolvers.get(text[:1], []):
             if pattern.match(text):
@@ -264,7 +297,6 @@ class _Scalars:
             result = float(self.constructor.construct_yaml_float(RuamelScalar(tag, text)))
         else:  # dates, merge keys (<<), the value key (=)
             raise _NotPlain(tag)
-        self.cache[text] = result
         return result
 
 

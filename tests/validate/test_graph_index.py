@@ -1,6 +1,7 @@
 """The trigger index (graph.TriggerIndex) finds exactly what comparing every pair finds."""
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -90,3 +91,41 @@ def test_cycles_deep_chain_no_recursion_limit():
     n = 3000
     successors = {str(i): {str((i + 1) % n)} for i in range(n)}
     assert len(set(strongly_connected(successors).values())) == 1
+
+
+def _many(functions: int, chained: bool) -> str:
+    """One shared bucket; chained: each function reads what the one before it writes (N-1 edges)."""
+    lines = ["functions:", "  aws:"]
+    for index in range(functions):
+        source = f"f{index - 1}-out" if chained and index else f"f{index}-in"
+        lines += ["  - lambda:", f"      name: f{index}", "      container: {image: x/y:1}",
+                  "      input:", "      - storage_provider: s3", f"        path: shared-bucket/{source}",
+                  "      output:", "      - storage_provider: s3", f"        path: shared-bucket/f{index}-out"]
+    return "\n".join(lines) + "\n"
+
+
+def _calls(workflow) -> int:
+    """Python function calls made by every check (a measure of work that no cache or other load changes)."""
+    import sys
+
+    from generator.workflow.rules import run_checks
+
+    count = 0
+
+    def counter(frame, event, arg):
+        nonlocal count
+        count += event in ("call", "c_call")
+
+    sys.setprofile(counter)
+    try:
+        run_checks(workflow)
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+@pytest.mark.parametrize("chained", [False, True], ids=["apart", "chained"])
+def test_checks_do_work_linear_in_functions(chained):
+    """10x the functions (and edges), at most 10.5x the work in the checks (the trigger graph included)."""
+    small, large = (load_text(_many(n, chained), run_rules=False).workflow for n in (100, 1000))
+    assert _calls(large) <= 10.5 * _calls(small)

@@ -73,3 +73,49 @@ def test_edge_cases_same_as_ruamel(text):
     finally:
         source._CLoader = saved
     assert repr(fast_result) == repr(slow_result)  # types too (True is not 1)
+
+
+def test_plain_scalars_typed_without_ruamel_as_ruamel_types_them():
+    """The shortcut for plain scalars (text when the first character cannot start anything else, decimal
+    ints) relies on ruamel's YAML 1.2 resolver table: its first characters are exactly _MAYBE_TYPED, and on
+    every sample the shortcut gives what ruamel gives (value and type)."""
+    ruamel = source._yaml()
+    table = ruamel.resolver.versioned_resolver
+    assert set(table) - {""} == set(source._MAYBE_TYPED)
+    # a word's first letter leads only to bool and null, and only for the words the shortcut knows
+    assert {tag for letter in "FNTfnt" for tag, _ in table[letter]} == {"tag:yaml.org,2002:bool",
+                                                                        "tag:yaml.org,2002:null"}
+    words = [w + end for w in ("true", "false", "null") for case in (str.lower, str.title, str.upper)
+             for w in [case(w)] for end in ("", "x", " ", "e")] + ["yes", "no", "on", "off", "tRUE", "nULL", "n", "t"]
+    for word in words:
+        matched = [tag for tag, pattern in table.get(word[0], []) if pattern.match(word)]
+        assert bool(matched) == (word in source._WORDS), word
+    samples = ["lambda", "512", "1", "90", "10240", "007", "0", "1_000", "1e3", "12.5", "2024-01-02", "true", "True",
+               "null", "~", "yes", "no", "on", "off", "fn0001", "x/y:1", "us-east-1", "s3", "-1", "+5", ".5", ".inf",
+               "0x1f", "0o17", "123456789012345678901234567890", "5a", "5 ", "Null", "NULL", "FALSE", "<<", "=",
+               "ñandú", "éa", "1\n2", *words, "functions", "timeout", "name", "ffmpeg-script.sh"]
+    for text in samples:
+        shortcut, by_ruamel = source._Scalars(), source._Scalars()
+        by_ruamel.resolvers = ruamel.resolver.versioned_resolver  # every sample through ruamel's table
+        by_ruamel.constructor = ruamel.constructor
+        try:
+            expected = by_ruamel._typed(text)
+        except source._NotPlain:
+            with pytest.raises(source._NotPlain):
+                shortcut.value(text)
+            continue
+        got = shortcut.value(text)
+        assert (got, type(got)) == (expected, type(expected)), text
+
+
+def test_plain_document_does_not_import_ruamel():
+    """A plain workflow (the av-workflow example: its comments draw arrows with `-->`) is read by libyaml alone."""
+    import subprocess
+    import sys
+
+    example = ROOT / "examples" / "av-workflow" / "workflow.yaml"
+    code = ("import sys; from generator.workflow.load import load_workflow; from pathlib import Path; "
+            f"r = load_workflow(Path({str(example)!r})); assert r.workflow is not None; "
+            "print(sorted(m for m in sys.modules if m.startswith('ruamel')))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from generator.workflow.findings import Finding
+from generator.workflow.graph import graph_kept
 from generator.workflow.model import Workflow
 from generator.workflow.rules.catalog import RULES, Rule, rule
 
@@ -18,8 +19,9 @@ def check(func: Check) -> Check:
 
 def run_checks(workflow: Workflow) -> list[Finding]:
     findings: list[Finding] = []
-    for func in CHECKS:
-        findings.extend(func(workflow))
+    with graph_kept(workflow):
+        for func in CHECKS:
+            findings.extend(func(workflow))
     return findings
 
 
