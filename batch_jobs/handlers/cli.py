@@ -298,6 +298,17 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `avgen-handler` command, and the one entry of everything that runs a handler command (the SCAR
+    stand-ins too): served by the container's warm handler when one runs (or can be started), else here."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from .warm import call_warm
+
+    served = call_warm(argv)
+    return served if served is not None else run(argv)
+
+
+def run(argv: list[str]) -> int:
+    """Run one handler command in this process (what a plain process and the warm handler both do)."""
     args = build_parser().parse_args(argv)
     _configure_logging(args)
     try:
