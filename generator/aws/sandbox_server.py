@@ -314,6 +314,7 @@ def main() -> None:
     from generator.aws.executor import Executor
 
     executor = Executor(f"http://127.0.0.1:{port}", region, state_dir)
+    signal.signal(signal.SIGTERM, lambda *_: (executor.close(), os._exit(0)))  # the warm handlers go too
     recorder = Recorder(state_dir)
     request_ids_apart_from_ids()
     run_what_is_deployed(executor)
