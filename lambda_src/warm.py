@@ -82,7 +82,9 @@ class Container:
 
     def __init__(self, socket_path: str | Path | None = None):
         if socket_path is None:
-            socket_path = Path(tempfile.mkdtemp(prefix="avgen-warm-")) / SOCKET_NAME
+            # a socket's path must fit in 107 bytes: a long TMPDIR gives way to /tmp
+            parent = tempfile.gettempdir() if len(tempfile.gettempdir()) <= 60 else "/tmp"
+            socket_path = Path(tempfile.mkdtemp(prefix="avgen-warm-", dir=parent)) / SOCKET_NAME
         self.socket = Path(socket_path)
         self.socket.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 

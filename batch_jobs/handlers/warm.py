@@ -141,7 +141,7 @@ def _start_server(socket_path: Path) -> socket.socket | None:
     try:
         with open(socket_path.with_name(socket_path.name + ".log"), "ab") as server_log:
             # A session of its own: the script's process group is killed when the script ends, the server is not.
-            subprocess.Popen([sys.executable, "-m", SERVER_MODULE, str(socket_path)],
+            server = subprocess.Popen([sys.executable, "-m", SERVER_MODULE, str(socket_path)],
                              stdin=subprocess.DEVNULL, stdout=server_log, stderr=server_log, env=environment,
                              cwd=str(socket_path.parent), start_new_session=True, close_fds=True)
     except OSError:
@@ -151,6 +151,8 @@ def _start_server(socket_path: Path) -> socket.socket | None:
         connection = _connect(socket_path)
         if connection is not None:
             return connection
+        if server.poll() is not None:  # it could not listen there (see its log)
+            return None
         time.sleep(0.01)
     return None
 
@@ -312,6 +314,7 @@ def _watch_caller(connection: socket.socket, finished: threading.Event) -> None:
 
 def _run_call(request: dict, fds: list[int], base_environment: dict[str, str], home: Path) -> int:
     from . import cli, model_cache
+    from .model_files import CACHE_VARIABLE
 
     saved = [os.dup(number) for number in (0, 1, 2)]
     _flush()
@@ -324,8 +327,12 @@ def _run_call(request: dict, fds: list[int], base_environment: dict[str, str], h
     try:
         os.umask(int(request.get("umask", 0o022)))
         os.chdir(request["cwd"])
-        parent = os.environ.get("TMPDIR")
-        call_temp = tempfile.mkdtemp(prefix="avgen-call-", dir=parent if parent and os.path.isdir(parent) else None)
+        tempfile.tempdir = None
+        plain_temp = tempfile.gettempdir()  # the caller's, as a plain process would find it
+        # Downloaded s3:// models stay where a plain process of this call would keep them (not in the
+        # call's own folder, removed afterwards): the next call finds them, and the same loaded model.
+        os.environ.setdefault(CACHE_VARIABLE, str(Path(plain_temp) / "avgen-models"))
+        call_temp = tempfile.mkdtemp(prefix="avgen-call-", dir=plain_temp)
         os.environ["TMPDIR"] = tempfile.tempdir = call_temp  # temporary files are the call's own
         code = cli.run(list(request["argv"]))
     except SystemExit as stop:  # argparse's usage errors and --help
