@@ -88,6 +88,14 @@ class Container:
         self.socket = Path(socket_path)
         self.socket.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
+    @property
+    def temp(self) -> Path:
+        """A temporary folder that lasts as long as the container (Lambda's /tmp outlives an invocation):
+        where the sandbox points TMPDIR, so that downloaded models are found again by the next invocation."""
+        folder = self.socket.parent / "tmp"
+        folder.mkdir(exist_ok=True)
+        return folder
+
     def script_environment(self, environment: MutableMapping[str, str]) -> None:
         """Point a script's environment at this container's server, unless the function turned it off."""
         if warm_enabled(environment):

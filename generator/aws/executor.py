@@ -178,7 +178,8 @@ class Executor:
         # A redeployed function (new configuration or build context) starts in fresh containers, as on Lambda.
         version = f"{getattr(function, 'last_modified', '')}|{context}"
         with self._containers.lease(function.function_name, version) as container:
-            run.environment[SOCKET_VARIABLE] = str(container.socket)
+            # its /tmp too lasts as long as the container: downloaded models stay for the next invocation
+            run.environment[SOCKET_VARIABLE], run.environment["TMPDIR"] = str(container.socket), str(container.temp)
             ok, reason = self._execute(run, activity)
         run.lines.append(f"END RequestId: {request_id}")
         run.lines.append(f"REPORT RequestId: {request_id}\tDuration: {activity.seconds * 1000:.2f} ms\t"
