@@ -219,6 +219,9 @@ def serve(socket_path: Path) -> int:
     listener.settimeout(1.0)
     last_call = time.monotonic()
     print(f"warm handler {os.getpid()} listening on {socket_path}", flush=True)
+    from . import engines
+
+    engines.ALLOW_SPINNING = False
     try:
         while True:
             try:
