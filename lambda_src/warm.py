@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Iterator, Mapping, MutableMapping
@@ -81,6 +78,8 @@ class Container:
     """One container's warm-handler slot: a private folder (mode 700) holding the server's socket."""
 
     def __init__(self, socket_path: str | Path | None = None):
+        import tempfile  # here, not at the top: the handlers' client imports this module, and starts fast
+
         if socket_path is None:
             # a socket's path must fit in 107 bytes: a long TMPDIR gives way to /tmp
             parent = tempfile.gettempdir() if len(tempfile.gettempdir()) <= 60 else "/tmp"
@@ -110,6 +109,8 @@ class Container:
 
     def close(self) -> None:
         """Stop the server (it would also go once it finds its socket gone) and remove the folder."""
+        import shutil
+
         stop_server(self.socket)
         shutil.rmtree(self.socket.parent, ignore_errors=True)
 
@@ -119,6 +120,8 @@ class ContainerPool:
     whose deployed version changed gets new containers (the old ones are closed once free)."""
 
     def __init__(self, per_function: int | None = None):
+        import threading
+
         self.per_function = max(1, per_function or os.cpu_count() or 1)
         self._free: dict[str, list[Container]] = {}
         self._count: dict[str, int] = {}

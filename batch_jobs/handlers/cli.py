@@ -304,7 +304,19 @@ def main(argv: list[str] | None = None) -> int:
     from .warm import call_warm
 
     served = call_warm(argv)
-    return served if served is not None else run(argv)
+    if served is not None:
+        return served
+    site_packages()
+    return run(argv)
+
+
+def site_packages() -> None:
+    """Add site-packages when Python started without them (`python -S`, as the local runner's and the
+    sandbox's `avgen-handler` does: a call served warm then starts faster), before the handlers need them."""
+    if sys.flags.no_site:
+        import site
+
+        site.main()
 
 
 def run(argv: list[str]) -> int:

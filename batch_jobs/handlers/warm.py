@@ -28,19 +28,20 @@ import contextlib
 import errno
 import fcntl
 import json
-import logging
 import os
-import shutil
 import signal
 import socket
 import struct
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
+# subprocess, tempfile, shutil and threading are imported where used: a call served warm is a process that
+# only connects and waits, and its start-up is most of what a warm call costs.
+
+if TYPE_CHECKING:
+    import threading
 
 # The container side (socket variable, on/off switch, pid file, stopping a server) is the runtime's.
 from lambda_src.warm import SERVER_MODULE, SOCKET_VARIABLE, pid_file, server_pid, stop_server, warm_enabled
@@ -56,7 +57,6 @@ START_TIMEOUT_S = 20.0
 ACCEPTED, FINISHED = b"A", b"E"
 _HEADER = struct.Struct("!I")
 _EXIT = struct.Struct("!i")
-log = logging.getLogger("avgen.handlers.warm")
 
 _in_server = False
 _busy = False  # a call is running (in the server)
@@ -136,6 +136,8 @@ def _connect(socket_path: Path) -> socket.socket | None:
 
 def _start_server(socket_path: Path) -> socket.socket | None:
     """Start a server for this container and connect to it; None when it does not come up."""
+    import subprocess
+
     _discard_server(socket_path)
     environment = {name: value for name, value in os.environ.items() if name != RUN_MARKER}
     try:
@@ -265,6 +267,8 @@ def _still_ours(socket_path: Path, identity: int) -> bool:
 
 
 def _serve_one(connection: socket.socket, base_environment: dict[str, str], home: Path) -> None:
+    import threading
+
     connection.settimeout(10.0)
     try:
         if not _same_user(connection):
@@ -316,6 +320,9 @@ def _watch_caller(connection: socket.socket, finished: threading.Event) -> None:
 
 
 def _run_call(request: dict, fds: list[int], base_environment: dict[str, str], home: Path) -> int:
+    import shutil
+    import tempfile
+
     from . import cli, model_cache
     from .model_files import CACHE_VARIABLE
 

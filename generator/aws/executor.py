@@ -48,10 +48,18 @@ GRACE_S = 5                            # past the function's timeout before the 
 
 def handler_shim(folder: Path, python: str = sys.executable) -> Path:
     """A folder holding an `avgen-handler` that runs `python`'s handlers (as /opt/avgen/bin does in the images);
-    put first on the scripts' PATH."""
+    put first on the scripts' PATH.
+
+    Python starts without site-packages (-S; the handlers add them when they run the call themselves), so
+    that a call sent to the container's warm handler costs little more than the interpreter: the package's
+    folder is appended to PYTHONPATH (a build context's, already there in the sandbox, comes first)."""
+    import batch_jobs
+
+    root = Path(batch_jobs.__file__).resolve().parent.parent
     folder.mkdir(parents=True, exist_ok=True)
     shim = folder / HANDLER_COMMAND
-    shim.write_text(f'#!/bin/sh\nexec "{python}" -m batch_jobs.handlers "$@"\n')
+    shim.write_text(f'#!/bin/sh\nPYTHONPATH="${{PYTHONPATH:+$PYTHONPATH:}}{root}" '
+                    f'exec "{python}" -S -m batch_jobs.handlers "$@"\n')
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return folder
 
