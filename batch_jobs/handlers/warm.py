@@ -143,7 +143,9 @@ def _start_server(socket_path: Path) -> socket.socket | None:
     try:
         with open(socket_path.with_name(socket_path.name + ".log"), "ab") as server_log:
             # A session of its own: the script's process group is killed when the script ends, the server is not.
-            server = subprocess.Popen([sys.executable, "-m", SERVER_MODULE, str(socket_path)],
+            # -I as the caller (the images' avgen-handler keeps the base image's PYTHONPATH away), never -S
+            isolated = ["-I"] if sys.flags.isolated else []
+            server = subprocess.Popen([sys.executable, *isolated, "-m", SERVER_MODULE, str(socket_path)],
                              stdin=subprocess.DEVNULL, stdout=server_log, stderr=server_log, env=environment,
                              cwd=str(socket_path.parent), start_new_session=True, close_fds=True)
     except OSError:
