@@ -16,6 +16,7 @@ from lambda_src.events import EventError
 from lambda_src.logs import RuntimeLog, configure_logging
 from lambda_src.storage import S3Storage
 from lambda_src.submitter import EVENT_VARIABLE, PARENT_REQUEST_VARIABLE
+from lambda_src.warm import Container
 
 
 def main() -> int:
@@ -31,7 +32,13 @@ def main() -> int:
             event = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise EventError(f"{EVENT_VARIABLE} is not valid JSON: {exc}") from None
-        result = run_invocation(config, event, S3Storage(), request_id=request_id, deadline=None)
+        # the job is one container: its objects share a warm handler, stopped with the job
+        container = Container()
+        try:
+            result = run_invocation(config, event, S3Storage(), request_id=request_id, deadline=None,
+                                    container=container)
+        finally:
+            container.close()
     except (ConfigError, EventError) as exc:
         configure_logging()
         RuntimeLog(request_id=request_id).error(str(exc), phase="start")

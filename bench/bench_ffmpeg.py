@@ -3,7 +3,9 @@
     python bench/bench_ffmpeg.py [--seconds 60] [--size 1280x720] [--repeat 3]
 
 The reference is the same ffmpeg command line run directly (as SCAR's scripts did); the ratio is the
-handler's overhead: probing the input, the scratch folder and renames, the Python process.
+handler's overhead: probing the input, the scratch folder and renames, the Python process. The last row
+compares `split` on a source with a keyframe every second (only keyframes decoded) against the same split
+decoding every frame.
 """
 from __future__ import annotations
 
@@ -20,12 +22,15 @@ from batch_jobs.handlers.ffmpeg import extract_audio, split_frames, to_avi
 FFMPEG = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
 
 
-def make_busy_clip(path: Path, seconds: float, width: int, height: int) -> Path:
-    """Moving pattern plus temporal noise at ~4 Mb/s: decodes like camera footage, unlike a flat test card."""
+def make_busy_clip(path: Path, seconds: float, width: int, height: int, keyframe_every: int = 0) -> Path:
+    """Moving pattern plus temporal noise at ~4 Mb/s: decodes like camera footage, unlike a flat test card.
+    keyframe_every: a keyframe every that many frames exactly (no scene-cut keyframes), else x264's choice."""
+    keyframes = ["-g", str(keyframe_every), "-sc_threshold", "0"] if keyframe_every else []
     subprocess.run([
         *FFMPEG, "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=25,noise=alls=12:allf=t+u",
         "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=48000", "-ac", "2", "-t", str(seconds),
-        "-c:v", "libx264", "-preset", "veryfast", "-b:v", "4M", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path),
+        "-c:v", "libx264", "-preset", "veryfast", "-b:v", "4M", *keyframes, "-pix_fmt", "yuv420p", "-c:a", "aac",
+        str(path),
     ], check=True)
     return path
 
@@ -66,6 +71,12 @@ def main() -> None:
                            str(work / "raw.avi")),
              lambda: to_avi(clip, work / "clip.avi")),
         ]
+        # a source with a keyframe on every second: split decodes only keyframes (same JPEG bytes); the
+        # reference is the same handler made to decode every frame
+        keyed = make_busy_clip(work / "keyed.mp4", args.seconds, width, height, keyframe_every=25)
+        cases.append(("split 1 frame/s, keyframe each second (vs decoding all)",
+                      lambda: split_frames(keyed, fresh("all"), fps=1, quality=2, keyframes_only=False),
+                      lambda: split_frames(keyed, fresh("keyframes"), fps=1, quality=2)))
         rows = []
         for name, reference, handler in cases:
             best = interleaved_best({"plain": reference, "handler": handler}, args.repeat)

@@ -32,6 +32,7 @@ from lambda_src.outputs import OutputError, plan_uploads
 from lambda_src.script import run_script
 from lambda_src.storage import ObjectMissing, Storage, file_sha256
 from lambda_src.submitter import SubmitError, Submitter
+from lambda_src.warm import Container
 
 SUCCEEDED = "succeeded"
 SKIPPED = "skipped"
@@ -95,7 +96,7 @@ class InvocationResult:
 
 def run_invocation(config: FunctionConfig, event: Mapping[str, Any], storage: Storage, *, request_id: str,
                    deadline: float | None, submitter: Submitter | None = None,
-                   workdir: Path | None = None) -> InvocationResult:
+                   workdir: Path | None = None, container: Container | None = None) -> InvocationResult:
     """Process every object named by `event` (an S3 notification or an EventBridge S3 event).
 
     deadline: `time.monotonic()` value at which the invocation itself ends (Lambda's end), or None for no
@@ -105,10 +106,12 @@ def run_invocation(config: FunctionConfig, event: Mapping[str, Any], storage: St
         the execution mode (the Batch job itself, the local runner). With a submitter, `batch` mode only
         submits, and `lambda-batch` mode submits what ran out of time (or failed, with batch_on_failure).
     workdir: parent of the fresh per-object folders (default: the system temporary folder).
+    container: the function container this runs in; its warm handler (lambda_src/warm.py) serves the
+        scripts' model-loading `avgen-handler` calls, for every object of this and later invocations.
 
     Raises EventError when the event is not an S3 event at all; everything else is reported in the result.
     """
-    invocation = _Invocation(config, storage, request_id, deadline, submitter, workdir)
+    invocation = _Invocation(config, storage, request_id, deadline, submitter, workdir, container)
     objects = parse_event(event)
     invocation.log.info("invocation started", phase="start", mode=config.execution_mode, objects=len(objects),
                         delegation=submitter is not None)
@@ -132,12 +135,13 @@ def batch_job_name(function: str, request_id: str, bucket: str, key: str) -> str
 
 class _Invocation:
     def __init__(self, config: FunctionConfig, storage: Storage, request_id: str, deadline: float | None,
-                 submitter: Submitter | None, workdir: Path | None):
+                 submitter: Submitter | None, workdir: Path | None, container: Container | None = None):
         self.config = config
         self.storage = storage
         self.request_id = request_id
         self.submitter = submitter
         self.workdir = workdir
+        self.container = container
         self.started = time.monotonic()
         self.script_deadline = None if deadline is None else deadline - config.timeout_threshold
         self.log = RuntimeLog(request_id=request_id, function=config.name)
@@ -263,6 +267,8 @@ class _Invocation:
             "REQUEST_ID": self.request_id,
             "AWS_LAMBDA_REQUEST_ID": self.request_id,
         })
+        if self.container is not None:
+            self.container.script_environment(env)
         return env
 
     def _upload(self, obj: S3Object, output_dir: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -11,6 +11,7 @@ from lambda_src.events import EventError
 from lambda_src.logs import RuntimeLog, configure_logging
 from lambda_src.storage import S3Storage
 from lambda_src.submitter import BatchSubmitter, SubmitError
+from lambda_src.warm import LAMBDA_SOCKET, SOCKET_VARIABLE, Container
 
 _MESSAGE_TAIL = 1000
 
@@ -35,7 +36,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     try:
         submitter = None if config.execution_mode == "lambda" else _submitter()
         result = run_invocation(config, event, _storage(), request_id=request_id, deadline=deadline,
-                                submitter=submitter)
+                                submitter=submitter, container=_container())
     except (EventError, SubmitError) as exc:
         RuntimeLog(request_id=request_id, function=config.name).error(str(exc), phase="start")
         raise
@@ -61,6 +62,13 @@ def _storage() -> S3Storage:
 def _submitter() -> BatchSubmitter:
     names = (os.environ.get("AVGEN_JOB_QUEUE", ""), os.environ.get("AVGEN_JOB_DEFINITION", ""))
     return _cached(("batch", *names), lambda: BatchSubmitter(*names))
+
+
+def _container() -> Container:
+    # This execution environment: its warm handler lives on between invocations, frozen with it. The sandbox
+    # executor names the socket of the container it models; on Lambda it is a fixed path under /tmp.
+    path = os.environ.get(SOCKET_VARIABLE) or LAMBDA_SOCKET
+    return _cached(("container", path), lambda: Container(path))
 
 
 def _cached(key: tuple[str, ...], make: Callable[[], Any]) -> Any:

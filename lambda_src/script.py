@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -46,17 +47,29 @@ def run_script(script: str, *, env: Mapping[str, str], timeout: float | None, ou
         # everything it started (ffmpeg pipelines, background jobs), not only the shell.
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, cwd=cwd,
                                    stderr=subprocess.STDOUT, env=dict(env), start_new_session=True)
-        timed_out = False
+        # A timer ends it at its deadline, and a blocking wait sees the end at once (Popen.wait(timeout)
+        # polls, up to 50 ms late: a tenth of a warm handler call).
+        expired = threading.Event()
+
+        def expire() -> None:
+            if process.poll() is None:
+                expired.set()
+                _kill_group(process.pid)
+
+        timer = threading.Timer(max(0.0, timeout), expire) if timeout is not None else None
         try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            if timer is not None:
+                timer.start()
+            process.wait()
         finally:
+            if timer is not None:
+                timer.cancel()
             # Also after a normal exit: background jobs left behind would keep writing into the output
             # folder while it is uploaded, and Lambda would freeze them into the next invocation.
             _kill_group(process.pid)
             process.wait()
             _kill_marked(marker)
+    timed_out = expired.is_set()
     code = process.returncode
     if code is not None and code < 0:
         code = 128 - code  # killed by signal N: report it the way a shell does (128 + N)

@@ -310,6 +310,29 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `avgen-handler` command, and the one entry of everything that runs a handler command (the SCAR
+    stand-ins too): served by the container's warm handler when one runs (or can be started), else here."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from .warm import call_warm
+
+    served = call_warm(argv)
+    if served is not None:
+        return served
+    site_packages()
+    return run(argv)
+
+
+def site_packages() -> None:
+    """Add site-packages when Python started without them (`python -S`, as the local runner's and the
+    sandbox's `avgen-handler` does: a call served warm then starts faster), before the handlers need them."""
+    if sys.flags.no_site:
+        import site
+
+        site.main()
+
+
+def run(argv: list[str]) -> int:
+    """Run one handler command in this process (what a plain process and the warm handler both do)."""
     args = build_parser().parse_args(argv)
     _configure_logging(args)
     try:

@@ -24,9 +24,12 @@ log = logging.getLogger("avgen.handlers.model_files")
 BUNDLED_DIR = Path(__file__).parent / "data"
 
 
+CACHE_VARIABLE = "AVGEN_MODEL_CACHE"
+
+
 def cache_dir() -> Path:
     """`AVGEN_MODEL_CACHE`, else <tmp>/avgen-models."""
-    return Path(os.environ.get("AVGEN_MODEL_CACHE") or Path(tempfile.gettempdir()) / "avgen-models")
+    return Path(os.environ.get(CACHE_VARIABLE) or Path(tempfile.gettempdir()) / "avgen-models")
 
 
 def resolve_model_file(location: str | None, *, what: str, env_var: str, option: str, bundled: str | None = None,

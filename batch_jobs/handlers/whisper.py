@@ -14,6 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
+from . import model_cache
 from .audio2srt import SAMPLE_BYTES, SAMPLE_RATE, PcmReader
 from .errors import ModelFileError, UsageError
 from .model_files import cache_dir, fetch_folder_from_s3
@@ -62,8 +63,16 @@ def _checked_folder(path: Path, location: str) -> Path:
 
 
 def load_model(location: str | None, *, threads: int = 0):
-    """A faster-whisper model, int8 on CPU (fastest there, same words) or float16 on a CUDA GPU."""
+    """A faster-whisper model, int8 on CPU (fastest there, same words) or float16 on a CUDA GPU; one per
+    (model, threads) is kept (model_cache), for the warm handler's later calls."""
     resolved = resolve_model(location)
+    folder = Path(resolved)
+    # a local folder's model.bin changing (same path, new model) means a new model
+    stamp = (folder / "model.bin").stat().st_mtime_ns if (folder / "model.bin").is_file() else 0
+    return model_cache.cached("whisper", (resolved, stamp, threads), lambda: _load(resolved, threads))
+
+
+def _load(resolved: str, threads: int):
     try:
         import ctranslate2
         from faster_whisper import WhisperModel

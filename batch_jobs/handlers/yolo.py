@@ -25,6 +25,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from . import model_cache
 from .darknet import check_weights, describe_network, read_names
 from .engines import DEFAULT_ENGINE, Engine, open_engine
 from .errors import InputError, MissingStreamError, ToolError, ToolTimeout, UsageError
@@ -113,32 +114,32 @@ class VideoResult:
     seconds: float
 
 
-# One network per (files, engine settings) per process: a video's frames and a batch of images share it.
-_LOADED_MODELS: dict[tuple, LoadedModel] = {}
-
-
 def load_model(cfg: Path, weights: Path, names: Path, *, engine: str = DEFAULT_ENGINE, backend: str = "auto",
                threads: int = 0, low_memory: bool = False, precision: str = "f32") -> LoadedModel:
     """Check the three files against each other, then load (or reuse) the network on `engine`.
 
-    `low_memory`: OpenCV without Winograd convolutions (YOLOv3 peaks at ~0.6 GB instead of ~1.8 GB),
-    ONNX Runtime without its memory arena. `precision` applies to OpenVINO (f32 or bf16).
+    One network per (files, engine settings) is kept (model_cache): a video's frames, a batch of images and,
+    in a warm handler, later calls share it. `low_memory`: OpenCV without Winograd convolutions (YOLOv3
+    peaks at ~0.6 GB instead of ~1.8 GB), ONNX Runtime without its memory arena. `precision` applies to
+    OpenVINO (f32 or bf16).
     """
     cfg, weights, names = Path(cfg), Path(weights), Path(names)
-    key = tuple((str(path.resolve()), path.stat().st_mtime_ns) for path in (cfg, weights, names)) + (
-        engine, backend, threads, low_memory, precision)
-    if key in _LOADED_MODELS:
-        return _LOADED_MODELS[key]
-    network = describe_network(cfg)
-    check_weights(network, weights)
-    labels = read_names(names, network.classes)
-    runner = open_engine(engine, cfg, weights, input_width=network.input_width, input_height=network.input_height,
-                         backend=backend, threads=threads, low_memory=low_memory, precision=precision)
-    log.info("loaded %s (%d classes, input %dx%d) on %s", cfg.name, network.classes, network.input_width,
-             network.input_height, runner.description)
-    model = LoadedModel(runner, labels, network.input_width, network.input_height)
-    _LOADED_MODELS[key] = model
-    return model
+    # a changed file (same path, new contents) has a new mtime, so it is loaded afresh
+    key = tuple((str(path.resolve()), path.stat().st_mtime_ns, path.stat().st_size) for path in (cfg, weights, names)
+                ) + (engine, backend, threads, low_memory, precision)
+
+    def load() -> LoadedModel:
+        network = describe_network(cfg)
+        check_weights(network, weights)
+        labels = read_names(names, network.classes)
+        runner = open_engine(engine, cfg, weights, input_width=network.input_width,
+                             input_height=network.input_height, backend=backend, threads=threads,
+                             low_memory=low_memory, precision=precision)
+        log.info("loaded %s (%d classes, input %dx%d) on %s", cfg.name, network.classes, network.input_width,
+                 network.input_height, runner.description)
+        return LoadedModel(runner, labels, network.input_width, network.input_height)
+
+    return model_cache.cached("yolo", key, load)
 
 
 def letterbox_geometry(image_width: int, image_height: int, input_width: int, input_height: int) -> Geometry:

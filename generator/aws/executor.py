@@ -15,7 +15,9 @@ script its image would hold) as a child process, with
   dead-letter queue, as Lambda does.
 
 The container image itself is not run (no Docker engine is assumed): the base image's own tools are
-those of this machine.
+those of this machine. Lambda's reuse of warm execution environments is modelled: each function has up to
+`workers` containers (lambda_src/warm.py), each running one invocation at a time, whose warm handler keeps
+its models between invocations; a redeployed function gets fresh ones. A Batch job is a container of its own.
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from lambda_src.warm import SOCKET_VARIABLE, ContainerPool
+
 CONTEXTS_INDEX = "contexts.json"      # resource name → build context folder, written by write_contexts
 HANDLER_COMMAND = "avgen-handler"
 OUTPUT_TAIL = 2000
@@ -44,10 +48,18 @@ GRACE_S = 5                            # past the function's timeout before the 
 
 def handler_shim(folder: Path, python: str = sys.executable) -> Path:
     """A folder holding an `avgen-handler` that runs `python`'s handlers (as /opt/avgen/bin does in the images);
-    put first on the scripts' PATH."""
+    put first on the scripts' PATH.
+
+    Python starts without site-packages (-S; the handlers add them when they run the call themselves), so
+    that a call sent to the container's warm handler costs little more than the interpreter: the package's
+    folder is appended to PYTHONPATH (a build context's, already there in the sandbox, comes first)."""
+    import batch_jobs
+
+    root = Path(batch_jobs.__file__).resolve().parent.parent
     folder.mkdir(parents=True, exist_ok=True)
     shim = folder / HANDLER_COMMAND
-    shim.write_text(f'#!/bin/sh\nexec "{python}" -m batch_jobs.handlers "$@"\n')
+    shim.write_text(f'#!/bin/sh\nPYTHONPATH="${{PYTHONPATH:+$PYTHONPATH:}}{root}" '
+                    f'exec "{python}" -S -m batch_jobs.handlers "$@"\n')
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return folder
 
@@ -96,6 +108,11 @@ class Executor:
         self._clients: dict[str, Any] = {}
         self._shims = Path(tempfile.mkdtemp(prefix="avgen-sandbox-bin-"))
         handler_shim(self._shims)
+        self._containers = ContainerPool(workers or os.cpu_count() or 2)
+
+    def close(self) -> None:
+        """Stop the containers' warm handlers (the sandbox is stopping)."""
+        self._containers.close()
 
     # -- control (from the avgen command, over /_avgen/…) ------------------------------------------
     def enable(self, contexts: Optional[str]) -> None:
@@ -164,9 +181,14 @@ class Executor:
         run = Run(command=[sys.executable, "-m", "lambda_src.invoke", str(event_file)], environment=environment,
                   timeout_s=float(function.timeout), log_group=f"/aws/lambda/{function.function_name}",
                   log_stream=f"{now:%Y/%m/%d}/[$LATEST]{request_id.replace('-', '')}", scratch=scratch)
-        self._prepare(run, deployed)
+        context = self._prepare(run, deployed)
         run.lines.append(f"START RequestId: {request_id} Version: $LATEST")
-        ok, reason = self._execute(run, activity)
+        # A redeployed function (new configuration or build context) starts in fresh containers, as on Lambda.
+        version = f"{getattr(function, 'last_modified', '')}|{context}"
+        with self._containers.lease(function.function_name, version) as container:
+            # its /tmp too lasts as long as the container: downloaded models stay for the next invocation
+            run.environment[SOCKET_VARIABLE], run.environment["TMPDIR"] = str(container.socket), str(container.temp)
+            ok, reason = self._execute(run, activity)
         run.lines.append(f"END RequestId: {request_id}")
         run.lines.append(f"REPORT RequestId: {request_id}\tDuration: {activity.seconds * 1000:.2f} ms\t"
                          f"Memory Size: {function.memory_size} MB")
@@ -221,13 +243,14 @@ class Executor:
             partial.write_text(json.dumps(outcomes, indent=1, sort_keys=True))
             partial.replace(self.state_dir / JOB_OUTCOMES)
 
-    def _prepare(self, run: Run, deployed: dict[str, str]) -> None:
+    def _prepare(self, run: Run, deployed: dict[str, str]) -> Path:
         """Point the runtime at the function's build context: its sources, script and handlers."""
         from lambda_src.config import SCRIPT_VARIABLE
 
         context = self._context_of(deployed)
         run.environment["PYTHONPATH"] = str(context / "avgen")
         run.environment[SCRIPT_VARIABLE] = str(context / "script.sh")
+        return context
 
     def _context_of(self, deployed: dict[str, str]) -> Path:
         from lambda_src.config import CONFIG_VARIABLE

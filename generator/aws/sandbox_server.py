@@ -34,11 +34,23 @@ from werkzeug.serving import run_simple
 from generator.aws.recording import History, Request, upload_id_in
 
 
+_ON_EXIT: list = []  # what must stop with the emulator (the executor's warm handlers)
+
+
+def exit_now(*_) -> None:
+    for action in _ON_EXIT:
+        try:
+            action()
+        except Exception:  # exiting anyway
+            pass
+    os._exit(0)
+
+
 def exit_with_parent(parent: int) -> None:
     """If avgen dies without stopping us (SIGKILL), don't linger as an orphan."""
     while os.getppid() == parent:
         time.sleep(1)
-    os._exit(0)
+    exit_now()
 
 
 def keep_settings_moto_drops() -> None:
@@ -362,7 +374,7 @@ def main() -> None:
     port = int(sys.argv[1])
     region = sys.argv[2] if len(sys.argv) > 2 else "us-east-1"
     state_dir = Path(sys.argv[3]) if len(sys.argv) > 3 else None
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGTERM, exit_now)
     if "--detached" not in sys.argv:
         threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
     keep_settings_moto_drops()
@@ -371,6 +383,7 @@ def main() -> None:
     from generator.aws.executor import Executor
 
     executor = Executor(f"http://127.0.0.1:{port}", region, state_dir)
+    _ON_EXIT.append(executor.close)  # the containers' warm handlers stop with the emulator
     recorder = Recorder(state_dir)
     request_ids_apart_from_ids()
     run_what_is_deployed(executor)

@@ -184,7 +184,8 @@ def run(
         fail("install what is missing, or pass --no-tool-check to try anyway")
     destination = S3Location.parse(bucket) if bucket else start_location(workflow)
     plan = plan_put(inputs, destination).uploads
-    limits = Limits(workers=jobs or Limits().workers, max_depth=max_depth, max_per_function=max_runs,
+    limits = Limits(workers=jobs or Limits().workers, containers=jobs or Limits().containers, max_depth=max_depth,
+                    max_per_function=max_runs,
                     lambda_time_limit=lambda_time_limit)
     log_path = Path(log_file or local_run_log(file))
     use_s3 = bool(sandbox or endpoint_url)

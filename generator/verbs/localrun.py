@@ -6,13 +6,16 @@ triggers match its key run on it, as S3 notifications would start them, through
 `lambda_src.core.run_invocation`. Lambda-side runs get the function's timeout as Lambda would give it; a
 `lambda-batch` function that runs out of it hands the object over to a Batch-side run (no time limit, the
 job's environment), as on AWS, and `batch` functions run Batch-side directly. At most `workers` invocations
-run at once. A chain of invocations that grows past `max_depth`, or a
+run at once. Like Lambda, each function has up to `containers` warm containers (lambda_src/warm.py), each
+running one invocation at a time, whose warm handler keeps the models loaded between invocations; a
+Batch-side run is a container of its own, as a job is. A chain of invocations that grows past `max_depth`, or a
 function run more than `max_per_function` times, stops the run with the functions involved named.
 
 Nothing here prints: the caller gets `RunEvent`s while it runs and a `RunReport` at the end.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -24,7 +27,7 @@ from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence, TextIO
+from typing import Callable, Iterator, Mapping, Optional, Sequence, TextIO
 
 from lambda_src import scar_tools
 from lambda_src.config import FunctionConfig
@@ -32,6 +35,7 @@ from lambda_src.events import s3_notification
 from lambda_src.core import InvocationResult, run_invocation
 from lambda_src.logs import LOGGER_NAME, JsonFormatter
 from lambda_src.storage import Storage, file_sha256
+from lambda_src.warm import Container, ContainerPool
 
 from generator.aws.executor import HANDLER_COMMAND, handler_shim
 from generator.workdirs import make_workdir
@@ -233,6 +237,7 @@ class RunReport:
 @dataclass(frozen=True)
 class Limits:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    containers: int = field(default_factory=lambda: os.cpu_count() or 1)  # warm containers per function
     max_depth: int = DEFAULT_MAX_DEPTH
     max_per_function: int = DEFAULT_MAX_PER_FUNCTION
     # Give Lambda-side runs the function's timeout, as Lambda would (a lambda-batch function that runs out
@@ -272,6 +277,7 @@ class LocalRunner:
         self.report = RunReport()
         self._counts: Counter[str] = Counter()
         self._pending: deque[Invocation] = deque()
+        self.containers = ContainerPool(limits.containers)
 
     # -- configuration of one function, as Terraform would give it ---------------------------------------
     def environment_of(self, function: Function, bin_dir: Path, runs_on: str = "lambda") -> dict[str, str]:
@@ -298,6 +304,7 @@ class LocalRunner:
                 self._created(bucket, key, ())
             self._drive(configs)
         finally:
+            self.containers.close()
             shutil.rmtree(bin_dir, ignore_errors=True)
             self._restore_logs(logger, saved)
         self.report.seconds = time.monotonic() - began
@@ -362,10 +369,25 @@ class LocalRunner:
         on_lambda = invocation.runs_on == "lambda" and self.limits.lambda_time_limit
         # On the Lambda side, lambda-batch hands the object over (to _finished, which queues a Batch-side run)
         submitter = HandOver() if on_lambda and function.execution_mode == "lambda-batch" else None
-        result = run_invocation(config, event, self.storage, request_id=f"local-{invocation.number:05d}",
-                                deadline=began + function.timeout if on_lambda else None, submitter=submitter,
-                                workdir=self.workdir)
+        with self._container(invocation) as container:
+            result = run_invocation(config, event, self.storage, request_id=f"local-{invocation.number:05d}",
+                                    deadline=began + function.timeout if on_lambda else None, submitter=submitter,
+                                    workdir=self.workdir, container=container)
         return result, time.monotonic() - began
+
+    @contextlib.contextmanager
+    def _container(self, invocation: Invocation) -> Iterator[Container]:
+        """A Lambda-side run borrows one of the function's warm containers; a Batch-side run is a job, a
+        container of its own."""
+        if invocation.runs_on == "lambda":
+            with self.containers.lease(invocation.function) as container:
+                yield container
+            return
+        container = Container()
+        try:
+            yield container
+        finally:
+            container.close()
 
     def _finished(self, invocation: Invocation, future: Future) -> None:
         try:

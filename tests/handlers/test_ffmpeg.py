@@ -146,3 +146,55 @@ def test_missing_ffmpeg_binary_is_a_tool_error(handler, clip_with_audio, tmp_pat
     monkeypatch.setenv("AVGEN_FFMPEG", "/nonexistent/ffmpeg")
     result = handler("ffmpeg", "audio", clip_with_audio, tmp_path / "a.wav")
     assert result.exit_code == 5 and "AVGEN_FFMPEG" in result.stderr
+
+
+def _numbered_video(path, *, keyframe_every: int, scene_cuts: bool = True):
+    """10 s at 25 fps, lossless, frame n a flat grey of level 4n (mod 256): a frame's level says which it is
+    (the range conversion's ±1 is a quarter step; the numbers wrap at 64)."""
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=black:s=64x48:r=25:d=10,format=gray,geq=lum='N*4'", "-c:v", "libx264", "-crf", "0",
+                    "-g", str(keyframe_every), *([] if scene_cuts else ["-sc_threshold", "0"]),
+                    "-pix_fmt", "yuv420p", str(path)], check=True, capture_output=True, timeout=60)
+    return path
+
+
+def _frame_numbers(frames) -> list[int]:
+    import cv2
+
+    return [int(round(cv2.imread(str(frame), cv2.IMREAD_GRAYSCALE).mean() / 4)) for frame in frames]
+
+
+@pytest.mark.parametrize("fps", [1.0, 2.0])
+def test_split_takes_the_picture_on_screen_at_each_point_of_the_grid(tmp_path, fps):
+    video = _numbered_video(tmp_path / "numbered.mp4", keyframe_every=250)
+    frames = split_frames(video, tmp_path / "frames", fps=fps)
+    # frame N is the one on screen at (N-1)/fps s: source frame ⌊25·(N-1)/fps⌋, for every point before the end
+    assert _frame_numbers(frames) == [int(25 * n / fps) % 64 for n in range(int(10 * fps))]
+
+
+def test_split_decodes_only_keyframes_when_that_gives_the_same_frames(tmp_path):
+    from batch_jobs.handlers.ffmpeg import keyframe_sampling
+    from batch_jobs.handlers.probe import probe
+
+    on_grid = _numbered_video(tmp_path / "keyframe-each-second.mp4", keyframe_every=25, scene_cuts=False)
+    assert keyframe_sampling(probe(on_grid), 1.0) == 10
+    assert keyframe_sampling(probe(on_grid), 2.0) is None  # the half seconds are not keyframes
+    fast = split_frames(on_grid, tmp_path / "keyframes", fps=1.0)
+    full = split_frames(on_grid, tmp_path / "full", fps=1.0, keyframes_only=False)
+    assert [f.read_bytes() for f in fast] == [f.read_bytes() for f in full]
+    assert _frame_numbers(fast) == [25 * n % 64 for n in range(10)]
+    # x264 puts a keyframe at the cut where the grey level wraps (2.56 s): the next sampling points fall
+    # on frames that are not keyframes, so everything is decoded
+    assert keyframe_sampling(probe(_numbered_video(tmp_path / "cut.mp4", keyframe_every=25)), 1.0) is None
+
+
+def test_sampled_keyframes_follows_the_grid_from_the_first_picture():
+    from batch_jobs.handlers.ffmpeg import sampled_keyframes
+
+    frames = [(n / 10, 0.1, n % 10 == 0) for n in range(30)]  # 3 s at 10 fps, a keyframe each second
+    assert sampled_keyframes(frames, 1.0) == 3
+    assert sampled_keyframes(frames, 2.0) is None
+    assert sampled_keyframes(frames[1:], 1.0) == 2  # starting at 0.1 s: the points 1 s and 2 s
+    assert sampled_keyframes([], 1.0) is None
