@@ -166,11 +166,42 @@ def _send_call(connection: socket.socket, argv: list[str]) -> int:
     os.umask(umask)
     request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask}).encode()
     message = _HEADER.pack(len(request)) + request
+    with _relayed(sys.stdout, 1) as out_fd, _relayed(sys.stderr, 2) as err_fd:
+        try:
+            socket.send_fds(connection, [message[:4096]], [0, out_fd, err_fd])
+            connection.sendall(message[4096:])
+        except OSError:
+            raise _NotAccepted() from None
+        return _answer(connection)
+
+
+@contextlib.contextmanager
+def _relayed(stream, fd: int) -> Iterator[int]:
+    """The descriptor the server writes `stream`'s output to: `fd` itself when the stream is the process's own,
+    else a pipe copied into the stream (a caller that redirected sys.stdout in-process, as the SCAR stand-ins
+    do to hide the file names a handler prints, gets the call's output there, as a plain call would)."""
+    if stream is sys.__stdout__ or stream is sys.__stderr__:
+        yield fd
+        return
+    import threading
+
+    read_end, write_end = os.pipe()
+
+    def copy() -> None:
+        with open(read_end, "r", encoding="utf-8", errors="replace") as source:
+            for line in source:
+                stream.write(line)
+
+    relay = threading.Thread(target=copy, daemon=True)
+    relay.start()
     try:
-        socket.send_fds(connection, [message[:4096]], [0, 1, 2])
-        connection.sendall(message[4096:])
-    except OSError:
-        raise _NotAccepted() from None
+        yield write_end
+    finally:
+        os.close(write_end)  # the server closes its copy when the call ends: the relay then reads to the end
+        relay.join(timeout=5)
+
+
+def _answer(connection: socket.socket) -> int:
     if _receive(connection, 1) != ACCEPTED:
         raise _NotAccepted()
     answer = _receive(connection, 1 + _EXIT.size)
