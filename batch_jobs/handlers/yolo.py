@@ -128,7 +128,11 @@ def load_model(cfg: Path, weights: Path, names: Path, *, engine: str = DEFAULT_E
     key = tuple((str(path.resolve()), path.stat().st_mtime_ns, path.stat().st_size) for path in (cfg, weights, names)
                 ) + (engine, backend, threads, low_memory, precision)
 
+    loaded_now = False
+
     def load() -> LoadedModel:
+        nonlocal loaded_now
+        loaded_now = True
         network = describe_network(cfg)
         check_weights(network, weights)
         labels = read_names(names, network.classes)
@@ -139,7 +143,10 @@ def load_model(cfg: Path, weights: Path, names: Path, *, engine: str = DEFAULT_E
                  network.input_height, runner.description)
         return LoadedModel(runner, labels, network.input_width, network.input_height)
 
-    return model_cache.cached("yolo", key, load)
+    model = model_cache.cached("yolo", key, load)
+    if not loaded_now:  # every call's log says which engine ran it, also when the model was kept warm
+        log.info("reusing %s, loaded earlier in this process, on %s", cfg.name, model.engine.description)
+    return model
 
 
 def letterbox_geometry(image_width: int, image_height: int, input_width: int, input_height: int) -> Geometry:

@@ -45,6 +45,9 @@ def test_image_gives_darknet_text_and_annotated_png(handler, tiny_model, image, 
     assert annotated.shape == (IMAGE_SIZE[1], IMAGE_SIZE[0], 3)
     assert tuple(annotated[32, 0]) == yolo.class_colour(16)  # the box outline runs along the left edge
     assert "on ONNX Runtime" in result.stderr and "on CPU" in result.stderr  # the default engine, said in the log
+    again = handler("yolo", "image", image, tmp_path / "again", *model_args(tiny_model))
+    # the network is kept for the next call in this process (model_cache), whose log still names the engine
+    assert "reusing" in again.stderr and "on ONNX Runtime" in again.stderr and "on CPU" in again.stderr
 
 
 def test_several_images_share_one_loaded_network(handler, blind_model, image, tmp_path):
