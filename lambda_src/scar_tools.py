@@ -25,7 +25,7 @@ from typing import Mapping
 TOOLS_VARIABLE = "AVGEN_SCAR_TOOLS"          # the invocation's stand-in folder, for the prelude's `cd`
 WORKDIR_VARIABLE = "AVGEN_SCRIPT_WORKDIR"    # "." (or a folder): the script's working folder; unset: a fresh one
 STANDIN_MODULE = "batch_jobs.handlers.scar_tools"
-# Same bytes as batch_jobs.handlers.scar_tools.PLACEHOLDER_MARK (lambda_src does not import batch_jobs).
+# The first line of every placeholder model file: the darknet stand-in (batch_jobs) tells them from real ones.
 PLACEHOLDER_MARK = "# avgen SCAR stand-in placeholder"
 # SCAR's tool folders, as its images had them: the executables there, and the model files its scripts name
 # (placeholders: the stand-in uses the function's configured model for them).

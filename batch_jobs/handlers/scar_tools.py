@@ -27,12 +27,11 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
+from lambda_src.scar_tools import PLACEHOLDER_MARK
+
 from . import cli
 from .errors import HandlerError, ModelFileError, UsageError
 
-# First bytes of the placeholder files laid out as cfg/yolov3.cfg, cfg/coco.data, … (lambda_src/scar_tools.py
-# and the images write them): such a file stands for "the function's configured model", not for itself.
-PLACEHOLDER_MARK = b"# avgen SCAR stand-in placeholder"
 # darknet's own default threshold in the version SCAR's images shipped (the YOLOv2 cfg/yolo.cfg era)
 DARKNET_THRESHOLD = 0.24
 DARKNET_OUTPUT = "predictions"  # darknet's image name without -out
@@ -56,9 +55,12 @@ def _handler(argv: Sequence[str]) -> int:
 
 
 def _placeholder(path: Path) -> bool:
+    """A file laid out as cfg/yolov3.cfg, cfg/coco.data, … by lambda_src/scar_tools.py: it stands for the
+    function's configured model, not for itself."""
     try:
         with open(path, "rb") as handle:
-            return handle.read(len(PLACEHOLDER_MARK)) == PLACEHOLDER_MARK
+            mark = PLACEHOLDER_MARK.encode()
+            return handle.read(len(mark)) == mark
     except OSError:
         return False
 

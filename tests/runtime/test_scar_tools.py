@@ -4,6 +4,7 @@ unchanged, through the runtime on real weights."""
 from __future__ import annotations
 
 import os
+import sys
 import re
 import shutil
 import subprocess
@@ -110,10 +111,14 @@ def test_the_image_build_keeps_real_tools_and_adds_stand_ins_where_there_are_non
                      f"{bare_workdir / 'audio2srt.py'}: avgen's stand-in"]
 
 
-def test_the_stand_ins_placeholder_mark_is_the_one_the_handlers_know():
+def test_the_darknet_stand_in_takes_laid_out_placeholders_for_the_configured_model(tmp_path):
     from batch_jobs.handlers import scar_tools as handler_side
 
-    assert handler_side.PLACEHOLDER_MARK == scar_tools.PLACEHOLDER_MARK.encode()
+    scar_tools.write_tool_folder(tmp_path / "darknet", "/opt/darknet", python=sys.executable, isolated=False)
+    real = tmp_path / "real.cfg"
+    real.write_text("[net]\n")
+    assert handler_side._existing(str(tmp_path / "darknet" / "cfg" / "yolov3.cfg")) is None
+    assert handler_side._existing(str(real)) == real.resolve()
 
 
 @pytest.mark.media
