@@ -11,16 +11,23 @@ folder; then `avgen generate` as a whole process. Growth ratios are (time for N 
 for 10x the functions is linear. The checks are timed once more right after flushing the CPU caches: a model of
 500 functions stays in them, one of 5,000 does not, and that alone makes each of its steps slower.
 
+With --instructions it counts, instead of timing, the machine instructions each step executes (valgrind's
+cachegrind, one child process per count): a count is the same on every run and on a busy machine, and it
+grows with the work alone, not with how much of the model fits in the CPU's caches.
+
 Start-up: `avgen validate` of the av-workflow example as a whole process, next to a minimal two-command Typer
 app's `--help` on the same interpreter (medians of alternated runs; wall and CPU time), and their ratio.
 
     python3 bench/bench_generate.py [--sizes 50 500 5000] [--repeat 3] [--startup-runs 15]
+    python3 bench/bench_generate.py --instructions [--sizes 500 5000]    # about 15 minutes
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -164,12 +171,72 @@ def startup(runs: int) -> dict[str, dict[str, float]]:
     return {name: {kind: statistics.median(values) for kind, values in kinds.items()} for name, kinds in times.items()}
 
 
+COUNTED_STEPS = ("load", "checks", "render")
+COUNTED_REPEATS = 2
+
+
+def run_counted_step(functions: int, layout: str, step: str, repeats: int) -> None:
+    """The child that valgrind counts: build the model once, then run `step` `repeats` times."""
+    text = synthetic_workflow(functions, layout)
+    source = Path(f"bench-{layout}-{functions}.yaml")
+    workflow = load_text(text, source, run_rules=False).workflow
+    for _ in range(repeats):
+        with gc_paused():
+            if step == "load":
+                load_text(text, source, run_rules=False)
+            elif step == "checks":
+                run_checks(workflow)
+            else:
+                render(workflow)
+
+
+def instructions_of(functions: int, layout: str, step: str) -> float:
+    """Instructions one run of `step` executes: a child that runs it COUNTED_REPEATS times, less one that
+    does everything else (Python's start, building the text and the model) and runs it no time."""
+    counts = []
+    for repeats in (0, COUNTED_REPEATS):
+        command = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+                   sys.executable, __file__, "--count-child", str(functions), layout, step, str(repeats)]
+        finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
+        counts.append(int(re.search(r"I\s+refs:\s+([\d,]+)", finished.stderr).group(1).replace(",", "")))
+    return (counts[1] - counts[0]) / COUNTED_REPEATS
+
+
+def count_instructions(sizes: list[int]) -> int:
+    if shutil.which("valgrind") is None:
+        print("--instructions needs valgrind (Debian: apt-get install valgrind)", file=sys.stderr)
+        return 2
+    print(f"{'layout':<9}{'functions':>10}" + "".join(f"{step + ' Minstr':>16}" for step in COUNTED_STEPS)
+          + "   growth: " + " ".join(f"{step:>7}" for step in COUNTED_STEPS))
+    for layout in ("shared", "separate"):
+        previous: dict[str, float] | None = None
+        for functions in sizes:
+            counted = {step: instructions_of(functions, layout, step) for step in COUNTED_STEPS}
+            line = f"{layout:<9}{functions:>10}" + "".join(f"{counted[s] / 1e6:>16.1f}" for s in COUNTED_STEPS)
+            if previous:
+                line += "           " + " ".join(f"{counted[s] / previous[s]:>7.2f}" for s in COUNTED_STEPS)
+            print(line, flush=True)
+            previous = counted
+    print("\ngrowth: instructions for N / instructions for the previous N (10.0 for 10x the functions is linear)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 500, 5000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--startup-runs", type=int, default=15)
+    parser.add_argument("--instructions", action="store_true",
+                        help="count each step's machine instructions under valgrind instead of timing it")
+    parser.add_argument("--count-child", nargs=4, metavar=("FUNCTIONS", "LAYOUT", "STEP", "REPEATS"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.count_child:
+        functions, layout, step, repeats = args.count_child
+        run_counted_step(int(functions), layout, step, int(repeats))
+        return 0
+    if args.instructions:
+        return count_instructions(args.sizes)
 
     started = startup(args.startup_runs)
     print(f"start-up (medians of {args.startup_runs} alternated runs): avgen validate av-workflow / minimal "

