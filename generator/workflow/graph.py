@@ -1,7 +1,6 @@
 """The workflow as a graph: storage paths and the functions between them; Mermaid and DOT pictures."""
 from __future__ import annotations
 
-import bisect
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,33 +68,33 @@ def _slash_prefixes(key_prefix: str) -> list[str]:
 
 
 class TriggerIndex:
-    """Every S3 trigger of a workflow, by bucket and sorted by key prefix, so that the triggers a key prefix
-    overlaps are found by lookup instead of by comparing all pairs (workflows with thousands of functions).
-    Each trigger's fields are read once into `keys`: the model's objects lie all over the heap, and at
-    thousands of functions reading them again costs a cache miss each time."""
+    """Every S3 trigger of a workflow, by bucket and by folder, so that the triggers a key prefix overlaps are
+    found by lookup instead of by comparing all pairs (workflows with thousands of functions). A key prefix
+    is "" or ends with "/", so two overlap exactly when one is a slash-cut of the other: each trigger is
+    filed under its own prefix and under every folder above it, and a query is a few dictionary lookups,
+    with no sorting or searching that would grow faster than the workflow. Each trigger's fields are read
+    once into `keys`: the model's objects lie all over the heap, and reading them again costs cache misses."""
 
     def __init__(self, workflow: Workflow):
         self.entries: list[tuple[Function, StoragePath]] = [
             (f, t) for f in workflow.functions for t in f.inputs if t.is_s3]
         self.keys: list[tuple[str, str]] = [(t.bucket, t.key_prefix) for _, t in self.entries]
-        by_bucket: dict[str, list[int]] = {}
-        self._exact: dict[str, dict[str, list[int]]] = {}
+        self._exact: dict[str, dict[str, list[int]]] = {}  # bucket → key prefix → triggers with exactly it
+        self._within: dict[str, dict[str, list[int]]] = {}  # bucket → folder → triggers at or below it
         for position, (bucket, key_prefix) in enumerate(self.keys):
-            by_bucket.setdefault(bucket, []).append(position)
             self._exact.setdefault(bucket, {}).setdefault(key_prefix, []).append(position)
-        keys = self.keys
-        self._sorted = {bucket: sorted(positions, key=lambda p: keys[p][1]) for bucket, positions in by_bucket.items()}
-        self._sorted_keys = {bucket: [keys[p][1] for p in positions] for bucket, positions in self._sorted.items()}
+            within = self._within.setdefault(bucket, {})
+            for folder in _slash_prefixes(key_prefix):
+                if folder != key_prefix:
+                    within.setdefault(folder, []).append(position)
+            within.setdefault(key_prefix, []).append(position)
 
     def overlapping(self, bucket: str, key_prefix: str) -> list[int]:
         """Positions of the triggers on `bucket` whose prefix starts with `key_prefix` or begins it."""
         exact = self._exact.get(bucket)
         if exact is None:
             return []
-        keys, positions = self._sorted_keys[bucket], self._sorted[bucket]
-        start = bisect.bisect_left(keys, key_prefix)
-        end = bisect.bisect_left(keys, key_prefix + "\U0010ffff", lo=start)
-        found = positions[start:end]
+        found = list(self._within[bucket].get(key_prefix, ()))
         for shorter in _slash_prefixes(key_prefix):  # triggers on a folder above it ("" = the bucket root)
             if shorter != key_prefix and shorter in exact:
                 found += exact[shorter]

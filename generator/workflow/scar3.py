@@ -94,8 +94,7 @@ def convert_function(name: str, spec: dict) -> Converted:
             lam["environment"] = _variables(value)
             moved.append((("lambda", "environment"), (key,)))
         elif key == "lambda_role":
-            entry.setdefault("iam", {})["role"] = value
-            moved.append((("iam", "role"), (key,)))
+            moved.append((("iam", "role"), (key,)))  # merged with an `iam:` section below, in either order
         elif key in _SECTIONS:
             entry[key] = value
         elif key == "s3":
@@ -105,6 +104,13 @@ def convert_function(name: str, spec: dict) -> Converted:
         else:
             lam[key] = value  # unknown: the schema reports it (AVG002), at its place in the old file
             moved.append((("lambda", key), (key,)))
+    if "lambda_role" in spec:
+        iam = entry.get("iam")
+        if iam is None:
+            entry["iam"] = {"role": spec["lambda_role"]}
+        elif isinstance(iam, dict):
+            entry["iam"] = {**iam, "role": spec["lambda_role"]}
+        # else: an `iam:` of the wrong type, which the schema reports where it was written
     if container:
         lam["container"] = container
     s3 = spec.get("s3")
@@ -144,12 +150,13 @@ def hint_for(converted: Converted) -> str:
     """How to write the function in the current form, short enough for one finding."""
     lam = converted.entry["lambda"]
     parts = [f"name: {converted.name}"]
-    image = (lam.get("container") or {}).get("image")
+    container = lam.get("container")
+    image = container.get("image") if isinstance(container, dict) else None  # else the schema's finding says why
     if image:
         parts.append(f"container: {{image: {image}}}")
     for side in ("input", "output"):
         items = lam.get(side)
-        if isinstance(items, list) and items:
+        if isinstance(items, list) and items and isinstance(items[0], dict) and "path" in items[0]:
             extra = ", request_id_folder: true" if side == "output" else ""
             parts.append(f"{side}: [{{storage_provider: s3, path: {items[0]['path']}{extra}}}]")
     return (f"write it as `functions: aws: [- lambda: {{{', '.join(parts)}, …}}]`, "

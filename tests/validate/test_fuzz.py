@@ -32,6 +32,7 @@ SEEDS = ROOT / "tests" / "data" / "scar-configs"  # copies of the SCAR seed file
 BASES = [(p, p.read_text(encoding="utf-8")) for p in [
     *sorted(ROOT.glob("examples/*/workflow.yaml")),
     *sorted(SEEDS.glob("*.yaml")),
+    *sorted(SEEDS.glob("*-original/*.yaml")),  # SCAR's own files, the 3.x map form among them
     *(CASES / name for name in ("AVG004-pass-upper-limits.yaml", "AVG012-pass.yaml", "AVG015-fail.yaml",
                                 "AVG021-fail.yaml", "AVG005-pass.yaml", "AVG006-fail.yaml", "AVG011-fail.yaml")),
 ]]
@@ -48,6 +49,9 @@ KEYS = sorted({
     "cloudwatch", "log_retention_policy_in_days", "api_gateway", "storage_providers", "s3", "minio", "onedata",
     "access_key", "secret_key", "region", "avgen", "name_prefix", "tags", "backend", "buckets", "create",
     "alerts", "email", "defaults", "ephemeral_storage", "layers", "gpus", "", "<<", "~", "null", "true", "1",
+    # SCAR 3.x's map form
+    "lambda_role", "lambda_environment", "input_bucket", "output_bucket", "input_folder", "output_folder",
+    "image_file", "asynchronous", "extra_payload", "supervisor_version", "c_args", "run_script",
 })
 
 scalars = st.one_of(
@@ -343,6 +347,20 @@ def test_random_documents_never_crash(tree, style):
         except Exception:
             text = repr(document)
         load_and_check(text, "random/workflow.yaml")
+
+
+@settings(FUZZ, max_examples=200)
+@given(st.dictionaries(st.one_of(st.text(max_size=8), st.integers()),
+                       st.dictionaries(st.sampled_from(KEYS), values, max_size=6), min_size=1, max_size=3),
+       st.sampled_from(["block", "flow", "json"]))
+def test_random_map_form_functions_never_crash(functions, style):
+    """SCAR 3.x's `functions: NAME: {...}`, each function's keys from the 3.x and current vocabularies."""
+    document = {"functions": functions}
+    try:
+        text = dump(document, style)
+    except Exception:
+        text = repr(document)
+    load_and_check(text, "random/workflow.yaml")
 
 
 # --- named edge cases (kept as plain tests so that they always run) --------------------------------

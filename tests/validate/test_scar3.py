@@ -57,6 +57,30 @@ def test_the_warning_says_how_to_write_the_current_form():
     assert "avgen convert" in warning.hint
 
 
+@pytest.mark.parametrize("function, wrong", [
+    ("container: true", "`functions.aws.lambda.container` must be a mapping"),  # found by test_fuzz
+    ("s3: [1]", "`functions.aws.lambda.input` must be a mapping"),
+])
+def test_a_wrong_type_in_the_map_form_is_a_finding_not_a_crash(function, wrong):
+    from generator.workflow.load import load_text
+
+    result = load_text(f"functions:\n  tool:\n    {function}\n", "old.yaml")
+    assert any(f.rule_id == "AVG003" and f.message.startswith(wrong) for f in result.findings), result.findings
+    assert any(f.rule_id == "AVG032" for f in result.findings)
+
+
+@pytest.mark.parametrize("order", ["iam first", "lambda_role first"])
+def test_lambda_role_and_an_iam_section_merge_in_either_order(order):
+    role, iam = "lambda_role: arn:aws:iam::123456789012:role/old", "iam: null"  # crashed once (fuzz)
+    lines = [iam, role] if order == "iam first" else [role, iam]
+    text = "functions:\n  tool:\n    image: x/y:1\n" + "".join(f"    {line}\n" for line in lines)
+    from generator.workflow.load import load_text
+
+    result = load_text(text, "old.yaml")
+    assert result.workflow is not None, result.findings
+    assert result.workflow.functions[0].iam_role == "arn:aws:iam::123456789012:role/old"
+
+
 def test_two_files_make_one_workflow_whatever_their_order_and_spelling(originals, monkeypatch):
     monkeypatch.chdir(originals)
     one = load_workflow([originals / "scar-lambda-darknet.yaml", Path("scar-batch-ffmpeg-split.yaml")])
