@@ -79,25 +79,25 @@ class TriggerIndex:
         self.entries: list[tuple[Function, StoragePath]] = [
             (f, t) for f in workflow.functions for t in f.inputs if t.is_s3]
         self.keys: list[tuple[str, str]] = [(t.bucket, t.key_prefix) for _, t in self.entries]
-        self._exact: dict[str, dict[str, list[int]]] = {}  # bucket → key prefix → triggers with exactly it
-        self._within: dict[str, dict[str, list[int]]] = {}  # bucket → folder → triggers at or below it
-        for position, (bucket, key_prefix) in enumerate(self.keys):
-            self._exact.setdefault(bucket, {}).setdefault(key_prefix, []).append(position)
-            within = self._within.setdefault(bucket, {})
+        # (bucket, key prefix) → triggers with exactly it; (bucket, folder) → triggers at or below it.
+        # Flat dictionaries keyed by pairs: a workflow with a bucket per function would otherwise hold a
+        # small dictionary per bucket, and memory, not arithmetic, is what large workflows spend time on.
+        self._exact: dict[tuple[str, str], list[int]] = {}
+        self._within: dict[tuple[str, str], list[int]] = {}
+        for position, key in enumerate(self.keys):
+            self._exact.setdefault(key, []).append(position)
+            bucket, key_prefix = key
             for folder in _slash_prefixes(key_prefix):
                 if folder != key_prefix:
-                    within.setdefault(folder, []).append(position)
-            within.setdefault(key_prefix, []).append(position)
+                    self._within.setdefault((bucket, folder), []).append(position)
+            self._within.setdefault(key, []).append(position)
 
     def overlapping(self, bucket: str, key_prefix: str) -> list[int]:
         """Positions of the triggers on `bucket` whose prefix starts with `key_prefix` or begins it."""
-        exact = self._exact.get(bucket)
-        if exact is None:
-            return []
-        found = list(self._within[bucket].get(key_prefix, ()))
+        found = list(self._within.get((bucket, key_prefix), ()))
         for shorter in _slash_prefixes(key_prefix):  # triggers on a folder above it ("" = the bucket root)
-            if shorter != key_prefix and shorter in exact:
-                found += exact[shorter]
+            if shorter != key_prefix:
+                found += self._exact.get((bucket, shorter), ())
         return found
 
 
