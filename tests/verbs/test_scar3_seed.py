@@ -53,10 +53,10 @@ def tiny_yolo(tmp_path_factory):
 @pytest.mark.media
 @requires_tools("ffmpeg")
 def test_video_process_original_runs_locally_with_the_darknet_stand_in(cli, seed, tmp_path, tiny_yolo):
-    # NEEDS the `darknet` stand-in (issue 14, SCAR tool stand-ins: another branch): until it is merged this
-    # test fails because `./darknet` is not found. SCAR's darknet script, unchanged, writes NAME.out (the
-    # detections text) and NAME.png (the image with boxes) for each frame, each invocation in its own
-    # request-id folder under image-output/.
+    # The command examples/video-process/README.md gives (its model generated here, for speed). SCAR's
+    # darknet script, unchanged, runs avgen's `darknet` stand-in and writes NAME.out (the detections text)
+    # and NAME.png (the image with boxes) for each frame, each invocation in its own request-id folder
+    # under image-output/.
     video = make_video(tmp_path / "seq1.avi", seconds=3, fps=5, with_audio=False)
     store = tmp_path / "store"
     result = cli("run", *(seed / name for name in FILES), "--local", "-i", video, "--store", store,
@@ -76,6 +76,17 @@ def test_video_process_original_runs_locally_with_the_darknet_stand_in(cli, seed
         lines = (results / request_id / names[0]).read_text().splitlines()
         assert lines and re.fullmatch(r".+: Predicted in [0-9.]+ (milli)?seconds\.", lines[0]), lines
         assert all(re.fullmatch(r".+: \d+%", line) for line in lines[1:]), lines
+
+
+@pytest.mark.media
+@requires_tools("ffmpeg")
+def test_without_the_model_each_darknet_run_fails_and_names_the_variable(cli, seed, tmp_path):
+    video = make_video(tmp_path / "seq1.avi", seconds=2, fps=5, with_audio=False)
+    result = cli("run", *(seed / name for name in FILES), "--local", "-i", video, "--store", tmp_path / "store",
+                 "--log-file", tmp_path / "run.jsonl")
+    assert result.exit_code == 1, result.output  # a pipeline sees the failure
+    assert "failed: 3 invocations, 2 outputs, 2 failed" in result.output
+    assert result.output.count("YOLO_CFG is not set: set YOLO_CFG to the function's darknet cfg") == 2
 
 
 def test_scars_put_ls_get_commands_as_written(cli, s3_api, seed, tmp_path):
