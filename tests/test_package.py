@@ -36,6 +36,25 @@ def test_help_shows_no_python_types():
         assert "<bool>" not in text and "list[" not in text, text
 
 
+def test_help_paragraphs_wrap_at_the_terminal_width_and_examples_keep_their_lines():
+    """The docstrings' source line breaks do not reach the help (at 200 columns a paragraph is one line),
+    while indented command examples, in a group's command too, stay one a line."""
+    from typer.testing import CliRunner
+
+    from generator.cli import app
+
+    def help_of(*command: str) -> str:
+        return CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"}).output
+
+    assert "(--auto-approve for pipelines); prints the outputs you need next. Triggers on" in help_of("apply")
+    put = help_of("put")
+    assert re.search(r"^ +avgen put workflow.yaml my_video.mp4 +# to the folder", put, re.M), put
+    assert re.search(r"^ +avgen put clips/ -b my-bucket/input", put, re.M), put
+    fetch = help_of("models", "fetch")
+    assert "`YOLO_WEIGHTS: s3://BUCKET/models/yolov3.weights` in its environment (avgen grants" in fetch, fetch
+    assert re.search(r"^ +avgen models fetch yolov3 --to s3://my-bucket/models", fetch, re.M), fetch
+
+
 # Which rooms of generator/ each room may import (data flows cli → workflow → render → deploy/verbs → aws).
 MAY_IMPORT = {
     # workdirs: a leaf that names a workflow from its files (one rule for its name and its folders)

@@ -134,8 +134,27 @@ EXIT_INTERRUPTED = 130  # as a shell reports SIGINT
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
+def reflowed(help_text: str | None) -> str | None:
+    """A docstring's paragraphs each as one line, for the terminal to wrap: Typer's rich help keeps the
+    source's line breaks, which against any other width make ragged text. Paragraphs with indented lines
+    (command examples) stay as written."""
+    if not help_text:
+        return help_text
+    paragraphs = help_text.split("\n\n")
+    return "\n\n".join(
+        paragraph if any(line.startswith((" ", "\t")) for line in paragraph.splitlines())
+        else " ".join(line.strip() for line in paragraph.splitlines())
+        for paragraph in paragraphs)
+
+
 class AvgenGroup(TyperGroup):
     """Runs every command; problems the user can act on become a message and an exit code, not a traceback."""
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            command.help = reflowed(command.help)
+        return command
 
     def invoke(self, ctx):
         try:

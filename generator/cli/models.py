@@ -6,9 +6,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from generator.cli.console import fail, out
+from generator.cli.console import AvgenGroup, fail, out
 
-app = typer.Typer(help="Model files for the media handlers (YOLO weights, …).", no_args_is_help=True)
+app = typer.Typer(help="Model files for the media handlers (YOLO weights, …).", no_args_is_help=True,
+                  cls=AvgenGroup)
 
 
 @app.command()

@@ -7,12 +7,12 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
-from generator.cli.console import EXIT_FINDINGS, EXIT_USAGE, err, fail, out
+from generator.cli.console import EXIT_FINDINGS, EXIT_USAGE, AvgenGroup, err, fail, out
 from generator.cli.options import WorkdirOpt
 from generator.workdirs import IMAGES_DIR, default_workdir, sandbox_dir
 
 app = typer.Typer(help="Keep the sandbox running for scripts: `avgen sandbox up` … `avgen sandbox down`.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, cls=AvgenGroup)
 WorkflowOptional = typer.Argument(None, metavar="[WORKFLOW...]", show_default=False,
                                   help="Workflow YAML file(s) whose sandbox to use (or give --workdir).")
 
