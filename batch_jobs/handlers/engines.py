@@ -21,6 +21,9 @@ ENGINES = ("onnxruntime", "opencv", "openvino")
 DEFAULT_ENGINE = "onnxruntime"
 BACKENDS = ("auto", "cpu", "cuda")
 PRECISIONS = ("f32", "bf16")  # OpenVINO only: bf16 uses AMX / AVX-512 BF16 where the CPU has them
+# OpenVINO's bf16 kernels run a few frames at once faster than one by one (the only engine that gains:
+# docs/performance.md); a video's frames go to it in runs of up to this many.
+BF16_FRAMES_PER_RUN = 4
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
 PROBE_SEED = 13
@@ -33,6 +36,9 @@ ALLOW_SPINNING = True
 class Engine(Protocol):
     name: str
     description: str  # for the log: where and how it runs
+    # frames a video's run takes at once where the engine gains from batches (OpenVINO bf16); 1 elsewhere.
+    # A batched run's outputs are batch × rows × (5 + classes), one block per frame.
+    frames_per_run: int
 
     def run(self, blob: np.ndarray) -> list[np.ndarray]: ...
 
@@ -61,6 +67,7 @@ def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
 
 class OpenCvEngine:
     name = "opencv"
+    frames_per_run = 1
 
     def __init__(self, cfg: Path, weights: Path, *, backend: str, threads: int, low_memory: bool):
         import cv2
@@ -94,6 +101,7 @@ class OpenCvEngine:
 
 class OnnxRuntimeEngine:
     name = "onnxruntime"
+    frames_per_run = 1  # measured: no gain from batches on CPU (docs/performance.md)
 
     def __init__(self, onnx_path: Path, *, backend: str, threads: int, low_memory: bool):
         try:
@@ -134,6 +142,7 @@ class OnnxRuntimeEngine:
 
 class OpenVinoEngine:
     name = "openvino"
+    frames_per_run = 1
 
     def __init__(self, onnx_path: Path, *, backend: str, threads: int, precision: str):
         if backend == "cuda":
@@ -147,6 +156,7 @@ class OpenVinoEngine:
         self.compiled = core.compile_model(str(onnx_path), "CPU", config)
         self.request = self.compiled.create_infer_request()
         actual = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        self.frames_per_run = BF16_FRAMES_PER_RUN if precision == "bf16" else 1
         self.description = f"OpenVINO {openvino.__version__} on CPU (precision {actual}; {threads} threads)"
 
     def run(self, blob: np.ndarray) -> list[np.ndarray]:

@@ -239,6 +239,17 @@ def detect_prepared(
     return postprocess(model.engine.run(blob), geometry, model.names, settings.confidence, settings.nms)
 
 
+def detect_prepared_frames(
+    model: LoadedModel, prepared: Sequence[tuple[np.ndarray, Geometry]], settings: DetectionSettings
+) -> list[list[Detection]]:
+    """`detect_prepared` on several frames in one run of the engine (engines whose `frames_per_run` > 1)."""
+    if len(prepared) == 1:
+        return [detect_prepared(model, *prepared[0], settings)]
+    outputs = model.engine.run(np.concatenate([blob for blob, _ in prepared]))
+    return [postprocess([output[index] for output in outputs], geometry, model.names, settings.confidence,
+                        settings.nms) for index, (_, geometry) in enumerate(prepared)]
+
+
 def class_colour(class_id: int) -> tuple[int, int, int]:
     """A stable, well-separated BGR colour per class (golden-ratio hue steps)."""
     hue = (class_id * 0.618033988749895) % 1.0
@@ -389,6 +400,7 @@ class _FramePipeline:
         self.encoder_broke = False
         self.writer_error: Exception | None = None
         self.frames = self.detections = 0
+        self.decoded_all = False  # the reader's end-of-video mark was taken
         self.stopping = threading.Event()
 
     def run(self) -> tuple[int, int]:
@@ -398,9 +410,13 @@ class _FramePipeline:
         reader.start()
         writer.start()
         try:
+            batch = getattr(self.model.engine, "frames_per_run", 1)
             while (item := self._next_frame()) is not None:
-                frame, blob, geometry = item
-                self.to_encode.put((frame, detect_prepared(self.model, blob, geometry, self.settings)))
+                items = [item, *self._frames_ready(batch - 1)]
+                found = detect_prepared_frames(self.model, [(blob, geometry) for _, blob, geometry in items],
+                                               self.settings)
+                for (frame, _, _), detections in zip(items, found, strict=True):
+                    self.to_encode.put((frame, detections))
         except BaseException:
             self._abort()  # unblock the reader before the error leaves
             raise
@@ -414,10 +430,25 @@ class _FramePipeline:
 
     def _next_frame(self):
         """The next letterboxed frame, or None at the end of the video or once the pipeline is stopping."""
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and not self.decoded_all:
             with contextlib.suppress(queue.Empty):
-                return self.to_infer.get(timeout=0.1)
+                item = self.to_infer.get(timeout=0.1)
+                self.decoded_all = item is None
+                return item
         return None
+
+    def _frames_ready(self, limit: int) -> list:
+        """Up to `limit` more frames the reader has already prepared: a batch never waits for the decoder."""
+        ready: list = []
+        while len(ready) < limit and not self.decoded_all:
+            try:
+                item = self.to_infer.get_nowait()
+            except queue.Empty:
+                break
+            self.decoded_all = item is None
+            if item is not None:
+                ready.append(item)
+        return ready
 
     def _abort(self) -> None:
         """Stop decoding: the reader may be blocked on a full queue or on the decoder's pipe."""

@@ -1,10 +1,15 @@
 """YOLO on real weights and real photos: pjreddie's COCO YOLOv3-tiny on scikit-image's sample pictures."""
 from __future__ import annotations
 
+import json
+import subprocess
+import time
+
 import cv2
 import pytest
 
 from batch_jobs.handlers import yolo
+from tests.media import requires_tools
 
 pytestmark = pytest.mark.media
 
@@ -66,3 +71,59 @@ def test_openvino_agrees_with_opencv(real_tiny_model, real_photos):
     reduced = detections_on(model_files, photo, "openvino", precision="bf16")
     assert reduced[0].label == reference[0].label == "motorbike"
     assert iou(reduced[0], reference[0]) >= 0.9 and abs(reduced[0].confidence - reference[0].confidence) <= 0.05
+
+
+def three_photos_prepared(real_photos, model) -> list[tuple]:
+    return [yolo.preprocess(cv2.imread(str(real_photos[name])), model.input_width, model.input_height, True)
+            for name in ("coffee", "motorcycle", "astronaut")]
+
+
+def test_frames_in_one_run_each_get_their_own_detections(real_tiny_model, real_photos):
+    """What engines that batch (OpenVINO bf16) are given: three photos of different sizes in one run of the
+    network find, each, what the photo alone finds (ONNX Runtime runs any batch size: tested with it)."""
+    model = yolo.load_model(*real_tiny_model(416), engine="onnxruntime")
+    settings = yolo.DetectionSettings()
+    prepared = three_photos_prepared(real_photos, model)
+    together = yolo.detect_prepared_frames(model, prepared, settings)
+    alone = [yolo.detect_prepared(model, blob, geometry, settings) for blob, geometry in prepared]
+    assert [d.label for d in together[0]][:1] == ["cup"] and [d.label for d in together[1]][:1] == ["motorbike"]
+    for mine, reference in zip(together, alone, strict=True):
+        assert_same_detections(mine, reference)
+
+
+@requires_tools("ffmpeg", "ffprobe")
+def test_video_in_runs_of_frames_writes_what_frame_by_frame_writes(real_tiny_model, real_photos, tmp_path):
+    photos = [real_photos[name] for name in ("coffee", "motorcycle", "coffee")]
+    clip = tmp_path / "photos.mp4"
+    inputs = [arg for photo in photos for arg in ("-loop", "1", "-t", "0.8", "-i", str(photo))]
+    scaled = "".join(f"[{i}]scale=640:480,setsar=1,fps=5[v{i}];" for i in range(len(photos)))
+    subprocess.run(["ffmpeg", "-loglevel", "error", *inputs, "-filter_complex",
+                    scaled + "".join(f"[v{i}]" for i in range(len(photos))) + f"concat=n={len(photos)}:v=1[out]",
+                    "-map", "[out]", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    model = yolo.load_model(*real_tiny_model(416), engine="onnxruntime")
+    runs: list[int] = []
+
+    class InRunsOfThree:
+        name, description, frames_per_run = "batched", "ONNX Runtime, three frames a run", 3
+
+        def run(self, blob):
+            if not runs:
+                time.sleep(0.5)  # let the reader fill its queue, so that the next runs take several frames
+            runs.append(blob.shape[0])
+            return model.engine.run(blob)
+
+    batched = yolo.LoadedModel(InRunsOfThree(), model.names, model.input_width, model.input_height)
+    settings = yolo.DetectionSettings()
+    yolo.detect_video(batched, clip, tmp_path / "batched.avi", settings)
+    yolo.detect_video(model, clip, tmp_path / "single.avi", settings)
+    assert max(runs) == 3 and sum(runs) == 12, runs  # 2.4 s at 5 frames/s
+    records = {kind: [json.loads(line) for line in (tmp_path / f"{kind}.jsonl").read_text().splitlines()]
+               for kind in ("batched", "single")}
+    assert len(records["batched"]) == len(records["single"]) == 12
+    for mine, reference in zip(records["batched"], records["single"], strict=True):
+        assert [d["label"] for d in mine["detections"]] == [d["label"] for d in reference["detections"]]
+        for ours, theirs in zip(mine["detections"], reference["detections"], strict=True):
+            assert abs(ours["confidence"] - theirs["confidence"]) <= 0.001
+            assert all(abs(ours[key] - theirs[key]) <= 1 for key in ("left", "top", "width", "height"))
+    labels = {d["label"] for record in records["single"] for d in record["detections"]}
+    assert {"cup", "motorbike"} <= labels
