@@ -87,3 +87,41 @@ def test_video_process_detects_objects_in_every_frame(tmp_path, plugin_dir, mode
     stems = [Path(frame).stem for frame in frames]
     assert keys(workdir, "change-me-video-process", "output/") == sorted(
         f"output/{stem}.{ext}" for stem in stems for ext in ("out", "png"))
+
+
+DARKNET_MODEL = """        environment:
+          Variables:
+            YOLO_CFG: yolov3-tiny
+            YOLO_WEIGHTS: s3://scar-ffmpeg/models/yolov3-tiny.weights
+"""
+
+
+def test_scar_3x_files_converted_run_in_the_sandbox_with_their_model(tmp_path, plugin_dir, models):
+    """examples/video-process/README.md's way for SCAR's own two files in the sandbox (which has no grycap/darknet
+    image to hold the weights): convert them, give the darknet function YOLO_CFG/YOLO_WEIGHTS, apply, upload the
+    weights and a video. The split runs as a Batch job; each frame's darknet run writes darknet's text and its
+    picture into a request-id folder of its own."""
+    folder = tmp_path / "scar-3x"
+    shutil.copytree(EXAMPLES / "video-process" / "scar-3x", folder)
+    converted = folder / "video-process.yaml"
+    result = avgen("convert", folder / "scar-batch-ffmpeg-split.yaml", folder / "scar-lambda-darknet.yaml",
+                   "-o", converted)
+    assert result.exit_code == 0, result.output
+    image, text = "        image: grycap/darknet\n", converted.read_text()
+    assert text.count(image) == 1
+    converted.write_text(text.replace(image, image + DARKNET_MODEL))
+    workdir = tmp_path / "deploy"
+    result = avgen("apply", converted, "--sandbox", "--auto-approve", "--plugin-dir", plugin_dir, "-w", workdir)
+    assert result.exit_code == 0, result.output
+    uploaded = avgen("put", converted, models / "yolov3-tiny.weights", "-b", "scar-ffmpeg/models", "--sandbox",
+                     "-w", workdir)
+    assert uploaded.exit_code == 0, uploaded.output
+    video = make_video(tmp_path / "seq1.avi", seconds=2, fps=5, with_audio=False)
+    result = avgen("put", converted, video, "--sandbox", "-w", workdir)
+    assert result.exit_code == 0, result.output
+    assert "3 invocations, 1 Batch job, 0 failed" in result.output  # the split job, then darknet per frame
+    by_request: dict[str, list[str]] = {}
+    for key in keys(workdir, "scar-ffmpeg", "scar-batch-ffmpeg-split/image-output/"):
+        request_id, name = key.split("/")[2:]
+        by_request.setdefault(request_id, []).append(name)
+    assert sorted(by_request.values()) == [["out001.out", "out001.png"], ["out002.out", "out002.png"]]
