@@ -19,7 +19,7 @@ Start-up: `avgen validate` of the av-workflow example as a whole process, next t
 app's `--help` on the same interpreter (medians of alternated runs; wall and CPU time), and their ratio.
 
     python3 bench/bench_generate.py [--sizes 50 500 5000] [--repeat 3] [--startup-runs 15]
-    python3 bench/bench_generate.py --instructions [--sizes 500 5000]    # about 15 minutes
+    python3 bench/bench_generate.py --instructions [--sizes 50 500 5000]    # about 11 minutes
 """
 from __future__ import annotations
 

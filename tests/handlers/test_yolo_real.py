@@ -108,7 +108,7 @@ def test_video_in_runs_of_frames_writes_what_frame_by_frame_writes(real_tiny_mod
 
         def run(self, blob):
             if not runs:
-                time.sleep(0.5)  # let the reader fill its queue, so that the next runs take several frames
+                time.sleep(1.0)  # let the reader fill its queue, so that the next runs take several frames
             runs.append(blob.shape[0])
             return model.engine.run(blob)
 
