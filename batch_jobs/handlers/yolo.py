@@ -410,7 +410,7 @@ class _FramePipeline:
         reader.start()
         writer.start()
         try:
-            batch = getattr(self.model.engine, "frames_per_run", 1)
+            batch = self.model.engine.frames_per_run
             while (item := self._next_frame()) is not None:
                 items = [item, *self._frames_ready(batch - 1)]
                 found = detect_prepared_frames(self.model, [(blob, geometry) for _, blob, geometry in items],

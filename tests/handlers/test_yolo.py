@@ -218,7 +218,7 @@ def test_video_stops_cleanly_when_inference_fails_mid_video(tiny_model, clip_wit
     calls = []
 
     class FailingOnThirdFrame:
-        name, description = "failing", "test engine"
+        name, description, frames_per_run = "failing", "test engine", 1
 
         def run(self, blob):
             calls.append(blob.shape)

@@ -73,17 +73,13 @@ def test_openvino_agrees_with_opencv(real_tiny_model, real_photos):
     assert iou(reduced[0], reference[0]) >= 0.9 and abs(reduced[0].confidence - reference[0].confidence) <= 0.05
 
 
-def three_photos_prepared(real_photos, model) -> list[tuple]:
-    return [yolo.preprocess(cv2.imread(str(real_photos[name])), model.input_width, model.input_height, True)
-            for name in ("coffee", "motorcycle", "astronaut")]
-
-
 def test_frames_in_one_run_each_get_their_own_detections(real_tiny_model, real_photos):
     """What engines that batch (OpenVINO bf16) are given: three photos of different sizes in one run of the
     network find, each, what the photo alone finds (ONNX Runtime runs any batch size: tested with it)."""
     model = yolo.load_model(*real_tiny_model(416), engine="onnxruntime")
     settings = yolo.DetectionSettings()
-    prepared = three_photos_prepared(real_photos, model)
+    prepared = [yolo.preprocess(cv2.imread(str(real_photos[name])), model.input_width, model.input_height, True)
+                for name in ("coffee", "motorcycle", "astronaut")]
     together = yolo.detect_prepared_frames(model, prepared, settings)
     alone = [yolo.detect_prepared(model, blob, geometry, settings) for blob, geometry in prepared]
     assert [d.label for d in together[0]][:1] == ["cup"] and [d.label for d in together[1]][:1] == ["motorbike"]
