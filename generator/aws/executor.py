@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from generator.aws.moto_internals import internal
 from lambda_src.warm import SOCKET_VARIABLE, ContainerPool
 
 CONTEXTS_INDEX = "contexts.json"      # resource name → build context folder, written by write_contexts
@@ -160,8 +161,7 @@ class Executor:
             activity.state, activity.reason = "failed", f"sandbox executor: {type(exc).__name__}: {exc}"
 
     def _run_lambda(self, activity: Activity, function_arn: str, event: dict) -> None:
-        from moto.awslambda.utils import get_backend
-
+        get_backend = internal("moto.awslambda.utils:get_backend").value
         account = function_arn.split(":")[4]
         function = get_backend(account, self.region).get_function(function_arn)
         deployed = dict(function.environment_vars or {})
@@ -198,8 +198,7 @@ class Executor:
             self._dead_letter(function, event, reason)
 
     def _run_job(self, activity: Activity, job: Any) -> None:
-        from moto.batch.utils import JobStatus
-
+        JobStatus = internal("moto.batch.utils:JobStatus").value
         job.status = JobStatus.STARTING  # while its role is assumed and its context found
         properties = job.job_definition.container_properties or {}
         deployed = {e["name"]: e["value"] for e in properties.get("environment", [])}

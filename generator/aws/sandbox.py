@@ -22,6 +22,7 @@ from typing import BinaryIO, Callable, Optional
 
 import requests
 
+from generator.aws.moto_internals import UNSUPPORTED_EXIT, MotoUnsupported
 from generator.aws.recording import History, Replay
 from generator.errors import SandboxError
 
@@ -200,11 +201,17 @@ class Sandbox:
         if response.status_code >= 400:
             raise SandboxError(f"the AWS emulator refused {path}: HTTP {response.status_code} {response.text[:200]}")
 
+    def _last_log_line(self) -> str:
+        lines = (self.state_dir / SERVER_LOG).read_text(errors="replace").strip().splitlines()
+        return lines[-1] if lines else f"the AWS emulator exited with code {UNSUPPORTED_EXIT}"
+
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
         assert self.process is not None  # started by start()
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if self.process.returncode == UNSUPPORTED_EXIT:
+                    raise MotoUnsupported(self._last_log_line())
                 raise SandboxError(f"the AWS emulator (moto server) exited with code {self.process.returncode}; "
                                    f"see {self.state_dir / SERVER_LOG}")
             try:

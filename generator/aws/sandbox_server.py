@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Optional
 from urllib.parse import parse_qs, quote, urlparse
 
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
 
+from generator.aws.moto_internals import UNSUPPORTED_EXIT, MotoUnsupported, check_moto, internal
 from generator.aws.recording import History, Request, upload_id_in
 
 
@@ -57,19 +57,16 @@ def keep_settings_moto_drops() -> None:
     """moto forgets two settings that the AWS provider reads back after creating them (a Lambda's
     DeadLetterConfig, a job queue's jobStateTimeLimitActions), so every plan would show them as changes.
     Teach it to keep them: the emulator's gap, not the generated code's, so fixed here."""
-    from moto.awslambda.models import LambdaFunction
-    from moto.batch.models import JobQueue
-    from moto.batch.responses import BatchResponse
-
-    create_function, get_configuration = LambdaFunction.__init__, LambdaFunction.get_configuration
-    update_configuration = LambdaFunction.update_configuration
+    create_function = internal("moto.awslambda.models:LambdaFunction.__init__")
+    get_configuration = internal("moto.awslambda.models:LambdaFunction.get_configuration")
+    update_configuration = internal("moto.awslambda.models:LambdaFunction.update_configuration")
 
     def init(self, account_id, spec, region, version=1):
-        create_function(self, account_id, spec, region, version)
+        create_function.value(self, account_id, spec, region, version)
         self.dead_letter_config = spec.get("DeadLetterConfig")
 
     def configuration(self, on_create=False):
-        config = get_configuration(self, on_create)
+        config = get_configuration.value(self, on_create)
         if getattr(self, "dead_letter_config", None):
             config["DeadLetterConfig"] = self.dead_letter_config
         return config
@@ -77,43 +74,40 @@ def keep_settings_moto_drops() -> None:
     def update(self, updates):
         if "DeadLetterConfig" in updates:
             self.dead_letter_config = updates["DeadLetterConfig"]
-        return update_configuration(self, updates)
+        return update_configuration.value(self, updates)
 
-    # Monkeypatching moto on purpose; mypy forbids assigning to a method (hence the type: ignore).
-    LambdaFunction.__init__, LambdaFunction.get_configuration = init, configuration  # type: ignore[method-assign]
-    LambdaFunction.update_configuration = update  # type: ignore[method-assign]
+    create_function.replace(init)
+    get_configuration.replace(configuration)
+    update_configuration.replace(update)
 
-    describe_queue = JobQueue.describe
+    describe_queue = internal("moto.batch.models:JobQueue.describe")
 
     def describe(self):
-        return {**describe_queue(self), "jobStateTimeLimitActions": getattr(self, "time_limit_actions", [])}
+        return {**describe_queue.value(self), "jobStateTimeLimitActions": getattr(self, "time_limit_actions", [])}
 
-    def remembering(handler, name_param):
+    def remember(handler, name_param):
         def wrapped(self):
-            result = handler(self)
+            result = handler.value(self)
             actions = self._get_param("jobStateTimeLimitActions")
             queue = self.batch_backend.get_job_queue(self._get_param(name_param))
             if queue is not None and actions is not None:
                 queue.time_limit_actions = actions
             return result
-        return wrapped
+        handler.replace(wrapped)
 
-    # Monkeypatching moto on purpose; mypy forbids assigning to a method (hence the type: ignore).
-    JobQueue.describe = describe  # type: ignore[method-assign]
-    BatchResponse.createjobqueue = remembering(BatchResponse.createjobqueue, "jobQueueName")  # type: ignore[method-assign]
-    BatchResponse.updatejobqueue = remembering(BatchResponse.updatejobqueue, "jobQueue")  # type: ignore[method-assign]
+    describe_queue.replace(describe)
+    remember(internal("moto.batch.responses:BatchResponse.create_job_queue|createjobqueue"), "jobQueueName")
+    remember(internal("moto.batch.responses:BatchResponse.update_job_queue|updatejobqueue"), "jobQueue")
     say_bucket_eventbridge_is_on()
 
 
 def say_bucket_eventbridge_is_on() -> None:
     """moto keeps a bucket's EventBridge delivery but leaves it out of GetBucketNotificationConfiguration,
     where AWS answers with an empty <EventBridgeConfiguration/>: add it back."""
-    from moto.s3.responses import S3Response
-
-    get_notification = S3Response.get_bucket_notification
+    get_notification = internal("moto.s3.responses:S3Response.get_bucket_notification")
 
     def get_bucket_notification(self):
-        status, headers, body = get_notification(self)
+        status, headers, body = get_notification.value(self)
         config = self.backend.get_bucket_notification_configuration(self.bucket_name)
         if status != 200 or config is None or config.event_bridge is None:
             return status, headers, body
@@ -123,15 +117,15 @@ def say_bucket_eventbridge_is_on() -> None:
             text = text.rstrip().removesuffix("/>") + ">" + end
         return status, headers, text.replace(end, "<EventBridgeConfiguration/>" + end)
 
-    S3Response.get_bucket_notification = get_bucket_notification  # type: ignore[method-assign]
+    get_notification.replace(get_bucket_notification)
 
 
 def treat_requests_as_tls() -> None:
     """moto applies bucket policy statements without looking at their conditions, so the generated
     TLS-only policy (deny when aws:SecureTransport is false) would deny every request. Every call to AWS
     is TLS: evaluate that condition as true, and leave out statements with conditions moto cannot judge."""
-    from moto.iam.access_control import IAMPolicy, PermissionResult
-    from moto.s3.models import FakeBucket
+    IAMPolicy = internal("moto.iam.access_control:IAMPolicy").value
+    PermissionResult = internal("moto.iam.access_control:PermissionResult").value
 
     def applies(statement: dict) -> bool:
         condition = statement.get("Condition")
@@ -150,40 +144,34 @@ def treat_requests_as_tls() -> None:
         policy["Statement"] = [s for s in (statements if isinstance(statements, list) else [statements]) if applies(s)]
         return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
 
-    # Monkeypatching moto on purpose; mypy forbids assigning to a method (hence the type: ignore).
-    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+    internal("moto.s3.models:FakeBucket.get_permission").replace(get_permission)
 
 
 def launch_template_ids_not_found_as_aws_says() -> None:
     """AWS answers a launch template id it does not know with InvalidLaunchTemplateId.NotFound, which
     the provider takes as "already deleted" when it retries a delete; moto answers with the error of an
     unknown *name*, and a retried delete then fails the destroy."""
-    from moto.ec2.exceptions import EC2ClientError
-    from moto.ec2.models.launch_templates import LaunchTemplateBackend
-
-    delete = LaunchTemplateBackend.delete_launch_template
+    EC2ClientError = internal("moto.ec2.exceptions:EC2ClientError").value
+    delete = internal("moto.ec2.models.launch_templates:LaunchTemplateBackend.delete_launch_template")
 
     def delete_launch_template(self, name, tid):
         if not name and tid and tid not in self.launch_templates:
             raise EC2ClientError("InvalidLaunchTemplateId.NotFound",
                                  f"The specified launch template, with template ID {tid}, does not exist.")
-        return delete(self, name, tid)
+        return delete.value(self, name, tid)
 
-    # Monkeypatching moto on purpose; mypy forbids assigning to a method (hence the type: ignore).
-    LaunchTemplateBackend.delete_launch_template = delete_launch_template  # type: ignore[method-assign]
+    delete.replace(delete_launch_template)
 
 
 def run_what_is_deployed(executor) -> None:
     """S3 → Lambda and SubmitJob → a Batch job go to the executor instead of moto's stand-ins (which need
     Docker, or pretend that a job succeeded without running it)."""
-    from moto.batch.utils import JobStatus
-    from moto.batch_simple.models import BatchSimpleBackend
-    from moto.s3 import notifications
+    JobStatus = internal("moto.batch.utils:JobStatus").value
 
     def invoke(account_id: str, event_body: dict, fn_arn: str, region_name: str) -> None:
         executor.lambda_event(fn_arn, event_body)
 
-    notifications._invoke_awslambda = invoke
+    internal("moto.s3.notifications:_invoke_awslambda").replace(invoke)
     deliver_eventbridge_to_lambda(executor)
 
     def queue_job(self, include_start_attempt, job):
@@ -195,16 +183,13 @@ def run_what_is_deployed(executor) -> None:
         job.status = JobStatus.RUNNABLE
         executor.batch_job(job)
 
-    # Patching moto on purpose; mypy forbids assigning to a method
-    BatchSimpleBackend._mark_job_as_finished = queue_job  # type: ignore[method-assign]
+    internal("moto.batch_simple.models:BatchSimpleBackend._mark_job_as_finished").replace(queue_job)
 
 
 def deliver_eventbridge_to_lambda(executor) -> None:
     """EventBridge rules with Lambda targets invoke them through the executor (moto's rules deliver only to
     queues, log groups and buses): how triggers on buckets avgen does not create reach their functions."""
-    from moto.events.models import Rule
-
-    deliver = Rule.send_to_targets
+    deliver = internal("moto.events.models:Rule.send_to_targets")
 
     def send_to_targets(self, original_event, transform_input: bool = True) -> None:
         lambdas = [t for t in self.targets if str(t.get("Arn", "")).startswith("arn:aws:lambda:")]
@@ -215,12 +200,11 @@ def deliver_eventbridge_to_lambda(executor) -> None:
         if others:
             kept, self.targets = self.targets, others
             try:
-                deliver(self, original_event, transform_input)
+                deliver.value(self, original_event, transform_input)
             finally:
                 self.targets = kept
 
-    # Patching moto on purpose; mypy forbids assigning to a method
-    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+    deliver.replace(send_to_targets)
 
 
 def as_aws_sends_it(event: dict) -> dict:
@@ -235,8 +219,6 @@ def as_aws_sends_it(event: dict) -> dict:
 def enforce_iam_for_functions(executor) -> None:
     """The emulator's IAM judges the calls made with temporary credentials (the roles the executor assumes
     for functions and jobs), as AWS would; the user's and Terraform's calls pass unchecked, as moto's default."""
-    from moto.core.authorization import ActionAuthenticatorMixin
-
     def authorize(self, iam_request_cls, resource="*"):
         temporary = "X-Amz-Security-Token" in self.headers or "X-Amz-Security-Token" in (self.querystring or {})
         if not (executor.enabled and temporary):
@@ -256,8 +238,7 @@ def enforce_iam_for_functions(executor) -> None:
             return
         request.check_action_permitted(resource)
 
-    # Patching moto on purpose; mypy forbids assigning to a method
-    ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize  # type: ignore[method-assign]
+    internal("moto.core.authorization:ActionAuthenticatorMixin._authenticate_and_authorize_action").replace(authorize)
 
 
 def submit_job_resources(response) -> list[str]:
@@ -355,19 +336,14 @@ def headers_of(environ: dict) -> dict[str, str]:
 def request_ids_apart_from_ids() -> None:
     """moto draws request ids from the seeded random that also names resources; the history leaves out
     reads and failures, so request ids must not use it, or a replay would name resources differently."""
-    import uuid
-
-    import moto.core.responses
-    import moto.utilities.aws_headers
-
     def request_id(headerdict=None) -> str:
         value = uuid.uuid4().hex + uuid.uuid4().hex[:20]
         if isinstance(headerdict, dict):
             headerdict["x-amzn-requestid"] = value
         return value
 
-    moto.utilities.aws_headers.gen_amzn_requestid_long = request_id
-    moto.core.responses.gen_amzn_requestid_long = request_id
+    internal("moto.utilities.aws_headers:gen_amzn_requestid_long").replace(request_id)
+    internal("moto.core.responses:gen_amzn_requestid_long").replace(request_id)
 
 
 def main() -> None:
@@ -375,6 +351,11 @@ def main() -> None:
     region = sys.argv[2] if len(sys.argv) > 2 else "us-east-1"
     state_dir = Path(sys.argv[3]) if len(sys.argv) > 3 else None
     signal.signal(signal.SIGTERM, exit_now)
+    try:
+        check_moto()
+    except MotoUnsupported as exc:  # the avgen command reads this line back (generator/aws/sandbox.py)
+        print(exc, file=sys.stderr, flush=True)
+        sys.exit(UNSUPPORTED_EXIT)
     if "--detached" not in sys.argv:
         threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
     keep_settings_moto_drops()
@@ -388,7 +369,8 @@ def main() -> None:
     request_ids_apart_from_ids()
     run_what_is_deployed(executor)
     enforce_iam_for_functions(executor)
-    app = DomainDispatcherApplication(create_backend_app)
+    dispatcher = internal("moto.moto_server.werkzeug_app:DomainDispatcherApplication").value
+    app = dispatcher(internal("moto.moto_server.werkzeug_app:create_backend_app").value)
     one_at_a_time = threading.Lock()
 
     def serialized(environ, start_response):

@@ -22,17 +22,20 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture
-def cli(monkeypatch):
+def cli():
     """Run `avgen ARGS...`; returns click's Result (exit_code, stdout, stderr, output). Wide consoles, so
     that tables don't fold keys."""
-    monkeypatch.setattr(out, "width", 200)
-    monkeypatch.setattr(err, "width", 200)
+    # set and restored here: the width lives on the rich console behind the lazy one, where pytest's
+    # monkeypatch (9.2) cannot see it to restore
+    widths = out.width, err.width
+    out.width = err.width = 200
     runner = CliRunner()
 
     def invoke(*args: str):
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
-    return invoke
+    yield invoke
+    out.width, err.width = widths
 
 
 @pytest.fixture
