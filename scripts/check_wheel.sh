@@ -6,10 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-python3 -m pip wheel -q --no-deps --disable-pip-version-check -w "$work/dist" . >/dev/null
-python3 -m venv --system-site-packages "$work/venv"   # dependencies from the machine, avgen itself from the wheel
-"$work/venv/bin/pip" install -q --disable-pip-version-check --no-deps --force-reinstall "$work"/dist/avgen-*.whl
+python=${PYTHON:-.venv/bin/python}   # setup's virtual environment: the locked dependencies
+"$python" -m pip wheel -q --no-deps --disable-pip-version-check -w "$work/dist" . >/dev/null
+"$python" -m venv "$work/venv"
+# avgen itself from the wheel; its dependencies from $python's environment, which the .pth below adds after
+# the new one's site-packages (a path a .pth names is not scanned for .pth files: the editable avgen stays out)
+"$work/venv/bin/pip" install -q --disable-pip-version-check --no-deps "$work"/dist/avgen-*.whl
+deps=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+"$work/venv/bin/python" -c 'import sys, sysconfig; from pathlib import Path; Path(sysconfig.get_paths()["purelib"], "deps.pth").write_text(sys.argv[1] + "\n")' "$deps"
 cd "$work"   # away from the checkout, so that only the installed package can answer
+"$work/venv/bin/python" -c 'import generator, sys; assert "/site-packages/" in generator.__file__ and sys.argv[1] not in generator.__file__, generator.__file__' "$OLDPWD"
 for example in av-workflow video-process; do
   cp -r "$OLDPWD/examples/$example" "$work/$example"
   "$work/venv/bin/avgen" validate "$work/$example/workflow.yaml" >/dev/null

@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 workflow=examples/av-workflow/workflow.yaml
 bucket=change-me-av-workflow
-avgen=$(command -v avgen || echo .venv/bin/avgen)
-python=$(dirname "$avgen")/python3; [ -x "$python" ] || python=python3
+avgen=.venv/bin/avgen   # what scripts/setup.sh installed
+[ -x "$avgen" ] || { echo "error: no .venv/bin/avgen: run bash scripts/setup.sh first" >&2; exit 1; }
+python=.venv/bin/python
 
 [ -f .avgen-demo/sample/sample.mp4 ] || "$python" scripts/fetch_models.py >&2
 plugin=()

@@ -342,6 +342,10 @@ def run(argv: list[str]) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as error:  # installed without the handlers' packages, not a bug
+        print(f"{PROGRAM}: error: the media handlers need {error.name}, which is not installed here: "
+              f"pip install 'avgen[media]' (function images have it)", file=sys.stderr)
+        return 1
     except Exception as error:  # a bug, not bad input: one line, and the traceback on request
         if os.environ.get("AVGEN_DEBUG"):
             raise

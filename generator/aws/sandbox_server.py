@@ -226,7 +226,7 @@ def enforce_iam_for_functions(executor) -> None:
         parsed = urlparse(self.uri)
         request = iam_request_cls(account_id=self.current_account, method=self.method,
                                   path=parsed.path + (f"?{parsed.query}" if parsed.query else ""), data=self.data,
-                                  body=self.raw_body, headers=self.headers, action=self._get_action())
+                                  body=self.raw_body, headers=self.headers, action=iam_action(self, resource))
         # the signature is not checked (moto's check fails on some valid S3 requests): the credentials must
         # exist, and the policies of their role decide
         if parsed.path.rstrip("/").lower() == "/v1/submitjob":
@@ -239,6 +239,15 @@ def enforce_iam_for_functions(executor) -> None:
         request.check_action_permitted(resource)
 
     internal("moto.core.authorization:ActionAuthenticatorMixin._authenticate_and_authorize_action").replace(authorize)
+
+
+def iam_action(response, resource: str) -> str:
+    """The action IAM judges: for S3, the one moto's S3 handler names for the request (HeadObject is judged as
+    s3:GetObject, as on AWS); moto 5.2.6 answers `_get_action()` with the API operation instead."""
+    data = getattr(response, "data", None)
+    if ":s3:::" in resource and isinstance(data, dict) and isinstance(data.get("Action"), str):
+        return data["Action"]
+    return response._get_action()
 
 
 def submit_job_resources(response) -> list[str]:

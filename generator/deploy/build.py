@@ -61,6 +61,7 @@ def write_build_context(dest: Path, *, function_name: str, base_image: str, scri
     files = {
         "Dockerfile": dockerfile.encode("utf-8"),
         "requirements.txt": (TEMPLATES / "requirements.txt").read_bytes(),
+        "requirements.lock": (TEMPLATES / "requirements.lock").read_bytes(),
         "bin/avgen-handler": (TEMPLATES / "avgen-handler").read_bytes(),
         "script.sh": script.read_bytes(),
     }
@@ -106,9 +107,8 @@ def docker_available(run: Runner = subprocess.run) -> bool:
 
 
 def build_args(uses_gpu: bool) -> list[str]:
-    """`docker build` arguments of a function's image: GPU images get onnxruntime-gpu (CUDA base images have
-    a recent glibc); CPU images keep OpenCV's engine unless the user passes ONNXRUNTIME=onnxruntime for a
-    base image with glibc ≥ 2.28 (batch_jobs/image/Dockerfile.in)."""
+    """`docker build` arguments of a function's image: GPU images get onnxruntime-gpu on top of the locked
+    set, which holds the CPU build of ONNX Runtime (batch_jobs/image/Dockerfile.in)."""
     return ["--build-arg", "ONNXRUNTIME=onnxruntime-gpu"] if uses_gpu else []
 
 

@@ -63,6 +63,17 @@ def test_unexpected_failures_are_one_line_unless_debugging(handler, monkeypatch,
         handler("ffmpeg", "split", tmp_path / "in.mp4", tmp_path)
 
 
+def test_a_missing_media_package_says_which_extra_brings_it(handler, monkeypatch, tmp_path):
+    def without_opencv(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'cv2'", name="cv2")  # as `import cv2` raises it
+
+    monkeypatch.setattr("batch_jobs.handlers.ffmpeg.split_frames", without_opencv)
+    result = handler("ffmpeg", "split", tmp_path / "in.mp4", tmp_path)
+    assert result.exit_code == 1
+    assert result.stderr == ("avgen-handler: error: the media handlers need cv2, which is not installed here: "
+                             "pip install 'avgen[media]' (function images have it)\n")
+
+
 def test_quiet_keeps_stderr_for_errors_and_module_entry_point_works(tmp_path):
     result = run_handler_process("-q", "audio2srt", tmp_path / "absent.wav", tmp_path / "a.srt")
     assert result.returncode == 3
