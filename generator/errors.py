@@ -56,6 +56,10 @@ class BuildError(AvgenError, RuntimeError):
     """A docker command failed; the message carries the end of its output."""
 
 
+class ConvertError(AvgenError):
+    """`avgen convert` cannot write the new file as asked; the message says what to change."""
+
+
 class ImageError(AvgenError):
     """Function images could not be prepared, built or pushed."""
 

@@ -15,6 +15,9 @@ TAIL_BYTES = 4096
 # Set to a fresh value in each script's environment: every process the script starts inherits it, also one
 # that left the script's session with `setsid` (and was re-parented), so the runtime can find and end it.
 RUN_MARKER = "AVGEN_SCRIPT_RUN"
+# The process groups of the scripts running now, for end_running_scripts (another thread calls it).
+_running: set[int] = set()
+_running_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ def run_script(script: str, *, env: Mapping[str, str], timeout: float | None, ou
         # everything it started (ffmpeg pipelines, background jobs), not only the shell.
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, cwd=cwd,
                                    stderr=subprocess.STDOUT, env=dict(env), start_new_session=True)
+        with _running_lock:
+            _running.add(process.pid)
         # A timer ends it at its deadline, and a blocking wait sees the end at once (Popen.wait(timeout)
         # polls, up to 50 ms late: a tenth of a warm handler call).
         expired = threading.Event()
@@ -68,6 +73,8 @@ def run_script(script: str, *, env: Mapping[str, str], timeout: float | None, ou
             # folder while it is uploaded, and Lambda would freeze them into the next invocation.
             _kill_group(process.pid)
             process.wait()
+            with _running_lock:
+                _running.discard(process.pid)
             _kill_marked(marker)
     timed_out = expired.is_set()
     code = process.returncode
@@ -80,6 +87,16 @@ def run_script(script: str, *, env: Mapping[str, str], timeout: float | None, ou
         output_bytes=output_path.stat().st_size,
         output_tail=read_tail(output_path),
     )
+
+
+def end_running_scripts() -> int:
+    """Kill every script this process is running now, with all it started (the interrupted `avgen run
+    --local`); each run_script then returns as for a killed script. Returns how many were running."""
+    with _running_lock:
+        groups = list(_running)
+    for pgid in groups:
+        _kill_group(pgid)
+    return len(groups)
 
 
 def _kill_group(pgid: int) -> None:

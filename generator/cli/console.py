@@ -18,6 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from generator.errors import AvgenError, TerraformError
+from generator.interrupts import exit_status, signal_number
 from generator.workflow.findings import Finding, Severity, has_errors
 from generator.workflow.load import load_workflow
 from generator.workflow.model import Workflow
@@ -130,7 +131,6 @@ err = LazyConsole(stderr=True)
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 EXIT_CHANGES = 2        # `avgen plan`: like terraform's -detailed-exitcode
-EXIT_INTERRUPTED = 130  # as a shell reports SIGINT
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
@@ -164,11 +164,11 @@ class AvgenGroup(TyperGroup):
             if isinstance(exc, TerraformError) and exc.output.strip():
                 err.print(exc.output, markup=False, highlight=False)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP where a command turns them into one
             # terraform was let finish writing its state (generator/deploy/terraform.py): nothing half-recorded
             err.print("[yellow]interrupted[/]: what was under way finished cleanly; run the command again to "
                       "continue")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            raise typer.Exit(exit_status(signal_number(exc))) from None
 
 
 JSON_VERSION = 1  # of every --format json shape; bumped only when a shape changes incompatibly

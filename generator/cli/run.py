@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 from pathlib import Path
 from typing import Annotated, List, Optional
@@ -17,6 +18,7 @@ from generator.cli.console import (
     EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, fail, human_size, load, out, parse_assignments,
 )
 from generator.cli.options import BucketOpt, EndpointOpt, RegionOpt, SandboxOpt, WorkdirOpt, WorkflowArg, connection
+from generator.interrupts import exit_status
 from generator.workdirs import local_run_log, local_store
 
 
@@ -107,6 +109,12 @@ def print_run_report(report, where: str) -> None:
                   "empty buckets")
     if report.stopped:
         out.print(f"[bold red]{escape(report.stopped)}[/]")
+    if report.interrupted:
+        cut = len([i for i in report.invocations if i.status == "interrupted"])
+        never = len([i for i in report.invocations if i.status == "cancelled"])
+        out.print(f"[bold red]ended by {report.interrupted}[/]: {cut} invocation{'s' * (cut != 1)} cut short (the "
+                  f"scripts killed with all they started, nothing uploaded), {never} never started; a new run "
+                  "starts again from the inputs")
 
 
 def run(
@@ -163,7 +171,8 @@ def run(
 
       avgen run workflow.yaml --local -i video.mp4 --sandbox      # then: avgen ls workflow.yaml --sandbox
 
-    Exit codes: 0 every invocation succeeded, 1 a failure, missing tools or a stopped loop, 2 usage error.
+    Exit codes: 0 every invocation succeeded, 1 a failure, missing tools or a stopped loop, 2 usage error,
+    128+N ended by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP): the scripts running were killed.
     """
     from generator.verbs.localrun import Limits, check_tools, run_local, run_target
     from generator.verbs.transfer import S3Location, plan_put, start_location
@@ -201,4 +210,6 @@ def run(
     where = target.where
     print_run_report(report, where)
     out.print(f"[dim]runtime log: {escape(str(log_path))}[/]")
+    if report.interrupted:
+        raise typer.Exit(exit_status(signal.Signals[report.interrupted]))
     raise typer.Exit(EXIT_OK if report.ok else EXIT_FINDINGS)

@@ -18,6 +18,7 @@ import batch_jobs
 import lambda_src
 from generator import __version__
 from generator.errors import BuildError
+from generator.workflow.model import script_problem
 
 # Holds lambda_src/ and batch_jobs/ (checkout or site-packages).
 ROOT = Path(lambda_src.__file__).resolve().parent.parent
@@ -34,9 +35,12 @@ Runner = Callable[..., subprocess.CompletedProcess]
 
 
 
-def write_build_context(dest: Path, *, function_name: str, base_image: str, script: Path) -> list[Path]:
+def write_build_context(dest: Path, *, function_name: str, base_image: str, script: Path,
+                        script_folder: Path) -> list[Path]:
     """Write the build context of one function into `dest` and return the files written, sorted.
 
+    `script` is copied in as script.sh only if it is a regular file inside `script_folder` (the workflow
+    file's folder; model.script_problem): never a file of this machine that validation would refuse.
     Files are (re)written in place; the `avgen/` sources folder is replaced as a whole so that a removed
     source file does not linger. Nothing else in `dest` is touched.
     """
@@ -45,6 +49,12 @@ def write_build_context(dest: Path, *, function_name: str, base_image: str, scri
     if not _IMAGE.match(base_image):
         raise ValueError(f"container image {base_image!r} is not an image reference")
     script = Path(script)
+    try:
+        problem = script_problem(script, script_folder)
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        problem = f"cannot be resolved ({exc})"
+    if problem:
+        raise ValueError(f"the function's script {script} {problem}: nothing was copied (AVG033)")
     if not script.is_file():
         raise FileNotFoundError(f"the function's script {script} does not exist")
 

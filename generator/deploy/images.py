@@ -50,7 +50,8 @@ def write_contexts(workflow: Workflow, dest: Path) -> list[ImageContext]:
         folder = Path(dest) / function.name
         try:
             files = write_build_context(folder, function_name=function.resource_name, base_image=function.image,
-                                        script=function.script)
+                                        script=function.script,
+                                        script_folder=function.script_folder or workflow.source.parent)
         except (ValueError, FileNotFoundError) as exc:
             raise ImageError(f"function `{function.name}`: {exc}") from None
         contexts.append(ImageContext(function.name, folder, context_tag(folder, files),

@@ -19,13 +19,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from python_terraform import IsFlagged, Terraform
 from generator.errors import TerraformError, TerraformNotFound
+from generator.interrupts import interrupts_as_exceptions
 
 LineHandler = Callable[[str], None]
 STATE_FILES = ("terraform.tfstate", "terraform.tfstate.backup")
@@ -70,24 +70,6 @@ def terraform_version(binary: str) -> tuple[int, ...]:
         wanted = ".".join(map(str, MINIMUM_VERSION))
         raise TerraformNotFound(f"{binary} is Terraform {reported}; avgen needs Terraform >= {wanted}")
     return version
-
-
-@contextlib.contextmanager
-def interrupts_as_exceptions():
-    """SIGTERM raises KeyboardInterrupt while terraform runs (as Ctrl-C does), so that avgen passes it on and
-    waits instead of dying with terraform half-way."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupted(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupted)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class TerraformRunner:

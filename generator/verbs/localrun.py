@@ -9,7 +9,9 @@ job's environment), as on AWS, and `batch` functions run Batch-side directly. At
 run at once. Like Lambda, each function has up to `containers` warm containers (lambda_src/warm.py), each
 running one invocation at a time, whose warm handler keeps the models loaded between invocations; a
 Batch-side run is a container of its own, as a job is. A chain of invocations that grows past `max_depth`, or a
-function run more than `max_per_function` times, stops the run with the functions involved named.
+function run more than `max_per_function` times, stops the run with the functions involved named. SIGINT,
+SIGTERM or SIGHUP kills the scripts running (with everything they started) and ends the run; the report
+says which invocations were cut short and which never started.
 
 Nothing here prints: the caller gets `RunEvent`s while it runs and a `RunReport` at the end.
 """
@@ -34,10 +36,12 @@ from lambda_src.config import FunctionConfig
 from lambda_src.events import s3_notification
 from lambda_src.core import InvocationResult, run_invocation
 from lambda_src.logs import LOGGER_NAME, JsonFormatter
+from lambda_src.script import end_running_scripts
 from lambda_src.storage import Storage, file_sha256
 from lambda_src.warm import Container, ContainerPool
 
 from generator.aws.executor import HANDLER_COMMAND, handler_shim
+from generator.interrupts import interrupts_as_exceptions, signal_name
 from generator.workdirs import make_workdir
 from generator.workflow.model import Function, Workflow
 
@@ -219,6 +223,7 @@ class RunReport:
     invocations: list[Invocation] = field(default_factory=list)
     outputs: list[OutputObject] = field(default_factory=list)
     stopped: str = ""  # the loop guard's message when it stopped the run
+    interrupted: str = ""  # the signal that ended the run (SIGINT, SIGTERM, SIGHUP), if one did
     seconds: float = 0.0
 
     @property
@@ -227,7 +232,7 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failures and not self.stopped
+        return not self.failures and not self.stopped and not self.interrupted
 
     @property
     def unchanged(self) -> list[str]:
@@ -291,6 +296,12 @@ class LocalRunner:
     def run(self, uploads: Sequence[tuple[Path, str, str]]) -> RunReport:
         """Store each (local file, bucket, key), then run every function the new objects trigger, and so on."""
         began = time.monotonic()
+        with interrupts_as_exceptions():
+            self._run(uploads)
+        self.report.seconds = time.monotonic() - began
+        return self.report
+
+    def _run(self, uploads: Sequence[tuple[Path, str, str]]) -> None:
         logger, saved = self._capture_logs()
         bin_dir = Path(tempfile.mkdtemp(prefix="avgen-bin-"))
         try:
@@ -307,8 +318,6 @@ class LocalRunner:
             self.containers.close()
             shutil.rmtree(bin_dir, ignore_errors=True)
             self._restore_logs(logger, saved)
-        self.report.seconds = time.monotonic() - began
-        return self.report
 
     def _config(self, function: Function, bin_dir: Path, runs_on: str) -> Optional[FunctionConfig]:
         if function.script is None:
@@ -338,25 +347,44 @@ class LocalRunner:
 
     def _stop(self, message: str) -> None:
         self.report.stopped = message
-        for invocation in self._pending:
-            invocation.status, invocation.reason = "cancelled", "the run was stopped by the loop guard"
-        self._pending.clear()
+        self._cancel_pending("the run was stopped by the loop guard")
         self.on_event(RunEvent("stop", message=message))
+
+    def _cancel_pending(self, reason: str) -> None:
+        for invocation in self._pending:
+            invocation.status, invocation.reason = "cancelled", reason
+        self._pending.clear()
 
     def _drive(self, configs: Mapping[tuple[str, str], Optional[FunctionConfig]]) -> None:
         running: dict[Future, Invocation] = {}
         with ThreadPoolExecutor(max_workers=max(1, self.limits.workers), thread_name_prefix="avgen-run") as pool:
-            while self._pending or running:
-                while self._pending and len(running) < max(1, self.limits.workers):
-                    invocation = self._pending.popleft()
-                    invocation.status = "running"
-                    config = configs[(invocation.function, invocation.runs_on)]
-                    running[pool.submit(self._invoke, config, invocation)] = invocation
-                    self.on_event(RunEvent("start", invocation, queued=len(self._pending)))
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for future in done:
-                    invocation = running.pop(future)
-                    self._finished(invocation, future)
+            try:
+                while self._pending or running:
+                    while self._pending and len(running) < max(1, self.limits.workers):
+                        invocation = self._pending.popleft()
+                        invocation.status = "running"
+                        config = configs[(invocation.function, invocation.runs_on)]
+                        running[pool.submit(self._invoke, config, invocation)] = invocation
+                        self.on_event(RunEvent("start", invocation, queued=len(self._pending)))
+                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                    for future in done:
+                        invocation = running.pop(future)
+                        self._finished(invocation, future)
+            except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM / SIGHUP (generator/interrupts.py)
+                self._interrupted(signal_name(exc), running)
+
+    def _interrupted(self, signame: str, running: dict[Future, Invocation]) -> None:
+        """End the scripts under way (their whole process groups) and record what was left unfinished."""
+        self.report.interrupted = signame
+        while running:
+            done: set[Future] = set()
+            with contextlib.suppress(KeyboardInterrupt):  # a second signal: they are being ended already
+                # again until every worker is back: one may have been about to start its script
+                end_running_scripts()
+                done, _ = wait(list(running), timeout=0.1)
+            for future in done:
+                self._finished(running.pop(future), future, interrupted_by=signame)
+        self._cancel_pending(f"never started: the run was ended by {signame}")
 
     def _invoke(self, config: Optional[FunctionConfig], invocation: Invocation) -> tuple[InvocationResult, float]:
         if config is None:
@@ -389,7 +417,7 @@ class LocalRunner:
         finally:
             container.close()
 
-    def _finished(self, invocation: Invocation, future: Future) -> None:
+    def _finished(self, invocation: Invocation, future: Future, interrupted_by: str = "") -> None:
         try:
             result, invocation.seconds = future.result()
         except Exception as exc:  # the runtime reports per-object problems itself; this is anything else
@@ -398,6 +426,8 @@ class LocalRunner:
             return
         [record] = result.records
         invocation.status, invocation.reason = record.status, record.reason
+        if interrupted_by and not invocation.ok:  # its script was killed, not failing by itself
+            invocation.status, invocation.reason = "interrupted", f"its script was killed: avgen got {interrupted_by}"
         invocation.outputs, invocation.output_tail = record.uploaded, record.output_tail
         invocation.unchanged = record.unchanged
         for target in record.uploaded:

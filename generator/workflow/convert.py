@@ -16,6 +16,7 @@ from typing import Any, Optional, Sequence
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from generator.errors import ConvertError
 from generator.workdirs import distinct_files, workflow_name
 from generator.workflow import scar3
 from generator.workflow.findings import Finding, has_errors
@@ -39,7 +40,8 @@ def _yaml() -> YAML:
 
 def convert(paths: Sequence[Path | str], output: Path | str) -> Conversion:
     """The current form of the workflow the files make together, written for `output`'s folder (init_script
-    paths are made relative to it). Nothing is written here."""
+    paths are made relative to it). Nothing is written here. ConvertError when a script lies outside that
+    folder, which the new file may not name (AVG033)."""
     files = distinct_files([Path(p) for p in paths])
     output = Path(output)
     loaded = load_workflow(files)
@@ -130,9 +132,15 @@ def _relative_script(entry: Any, source: Path, output: Path) -> None:
     if not isinstance(spec, dict):
         return
     script = spec.get("init_script")
-    if isinstance(script, str) and script and not Path(script).is_absolute():
-        absolute = (source.parent / script).resolve()
-        spec["init_script"] = Path(os.path.relpath(absolute, output.parent.resolve())).as_posix()
+    if not isinstance(script, str) or not script:
+        return
+    absolute, folder = (source.parent / script).resolve(), output.parent.resolve()
+    if not absolute.is_relative_to(folder):  # the new file would break AVG033 (unsafe-script)
+        raise ConvertError(f"init_script `{script}` of {source.name} ({absolute}) would lie outside {folder}, the "
+                           f"folder of {output.name}, where a script may not be: write {output.name} in a folder "
+                           f"that holds the scripts (next to {source.name}, or above it), or copy them there first")
+    if not Path(script).is_absolute():
+        spec["init_script"] = Path(os.path.relpath(absolute, folder)).as_posix()
 
 
 def _leading_comment(document: Any) -> list[str]:

@@ -495,17 +495,25 @@ class _Loader:
 
         environment = self._environment(spec, entry, container, base)
         script = None
+        script_folder = self._script_folder(index)
         if spec.init_script:
             try:
                 script = (self.path.parent / spec.init_script).resolve()
+                problem = m.script_problem(script, script_folder)
                 found = script.is_file()
-            except (OSError, ValueError) as exc:  # a NUL byte, a name longer than the file system allows
+            except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a name too long, a symlink loop
                 script = None
                 self.add("AVG004", f"init_script `{_short_text(spec.init_script)}` cannot be a file path "
                          f"({getattr(exc, 'strerror', None) or exc})", base + ("init_script",),
                          "write the path of the script, relative to the workflow file")
             else:
-                if not found:
+                if problem:
+                    self.add("AVG033", f"init_script `{_short_text(spec.init_script)}` {problem}",
+                             base + ("init_script",),
+                             "init_script must be a regular file in the workflow file's folder or a folder under "
+                             "it: copy the script there and write its path relative to the workflow file "
+                             "(e.g. `init_script: scripts/split.sh`)")
+                elif not found:
                     self.add("AVG019", f"init_script `{spec.init_script}` was not found at {script}",
                              base + ("init_script",), "put the script next to the workflow file, or fix the path")
 
@@ -571,6 +579,7 @@ class _Loader:
             description=spec.description or "",
             tags=dict(sorted(spec.tags.items())),
             location=self.at(base, key=True),
+            script_folder=script_folder.resolve() if script else None,
         )
         size = sum(len(k) + len(v) for k, v in environment.items()) + len("AVGEN_FUNCTION") + \
             len(function.runtime_config_json()) + ENV_RESERVED_BYTES
@@ -582,6 +591,10 @@ class _Loader:
                      "move large values into the image or into SSM parameters the script reads")
             return None
         return function
+
+    def _script_folder(self, index: int) -> Path:
+        """The folder a function's init_script must lie in: that of the file that names it."""
+        return self.path.parent
 
     def _environment(self, spec, entry, container, base) -> dict[str, str]:
         """Lambda-level variables, then the container's (SCAR's order: the container's win)."""
@@ -751,6 +764,9 @@ class _Combined(_Loader):
             self._report_schema_errors(exc, merged)
             return None
         return self._resolve(spec)
+
+    def _script_folder(self, index: int) -> Path:
+        return self.origin[index][0].path.parent
 
     @staticmethod
     def _absolute_script(entry: Any, folder_of: Path) -> None:

@@ -6,6 +6,7 @@ built by generator/loader.py from the file as written (generator/schema.py).
 from __future__ import annotations
 
 import json
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
@@ -110,6 +111,31 @@ class BatchSettings:
         return self.instance_type_locations.get(instance_type, self.location)
 
 
+# what a script that is not a regular file is, for script_problem's message
+_FILE_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISDIR, "a folder"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def script_problem(script: Path, folder: Path) -> str:
+    """Why `script` cannot be a function's init_script, or "" when it can, or does not exist (AVG019's case).
+
+    It must be a regular file inside `folder` (the workflow file's folder, or one under it), checked once
+    every symlink is resolved: anything else would block the runtime that reads it (a FIFO, a device) or put
+    a file of this machine into the function's image (`/etc/shadow`, `../../.ssh/id_rsa`). Raises OSError,
+    ValueError or RuntimeError (a symlink loop) when the path cannot be resolved at all."""
+    resolved, root = Path(script).resolve(), Path(folder).resolve()
+    if not resolved.is_relative_to(root):
+        return f"leads out of the workflow file's folder {root} (to {resolved})"
+    try:
+        mode = resolved.stat().st_mode
+    except OSError:  # missing, or not ours to look at: as a missing file, AVG019 says so
+        return ""
+    if stat.S_ISREG(mode):
+        return ""
+    kind = next((name for test, name in _FILE_KINDS if test(mode)), "a special file")
+    return f"is {kind}, not a regular file (the script)"
+
+
 @dataclass(frozen=True, slots=True)
 class Function:
     name: str
@@ -133,6 +159,8 @@ class Function:
     description: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
     location: Optional[Location] = field(default=None, compare=False)
+    # the folder `script` must lie in (script_problem): that of the workflow file that names it, resolved
+    script_folder: Optional[Path] = field(default=None, compare=False)
 
     @property
     def uses_batch(self) -> bool:

@@ -5,13 +5,16 @@ No Docker engine runs on this machine or in CI, so the push path is driven with 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
+from generator.errors import ImageError
 from generator.deploy.images import IMAGES_VARS_FILE, push_all, record_images, write_contexts
 from generator.workflow.load import load_workflow
 
@@ -80,3 +83,15 @@ def test_gpu_images_get_onnxruntime_gpu_and_the_sandbox_finds_every_context(tmp_
     index = json.loads((tmp_path / "contexts.json").read_text())
     assert {name: (tmp_path / folder).is_dir() for name, folder in index.items()} == {
         f.resource_name: True for f in workflow.functions}
+
+
+@pytest.mark.parametrize("script", ["/etc/passwd", "../../../../../../../../../etc/passwd"])
+def test_build_never_copies_a_file_from_outside_the_workflow_folder(tmp_path, script):
+    """Validation refuses such a workflow (AVG033); a model given one anyway stops `avgen build` too."""
+    workflow = load_workflow(EXAMPLES / "video-process" / "workflow.yaml").workflow
+    split = workflow.functions[0]
+    hostile = dataclasses.replace(split, script=split.script.parent / script)
+    workflow = dataclasses.replace(workflow, functions=(hostile, *workflow.functions[1:]))
+    with pytest.raises(ImageError, match=r"leads out of the workflow file's folder .*nothing was copied"):
+        write_contexts(workflow, tmp_path / "images")
+    assert not list((tmp_path / "images").rglob("script.sh"))

@@ -1,5 +1,6 @@
 """The functions' container build contexts, checked as files (no Docker engine here)."""
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -23,6 +24,7 @@ def script(tmp_path):
 def write(dest, script, **overrides):
     arguments = {"function_name": "scar-av-workflow-ffmpeg", "base_image": "jrottenberg/ffmpeg:4.1-ubuntu"}
     arguments.update(overrides)
+    arguments.setdefault("script_folder", Path(script).parent)
     return write_build_context(dest, script=script, **arguments)
 
 
@@ -142,6 +144,19 @@ def test_values_that_would_break_the_dockerfile_are_refused(tmp_path, script, fi
 def test_a_missing_script_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError):
         write(tmp_path, tmp_path / "nope.sh")
+
+
+@pytest.mark.parametrize("script", ["/etc/passwd", "../../../../../../../../etc/passwd", "fifo.sh", "link.sh"])
+def test_only_a_regular_file_of_the_workflow_folder_is_copied(tmp_path, script):
+    """Whatever validation said: a host file (also through `..` or a symlink) or a FIFO never goes in."""
+    workflow_folder = tmp_path / "workflow"
+    workflow_folder.mkdir()
+    os.mkfifo(workflow_folder / "fifo.sh")
+    (workflow_folder / "link.sh").symlink_to("/etc/passwd")
+    dest = tmp_path / "ctx"
+    with pytest.raises(ValueError, match="nothing was copied"):
+        write(dest, workflow_folder / script, script_folder=workflow_folder)
+    assert not dest.exists()
 
 
 class FakeDocker:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -63,7 +64,7 @@ scalars = st.one_of(
     st.sampled_from(["lambda", "batch", "lambda-batch", "s3", "s3.default", "minio.x", "INFO", "debug",
                      "g3s.xlarge", "g4dn.xlarge", "bucket/a/b/", "/", "", " ", "~", "null", "yes", "0x1F", "1e400",
                      "2001-12-14", "!!binary", "a" * 5000, "a" * 300, "a\x00b", "../" * 40, "é✓💥", "\t", "\x00",
-                     "AKIA" + "X" * 16]),
+                     "AKIA" + "X" * 16, "/etc/passwd", "/dev/zero"]),
 )
 values = st.recursive(
     scalars,
@@ -409,3 +410,48 @@ def test_named_edge_cases():
     for name, text in EDGE_CASES.items():
         result = load_and_check(text, f"edge/{name}.yaml")
         assert result.findings or result.workflow is not None, name
+
+
+# --- hostile init_script paths: an error each, never a crash, nor a hang reading a FIFO -------------------
+
+HOSTILE_SCRIPTS = {  # init_script -> (rule, what the message says)
+    "fifo.sh": ("AVG033", "is a FIFO (named pipe), not a regular file"),
+    "folder": ("AVG033", "is a folder, not a regular file"),
+    "/dev/zero": ("AVG033", "leads out of the workflow file's folder"),
+    "/etc/shadow": ("AVG033", "leads out of the workflow file's folder"),
+    "../../../../../../../../../../etc/passwd": ("AVG033", "leads out of the workflow file's folder"),
+    "../sibling/script.sh": ("AVG033", "leads out of the workflow file's folder"),
+    "out.sh": ("AVG033", "leads out of the workflow file's folder"),            # a symlink to /etc/passwd
+    "in-then-out.sh": ("AVG033", "leads out of the workflow file's folder"),    # a symlink to out.sh
+    "inside/device.sh": ("AVG033", "leads out of the workflow file's folder"),  # a symlink to /dev/null
+    "loop.sh": ("AVG004", "cannot be a file path"),                             # a symlink to itself
+}
+
+
+def test_hostile_init_scripts_are_errors_never_a_crash(tmp_path):
+    folder = tmp_path / "flow"
+    (folder / "folder").mkdir(parents=True)
+    (folder / "inside").mkdir()
+    (tmp_path / "sibling").mkdir()
+    (tmp_path / "sibling" / "script.sh").write_text("echo hi\n")
+    os.mkfifo(folder / "fifo.sh")
+    (folder / "out.sh").symlink_to("/etc/passwd")
+    (folder / "in-then-out.sh").symlink_to("out.sh")
+    (folder / "inside" / "device.sh").symlink_to("/dev/null")
+    (folder / "loop.sh").symlink_to("loop.sh")
+    (folder / "ok.sh").write_text("echo ok\n")
+    (folder / "inside" / "link.sh").symlink_to("../ok.sh")  # a symlink that stays inside is fine
+    for script, (rule_id, says) in HOSTILE_SCRIPTS.items():
+        text = f"functions:\n  aws:\n  - lambda:\n      name: f\n      init_script: {script}\n" \
+               "      container: {image: alpine:3}\n"
+        result = load_and_check(text, folder / "workflow.yaml")
+        [finding] = [f for f in result.findings if f.severity is Severity.ERROR]
+        assert (finding.rule_id, finding.location.line, finding.location.column) == (rule_id, 5, 20), script
+        assert says in finding.message, finding.message
+        assert result.workflow is None
+    for fine in ("ok.sh", "inside/link.sh", "./inside/../ok.sh"):
+        text = f"functions:\n  aws:\n  - lambda:\n      name: f\n      init_script: {fine}\n" \
+               "      container: {image: alpine:3}\n"
+        result = load_and_check(text, folder / "workflow.yaml")
+        assert result.ok and result.workflow.functions[0].script == (folder / "ok.sh").resolve(), fine
+

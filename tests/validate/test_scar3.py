@@ -170,7 +170,7 @@ def _tree(root: Path) -> dict[str, str]:
 
 
 def test_convert_round_trip_generates_the_same_terraform(originals, tmp_path):
-    target = tmp_path / "converted" / "video-process.yaml"
+    target = tmp_path / "video-process.yaml"  # above the scripts' folder (AVG033: not beside it)
     result = run("convert", originals / "scar-lambda-darknet.yaml", originals / "scar-batch-ffmpeg-split.yaml",
                  "-o", target)
     assert result.exit_code == 0, result.output
@@ -245,9 +245,21 @@ def test_leading_yaml_arguments_are_the_workflow_files():
     assert split_workflow_files(["detect"]) == ([], ["detect"])
 
 
-def test_convert_to_standard_output_writes_no_file(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    result = run("convert", SPLIT, "-o", "-")
+def test_convert_to_standard_output_writes_no_file(originals, monkeypatch):
+    monkeypatch.chdir(originals)  # the paths in the text are relative to the current folder, which holds the scripts
+    before = sorted(originals.iterdir())
+    result = run("convert", originals / SPLIT.name, "-o", "-")
     assert result.exit_code == 0, result.output
     assert "request_id_folder: true" in result.output and "name: scar-batch-ffmpeg-split" in result.output
-    assert not list(tmp_path.iterdir())
+    assert "init_script: split-video.sh" in result.output
+    assert sorted(originals.iterdir()) == before
+
+
+def test_convert_refuses_a_new_file_whose_scripts_lie_outside_its_folder(originals, tmp_path):
+    """The new file could not name them (AVG033): nothing is written, and the message says where to write."""
+    target = tmp_path / "elsewhere" / "video-process.yaml"
+    result = run("convert", originals / SPLIT.name, "-o", target)
+    assert result.exit_code == 1
+    assert "init_script `split-video.sh` of scar-batch-ffmpeg-split.yaml" in result.output
+    assert "write video-process.yaml in a folder that holds the scripts" in result.output
+    assert not target.exists()

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +18,7 @@ from lambda_src.events import s3_notification
 from lambda_src.events import parse_event
 from lambda_src.storage import DirectoryStorage
 from tests.media import make_video, make_yolo_model, requires_tools
+from tests.processes import alive, wait_dead
 from tests.runtime.conftest import keys
 from tests.speech import whisper_tiny_en
 from tests.verbs.conftest import EXAMPLES, scar_function, write_workflow
@@ -206,6 +212,49 @@ def test_run_usage_errors(cli, text_workflow, tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "tr" else "/bin/" + name)
     missing = cli("run", text_workflow, "--local", "-i", text_workflow)
     assert missing.exit_code == 1 and "command 'tr', used by upper" in missing.stderr
+
+
+# Leaves a background child, and says where it and the shell are, once both run.
+LINGER = 'sleep 60 &\necho "$$ $!" > "$PIDS_DIR/tmp" && mv "$PIDS_DIR/tmp" "$PIDS_DIR/pids"\nwait\n'
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_signal_that_ends_the_run_ends_its_scripts_and_says_what_was_left(tmp_path, how):
+    """As `timeout -s TERM 3 avgen run --local …` (a CI cancel, Ctrl-C, a closed terminal) would end it."""
+    workflow = write_workflow(tmp_path / "linger", [
+        scar_function("linger", "linger.sh", "linger-bucket/in", "linger-bucket/out")], {"linger.sh": LINGER})
+    (pids := tmp_path / "pids").mkdir()
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(name)
+    avgen = subprocess.Popen(
+        [sys.executable, "-m", "generator.cli", "run", workflow, "--local", "-i", tmp_path / "a.txt", "-i",
+         tmp_path / "b.txt", "-j", "1", "--no-tool-check", "-e", f"PIDS_DIR={pids}"],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    started: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not (pids / "pids").exists() and avgen.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = [int(pid) for pid in (pids / "pids").read_text().split()]  # the shell and its `sleep 60`
+        avgen.send_signal(how)
+        stdout, stderr = avgen.communicate(timeout=30)
+        assert [pid for pid in started if not wait_dead(pid, within=3)] == []
+        assert avgen.returncode == 128 + how, stdout + stderr
+        # the one under way was cut short, the other one never started, and both are named
+        assert f"interrupted: linger on s3://linger-bucket/in/a.txt: its script was killed: avgen got {how.name}" \
+            in stdout, stdout
+        assert f"cancelled: linger on s3://linger-bucket/in/b.txt: never started: the run was ended by {how.name}" \
+            in stdout, stdout
+        assert f"ended by {how.name}: 1 invocation cut short" in stdout and "1 never started" in stdout
+    finally:
+        for pid in started:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if avgen.poll() is None:
+            avgen.kill()
+            avgen.wait()
 
 
 # --- both examples, end to end, on media made here -----------------------------------------------------

@@ -70,6 +70,9 @@ RULES: dict[str, Rule] = {
         Rule("AVG032", "scar3-map-form", W,
              "SCAR 3.x's `functions: NAME: {...}` form, read with SCAR 3.x's folder conventions; the warning "
              "shows the current form (`avgen convert` writes it)."),
+        Rule("AVG033", "unsafe-script", E,
+             "The init_script is not a regular file inside the workflow file's folder (a FIFO, a device, a "
+             "folder, or a path or symlink that leads out of it)."),
     )
 }
 
