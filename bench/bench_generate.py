@@ -98,10 +98,10 @@ def styled_workflow(functions: int, style: str) -> str:
     lines = ["functions:", "  aws:"]
     for index in range(functions):
         name, mode, memory = f"fn{index:04d}", "lambda-batch" if index % 4 == 3 else "lambda", 512 + 64 * (index % 8)
-        folders = f"bench-shared-media/{name}"
+        folders = f"media/{name}"
         if style == "flow":
             lines.append(f"  - {{lambda: {{name: {name}, container: {{image: 'example/bench:1', environment: "
-                         f"{{Variables: {{GREETING: hello world, MODE: fast}}}}}}, execution_mode: {mode}, "
+                         f"{{Variables: {{GREETING: hello world}}}}}}, execution_mode: {mode}, "
                          f"memory: {memory}, input: [{{storage_provider: s3, path: {folders}-in}}], "
                          f"output: [{{storage_provider: s3, path: {folders}-out}}]}}}}")
             continue
@@ -112,10 +112,9 @@ def styled_workflow(functions: int, style: str) -> str:
                       "      container:", "        image: example/bench:1", "        environment:",
                       "          Variables:"]
             if style == "block-scalars":
-                lines += ["            GREETING: |-", "              hello world", "            MODE: >-",
-                          "              fast"]
+                lines += ["            GREETING: |-", "              hello world"]
             else:
-                lines += ["            GREETING: hello world", "            MODE: fast"]
+                lines += ["            GREETING: hello world"]
         lines += [f"      execution_mode: {mode}", f"      memory: {memory}", "      input:",
                   "      - storage_provider: s3", f"        path: {folders}-in", "      output:",
                   "      - storage_provider: s3", f"        path: {folders}-out"]
