@@ -20,10 +20,15 @@ app's `--help` on the same interpreter (medians of alternated runs; wall and CPU
 
     python3 bench/bench_generate.py [--sizes 50 500 5000] [--repeat 3] [--startup-runs 15]
     python3 bench/bench_generate.py --instructions [--sizes 50 500 5000]    # about 11 minutes
+    python3 bench/bench_generate.py --styles [--sizes 5000] [--repeat 5]     # about a minute
+
+With --styles it loads the same workflow written in each YAML style (block, flow, an anchor merged into every
+function, block-scalar environment values) and prints each one's load time next to block style's, as a ratio.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import resource
@@ -41,7 +46,7 @@ sys.path.insert(0, str(REPO))
 from generator.render.root import render, write_output  # noqa: E402
 from generator.workflow.load import load_text  # noqa: E402
 from generator.workflow.rules import run_checks  # noqa: E402
-from generator.workflow.source import gc_paused  # noqa: E402
+from generator.workflow.source import gc_paused, parse_text, to_plain  # noqa: E402
 
 CLI = "from generator.cli import app; app()"
 AV_WORKFLOW = REPO / "examples" / "av-workflow" / "workflow.yaml"
@@ -80,6 +85,59 @@ def synthetic_workflow(functions: int, layout: str) -> str:
         ]
     lines += ["avgen:", "  region: us-east-1", "  name_prefix: bench-"]
     return "\n".join(lines) + "\n"
+
+
+STYLES = ("block", "flow", "anchors", "block-scalars")
+BENCH_FILE = Path("bench.yaml")
+
+
+def styled_workflow(functions: int, style: str) -> str:
+    """The same workflow (what each function holds) written in one YAML style: block; flow (a function a line);
+    anchors (the first function's settings merged into every other with `<<: *defaults`, its container an
+    alias); block-scalars (every environment value a `|` block scalar)."""
+    lines = ["functions:", "  aws:"]
+    for index in range(functions):
+        name, mode, memory = f"fn{index:04d}", "lambda-batch" if index % 4 == 3 else "lambda", 512 + 64 * (index % 8)
+        folders = f"media/{name}"
+        if style == "flow":
+            lines.append(f"  - {{lambda: {{name: {name}, container: {{image: 'example/bench:1', environment: "
+                         f"{{Variables: {{GREETING: hello world}}}}}}, execution_mode: {mode}, "
+                         f"memory: {memory}, input: [{{storage_provider: s3, path: {folders}-in}}], "
+                         f"output: [{{storage_provider: s3, path: {folders}-out}}]}}}}")
+            continue
+        if style == "anchors" and index:
+            lines += ["  - lambda:", "      <<: *defaults", f"      name: {name}"]
+        else:
+            lines += ["  - lambda: &defaults" if style == "anchors" else "  - lambda:", f"      name: {name}",
+                      "      container:", "        image: example/bench:1", "        environment:",
+                      "          Variables:"]
+            if style == "block-scalars":
+                lines += ["            GREETING: |-", "              hello world"]
+            else:
+                lines += ["            GREETING: hello world"]
+        lines += [f"      execution_mode: {mode}", f"      memory: {memory}", "      input:",
+                  "      - storage_provider: s3", f"        path: {folders}-in", "      output:",
+                  "      - storage_provider: s3", f"        path: {folders}-out"]
+    lines += ["avgen:", "  region: us-east-1", "  name_prefix: bench-"]
+    return "\n".join(lines) + "\n"
+
+
+def compare_styles(sizes: list[int], repeat: int) -> int:
+    """Load time (YAML -> model, no rules; best of `repeat`) of each style against block style's."""
+    print(f"{'functions':>10}" + "".join(f"{style:>22}" for style in STYLES))
+    for functions in sizes:
+        times, models = {}, set()
+        for style in STYLES:
+            text = styled_workflow(functions, style)
+            result = load_text(text, BENCH_FILE, run_rules=False)
+            assert result.workflow is not None, [f.message for f in result.findings][:5]
+            models.add(json.dumps(to_plain(parse_text(text, "bench.yaml").root), sort_keys=True))
+            times[style] = best_of(repeat, lambda text=text: load_text(text, BENCH_FILE, run_rules=False))
+        assert len(models) == 1, "the styles do not write the same workflow"
+        print(f"{functions:>10}" + "".join(f"{times[s] * 1000:>12.0f} ms {times[s] / times['block']:>5.2f}x"
+                                          for s in STYLES))
+    print("\nload: YAML -> model, no rules, best of runs; ratio: time / block style's time")
+    return 0
 
 
 def best_of(repeat: int, step) -> float:
@@ -229,6 +287,8 @@ def main() -> int:
     parser.add_argument("--startup-runs", type=int, default=15)
     parser.add_argument("--instructions", action="store_true",
                         help="count each step's machine instructions under valgrind instead of timing it")
+    parser.add_argument("--styles", action="store_true",
+                        help="load the same workflow in each YAML style, timed against block style")
     parser.add_argument("--count-child", nargs=4, metavar=("FUNCTIONS", "LAYOUT", "STEP", "REPEATS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -238,6 +298,8 @@ def main() -> int:
         return 0
     if args.instructions:
         return count_instructions(args.sizes)
+    if args.styles:
+        return compare_styles(args.sizes, args.repeat)
 
     started = startup(args.startup_runs)
     print(f"start-up (medians of {args.startup_runs} alternated runs): avgen validate av-workflow / minimal "

@@ -1,12 +1,15 @@
 """Read a workflow file keeping the line and column of every key and value.
 
-libyaml (PyYAML's C composer) reads plain documents at C speed; ruamel.yaml reads everything else (anchors,
-explicit tags, merge keys, dates, duplicate keys, syntax errors, YAML 1.1 directives), so findings and their
-messages are ruamel's in every case: the fast path only takes documents whose result it builds identically.
+libyaml (PyYAML's C composer) reads the styles workflows are written in at C speed (block and flow
+collections, anchors, aliases and merge keys, block scalars); ruamel.yaml reads everything else (explicit tags,
+dates, duplicate keys, syntax errors, YAML 1.1 directives), so findings and their messages are ruamel's in
+every case: the fast path only takes documents whose result it builds identically.
 """
 from __future__ import annotations
 
+import bisect
 import contextlib
+import functools
 import gc
 import hashlib
 import re
@@ -77,6 +80,10 @@ def _yaml() -> YAML:
         """ruamel's round-trip constructor, but a duplicate key's message does not print its value: the value
         can be huge (a long text, or nested aliases whose text form is exponentially long)."""
 
+        def construct_document(self, node: Any) -> Any:
+            _refuse_alias_bomb(node)  # before anything is built from it
+            return super().construct_document(node)
+
         def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any) -> bool:
             if key in mapping:
                 name = str(key) if isinstance(key, (str, int, float, bool)) else type(key).__name__
@@ -105,25 +112,78 @@ def gc_paused() -> Iterator[None]:
 
 
 MAX_TEXT_CHARACTERS = 2_000_000  # a workflow of 5,000 functions is ~1 MB; past this it is not a workflow file
-MAX_ALIASES = 100                # a real workflow reuses a few anchors; YAML bombs need many aliases
-_ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s\[\]{},]+", re.MULTILINE)
+# Aliases may expand a document to at most this many times the nodes written in it, plus a floor: an anchor
+# used once per function stays far below (a function's own settings count too), an alias bomb (each level
+# repeats the one before) grows exponentially past it, and everything after parsing walks the expanded tree.
+MAX_EXPANSION_RATIO = 10
+MAX_EXPANSION_FLOOR = 100_000
+
+
+class _AliasBomb(Exception):
+    def __init__(self, message: str, mark: Any):
+        super().__init__(message)
+        self.message, self.line, self.column = message, mark.line + 1, mark.column + 1
 
 
 def parse_text(text: str, file: str) -> SourceDocument:
     """Parse YAML text; raise YamlSyntaxError with the position of the problem.
 
-    Refuses at once, before parsing, what no workflow needs and what would take minutes and gigabytes:
-    a text of millions of characters, or more aliases than a bound (an alias bomb)."""
+    Refuses what no workflow needs and what would take minutes and gigabytes: a text of millions of
+    characters (before parsing), or aliases that expand to far more than the file writes out (an alias
+    bomb: after composing, where a node is still shared by its aliases, before anything is built)."""
     if len(text) > MAX_TEXT_CHARACTERS:
         raise YamlSyntaxError(f"the file has {len(text):,} characters; avgen reads workflow files of at most "
                               f"{MAX_TEXT_CHARACTERS:,}", Location(file, 0, 0))
-    aliases = _ALIAS.findall(text)
-    if len(aliases) > MAX_ALIASES:
-        raise YamlSyntaxError(f"the file uses {len(aliases)} YAML aliases (`*name`); avgen reads at most "
-                              f"{MAX_ALIASES}: write the repeated settings out, or use avgen.defaults",
-                              Location(file, *_first_alias(text)))
-    with gc_paused():
-        return _parse_text(text, file)
+    try:
+        with gc_paused():
+            return _parse_text(text, file)
+    except _AliasBomb as exc:
+        raise YamlSyntaxError(exc.message, Location(file, exc.line, exc.column)) from None
+
+
+def _refuse_alias_bomb(root: Any) -> None:
+    """Raise _AliasBomb at the first node (children before parents) whose aliases expand it past the bound.
+
+    Works on PyYAML's and ruamel's composed nodes alike (an alias is the anchored node object itself), so both
+    paths refuse the same files at the same place. Written: the nodes in the text, an alias counting one;
+    expanded: the nodes once every alias is replaced by what it names (an alias back into its own ancestor,
+    which ruamel builds as a cycle, counts one)."""
+    sizes: dict[int, int] = {}
+    started: set[int] = set()
+    finished: list[tuple[Any, int]] = []  # collections, children before parents
+    written = 1
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        children = _children(node)
+        if children is None:  # a scalar: one node, written and expanded
+            continue
+        if done:
+            size = 1 + sum(sizes.get(id(child), 1) for child in children)
+            sizes[id(node)] = size
+            finished.append((node, size))
+        elif id(node) not in started:
+            started.add(id(node))
+            written += len(children)
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(children) if child.id != "scalar")  # file order
+    limit = MAX_EXPANSION_RATIO * written + MAX_EXPANSION_FLOOR
+    for node, size in finished:
+        if size > limit:
+            raise _AliasBomb(f"the YAML aliases (`*name`) in this value expand to {size:,} values, more than the "
+                             f"{limit:,} avgen reads for this file ({MAX_EXPANSION_RATIO} times the {written:,} "
+                             f"written in it, plus {MAX_EXPANSION_FLOOR:,}; an alias bomb?): refer to an anchor "
+                             "where a setting is shared, not to aliases of aliases, or use avgen.defaults",
+                             node.start_mark)
+
+
+def _children(node: Any) -> Optional[list]:
+    """A composed node's children (a mapping's keys and values); None for a scalar."""
+    if node.id == "scalar":
+        return None
+    if node.id == "mapping":
+        return [part for pair in node.value for part in pair]
+    return node.value
 
 
 def _parse_text(text: str, file: str) -> SourceDocument:
@@ -154,14 +214,6 @@ def _parse_text(text: str, file: str) -> SourceDocument:
     return SourceDocument(file=file, text=text, root=root)
 
 
-def _first_alias(text: str) -> tuple[int, int]:
-    found = _ALIAS.search(text)
-    if not found:
-        return 0, 0
-    start = text.index("*", found.start())
-    return text.count("\n", 0, start) + 1, start - (text.rfind("\n", 0, start) + 1) + 1
-
-
 def _first_tag(text: str) -> tuple[int, int]:
     """Line and column of the first explicit tag, else (0, 0)."""
     found = re.search(r"!!?[\w:/.-]*", text)
@@ -181,14 +233,15 @@ except ImportError:  # PyYAML without libyaml: ruamel reads everything
 
 # untagged nodes (a plain scalar is resolved below with ruamel's YAML 1.2 rules); any explicit tag goes to ruamel
 _PLAIN, _QUOTED, _SEQ, _MAP = "?plain", "?quoted", "?seq", "?map"
-# left to ruamel: anchors (ruamel types anchored scalars), tags (`!` alone included), block scalars, directives
-# (%YAML 1.1 changes the rules), and what the two scanners treat differently: tabs, YAML 1.1's extra line breaks
-# (NEL, LS, PS), a byte order mark past the start
-_RUAMEL_ONLY = re.compile(r"(?:^|[\s\[{,?:-])[&!|>]|^%|[\t\x85\u2028\u2029]", re.MULTILINE)
-# whole-line comments, where `->`, `|` or `&` are words (a block scalar, where such a line is text, is ruamel's
-# already: its `|` or `>` is on the line above); tabs and line breaks are looked for in them all the same
-_COMMENT_LINE = re.compile(r"^ *#[^\t\r\x85\u2028\u2029\n]*$", re.MULTILINE)
-_DEEPEST = 2000  # libyaml's composer recurses in C: very deep nesting is left to ruamel's RecursionError
+# left to ruamel: directives (%YAML 1.1 changes the rules), and what the two scanners treat differently: tabs,
+# YAML 1.1's extra line breaks (NEL, LS, PS), a byte order mark past the start, a block scalar's header with
+# more than its indicators before a space or the line's end (libyaml reads `|#`, ruamel refuses it)
+_RUAMEL_ONLY = re.compile(r"^%|[\t\x85\u2028\u2029]|(?:^|[\s\[{,?:-])[|>](?![1-9+-]*(?: |$))", re.MULTILINE)
+# where a tag may be (`!` alone included, which libyaml reads as no tag); explicit tags are left to ruamel. Such a
+# `!` inside a scalar is text (a script's `[ ! -f x ]` in a block scalar), and on a whole-line comment a word
+_MAYBE_TAG = re.compile(r"(?:^|[\s\[{,?:-])!", re.MULTILINE)
+_COMMENT_LINE = re.compile(r" *#")
+_DEEPEST = 2000  # libyaml's composer recurses in C: nesting this deep is left to ruamel's RecursionError
 _NESTED = 100  # deeper documents go to ruamel, whose recursion limit decides whether they are "nested too deeply"
 
 
@@ -235,8 +288,23 @@ if _CLoader is not None:
 
 
 def _plain_enough(text: str) -> bool:
-    return (not _RUAMEL_ONLY.search(_COMMENT_LINE.sub("", text)) and "\ufeff" not in text[1:]
-            and text.count("[") + text.count("{") < _DEEPEST and max(map(len, text.splitlines()), default=0) < _DEEPEST)
+    return (not _RUAMEL_ONLY.search(text) and "\ufeff" not in text[1:]
+            and (_libyaml_bounds_nesting() or (text.count("[") + text.count("{") < _DEEPEST
+                                               and max(map(len, text.splitlines()), default=0) < _DEEPEST)))
+
+
+@functools.cache
+def _libyaml_bounds_nesting() -> bool:
+    """Whether libyaml refuses nesting _DEEPEST levels deep itself (0.2.6 stops at 1,000): then its composer
+    never recurses that deep, whatever the file. An older libyaml does not: a file is then judged by its count
+    of brackets (flow nesting) and its longest line (block nesting), bounds on how deep it can nest."""
+    try:
+        _compose_fast("[" * _DEEPEST + "]" * _DEEPEST)
+    except yaml.YAMLError:
+        return True
+    except _NotPlain:
+        pass
+    return False
 
 
 # The first characters of the plain scalars YAML 1.2 may read as something other than text (the keys of
@@ -306,10 +374,55 @@ def _compose_fast(text: str) -> Any:
         root = loader.get_single_node()
     finally:
         loader.dispose()
-    return None if root is None else _build(root, _Scalars(), 0)
+    if root is None:
+        return None
+    if "*" in text:  # without aliases, nothing expands
+        _refuse_alias_bomb(root)
+    marks = _maybe_tags(text)
+    if marks and not _inside_scalars(root, marks):
+        raise _NotPlain("an explicit tag")
+    return _build(root, _Scalars(), 0, {})
 
 
-def _build(node: Any, scalars: _Scalars, depth: int) -> Any:
+def _maybe_tags(text: str) -> list[tuple[int, int]]:
+    """(line, column), 0-based, of each `!` that may be a tag, but those on whole-line comments."""
+    marks = []
+    for found in _MAYBE_TAG.finditer(text):
+        at = found.end() - 1
+        start = text.rfind("\n", 0, at) + 1
+        if not _COMMENT_LINE.match(text, start):
+            marks.append((text.count("\n", 0, at), at - start))
+    return marks
+
+
+def _inside_scalars(root: Any, marks: list[tuple[int, int]]) -> bool:
+    """Whether each mark lies inside a scalar's text: past its start (where its tag would be), before its end."""
+    spans, seen, stack = [], set(), [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        children = _children(node)
+        if children is None:
+            spans.append(((node.start_mark.line, node.start_mark.column), (node.end_mark.line, node.end_mark.column)))
+        else:
+            stack.extend(children)
+    spans.sort()
+    starts = [start for start, _ in spans]
+    for mark in marks:
+        index = bisect.bisect_left(starts, mark) - 1  # the last scalar that starts before the mark
+        if index < 0 or not mark < spans[index][1]:
+            return False
+    return True
+
+
+_BUILDING = object()  # in `built` while a collection's children are built: an alias to it makes a cycle
+
+
+def _build(node: Any, scalars: _Scalars, depth: int, built: dict[int, Any]) -> Any:
+    """The value of a composed node, as ruamel's round-trip constructor builds it. A collection reached again
+    through an alias is the same object (`built`, by node), as in ruamel: never a copy."""
     if depth > _NESTED:
         raise _NotPlain("nested deeply")
     tag = node.tag
@@ -318,27 +431,62 @@ def _build(node: Any, scalars: _Scalars, depth: int) -> Any:
             raise _NotPlain("an empty value")
         return scalars.value(node.value)
     if tag == _QUOTED and isinstance(node, yaml.ScalarNode):
-        return node.value
-    if tag == _MAP:
-        mapping = _Map()
-        mapping.lc = lines = _Lines()
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise _NotPlain("a key that is a list or a mapping")
-            key = _build(key_node, scalars, depth + 1)
-            if key in mapping:
-                raise _NotPlain("a duplicate key")  # ruamel's message names it
-            mapping[key] = _build(value_node, scalars, depth + 1)
-            lines.data[key] = (key_node.start_mark.line, key_node.start_mark.column,
-                               value_node.start_mark.line, value_node.start_mark.column)
-        return mapping
-    if tag == _SEQ:
-        sequence = _Seq(_build(item, scalars, depth + 1) for item in node.value)
-        sequence.lc = lines = _Lines()
-        lines.data = {index: (item.start_mark.line, item.start_mark.column, 0, 0)
-                      for index, item in enumerate(node.value)}
-        return sequence
-    raise _NotPlain(tag)  # an explicit tag
+        return node.value  # quoted, or a block scalar (`|`, `>`)
+    if tag != _MAP and tag != _SEQ:
+        raise _NotPlain(tag)  # an explicit tag
+    done = built.get(id(node))
+    if done is not None:
+        if done is _BUILDING:
+            raise _NotPlain("an alias inside what it names")  # ruamel builds the cycle
+        return done
+    built[id(node)] = _BUILDING
+    result = _build_map(node, scalars, depth, built) if tag == _MAP else _build_seq(node, scalars, depth, built)
+    built[id(node)] = result
+    return result
+
+
+def _build_map(node: Any, scalars: _Scalars, depth: int, built: dict[int, Any]) -> _Map:
+    mapping = _Map()
+    mapping.lc = lines = _Lines()
+    merged: Optional[list] = None
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise _NotPlain("a key that is a list or a mapping")
+        if key_node.tag == _PLAIN and key_node.value == "<<":
+            if merged is not None:
+                raise _NotPlain("a second merge key")  # ruamel's message says so
+            merged = _merged(value_node, scalars, depth, built)
+            continue
+        key = _build(key_node, scalars, depth + 1, built)
+        if key in mapping:
+            raise _NotPlain("a duplicate key")  # ruamel's message names it
+        mapping[key] = _build(value_node, scalars, depth + 1, built)
+        lines.data[key] = (key_node.start_mark.line, key_node.start_mark.column,
+                           value_node.start_mark.line, value_node.start_mark.column)
+    # as ruamel merges: after the mapping's own keys, each merged mapping's keys that are not there yet, in
+    # order; a merged key has no place of its own (locate gives the mapping's)
+    for source in merged or ():
+        for key, value in source.items():
+            if key not in mapping:
+                mapping[key] = value
+    return mapping
+
+
+def _merged(node: Any, scalars: _Scalars, depth: int, built: dict[int, Any]) -> list:
+    """The mappings a merge key (`<<`) names: one mapping, or a list of them (else ruamel says what is wrong)."""
+    if node.tag == _SEQ and all(item.tag == _MAP for item in node.value):
+        return [_build(item, scalars, depth + 2, built) for item in node.value]
+    if node.tag == _MAP:
+        return [_build(node, scalars, depth + 1, built)]
+    raise _NotPlain("a merge key's value that is no mapping")
+
+
+def _build_seq(node: Any, scalars: _Scalars, depth: int, built: dict[int, Any]) -> _Seq:
+    sequence = _Seq(_build(item, scalars, depth + 1, built) for item in node.value)
+    sequence.lc = lines = _Lines()
+    lines.data = {index: (item.start_mark.line, item.start_mark.column, 0, 0)
+                  for index, item in enumerate(node.value)}
+    return sequence
 
 
 def read_document(path: Path) -> SourceDocument:
@@ -372,7 +520,10 @@ def to_plain(node: Any, _seen: dict | None = None) -> Any:
             seen[id(node)] = result
             result.extend(to_plain(item, seen) for item in node)
         return result
-    # ruamel keeps quoting and number formats in str/int/float subclasses; the model wants plain types.
+    # ruamel keeps quoting and number formats in str/int/float subclasses; the model wants plain types. An
+    # anchored true or false is ruamel's ScalarBoolean, an int subclass: a bool all the same (named, not imported)
+    if isinstance(node, int) and type(node).__name__ == "ScalarBoolean":
+        return bool(node)
     for plain in (bool, int, float, str):
         if isinstance(node, plain):
             return plain(node)

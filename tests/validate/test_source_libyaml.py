@@ -49,8 +49,73 @@ def _composes(text: str) -> bool:
     return True
 
 
+# The styles real workflows are written in, each read by libyaml (test_styles_take_the_fast_path)
+STYLES = {
+    "flow": "functions:\n  aws:\n" + "".join(
+        f"  - {{lambda: {{name: fn{i}, memory: 1024, container: {{image: 'img:1', environment: {{Variables: "
+        f"{{A: '1', B: \"x y\"}}}}}}, input: [{{storage_provider: s3, path: b/in{i}}}], "
+        f"output: [{{storage_provider: s3, path: b/out{i}}}]}}}}\n" for i in range(3)),
+    "json": '{"functions": {"aws": [{"lambda": {"name": "fn", "memory": 1024, "container": {"image": "i"},\n'
+            '  "input": [{"storage_provider": "s3", "path": "b/in"}], "enable_gpu": false}}]}}\n',
+    "anchors-and-merge-keys": "functions:\n  aws:\n  - lambda: &defaults\n      name: fn0\n      memory: 2048\n"
+                              "      container: &container\n        image: img:1\n      log_level: &level DEBUG\n"
+                              "  - lambda:\n      <<: *defaults\n      name: fn1\n      memory: 1024\n"
+                              "  - lambda:\n      <<: [*defaults, {timeout: 30}]\n      name: fn2\n"
+                              "      container: *container\n      log_level: *level\n",
+    "block-scalars": "functions:\n  aws:\n  - lambda:\n      name: fn\n      container:\n        image: i\n"
+                     "        environment:\n          Variables:\n            SCRIPT: |\n              echo a\n\n"
+                     "                indented\n              # not a comment\n            FOLDED: >-\n"
+                     "              one\n              two\n\n              three\n            KEEP: |+\n"
+                     "              kept\n\n            INDENTED: |2\n                 four\n"
+                     "      description: >\n        a &b *c !d\n",
+    "nested-flow-beyond-the-old-bracket-count": "functions:\n  aws:\n" + "".join(
+        f"  - {{lambda: {{name: f{i}, container: {{image: i}}}}}}\n" for i in range(700)),
+}
+
+
+@pytest.mark.parametrize("name", STYLES)
+def test_styles_take_the_fast_path(name):
+    """Read by libyaml, with ruamel's findings (the test above, on each) and ruamel's values and places."""
+    text = STYLES[name]
+    assert source._plain_enough(text) and _composes(text), name
+    assert_same_findings(text, f"{name}.yaml")
+    fast = source.parse_text(text, "w.yaml")
+    saved, source._CLoader = source._CLoader, None
+    try:
+        slow = source.parse_text(text, "w.yaml")
+    finally:
+        source._CLoader = saved
+    assert repr(source.to_plain(fast.root)) == repr(source.to_plain(slow.root))
+    assert _places(fast.root) == _places(slow.root)
+
+
+def _places(node, path=()) -> list:
+    """Every key's and item's (line, column) and its value's, as `locate` reads them (merged keys: None)."""
+    places = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            places.append((path, key, source._position(node, key, key=True), source._position(node, key, key=False)))
+            places += _places(value, (*path, key))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            places.append((path, index, node.lc.item(index)))
+            places += _places(item, (*path, index))
+    return places
+
+
 @pytest.mark.parametrize("text", [
-    "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: 2001-12-14\n", "a: !!map {b: 1}\n", "a: 1\na: 2\n",
+    "a: &x 1\nb: *x\n", "a: &x true\nb: *x\nc: &y ~\nd: *y\ne: &z 1.5\nf: &w 'q'\ng: [*z, *w]\n",
+    "a: &a {x: 1}\nb: {<<: *a, y: 2}\nc: {y: 2, <<: *a, x: 3}\n", "a: &a {x: 1}\nb: {<<: [*a, {x: 2, z: 3}]}\n",
+    "a: &a {x: 1}\nb: {<<: *a, <<: *a}\n", "a: &a [1]\nb: {<<: *a}\n", "a: {<<: 1}\n", "a: {<<: [1]}\n",
+    "a: &a\n  b: *a\n", "a: &a [*a]\n", "a: *nowhere\n", "a: &a.b 1\nc: *a.b\n", "a: &a 1\n{*a : 2}\n",
+    "a: &a x\nb: {*a : 2}\n", "a: &a {b: 1}\nc: *a\nd: {<<: *a}\ne: '<<'\n'<<': 1\n",
+    "a: |\n  x\n\n   y\n", "a: >\n  x\n  y\n\n  z\n   w\n", "a: |-\n  x\n\n", "a: |+\n  x\n\n", "a: >2\n   x\n",
+    "a: |\n", "a: >\n\nb: 1\n", "- |\n  x\n- >-\n  y\n", "a: |\n  x\n b: 1\n", "a: | # c\n  x\n",
+    "|#", "a: |#\n  x\n", "a: |2-\n   x\n", "a: >+1\n  x\n", "a: |0\n  x\n", "a: x |y\n",
+    "a: [b, [c, {d: [e]}]]\n", "{a: [b, c], d: {e: f}}\n", "a: [b,\n  c]\n", "a: {b: }\n", "a: [b, ]\n",
+    "a: ! 1\nb: [! 2, c]\n", "! a: 1\n", "a: |\n  [ ! -f x ] && echo !\n", "a: 'x ! y'\nb: ! z\n", "a: b !c\n",
+    "# a !b\na: 1 # c !d\n", "a: \"x\n  ! y\"\n",
+    "a: !!str 1\n", "a: 2001-12-14\n", "a: !!map {b: 1}\n", "a: 1\na: 2\n",
     "%YAML 1.1\n---\na: yes\n", "a: yes\nb: 0o17\nc: 1_000\nd: .inf\ne: ~\nf: 'x'\ng: 012\nh: 0x1f\n",
     "[a, b\n", "a: b: c\n", "- a\n- b: c\n  d: é\n",
     "a:\n\tb: 1\n", "\ufeffa: 1\n", "", "---\n...\n", "a: 1\n---\nb: 2\n", "? [a]\n: 1\n", "a: \"\\u00e9\"\n",
