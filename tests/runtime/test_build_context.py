@@ -100,8 +100,8 @@ def test_requirements_match_the_media_extra_of_pyproject(tmp_path, script):
 
 def test_the_image_lock_pins_every_requirement_with_hashes(tmp_path, script):
     write(tmp_path, script)
-    wanted = {re.split(r"[<>=!\[ ]", line)[0].lower() for line in (tmp_path / "requirements.txt").read_text().splitlines()
-              if line and not line.startswith("#")}
+    lines = (tmp_path / "requirements.txt").read_text().splitlines()
+    wanted = {re.split(r"[<>=!\[ ]", line)[0].lower() for line in lines if line and not line.startswith("#")}
     lock = (tmp_path / "requirements.lock").read_text()
     pinned = dict(re.findall(r"^([a-z0-9_.-]+)==(\S+) \\$", lock, re.MULTILINE))
     assert wanted <= set(pinned), wanted - set(pinned)
