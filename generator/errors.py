@@ -5,6 +5,7 @@ to do. Other exceptions are bugs and are reported as such.
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
@@ -15,6 +16,12 @@ class AvgenError(Exception):
     """A problem the user can act on. `exit_code` is what the command exits with."""
 
     exit_code = 1
+
+    @property
+    def code(self) -> str:
+        """For tools (the error of --format json): the class's name, TerraformError → `terraform`."""
+        name = re.sub(r"(?<!^)(?=[A-Z])", "-", type(self).__name__).lower()
+        return name.removesuffix("-error") or "avgen"
 
 
 class YamlSyntaxError(AvgenError):

@@ -8,14 +8,16 @@ from typing import Annotated
 
 import typer
 
-from generator.cli.console import EXIT_FINDINGS, EXIT_OK, err, escape, out, print_file_findings, print_findings
+from generator.cli.console import (
+    EXIT_FINDINGS, EXIT_OK, err, escape, out, print_file_findings, print_findings, print_json, use_json,
+)
 from generator.cli.options import WorkflowArg, WorkflowFiles
 from generator.workflow.findings import Severity, active, has_errors
 from generator.workflow.graph import to_dot, to_mermaid
 from generator.workflow.load import load_workflow
 from generator.workdirs import distinct_files
 from generator.workflow.schema import workflow_json_schema
-from generator.workflow.report import findings_json, github_annotations, sarif, summary_line
+from generator.workflow.report import findings_report, github_annotations, sarif, summary_line, without_info
 
 
 class OutputFormat(str, Enum):
@@ -37,14 +39,15 @@ def validate(
         "annotations on a pull request's lines (GitHub Actions workflow commands).")] = OutputFormat.text,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too (exit 1).")] = False,
     quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="Hide notes (info findings such as where the workflow starts).")] = False,
+        "--quiet", "-q", help="Leave out notes (info findings such as where the workflow starts), in every "
+        "format.")] = False,
     together: Annotated[bool, typer.Option(
         "--together", "-t", help="The files make one workflow (SCAR 3.x: one function per file): check them "
         "as one, loops and overlaps across files included. Without it each file is checked on its own.")] = False,
 ):
     """Check workflow files: schema, names, limits, the graph of triggers (loops, overlaps) and GPU settings.
 
-    Exit codes: 0 clean (warnings allowed), 1 errors found (or warnings with --strict), 2 usage error.
+    Exit codes: 0 clean (warnings allowed), 1 errors found (or warnings with --strict), 64 usage error.
     Every finding has a stable rule id (AVG001 …) listed in docs/rules.md.
     """
     results: dict[str, list] = {}
@@ -58,12 +61,14 @@ def validate(
         for file in files:
             loaded = load_workflow(file)
             results[str(file)] = loaded.findings + loaded.waived
-    if output_format is OutputFormat.json:
-        print(findings_json(results))
+    reported = without_info(results) if quiet else results  # text leaves them out as it prints them
+    if use_json(output_format is OutputFormat.json):
+        report = findings_report(reported)
+        print_json(report, findings=[f for file in report["files"] for f in file["findings"]])
     elif output_format is OutputFormat.sarif:
-        print(sarif(results, Path.cwd()))
+        print(sarif(reported, Path.cwd()))
     elif output_format is OutputFormat.github:
-        print(github_annotations(results, Path.cwd()), end="")
+        print(github_annotations(reported, Path.cwd()), end="")
     else:
         for name, findings in results.items():
             print_findings(name, findings, show_info=not quiet)

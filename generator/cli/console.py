@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import typer
-from typer.core import TyperGroup
+# typer (pinned in pyproject) carries its own copy of Click: its classes, not the installed click's, are raised
+from typer._click.core import Context, Parameter
+from typer._click.exceptions import UsageError
+from typer._click.globals import get_current_context
+from typer.core import TyperGroup, TyperOption
 
 from generator.errors import AvgenError, TerraformError
 from generator.interrupts import exit_status, signal_number
@@ -96,6 +100,12 @@ class LazyConsole:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.rich, name)
 
+    def to_stderr(self, stderr: bool) -> None:
+        """Print on stderr instead (`out` under --format json: stdout holds the JSON alone)."""
+        if stderr != self._stderr:
+            object.__setattr__(self, "_stderr", stderr)
+            object.__setattr__(self, "_console", None)
+
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self.rich, name, value)
 
@@ -129,8 +139,10 @@ def _plain_stream(stream: Any) -> bool:
 out = LazyConsole()
 err = LazyConsole(stderr=True)
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-EXIT_CHANGES = 2        # `avgen plan`: like terraform's -detailed-exitcode
+# A usage error (a mistyped option, a missing argument) must never look like a result: 1 is validate's "errors
+# found" and every command's failure, 2 is `plan --detailed-exitcode`'s "changes", so it is sysexits.h's EX_USAGE.
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 64
+EXIT_CHANGES = 2        # `avgen plan --detailed-exitcode`, as terraform's -detailed-exitcode
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
@@ -154,39 +166,111 @@ class AvgenGroup(TyperGroup):
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             command.help = reflowed(command.help)
+            if not isinstance(command, TyperGroup) and not any("--no-color" in p.opts for p in command.params):
+                command.params.append(_no_color_option())
         return command
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except UsageError as exc:  # `avgen --typo`
+            exc.exit_code = EXIT_USAGE
+            raise
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except UsageError as exc:  # a command's options or arguments, as Click parsed them
+            exc.exit_code = EXIT_USAGE
+            raise
         except AvgenError as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}")
             if isinstance(exc, TerraformError) and exc.output.strip():
                 err.print(exc.output, markup=False, highlight=False)
+            _report_error(exc.code, str(exc))
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP where a command turns them into one
             # terraform was let finish writing its state (generator/deploy/terraform.py): nothing half-recorded
             err.print("[yellow]interrupted[/]: what was under way finished cleanly; run the command again to "
                       "continue")
+            _report_error("interrupted", f"ended by signal {signal_number(exc)}")
             raise typer.Exit(exit_status(signal_number(exc))) from None
+        finally:
+            _print_envelope()
 
 
-JSON_VERSION = 1  # of every --format json shape; bumped only when a shape changes incompatibly
+def _no_color_option() -> TyperOption:
+    """`--no-color`, added to every command by AvgenGroup: pipelines pass it to all of them alike (terraform's
+    own output is always plain)."""
+    def no_color(ctx: Context, param: Parameter, value: bool) -> None:
+        if value:
+            out.no_color = err.no_color = True
+
+    return TyperOption(param_decls=["--no-color"], is_flag=True, default=False, expose_value=False,
+                       callback=no_color, help="No colours in avgen's output.")
 
 
-def print_json(data: dict) -> None:
-    """A command's result for tools: one JSON object on stdout, `version` first (progress stays on stderr)."""
-    print(json.dumps({"version": JSON_VERSION, **data}, indent=2, default=str))
+JSON_VERSION = 2  # of the --format json envelope; bumped only when a shape changes incompatibly
 
 
-def fail(message: str, code: int = EXIT_FINDINGS) -> NoReturn:
+class Envelope:
+    """Under --format json, what the run printed for people, kept for tools; AvgenGroup prints it once, at
+    the end, whatever ended the command: {"version", COMMAND: result, "findings": [...], "error": ...}."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.result: Any = None
+        self.findings: list[dict] = []
+        self.error: Optional[dict] = None
+
+
+_envelope: Optional[Envelope] = None
+
+
+def use_json(enabled: bool) -> bool:
+    """Called first by a command with --format json: when `enabled`, stdout gets the envelope alone and
+    everything else (findings as text, notes) goes to stderr."""
+    global _envelope
+    if enabled:
+        _envelope = Envelope(get_current_context().info_name or "result")
+        out.to_stderr(True)
+    return enabled
+
+
+def print_json(data: Any, findings: Optional[list[dict]] = None) -> None:
+    """The command's result (and findings), printed in the envelope under its name when the command ends."""
+    assert _envelope is not None, "use_json(True) first"
+    _envelope.result = data
+    _envelope.findings += findings or []
+
+
+def _report_error(code: str, message: str) -> None:
+    if _envelope is not None and _envelope.error is None:  # the first error is what stopped the command
+        _envelope.error = {"code": code, "message": message}
+
+
+def _print_envelope() -> None:
+    global _envelope
+    if _envelope is None:
+        return
+    envelope, _envelope = _envelope, None
+    out.to_stderr(False)
+    print(json.dumps({"version": JSON_VERSION, envelope.command: envelope.result, "findings": envelope.findings,
+                      "error": envelope.error}, indent=2, default=str))
+
+
+def fail(message: str, code: int = EXIT_FINDINGS, kind: Optional[str] = None) -> NoReturn:
+    """Stop the command: the message on stderr (and as the envelope's error, `kind` or usage / failed)."""
     err.print(f"[bold red]error:[/] {escape(message)}")
+    _report_error(kind or ("usage" if code == EXIT_USAGE else "failed"), message)
     raise typer.Exit(code)
 
 
 def print_findings(file: str, findings: list[Finding], *, show_info: bool) -> None:
     """A file's findings, one a line; waived ones (dim) with their reason."""
     shown = [f for f in findings if show_info or f.severity is not Severity.INFO or f.waiver]
+    if _envelope is not None:
+        _envelope.findings += [f.to_dict() for f in shown if not f.waiver]
     clean = all(f.waiver for f in shown)
     out.print(f"[bold]{escape(file)}[/]" + (": [green]ok[/]" if clean else ""))
     for f in shown:
@@ -221,12 +305,15 @@ def print_errors(file: WorkflowFiles, findings: list[Finding]) -> None:
     print_file_findings(file, [f for f in findings if f.severity is not Severity.INFO], show_info=False)
 
 
+WORKFLOW_ERRORS = "workflow"  # the envelope's error code when the workflow's findings stopped the command
+
+
 def load(file: WorkflowFiles, *, allow_errors: bool = False) -> Workflow:
     """The workflow (one file, or several that make one workflow), or its errors printed and exit 1."""
     result = load_workflow(file)
     if result.workflow is None or (has_errors(result.findings) and not allow_errors):
         print_file_findings(file, [f for f in result.findings if f.severity is Severity.ERROR], show_info=False)
-        fail("the workflow has errors (see `avgen validate`)")
+        fail("the workflow has errors (see `avgen validate`)", kind=WORKFLOW_ERRORS)
     return result.workflow
 
 

@@ -28,7 +28,7 @@ def convert(
 
       avgen convert scar-batch-ffmpeg-split.yaml scar-lambda-darknet.yaml -o video-process.yaml
 
-    Exit codes: 0 written, 1 the input has errors (nothing written), 2 usage error.
+    Exit codes: 0 written, 1 the input has errors (nothing written), 64 usage error.
     """
     from generator.workflow.convert import convert as convert_files
 

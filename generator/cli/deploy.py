@@ -12,11 +12,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from generator.cli.console import (
-    EXIT_CHANGES, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, files_label, heartbeat, out, print_errors, print_json,
-    status_line,
+    EXIT_CHANGES, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, WORKFLOW_ERRORS, err, fail, files_label, heartbeat, out,
+    print_errors, print_json, status_line, use_json,
 )
 from generator.cli.options import (
-    AutoApproveOpt, BackendConfigOpt, Format, FormatOpt, JsonOpt, NoColorOpt, PluginDirOpt, SandboxOpt,
+    AutoApproveOpt, BackendConfigOpt, Format, FormatOpt, JsonOpt, PluginDirOpt, SandboxOpt,
     TerraformBinOpt, VarFileOpt, VarOpt, WorkdirOpt, WorkflowArg,
 )
 from generator.workdirs import IMAGES_DIR, WorkflowFiles
@@ -27,13 +27,10 @@ if TYPE_CHECKING:  # the deploy core (boto3, terraform) is imported by the comma
     from generator.deploy.planview import PlanSummary
 
 
-def deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin,
-               no_color) -> Deployment:
+def deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin) -> Deployment:
     from generator.deploy.core import Deployment, DeployOptions
     from generator.deploy.terraform import TerraformOptions
 
-    if no_color:
-        out.no_color = err.no_color = True
     options = TerraformOptions(terraform_bin=terraform_bin, plugin_dir=plugin_dir, variables=list(var or []),
                                var_files=list(var_file or []), backend_config=list(backend_config or []),
                                color=False)
@@ -45,8 +42,7 @@ def run_deploy(action, file: WorkflowFiles):
     outcome = action()
     if outcome.blocked:
         print_errors(file, outcome.findings)
-        err.print("[bold red]the workflow has errors; terraform was not run[/]")
-        raise typer.Exit(EXIT_FINDINGS)
+        fail("the workflow has errors; terraform was not run", kind=WORKFLOW_ERRORS)
     return outcome
 
 
@@ -81,23 +77,27 @@ def print_summary(summary: PlanSummary) -> None:
 
 def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
          var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None, plugin_dir: PluginDirOpt = None,
-         terraform_bin: TerraformBinOpt = "terraform", no_color: NoColorOpt = False,
+         terraform_bin: TerraformBinOpt = "terraform",
          output_format: FormatOpt = Format.text, as_json: JsonOpt = False,
+         detailed_exitcode: Annotated[bool, typer.Option(
+             "--detailed-exitcode", help="Exit 2 when there are changes (as terraform plan -detailed-exitcode); "
+                                         "without it, 0 with or without changes.")] = False,
          summary_md: Annotated[Optional[Path], typer.Option(
              "--summary-md", help="Also write the summary as Markdown for a pull-request comment: counts per function, "
                                   "what a reviewer checks, data-loss warnings, and `terraform show` folded.",
              show_default=False)] = None):
     """Generate the Terraform, init once, and save a plan; print what it would change.
 
-    Exit codes (like terraform's -detailed-exitcode): 0 no changes, 2 changes, 1 error.
+    Exit codes (as terraform's): 0 planned, 1 error; with --detailed-exitcode 0 no changes, 2 changes.
     """
-    dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
+    as_json = use_json(as_json or output_format is Format.json)
+    dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin)
     with status_line("terraform plan…"):
         outcome = run_deploy(lambda: dep.plan(with_text=summary_md is not None), file)
     summary = outcome.summary
     if summary_md:
         summary_md.write_text(summary.to_markdown())
-    if as_json or output_format is Format.json:
+    if as_json:
         print_json(summary.to_dict())
     else:
         print_summary(summary)
@@ -105,7 +105,7 @@ def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = Fa
             again = " ".join([files_label(file), *(["--sandbox"] if sandbox else []),
                               *(["-w", str(workdir)] if workdir else [])])
             out.print(f"[dim]plan saved in {escape(str(outcome.workdir))}; `avgen apply {escape(again)}` applies it[/]")
-    raise typer.Exit(EXIT_CHANGES if summary.has_changes else EXIT_OK)
+    raise typer.Exit(EXIT_CHANGES if detailed_exitcode and summary.has_changes else EXIT_OK)
 
 
 def confirm_with(auto_approve: bool, verb: str):
@@ -179,7 +179,7 @@ def print_outputs(outputs: dict, file: WorkflowFiles, sandbox: bool, workdir: Op
 
 def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
           var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None, plugin_dir: PluginDirOpt = None,
-          terraform_bin: TerraformBinOpt = "terraform", no_color: NoColorOpt = False,
+          terraform_bin: TerraformBinOpt = "terraform",
           auto_approve: AutoApproveOpt = False,
           enable_eventbridge: Annotated[bool, typer.Option(
               "--enable-eventbridge",
@@ -192,7 +192,7 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
     and send its events to EventBridge (--enable-eventbridge). Exit codes: 0 applied (or nothing to do),
     1 error or declined.
     """
-    dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
+    dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin)
     dep.options.enable_eventbridge = enable_eventbridge
     with ApplyProgress() as progress:
         outcome = run_deploy(lambda: dep.apply(progress.confirming(auto_approve, "apply"), on_event=progress), file)
@@ -206,7 +206,7 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
 
 def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
             var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None, plugin_dir: PluginDirOpt = None,
-            terraform_bin: TerraformBinOpt = "terraform", no_color: NoColorOpt = False,
+            terraform_bin: TerraformBinOpt = "terraform",
             auto_approve: AutoApproveOpt = False,
             delete_buckets: Annotated[bool, typer.Option(
                 "--delete-buckets",
@@ -220,7 +220,7 @@ def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
     if force and not delete_buckets:
         err.print("[bold red]error:[/] --force only goes with --delete-buckets")
         raise typer.Exit(EXIT_USAGE)
-    dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
+    dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin)
     with ApplyProgress() as progress:
         outcome = run_deploy(lambda: dep.destroy(progress.confirming(auto_approve, "destroy"), on_event=progress,
                                                  delete_buckets=delete_buckets, force=force), file)
@@ -235,13 +235,13 @@ def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
 
 def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False,
             plugin_dir: PluginDirOpt = None, terraform_bin: TerraformBinOpt = "terraform",
-            no_color: NoColorOpt = False,
             output_format: FormatOpt = Format.text, as_json: JsonOpt = False):
     """Show what is deployed: bucket names, functions, repositories, queues, the alert topic."""
-    dep = deployment(file, workdir, sandbox, None, None, None, plugin_dir, terraform_bin, no_color)
+    as_json = use_json(as_json or output_format is Format.json)
+    dep = deployment(file, workdir, sandbox, None, None, None, plugin_dir, terraform_bin)
     outcome = run_deploy(dep.outputs, file)
-    if as_json or output_format is Format.json:
-        print_json({"outputs": {k: v.get("value") for k, v in sorted(outcome.outputs.items())}})
+    if as_json:
+        print_json({k: v.get("value") for k, v in sorted(outcome.outputs.items())})
     else:
         print_outputs(outcome.outputs, file, sandbox, workdir)
 def build(file: WorkflowArg, workdir: WorkdirOpt = None,
@@ -251,7 +251,7 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
               "credentials.")] = False,
           var: VarOpt = None, var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None,
           plugin_dir: PluginDirOpt = None, terraform_bin: TerraformBinOpt = "terraform",
-          no_color: NoColorOpt = False, auto_approve: AutoApproveOpt = False):
+          auto_approve: AutoApproveOpt = False):
     """Write each function's container build context: FROM its container.image, plus avgen's runtime,
     the media handlers and its script.
 
@@ -261,7 +261,7 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
     """
     from generator.deploy.images import engine_available, push_images, write_contexts
 
-    dep = deployment(file, workdir, False, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
+    dep = deployment(file, workdir, False, var, var_file, backend_config, plugin_dir, terraform_bin)
     findings = dep.load()
     if has_errors(findings):
         print_errors(file, findings)

@@ -15,7 +15,7 @@ from rich.progress import (
 from rich.table import Table
 
 from generator.cli.console import (
-    EXIT_FINDINGS, EXIT_USAGE, err, fail, human_size, load, local_time, out, plural, print_json,
+    EXIT_FINDINGS, EXIT_USAGE, err, fail, human_size, load, local_time, out, plural, print_json, use_json,
 )
 from generator.cli.options import (
     BucketOpt, ChunkOpt, EndpointOpt, Format, FormatOpt, RegionOpt, SandboxOpt, ThresholdOpt, WorkdirOpt,
@@ -95,12 +95,13 @@ def put(
 
       avgen put workflow.yaml video.mp4 --sandbox       # into the sandbox of `avgen apply --sandbox`
 
-    Exit codes: 0 uploaded, 1 failed (what was uploaded before the failure is listed), 2 usage error.
+    Exit codes: 0 uploaded, 1 failed (what was uploaded before the failure is listed), 64 usage error.
     """
     from generator.verbs.transfer import (
         MiB, S3Location, plan_put, put as put_objects, start_location, transfer_config, triggered_by,
     )
 
+    as_text = not use_json(output_format is Format.json)
     sources = list(args or [])
     # leading workflow files (several make one workflow); with -b and one argument, that is what to upload
     files: list[Path] = []
@@ -122,7 +123,6 @@ def put(
         err.print(f"[yellow]skipped[/] {escape(str(skipped_path))}: {escape(why)}")
     plan = put_plan.uploads
     total = sum(item.size for item in plan)
-    as_text = output_format is Format.text
     with connection(file, workflow, endpoint_url, region, sandbox, workdir, run_workflows=sandbox) as conn:
         began = time.monotonic()
         with TransferBars("uploading", total, len(plan)) as bars:
@@ -227,10 +227,11 @@ def ls(
 
       avgen ls workflow.yaml --sandbox
 
-    Exit codes: 0 listed (also when empty), 1 failed, 2 usage error.
+    Exit codes: 0 listed (also when empty), 1 failed, 64 usage error.
     """
     from generator.verbs.transfer import S3Location, list_buckets, list_objects
 
+    as_json = use_json(output_format is Format.json)
     workflow = load(file) if file else None
     with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
         client = conn.s3()
@@ -238,7 +239,7 @@ def ls(
             locations = ([S3Location.parse(bucket)] if bucket
                          else [S3Location(b.name) for b in workflow.buckets] if workflow else [])
             found = [(location, list_objects(client, location)) for location in locations]
-            if output_format is Format.json:
+            if as_json:
                 print_json({"objects": [{"bucket": location.bucket, "key": e.key, "size": e.size,
                                          "last_modified": e.last_modified} for location, entries in found
                                         for e in entries]})
@@ -248,7 +249,7 @@ def ls(
                 print_listing(entries, f"key in s3://{location.bucket}")
                 out.print(f"[dim]{len(entries)} object{'s' * (len(entries) != 1)}, {human_size(total)} under "
                           f"{escape(str(location))}[/]")
-        elif output_format is Format.json:
+        elif as_json:
             print_json({"buckets": [{"name": e.key, "created": e.last_modified} for e in list_buckets(client)]})
         else:
             print_listing(list_buckets(client), "bucket", with_sizes=False)
@@ -277,12 +278,13 @@ def get(
 
       avgen get -b my-bucket/output -p .
 
-    Exit codes: 0 downloaded (also when nothing matched), 1 failed or some keys not written, 2 usage error.
+    Exit codes: 0 downloaded (also when nothing matched), 1 failed or some keys not written, 64 usage error.
     """
     from generator.verbs.transfer import (
         MiB, S3Location, get as get_objects, list_objects, plan_get, transfer_config, unique_locations,
     )
 
+    as_json = use_json(output_format is Format.json)
     workflow = load(file) if file else None
     if not (bucket or workflow):
         fail("what to get? give -b BUCKET/FOLDER, or the workflow file", EXIT_USAGE)
@@ -310,14 +312,12 @@ def get(
                                      for d in plan.downloads if d.path in written_paths]
             result["skipped"] += [{"bucket": location.bucket, "key": k, "why": w} for k, w in plan.skipped]
             result["not_written"] += [{"bucket": location.bucket, "key": k, "why": w} for k, w in plan.problems]
-            if output_format is Format.json:
+            if as_json:
                 continue
             out.print(f"downloaded {len(written)} file{'s' * (len(written) != 1)} ({human_size(written_bytes)}) "
                       f"from {escape(str(location))} to {escape(str(path))} in {time.monotonic() - began:.1f} s")
-    if output_format is Format.json:
+    if as_json:
         print_json(result)
-        if not_written:
-            raise typer.Exit(EXIT_FINDINGS)
     if not_written:
         fail(f"{plural(not_written, 'object')} not written (listed above)", EXIT_FINDINGS)
 

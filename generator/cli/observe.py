@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from generator.cli.console import (
-    EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, fail, load, local_time, out, print_json,
+    EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, fail, load, local_time, out, print_json, use_json,
 )
 from generator.cli.options import (
     EndpointOpt, Format, FormatOpt, JsonOpt, RegionOpt, SandboxOpt, SinceOpt, WorkdirOpt, WorkflowArg, connection,
@@ -65,7 +65,7 @@ def logs(
 
       avgen logs workflow.yaml --follow
 
-    Exit codes: 0 shown (also when there is nothing), 1 AWS could not be read, 2 usage error.
+    Exit codes: 0 shown (also when there is nothing), 1 AWS could not be read, 64 usage error.
     """
     from generator.verbs.observe import LogReader, epoch_ms, parse_since, select_functions
 
@@ -115,12 +115,13 @@ def status(
 
       avgen status workflow.yaml
 
-      avgen status workflow.yaml --since 7d --json
+      avgen status workflow.yaml --since 7d --format json
 
     Exit codes: 0 every function deployed and no errors or failed jobs in the window, 1 otherwise.
     """
     from generator.verbs.observe import parse_since, workflow_status
 
+    as_json = use_json(as_json or output_format is Format.json)
     workflow = load(file)
     try:
         start = parse_since(since)
@@ -128,7 +129,7 @@ def status(
         fail(str(exc), EXIT_USAGE)
     with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
         report = workflow_status(conn, workflow, start)
-    if as_json or output_format is Format.json:
+    if as_json:
         print_json({"functions": [{**vars(s), "last_run": s.last_run.isoformat() if s.last_run else None}
                                   for s in report]})
     else:

@@ -44,7 +44,6 @@ PluginDirOpt = Annotated[Optional[Path], typer.Option(
          "to the Terraform registry.")]
 TerraformBinOpt = Annotated[str, typer.Option(
     "--terraform-bin", metavar="PATH", envvar="AVGEN_TERRAFORM_BIN", help="The terraform executable to run.")]
-NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours in terraform's or avgen's output.")]
 AutoApproveOpt = Annotated[bool, typer.Option("--auto-approve", help="Do not ask for confirmation (pipelines).")]
 class Format(str, Enum):
     text = "text"
@@ -53,7 +52,7 @@ class Format(str, Enum):
 
 FormatOpt = Annotated[Format, typer.Option(
     "--format", help="text for people, json for tools (stable shapes with a \"version\" field: docs/everyday.md).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="The same as --format json.")]
+JsonOpt = Annotated[bool, typer.Option("--json", hidden=True, help="The same as --format json (older spelling).")]
 
 BucketOpt = Annotated[Optional[str], typer.Option(
     "--bucket", "-b", metavar="BUCKET[/FOLDER]", show_default=False,

@@ -171,7 +171,7 @@ def run(
 
       avgen run workflow.yaml --local -i video.mp4 --sandbox      # then: avgen ls workflow.yaml --sandbox
 
-    Exit codes: 0 every invocation succeeded, 1 a failure, missing tools or a stopped loop, 2 usage error,
+    Exit codes: 0 every invocation succeeded, 1 a failure, missing tools or a stopped loop, 64 usage error,
     128+N ended by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP): the scripts running were killed.
     """
     from generator.verbs.localrun import Limits, check_tools, run_local, run_target

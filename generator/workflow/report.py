@@ -15,7 +15,6 @@ import generator
 from generator.workflow.findings import Finding, Severity, active
 from generator.workflow.rules.catalog import RULES
 
-JSON_VERSION = 1  # bumped only when a key changes meaning or goes away; new keys keep it
 # Where avgen is published: rule links in SARIF (helpUri) point into its docs/rules.md.
 REPOSITORY_URL = "https://github.com/avgen/avgen"
 RULES_DOC_URL = f"{REPOSITORY_URL}/blob/main/docs/rules.md"
@@ -24,20 +23,22 @@ SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.IN
 GITHUB_COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
-def findings_json(results: dict[str, list[Finding]]) -> str:
-    return json.dumps(
-        {
-            "version": JSON_VERSION,
-            "files": [
-                {"file": file,
-                 "findings": [f.to_dict() for f in active(findings)],
-                 "waived": [f.to_dict() for f in findings if f.waiver]}
-                for file, findings in results.items()
-            ],
-            "summary": summary_counts(results),
-        },
-        indent=2,
-    )
+def findings_report(results: dict[str, list[Finding]]) -> dict:
+    """validate's result for tools (the CLI puts it in its JSON envelope, with `version`)."""
+    return {
+        "files": [
+            {"file": file,
+             "findings": [f.to_dict() for f in active(findings)],
+             "waived": [f.to_dict() for f in findings if f.waiver]}
+            for file, findings in results.items()
+        ],
+        "summary": summary_counts(results),
+    }
+
+
+def without_info(results: dict[str, list[Finding]]) -> dict[str, list[Finding]]:
+    """The results less info findings (`validate -q`), for every format alike."""
+    return {file: [f for f in findings if f.severity is not Severity.INFO] for file, findings in results.items()}
 
 
 def summary_counts(results: dict[str, list[Finding]]) -> dict[str, int]:

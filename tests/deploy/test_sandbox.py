@@ -127,7 +127,7 @@ def test_status_and_logs_find_what_apply_deployed(av_workflow):
     workflow, workdir, _ = av_workflow
     status = avgen("status", workflow, "--sandbox", "-w", workdir, "--format", "json")
     assert status.exit_code == 0, status.output
-    assert {f["name"]: f["deployed"] for f in json.loads(status.stdout)["functions"]} == {
+    assert {f["name"]: f["deployed"] for f in json.loads(status.stdout)["status"]["functions"]} == {
         "av-workflow-ffmpeg": True, "av-workflow-audio2srt": True, "av-workflow-yolov3": True}
     logs = avgen("logs", workflow, "av-workflow-ffmpeg", "--sandbox", "-w", workdir, "--since", "1h")
     assert logs.exit_code == 0, logs.output
@@ -138,7 +138,7 @@ def test_a_second_plan_right_after_apply_has_no_changes(av_workflow, plugin_dir)
     result = avgen("plan", workflow, "--sandbox", "--plugin-dir", plugin_dir, "-w", workdir, "--json")
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
-    assert plan["version"] == 1 and plan["has_changes"] is False
+    assert plan["version"] == 2 and plan["error"] is None and plan["plan"]["has_changes"] is False
 
 
 def test_outputs_are_read_back_from_the_sandbox_state(av_workflow):

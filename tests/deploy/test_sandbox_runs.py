@@ -75,7 +75,7 @@ def test_status_and_logs_read_what_ran_from_the_deployed_log_groups(deployed, tm
     assert logs.exit_code == 0, logs.output
     assert "for-logs.txt" in logs.output and "invocation finished" in logs.output
     status = avgen("status", workflow, "--sandbox", "-w", workdir, "--json")
-    rows = {row["name"]: row for row in json.loads(status.stdout)["functions"]}
+    rows = {row["name"]: row for row in json.loads(status.stdout)["status"]["functions"]}
     assert rows["sbx-copy"]["invocations"] >= 1
     assert rows["sbx-stamp"]["jobs"]["SUCCEEDED"] >= 1
 

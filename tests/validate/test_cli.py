@@ -53,13 +53,13 @@ def test_scar_configs_validate_without_errors(path):
     """A SCAR user's file works unchanged (warnings, e.g. AVG021 for g3s.xlarge, are allowed)."""
     result = run("validate", "--format", "json", path)
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.output)["validate"]
     assert report["summary"]["error"] == 0
 
 
 def test_scar_av_workflow_warns_about_g3s():
     path = next(p for p in SCAR_CONFIGS if "av-workflow" in p.name)
-    report = json.loads(run("validate", "--format", "json", path).output)
+    report = json.loads(run("validate", "--format", "json", path).output)["validate"]
     (g3s,) = [f for f in report["files"][0]["findings"] if f["rule_id"] == "AVG021"]
     assert g3s["severity"] == "warning" and "g3s.xlarge" in g3s["message"] and "g4dn" in g3s["hint"]
     line = path.read_text().splitlines()[g3s["line"] - 1]
@@ -82,7 +82,7 @@ def test_validate_as_a_subprocess():
     )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    report = json.loads(proc.stdout)
+    report = json.loads(proc.stdout)["validate"]
     assert [f["file"] for f in report["files"]] == [str(p) for p in EXAMPLES]
 
 
@@ -90,9 +90,12 @@ def test_json_shape():
     path = CASES / "AVG002-fail-memroy.yaml"
     result = run("validate", "--format", "json", path)
     assert result.exit_code == 1
-    report = json.loads(result.output)
-    # version 1 added `version`, files[].waived and summary.waived; the original keys keep their meaning
-    assert set(report) == {"version", "files", "summary"} and report["version"] == 1
+    envelope = json.loads(result.output)
+    # version 2 put validate's keys (version 1: files, summary) under "validate", with findings and error beside
+    assert set(envelope) == {"version", "validate", "findings", "error"} and envelope["version"] == 2
+    assert envelope["error"] is None and envelope["findings"] == envelope["validate"]["files"][0]["findings"]
+    report = envelope["validate"]
+    assert set(report) == {"files", "summary"}
     assert report["summary"] == {"error": 1, "warning": 0, "info": 0, "waived": 0}
     (entry,) = report["files"]
     assert entry["file"] == str(path)
@@ -106,7 +109,7 @@ def test_json_shape():
 
 def test_json_lists_every_file_even_clean_ones():
     report = json.loads(
-        run("validate", "-f", "json", CASES / "AVG008-pass.yaml", CASES / "AVG002-fail-memroy.yaml").output)
+        run("validate", "-f", "json", CASES / "AVG008-pass.yaml", CASES / "AVG002-fail-memroy.yaml").output)["validate"]
     assert [len(entry["findings"]) for entry in report["files"]] == [0, 1]
 
 
@@ -139,12 +142,12 @@ def test_notes_do_not_fail_strict_and_quiet_hides_them():
 
 def test_missing_file_argument_is_a_usage_error():
     result = CliRunner().invoke(app, ["validate"])
-    assert result.exit_code == 2
+    assert result.exit_code == 64
 
 
 def test_unknown_option_is_a_usage_error():
-    assert CliRunner().invoke(app, ["validate", "--no-such-option", str(AV_WORKFLOW)]).exit_code == 2
-    assert CliRunner().invoke(app, ["validate", "--format", "xml", str(AV_WORKFLOW)]).exit_code == 2
+    assert CliRunner().invoke(app, ["validate", "--no-such-option", str(AV_WORKFLOW)]).exit_code == 64
+    assert CliRunner().invoke(app, ["validate", "--format", "xml", str(AV_WORKFLOW)]).exit_code == 64
 
 
 def test_missing_file_is_a_finding_not_a_traceback(tmp_path):
@@ -154,7 +157,7 @@ def test_missing_file_is_a_finding_not_a_traceback(tmp_path):
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "Traceback" not in result.output
     assert "AVG001" in result.output and "cannot read the file" in result.output
-    report = json.loads(CliRunner().invoke(app, ["validate", "-f", "json", str(missing)]).output)
+    report = json.loads(CliRunner().invoke(app, ["validate", "-f", "json", str(missing)]).output)["validate"]
     (finding,) = report["files"][0]["findings"]
     assert finding["rule_id"] == "AVG001" and finding["file"] == str(missing) and finding["line"] == 0
 
@@ -169,7 +172,7 @@ def test_a_directory_or_binary_file_is_a_finding(tmp_path):
 
 
 def test_every_reported_rule_id_is_in_the_catalog():
-    report = json.loads(run("validate", "-f", "json", *sorted(CASES.glob("*.yaml"))).output)
+    report = json.loads(run("validate", "-f", "json", *sorted(CASES.glob("*.yaml"))).output)["validate"]
     ids = {f["rule_id"] for entry in report["files"] for f in entry["findings"]}
     assert ids <= set(RULES)
     assert ids == set(RULES)  # the fixtures exercise every rule through the CLI too
@@ -251,7 +254,7 @@ def test_graph_of_an_invalid_file_fails_with_its_errors():
 def test_graph_of_a_missing_file(tmp_path):
     result = CliRunner().invoke(app, ["graph", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 1 and "AVG001" in result.output
-    assert CliRunner().invoke(app, ["graph"]).exit_code == 2
+    assert CliRunner().invoke(app, ["graph"]).exit_code == 64
 
 
 SECRET_WORKFLOW = """\

@@ -150,9 +150,11 @@ def test_github_commands_and_escaping(severity, command, tmp_path):
 
 
 def test_json_has_a_version_and_keeps_its_keys():
-    report = json.loads(run("validate", "-f", "json", CASES / "AVG002-fail-memroy.yaml").output)
-    assert report["version"] == 1
-    assert set(report) == {"version", "files", "summary"}
+    envelope = json.loads(run("validate", "-f", "json", CASES / "AVG002-fail-memroy.yaml").output)
+    assert envelope["version"] == 2
+    assert set(envelope) == {"version", "validate", "findings", "error"}
+    report = envelope["validate"]
+    assert set(report) == {"files", "summary"}
     assert set(report["files"][0]) == {"file", "findings", "waived"}
     assert report["summary"] == {"error": 1, "warning": 0, "info": 0, "waived": 0}
 
@@ -177,7 +179,7 @@ def test_a_waiver_keeps_strict_green_and_is_listed(tmp_path):
     assert run("validate", "--strict", workflow).exit_code == 0
     text = run("validate", "--strict", workflow).output
     assert "waived  AVG029" in text and "a sandbox-only demo" in text and "1 waived" in text
-    report = json.loads(run("validate", "-f", "json", workflow).output)
+    report = json.loads(run("validate", "-f", "json", workflow).output)["validate"]
     (waived,) = report["files"][0]["waived"]
     assert waived["rule_id"] == "AVG029" and waived["waiver"] == "a sandbox-only demo, never applied on AWS"
     assert report["summary"]["warning"] == 0 and report["summary"]["waived"] == 1

@@ -21,7 +21,7 @@ from generator.workflow import schema, source
 from generator.workflow.findings import Severity, has_errors
 from generator.workflow.graph import to_dot, to_mermaid
 from generator.workflow.load import LoadResult, load_text
-from generator.workflow.report import findings_json
+from generator.workflow.report import findings_report
 from generator.workflow.rules import RULES
 from tests.validate.test_source_libyaml import findings_by_ruamel
 
@@ -100,7 +100,7 @@ def check(result: LoadResult, text: str, path: str) -> None:
     if result.workflow is None:
         assert has_errors(result.findings), "no workflow and no error to say why"
     assert result.ok == (result.workflow is not None and not has_errors(result.findings))
-    json.loads(findings_json({path: result.findings}))
+    json.dumps(findings_report({path: result.findings}))
     if result.workflow is not None:
         to_mermaid(result.workflow)
         to_dot(result.workflow)

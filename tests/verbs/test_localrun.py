@@ -206,9 +206,9 @@ def test_run_refuses_errors_unless_allowed_and_the_guard_stops_the_loop(cli, loo
 
 
 def test_run_usage_errors(cli, text_workflow, tmp_path, monkeypatch):
-    assert cli("run", text_workflow, "-i", text_workflow).exit_code == 2  # --local is required
-    assert cli("run", text_workflow, "--local").exit_code == 2  # no input
-    assert cli("run", text_workflow, "--local", "-i", text_workflow, "-e", "1BAD").exit_code == 2
+    assert cli("run", text_workflow, "-i", text_workflow).exit_code == 64  # --local is required
+    assert cli("run", text_workflow, "--local").exit_code == 64  # no input
+    assert cli("run", text_workflow, "--local", "-i", text_workflow, "-e", "1BAD").exit_code == 64
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "tr" else "/bin/" + name)
     missing = cli("run", text_workflow, "--local", "-i", text_workflow)
     assert missing.exit_code == 1 and "command 'tr', used by upper" in missing.stderr

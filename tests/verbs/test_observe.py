@@ -154,7 +154,7 @@ def test_logs_command_mistakes(cli, aws_env, workflow_file):
     unknown = cli("logs", workflow_file, "nope")
     assert unknown.exit_code == 1 and "no function 'nope'" in unknown.stderr and "split, count" in unknown.stderr
     bad = cli("logs", workflow_file, "--since", "yesterday")
-    assert bad.exit_code == 2 and "10m, 2h, 1d" in bad.stderr
+    assert bad.exit_code == 64 and "10m, 2h, 1d" in bad.stderr
     empty = cli("logs", workflow_file)
     assert empty.exit_code == 0
     assert "no log group /aws/lambda/split" in empty.stderr and "no log lines" in empty.stderr
@@ -193,5 +193,6 @@ def test_status(cli, deployed_logs, workflow, workflow_file):
     assert "split" in result.stdout and "script failed" in result.stdout
     assert "no Lambda function count" in result.stderr
     report = json.loads(cli("status", workflow_file, "--json").stdout)
-    data = report["functions"]
-    assert report["version"] == 1 and [d["name"] for d in data] == ["split", "count"] and data[0]["deployed"] is True
+    data = report["status"]["functions"]
+    assert report["version"] == 2 and report["error"] is None
+    assert [d["name"] for d in data] == ["split", "count"] and data[0]["deployed"] is True

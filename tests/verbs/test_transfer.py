@@ -140,14 +140,16 @@ def test_put_ls_get_speak_json_for_tools(cli, bucket, tmp_path):
     endpoint, _ = bucket
     tree = write_tree(tmp_path / "clips", {"a.mp4": "aaa", "day1/b.mp4": "bb"})
     put = json.loads(cli("put", tree, "-b", f"{BUCKET}/in", "--endpoint-url", endpoint, "--format", "json").stdout)
-    assert put["version"] == 1 and put["uploaded"] == ["in/a.mp4", "in/day1/b.mp4"] and put["bytes"] == 5
+    assert put["version"] == 2 and put["error"] is None
+    put = put["put"]
+    assert put["uploaded"] == ["in/a.mp4", "in/day1/b.mp4"] and put["bytes"] == 5
     listing = json.loads(cli("ls", "-b", f"{BUCKET}/in", "--endpoint-url", endpoint, "--format", "json").stdout)
-    assert [(o["key"], o["size"]) for o in listing["objects"]] == [("in/a.mp4", 3), ("in/day1/b.mp4", 2)]
+    assert [(o["key"], o["size"]) for o in listing["ls"]["objects"]] == [("in/a.mp4", 3), ("in/day1/b.mp4", 2)]
     got = cli("get", "-b", f"{BUCKET}/in", "-p", tmp_path / "back", "--endpoint-url", endpoint, "--format", "json")
-    fetched = json.loads(got.stdout)
+    fetched = json.loads(got.stdout)["get"]
     assert got.exit_code == 0 and sorted(d["key"] for d in fetched["downloaded"]) == ["in/a.mp4", "in/day1/b.mp4"]
     again = json.loads(cli("get", "-b", f"{BUCKET}/in", "-p", tmp_path / "back", "--endpoint-url", endpoint,
-                           "--format", "json").stdout)
+                           "--format", "json").stdout)["get"]
     assert again["downloaded"] == [] and len(again["skipped"]) == 2  # identical files are not written again
 
 
@@ -317,4 +319,4 @@ def test_put_and_ls_in_the_sandbox_share_its_state(cli, tmp_path, monkeypatch):
     assert listing.exit_code == 0, listing.output
     assert "in/v.mp4" in listing.stdout
     usage = cli("ls", "-b", BUCKET, "--sandbox")
-    assert usage.exit_code == 2 and "--workdir" in usage.stderr
+    assert usage.exit_code == 64 and "--workdir" in usage.stderr

@@ -1,0 +1,92 @@
+"""One contract for pipelines (issue #29): JSON on stdout is always one envelope, every command takes
+--no-color, -q leaves notes out of every format, and a usage error never shares an exit code with a result."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from generator.cli import app
+from generator.cli.app import COMMANDS
+
+BROKEN = "functions:\n  aws:\n  - lambda:\n      name: x\n      memroy: 5\n"
+# every command with --format json, with what it needs besides the workflow (nothing reaches AWS: the
+# workflow's errors stop each before it connects or runs terraform)
+JSON_COMMANDS = {"validate": [], "plan": [], "outputs": [], "status": [], "ls": [], "get": [],
+                 "put": ["-b", "bucket/in", "video.mp4"]}  # put: the workflow, then what to upload
+
+
+@pytest.fixture
+def broken(tmp_path):
+    path = tmp_path / "workflow.yaml"
+    path.write_text(BROKEN)
+    return path
+
+
+@pytest.mark.parametrize("command", sorted(JSON_COMMANDS))
+def test_a_broken_workflow_is_one_json_envelope_on_stdout(command, broken):
+    result = CliRunner().invoke(app, [command, str(broken), *JSON_COMMANDS[command], "--format", "json"])
+    assert result.exit_code == 1, result.output
+    envelope = json.loads(result.stdout)  # the whole of stdout: one object, nothing else
+    assert list(envelope) == ["version", command, "findings", "error"] and envelope["version"] == 2
+    assert [(f["rule_id"], f["line"]) for f in envelope["findings"]] == [("AVG002", 5)]
+    if command == "validate":  # findings are its result, not an error
+        assert envelope["error"] is None
+    else:
+        assert envelope[command] is None and envelope["error"]["code"] == "workflow"
+        assert "the workflow has errors" in envelope["error"]["message"]
+
+
+def test_json_alias_is_hidden_but_works(broken):
+    result = CliRunner().invoke(app, ["status", str(broken), "--json"])
+    assert result.exit_code == 1 and json.loads(result.stdout)["error"]["code"] == "workflow"
+    assert "--json" not in CliRunner().invoke(app, ["status", "--help"]).stdout
+
+
+def test_an_avgen_error_is_the_envelopes_error(tmp_path):
+    """Errors other than findings (here: --sandbox without a workflow or --workdir) go in it too."""
+    result = CliRunner().invoke(app, ["ls", "--sandbox", "--format", "json"])
+    assert result.exit_code == 64
+    envelope = json.loads(result.stdout)
+    assert envelope["ls"] is None and envelope["findings"] == [] and envelope["error"]["code"] == "usage"
+
+
+@pytest.mark.parametrize("command", [name for _, name, _ in COMMANDS] + ["sandbox up", "sandbox down",
+                                                                         "models fetch"])
+def test_every_command_takes_no_color(command):
+    result = CliRunner().invoke(app, [*command.split(), "--no-color", "--help"])
+    assert result.exit_code == 0 and "--no-color" in result.stdout, result.output
+
+
+def test_usage_errors_exit_64_on_every_command():
+    for _, name, _ in COMMANDS:
+        result = CliRunner().invoke(app, [name, "--no-such-option", "x.yaml"])
+        assert result.exit_code == 64, (name, result.output)
+    assert CliRunner().invoke(app, ["--no-such-option"]).exit_code == 64
+    assert CliRunner().invoke(app, ["valdate"]).exit_code == 64
+
+
+NOTE_ONLY = """functions:
+  aws:
+  - lambda:
+      name: copy
+      container: {image: alpine:3.19}
+      init_script: copy.sh
+      input: [{storage_provider: s3, path: acme-media-bucket/in}]
+      output: [{storage_provider: s3, path: acme-media-bucket/out}]
+"""
+
+
+@pytest.mark.parametrize("output_format", ["github", "json", "sarif"])
+def test_quiet_leaves_notes_out_of_machine_formats(tmp_path, monkeypatch, output_format):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "copy.sh").write_text("#!/bin/sh\ncp \"$INPUT_FILE_PATH\" \"$TMP_OUTPUT_DIR\"\n")
+    (tmp_path / "workflow.yaml").write_text(NOTE_ONLY)
+    loud = CliRunner().invoke(app, ["validate", "workflow.yaml", "-f", output_format])
+    quiet = CliRunner().invoke(app, ["validate", "workflow.yaml", "-f", output_format, "-q"])
+    assert loud.exit_code == quiet.exit_code == 0, loud.output
+    notes = {"github": "::notice ", "json": '"severity": "info"', "sarif": '"level": "note",\n'}[output_format]
+    results = {"github": "::", "json": '"rule_id"', "sarif": '"ruleId"'}[output_format]
+    assert notes in loud.stdout
+    assert notes not in quiet.stdout and quiet.stdout.count(results) < loud.stdout.count(results)
