@@ -85,3 +85,28 @@ def test_the_action_steps_run_as_shell(repo):
     proc = sh(work, {**env, "WORKFLOW": inputs["workflow"], "STRICT": "true"}, validate["run"], check=False)
     assert proc.returncode == 1 and "::error file=media/workflow.yaml,line=" in proc.stdout
     assert "title=AVG002::unknown key `memroy`" in proc.stdout
+
+
+def test_the_action_plan_step_fails_on_a_usage_error_and_accepts_changes(tmp_path):
+    """The Plan step's shell as written, against a stand-in `avgen plan` that exits as asked: changes (2) pass,
+    failures fail; and the real CLI's answer to a mistyped option (64, never 2) fails the step."""
+    steps = YAML(typ="safe").load((ROOT / "action.yml").read_text())["runs"]["steps"]
+    (plan,) = [step for step in steps if step.get("name") == "Plan"]
+    assert "--detailed-exitcode" in plan["run"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stub = bin_dir / "avgen"
+    stub.write_text('#!/bin/sh\necho "$@" > "$ARGS_FILE"\nexit "$PLAN_EXIT"\n')
+    stub.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "ARGS_FILE": str(tmp_path / "args"),
+           "WORKFLOW": "media/workflow.yaml", "GENERATED": "media/terraform"}
+    outcomes = {code: sh(tmp_path, {**env, "PLAN_EXIT": str(code)}, plan["run"], check=False).returncode
+                for code in (0, 1, 2, 64)}
+    assert outcomes == {0: 0, 1: 1, 2: 0, 64: 64}
+    assert "--detailed-exitcode" in (tmp_path / "args").read_text()
+    # the real CLI, given the step's command line with a mistyped option: a usage error, so the step fails
+    shim = bin_dir / "avgen"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m generator.cli "$@"\n')
+    typo = plan["run"].replace("--no-color", "--no-colour")
+    proc = sh(tmp_path, {**env, "PYTHONPATH": str(ROOT)}, typo, check=False)
+    assert proc.returncode == 64 and "No such option: --no-colour" in proc.stderr
