@@ -258,6 +258,18 @@ def loop_message(chain: Sequence[str], why: str) -> str:
             "Their outputs trigger one another; send one of them to a folder none of them reads")
 
 
+def absolute_paths(environment: Mapping[str, str], cwd: Path) -> dict[str, str]:
+    """`environment` with each value that is a relative path to an existing file or folder under `cwd` made
+    absolute: the scripts run in a temporary folder of their own, where a relative path names nothing."""
+    resolved = {}
+    for name, value in environment.items():
+        path = Path(value)
+        if value and not path.is_absolute() and (cwd / path).exists():
+            value = str((cwd / path).resolve())
+        resolved[name] = value
+    return resolved
+
+
 # --- the runner -----------------------------------------------------------------------------------
 
 

@@ -297,3 +297,18 @@ def test_av_workflow_gives_the_video_with_boxes_and_subtitles(cli, tmp_path, tin
     assert "lazy dog" in (bucket / "result" / "my_video.srt").read_text()  # the 3 s video holds one sentence
     assert (bucket / "result" / "my_video.avi").stat().st_size > 0
     assert "ok: 3 invocations, 4 outputs, 0 failed" in result.stdout
+
+
+def test_an_env_value_that_is_a_relative_path_here_is_made_absolute(cli, text_workflow, tmp_path, monkeypatch):
+    # the scripts run in a temporary folder: `-e YOLO_WEIGHTS=models/x.weights` must still name the file
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "x.weights").write_text("w")
+    source = tmp_path / "in.txt"
+    source.write_text("x")
+    result = cli("run", text_workflow, "--local", "-i", source, "-e", "GREETING=models/x.weights",
+                 "-e", "JOB_ONLY=no/such/file")
+    assert result.exit_code == 0, result.output
+    env_txt = text_workflow.parent / ".avgen" / "text-local" / "text-bucket" / "upper" / "env.txt"
+    assert env_txt.read_text() == f"{tmp_path / 'models' / 'x.weights'} no/such/file\n"
+    assert f"--env GREETING={tmp_path / 'models' / 'x.weights'}" in result.stderr
