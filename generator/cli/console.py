@@ -163,6 +163,8 @@ class AvgenGroup(TyperGroup):
             err.print(f"[bold red]error:[/] {escape(str(exc))}")
             if isinstance(exc, TerraformError) and exc.output.strip():
                 err.print(exc.output, markup=False, highlight=False)
+            if isinstance(exc, TerraformError) and exc.hint:
+                err.print(f"[yellow]hint:[/] {escape(exc.hint)}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP where a command turns them into one
             # terraform was let finish writing its state (generator/deploy/terraform.py): nothing half-recorded
