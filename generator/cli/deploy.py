@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn,
+)
 from rich.table import Table
 
 from generator.cli.console import (
@@ -123,13 +125,13 @@ def confirm_with(auto_approve: bool, verb: str):
 class ApplyProgress:
     """Terraform's -json apply events as a progress bar: one step per resource."""
 
-    def __init__(self):
+    def __init__(self, work: str = "terraform plan and apply"):
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TimeElapsedColumn(), console=err.rich, transient=False,
                                  disable=not err.is_terminal)
-        self.task = None
+        self.task = TaskID(0)  # the real one from __enter__
         # without a terminal (CI) the bar is off: plain lines say that terraform is still at work
-        self.beat = contextlib.nullcontext() if err.is_terminal else heartbeat("terraform plan and apply…")
+        self.beat = contextlib.nullcontext() if err.is_terminal else heartbeat(f"{work}…")
 
     def __enter__(self):
         self.beat.__enter__()
@@ -221,7 +223,7 @@ def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
         err.print("[bold red]error:[/] --force only goes with --delete-buckets")
         raise typer.Exit(EXIT_USAGE)
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
-    with ApplyProgress() as progress:
+    with ApplyProgress("terraform destroy") as progress:
         outcome = run_deploy(lambda: dep.destroy(progress.confirming(auto_approve, "destroy"), on_event=progress,
                                                  delete_buckets=delete_buckets, force=force), file)
     if outcome.summary and not outcome.summary.has_changes:
