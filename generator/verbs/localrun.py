@@ -77,6 +77,8 @@ SHELL_WORDS = frozenset("""
 """.split())
 _COMMAND_START = re.compile(r"(?:^|;|&&|\|\||(?<![<>])&(?!>)|(?<!>)\||\$\(|`|\bthen\b|\bdo\b|\belse\b)\s*")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+# a here-document's start, `<<WORD`, `<<-'WORD'`, `<< "WORD"`, `<<\WORD` (not a here-string, `<<<`)
+_HEREDOC = re.compile(r"(?<![<\w)])<<(?!<)(-?)\s*\\?([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 
 
 # --- what the scripts need ------------------------------------------------------------------------
@@ -107,8 +109,17 @@ def script_commands(text: str) -> list[str]:
     A heuristic: words built from variables or quotes are left out; for `avgen-handler` the subcommand
     is kept (`avgen-handler yolo`)."""
     found: dict[str, None] = {}
+    # the delimiters of the here-documents still open: their bodies are data (a Python program for
+    # `python3 - <<'PY'`), not commands
+    open_docs: list[tuple[str, str]] = []
     for raw in text.splitlines():
+        if open_docs:
+            dash, delimiter = open_docs[0]
+            if (raw.lstrip("\t") if dash else raw) == delimiter:
+                open_docs.pop(0)
+            continue
         line = raw.split(" #", 1)[0] if not raw.lstrip().startswith("#") else ""
+        open_docs = [(m.group(1), m.group(3)) for m in _HEREDOC.finditer(line)]
         for piece in _COMMAND_START.split(line):
             words = [w for w in piece.strip().split() if w]
             while words and _ASSIGNMENT.match(words[0]):
