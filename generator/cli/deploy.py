@@ -91,6 +91,14 @@ def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = Fa
              show_default=False)] = None):
     """Generate the Terraform, init once, and save a plan; print what it would change.
 
+    Examples:
+
+      avgen plan workflow.yaml
+
+      avgen plan workflow.yaml --sandbox --plugin-dir /opt/tf-plugins
+
+      avgen plan workflow.yaml --summary-md plan.md   # for a PR comment
+
     Exit codes (like terraform's -detailed-exitcode): 0 no changes, 2 changes, 1 error.
     """
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin, no_color)
@@ -189,6 +197,12 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
                    "keeping their notification rules; without it the apply stops when one is off.")] = False):
     """Deploy the workflow: apply the saved plan when it is current, otherwise plan first, then apply.
 
+    Examples:
+
+      avgen apply workflow.yaml
+
+      avgen apply workflow.yaml --sandbox --auto-approve    # no AWS account needed
+
     Shows the plan and asks before changing anything (--auto-approve for pipelines); prints the outputs
     you need next. Triggers on buckets avgen does not create are EventBridge rules: such a bucket must exist
     and send its events to EventBridge (--enable-eventbridge). Exit codes: 0 applied (or nothing to do),
@@ -217,6 +231,12 @@ def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
                 "--force", help="With --delete-buckets: delete the buckets' objects (all versions) too.")] = False):
     """Remove the deployed workflow: functions, jobs, queues, roles, notifications, alerts.
 
+    Examples:
+
+      avgen destroy workflow.yaml
+
+      avgen destroy workflow.yaml --delete-buckets --force  # the files too
+
     Like SCAR's `rm`, the buckets and the files in them are kept unless --delete-buckets is given.
     """
     if force and not delete_buckets:
@@ -239,7 +259,14 @@ def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
             plugin_dir: PluginDirOpt = None, terraform_bin: TerraformBinOpt = "terraform",
             no_color: NoColorOpt = False,
             output_format: FormatOpt = Format.text, as_json: JsonOpt = False):
-    """Show what is deployed: bucket names, functions, repositories, queues, the alert topic."""
+    """Show what is deployed: bucket names, functions, repositories, queues, the alert topic.
+
+    Examples:
+
+      avgen outputs workflow.yaml
+
+      avgen outputs workflow.yaml --sandbox --format json
+    """
     dep = deployment(file, workdir, sandbox, None, None, None, plugin_dir, terraform_bin, no_color)
     outcome = run_deploy(dep.outputs, file)
     if as_json or output_format is Format.json:
@@ -256,6 +283,12 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
           no_color: NoColorOpt = False, auto_approve: AutoApproveOpt = False):
     """Write each function's container build context: FROM its container.image, plus avgen's runtime,
     the media handlers and its script.
+
+    Examples:
+
+      avgen build workflow.yaml                  # the contexts only, to build them elsewhere
+
+      avgen build workflow.yaml --push && avgen apply workflow.yaml
 
     Contexts go to WORKDIR/images/FUNCTION. With --push (where a Docker engine runs), avgen creates the ECR
     repositories if needed, builds and pushes every image, and writes the digests to
