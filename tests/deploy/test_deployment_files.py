@@ -66,11 +66,10 @@ def test_outputs_after_a_destroy_do_not_read_as_live(tmp_path):
 
 
 def test_outputs_without_sandbox_asks_about_the_sandbox_deployment_there_is(tmp_path):
-    import shutil
+    from tests.conftest import copy_example
 
     folder = tmp_path / "video-process"
-    shutil.copytree(Path(__file__).parents[2] / "examples" / "video-process", folder,
-                    ignore=shutil.ignore_patterns(".avgen"))
+    copy_example(Path(__file__).parents[2] / "examples" / "video-process", folder)
     workflow = folder / "workflow.yaml"
     with pytest.raises(DeployError) as nothing:
         Deployment(workflow, DeployOptions()).outputs()
