@@ -52,11 +52,12 @@ class TerraformNotFound(AvgenError):
 class TerraformError(AvgenError):
     """terraform failed; `output` holds what it printed (its own error messages, intact)."""
 
-    def __init__(self, command: str, returncode: int, output: str):
+    def __init__(self, command: str, returncode: int, output: str, hint: str = ""):
         super().__init__(f"`{command}` failed with exit code {returncode}")
         self.command = command
         self.returncode = returncode
         self.output = output
+        self.hint = hint  # avgen's one line after terraform's text: what to do about it
 
 
 class BuildError(AvgenError, RuntimeError):

@@ -40,6 +40,8 @@ DELEGATED = "delegated"
 FAILED = "failed"        # the script exited non-zero
 TIMED_OUT = "timed_out"  # the script was killed at the end of its time budget
 ERROR = "error"          # the runtime could not do its part (object gone, S3 or Batch refused, ...)
+# the log line of an output not written again (it triggers nothing); the sandbox's executor looks for it
+UNCHANGED_OUTPUT = "output unchanged, not rewritten"
 _OK = (SUCCEEDED, SKIPPED, DELEGATED)
 
 
@@ -295,7 +297,7 @@ class _Invocation:
             existing = self.storage.head(upload.bucket, upload.key)
             if existing is not None and existing.sha256 == digests[upload.path]:
                 unchanged.append(target)
-                self.log.info("output unchanged, not rewritten", phase="upload", target=target)
+                self.log.info(UNCHANGED_OUTPUT, phase="upload", target=target)
             else:
                 pending.append((upload, target))
         uploaded = []

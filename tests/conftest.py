@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,25 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+def copy_example(source: Path, destination: Path) -> Path:
+    """A copy of an example folder as the checkout holds it: the files git tracks, without what a user left
+    there (following an example's README writes video-process.yaml and .avgen/ into it). Outside a git
+    checkout, or for a folder git does not track, all of it but .avgen/."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z", "--", "."], cwd=source, capture_output=True,
+                                check=True).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        listed = []
+    tracked = [name for name in listed if name and (source / name).is_file()]  # not those deleted here
+    if not tracked:
+        shutil.copytree(source, destination, ignore=shutil.ignore_patterns(".avgen"))
+        return destination
+    for name in tracked:
+        (destination / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / name, destination / name)
+    return destination
 
 
 def free_loopback_port() -> int:

@@ -55,15 +55,37 @@ def test_help_paragraphs_wrap_at_the_terminal_width_and_examples_keep_their_line
     assert re.search(r"^ +avgen models fetch yolov3 --to s3://my-bucket/models", fetch, re.M), fetch
 
 
+def test_every_commands_help_has_an_example():
+    """A newcomer reads `avgen CMD --help` first: each command shows at least one command line to start from."""
+    import typer
+    from typer.testing import CliRunner
+
+    from generator.cli import app
+
+    def commands(group, path: tuple[str, ...] = ()):
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):  # a group (typer's own click, not the click package)
+                yield from commands(command, (*path, name))
+            else:
+                yield (*path, name)
+
+    every = list(commands(typer.main.get_command(app)))
+    assert ("schema",) in every and ("sandbox", "down") in every
+    for command in every:
+        text = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"}).output
+        assert re.search(rf"Examples?:\s+[^\n]*\bavgen {' '.join(command)}\b", text), text
+
+
 # Which rooms of generator/ each room may import (data flows cli → workflow → render → deploy/verbs → aws).
 MAY_IMPORT = {
     # workdirs: a leaf that names a workflow from its files (one rule for its name and its folders)
     "workflow": {"workflow", "errors", "workdirs"},
     "render": {"render", "workflow", "errors"},
     "aws": {"aws", "errors", "workdirs"},
-    "verbs": {"verbs", "workflow", "aws", "errors", "workdirs"},
-    "deploy": {"deploy", "render", "workflow", "aws", "errors", "workdirs"},
-    "errors": set(), "workdirs": set(),
+    # interrupts: a leaf that turns the signals ending avgen into one exception
+    "verbs": {"verbs", "workflow", "aws", "errors", "workdirs", "interrupts"},
+    "deploy": {"deploy", "render", "workflow", "aws", "errors", "workdirs", "interrupts"},
+    "errors": set(), "workdirs": set(), "interrupts": set(),
 }
 
 

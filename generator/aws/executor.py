@@ -21,6 +21,7 @@ its models between invocations; a redeployed function gets fresh ones. A Batch j
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from generator.aws.moto_internals import internal
+from lambda_src.core import UNCHANGED_OUTPUT
 from lambda_src.warm import SOCKET_VARIABLE, ContainerPool
 
 CONTEXTS_INDEX = "contexts.json"      # resource name → build context folder, written by write_contexts
@@ -106,6 +108,8 @@ class Executor:
         self._pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2, thread_name_prefix="avgen-run")
         self._lock = threading.Lock()
         self._activities: dict[str, Activity] = {}
+        # outputs a run found already there, identical, so not written again: they started nothing downstream
+        self._unchanged: list[dict[str, str]] = []
         self._clients: dict[str, Any] = {}
         self._shims = Path(tempfile.mkdtemp(prefix="avgen-sandbox-bin-"))
         handler_shim(self._shims)
@@ -123,8 +127,9 @@ class Executor:
     def activity(self) -> dict:
         with self._lock:
             items = [asdict(a) for a in self._activities.values()]
+            unchanged = list(self._unchanged)
         busy = sum(a["state"] in ("queued", "running") for a in items)
-        return {"version": 1, "enabled": self.enabled, "busy": busy, "activities": items}
+        return {"version": 1, "enabled": self.enabled, "busy": busy, "activities": items, "unchanged": unchanged}
 
     # -- triggers (from inside the emulator) -------------------------------------------------------
     def lambda_event(self, function_arn: str, event: dict) -> None:
@@ -303,6 +308,9 @@ class Executor:
             shutil.rmtree(run.scratch, ignore_errors=True)
         activity.seconds = time.monotonic() - began
         if code == 0:
+            with self._lock:
+                self._unchanged += [{"function": activity.function, "target": target}
+                                    for target in _unchanged_outputs(run.lines)]
             return True, ""
         return False, _failure_reason(run.lines, code)
 
@@ -351,6 +359,18 @@ class Executor:
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event),
                          MessageAttributes={"ErrorMessage": {"DataType": "String", "StringValue": reason[:1000] or
                                                              "failed"}})
+
+
+def _unchanged_outputs(lines: list[str]) -> list[str]:
+    """The outputs the runtime's log lines say were not written again (identical to the object there)."""
+    found = []
+    for line in lines:
+        if line.startswith("{") and UNCHANGED_OUTPUT in line:
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if record.get("message") == UNCHANGED_OUTPUT:
+                    found.append(str(record.get("target", "")))
+    return found
 
 
 def _failure_reason(lines: list[str], code: int) -> str:

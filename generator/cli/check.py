@@ -47,7 +47,15 @@ def validate(
 ):
     """Check workflow files: schema, names, limits, the graph of triggers (loops, overlaps) and GPU settings.
 
-    Exit codes: 0 clean (warnings allowed), 1 errors found (or warnings with --strict), 64 usage error.
+    Examples:
+
+      avgen validate workflow.yaml
+
+      avgen validate workflows/*.yaml --strict --format github   # in CI
+
+      avgen validate --together scar-split.yaml scar-darknet.yaml  # SCAR 3.x
+
+        Exit codes: 0 clean (warnings allowed), 1 errors found (or warnings with --strict), 64 usage error.
     Every finding has a stable rule id (AVG001 …) listed in docs/rules.md.
     """
     results: dict[str, list] = {}
@@ -81,6 +89,10 @@ def validate(
 def schema():
     """Print the JSON Schema of the workflow format (SCAR's keys, their old spellings, the `avgen:` section).
 
+    Example:
+
+      avgen schema > avgen-workflow.schema.json
+
     Save it and point your editor at it: a first line `# yaml-language-server: $schema=avgen-workflow.schema.json`
     gives completion, descriptions and typo checks in VS Code (YAML extension), Neovim, JetBrains IDEs.
     """
@@ -96,6 +108,12 @@ def graph(
     """Draw the workflow: storage folders and the functions between them, with where each function runs.
 
     Paste the Mermaid output into a ```mermaid block of a PR or README; pipe DOT into `dot -Tpng`.
+
+    Examples:
+
+      avgen graph workflow.yaml
+
+      avgen graph workflow.yaml --format dot | dot -Tpng -o workflow.png
     """
     result = load_workflow(file, run_rules=False)
     if result.workflow is None or has_errors(result.findings):
@@ -114,6 +132,12 @@ def generate(
         "(a CI gate for committed Terraform).")] = False,
 ):
     """Write the workflow's Terraform (root module + modules) into a folder, for review and GitOps.
+
+    Examples:
+
+      avgen generate workflow.yaml -o infra/
+
+      avgen generate workflow.yaml -o infra/ --check   # in CI: still current?
 
     Only files avgen generated are ever overwritten or removed (listed in .avgen-manifest.json).
     Exit codes: 0 written or current, 1 workflow errors, stale output with --check, or files in the way.

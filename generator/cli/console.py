@@ -187,6 +187,8 @@ class AvgenGroup(TyperGroup):
             err.print(f"[bold red]error:[/] {escape(str(exc))}")
             if isinstance(exc, TerraformError) and exc.output.strip():
                 err.print(exc.output, markup=False, highlight=False)
+            if isinstance(exc, TerraformError) and exc.hint:
+                err.print(f"[yellow]hint:[/] {escape(exc.hint)}")
             _report_error(exc.code, str(exc))
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP where a command turns them into one

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn,
+)
 from rich.table import Table
 
 from generator.cli.console import (
@@ -88,6 +90,14 @@ def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = Fa
              show_default=False)] = None):
     """Generate the Terraform, init once, and save a plan; print what it would change.
 
+    Examples:
+
+      avgen plan workflow.yaml
+
+      avgen plan workflow.yaml --sandbox --plugin-dir /opt/tf-plugins
+
+      avgen plan workflow.yaml --summary-md plan.md   # for a PR comment
+
     Exit codes (as terraform's): 0 planned, 1 error; with --detailed-exitcode 0 no changes, 2 changes.
     """
     as_json = use_json(as_json or output_format is Format.json)
@@ -123,13 +133,13 @@ def confirm_with(auto_approve: bool, verb: str):
 class ApplyProgress:
     """Terraform's -json apply events as a progress bar: one step per resource."""
 
-    def __init__(self):
+    def __init__(self, work: str = "terraform plan and apply"):
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TimeElapsedColumn(), console=err.rich, transient=False,
                                  disable=not err.is_terminal)
-        self.task = None
+        self.task = TaskID(0)  # the real one from __enter__
         # without a terminal (CI) the bar is off: plain lines say that terraform is still at work
-        self.beat = contextlib.nullcontext() if err.is_terminal else heartbeat("terraform plan and apply…")
+        self.beat = contextlib.nullcontext() if err.is_terminal else heartbeat(f"{work}…")
 
     def __enter__(self):
         self.beat.__enter__()
@@ -187,6 +197,12 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
                    "keeping their notification rules; without it the apply stops when one is off.")] = False):
     """Deploy the workflow: apply the saved plan when it is current, otherwise plan first, then apply.
 
+    Examples:
+
+      avgen apply workflow.yaml
+
+      avgen apply workflow.yaml --sandbox --auto-approve    # no AWS account needed
+
     Shows the plan and asks before changing anything (--auto-approve for pipelines); prints the outputs
     you need next. Triggers on buckets avgen does not create are EventBridge rules: such a bucket must exist
     and send its events to EventBridge (--enable-eventbridge). Exit codes: 0 applied (or nothing to do),
@@ -215,13 +231,19 @@ def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
                 "--force", help="With --delete-buckets: delete the buckets' objects (all versions) too.")] = False):
     """Remove the deployed workflow: functions, jobs, queues, roles, notifications, alerts.
 
+    Examples:
+
+      avgen destroy workflow.yaml
+
+      avgen destroy workflow.yaml --delete-buckets --force  # the files too
+
     Like SCAR's `rm`, the buckets and the files in them are kept unless --delete-buckets is given.
     """
     if force and not delete_buckets:
         err.print("[bold red]error:[/] --force only goes with --delete-buckets")
         raise typer.Exit(EXIT_USAGE)
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin)
-    with ApplyProgress() as progress:
+    with ApplyProgress("terraform destroy") as progress:
         outcome = run_deploy(lambda: dep.destroy(progress.confirming(auto_approve, "destroy"), on_event=progress,
                                                  delete_buckets=delete_buckets, force=force), file)
     if outcome.summary and not outcome.summary.has_changes:
@@ -236,7 +258,14 @@ def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
 def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False,
             plugin_dir: PluginDirOpt = None, terraform_bin: TerraformBinOpt = "terraform",
             output_format: FormatOpt = Format.text, as_json: JsonOpt = False):
-    """Show what is deployed: bucket names, functions, repositories, queues, the alert topic."""
+    """Show what is deployed: bucket names, functions, repositories, queues, the alert topic.
+
+    Examples:
+
+      avgen outputs workflow.yaml
+
+      avgen outputs workflow.yaml --sandbox --format json
+    """
     as_json = use_json(as_json or output_format is Format.json)
     dep = deployment(file, workdir, sandbox, None, None, None, plugin_dir, terraform_bin)
     outcome = run_deploy(dep.outputs, file)
@@ -244,6 +273,8 @@ def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
         print_json({k: v.get("value") for k, v in sorted(outcome.outputs.items())})
     else:
         print_outputs(outcome.outputs, file, sandbox, workdir)
+
+
 def build(file: WorkflowArg, workdir: WorkdirOpt = None,
           push: Annotated[bool, typer.Option(
               "--push", help="Build the images, push them to the functions' ECR repositories (created first if "
@@ -254,6 +285,12 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
           auto_approve: AutoApproveOpt = False):
     """Write each function's container build context: FROM its container.image, plus avgen's runtime,
     the media handlers and its script.
+
+    Examples:
+
+      avgen build workflow.yaml                  # the contexts only, to build them elsewhere
+
+      avgen build workflow.yaml --push && avgen apply workflow.yaml
 
     Contexts go to WORKDIR/images/FUNCTION. With --push (where a Docker engine runs), avgen creates the ECR
     repositories if needed, builds and pushes every image, and writes the digests to

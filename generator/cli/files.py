@@ -170,6 +170,14 @@ def wait_for_workflow(sandbox, began: float) -> None:
     for activity in failed:
         out.print(f"[bold red]{escape(activity['state'])}[/]: {escape(activity['function'])} on "
                   f"{escape(activity['source'])}: {escape(activity['reason'][-1500:])}")
+    unchanged = report.get("unchanged") or []  # absent from a sandbox started by an older avgen
+    if unchanged:
+        targets = [u["target"] for u in unchanged]
+        shown = ", ".join(targets[:3]) + (f", … ({len(targets) - 3} more)" if len(targets) > 3 else "")
+        out.print(f"[yellow]{plural(len(targets), 'output')} already held the same content, so were not written "
+                  f"again and started no function downstream[/] (as on AWS): {escape(shown)}. To run the workflow "
+                  "again on the same input, delete them first (docs/everyday.md, \"Running again on the same "
+                  "input\")")
     if failed:
         out.print("[dim]details: avgen logs WORKFLOW --sandbox; avgen status WORKFLOW --sandbox[/]")
         raise typer.Exit(EXIT_FINDINGS)

@@ -129,7 +129,9 @@ def run(
     ] = None,
     env: Annotated[Optional[List[str]], typer.Option(
         "--env", "-e", show_default=False,
-        help="Set a variable for every function's script, NAME=VALUE (overrides the workflow's); repeatable.")
+        help="Set a variable for every function's script, NAME=VALUE (overrides the workflow's); repeatable. "
+             "A VALUE that is a relative path to an existing file or folder is made absolute (the scripts run "
+             "in a temporary folder).")
     ] = None,
     jobs: Annotated[Optional[int], typer.Option(
         "--jobs", "-j", min=1, show_default=False, help="Invocations at once \\[default: the number of cores].")
@@ -174,7 +176,7 @@ def run(
     Exit codes: 0 every invocation succeeded, 1 a failure, missing tools or a stopped loop, 64 usage error,
     128+N ended by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP): the scripts running were killed.
     """
-    from generator.verbs.localrun import Limits, check_tools, run_local, run_target
+    from generator.verbs.localrun import Limits, absolute_paths, check_tools, run_local, run_target
     from generator.verbs.transfer import S3Location, plan_put, start_location
 
     if not local:
@@ -184,7 +186,11 @@ def run(
         fail("--fresh empties local folders only; with an S3 API, delete objects yourself", EXIT_USAGE)
     if not inputs:
         fail("nothing to run on: give --input FILE (or a folder)", EXIT_USAGE)
-    overrides = parse_assignments(env, "--env")
+    given = parse_assignments(env, "--env")
+    overrides = absolute_paths(given, Path.cwd())
+    for name in given:
+        if overrides[name] != given[name]:
+            err.print(f"[dim]--env {escape(name)}={escape(overrides[name])}[/]")
     workflow = load(file, allow_errors=allow_errors)
     missing = check_tools(workflow)
     for tool in missing:

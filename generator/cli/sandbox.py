@@ -65,7 +65,12 @@ def up(file: Optional[List[Path]] = WorkflowOptional, workdir: WorkdirOpt = None
 
 @app.command()
 def down(file: Optional[List[Path]] = WorkflowOptional, workdir: WorkdirOpt = None):
-    """Stop the sandbox that `avgen sandbox up` started; its state stays for the next command."""
+    """Stop the sandbox that `avgen sandbox up` started; its state stays for the next command.
+
+    Example:
+
+      avgen sandbox down workflow.yaml
+    """
     from generator.aws.sandbox import stop_server
 
     state = state_of(file, workdir)

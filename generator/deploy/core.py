@@ -333,7 +333,11 @@ class Deployment:
         if outcome.blocked:
             return outcome
         if not (self.workdir / "terraform.tfstate").exists() and not (self.workdir / ".terraform").exists():
-            raise DeployError(f"nothing is deployed from {self.workdir}: run `avgen apply` first")
+            sandbox = default_workdir(self.workflow_file, sandbox=True)
+            sandboxed = not self.options.sandbox and self.options.workdir is None and (
+                sandbox / "terraform.tfstate").exists() and not (sandbox / DESTROYED_MARKER).exists()
+            also = "; the sandbox holds a deployment of it: did you mean --sandbox?" if sandboxed else ""
+            raise DeployError(f"nothing is deployed from {self.workdir}: run `avgen apply` first{also}")
         destroyed = self.workdir / DESTROYED_MARKER
         if destroyed.exists():
             raise DeployError(f"the workflow deployed from {self.workdir} was destroyed "

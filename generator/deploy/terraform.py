@@ -29,6 +29,9 @@ from generator.interrupts import interrupts_as_exceptions
 
 LineHandler = Callable[[str], None]
 STATE_FILES = ("terraform.tfstate", "terraform.tfstate.backup")
+# what `terraform init` says when it cannot get a provider: no registry (offline), or not in -plugin-dir
+PROVIDER_PROBLEMS = ("Failed to query available provider packages", "Failed to install provider",
+                     "Failed to resolve provider packages")
 
 
 
@@ -150,10 +153,22 @@ class TerraformRunner:
             flags["plugin_dir"] = str(Path(self.options.plugin_dir).resolve())
         if self.options.backend_config:
             flags["backend_config"] = list(self.options.backend_config)
-        self.run(self.argv("init", reconfigure=IsFlagged, **flags), on_line)
+        try:
+            self.run(self.argv("init", reconfigure=IsFlagged, **flags), on_line)
+        except TerraformError as exc:
+            if any(problem in exc.output for problem in PROVIDER_PROBLEMS):
+                exc.hint = self._provider_hint()
+            raise
         stamp.parent.mkdir(exist_ok=True)
         stamp.write_text(fingerprint)
         return True
+
+    def _provider_hint(self) -> str:
+        if self.options.plugin_dir:
+            return (f"the providers must be in --plugin-dir {self.options.plugin_dir} (or AVGEN_PLUGIN_DIR): "
+                    "fill it with `terraform providers mirror DIR` on a machine online")
+        return ("without the Terraform registry (offline), pass --plugin-dir DIR or set AVGEN_PLUGIN_DIR=DIR, a "
+                "folder of providers that `terraform providers mirror DIR` filled on a machine online")
 
     def _init_fingerprint(self) -> str:
         digest = hashlib.sha256()

@@ -77,6 +77,8 @@ SHELL_WORDS = frozenset("""
 """.split())
 _COMMAND_START = re.compile(r"(?:^|;|&&|\|\||(?<![<>])&(?!>)|(?<!>)\||\$\(|`|\bthen\b|\bdo\b|\belse\b)\s*")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+# a here-document's start, `<<WORD`, `<<-'WORD'`, `<< "WORD"`, `<<\WORD` (not a here-string, `<<<`)
+_HEREDOC = re.compile(r"(?<![<\w)])<<(?!<)(-?)\s*\\?([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 
 
 # --- what the scripts need ------------------------------------------------------------------------
@@ -107,8 +109,17 @@ def script_commands(text: str) -> list[str]:
     A heuristic: words built from variables or quotes are left out; for `avgen-handler` the subcommand
     is kept (`avgen-handler yolo`)."""
     found: dict[str, None] = {}
+    # the delimiters of the here-documents still open: their bodies are data (a Python program for
+    # `python3 - <<'PY'`), not commands
+    open_docs: list[tuple[str, str]] = []
     for raw in text.splitlines():
+        if open_docs:
+            dash, delimiter = open_docs[0]
+            if (raw.lstrip("\t") if dash else raw) == delimiter:
+                open_docs.pop(0)
+            continue
         line = raw.split(" #", 1)[0] if not raw.lstrip().startswith("#") else ""
+        open_docs = [(m.group(1), m.group(3)) for m in _HEREDOC.finditer(line)]
         for piece in _COMMAND_START.split(line):
             words = [w for w in piece.strip().split() if w]
             while words and _ASSIGNMENT.match(words[0]):
@@ -256,6 +267,18 @@ def loop_message(chain: Sequence[str], why: str) -> str:
     shown = " → ".join(chain if len(chain) <= 8 else [*chain[:3], "…", *chain[-4:]])
     return (f"stopped a runaway loop ({why}): {shown}. Functions involved: {', '.join(involved)}. "
             "Their outputs trigger one another; send one of them to a folder none of them reads")
+
+
+def absolute_paths(environment: Mapping[str, str], cwd: Path) -> dict[str, str]:
+    """`environment` with each value that is a relative path to an existing file or folder under `cwd` made
+    absolute: the scripts run in a temporary folder of their own, where a relative path names nothing."""
+    resolved = {}
+    for name, value in environment.items():
+        path = Path(value)
+        if value and not path.is_absolute() and (cwd / path).exists():
+            value = str((cwd / path).resolve())
+        resolved[name] = value
+    return resolved
 
 
 # --- the runner -----------------------------------------------------------------------------------

@@ -63,3 +63,32 @@ def test_outputs_after_a_destroy_do_not_read_as_live(tmp_path):
                             DeployOptions(workdir=workdir))
     with pytest.raises(DeployError, match="was destroyed .*buckets kept: media.*avgen apply"):
         deployment.outputs()
+
+
+def test_outputs_without_sandbox_asks_about_the_sandbox_deployment_there_is(tmp_path):
+    from tests.conftest import copy_example
+
+    folder = tmp_path / "video-process"
+    copy_example(Path(__file__).parents[2] / "examples" / "video-process", folder)
+    workflow = folder / "workflow.yaml"
+    with pytest.raises(DeployError) as nothing:
+        Deployment(workflow, DeployOptions()).outputs()
+    assert "run `avgen apply` first" in str(nothing.value) and "--sandbox" not in str(nothing.value)
+    sandbox = default_workdir(workflow, sandbox=True)
+    sandbox.mkdir(parents=True)
+    (sandbox / "terraform.tfstate").write_text("{}")  # what `avgen apply --sandbox` leaves
+    with pytest.raises(DeployError, match="did you mean --sandbox?"):
+        Deployment(workflow, DeployOptions()).outputs()
+
+
+def test_destroy_without_a_terminal_says_it_destroys(tmp_path):
+    from typer.testing import CliRunner
+
+    from generator.cli import app
+
+    empty = tmp_path / "plugins"
+    empty.mkdir()  # terraform init fails at once: the line says what was started
+    workflow = Path(__file__).parents[2] / "examples" / "video-process" / "workflow.yaml"
+    result = CliRunner().invoke(app, ["destroy", str(workflow), "-w", str(tmp_path / "w"), "--auto-approve",
+                                      "--plugin-dir", str(empty)])
+    assert "terraform destroy…" in result.stderr and "apply" not in result.stderr.splitlines()[0]

@@ -6,7 +6,6 @@ started again from its recording, as `avgen outputs --sandbox` would).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from typer.testing import CliRunner
 
 from generator.cli import app
 from generator.aws.sandbox import Sandbox
+from tests.conftest import copy_example as copy_tracked
 
 # one worker runs them all, in order: they share one deployment (pytest -n with --dist loadgroup)
 pytestmark = [pytest.mark.sandbox, pytest.mark.xdist_group("av-workflow-sandbox")]
@@ -26,7 +26,7 @@ def avgen(*args: str):
 
 
 def copy_example(name: str, dest: Path) -> Path:
-    shutil.copytree(EXAMPLES / name, dest / name, ignore=shutil.ignore_patterns(".avgen"))
+    copy_tracked(EXAMPLES / name, dest / name)
     return dest / name / "workflow.yaml"
 
 

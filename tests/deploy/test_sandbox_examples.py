@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from generator.aws.sandbox import Sandbox
 from generator.cli import app
+from tests.conftest import copy_example
 from tests.media import make_video, requires_tools
 from tests.realdata import LIBRIVOX_CLIP, PHOTOS, WHISPER_TINY_EN, YOLOV3_TINY, fetch_pinned_or_skip
 
@@ -37,7 +38,7 @@ def models(tmp_path_factory) -> Path:
 
 
 def deploy(name: str, root: Path, plugin_dir: Path, models: Path) -> tuple[Path, Path]:
-    shutil.copytree(EXAMPLES / name, root / name, ignore=shutil.ignore_patterns(".avgen"))
+    copy_example(EXAMPLES / name, root / name)
     workflow, workdir = root / name / "workflow.yaml", root / "deploy"
     result = avgen("apply", workflow, "--sandbox", "--auto-approve", "--plugin-dir", plugin_dir, "-w", workdir)
     assert result.exit_code == 0, result.output
@@ -102,7 +103,7 @@ def test_scar_3x_files_converted_run_in_the_sandbox_with_their_model(tmp_path, p
     weights and a video. The split runs as a Batch job; each frame's darknet run writes darknet's text and its
     picture into a request-id folder of its own."""
     folder = tmp_path / "scar-3x"
-    shutil.copytree(EXAMPLES / "video-process" / "scar-3x", folder)
+    copy_example(EXAMPLES / "video-process" / "scar-3x", folder)  # not the video-process.yaml a user made
     converted = folder / "video-process.yaml"
     result = avgen("convert", folder / "scar-batch-ffmpeg-split.yaml", folder / "scar-lambda-darknet.yaml",
                    "-o", converted)

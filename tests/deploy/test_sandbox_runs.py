@@ -68,6 +68,16 @@ def test_an_upload_runs_a_lambda_then_a_batch_job(deployed, tmp_path):
     assert stamped.startswith("hello\nstamped by job ") and "none" not in stamped
 
 
+def test_the_same_upload_again_says_its_unchanged_outputs_started_nothing_downstream(deployed, tmp_path):
+    assert put(deployed, tmp_path, "in", "again.txt").exit_code == 0
+    again = put(deployed, tmp_path, "in", "again.txt")
+    # sbx-copy writes the very same mid/again.txt: not rewritten, so sbx-stamp's job is not submitted
+    assert again.exit_code == 0, again.output
+    assert "workflow done: 1 invocation, 0 Batch jobs, 0 failed" in again.output
+    assert ("1 output already held the same content, so were not written again and started no function "
+            "downstream (as on AWS): s3://avgen-sandbox-test/mid/again.txt") in again.output
+
+
 def test_status_and_logs_read_what_ran_from_the_deployed_log_groups(deployed, tmp_path):
     workflow, workdir = deployed
     assert put(deployed, tmp_path, "in", "for-logs.txt").exit_code == 0

@@ -71,6 +71,37 @@ def test_init_runs_once_until_the_configuration_changes(tmp_path):
     assert tf.init() is True
 
 
+NEEDS_AWS = 'terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n  }\n}\n'
+
+
+@needs_terraform
+def test_init_without_the_registry_names_plugin_dir_after_terraforms_text(tmp_path):
+    (tmp_path / "main.tf").write_text(NEEDS_AWS)
+    # the registry out of reach, for sure: a provider mirror on a closed loopback port
+    config = tmp_path / "offline.tfrc"
+    config.write_text('provider_installation {\n  network_mirror { url = "https://127.0.0.1:9/" }\n}\n')
+    with pytest.raises(TerraformError) as info:
+        runner(tmp_path, env={"TF_CLI_CONFIG_FILE": str(config)}).init()
+    assert "Failed to query available provider packages" in info.value.output  # terraform's own text, kept
+    assert "--plugin-dir DIR" in info.value.hint and "AVGEN_PLUGIN_DIR" in info.value.hint
+
+
+@needs_terraform
+def test_a_plugin_dir_without_the_provider_is_named_after_terraforms_text(tmp_path):
+    from typer.testing import CliRunner
+
+    from generator.cli import app
+
+    empty = tmp_path / "plugins"
+    empty.mkdir()
+    result = CliRunner().invoke(app, ["plan", str(REPO / "examples/av-workflow/workflow.yaml"), "--plugin-dir",
+                                      str(empty), "-w", str(tmp_path / "w")])
+    assert result.exit_code == 1, result.output
+    text = result.stderr
+    assert "not found in any of the" in text
+    assert text.index("not found in any of the") < text.index(f"hint: the providers must be in --plugin-dir {empty}")
+
+
 def test_missing_terraform_is_a_clear_error(tmp_path):
     with pytest.raises(TerraformNotFound, match="--terraform-bin"):
         runner(tmp_path, terraform_bin="no-such-terraform-binary")

@@ -106,3 +106,24 @@ def test_ignored_lambda_settings_are_documented_with_their_warning():
     section = text.split("## Keys avgen accepts but ignores", 1)[1]
     for key in IGNORED_LAMBDA_SETTINGS:
         assert re.search(rf"`lambda\.{key}`[^|]*\| AVG008", section), key
+
+
+README = ROOT / "README.md"
+
+
+def test_the_readme_commands_table_names_every_command():
+    from generator.cli.app import COMMANDS, GROUPS
+
+    table = "\n".join(line for line in README.read_text().splitlines() if line.startswith("| `avgen "))
+    for name in [command for _, command, _ in COMMANDS] + list(GROUPS):
+        assert re.search(rf"`avgen (?:[a-z]+ / )*{name}\b", table), name
+
+
+def test_the_first_session_leaves_nothing_untracked_in_the_checkout():
+    """What a first session writes goes where .gitignore keeps it out of `git status` (.avgen/), or outside."""
+    session = README.read_text().split("## A first session", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    written = re.findall(r"(?:-o|--output)\s+(\S+)", session)
+    assert written, session
+    ignored = {line.strip() for line in (ROOT / ".gitignore").read_text().splitlines()}
+    for path in written:
+        assert path.startswith("/tmp/") or f"{path.split('/')[0]}/" in ignored, path

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
+
+from tests.conftest import copy_example
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "video-process"
@@ -18,7 +19,7 @@ EXAMPLE = ROOT / "examples" / "video-process"
 def repo(tmp_path):
     """A git repository holding a copy of an example and its generated Terraform, and `avgen` on PATH."""
     work = tmp_path / "repo"
-    shutil.copytree(EXAMPLE, work / "media")
+    copy_example(EXAMPLE, work / "media")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     shim = bin_dir / "avgen"

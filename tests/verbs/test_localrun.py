@@ -138,6 +138,23 @@ avgen-handler yolo image "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR"
     assert script_commands(script) == ["basename", "darknet", "sox", "python3", "tee", "avgen-handler yolo"]
 
 
+def test_here_document_bodies_are_not_read_as_commands():
+    script = """python3 - "$INPUT_FILE_PATH" <<'PY'
+import sys
+try:
+    open(sys.argv[1])
+except OSError:
+    raise
+PY
+cat <<-EOF > "$TMP_OUTPUT_DIR/note.txt"
+\tdone with it
+\tEOF
+tr a-z A-Z < "$INPUT_FILE_PATH" | cat <<< "here-string" # cat <<NOT a here-document in a comment
+sort -u "$INPUT_FILE_PATH"
+"""
+    assert script_commands(script) == ["python3", "cat", "tr", "sort"]
+
+
 def test_missing_tools_are_named_with_how_to_install_them():
     workflow = load_workflow(EXAMPLES / "av-workflow" / "workflow.yaml").workflow
     missing = check_tools(workflow, which=lambda name: None if name == "ffmpeg" else "/bin/" + name,
@@ -297,3 +314,30 @@ def test_av_workflow_gives_the_video_with_boxes_and_subtitles(cli, tmp_path, tin
     assert "lazy dog" in (bucket / "result" / "my_video.srt").read_text()  # the 3 s video holds one sentence
     assert (bucket / "result" / "my_video.avi").stat().st_size > 0
     assert "ok: 3 invocations, 4 outputs, 0 failed" in result.stdout
+
+
+def test_an_env_value_that_is_a_relative_path_here_is_made_absolute(cli, text_workflow, tmp_path, monkeypatch):
+    # the scripts run in a temporary folder: `-e YOLO_WEIGHTS=models/x.weights` must still name the file
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "x.weights").write_text("w")
+    source = tmp_path / "in.txt"
+    source.write_text("x")
+    result = cli("run", text_workflow, "--local", "-i", source, "-e", "GREETING=models/x.weights",
+                 "-e", "JOB_ONLY=no/such/file")
+    assert result.exit_code == 0, result.output
+    env_txt = text_workflow.parent / ".avgen" / "text-local" / "text-bucket" / "upper" / "env.txt"
+    assert env_txt.read_text() == f"{tmp_path / 'models' / 'x.weights'} no/such/file\n"
+    assert f"--env GREETING={tmp_path / 'models' / 'x.weights'}" in result.stderr
+
+
+def test_a_script_with_a_here_document_runs(cli, tmp_path):
+    script = 'python3 - "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR" <<\'PY\'\nimport shutil, sys\ntry:\n' \
+             '    shutil.copy(sys.argv[1], sys.argv[2])\nexcept OSError:\n    raise\nPY\n'
+    path = write_workflow(tmp_path / "doc", [scar_function("py", "py.sh", "doc-bucket/in", "doc-bucket/out")],
+                          {"py.sh": script})
+    source = tmp_path / "a.txt"
+    source.write_text("a")
+    result = cli("run", path, "--local", "-i", source)
+    assert result.exit_code == 0, result.output
+    assert "missing" not in result.stderr and "out/a.txt" in result.stdout
