@@ -163,6 +163,69 @@ def launch_template_ids_not_found_as_aws_says() -> None:
     delete.replace(delete_launch_template)
 
 
+def one_event_per_created_object() -> None:
+    """moto completes a multipart upload by storing the object as a Put would, and that Put (and the tagging
+    that follows) send events of their own before the CompleteMultipartUpload event: a large upload would run
+    a function twice. AWS sends the one `ObjectCreated:CompleteMultipartUpload`."""
+    send = internal("moto.s3.notifications:send_event")
+    complete = internal("moto.s3.models:S3Backend.complete_multipart_upload")
+    events = internal("moto.s3.notifications:S3NotificationEvent").value
+    completed = events.OBJECT_CREATED_COMPLETE_MULTIPART_UPLOAD_EVENT
+    completing = threading.local()
+
+    def send_event(account_id, event_name, bucket, key) -> None:
+        if getattr(completing, "active", False) and event_name != completed:
+            return
+        send.value(account_id, event_name, bucket, key)
+
+    def complete_multipart_upload(self, bucket_name, multipart_id, body):
+        completing.active = True
+        try:
+            return complete.value(self, bucket_name, multipart_id, body)
+        finally:
+            completing.active = False
+
+    send.replace(send_event)
+    complete.replace(complete_multipart_upload)
+
+
+def overlapping_notifications_refused() -> None:
+    """AWS refuses a notification configuration two of whose rules (of any destination) could both match one
+    event on one object: a common event type, and filters one object can pass both of (a prefix that starts
+    with the other's, or none; likewise suffixes). moto accepts it and both fire.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-filtering.html"""
+    put = internal("moto.s3.models:S3Backend.put_bucket_notification_configuration")
+    S3ClientError = internal("moto.s3.exceptions:S3ClientError").value
+
+    def put_bucket_notification_configuration(self, bucket_name, notification_config):
+        rules = [rule for kind in ("TopicConfiguration", "QueueConfiguration", "CloudFunctionConfiguration")
+                 for rule in (notification_config or {}).get(kind) or []]
+        if any(rules_overlap(a, b) for i, a in enumerate(rules) for b in rules[i + 1:]):
+            raise S3ClientError("InvalidArgument", "Configurations overlap. Configurations on the same bucket "
+                                "cannot share a common event type.")
+        return put.value(self, bucket_name, notification_config)
+
+    put.replace(put_bucket_notification_configuration)
+
+
+def rules_overlap(a: dict, b: dict) -> bool:
+    """Whether two rules of a parsed NotificationConfiguration (moto's form) can match one event."""
+    def events(rule: dict) -> set[tuple[str, str]]:  # "s3:ObjectCreated:Put" → ("ObjectCreated", "Put")
+        return {tuple(event.removeprefix("s3:").partition(":")[::2]) for event in rule["Event"]}
+
+    def filters(rule: dict) -> dict[str, str]:
+        key = ((rule.get("Filter") or {}).get("S3Key") or {}).get("FilterRule") or []
+        return {f["Name"].lower(): f["Value"] for f in (key if isinstance(key, list) else [key])}
+
+    common = any(group == other and (kind == other_kind or "*" in (kind, other_kind))
+                 for group, kind in events(a) for other, other_kind in events(b))
+    fa, fb = filters(a), filters(b)
+    prefix_a, prefix_b, suffix_a, suffix_b = (fa.get("prefix", ""), fb.get("prefix", ""),
+                                              fa.get("suffix", ""), fb.get("suffix", ""))
+    return (common and (prefix_a.startswith(prefix_b) or prefix_b.startswith(prefix_a))
+            and (suffix_a.endswith(suffix_b) or suffix_b.endswith(suffix_a)))
+
+
 def run_what_is_deployed(executor) -> None:
     """S3 → Lambda and SubmitJob → a Batch job go to the executor instead of moto's stand-ins (which need
     Docker, or pretend that a job succeeded without running it)."""
@@ -368,6 +431,8 @@ def main() -> None:
     if "--detached" not in sys.argv:
         threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
     keep_settings_moto_drops()
+    one_event_per_created_object()
+    overlapping_notifications_refused()
     treat_requests_as_tls()
     launch_template_ids_not_found_as_aws_says()
     from generator.aws.executor import Executor
