@@ -3,6 +3,7 @@ it closes (each checked against what AWS does)."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -139,6 +140,23 @@ def test_a_multipart_upload_sends_one_event_as_aws_does(tmp_path):
         records = queued_events(client(sandbox, "sqs"), url)
     assert [r["eventName"] for r in records] == ["ObjectCreated:CompleteMultipartUpload"]
     assert records[0]["s3"]["object"]["size"] == 9 * 1024 * 1024
+
+
+def test_s3_events_carry_the_fields_aws_writes(tmp_path):
+    with Sandbox(tmp_path) as sandbox:
+        url = notifying_bucket(sandbox, "fields-bucket")
+        s3 = client(sandbox, "s3")
+        s3.put_object(Bucket="fields-bucket", Key="in/a.mp4", Body=b"1")
+        s3.put_object(Bucket="fields-bucket", Key="in/a.mp4", Body=b"2")
+        first, second = queued_events(client(sandbox, "sqs"), url)
+    for record in (first, second):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["eventTime"])
+        assert record["userIdentity"]["principalId"]
+        assert record["requestParameters"]["sourceIPAddress"] == "127.0.0.1"
+        assert record["responseElements"]["x-amz-request-id"] and record["responseElements"]["x-amz-id-2"]
+        assert re.fullmatch(r"[0-9A-F]+", record["s3"]["object"]["sequencer"])
+    assert first["responseElements"] != second["responseElements"]  # two requests
+    assert second["s3"]["object"]["sequencer"] > first["s3"]["object"]["sequencer"]
 
 
 def queue_rule(arn: str, events: list[str], prefix: str = "", suffix: str = "") -> dict:
