@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import stat
@@ -44,6 +45,7 @@ from lambda_src.warm import SOCKET_VARIABLE, ContainerPool
 
 CONTEXTS_INDEX = "contexts.json"      # resource name → build context folder, written by write_contexts
 HANDLER_COMMAND = "avgen-handler"
+IMAGE_HANDLER = "lambda_src.handler.handler"  # the CMD of batch_jobs/image/Dockerfile.in, which Lambda reports
 OUTPUT_TAIL = 2000
 LOG_BATCH = 500                        # log events per PutLogEvents call (AWS allows 10,000)
 GRACE_S = 5                            # past the function's timeout before the process is killed
@@ -92,7 +94,17 @@ class Run:
     log_stream: str
     scratch: Path
     stdin_file: Optional[Path] = None
-    lines: list[str] = field(default_factory=list)
+    lines: list[tuple[int, str]] = field(default_factory=list)  # (milliseconds since the epoch, line)
+    peak_kib: Optional[int] = None  # the largest resident set of its processes, when it could be measured
+
+    def say(self, line: str, at: Optional[float] = None) -> None:
+        """A log line, stamped when written (`at`, else now); never before the line above it, as CloudWatch
+        wants a batch in order."""
+        stamp = int((time.time() if at is None else at) * 1000)
+        self.lines.append((max(stamp, self.lines[-1][0]) if self.lines else stamp, line))
+
+    def text(self) -> list[str]:
+        return [line for _, line in self.lines]
 
 
 JOB_OUTCOMES = "batch-job-outcomes.json"  # in the sandbox's state folder: how each job ended, for later replays
@@ -176,27 +188,39 @@ class Executor:
         event_file.write_text(json.dumps(event))
         environment = self._base_environment(deployed, self._credentials(function.role, function.function_name),
                                              scratch, max(512, int(function.ephemeral_storage or 512)))
+        now = datetime.now(timezone.utc)
+        log_group = f"/aws/lambda/{function.function_name}"
+        log_stream = f"{now:%Y/%m/%d}/[$LATEST]{request_id.replace('-', '')}"
+        # Lambda's own variables (its runtime's, for an image not built on an AWS base image: no
+        # AWS_EXECUTION_ENV); LAMBDA_TASK_ROOT names where the image's code is on Lambda
         environment.update({
             "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_REQUEST_ID": request_id,
+            "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+            "LAMBDA_TASK_ROOT": "/var/task",
+            "_HANDLER": IMAGE_HANDLER,
+            "TZ": ":UTC",
         })
-        now = datetime.now(timezone.utc)
         run = Run(command=[sys.executable, "-m", "lambda_src.invoke", str(event_file)], environment=environment,
-                  timeout_s=float(function.timeout), log_group=f"/aws/lambda/{function.function_name}",
-                  log_stream=f"{now:%Y/%m/%d}/[$LATEST]{request_id.replace('-', '')}", scratch=scratch)
+                  timeout_s=float(function.timeout), log_group=log_group, log_stream=log_stream, scratch=scratch)
         context = self._prepare(run, deployed)
-        run.lines.append(f"START RequestId: {request_id} Version: $LATEST")
         # A redeployed function (new configuration or build context) starts in fresh containers, as on Lambda.
         version = f"{getattr(function, 'last_modified', '')}|{context}"
         with self._containers.lease(function.function_name, version) as container:
             # its /tmp too lasts as long as the container: downloaded models stay for the next invocation
             run.environment[SOCKET_VARIABLE], run.environment["TMPDIR"] = str(container.socket), str(container.temp)
-            ok, reason = self._execute(run, activity)
-        run.lines.append(f"END RequestId: {request_id}")
-        run.lines.append(f"REPORT RequestId: {request_id}\tDuration: {activity.seconds * 1000:.2f} ms\t"
-                         f"Memory Size: {function.memory_size} MB")
+            ok, reason = self._execute(run, activity, f"START RequestId: {request_id} Version: $LATEST")
+            # the container's memory on Lambda holds its warm handler too, which outlives the invocation
+            peaks = [kib for kib in (run.peak_kib, peak_rss_kib(container.server_pid)) if kib is not None]
+        run.say(f"END RequestId: {request_id}")
+        duration_ms = activity.seconds * 1000
+        used = f"\tMax Memory Used: {math.ceil(max(peaks) / 1024)} MB" if peaks else ""  # unmeasured: left out
+        run.say(f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: "
+                f"{math.ceil(duration_ms)} ms\tMemory Size: {function.memory_size} MB{used}")
         self._send_logs(run)
         self._finish(activity, ok, reason)
         if not ok:
@@ -213,7 +237,11 @@ class Executor:
         role = properties.get("jobRoleArn")
         environment = self._base_environment(deployed, self._credentials(role, job.job_name) if role else {},
                                              scratch, None)
-        environment["AWS_BATCH_JOB_ID"] = job.job_id
+        # Batch's own variables: the compute environment is the queue's first (the sandbox has no placement)
+        environments = getattr(job.job_queue, "environments", None) or []
+        environment.update({"AWS_BATCH_JOB_ID": job.job_id, "AWS_BATCH_JOB_ATTEMPT": str(max(1, len(job.attempts))),
+                            "AWS_BATCH_JQ_NAME": job.job_queue.name,
+                            **({"AWS_BATCH_CE_NAME": environments[0].name} if environments else {})})
         options = (properties.get("logConfiguration") or {}).get("options") or {}
         timeout = (job.timeout or job.job_definition.timeout or {}).get("attemptDurationSeconds")
         run = Run(command=[sys.executable, "-m", "batch_jobs.entrypoint"], environment=environment,
@@ -284,22 +312,28 @@ class Executor:
             environment["AVGEN_EPHEMERAL_STORAGE_MB"] = str(ephemeral_mb)
         return environment
 
-    def _execute(self, run: Run, activity: Activity) -> tuple[bool, str]:
+    def _execute(self, run: Run, activity: Activity, first_line: str = "") -> tuple[bool, str]:
         activity.state, activity.started = "running", time.time()
+        if first_line:
+            run.say(first_line, activity.started)
         began = time.monotonic()
         try:
             process = subprocess.Popen(run.command, env=run.environment, cwd=run.scratch, stdin=subprocess.DEVNULL,
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
             output = process.stdout
             assert output is not None  # stdout=PIPE
-            reader = threading.Thread(target=lambda: run.lines.extend(
-                line.decode("utf-8", "replace").rstrip("\n") for line in output), daemon=True)
+
+            def read() -> None:
+                for line in output:
+                    run.say(line.decode("utf-8", "replace").rstrip("\n"))
+
+            reader = threading.Thread(target=read, daemon=True)
             reader.start()
-            try:
-                code = process.wait(timeout=run.timeout_s + GRACE_S if run.timeout_s else None)
-            except subprocess.TimeoutExpired:
+            waiter = Waiter(process, run)
+            code = waiter.wait(run.timeout_s + GRACE_S if run.timeout_s else None)
+            if code is None:
                 os.killpg(process.pid, 9)
-                process.wait()
+                waiter.wait(None)
                 reader.join(5)
                 activity.seconds = time.monotonic() - began
                 return False, f"Task timed out after {run.timeout_s:.0f} seconds"
@@ -310,9 +344,9 @@ class Executor:
         if code == 0:
             with self._lock:
                 self._unchanged += [{"function": activity.function, "target": target}
-                                    for target in _unchanged_outputs(run.lines)]
+                                    for target in _unchanged_outputs(run.text())]
             return True, ""
-        return False, _failure_reason(run.lines, code)
+        return False, _failure_reason(run.text(), code)
 
     def _finish(self, activity: Activity, ok: bool, reason: str) -> None:
         activity.state = "succeeded" if ok else ("timed out" if reason.startswith("Task timed out") else "failed")
@@ -344,8 +378,7 @@ class Executor:
             logs.create_log_stream(logGroupName=run.log_group, logStreamName=run.log_stream)
         except logs.exceptions.ResourceAlreadyExistsException:
             pass
-        now = int(time.time() * 1000)
-        events = [{"timestamp": now, "message": line} for line in run.lines if line.strip()]
+        events = [{"timestamp": stamp, "message": line} for stamp, line in run.lines if line.strip()]
         for start in range(0, len(events), LOG_BATCH):
             logs.put_log_events(logGroupName=run.log_group, logStreamName=run.log_stream,
                                 logEvents=events[start:start + LOG_BATCH])
@@ -371,6 +404,38 @@ def _unchanged_outputs(lines: list[str]) -> list[str]:
                 if record.get("message") == UNCHANGED_OUTPUT:
                     found.append(str(record.get("target", "")))
     return found
+
+
+class Waiter:
+    """Waits for a run's process as wait4 does, which tells its peak resident set (and that of the processes
+    it waited for, the script's among them) as well as its exit code."""
+
+    def __init__(self, process: subprocess.Popen, run: Run):
+        self.process, self.run = process, run
+        self.thread = threading.Thread(target=self._reap, daemon=True)
+        self.thread.start()
+
+    def _reap(self) -> None:
+        _, status, usage = os.wait4(self.process.pid, 0)
+        self.run.peak_kib = usage.ru_maxrss  # KiB on Linux
+        self.process.returncode = os.waitstatus_to_exitcode(status)
+
+    def wait(self, timeout: Optional[float]) -> Optional[int]:
+        """The exit code, or None if the process still runs after `timeout` seconds."""
+        self.thread.join(timeout)
+        return None if self.thread.is_alive() else self.process.returncode
+
+
+def peak_rss_kib(pid: Optional[int]) -> Optional[int]:
+    """The peak resident set of a running process (VmHWM), if it can be read."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text() if pid else ""
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
 
 
 def _failure_reason(lines: list[str], code: int) -> str:

@@ -15,6 +15,7 @@ reproduces every id.
 """
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -161,6 +162,111 @@ def launch_template_ids_not_found_as_aws_says() -> None:
         return delete.value(self, name, tid)
 
     delete.replace(delete_launch_template)
+
+
+def one_event_per_created_object() -> None:
+    """moto completes a multipart upload by storing the object as a Put would, and that Put (and the tagging
+    that follows) send events of their own before the CompleteMultipartUpload event: a large upload would run
+    a function twice. AWS sends the one `ObjectCreated:CompleteMultipartUpload`."""
+    send = internal("moto.s3.notifications:send_event")
+    complete = internal("moto.s3.models:S3Backend.complete_multipart_upload")
+    events = internal("moto.s3.notifications:S3NotificationEvent").value
+    completed = events.OBJECT_CREATED_COMPLETE_MULTIPART_UPLOAD_EVENT
+    completing = threading.local()
+
+    def send_event(account_id, event_name, bucket, key) -> None:
+        if getattr(completing, "active", False) and event_name != completed:
+            return
+        _EVENT.sequencer = next_sequencer()  # one per event, whichever destinations it reaches
+        send.value(account_id, event_name, bucket, key)
+
+    def complete_multipart_upload(self, bucket_name, multipart_id, body):
+        completing.active = True
+        try:
+            return complete.value(self, bucket_name, multipart_id, body)
+        finally:
+            completing.active = False
+
+    send.replace(send_event)
+    complete.replace(complete_multipart_upload)
+
+
+_REQUEST = threading.local()  # the request being carried out: where it came from, the ids S3 answers it with
+_EVENT = threading.local()    # the S3 event being sent
+_last_sequencer = 0
+
+
+def next_sequencer() -> str:
+    """S3's `sequencer`: hex of one width, so that a later event on a key compares greater as a string."""
+    global _last_sequencer
+    _last_sequencer = max(time.time_ns(), _last_sequencer + 1)  # one request at a time: no race
+    return f"{_last_sequencer:018X}"
+
+
+def s3_events_as_aws_writes_them() -> None:
+    """moto's S3 event lacks fields AWS writes (who asked, from where, the request's ids, the sequencer) and
+    writes eventTime in local time without a zone (moto 5.2.1) or in another precision: fill them in, for
+    every destination (the executor's functions, queues, topics).
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html"""
+    build = internal("moto.s3.notifications:_get_s3_event")
+
+    def get_s3_event(event_name, bucket, key, notification_id):
+        event = build.value(event_name, bucket, key, notification_id)
+        now = datetime.now(timezone.utc)
+        for record in event["Records"]:
+            record["eventTime"] = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+            record["userIdentity"] = {"principalId": f"AWS:{bucket.account_id}"}
+            record["requestParameters"] = {"sourceIPAddress": getattr(_REQUEST, "source_ip", "127.0.0.1")}
+            record["responseElements"] = {"x-amz-request-id": getattr(_REQUEST, "request_id", ""),
+                                          "x-amz-id-2": getattr(_REQUEST, "id_2", "")}
+            record["s3"]["object"]["sequencer"] = getattr(_EVENT, "sequencer", None) or next_sequencer()
+        return event
+
+    build.replace(get_s3_event)
+
+
+def this_request(environ: dict) -> None:
+    """What S3's events tell of the request that caused them; ids drawn apart from moto's seeded random."""
+    _REQUEST.source_ip = environ.get("REMOTE_ADDR") or "127.0.0.1"
+    _REQUEST.request_id = uuid.uuid4().hex[:16].upper()
+    _REQUEST.id_2 = base64.b64encode(os.urandom(48)).decode()
+
+
+def overlapping_notifications_refused() -> None:
+    """AWS refuses a notification configuration two of whose rules (of any destination) could both match one
+    event on one object: a common event type, and filters one object can pass both of (a prefix that starts
+    with the other's, or none; likewise suffixes). moto accepts it and both fire.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-filtering.html"""
+    put = internal("moto.s3.models:S3Backend.put_bucket_notification_configuration")
+    S3ClientError = internal("moto.s3.exceptions:S3ClientError").value
+
+    def put_bucket_notification_configuration(self, bucket_name, notification_config):
+        rules = [rule for kind in ("TopicConfiguration", "QueueConfiguration", "CloudFunctionConfiguration")
+                 for rule in (notification_config or {}).get(kind) or []]
+        if any(rules_overlap(a, b) for i, a in enumerate(rules) for b in rules[i + 1:]):
+            raise S3ClientError("InvalidArgument", "Configurations overlap. Configurations on the same bucket "
+                                "cannot share a common event type.")
+        return put.value(self, bucket_name, notification_config)
+
+    put.replace(put_bucket_notification_configuration)
+
+
+def rules_overlap(a: dict, b: dict) -> bool:
+    """Whether two rules of a parsed NotificationConfiguration (moto's form) can match one event."""
+    def events(rule: dict) -> set[tuple[str, str]]:  # "s3:ObjectCreated:Put" → ("ObjectCreated", "Put")
+        return {tuple(event.removeprefix("s3:").partition(":")[::2]) for event in rule["Event"]}
+
+    def filters(rule: dict) -> dict[str, str]:
+        key = ((rule.get("Filter") or {}).get("S3Key") or {}).get("FilterRule") or []
+        return {f["Name"].lower(): f["Value"] for f in (key if isinstance(key, list) else [key])}
+
+    common = any(group == other and (kind == other_kind or "*" in (kind, other_kind))
+                 for group, kind in events(a) for other, other_kind in events(b))
+    fa, fb = filters(a), filters(b)
+    prefix_a, prefix_b, suffix_a, suffix_b = (fa.get("prefix", ""), fb.get("prefix", ""),
+                                              fa.get("suffix", ""), fb.get("suffix", ""))
+    return (common and (prefix_a.startswith(prefix_b) or prefix_b.startswith(prefix_a))
+            and (suffix_a.endswith(suffix_b) or suffix_b.endswith(suffix_a)))
 
 
 def run_what_is_deployed(executor) -> None:
@@ -368,6 +474,9 @@ def main() -> None:
     if "--detached" not in sys.argv:
         threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
     keep_settings_moto_drops()
+    one_event_per_created_object()
+    s3_events_as_aws_writes_them()
+    overlapping_notifications_refused()
     treat_requests_as_tls()
     launch_template_ids_not_found_as_aws_says()
     from generator.aws.executor import Executor
@@ -386,6 +495,7 @@ def main() -> None:
         if environ.get("PATH_INFO", "").startswith("/_avgen/"):
             return control(executor, recorder, environ, start_response)
         with one_at_a_time:
+            this_request(environ)
             return recorder(app, environ, start_response)
 
     # Threads keep the HTTP side as moto's own server has it (HTTP/1.1, keep-alive; a single-threaded

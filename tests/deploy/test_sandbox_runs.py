@@ -7,6 +7,7 @@ functions left in the emulator over its S3 API.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -88,6 +89,42 @@ def test_status_and_logs_read_what_ran_from_the_deployed_log_groups(deployed, tm
     rows = {row["name"]: row for row in json.loads(status.stdout)["status"]["functions"]}
     assert rows["sbx-copy"]["invocations"] >= 1
     assert rows["sbx-stamp"]["jobs"]["SUCCEEDED"] >= 1
+
+
+def test_functions_and_jobs_see_the_variables_lambda_and_batch_set(deployed, tmp_path):
+    result = put(deployed, tmp_path, "in", "env-check.txt")  # copy.sh writes its variables, stamp.sh adds Batch's
+    assert result.exit_code == 0, result.output
+    stamped = objects(deployed[1])["out/env-check.stamped.txt"].decode()
+    lambda_lines = dict(line.split("=", 1) for line in stamped.splitlines() if "=" in line)
+    assert lambda_lines["LAMBDA_TASK_ROOT"] == "/var/task"
+    assert lambda_lines["_HANDLER"] == "lambda_src.handler.handler"
+    assert lambda_lines["TZ"] == ":UTC"
+    assert lambda_lines["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/sbx-copy"
+    assert "[$LATEST]" in lambda_lines["AWS_LAMBDA_LOG_STREAM_NAME"]
+    batch = stamped.splitlines()[-1].split()
+    assert batch[:2] == ["attempt", "1"] and batch[2] == "queue" and batch[4] == "environment"
+    assert "none" not in batch[3:]
+
+
+def test_each_log_line_is_stamped_when_written_and_report_says_what_lambda_bills(deployed, tmp_path):
+    import boto3
+
+    workdir = deployed[1]
+    assert put(deployed, tmp_path, "in", "timed.txt").exit_code == 0
+    with Sandbox(workdir / "sandbox") as sandbox:
+        logs = boto3.client("logs", endpoint_url=sandbox.endpoint, region_name="us-east-1",
+                            aws_access_key_id="x", aws_secret_access_key="x")
+        streams = logs.describe_log_streams(logGroupName="/aws/lambda/sbx-copy")["logStreams"]
+        events = next(found for found in (
+            logs.get_log_events(logGroupName="/aws/lambda/sbx-copy", logStreamName=stream["logStreamName"])["events"]
+            for stream in streams) if any("timed.txt" in event["message"] for event in found))
+    messages, stamps = [e["message"] for e in events], [e["timestamp"] for e in events]
+    assert messages[0].startswith("START ") and messages[-2].startswith("END ") and messages[-1].startswith("REPORT ")
+    assert stamps == sorted(stamps) and stamps[0] < stamps[-1]  # START when it began, REPORT when it ended
+    fields = dict(part.split(": ", 1) for part in messages[-1].split("\t")[1:])
+    duration = float(fields["Duration"].removesuffix(" ms"))
+    assert fields["Billed Duration"] == f"{math.ceil(duration)} ms"
+    assert int(fields["Max Memory Used"].removesuffix(" MB")) > 0
 
 
 def test_a_script_writing_outside_its_outputs_gets_access_denied(deployed, tmp_path):

@@ -3,6 +3,7 @@ it closes (each checked against what AWS does)."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -105,3 +106,102 @@ def test_unknown_launch_template_id_gets_the_error_code_aws_sends(tmp_path):
         with pytest.raises(ClientError) as info:
             client(sandbox, "ec2").delete_launch_template(LaunchTemplateId="lt-0123456789abcdef0")
     assert info.value.response["Error"]["Code"] == "InvalidLaunchTemplateId.NotFound"
+
+
+def queued_events(sqs, queue_url: str) -> list[dict]:
+    """The S3 event records a queue received (S3's test event left out)."""
+    records = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return records
+        for message in messages:
+            records += json.loads(message["Body"]).get("Records", [])
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def notifying_bucket(sandbox: Sandbox, bucket: str) -> str:
+    """A bucket whose created objects are announced on a queue; the queue's URL."""
+    s3, sqs = client(sandbox, "s3"), client(sandbox, "sqs")
+    s3.create_bucket(Bucket=bucket)
+    url = sqs.create_queue(QueueName=f"{bucket}-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    return url
+
+
+def test_a_multipart_upload_sends_one_event_as_aws_does(tmp_path):
+    big = tmp_path / "big.mp4"
+    big.write_bytes(b"v" * (9 * 1024 * 1024))  # over boto3's 8 MiB threshold: a multipart upload
+    with Sandbox(tmp_path / "sandbox") as sandbox:
+        url = notifying_bucket(sandbox, "multipart-bucket")
+        client(sandbox, "s3").upload_file(str(big), "multipart-bucket", "in/big.mp4")
+        records = queued_events(client(sandbox, "sqs"), url)
+    assert [r["eventName"] for r in records] == ["ObjectCreated:CompleteMultipartUpload"]
+    assert records[0]["s3"]["object"]["size"] == 9 * 1024 * 1024
+
+
+def test_s3_events_carry_the_fields_aws_writes(tmp_path):
+    with Sandbox(tmp_path) as sandbox:
+        url = notifying_bucket(sandbox, "fields-bucket")
+        s3 = client(sandbox, "s3")
+        s3.put_object(Bucket="fields-bucket", Key="in/a.mp4", Body=b"1")
+        s3.put_object(Bucket="fields-bucket", Key="in/a.mp4", Body=b"2")
+        first, second = queued_events(client(sandbox, "sqs"), url)
+    for record in (first, second):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["eventTime"])
+        assert record["userIdentity"]["principalId"]
+        assert record["requestParameters"]["sourceIPAddress"] == "127.0.0.1"
+        assert record["responseElements"]["x-amz-request-id"] and record["responseElements"]["x-amz-id-2"]
+        assert re.fullmatch(r"[0-9A-F]+", record["s3"]["object"]["sequencer"])
+    assert first["responseElements"] != second["responseElements"]  # two requests
+    assert second["s3"]["object"]["sequencer"] > first["s3"]["object"]["sequencer"]
+
+
+def queue_rule(arn: str, events: list[str], prefix: str = "", suffix: str = "") -> dict:
+    filters = [{"Name": name, "Value": value} for name, value in (("prefix", prefix), ("suffix", suffix)) if value]
+    return {"QueueArn": arn, "Events": events, **({"Filter": {"Key": {"FilterRules": filters}}} if filters else {})}
+
+
+def test_overlapping_notification_rules_are_refused_as_aws_does(tmp_path):
+    with Sandbox(tmp_path) as sandbox:
+        s3, sqs = client(sandbox, "s3"), client(sandbox, "sqs")
+        s3.create_bucket(Bucket="rules-bucket")
+        a, b = (sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName=name)["QueueUrl"],
+                                         AttributeNames=["QueueArn"])["Attributes"]["QueueArn"] for name in "ab")
+        with pytest.raises(ClientError) as info:  # every object under in/ would be announced twice
+            s3.put_bucket_notification_configuration(Bucket="rules-bucket", NotificationConfiguration={
+                "QueueConfigurations": [queue_rule(a, ["s3:ObjectCreated:*"], prefix="in/"),
+                                        queue_rule(b, ["s3:ObjectCreated:Put"], suffix=".mp4")]})
+        assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket="rules-bucket")
+        s3.put_bucket_notification_configuration(Bucket="rules-bucket", NotificationConfiguration={
+            "QueueConfigurations": [queue_rule(a, ["s3:ObjectCreated:*"], prefix="in/"),
+                                    queue_rule(b, ["s3:ObjectCreated:*"], prefix="out/")]})
+        assert len(s3.get_bucket_notification_configuration(Bucket="rules-bucket")["QueueConfigurations"]) == 2
+    error = info.value.response
+    assert error["Error"]["Code"] == "InvalidArgument"
+    assert error["Error"]["Message"] == ("Configurations overlap. Configurations on the same bucket cannot share "
+                                         "a common event type.")
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+@pytest.mark.parametrize("first, second, overlap", [
+    ((["s3:ObjectCreated:*"],), (["s3:ObjectCreated:Put"], "in/"), True),              # no prefix: every key
+    ((["s3:ObjectCreated:Put"], "in/"), (["s3:ObjectCreated:Put"], "in/a"), True),
+    ((["s3:ObjectCreated:Put"], "", ".mp4"), (["s3:ObjectCreated:Put"], "", "4"), True),
+    ((["s3:ObjectCreated:Put"], "in/"), (["s3:ObjectCreated:Put"], "", ".mp4"), True),  # in/x.mp4 passes both
+    ((["s3:ObjectCreated:Put"], "in/"), (["s3:ObjectCreated:Put"], "out/"), False),
+    ((["s3:ObjectCreated:*"], "", ".jpg"), (["s3:ObjectCreated:*"], "", ".png"), False),
+    ((["s3:ObjectCreated:Put"],), (["s3:ObjectCreated:Copy"],), False),
+    ((["s3:ObjectCreated:*"],), (["s3:ObjectRemoved:*"],), False),
+])
+def test_rules_overlap_where_one_event_on_one_key_matches_both(first, second, overlap):
+    from generator.aws.sandbox_server import rules_overlap
+
+    def parsed(rule: dict) -> dict:  # as moto parses the XML body
+        filters = rule.get("Filter", {}).get("Key", {}).get("FilterRules")
+        return {"Event": rule["Events"], **({"Filter": {"S3Key": {"FilterRule": filters}}} if filters else {})}
+
+    a, b = parsed(queue_rule("a", *first)), parsed(queue_rule("b", *second))
+    assert rules_overlap(a, b) is overlap and rules_overlap(b, a) is overlap
