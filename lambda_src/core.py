@@ -2,7 +2,7 @@
 left — or hand the object to AWS Batch. Shared by the Lambda handler, the Batch entrypoint and the local
 runner, which differ only in the storage, the submitter and the deadline they pass.
 
-Where this differs from SCAR, on purpose (DESIGN.md §3):
+Where this differs from SCAR, on purpose (docs/runtime.md):
 - a failed script uploads nothing and fails the invocation with its exit code;
 - `lambda-batch` uploads nothing from the Lambda attempt it gives up on, and delegates on timeout (and, when
   `batch_on_failure` is set, on failure) without crashing;

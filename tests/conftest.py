@@ -92,7 +92,7 @@ def missing_tool(reason: str):
 
 @pytest.fixture(scope="session")
 def plugin_dir() -> Path:
-    """The offline hashicorp/aws provider mirror (DESIGN.md §7), for `--plugin-dir`."""
+    """The offline hashicorp/aws provider mirror, for `--plugin-dir`."""
     for candidate in filter(None, [os.environ.get("AVGEN_PLUGIN_DIR"), "/opt/tf-plugins"]):
         if (Path(candidate) / PROVIDER_MIRROR_MARKER).is_dir():
             return Path(candidate)

@@ -1,6 +1,6 @@
 """Run the terraform CLI. The one place that knows python-terraform's defects and works around them.
 
-python-terraform 0.10.1 (DESIGN.md §7) builds command lines well (flags, repeated -var, -backend-config
+python-terraform 0.10.1 builds command lines well (flags, repeated -var, -backend-config
 maps), but: `destroy()` passes `-force`, which Terraform ≥ 0.15 rejects; `apply()` without
 `skip_plan=True` waits for an approval that never comes; `cmd(synchronous=False)` passes its own
 `-synchronous=false` flag on to terraform; and it cannot stream output or take an environment. So avgen
@@ -106,7 +106,7 @@ class TerraformRunner:
         env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_INPUT": "0", **self.options.env}
         configured = env.get("TF_CLI_CONFIG_FILE")
         if configured and not Path(configured).exists():
-            # a CLI config that points nowhere only makes terraform warn on every call (DESIGN.md §7)
+            # a CLI config that points nowhere only makes terraform warn on every call
             env["TF_CLI_CONFIG_FILE"] = os.devnull
         return env
 

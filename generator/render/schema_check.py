@@ -1,10 +1,10 @@
 """Check Terraform files against a provider schema, without the provider.
 
-The schema is the JSON that `terraform providers schema -json` prints (the AWS provider's 6.x schema is
-kept in ../shared/terraform/ because no 6.x provider can be installed here). For every `resource` and
-`data` block of the provider, every argument and nested block must exist, required ones must be there,
-nothing may be deprecated, and `aws_x.name.attribute` references must name attributes that exist and are
-not deprecated. Returns findings; prints nothing.
+The schema is the JSON that `terraform providers schema -json` prints: how the AWS provider's 6.x shapes are
+checked where no 6.x provider can be installed (the tests keep trimmed copies in tests/generate/data/). For
+every `resource` and `data` block of the provider, every argument and nested block must exist, required ones
+must be there, nothing may be deprecated, and `aws_x.name.attribute` references must name attributes that
+exist and are not deprecated. Returns findings; prints nothing.
 """
 from __future__ import annotations
 

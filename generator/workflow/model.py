@@ -15,7 +15,7 @@ from lambda_src.config import FunctionConfig, InputConfig, OutputConfig, output_
 
 from generator.workflow.findings import Location
 
-# Where SCAR's defaults (DESIGN.md §3) and avgen's own live, in one place.
+# Where SCAR's defaults (docs/workflow-format.md) and avgen's own live, in one place.
 DEFAULT_REGION = "us-east-1"
 DEFAULT_MEMORY_MB = 512
 DEFAULT_TIMEOUT_S = 300

@@ -12,7 +12,7 @@ from batch_jobs.handlers.yolo import preprocess
 from tests.media import make_yolo_model
 
 pytestmark = pytest.mark.media
-EXACT = 1e-4  # float32 arithmetic in another order; DESIGN.md §7 measured ~1e-5
+EXACT = 1e-4  # float32 arithmetic in another order; measured here: ~1e-5
 
 
 def both_engines(cfg, weights, blob):
