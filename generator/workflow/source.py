@@ -240,6 +240,9 @@ _RUAMEL_ONLY = re.compile(r"^%|[\t\x85\u2028\u2029]|(?:^|[\s\[{,?:-])[|>](?![1-9
 # where a tag may be (`!` alone included, which libyaml reads as no tag); explicit tags are left to ruamel. Such a
 # `!` inside a scalar is text (a script's `[ ! -f x ]` in a block scalar), and on a whole-line comment a word
 _MAYBE_TAG = re.compile(r"(?:^|[\s\[{,?:-])!", re.MULTILINE)
+# an anchor or alias whose name goes on past libyaml's characters (letters, digits, `-`, `_`): ruamel reads the
+# whole run as the name (`&0:0` anchors `0:0`), libyaml stops early; such a `&` or `*` inside a scalar is text
+_ODD_ANCHOR = re.compile(r"(?:^|[\s\[{,?:-])[&*](?=[\w-]*[^\w\s\[\]{},-])", re.MULTILINE | re.ASCII)
 _COMMENT_LINE = re.compile(r" *#")
 _DEEPEST = 2000  # libyaml's composer recurses in C: nesting this deep is left to ruamel's RecursionError
 _NESTED = 100  # deeper documents go to ruamel, whose recursion limit decides whether they are "nested too deeply"
@@ -378,16 +381,17 @@ def _compose_fast(text: str) -> Any:
         return None
     if "*" in text:  # without aliases, nothing expands
         _refuse_alias_bomb(root)
-    marks = _maybe_tags(text)
+    marks = _marks(_MAYBE_TAG, text) + _marks(_ODD_ANCHOR, text)
     if marks and not _inside_scalars(root, marks):
-        raise _NotPlain("an explicit tag")
+        raise _NotPlain("an explicit tag, or an anchor name libyaml reads otherwise")
     return _build(root, _Scalars(), 0, {})
 
 
-def _maybe_tags(text: str) -> list[tuple[int, int]]:
-    """(line, column), 0-based, of each `!` that may be a tag, but those on whole-line comments."""
+def _marks(pattern: re.Pattern, text: str) -> list[tuple[int, int]]:
+    """(line, column), 0-based, of the character each match of `pattern` ends on (a `!` that may be a tag, an
+    odd anchor's `&` or `*`), but those on whole-line comments."""
     marks = []
-    for found in _MAYBE_TAG.finditer(text):
+    for found in pattern.finditer(text):
         at = found.end() - 1
         start = text.rfind("\n", 0, at) + 1
         if not _COMMENT_LINE.match(text, start):

@@ -115,6 +115,7 @@ def _places(node, path=()) -> list:
     "a: [b, [c, {d: [e]}]]\n", "{a: [b, c], d: {e: f}}\n", "a: [b,\n  c]\n", "a: {b: }\n", "a: [b, ]\n",
     "a: ! 1\nb: [! 2, c]\n", "! a: 1\n", "a: |\n  [ ! -f x ] && echo !\n", "a: 'x ! y'\nb: ! z\n", "a: b !c\n",
     "# a !b\na: 1 # c !d\n", "a: \"x\n  ! y\"\n",
+    "&0:0", "&0 :0", "a: &x:y 1\nb: *x:y\n", "a: &é 1\n", "k: cmd && ls\nl: a*b\n", "a: |\n  x && y\n",
     "a: !!str 1\n", "a: 2001-12-14\n", "a: !!map {b: 1}\n", "a: 1\na: 2\n",
     "%YAML 1.1\n---\na: yes\n", "a: yes\nb: 0o17\nc: 1_000\nd: .inf\ne: ~\nf: 'x'\ng: 012\nh: 0x1f\n",
     "[a, b\n", "a: b: c\n", "- a\n- b: c\n  d: é\n",
