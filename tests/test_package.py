@@ -79,13 +79,14 @@ def test_every_commands_help_has_an_example():
 # Which rooms of generator/ each room may import (data flows cli → workflow → render → deploy/verbs → aws).
 MAY_IMPORT = {
     # workdirs: a leaf that names a workflow from its files (one rule for its name and its folders)
-    "workflow": {"workflow", "errors", "workdirs"},
-    "render": {"render", "workflow", "errors"},
+    # shipped: a leaf that finds the repository's folders shipped as package data (templates, docs)
+    "workflow": {"workflow", "errors", "workdirs", "shipped"},
+    "render": {"render", "workflow", "errors", "shipped"},
     "aws": {"aws", "errors", "workdirs"},
     # interrupts: a leaf that turns the signals ending avgen into one exception
     "verbs": {"verbs", "workflow", "aws", "errors", "workdirs", "interrupts"},
     "deploy": {"deploy", "render", "workflow", "aws", "errors", "workdirs", "interrupts"},
-    "errors": set(), "workdirs": set(), "interrupts": set(),
+    "errors": set(), "workdirs": set(), "interrupts": set(), "shipped": set(),
 }
 
 
