@@ -19,10 +19,12 @@ def test_every_package_of_the_checkout_is_in_the_wheel():
     assert on_disk <= listed_packages(), sorted(on_disk - listed_packages())
 
 
-def test_templates_and_modules_are_package_data():
+def test_templates_modules_and_docs_are_package_data():
     text = (ROOT / "pyproject.toml").read_text()
     assert '"generator.templates" = "templates"' in text and '"generator.modules" = "modules"' in text
-    assert {"generator.templates", "generator.modules"} <= listed_packages()
+    # docs/rules.md: the rules' help in SARIF (generator/workflow/docs.py)
+    assert '"generator.docs" = "docs"' in text and re.search(r'"generator.docs" = \[[^]]*"rules.md"', text)
+    assert {"generator.templates", "generator.modules", "generator.docs"} <= listed_packages()
 
 
 def test_help_shows_no_python_types():
