@@ -91,6 +91,11 @@ def _relative_path(file: str, cwd: Path, base: Path) -> str:
         return absolute.as_posix()
 
 
+def _folder_uri(folder: Path) -> str:
+    uri = Path(os.path.abspath(folder)).as_uri()
+    return uri if uri.endswith("/") else uri + "/"  # SARIF: a base URI ends with `/`
+
+
 def _markdown_with_absolute_links(markdown: str) -> str:
     # the help is shown away from docs/rules.md (GitHub's alert page, IDEs): `#waivers`, `deploy.md` → URLs
     return re.sub(r"\]\(([^)]+)\)", lambda m: f"]({urljoin(RULES_DOC_URL, m.group(1))})", markdown)
@@ -144,8 +149,7 @@ def sarif(results: dict[str, list[Finding]], cwd: Path) -> str:
         "runs": [{
             "tool": {"driver": {"name": "avgen", "version": generator.__version__, "informationUri": REPOSITORY_URL,
                                 "rules": rules}},
-            # an absolute file URI ending in `/`, as SARIF requires; code scanning maps it to the checkout
-            "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(os.path.abspath(root)).as_uri().rstrip("/") + "/"}},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": _folder_uri(root)}},
             "results": sarif_results,
         }],
     }, indent=2)
