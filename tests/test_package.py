@@ -19,10 +19,13 @@ def test_every_package_of_the_checkout_is_in_the_wheel():
     assert on_disk <= listed_packages(), sorted(on_disk - listed_packages())
 
 
-def test_templates_and_modules_are_package_data():
+def test_templates_modules_and_docs_are_package_data():
     text = (ROOT / "pyproject.toml").read_text()
     assert '"generator.templates" = "templates"' in text and '"generator.modules" = "modules"' in text
-    assert {"generator.templates", "generator.modules"} <= listed_packages()
+    # the rules' help in SARIF and the schema's descriptions are read from the docs (generator/workflow/docs.py)
+    assert '"generator.docs" = "docs"' in text
+    assert '"generator.docs" = ["rules.md", "workflow-format.md"]' in text
+    assert {"generator.templates", "generator.modules", "generator.docs"} <= listed_packages()
 
 
 def test_help_shows_no_python_types():
@@ -79,13 +82,14 @@ def test_every_commands_help_has_an_example():
 # Which rooms of generator/ each room may import (data flows cli → workflow → render → deploy/verbs → aws).
 MAY_IMPORT = {
     # workdirs: a leaf that names a workflow from its files (one rule for its name and its folders)
-    "workflow": {"workflow", "errors", "workdirs"},
-    "render": {"render", "workflow", "errors"},
+    # shipped: a leaf that finds the repository's folders shipped as package data (templates, docs)
+    "workflow": {"workflow", "errors", "workdirs", "shipped"},
+    "render": {"render", "workflow", "errors", "shipped"},
     "aws": {"aws", "errors", "workdirs"},
     # interrupts: a leaf that turns the signals ending avgen into one exception
     "verbs": {"verbs", "workflow", "aws", "errors", "workdirs", "interrupts"},
     "deploy": {"deploy", "render", "workflow", "aws", "errors", "workdirs", "interrupts"},
-    "errors": set(), "workdirs": set(), "interrupts": set(),
+    "errors": set(), "workdirs": set(), "interrupts": set(), "shipped": set(),
 }
 
 

@@ -10,8 +10,6 @@ generate. Nothing here prints.
 """
 from __future__ import annotations
 
-import importlib.util
-
 import difflib
 import hashlib
 import json
@@ -27,21 +25,11 @@ from generator import __version__
 from lambda_src.config import CONFIG_VARIABLE, DEFAULT_SCRIPT, SCRIPT_VARIABLE
 
 from generator.render.checkov_skips import apply_checkov_skips
+from generator.shipped import shipped_folder
 from generator.workflow.model import Function, Workflow
 
-def _shipped_folder(name: str) -> Path:
-    """`templates/` or `modules/`: package data of an installed avgen, the repository's folder in a checkout."""
-    try:
-        spec = importlib.util.find_spec(f"generator.{name}")
-    except ModuleNotFoundError:
-        spec = None
-    if spec is not None and spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations)))
-    return Path(__file__).resolve().parents[2] / name
-
-
-TEMPLATES_DIR = _shipped_folder("templates")
-MODULES_DIR = _shipped_folder("modules")
+TEMPLATES_DIR = shipped_folder("templates")
+MODULES_DIR = shipped_folder("modules")
 MANIFEST = ".avgen-manifest.json"
 
 TERRAFORM_VERSION = ">= 1.10.0"  # use_lockfile (S3 state locking without DynamoDB) came in 1.10

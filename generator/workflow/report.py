@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import generator
+from generator.workflow.docs import doc_text, first_paragraph, plain, rule_sections
 from generator.workflow.findings import Finding, Severity, active
-from generator.workflow.rules.catalog import RULES
+from generator.workflow.rules.catalog import RULES, Rule
 
 # Where avgen is published: rule links in SARIF (helpUri) point into its docs/rules.md.
 REPOSITORY_URL = "https://github.com/avgen/avgen"
@@ -64,34 +66,70 @@ def rule_anchor(rule_id: str) -> str:
     return f"{rule_id.lower()}-{RULES[rule_id].slug}"
 
 
-def _relative_path(file: str, cwd: Path) -> str:
-    path = Path(file)
-    absolute = path if path.is_absolute() else cwd / path
+def source_root(files: list[str], cwd: Path) -> Path:
+    """What paths in SARIF and annotations are relative to: the git repository that holds the files (code
+    scanning and annotations name files from the repository's root, whatever the job's working directory),
+    found by walking up from each file's folder to a `.git` (a folder, or a file in a worktree). Files
+    outside a repository, or in different ones, are relative to `cwd`."""
+    roots = set()
+    for file in files:
+        folder = _absolute(file, cwd).parent
+        roots.add(next((d for d in (folder, *folder.parents) if (d / ".git").exists()), None))
+    root = roots.pop() if len(roots) == 1 else None
+    return root or cwd
+
+
+def _absolute(file: str, cwd: Path) -> Path:
+    return Path(os.path.abspath(cwd / file))  # `..` folded, symlinks kept (an absolute `file` stays itself)
+
+
+def _relative_path(file: str, cwd: Path, base: Path) -> str:
+    absolute = _absolute(file, cwd)
     try:
-        return Path(os.path.relpath(absolute, cwd)).as_posix()
+        return Path(os.path.relpath(absolute, os.path.abspath(base))).as_posix()
     except ValueError:  # another drive (Windows)
         return absolute.as_posix()
 
 
-def _relative_uri(file: str, cwd: Path) -> str:
-    return quote(_relative_path(file, cwd))
+def _folder_uri(folder: Path) -> str:
+    uri = Path(os.path.abspath(folder)).as_uri()
+    return uri if uri.endswith("/") else uri + "/"  # SARIF: a base URI ends with `/`
+
+
+def _markdown_with_absolute_links(markdown: str) -> str:
+    # the help is shown away from docs/rules.md (GitHub's alert page, IDEs): `#waivers`, `deploy.md` → URLs
+    return re.sub(r"\]\(([^)]+)\)", lambda m: f"]({urljoin(RULES_DOC_URL, m.group(1))})", markdown)
+
+
+def sarif_rule(rule: Rule, section: str) -> dict:
+    """A rule of the driver, its section of docs/rules.md as `fullDescription` (the first paragraph) and
+    `help` (all of it): GitHub code scanning requires both. A rule without a section gets its summary."""
+    section = section or rule.summary
+    description = re.sub(r"^\*\*Severity:\*\* \w+\. ", "", first_paragraph(section))
+    return {
+        "id": rule.id,
+        "name": rule.slug,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": plain(description), "markdown": _markdown_with_absolute_links(description)},
+        "help": {"text": plain(section), "markdown": _markdown_with_absolute_links(section)},
+        "defaultConfiguration": {"level": SARIF_LEVEL[rule.severity]},
+        "helpUri": f"{RULES_DOC_URL}#{rule_anchor(rule.id)}",
+    }
 
 
 def sarif(results: dict[str, list[Finding]], cwd: Path) -> str:
     """SARIF 2.1.0 (GitHub code scanning, IDE viewers): one run, the rule catalog as the driver's rules,
-    locations relative to `cwd`; waived findings are results with an in-source suppression."""
+    locations relative to `source_root` (as `%SRCROOT%`); waived findings are results with an in-source
+    suppression."""
     ids = list(RULES)
-    rules = [{
-        "id": rule.id,
-        "name": rule.slug,
-        "shortDescription": {"text": rule.summary},
-        "defaultConfiguration": {"level": SARIF_LEVEL[rule.severity]},
-        "helpUri": f"{RULES_DOC_URL}#{rule_anchor(rule.id)}",
-    } for rule in RULES.values()]
+    sections = rule_sections(doc_text("rules.md"))
+    rules = [sarif_rule(rule, sections.get(rule.id, "")) for rule in RULES.values()]
+    root = source_root(list(results), cwd)
     sarif_results = []
     for file, findings in results.items():
         for f in findings:
-            location: dict = {"artifactLocation": {"uri": _relative_uri(file, cwd)}}
+            location: dict = {"artifactLocation": {"uri": quote(_relative_path(file, cwd, root)),
+                                                   "uriBaseId": "%SRCROOT%"}}
             if f.location.line:
                 location["region"] = {"startLine": f.location.line, "startColumn": max(f.location.column, 1)}
             result: dict = {
@@ -111,6 +149,7 @@ def sarif(results: dict[str, list[Finding]], cwd: Path) -> str:
         "runs": [{
             "tool": {"driver": {"name": "avgen", "version": generator.__version__, "informationUri": REPOSITORY_URL,
                                 "rules": rules}},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": _folder_uri(root)}},
             "results": sarif_results,
         }],
     }, indent=2)
@@ -126,11 +165,12 @@ def _escape_property(text: str) -> str:
 
 def github_annotations(results: dict[str, list[Finding]], cwd: Path) -> str:
     """GitHub Actions workflow commands (`::error file=…,line=…,col=…,title=…::message`): annotations on the
-    pull request's lines. Waived findings are not annotated."""
+    pull request's lines, paths relative to `source_root`. Waived findings are not annotated."""
+    root = source_root(list(results), cwd)
     lines = []
     for file, findings in results.items():
         for f in active(findings):
-            props = [f"file={_escape_property(_relative_path(file, cwd))}"]
+            props = [f"file={_escape_property(_relative_path(file, cwd, root))}"]
             if f.location.line:
                 props += [f"line={f.location.line}", f"col={max(f.location.column, 1)}"]
             props.append(f"title={_escape_property(f.rule_id)}")

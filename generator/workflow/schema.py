@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from generator.workflow.docs import doc_text, plain, row_keys, tables
+
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                       2557, 2922, 3288, 3653)
@@ -328,17 +330,80 @@ LEGACY_LAMBDA_KEYS = {
 }
 
 
+# Which table of docs/workflow-format.md describes each object's keys: (heading, index of the table under
+# it, how its last column reads as a description). The docs are the one source of what a key means; the
+# schema takes each key's row (test_schema.py: every property has a description).
+KEY_TABLES: dict[str, tuple[str, int, str]] = {
+    "WorkflowSpec": ("The workflow file", 0, "{}"),
+    "FunctionsSpec": ("functions", 0, "{}"),
+    "FunctionEntry": ("functions", 1, "{}"),
+    "LambdaSpec": ("lambda", 0, "{}"),
+    "ContainerSpec": ("lambda.container", 0, "{}"),
+    "EnvironmentSpec": ("Environment variables", 0, "{}"),
+    "StorageItem": ("Input and output", 0, "{}"),
+    "IamSpec": ("iam", 0, "{}"),
+    "BatchSpec": ("batch", 0, "{}"),
+    "ComputeResourcesSpec": ("batch.compute_resources", 0, "{}"),
+    "MultiNodeSpec": ("batch.multi_node_parallel", 0, "{}"),
+    "CloudwatchSpec": ("cloudwatch", 0, "{}"),
+    "StorageProvidersSpec": ("storage_providers", 0, "{}"),
+    "S3Credentials": ("storage_providers", 1, "{}"),
+    "MinioCredentials": ("storage_providers", 1, "{}"),
+    "OnedataCredentials": ("storage_providers", 1, "{}"),
+    "AvgenSettingsSpec": ("avgen", 0, "{}"),
+    "BackendSpec": ("avgen.backend", 0, "{}"),
+    "BucketSpec": ("avgen.buckets", 0, "{}"),
+    "IamSettingsSpec": ("avgen.iam", 0, "{}"),
+    "AlertsSpec": ("avgen.alerts", 0, "{}"),
+    "DefaultsSpec": ("avgen.defaults", 0, "{}"),
+    "LambdaDefaults": ("avgen.defaults", 1, "The default of every function's {} (a function's own value wins)."),
+    "BatchDefaults": ("avgen.defaults", 2, "The default of every function's {} (a function's own value wins)."),
+    "Scar3Function": ("SCAR 3.x files (the map form)", 0, "SCAR 3.x; in the current form: {}"),
+    "Scar3Storage": ("SCAR 3.x files (the map form)", 1, "{}"),
+}
+
+
+def key_descriptions(name: str) -> dict[str, str]:
+    """Key → description, from the row of the table KEY_TABLES names (rows about several keys give each
+    the same text; a key in several rows gets them all)."""
+    heading, index, form = KEY_TABLES[name]
+    rows = tables(doc_text("workflow-format.md")).get(heading, [])[index]
+    found: dict[str, list[str]] = {}
+    as_is: set[str] = set()
+    for row in rows:
+        cells = list(row.values())
+        meaning = row.get("Meaning", cells[-1])
+        for key in row_keys(cells[0]):
+            found.setdefault(key, []).append(plain(meaning))
+            if "Applies to" in row and not meaning.startswith("`"):  # a text of its own, not a key's name
+                as_is.add(key)
+    return {key: "; ".join(texts) if key in as_is else form.format("; ".join(texts))
+            for key, texts in found.items()}
+
+
+def _describe(name: str, properties: dict[str, Any]) -> None:
+    """Gives each property without a description its row's; new dicts, since properties share some."""
+    descriptions = key_descriptions(name)
+    for key, value in properties.items():
+        if not value.get("description") and key in descriptions:
+            properties[key] = {**value, "description": descriptions[key]}
+
+
 def workflow_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a workflow file, for editors (yaml-language-server) and tools:
-    the strict models above, plus the legacy SCAR spellings the loader rewrites."""
+    the strict models above, plus the legacy SCAR spellings the loader rewrites; each key described by its
+    row in docs/workflow-format.md."""
     schema = WorkflowSpec.model_json_schema(by_alias=True)
+    _describe("WorkflowSpec", schema["properties"])
+    for name, definition in schema["$defs"].items():
+        _describe(name, definition["properties"])
     lambda_spec = schema["$defs"]["LambdaSpec"]["properties"]
     lambda_spec.update(LEGACY_LAMBDA_KEYS)
     level = lambda_spec["log_level"]["anyOf"][0]
     level["enum"] = [*level["enum"], *(value.lower() for value in level["enum"])]
     # SCAR 3.x's map form (`functions: NAME: {...}`), which the loader reads (AVG032)
     schema["$defs"]["Scar3Function"] = _scar3_function(schema["$defs"], lambda_spec)
-    schema["properties"]["functions"] = {"anyOf": [
+    schema["properties"]["functions"] = {"description": schema["properties"]["functions"]["description"], "anyOf": [
         schema["properties"]["functions"],
         {"type": "object", "deprecated": True, "additionalProperties": {"$ref": "#/$defs/Scar3Function"},
          "description": "SCAR 3.x's map form: one function per name (AVG032; `avgen convert` writes the "
@@ -363,5 +428,7 @@ def _scar3_function(defs: dict[str, Any], lambda_spec: dict[str, Any]) -> dict[s
         "s3": {"type": "object", "additionalProperties": False, "properties": {
             key: text for key in ("input_bucket", "input_folder", "output_bucket", "output_folder")}},
     })
+    _describe("Scar3Function", properties)
+    _describe("Scar3Storage", properties["s3"]["properties"])
     return {"type": "object", "additionalProperties": False, "deprecated": True, "properties": properties,
             "description": "A function of SCAR 3.x's map form, keyed by its name (AVG032)."}

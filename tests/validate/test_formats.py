@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -44,11 +45,15 @@ SARIF_SUBSET = {
                                 "id": {"type": "string"},
                                 "name": {"type": "string"},
                                 "shortDescription": _MESSAGE,
+                                "fullDescription": _MESSAGE,
+                                "help": _MESSAGE,
                                 "helpUri": {"type": "string", "format": "uri"},
                                 "defaultConfiguration": {"type": "object", "properties": {
                                     "level": {"enum": ["none", "note", "warning", "error"]}}},
                             }}},
                     }}}},
+                "originalUriBaseIds": {"type": "object", "additionalProperties": {
+                    "type": "object", "properties": {"uri": {"type": "string", "format": "uri"}}}},
                 "results": {"type": "array", "items": {
                     "type": "object", "required": ["message"],
                     "properties": {
@@ -72,6 +77,10 @@ SARIF_SUBSET = {
             }}},
     },
 }
+
+
+EXAMPLES = sorted(ROOT.glob("examples/*/workflow.yaml"))
+BROKEN = "functions:\n  aws:\n  - lambda:\n      name: x\n      memroy: 5\n"
 
 
 def run(*args, cwd: Path | None = None):
@@ -113,13 +122,94 @@ def test_sarif_has_the_2_1_0_shape_with_the_rule_catalog():
     assert memroy["locations"][0]["physicalLocation"]["region"] == {"startLine": 6, "startColumn": 7}
 
 
+def assert_code_scanning_ready(report: dict) -> None:
+    """What GitHub code scanning asks of a SARIF upload beyond the schema: every rule has `fullDescription`
+    and `help` (text and Markdown, GH2012), every location names its base (`%SRCROOT%`, the repository's
+    root) and the run says where that base is."""
+    jsonschema.validate(report, SARIF_SUBSET, format_checker=jsonschema.FormatChecker())
+    (sarif_run,) = report["runs"]
+    rules = sarif_run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == list(RULES)
+    for r in rules:
+        assert r["fullDescription"]["text"].strip(), r["id"]
+        assert r["help"]["text"].strip() and r["help"]["markdown"].strip(), r["id"]
+    base = sarif_run["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+    assert base.startswith("file://") and base.endswith("/")
+    assert sarif_run["results"]
+    for result in sarif_run["results"]:
+        artifact = result["locations"][0]["physicalLocation"]["artifactLocation"]
+        assert artifact["uriBaseId"] == "%SRCROOT%" and not artifact["uri"].startswith("/")
+
+
+@pytest.fixture
+def broken(tmp_path):
+    path = tmp_path / "workflow.yaml"
+    path.write_text(BROKEN)
+    return path
+
+
+@pytest.mark.parametrize("name", [p.parent.name for p in EXAMPLES] + ["broken"])
+def test_sarif_is_ready_for_code_scanning(name, broken):
+    workflow = broken if name == "broken" else ROOT / "examples" / name / "workflow.yaml"
+    result = run("validate", "-f", "sarif", workflow)
+    assert result.exit_code == (1 if name == "broken" else 0)
+    assert_code_scanning_ready(json.loads(result.output))
+
+
+def test_sarif_rule_help_is_the_rules_section_of_the_docs():
+    report = json.loads(run("validate", "-f", "sarif", CASES / "AVG002-fail-memroy.yaml").output)
+    docs = RULES_MD.read_text(encoding="utf-8")
+    for r in report["runs"][0]["tool"]["driver"]["rules"]:
+        section = docs.split(f"## {r['id']} {r['name']}\n", 1)[1].split("\n## ", 1)[0].strip()
+        published = "https://github.com/avgen/avgen/blob/main/docs/"
+        assert r["help"]["markdown"].replace(f"{published}rules.md#", "#").replace(published, "") == section
+        assert "**Severity:**" not in r["fullDescription"]["markdown"]
+        assert "**" not in r["help"]["text"] and "](#" not in r["help"]["markdown"], r["id"]
+    avg030 = next(r for r in report["runs"][0]["tool"]["driver"]["rules"] if r["id"] == "AVG030")
+    # links within docs/rules.md point at the published page, since the help is read elsewhere
+    assert "(https://github.com/avgen/avgen/blob/main/docs/rules.md#waivers)" in avg030["help"]["markdown"]
+    assert avg030["fullDescription"]["text"].startswith("An `# avgen:waive` comment (see Waivers) that waives")
+
+
+def git_repository(tmp_path: Path, how: str) -> Path:
+    """A repository with the workflow in media/: made by `git init`, or a worktree's `.git` file."""
+    repo = tmp_path / "repo"
+    (repo / "media").mkdir(parents=True)
+    if how == "git init":
+        subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    else:
+        (repo / ".git").write_text("gitdir: /elsewhere/.git/worktrees/repo\n")
+    (repo / "media" / "workflow.yaml").write_text((CASES / "AVG002-fail-memroy.yaml").read_text())
+    return repo
+
+
+@pytest.mark.parametrize("how", ["git init", "worktree"])
+def test_paths_are_relative_to_the_repository_root_from_a_subfolder(how, tmp_path):
+    """A job with `working-directory: media` annotates media/workflow.yaml, where the file is in the
+    repository, not workflow.yaml at its root."""
+    repo = git_repository(tmp_path, how)
+    report = json.loads(run("validate", "-f", "sarif", "workflow.yaml", cwd=repo / "media").output)
+    assert_code_scanning_ready(report)
+    (result,) = report["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "media/workflow.yaml"
+    assert report["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"] == repo.as_uri() + "/"
+    annotations = run("validate", "-f", "github", "workflow.yaml", cwd=repo / "media").output
+    assert annotations.startswith("::error file=media/workflow.yaml,line=6,col=7,title=AVG002::")
+    # the same from the root, and from a folder beside it
+    (repo / "other").mkdir()
+    for cwd, name in ((repo, "media/workflow.yaml"), (repo / "other", "../media/workflow.yaml")):
+        assert run("validate", "-f", "github", name, cwd=cwd).output.startswith("::error file=media/workflow.yaml,")
+
+
 def test_sarif_uri_is_relative_to_the_working_directory(tmp_path):
+    """Outside a git repository the working directory stands for the root."""
     workflow = tmp_path / "media" / "workflow.yaml"
     workflow.parent.mkdir()
     workflow.write_text((CASES / "AVG019-fail.yaml").read_text())
     report = json.loads(run("validate", "-f", "sarif", workflow, cwd=tmp_path).output)
     (result,) = report["runs"][0]["results"]
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "media/workflow.yaml"
+    assert report["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.as_uri() + "/"
     assert result["level"] == "warning"
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +48,8 @@ def test_pre_commit_hooks_pass_then_catch_a_typo_and_stale_terraform(repo):
     work, env = repo
     hooks = {hook["id"]: hook for hook in YAML(typ="safe").load((ROOT / ".pre-commit-hooks.yaml").read_text())}
     assert set(hooks) == {"avgen-validate", "avgen-generate-check"}
-    validate = f"{hooks['avgen-validate']['entry']} media/workflow.yaml"
+    # as pre-commit runs a hook: entry, args, then the files
+    validate = " ".join([hooks["avgen-validate"]["entry"], *hooks["avgen-validate"]["args"], "media/workflow.yaml"])
     generate = f"{hooks['avgen-generate-check']['entry']} media/workflow.yaml -o media/terraform"
     assert hooks["avgen-generate-check"]["pass_filenames"] is False
     sh(work, env, validate)
@@ -111,3 +113,39 @@ def test_the_action_plan_step_fails_on_a_usage_error_and_accepts_changes(tmp_pat
     typo = plan["run"].replace("--no-color", "--no-colour")
     proc = sh(tmp_path, {**env, "PYTHONPATH": str(ROOT)}, typo, check=False)
     assert proc.returncode == 64 and "No such option: --no-colour" in proc.stderr
+
+
+# Where the docs tell users to install avgen from: the Action (`avgen/avgen@REF`), pip
+# (`git+https://github.com/avgen/avgen@REF`) and pre-commit (`rev: REF` under avgen's repository).
+INSTALL_REF = re.compile(r"avgen/avgen@([^\s\"'`)]+)|github\.com/avgen/avgen\n\s*rev:\s*(\S+)")
+
+
+def install_refs() -> list[tuple[str, str]]:
+    files = [ROOT / "README.md", ROOT / ".pre-commit-hooks.yaml", ROOT / "action.yml",
+             *sorted((ROOT / "docs").rglob("*.md")), *sorted((ROOT / "docs").rglob("*.yml"))]
+    found = []
+    for path in files:
+        # the hooks file's example is commented out: read it as the YAML it shows
+        text = re.sub(r"^#\s?", "", path.read_text(encoding="utf-8"), flags=re.M)
+        found += [(path.name, a or b) for a, b in INSTALL_REF.findall(text)]
+    return found
+
+
+def test_the_docs_install_avgen_from_something_that_exists():
+    """avgen has no release yet: a snippet pinned to a tag that does not exist (`@v0.1.0`, `rev: v0.1.0`)
+    fails for whoever copies it (pre-commit exits 3). The docs name the `<commit>` placeholder they explain,
+    or a tag of this repository."""
+    refs = install_refs()
+    assert {name for name, _ in refs} >= {"deploy.md", "avgen-pipeline.yml", ".pre-commit-hooks.yaml"}
+    tags = set(subprocess.run(["git", "tag", "--list"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.split())
+    wrong = [(name, ref) for name, ref in refs if ref != "<commit>" and ref not in tags]
+    assert not wrong, f"no such tag (fetch tags if it is a new release): {wrong}"
+    assert "<commit>" in (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8").split("In this section", 1)[1]
+
+
+def test_the_validate_hook_takes_strict_from_its_args():
+    """pre-commit replaces a hook's `args` with the user's, never its entry: `--strict` belongs in args."""
+    (hook,) = [h for h in YAML(typ="safe").load((ROOT / ".pre-commit-hooks.yaml").read_text())
+               if h["id"] == "avgen-validate"]
+    assert "--strict" not in hook["entry"].split() and hook["args"] == ["--strict"]

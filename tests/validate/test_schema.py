@@ -91,3 +91,40 @@ def test_descriptions_and_the_editor_line_are_documented(validator):
     assert schema["$defs"]["LambdaSpec"]["properties"]["image"]["deprecated"] is True
     assert all(definition.get("description") for definition in schema["$defs"].values())
     assert "# yaml-language-server: $schema=" in FORMAT_MD.read_text(encoding="utf-8")
+
+
+def schema_properties(node, path: str = "#"):
+    """(path, schema) of every property anywhere in the schema: $defs, nested objects, anyOf branches."""
+    if isinstance(node, dict):
+        for key, value in (node.get("properties") or {}).items():
+            yield f"{path}.{key}", value
+        for key, value in node.items():
+            yield from schema_properties(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from schema_properties(value, f"{path}[{i}]")
+
+
+def test_every_property_has_a_description(validator):
+    """An editor's hover shows it: each key's row of docs/workflow-format.md."""
+    properties = list(schema_properties(validator.schema))
+    assert len(properties) > 150
+    missing = [path for path, value in properties if not str(value.get("description", "")).strip()]
+    assert not missing, missing
+
+
+def test_descriptions_are_the_docs_rows(validator):
+    """One source: the text of a key's row in docs/workflow-format.md, as plain text."""
+    text = FORMAT_MD.read_text(encoding="utf-8")
+    defs = validator.schema["$defs"]
+    memory = defs["LambdaSpec"]["properties"]["memory"]["description"]
+    assert "| `memory` | integer (MB) | `512` | 128–10240 | Lambda memory (CPU scales with it) |" in text
+    assert memory == "Lambda memory (CPU scales with it)"
+    # a link within the page is left out, emphasis goes, a row about several keys describes each
+    assert defs["FunctionEntry"]["properties"]["lambda"]["description"] == (
+        "the function: name, image, script, triggers, outputs")
+    assert defs["LambdaSpec"]["properties"]["vpc"]["description"] == (
+        defs["LambdaSpec"]["properties"]["runtime"]["description"]) == "accepted and ignored with an AVG008 warning"
+    assert defs["BatchDefaults"]["properties"]["vcpus"]["description"].startswith(
+        "The default of every function's `batch.vcpus`")
+    assert validator.schema["properties"]["avgen"]["description"].startswith("avgen's own settings")
