@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds avgen's wheel, installs it in a fresh virtual environment (no checkout on its path) and runs
-# `avgen validate` and `avgen generate` on both examples from there: the templates and modules must travel
+# `avgen validate` (text and SARIF), `avgen generate` and `avgen schema` from there: the templates, modules and
+# the docs read at run time must travel
 # inside the package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,13 @@ cd "$work"   # away from the checkout, so that only the installed package can an
 for example in av-workflow video-process; do
   cp -r "$OLDPWD/examples/$example" "$work/$example"
   "$work/venv/bin/avgen" validate "$work/$example/workflow.yaml" >/dev/null
+  # the rules' help (from the shipped docs/rules.md) in SARIF
+  "$work/venv/bin/avgen" validate "$work/$example/workflow.yaml" --format sarif >"$work/sarif.json"
+  grep -q '"fullDescription"' "$work/sarif.json"
   "$work/venv/bin/avgen" generate "$work/$example/workflow.yaml" -o "$work/out-$example" >/dev/null
   test -f "$work/out-$example/main.tf" && test -d "$work/out-$example/modules"
 done
+# the schema's descriptions come from the shipped docs/workflow-format.md
+"$work/venv/bin/avgen" schema >"$work/schema.json"
+grep -q '"description"' "$work/schema.json"
 echo "wheel ok: $(basename "$work"/dist/avgen-*.whl) generates both examples from a fresh virtual environment"
