@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Builds avgen's wheel, installs it in a fresh virtual environment (no checkout on its path) and runs
 # `avgen validate` (text and SARIF), `avgen generate` and `avgen schema` from there: the templates, modules and
-# the docs read at run time must travel
-# inside the package.
+# the docs read at run time must travel inside the package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
