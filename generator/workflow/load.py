@@ -370,12 +370,17 @@ class _Loader:
             alert_email=alerts.email if alerts else None,
             role_path=(iam.path if iam and iam.path else "/"),
             permissions_boundary=iam.permissions_boundary if iam else None,
+            allow_default_vpc=settings_spec.allow_default_vpc if settings_spec else False,
         )
         if backend and backend.type == "s3" and not (backend.bucket and backend.key):
             self.add("AVG005", "an s3 backend needs `bucket` and `key`", ("avgen", "backend"),
                      "add `bucket: my-terraform-state` and `key: workflows/NAME.tfstate`", key=True)
         if has_errors(self.findings):
             return None
+        if backend is None:
+            self.add("AVG034", "no `avgen.backend`: Terraform would keep the state in the working folder of one "
+                     "machine, without locking, and `avgen plan`/`apply` on an AWS account refuse to run",
+                     ("avgen",) if settings_spec else (), m.BACKEND_HINT, key=True)
         return m.Workflow(
             source=self.path.resolve(),
             source_sha256=self.digest(),

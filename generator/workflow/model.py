@@ -220,6 +220,12 @@ class Bucket:
     create: bool  # False: the bucket exists and avgen only adds notifications
 
 
+# What to write when a workflow has no avgen.backend (AVG034, and the refusal of plan/apply on AWS).
+BACKEND_HINT = ("add `avgen: {backend: {type: s3, bucket: my-terraform-state, key: workflows/NAME.tfstate, "
+                "region: us-east-1, use_lockfile: true}}`, or `backend: {type: local}` to keep the state on this "
+                "machine on purpose")
+
+
 @dataclass(frozen=True, slots=True)
 class Backend:
     type: str  # s3 | local
@@ -237,6 +243,8 @@ class Settings:
     # avgen.iam: the IAM path and permissions boundary of every role avgen creates
     role_path: str = "/"
     permissions_boundary: Optional[str] = None
+    # avgen.allow_default_vpc: Batch in the default VPC is chosen on purpose (AVG031 a note, not a warning)
+    allow_default_vpc: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -309,6 +309,9 @@ class AvgenSettingsSpec(Strict):
     alerts: Optional[AlertsSpec] = None
     iam: Optional[IamSettingsSpec] = None
     defaults: Optional[DefaultsSpec] = None
+    # Batch functions without subnets and security groups run in the default VPC, with public IPs: AVG031 is
+    # a warning unless the workflow says so on purpose (a try-out account, the sandbox)
+    allow_default_vpc: bool = False
 
 
 class WorkflowSpec(Strict):
