@@ -44,8 +44,11 @@ TEMPLATES_DIR = _shipped_folder("templates")
 MODULES_DIR = _shipped_folder("modules")
 MANIFEST = ".avgen-manifest.json"
 
-TERRAFORM_VERSION = ">= 1.10.0"  # use_lockfile (S3 state locking without DynamoDB) came in 1.10
-AWS_PROVIDER_VERSION = ">= 5.100.0, < 7.0.0"
+# use_lockfile (S3 state locking without DynamoDB) came in 1.10; a Terraform 2 would be a new language
+TERRAFORM_VERSION = ">= 1.10, < 2.0"
+# One major per root module (avgen.aws_provider_major): 5.100 is the release avgen's terraform validate and
+# sandbox run; the generated HCL is also checked against the 6.x schema, for accounts that moved to 6.
+AWS_PROVIDER_VERSIONS = {5: "~> 5.100", 6: "~> 6.0"}
 # Where the runtime finds the function's script in its image (batch_jobs/image/Dockerfile.in).
 SCRIPT_PATH = DEFAULT_SCRIPT
 HASH_LENGTH = 12  # of the sha256 shown in headers: enough to tell versions apart at a glance
@@ -300,7 +303,7 @@ def template_context(workflow: Workflow, avgen_version: str) -> dict[str, Any]:
         "header": plain_header(workflow.source_label),
         "provenance": header(avgen_version, workflow.source_label, workflow.source_sha256),
         "terraform_version": TERRAFORM_VERSION,
-        "aws_provider_version": AWS_PROVIDER_VERSION,
+        "aws_provider_version": AWS_PROVIDER_VERSIONS[settings.aws_provider_major],
         "region": settings.region,
         "default_tags": _default_tags(workflow),
         "backend": {"type": settings.backend.type, "config": dict(sorted(settings.backend.config.items()))}

@@ -371,6 +371,7 @@ class _Loader:
             role_path=(iam.path if iam and iam.path else "/"),
             permissions_boundary=iam.permissions_boundary if iam else None,
             allow_default_vpc=settings_spec.allow_default_vpc if settings_spec else False,
+            aws_provider_major=settings_spec.aws_provider_major if settings_spec else 5,
         )
         if backend and backend.type == "s3" and not (backend.bucket and backend.key):
             self.add("AVG005", "an s3 backend needs `bucket` and `key`", ("avgen", "backend"),

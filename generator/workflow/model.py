@@ -245,6 +245,8 @@ class Settings:
     permissions_boundary: Optional[str] = None
     # avgen.allow_default_vpc: Batch in the default VPC is chosen on purpose (AVG031 a note, not a warning)
     allow_default_vpc: bool = False
+    # avgen.aws_provider_major: the one hashicorp/aws major versions.tf admits (5: ~> 5.100, 6: ~> 6.0)
+    aws_provider_major: int = 5
 
 
 @dataclass(frozen=True, slots=True)

@@ -312,6 +312,8 @@ class AvgenSettingsSpec(Strict):
     # Batch functions without subnets and security groups run in the default VPC, with public IPs: AVG031 is
     # a warning unless the workflow says so on purpose (a try-out account, the sandbox)
     allow_default_vpc: bool = False
+    # the hashicorp/aws major the root module admits: 5 (~> 5.100) or 6 (~> 6.0)
+    aws_provider_major: Literal[5, 6] = 5
 
 
 class WorkflowSpec(Strict):

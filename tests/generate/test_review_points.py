@@ -152,3 +152,26 @@ def test_avgen_iam_is_validated():
     for bad in ({"path": "x"}, {"path": "/x"}, {"permissions_boundary": "boundary"}):
         with pytest.raises(ValidationError):
             IamSettingsSpec(**bad)
+
+
+def _versions(text: str, tmp_path) -> dict[str, Any]:
+    from generator.render.root import render
+    from generator.workflow.load import load_workflow
+
+    path = tmp_path / "workflow.yaml"
+    path.write_text(text)
+    result = load_workflow(path)
+    assert result.ok, result.findings
+    return _clean(hcl2.loads(render(result.workflow, avgen_version="0.0.0")["versions.tf"]))["terraform"][0]
+
+
+def test_versions_admit_one_provider_major_and_terraform_1(tmp_path):
+    (terraform,) = parsed("av-workflow", "versions.tf")["terraform"]
+    assert terraform["required_version"] == ">= 1.10, < 2.0"
+    assert terraform["required_providers"][0]["aws"] == {"source": "hashicorp/aws", "version": "~> 5.100"}
+    workflow = ("functions:\n  aws:\n  - lambda:\n      name: f\n      container: {image: alpine:3}\n"
+                "avgen:\n  backend: {type: local}\n")
+    assert _versions(workflow, tmp_path)["required_providers"][0]["aws"]["version"] == "~> 5.100"
+    six = _versions(workflow + "  aws_provider_major: 6\n", tmp_path)
+    assert six["required_providers"][0]["aws"]["version"] == "~> 6.0"
+    assert six["required_version"] == ">= 1.10, < 2.0"
