@@ -27,6 +27,7 @@ from generator import __version__
 from lambda_src.config import CONFIG_VARIABLE, DEFAULT_SCRIPT, SCRIPT_VARIABLE
 
 from generator.render.checkov_skips import apply_checkov_skips
+from generator.workflow.graph import edges
 from generator.workflow.model import Function, Workflow
 
 def _shipped_folder(name: str) -> Path:
@@ -205,7 +206,8 @@ def _paths(paths, extra: Iterable[tuple[str, str]] = ()) -> list[Inline]:
     return [Inline(bucket=bucket, key_prefix=key_prefix) for bucket, key_prefix in unique]
 
 
-def _function_entry(function: Function) -> dict[str, Any]:
+def _function_entry(function: Function, fan_out_concurrency: Optional[int]) -> dict[str, Any]:
+    """`fan_out_concurrency`: the reserved concurrency for a function another function's outputs trigger."""
     environment = {
         CONFIG_VARIABLE: JsonEncoded(_sorted_deep(function.runtime_config())),
         SCRIPT_VARIABLE: SCRIPT_PATH,
@@ -218,7 +220,8 @@ def _function_entry(function: Function) -> dict[str, Any]:
         "memory_size": function.memory,
         "timeout": function.timeout,
         "ephemeral_storage_size": function.ephemeral_storage,
-        "reserved_concurrency": function.reserved_concurrency,
+        "reserved_concurrency": function.reserved_concurrency if function.reserved_concurrency is not None
+        else fan_out_concurrency,
         "log_retention_days": function.log_retention_days,
         "iam_role": function.iam_role,
         # its inputs, and the s3:// locations its environment names (models): read-only, nothing else
@@ -299,6 +302,7 @@ def template_context(workflow: Workflow, avgen_version: str) -> dict[str, Any]:
     functions = sorted(workflow.functions, key=lambda f: f.name)
     batch_functions = [f for f in functions if f.uses_batch and f.batch is not None]
     settings = workflow.settings
+    fed = {edge.target.name for edge in edges(workflow) if edge.source.name != edge.target.name}
     return {
         "header": plain_header(workflow.source_label),
         "provenance": header(avgen_version, workflow.source_label, workflow.source_sha256),
@@ -310,7 +314,8 @@ def template_context(workflow: Workflow, avgen_version: str) -> dict[str, Any]:
         if settings.backend else None,
         "created_buckets": OnePerLine(sorted(b.name for b in workflow.buckets if b.create)),
         "existing_buckets": OnePerLine(sorted(b.name for b in workflow.buckets if not b.create)),
-        "functions": {f.name: _function_entry(f) for f in functions},
+        "functions": {f.name: _function_entry(f, settings.fan_out_concurrency if f.name in fed else None)
+                      for f in functions},
         "batch_jobs": {f.name: _batch_entry(f) for f in batch_functions},
         "needs_default_vpc": any(not (f.batch.subnets and f.batch.security_group_ids)
                                  for f in batch_functions if f.batch is not None),

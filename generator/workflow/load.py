@@ -360,6 +360,7 @@ class _Loader:
         alerts = settings_spec.alerts if settings_spec else None
         backend = settings_spec.backend if settings_spec else None
         iam = settings_spec.iam if settings_spec else None
+        lambda_defaults = settings_spec.defaults.lambda_ if settings_spec and settings_spec.defaults else None
         settings = m.Settings(
             region=region,
             name_prefix=name_prefix,
@@ -372,6 +373,8 @@ class _Loader:
             permissions_boundary=iam.permissions_boundary if iam else None,
             allow_default_vpc=settings_spec.allow_default_vpc if settings_spec else False,
             aws_provider_major=settings_spec.aws_provider_major if settings_spec else 5,
+            fan_out_concurrency=(lambda_defaults.fan_out_concurrency if lambda_defaults
+                                 and lambda_defaults.fan_out_concurrency else m.FAN_OUT_CONCURRENCY),
         )
         if backend and backend.type == "s3" and not (backend.bucket and backend.key):
             self.add("AVG005", "an s3 backend needs `bucket` and `key`", ("avgen", "backend"),

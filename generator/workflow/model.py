@@ -220,6 +220,10 @@ class Bucket:
     create: bool  # False: the bucket exists and avgen only adds notifications
 
 
+# The reserved concurrency of a function that another function's outputs trigger (one upload fanned out into
+# many objects must not take the account's whole pool); avgen.defaults.lambda.fan_out_concurrency.
+FAN_OUT_CONCURRENCY = 10
+
 # What to write when a workflow has no avgen.backend (AVG034, and the refusal of plan/apply on AWS).
 BACKEND_HINT = ("add `avgen: {backend: {type: s3, bucket: my-terraform-state, key: workflows/NAME.tfstate, "
                 "region: us-east-1, use_lockfile: true}}`, or `backend: {type: local}` to keep the state on this "
@@ -247,6 +251,9 @@ class Settings:
     allow_default_vpc: bool = False
     # avgen.aws_provider_major: the one hashicorp/aws major versions.tf admits (5: ~> 5.100, 6: ~> 6.0)
     aws_provider_major: int = 5
+    # avgen.defaults.lambda.fan_out_concurrency: the reserved concurrency of functions that another function's
+    # outputs trigger and that set none themselves (one upload fanned out must not take the account's pool)
+    fan_out_concurrency: int = FAN_OUT_CONCURRENCY
 
 
 @dataclass(frozen=True, slots=True)

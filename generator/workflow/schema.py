@@ -270,6 +270,8 @@ class LambdaDefaults(Strict):
     log_level: Optional[Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]] = None
     batch_on_failure: Optional[bool] = None
     log_retention_days: Optional[int] = None
+    # reserved concurrency of the functions another function's outputs trigger (a function's own wins)
+    fan_out_concurrency: Optional[Annotated[int, Field(ge=1)]] = None
 
     _retention = field_validator("log_retention_days")(_check_retention)
 

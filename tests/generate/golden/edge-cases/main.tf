@@ -22,7 +22,7 @@ locals {
       memory_size            = 512
       timeout                = 300
       ephemeral_storage_size = 512
-      reserved_concurrency   = null
+      reserved_concurrency   = 10
       log_retention_days     = 30
       iam_role               = null
       read_paths = [

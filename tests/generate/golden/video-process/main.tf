@@ -20,7 +20,7 @@ locals {
       memory_size            = 3008
       timeout                = 300
       ephemeral_storage_size = 1024
-      reserved_concurrency   = null
+      reserved_concurrency   = 10
       log_retention_days     = 30
       iam_role               = null
       read_paths = [
@@ -280,8 +280,9 @@ module "bucket_notifications" {
 module "alerts" {
   source = "./modules/alerts"
 
-  name_prefix          = "video-process-"
-  lambda_function_arns = [for function in module.function : function.function_arn]
-  batch_job_queue_arns = [for job in module.batch : job.job_queue_arn]
-  email                = null
+  name_prefix           = "video-process-"
+  lambda_function_arns  = [for function in module.function : function.function_arn]
+  lambda_function_names = { for name, function in module.function : name => function.function_name }
+  batch_job_queue_arns  = [for job in module.batch : job.job_queue_arn]
+  email                 = null
 }
