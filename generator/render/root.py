@@ -232,7 +232,7 @@ def _function_entry(function: Function, fan_out_concurrency: Optional[int]) -> d
     }
 
 
-def _batch_entry(function: Function) -> dict[str, Any]:
+def _batch_entry(function: Function, workflow: Workflow) -> dict[str, Any]:
     batch = function.batch
     assert batch is not None  # only functions that run on Batch have an entry
     return {
@@ -252,6 +252,9 @@ def _batch_entry(function: Function) -> dict[str, Any]:
         "job_timeout_seconds": batch.job_timeout,
         "attempts": batch.retry_attempts,
         "runnable_timeout_seconds": batch.runnable_timeout,
+        "root_volume_size": batch.root_volume_size,
+        # what the instances Batch launches are tagged with (the provider's default tags do not reach them)
+        "instance_tags": dict(sorted({**_default_tags(workflow), **function.tags}.items())),
         "environment": dict(sorted(batch.environment.items())),
     }
 
@@ -316,7 +319,7 @@ def template_context(workflow: Workflow, avgen_version: str) -> dict[str, Any]:
         "existing_buckets": OnePerLine(sorted(b.name for b in workflow.buckets if not b.create)),
         "functions": {f.name: _function_entry(f, settings.fan_out_concurrency if f.name in fed else None)
                       for f in functions},
-        "batch_jobs": {f.name: _batch_entry(f) for f in batch_functions},
+        "batch_jobs": {f.name: _batch_entry(f, workflow) for f in batch_functions},
         "needs_default_vpc": any(not (f.batch.subnets and f.batch.security_group_ids)
                                  for f in batch_functions if f.batch is not None),
         "bucket_triggers": _bucket_triggers(workflow, owned=True),

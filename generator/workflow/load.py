@@ -715,6 +715,8 @@ class _Loader:
             runnable_timeout=defaults.runnable_timeout if defaults and defaults.runnable_timeout
             else m.DEFAULT_RUNNABLE_TIMEOUT_S,
             state=spec.state if spec and spec.state else "ENABLED",
+            root_volume_size=pick(spec.root_volume_size if spec else None, "root_volume_size",
+                                  m.DEFAULT_ROOT_VOLUME_GIB),
             location=self.at(loc, key=True) if spec else self.at(("functions", "aws", index, "lambda"), key=True),
             instance_type_locations=type_locations,
         )

@@ -34,6 +34,9 @@ DEFAULT_INSTANCE_TYPES = ("optimal",)
 DEFAULT_JOB_TIMEOUT_S = 3600
 DEFAULT_RETRY_ATTEMPTS = 2
 DEFAULT_RUNNABLE_TIMEOUT_S = 3600
+# GiB of a Batch instance's root volume: the ECS AMIs' 30 leave little room for GPU images (CUDA layers, models)
+# pulled and unpacked side by side
+DEFAULT_ROOT_VOLUME_GIB = 100
 
 TRIGGER_PROVIDERS = ("s3",)
 
@@ -98,6 +101,7 @@ class BatchSettings:
     retry_attempts: int
     runnable_timeout: int  # seconds a job may wait RUNNABLE before the queue cancels it
     state: str = "ENABLED"
+    root_volume_size: int = DEFAULT_ROOT_VOLUME_GIB
     location: Optional[Location] = field(default=None, compare=False)
     # where each instance type is written (in the function or in avgen.defaults.batch); empty for defaults
     instance_type_locations: Mapping[str, Location] = field(default_factory=dict, compare=False)

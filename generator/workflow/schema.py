@@ -119,6 +119,10 @@ class MultiNodeSpec(Strict):
     main_node_index: Optional[int] = None
 
 
+# GiB of the Batch instances' root volume (gp3): at least the ECS AMIs' 30, at most EBS's 16 TiB
+RootVolumeGiB = Annotated[int, Field(ge=30, le=16384)]
+
+
 class BatchSpec(Strict):
     """AWS Batch settings, used when the function runs on Batch (execution_mode batch or lambda-batch)."""
 
@@ -137,6 +141,7 @@ class BatchSpec(Strict):
     gpus: Optional[Annotated[int, Field(ge=1, le=16)]] = None
     job_timeout: Optional[Annotated[int, Field(ge=60)]] = None
     retry_attempts: Optional[Annotated[int, Field(ge=1, le=10)]] = None
+    root_volume_size: Optional[RootVolumeGiB] = None
 
 
 def _check_retention(value: Optional[int]) -> Optional[int]:
@@ -289,6 +294,7 @@ class BatchDefaults(Strict):
     job_timeout: Optional[Annotated[int, Field(ge=60)]] = None
     retry_attempts: Optional[Annotated[int, Field(ge=1, le=10)]] = None
     runnable_timeout: Optional[Annotated[int, Field(ge=600, le=86400)]] = None
+    root_volume_size: Optional[RootVolumeGiB] = None
 
 
 class DefaultsSpec(Strict):

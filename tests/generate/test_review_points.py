@@ -219,3 +219,38 @@ def test_every_function_has_a_throttles_and_an_errors_alarm_to_the_alerts_topic(
     (cloudwatch,) = [statement for statement in policy["statement"]
                      if statement["principals"][0]["identifiers"] == ["cloudwatch.amazonaws.com"]]
     assert cloudwatch["actions"] == ["sns:Publish"]
+
+
+def test_batch_instances_get_the_workflows_tags_and_a_sized_encrypted_root_volume():
+    jobs = locals_of("av-workflow", "main.tf")["batch_jobs"]
+    for job in jobs.values():
+        assert job["instance_tags"] == {"ManagedBy": "avgen", "avgen:workflow": "av-workflow",
+                                        "project": "av-workflow"}
+        assert job["root_volume_size"] == 100
+    calls = [entry["batch"] for entry in parsed("av-workflow", "main.tf")["module"] if "batch" in entry]
+    assert calls[0]["instance_tags"] == "${each.value.instance_tags}"
+    assert calls[0]["root_volume_size"] == "${each.value.root_volume_size}"
+    environment = block("av-workflow", "modules/batch-job/main.tf", "resource", "aws_batch_compute_environment",
+                        "this")
+    assert environment["compute_resources"][0]["tags"] == '${merge(var.instance_tags, {Name = "${var.name}-batch"})}'
+    template = block("av-workflow", "modules/batch-job/main.tf", "resource", "aws_launch_template", "this")
+    (mapping,) = template["block_device_mappings"]
+    assert mapping["device_name"] == "/dev/xvda"
+    assert mapping["ebs"][0] == {"volume_size": "${var.root_volume_size}", "volume_type": "gp3",
+                                 "encrypted": "true", "delete_on_termination": "true"}
+
+
+def test_the_root_volume_size_is_set_per_function_or_for_all(tmp_path):
+    from generator.workflow.load import load_workflow
+
+    path = tmp_path / "workflow.yaml"
+    batch = "execution_mode: batch, container: {image: alpine:3}"
+    path.write_text("functions:\n  aws:\n"
+                    f"  - lambda: {{name: a, {batch}}}\n    batch: {{root_volume_size: 200}}\n"
+                    f"  - lambda: {{name: b, {batch}}}\n"
+                    "avgen:\n  backend: {type: local}\n  defaults: {batch: {root_volume_size: 60}}\n")
+    loaded = load_workflow(path)
+    assert loaded.ok, loaded.findings
+    assert [f.batch.root_volume_size for f in loaded.workflow.functions] == [200, 60]
+    path.write_text(path.read_text().replace("root_volume_size: 200", "root_volume_size: 8"))
+    assert not load_workflow(path).ok  # below the AMI's 30 GiB
