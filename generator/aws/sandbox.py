@@ -51,6 +51,12 @@ variable "create_batch_service_linked_role" {
   default = true
 }
 """ % (FAKE_KEY, FAKE_KEY)
+BACKEND_OVERRIDE = """
+# The sandbox keeps its state here, whatever backend the workflow names for AWS.
+terraform {
+  backend "local" {}
+}
+"""
 OVERRIDE_FILE = "avgen_sandbox_override.tf"
 
 
@@ -296,9 +302,11 @@ def terminate_group(pid: int, wait_s: float = 10) -> None:
         pass
 
 
-def write_provider_override(workdir: Path) -> Path:
+def write_provider_override(workdir: Path, local_backend: bool = False) -> Path:
+    """`local_backend`: the workflow names a backend (backend.tf); the sandbox keeps its state in the working
+    folder all the same, never in the account's state bucket."""
     path = Path(workdir) / OVERRIDE_FILE
-    path.write_text(PROVIDER_OVERRIDE)
+    path.write_text(PROVIDER_OVERRIDE + (BACKEND_OVERRIDE if local_backend else ""))
     return path
 
 

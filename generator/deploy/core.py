@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Optional
 
 from generator.workflow.findings import Finding, has_errors
 from generator.workflow.load import load_workflow
-from generator.workflow.model import Workflow
+from generator.workflow.model import BACKEND_HINT, Workflow
 from generator.deploy.planview import PlanSummary, summarize
 from generator.aws.clients import count_object_versions, empty_bucket, s3_client
 from generator.aws.sandbox import Sandbox, remove_provider_override, write_provider_override
@@ -108,7 +108,7 @@ class Deployment:
 
             # the executor runs each function from its build context, in place of its image
             write_contexts(self.workflow, self.workdir / IMAGES_DIR)
-            write_provider_override(self.workdir)
+            write_provider_override(self.workdir, local_backend=self.workflow.settings.backend is not None)
             (self.workdir / SANDBOX_MARKER).write_text("state of the avgen sandbox, not of an AWS account\n")
         else:
             remove_provider_override(self.workdir)
@@ -191,11 +191,21 @@ class Deployment:
         if problem:
             raise DeployError(problem)
 
+    def _require_backend(self) -> None:
+        """An AWS account's state belongs in a shared, locked backend: without avgen.backend, plan and apply
+        stop unless the workflow keeps the state local on purpose (`type: local`). The sandbox is exempt."""
+        assert self.workflow is not None  # loaded by _prepare()
+        if self.options.sandbox or self.workflow.settings.backend is not None:
+            return
+        raise DeployError(f"{self._files_label()} names no avgen.backend, so the Terraform state of an AWS "
+                          f"account would stay in {self.workdir} without locking; {BACKEND_HINT}")
+
     def plan(self, on_line: Optional[LineHandler] = None, with_text: bool = False) -> Outcome:
         """Save a plan; `with_text` adds terraform's own text of it to the summary (for a PR comment)."""
         outcome = self._prepare()
         if outcome.blocked:
             return outcome
+        self._require_backend()
         self._check_shared_buckets()
         with self.terraform() as tf:
             outcome.summary = self._plan(tf, on_line)
@@ -209,6 +219,7 @@ class Deployment:
         outcome = self._prepare()
         if outcome.blocked:
             return outcome
+        self._require_backend()
         self._check_shared_buckets()
         if not (self.options.sandbox or targets):
             self._refuse_missing_images()

@@ -26,14 +26,18 @@ from lambda_src.config import CONFIG_VARIABLE, DEFAULT_SCRIPT, SCRIPT_VARIABLE
 
 from generator.render.checkov_skips import apply_checkov_skips
 from generator.shipped import shipped_folder
+from generator.workflow.graph import edges
 from generator.workflow.model import Function, Workflow
 
 TEMPLATES_DIR = shipped_folder("templates")
 MODULES_DIR = shipped_folder("modules")
 MANIFEST = ".avgen-manifest.json"
 
-TERRAFORM_VERSION = ">= 1.10.0"  # use_lockfile (S3 state locking without DynamoDB) came in 1.10
-AWS_PROVIDER_VERSION = ">= 5.100.0, < 7.0.0"
+# use_lockfile (S3 state locking without DynamoDB) came in 1.10; a Terraform 2 would be a new language
+TERRAFORM_VERSION = ">= 1.10, < 2.0"
+# One major per root module (avgen.aws_provider_major): 5.100 is the release avgen's terraform validate and
+# sandbox run; the generated HCL is also checked against the 6.x schema, for accounts that moved to 6.
+AWS_PROVIDER_VERSIONS = {5: "~> 5.100", 6: "~> 6.0"}
 # Where the runtime finds the function's script in its image (batch_jobs/image/Dockerfile.in).
 SCRIPT_PATH = DEFAULT_SCRIPT
 HASH_LENGTH = 12  # of the sha256 shown in headers: enough to tell versions apart at a glance
@@ -190,7 +194,8 @@ def _paths(paths, extra: Iterable[tuple[str, str]] = ()) -> list[Inline]:
     return [Inline(bucket=bucket, key_prefix=key_prefix) for bucket, key_prefix in unique]
 
 
-def _function_entry(function: Function) -> dict[str, Any]:
+def _function_entry(function: Function, fan_out_concurrency: Optional[int]) -> dict[str, Any]:
+    """`fan_out_concurrency`: the reserved concurrency for a function another function's outputs trigger."""
     environment = {
         CONFIG_VARIABLE: JsonEncoded(_sorted_deep(function.runtime_config())),
         SCRIPT_VARIABLE: SCRIPT_PATH,
@@ -203,7 +208,8 @@ def _function_entry(function: Function) -> dict[str, Any]:
         "memory_size": function.memory,
         "timeout": function.timeout,
         "ephemeral_storage_size": function.ephemeral_storage,
-        "reserved_concurrency": function.reserved_concurrency,
+        "reserved_concurrency": function.reserved_concurrency if function.reserved_concurrency is not None
+        else fan_out_concurrency,
         "log_retention_days": function.log_retention_days,
         "iam_role": function.iam_role,
         # its inputs, and the s3:// locations its environment names (models): read-only, nothing else
@@ -214,7 +220,7 @@ def _function_entry(function: Function) -> dict[str, Any]:
     }
 
 
-def _batch_entry(function: Function) -> dict[str, Any]:
+def _batch_entry(function: Function, workflow: Workflow) -> dict[str, Any]:
     batch = function.batch
     assert batch is not None  # only functions that run on Batch have an entry
     return {
@@ -234,6 +240,9 @@ def _batch_entry(function: Function) -> dict[str, Any]:
         "job_timeout_seconds": batch.job_timeout,
         "attempts": batch.retry_attempts,
         "runnable_timeout_seconds": batch.runnable_timeout,
+        "root_volume_size": batch.root_volume_size,
+        # what the instances Batch launches are tagged with (the provider's default tags do not reach them)
+        "instance_tags": dict(sorted({**_default_tags(workflow), **function.tags}.items())),
         "environment": dict(sorted(batch.environment.items())),
     }
 
@@ -284,19 +293,21 @@ def template_context(workflow: Workflow, avgen_version: str) -> dict[str, Any]:
     functions = sorted(workflow.functions, key=lambda f: f.name)
     batch_functions = [f for f in functions if f.uses_batch and f.batch is not None]
     settings = workflow.settings
+    fed = {edge.target.name for edge in edges(workflow) if edge.source.name != edge.target.name}
     return {
         "header": plain_header(workflow.source_label),
         "provenance": header(avgen_version, workflow.source_label, workflow.source_sha256),
         "terraform_version": TERRAFORM_VERSION,
-        "aws_provider_version": AWS_PROVIDER_VERSION,
+        "aws_provider_version": AWS_PROVIDER_VERSIONS[settings.aws_provider_major],
         "region": settings.region,
         "default_tags": _default_tags(workflow),
         "backend": {"type": settings.backend.type, "config": dict(sorted(settings.backend.config.items()))}
         if settings.backend else None,
         "created_buckets": OnePerLine(sorted(b.name for b in workflow.buckets if b.create)),
         "existing_buckets": OnePerLine(sorted(b.name for b in workflow.buckets if not b.create)),
-        "functions": {f.name: _function_entry(f) for f in functions},
-        "batch_jobs": {f.name: _batch_entry(f) for f in batch_functions},
+        "functions": {f.name: _function_entry(f, settings.fan_out_concurrency if f.name in fed else None)
+                      for f in functions},
+        "batch_jobs": {f.name: _batch_entry(f, workflow) for f in batch_functions},
         "needs_default_vpc": any(not (f.batch.subnets and f.batch.security_group_ids)
                                  for f in batch_functions if f.batch is not None),
         "bucket_triggers": _bucket_triggers(workflow, owned=True),

@@ -360,6 +360,7 @@ class _Loader:
         alerts = settings_spec.alerts if settings_spec else None
         backend = settings_spec.backend if settings_spec else None
         iam = settings_spec.iam if settings_spec else None
+        lambda_defaults = settings_spec.defaults.lambda_ if settings_spec and settings_spec.defaults else None
         settings = m.Settings(
             region=region,
             name_prefix=name_prefix,
@@ -370,12 +371,20 @@ class _Loader:
             alert_email=alerts.email if alerts else None,
             role_path=(iam.path if iam and iam.path else "/"),
             permissions_boundary=iam.permissions_boundary if iam else None,
+            allow_default_vpc=settings_spec.allow_default_vpc if settings_spec else False,
+            aws_provider_major=settings_spec.aws_provider_major if settings_spec else 5,
+            fan_out_concurrency=(lambda_defaults.fan_out_concurrency if lambda_defaults
+                                 and lambda_defaults.fan_out_concurrency else m.FAN_OUT_CONCURRENCY),
         )
         if backend and backend.type == "s3" and not (backend.bucket and backend.key):
             self.add("AVG005", "an s3 backend needs `bucket` and `key`", ("avgen", "backend"),
                      "add `bucket: my-terraform-state` and `key: workflows/NAME.tfstate`", key=True)
         if has_errors(self.findings):
             return None
+        if backend is None:
+            self.add("AVG034", "no `avgen.backend`: Terraform would keep the state in the working folder of one "
+                     "machine, without locking, and `avgen plan`/`apply` on an AWS account refuse to run",
+                     ("avgen",) if settings_spec else (), m.BACKEND_HINT, key=True)
         return m.Workflow(
             source=self.path.resolve(),
             source_sha256=self.digest(),
@@ -706,6 +715,8 @@ class _Loader:
             runnable_timeout=defaults.runnable_timeout if defaults and defaults.runnable_timeout
             else m.DEFAULT_RUNNABLE_TIMEOUT_S,
             state=spec.state if spec and spec.state else "ENABLED",
+            root_volume_size=pick(spec.root_volume_size if spec else None, "root_volume_size",
+                                  m.DEFAULT_ROOT_VOLUME_GIB),
             location=self.at(loc, key=True) if spec else self.at(("functions", "aws", index, "lambda"), key=True),
             instance_type_locations=type_locations,
         )

@@ -34,6 +34,9 @@ DEFAULT_INSTANCE_TYPES = ("optimal",)
 DEFAULT_JOB_TIMEOUT_S = 3600
 DEFAULT_RETRY_ATTEMPTS = 2
 DEFAULT_RUNNABLE_TIMEOUT_S = 3600
+# GiB of a Batch instance's root volume: the ECS AMIs' 30 leave little room for GPU images (CUDA layers, models)
+# pulled and unpacked side by side
+DEFAULT_ROOT_VOLUME_GIB = 100
 
 TRIGGER_PROVIDERS = ("s3",)
 
@@ -98,6 +101,7 @@ class BatchSettings:
     retry_attempts: int
     runnable_timeout: int  # seconds a job may wait RUNNABLE before the queue cancels it
     state: str = "ENABLED"
+    root_volume_size: int = DEFAULT_ROOT_VOLUME_GIB
     location: Optional[Location] = field(default=None, compare=False)
     # where each instance type is written (in the function or in avgen.defaults.batch); empty for defaults
     instance_type_locations: Mapping[str, Location] = field(default_factory=dict, compare=False)
@@ -220,6 +224,16 @@ class Bucket:
     create: bool  # False: the bucket exists and avgen only adds notifications
 
 
+# The reserved concurrency of a function that another function's outputs trigger (one upload fanned out into
+# many objects must not take the account's whole pool); avgen.defaults.lambda.fan_out_concurrency.
+FAN_OUT_CONCURRENCY = 10
+
+# What to write when a workflow has no avgen.backend (AVG034, and the refusal of plan/apply on AWS).
+BACKEND_HINT = ("add `avgen: {backend: {type: s3, bucket: my-terraform-state, key: workflows/NAME.tfstate, "
+                "region: us-east-1, use_lockfile: true}}`, or `backend: {type: local}` to keep the state on this "
+                "machine on purpose")
+
+
 @dataclass(frozen=True, slots=True)
 class Backend:
     type: str  # s3 | local
@@ -237,6 +251,13 @@ class Settings:
     # avgen.iam: the IAM path and permissions boundary of every role avgen creates
     role_path: str = "/"
     permissions_boundary: Optional[str] = None
+    # avgen.allow_default_vpc: Batch in the default VPC is chosen on purpose (AVG031 a note, not a warning)
+    allow_default_vpc: bool = False
+    # avgen.aws_provider_major: the one hashicorp/aws major versions.tf admits (5: ~> 5.100, 6: ~> 6.0)
+    aws_provider_major: int = 5
+    # avgen.defaults.lambda.fan_out_concurrency: the reserved concurrency of functions that another function's
+    # outputs trigger and that set none themselves (one upload fanned out must not take the account's pool)
+    fan_out_concurrency: int = FAN_OUT_CONCURRENCY
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,10 @@ class MultiNodeSpec(Strict):
     main_node_index: Optional[int] = None
 
 
+# GiB of the Batch instances' root volume (gp3): at least the ECS AMIs' 30, at most EBS's 16 TiB
+RootVolumeGiB = Annotated[int, Field(ge=30, le=16384)]
+
+
 class BatchSpec(Strict):
     """AWS Batch settings, used when the function runs on Batch (execution_mode batch or lambda-batch)."""
 
@@ -139,6 +143,7 @@ class BatchSpec(Strict):
     gpus: Optional[Annotated[int, Field(ge=1, le=16)]] = None
     job_timeout: Optional[Annotated[int, Field(ge=60)]] = None
     retry_attempts: Optional[Annotated[int, Field(ge=1, le=10)]] = None
+    root_volume_size: Optional[RootVolumeGiB] = None
 
 
 def _check_retention(value: Optional[int]) -> Optional[int]:
@@ -272,6 +277,8 @@ class LambdaDefaults(Strict):
     log_level: Optional[Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]] = None
     batch_on_failure: Optional[bool] = None
     log_retention_days: Optional[int] = None
+    # reserved concurrency of the functions another function's outputs trigger (a function's own wins)
+    fan_out_concurrency: Optional[Annotated[int, Field(ge=1)]] = None
 
     _retention = field_validator("log_retention_days")(_check_retention)
 
@@ -289,6 +296,7 @@ class BatchDefaults(Strict):
     job_timeout: Optional[Annotated[int, Field(ge=60)]] = None
     retry_attempts: Optional[Annotated[int, Field(ge=1, le=10)]] = None
     runnable_timeout: Optional[Annotated[int, Field(ge=600, le=86400)]] = None
+    root_volume_size: Optional[RootVolumeGiB] = None
 
 
 class DefaultsSpec(Strict):
@@ -311,6 +319,11 @@ class AvgenSettingsSpec(Strict):
     alerts: Optional[AlertsSpec] = None
     iam: Optional[IamSettingsSpec] = None
     defaults: Optional[DefaultsSpec] = None
+    # Batch functions without subnets and security groups run in the default VPC, with public IPs: AVG031 is
+    # a warning unless the workflow says so on purpose (a try-out account, the sandbox)
+    allow_default_vpc: bool = False
+    # the hashicorp/aws major the root module admits: 5 (~> 5.100) or 6 (~> 6.0)
+    aws_provider_major: Literal[5, 6] = 5
 
 
 class WorkflowSpec(Strict):

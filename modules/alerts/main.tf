@@ -47,6 +47,49 @@ resource "aws_cloudwatch_event_target" "lambda_invocation_failed" {
   arn       = aws_sns_topic.alerts.arn
 }
 
+# Every function: any throttled invocation (reserved concurrency or the account's pool reached) and any error
+# in a 5-minute period. A period without invocations is not an alarm.
+locals {
+  lambda_alarms = {
+    throttles = "Throttles"
+    errors    = "Errors"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
+  for_each = var.lambda_function_names
+
+  alarm_name          = "${each.value}-throttles"
+  alarm_description   = "Lambda function ${each.value} was throttled. Created by avgen."
+  namespace           = "AWS/Lambda"
+  metric_name         = local.lambda_alarms.throttles
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
+  for_each = var.lambda_function_names
+
+  alarm_name          = "${each.value}-errors"
+  alarm_description   = "Lambda function ${each.value} returned errors. Created by avgen."
+  namespace           = "AWS/Lambda"
+  metric_name         = local.lambda_alarms.errors
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
 data "aws_iam_policy_document" "alerts_topic" {
   statement {
     sid       = "EventBridgePublishesWorkflowFailures"
@@ -64,6 +107,26 @@ data "aws_iam_policy_document" "alerts_topic" {
       values = concat(
         aws_cloudwatch_event_rule.batch_job_failed[*].arn,
         [aws_cloudwatch_event_rule.lambda_invocation_failed.arn],
+      )
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchAlarmsPublishFunctionAlarms"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values = concat(
+        [for name in sort(keys(var.lambda_function_names)) : aws_cloudwatch_metric_alarm.lambda_throttles[name].arn],
+        [for name in sort(keys(var.lambda_function_names)) : aws_cloudwatch_metric_alarm.lambda_errors[name].arn],
       )
     }
   }

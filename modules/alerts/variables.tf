@@ -13,6 +13,12 @@ variable "lambda_function_arns" {
   }
 }
 
+variable "lambda_function_names" {
+  description = "The functions' names (Lambda's), by the workflow's function names: a Throttles and an Errors alarm each."
+  type        = map(string)
+  default     = {}
+}
+
 variable "batch_job_queue_arns" {
   description = "ARNs of the job queues whose FAILED jobs raise an alert; empty when the workflow uses no Batch."
   type        = list(string)

@@ -47,6 +47,19 @@ resource "aws_launch_template" "this" {
     http_put_response_hop_limit = 1
   }
 
+  # The root volume of the ECS-optimized AL2023 AMIs (CPU and NVIDIA): room for the job's image and its
+  # scratch files; encrypted, gone with the instance.
+  block_device_mappings {
+    device_name = "/dev/xvda"
+
+    ebs {
+      volume_size           = var.root_volume_size
+      volume_type           = "gp3"
+      encrypted             = "true"
+      delete_on_termination = "true"
+    }
+  }
+
   lifecycle {
     # The instances are tagged through the compute environment; a tag specification read back here (as the
     # emulator does) would otherwise bump the template's version and the environment with it on every plan.
@@ -80,9 +93,8 @@ resource "aws_batch_compute_environment" "this" {
       version            = aws_launch_template.this.latest_version
     }
 
-    tags = {
-      Name = "${var.name}-batch"
-    }
+    # The instances Batch launches: the workflow's tags (cost allocation) and a readable Name.
+    tags = merge(var.instance_tags, { Name = "${var.name}-batch" })
   }
 
   tags = {

@@ -166,3 +166,20 @@ variable "permissions_boundary" {
   type        = string
   default     = null
 }
+
+variable "root_volume_size" {
+  description = "GiB of the instances' root volume (gp3, encrypted)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.root_volume_size >= 30 && var.root_volume_size <= 16384
+    error_message = "The root volume holds the ECS AMI (30 GiB) and at most 16384 GiB."
+  }
+}
+
+variable "instance_tags" {
+  description = "Tags of the EC2 instances Batch launches (the provider's default tags do not reach them)."
+  type        = map(string)
+  default     = {}
+}

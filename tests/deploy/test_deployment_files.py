@@ -92,3 +92,41 @@ def test_destroy_without_a_terminal_says_it_destroys(tmp_path):
     result = CliRunner().invoke(app, ["destroy", str(workflow), "-w", str(tmp_path / "w"), "--auto-approve",
                                       "--plugin-dir", str(empty)])
     assert "terraform destroy…" in result.stderr and "apply" not in result.stderr.splitlines()[0]
+
+
+def _workflow_without_backend(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "workflow.yaml"
+    path.write_text("functions:\n  aws:\n  - lambda:\n      name: f\n      container: {image: alpine:3}\n"
+                    "      input: [{storage_provider: s3, path: acme-media-in/videos}]\n" + extra)
+    return path
+
+
+def test_plan_and_apply_on_aws_without_a_backend_stop_before_terraform(tmp_path):
+    workflow = _workflow_without_backend(tmp_path)
+    for run in (lambda d: d.plan(), lambda d: d.apply(confirm=lambda summary: pytest.fail("not reached"))):
+        deployment = Deployment(workflow, DeployOptions(workdir=tmp_path / "deploy"))
+        with pytest.raises(DeployError) as refused:
+            run(deployment)
+        message = str(refused.value)
+        assert "\n" not in message and "names no avgen.backend" in message
+        assert "use_lockfile: true" in message and "backend: {type: local}" in message
+        assert not (tmp_path / "deploy" / ".terraform").exists()  # terraform never ran
+
+
+def test_local_state_chosen_on_purpose_and_the_sandbox_are_not_refused(tmp_path):
+    from generator.aws.sandbox import OVERRIDE_FILE
+
+    local = Deployment(_workflow_without_backend(tmp_path, "avgen:\n  backend: {type: local}\n"),
+                       DeployOptions(workdir=tmp_path / "local"))
+    local.load()
+    local._require_backend()
+    sandbox = Deployment(_workflow_without_backend(tmp_path), DeployOptions(workdir=tmp_path / "sb", sandbox=True))
+    sandbox.load()
+    sandbox._require_backend()
+    # a workflow with an S3 backend: the sandbox's own override keeps the state in its working folder
+    example = Deployment(Path(__file__).parents[2] / "examples" / "video-process" / "workflow.yaml",
+                         DeployOptions(workdir=tmp_path / "example", sandbox=True))
+    example.load()
+    example.generate()
+    assert 'backend "s3"' in (tmp_path / "example" / "backend.tf").read_text()
+    assert 'backend "local" {}' in (tmp_path / "example" / OVERRIDE_FILE).read_text()

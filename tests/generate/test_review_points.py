@@ -152,3 +152,105 @@ def test_avgen_iam_is_validated():
     for bad in ({"path": "x"}, {"path": "/x"}, {"permissions_boundary": "boundary"}):
         with pytest.raises(ValidationError):
             IamSettingsSpec(**bad)
+
+
+def _versions(text: str, tmp_path) -> dict[str, Any]:
+    from generator.render.root import render
+    from generator.workflow.load import load_workflow
+
+    path = tmp_path / "workflow.yaml"
+    path.write_text(text)
+    result = load_workflow(path)
+    assert result.ok, result.findings
+    return _clean(hcl2.loads(render(result.workflow, avgen_version="0.0.0")["versions.tf"]))["terraform"][0]
+
+
+def test_versions_admit_one_provider_major_and_terraform_1(tmp_path):
+    (terraform,) = parsed("av-workflow", "versions.tf")["terraform"]
+    assert terraform["required_version"] == ">= 1.10, < 2.0"
+    assert terraform["required_providers"][0]["aws"] == {"source": "hashicorp/aws", "version": "~> 5.100"}
+    workflow = ("functions:\n  aws:\n  - lambda:\n      name: f\n      container: {image: alpine:3}\n"
+                "avgen:\n  backend: {type: local}\n")
+    assert _versions(workflow, tmp_path)["required_providers"][0]["aws"]["version"] == "~> 5.100"
+    six = _versions(workflow + "  aws_provider_major: 6\n", tmp_path)
+    assert six["required_providers"][0]["aws"]["version"] == "~> 6.0"
+    assert six["required_version"] == ">= 1.10, < 2.0"
+
+
+def test_functions_fed_by_another_get_a_reserved_concurrency_by_default(tmp_path):
+    functions = locals_of("av-workflow", "main.tf")["functions"]
+    # ffmpeg starts the workflow; audio2srt and yolov3 run once per file it writes
+    assert {name: f["reserved_concurrency"] for name, f in functions.items()} == {
+        "av-workflow-ffmpeg": None, "av-workflow-audio2srt": 10, "av-workflow-yolov3": 10}
+    from generator.render.root import template_context
+    from generator.workflow.load import load_workflow
+
+    path = tmp_path / "workflow.yaml"
+    path.write_text(
+        "functions:\n  aws:\n"
+        "  - lambda: {name: a, container: {image: alpine:3}, input: [{storage_provider: s3, path: acme-media/in}],\n"
+        "             output: [{storage_provider: s3, path: acme-media/mid},\n"
+        "                      {storage_provider: s3, path: acme-media/other}]}\n"
+        "  - lambda: {name: b, container: {image: alpine:3}, input: [{storage_provider: s3, path: acme-media/mid}]}\n"
+        "  - lambda: {name: c, container: {image: alpine:3}, reserved_concurrency: 50,\n"
+        "             input: [{storage_provider: s3, path: acme-media/other}]}\n"
+        "avgen:\n  backend: {type: local}\n  defaults: {lambda: {fan_out_concurrency: 3}}\n")
+    loaded = load_workflow(path)
+    assert loaded.ok, loaded.findings
+    context = template_context(loaded.workflow, "0.0.0")
+    assert {n: f["reserved_concurrency"] for n, f in context["functions"].items()} == {"a": None, "b": 3, "c": 50}
+
+
+def test_every_function_has_a_throttles_and_an_errors_alarm_to_the_alerts_topic():
+    calls = [entry["alerts"] for entry in parsed("av-workflow", "main.tf")["module"] if "alerts" in entry]
+    assert calls[0]["lambda_function_names"].startswith("${{for name, function in module.function")
+    for name, metric in (("lambda_throttles", "${local.lambda_alarms.throttles}"),
+                         ("lambda_errors", "${local.lambda_alarms.errors}")):
+        alarm = block("av-workflow", "modules/alerts/main.tf", "resource", "aws_cloudwatch_metric_alarm", name)
+        assert alarm["for_each"] == "${var.lambda_function_names}"
+        assert alarm["metric_name"] == metric and alarm["namespace"] == "AWS/Lambda"
+        assert alarm["dimensions"] == {"FunctionName": "${each.value}"}
+        assert (alarm["comparison_operator"], alarm["threshold"]) == ("GreaterThanThreshold", 0)
+        assert alarm["alarm_actions"] == ["${aws_sns_topic.alerts.arn}"]
+        assert alarm["treat_missing_data"] == "notBreaching"
+    locals_ = parsed("av-workflow", "modules/alerts/main.tf")["locals"][0]["lambda_alarms"]
+    assert locals_ == {"throttles": "Throttles", "errors": "Errors"}
+    policy = block("av-workflow", "modules/alerts/main.tf", "data", "aws_iam_policy_document", "alerts_topic")
+    (cloudwatch,) = [statement for statement in policy["statement"]
+                     if statement["principals"][0]["identifiers"] == ["cloudwatch.amazonaws.com"]]
+    assert cloudwatch["actions"] == ["sns:Publish"]
+
+
+def test_batch_instances_get_the_workflows_tags_and_a_sized_encrypted_root_volume():
+    jobs = locals_of("av-workflow", "main.tf")["batch_jobs"]
+    for job in jobs.values():
+        assert job["instance_tags"] == {"ManagedBy": "avgen", "avgen:workflow": "av-workflow",
+                                        "project": "av-workflow"}
+        assert job["root_volume_size"] == 100
+    calls = [entry["batch"] for entry in parsed("av-workflow", "main.tf")["module"] if "batch" in entry]
+    assert calls[0]["instance_tags"] == "${each.value.instance_tags}"
+    assert calls[0]["root_volume_size"] == "${each.value.root_volume_size}"
+    environment = block("av-workflow", "modules/batch-job/main.tf", "resource", "aws_batch_compute_environment",
+                        "this")
+    assert environment["compute_resources"][0]["tags"] == '${merge(var.instance_tags, {Name = "${var.name}-batch"})}'
+    template = block("av-workflow", "modules/batch-job/main.tf", "resource", "aws_launch_template", "this")
+    (mapping,) = template["block_device_mappings"]
+    assert mapping["device_name"] == "/dev/xvda"
+    assert mapping["ebs"][0] == {"volume_size": "${var.root_volume_size}", "volume_type": "gp3",
+                                 "encrypted": "true", "delete_on_termination": "true"}
+
+
+def test_the_root_volume_size_is_set_per_function_or_for_all(tmp_path):
+    from generator.workflow.load import load_workflow
+
+    path = tmp_path / "workflow.yaml"
+    batch = "execution_mode: batch, container: {image: alpine:3}"
+    path.write_text("functions:\n  aws:\n"
+                    f"  - lambda: {{name: a, {batch}}}\n    batch: {{root_volume_size: 200}}\n"
+                    f"  - lambda: {{name: b, {batch}}}\n"
+                    "avgen:\n  backend: {type: local}\n  defaults: {batch: {root_volume_size: 60}}\n")
+    loaded = load_workflow(path)
+    assert loaded.ok, loaded.findings
+    assert [f.batch.root_volume_size for f in loaded.workflow.functions] == [200, 60]
+    path.write_text(path.read_text().replace("root_volume_size: 200", "root_volume_size: 8"))
+    assert not load_workflow(path).ok  # below the AMI's 30 GiB

@@ -207,7 +207,7 @@ def test_sarif_uri_is_relative_to_the_working_directory(tmp_path):
     workflow.parent.mkdir()
     workflow.write_text((CASES / "AVG019-fail.yaml").read_text())
     report = json.loads(run("validate", "-f", "sarif", workflow, cwd=tmp_path).output)
-    (result,) = report["runs"][0]["results"]
+    (result,) = [r for r in report["runs"][0]["results"] if r["ruleId"] == "AVG019"]
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "media/workflow.yaml"
     assert report["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.as_uri() + "/"
     assert result["level"] == "warning"

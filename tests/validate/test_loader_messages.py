@@ -12,7 +12,8 @@ def findings(text: str):
 
 
 def one(text: str):
-    (finding,) = [f for f in findings(text) if f.severity.value != "info"]
+    # AVG034 (no state backend) is said of every small text here
+    (finding,) = [f for f in findings(text) if f.severity.value != "info" and f.rule_id != "AVG034"]
     return finding
 
 
@@ -112,7 +113,7 @@ def test_legacy_image_with_an_empty_container_section():
     result = load_text(FUNCTION.replace("      container:\n        image: grycap/ffmpeg\n",
                                         "      image: grycap/ffmpeg\n      container:\n"))
     assert result.ok and result.workflow.functions[0].image == "grycap/ffmpeg"
-    assert [f.rule_id for f in result.findings] == ["AVG006"]
+    assert [f.rule_id for f in result.findings if f.rule_id != "AVG034"] == ["AVG006"]
 
 
 def test_errors_on_a_legacy_key_point_at_what_the_user_wrote():

@@ -23,6 +23,9 @@ from generator.workflow.load import load_workflow
 from generator.workflow.rules import RULES
 
 CASES = Path(__file__).parent / "cases"
+# Said of nearly every small fixture: no state backend (AVG034) and Batch in the default VPC (AVG031). The
+# fixtures of the other rules leave them aside; their own fixtures check them like any rule.
+AMBIENT = frozenset({"AVG031", "AVG034"})
 EXPECT = re.compile(r'^(AVG\d{3}) at (\d+):(\d+)(?: hint "([^"]*)")?$')
 
 
@@ -87,6 +90,7 @@ def test_fixture_headers_match_their_names():
 def test_rule_fixture(path: Path):
     case = parse_case(path)
     result = load_workflow(path)
+    result.findings[:] = [f for f in result.findings if f.rule_id not in AMBIENT - {case.rule_id}]
     found = [(f.rule_id, f.location.line, f.location.column) for f in result.findings]
     shown = "\n".join(f"  {f.rule_id} {f.severity.value} {f.location.line}:{f.location.column} {f.message} "
                       f"[{f.hint}]" for f in result.findings)

@@ -65,14 +65,18 @@ RULES: dict[str, Rule] = {
              "A bucket named like the examples' placeholder (change-me-…): S3 names are global, pick your own."),
         Rule("AVG030", "invalid-waiver", W,
              "An `# avgen:waive` comment without a reason, for an unknown rule, or for an error: it waives nothing."),
-        Rule("AVG031", "default-vpc", INFO,
-             "A Batch function with no subnets or security groups runs in the account's default VPC."),
+        Rule("AVG031", "default-vpc", W,
+             "A Batch function with no subnets or security groups runs in the account's default VPC, with "
+             "public IP addresses (a note where `avgen.allow_default_vpc: true` chooses it on purpose)."),
         Rule("AVG032", "scar3-map-form", W,
              "SCAR 3.x's `functions: NAME: {...}` form, read with SCAR 3.x's folder conventions; the warning "
              "shows the current form (`avgen convert` writes it)."),
         Rule("AVG033", "unsafe-script", E,
              "The init_script is not a regular file inside the workflow file's folder (a FIFO, a device, a "
              "folder, or a path or symlink that leads out of it)."),
+        Rule("AVG034", "no-state-backend", W,
+             "No `avgen.backend`: the Terraform state would stay on one machine, without locking; `avgen plan` "
+             "and `apply` on an AWS account refuse it. Name an s3 backend, or `type: local` to keep it local."),
     )
 }
 

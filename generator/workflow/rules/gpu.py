@@ -1,6 +1,7 @@
 """Checks on Batch hardware and where it runs: GPUs, instance families, capacity, network."""
 from __future__ import annotations
 
+from generator.workflow.findings import Severity
 from generator.workflow.model import Workflow
 from generator.workflow.rules import check, rule
 
@@ -69,8 +70,10 @@ def batch_capacity(workflow: Workflow):
 
 @check
 def default_vpc(workflow: Workflow):
-    """Said, not refused: the default VPC works where it exists, but it gives instances public addresses and
-    is missing in many organisations' accounts (the plan then fails looking it up)."""
+    """A warning (--strict fails): the default VPC gives instances public addresses and is missing in many
+    organisations' accounts (the plan then fails looking it up). `avgen.allow_default_vpc: true` chooses it
+    on purpose, and the finding becomes a note."""
+    allowed = workflow.settings.allow_default_vpc
     for function in workflow.functions:
         batch = function.batch
         if batch is None or not function.uses_batch or (batch.subnets and batch.security_group_ids):
@@ -78,8 +81,11 @@ def default_vpc(workflow: Workflow):
         yield rule("AVG031").finding(
             f"function '{function.name}' names no subnets and security groups: its Batch instances run in the "
             "account's default VPC, with public IP addresses, behind an egress-only security group avgen makes; "
-            "the plan fails where the account has no default VPC",
+            "the plan fails where the account has no default VPC"
+            + (" (avgen.allow_default_vpc: chosen on purpose)" if allowed else ""),
             batch.location,
             "set compute_resources.subnets (private ones, with a NAT gateway or VPC endpoints for ECR, ECS, S3 "
-            "and CloudWatch Logs) and compute_resources.security_group_ids: docs/generated-terraform.md",
+            "and CloudWatch Logs) and compute_resources.security_group_ids (or avgen.defaults.batch for all), "
+            "or `avgen: {allow_default_vpc: true}` to choose the default VPC on purpose",
+            severity=Severity.INFO if allowed else None,
         )

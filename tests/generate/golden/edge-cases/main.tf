@@ -22,7 +22,7 @@ locals {
       memory_size            = 512
       timeout                = 300
       ephemeral_storage_size = 512
-      reserved_concurrency   = null
+      reserved_concurrency   = 10
       log_retention_days     = 30
       iam_role               = null
       read_paths = [
@@ -115,6 +115,12 @@ locals {
       job_timeout_seconds      = 3600
       attempts                 = 2
       runnable_timeout_seconds = 3600
+      root_volume_size         = 100
+      instance_tags = {
+        ManagedBy        = "avgen"
+        "avgen:workflow" = "edge-cases"
+        "cost-center"    = "media:42"
+      }
       environment = {
         ARCHIVE_FORMAT = "zip"
       }
@@ -240,6 +246,8 @@ module "batch" {
   job_timeout_seconds      = each.value.job_timeout_seconds
   attempts                 = each.value.attempts
   runnable_timeout_seconds = each.value.runnable_timeout_seconds
+  root_volume_size         = each.value.root_volume_size
+  instance_tags            = each.value.instance_tags
   log_retention_days       = local.functions[each.key].log_retention_days
   role_path                = local.iam.path
   permissions_boundary     = local.iam.permissions_boundary

@@ -20,7 +20,7 @@ locals {
       memory_size            = 3008
       timeout                = 300
       ephemeral_storage_size = 1024
-      reserved_concurrency   = null
+      reserved_concurrency   = 10
       log_retention_days     = 30
       iam_role               = null
       read_paths = [
@@ -123,7 +123,13 @@ locals {
       job_timeout_seconds      = 3600
       attempts                 = 2
       runnable_timeout_seconds = 3600
-      environment              = {}
+      root_volume_size         = 100
+      instance_tags = {
+        ManagedBy        = "avgen"
+        "avgen:workflow" = "video-process"
+        project          = "video-process"
+      }
+      environment = {}
     }
   }
 
@@ -244,6 +250,8 @@ module "batch" {
   job_timeout_seconds      = each.value.job_timeout_seconds
   attempts                 = each.value.attempts
   runnable_timeout_seconds = each.value.runnable_timeout_seconds
+  root_volume_size         = each.value.root_volume_size
+  instance_tags            = each.value.instance_tags
   log_retention_days       = local.functions[each.key].log_retention_days
   role_path                = local.iam.path
   permissions_boundary     = local.iam.permissions_boundary
@@ -280,8 +288,9 @@ module "bucket_notifications" {
 module "alerts" {
   source = "./modules/alerts"
 
-  name_prefix          = "video-process-"
-  lambda_function_arns = [for function in module.function : function.function_arn]
-  batch_job_queue_arns = [for job in module.batch : job.job_queue_arn]
-  email                = null
+  name_prefix           = "video-process-"
+  lambda_function_arns  = [for function in module.function : function.function_arn]
+  lambda_function_names = { for name, function in module.function : name => function.function_name }
+  batch_job_queue_arns  = [for job in module.batch : job.job_queue_arn]
+  email                 = null
 }
