@@ -1,7 +1,8 @@
 """Where avgen keeps its files for a workflow: deployments, sandboxes and local runs.
 
 Everything lives in `.avgen/` next to the workflow file, named after the workflow, so that the same file
-always finds the same folders however its path was typed.
+always finds the same folders however its path was typed, and through whatever symlinks (to the file or to
+a folder above it): `.avgen/` is next to the file the links lead to.
 """
 from __future__ import annotations
 
@@ -38,12 +39,18 @@ def _home_and_name(files: WorkflowFiles) -> tuple[Path, str]:
     the deepest folder holding them all, and their names sorted and joined with `+`
     (`scar-batch-ffmpeg-split+scar-lambda-darknet`)."""
     if isinstance(files, (str, Path)):
-        return Path(files).parent, workflow_name(Path(files))
+        files = [Path(files)]
     resolved = [f.resolve() for f in distinct_files(files)]
     if len(resolved) == 1:
-        return Path(list(files)[0]).parent, workflow_name(resolved[0])
+        return _folder_of(Path(list(files)[0]), resolved[0]), workflow_name(resolved[0])
     home = Path(os.path.commonpath([str(f.parent) for f in resolved]))
     return home, "+".join(sorted(workflow_name(f) for f in resolved))
+
+
+def _folder_of(spelled: Path, resolved: Path) -> Path:
+    """The folder of the workflow file itself: as it was typed when that names it, else (a symlinked file, or
+    a path through a symlinked folder) the target's folder, so that every spelling finds one deployment."""
+    return spelled.parent if spelled.parent.resolve() == resolved.parent else resolved.parent
 
 
 def default_workdir(workflow_file: WorkflowFiles, sandbox: bool) -> Path:

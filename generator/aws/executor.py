@@ -9,8 +9,8 @@ script its image would hold) as a child process, with
 - the function's deployed configuration: environment variables, timeout, memory, ephemeral storage,
   read from the emulator's Lambda function or Batch job definition, never from the workflow file;
 - credentials of the function's (or job's) own role, assumed through the emulator's STS, so that the
-  emulator's IAM decides what the script may touch (only those temporary credentials are checked:
-  the user's own calls and Terraform's are not);
+  emulator's IAM decides what the script may touch (the sandbox's own key, which the avgen command and
+  Terraform sign with, is never given to a script);
 - its log lines sent to the deployed log group, and a failed invocation's event sent to the function's
   dead-letter queue, as Lambda does.
 
@@ -357,10 +357,11 @@ class Executor:
         if service not in self._clients:
             import boto3
 
-            from generator.aws.sandbox import FAKE_KEY
+            from generator.aws.sandbox import admin_credentials, sandbox_secret
 
+            key, secret = admin_credentials(sandbox_secret(self.state_dir)) if self.state_dir else ("x", "x")
             self._clients[service] = boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,
-                                                  aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY)
+                                                  aws_access_key_id=key, aws_secret_access_key=secret)
         return self._clients[service]
 
     def _credentials(self, role_arn: str, session: str) -> dict[str, str]:

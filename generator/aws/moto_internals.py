@@ -39,6 +39,8 @@ INTERNALS = (
     "moto.s3.models:S3Backend.complete_multipart_upload",
     "moto.s3.models:S3Backend.put_bucket_notification_configuration",
     "moto.s3.exceptions:S3ClientError",
+    "moto.s3.exceptions:S3AccessDeniedError",
+    "moto.core.exceptions:AccessDeniedError",
     "moto.s3.notifications:S3NotificationEvent",
     "moto.s3.notifications:send_event",
     "moto.s3.notifications:_get_s3_event",

@@ -12,6 +12,7 @@ import fcntl
 import http.client
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -27,7 +28,8 @@ from generator.aws.recording import History, Replay
 from generator.errors import SandboxError
 
 SEED = 20261121  # any constant: the same seed + the same requests ⇒ the same ids
-FAKE_KEY = "avgen-sandbox"
+SECRET_FILE = "secret"  # the sandbox's own credentials and control token: only the avgen command reads it
+CONTROL_HEADER = "X-Avgen-Control"  # carries the secret to /moto-api/… and /_avgen/… (refused without it)
 OLD_RECORDING = "moto-recording.jsonl"  # avgen 0.1's format, replaced by recording.HISTORY
 SERVER_LOG = "moto-server.log"
 SERVER_FILE = "server.json"  # the long-running server of `avgen sandbox up`: pid, port, region
@@ -38,8 +40,6 @@ READY_TIMEOUT_S = 60
 PROVIDER_OVERRIDE = """\
 # Written by avgen for --sandbox: points the provider at the loopback AWS emulator. Not for real accounts.
 provider "aws" {
-  access_key                  = "%s"
-  secret_key                  = "%s"
   skip_credentials_validation = true
   skip_requesting_account_id  = true
   skip_metadata_api_check     = true
@@ -50,7 +50,7 @@ provider "aws" {
 variable "create_batch_service_linked_role" {
   default = true
 }
-""" % (FAKE_KEY, FAKE_KEY)
+"""
 BACKEND_OVERRIDE = """
 # The sandbox keeps its state here, whatever backend the workflow names for AWS.
 terraform {
@@ -59,6 +59,28 @@ terraform {
 """
 OVERRIDE_FILE = "avgen_sandbox_override.tf"
 
+
+
+def sandbox_secret(state_dir: Path) -> str:
+    """The random secret of a sandbox's folder, made on first use and readable by its owner only (0600).
+
+    Scripts run by the sandbox get its endpoint and their role's temporary credentials, never this: it is
+    the access key the avgen command and Terraform sign with (allowed everything, as the account's own
+    administrator), and the token that opens the emulator's control paths."""
+    path = Path(state_dir) / SECRET_FILE
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        value = secrets.token_hex(20)
+        handle.write(value)
+    return value
+
+
+def admin_credentials(secret: str) -> tuple[str, str]:
+    """The access key id and secret key that the sandbox allows everything (generator/aws/sandbox_server.py)."""
+    return "AKIA" + secret[:16].upper(), secret
 
 
 def free_loopback_port() -> int:
@@ -86,12 +108,28 @@ class Sandbox:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def secret(self) -> str:
+        return sandbox_secret(self.state_dir)
+
+    @property
+    def control(self) -> dict[str, str]:
+        """The header that opens the emulator's control paths (`/moto-api/…`, `/_avgen/…`)."""
+        return {CONTROL_HEADER: self.secret}
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """boto3's keyword arguments for the sandbox's own key (the account's administrator)."""
+        key, secret = admin_credentials(self.secret)
+        return {"aws_access_key_id": key, "aws_secret_access_key": secret}
+
+    @property
     def env(self) -> dict[str, str]:
-        """Environment for terraform and boto3: every AWS API at the emulator, fake credentials."""
+        """Environment for terraform and boto3: every AWS API at the emulator, the sandbox's own credentials."""
+        key, secret = admin_credentials(self.secret)
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": FAKE_KEY,
-            "AWS_SECRET_ACCESS_KEY": FAKE_KEY,
+            "AWS_ACCESS_KEY_ID": key,
+            "AWS_SECRET_ACCESS_KEY": secret,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_EC2_METADATA_DISABLED": "true",
@@ -178,7 +216,7 @@ class Sandbox:
 
     def activity(self) -> dict:
         try:
-            return requests.get(self.endpoint + "/_avgen/activity", timeout=30).json()
+            return requests.get(self.endpoint + "/_avgen/activity", headers=self.control, timeout=30).json()
         except (requests.RequestException, ValueError) as exc:
             raise SandboxError(f"the sandbox's executor did not answer: {exc}") from None
 
@@ -201,7 +239,7 @@ class Sandbox:
 
     def _post(self, path: str, timeout: float = 30, **kwargs) -> None:
         try:
-            response = requests.post(self.endpoint + path, timeout=timeout, **kwargs)
+            response = requests.post(self.endpoint + path, timeout=timeout, headers=self.control, **kwargs)
         except requests.RequestException as exc:
             raise SandboxError(f"the AWS emulator did not answer {path}: {exc}") from None
         if response.status_code >= 400:
@@ -244,6 +282,7 @@ class Sandbox:
 
 def make_state_dir(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    sandbox_secret(folder)
 
 
 def take_lock(state_dir: Path):
@@ -264,7 +303,8 @@ def running_server(state_dir: Path) -> Optional[dict]:
     try:
         server = json.loads(record.read_text())
         os.kill(int(server["pid"]), 0)
-        requests.get(f"http://127.0.0.1:{server['port']}/_avgen/activity", timeout=5).raise_for_status()
+        requests.get(f"http://127.0.0.1:{server['port']}/_avgen/activity", timeout=5,
+                     headers={CONTROL_HEADER: sandbox_secret(state_dir)}).raise_for_status()
         return server
     except FileNotFoundError:
         return None

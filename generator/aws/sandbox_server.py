@@ -33,6 +33,7 @@ from werkzeug.serving import run_simple
 
 from generator.aws.moto_internals import UNSUPPORTED_EXIT, MotoUnsupported, check_moto, internal
 from generator.aws.recording import History, Request, upload_id_in
+from generator.aws.sandbox import CONTROL_HEADER, admin_credentials, sandbox_secret
 
 
 _ON_EXIT: list = []  # what must stop with the emulator (the executor's warm handlers)
@@ -322,19 +323,38 @@ def as_aws_sends_it(event: dict) -> dict:
     return event
 
 
-def enforce_iam_for_functions(executor) -> None:
-    """The emulator's IAM judges the calls made with temporary credentials (the roles the executor assumes
-    for functions and jobs), as AWS would; the user's and Terraform's calls pass unchecked, as moto's default."""
+def judge_requests_as_aws(executor, recorder, admin_key: Optional[str]) -> None:
+    """Every request after the replay is judged as AWS judges it: an unsigned S3 request is AccessDenied, an
+    access key the sandbox does not know is InvalidAccessKeyId (InvalidClientTokenId outside S3), a user's
+    key is judged by its policies. The sandbox's own key (generator/aws/sandbox.py: the avgen command's and
+    Terraform's) is the account's administrator, allowed everything; the temporary credentials of the roles
+    the executor assumes for functions and jobs are judged by their role's policies. The replay of the
+    history is not judged again: it holds only requests that succeeded when they were made."""
+    S3AccessDenied = internal("moto.s3.exceptions:S3AccessDeniedError").value
+    AccessDenied = internal("moto.core.exceptions:AccessDeniedError").value
+
+    class MissingAuthenticationToken(AccessDenied):  # type: ignore[misc,valid-type]  # 403, as AccessDenied
+        def __init__(self) -> None:
+            super(AccessDenied, self).__init__("MissingAuthenticationToken", "Request is missing Authentication Token")
+
     def authorize(self, iam_request_cls, resource="*"):
-        temporary = "X-Amz-Security-Token" in self.headers or "X-Amz-Security-Token" in (self.querystring or {})
-        if not (executor.enabled and temporary):
+        if not recorder.enabled:
             return
+        key = access_key_of(self.headers, self.querystring or {})
+        if key is None:
+            raise S3AccessDenied() if "S3" in iam_request_cls.__name__ else MissingAuthenticationToken()
+        if admin_key is not None and key == admin_key:
+            return
+        temporary = "X-Amz-Security-Token" in self.headers or "X-Amz-Security-Token" in (self.querystring or {})
+        if temporary and not executor.enabled:
+            return  # a role's credentials before the executor runs anything: the command's own checks
         parsed = urlparse(self.uri)
+        # an unknown key raises here (moto looks it up among its IAM users' keys and the assumed roles')
         request = iam_request_cls(account_id=self.current_account, method=self.method,
                                   path=parsed.path + (f"?{parsed.query}" if parsed.query else ""), data=self.data,
                                   body=self.raw_body, headers=self.headers, action=iam_action(self, resource))
         # the signature is not checked (moto's check fails on some valid S3 requests): the credentials must
-        # exist, and the policies of their role decide
+        # exist, and the policies of their user or role decide
         if parsed.path.rstrip("/").lower() == "/v1/submitjob":
             # moto judges Batch calls against resource "*" with a lower-cased action, which no policy naming
             # ARNs matches; AWS checks SubmitJob against the job queue and the job definition
@@ -345,6 +365,20 @@ def enforce_iam_for_functions(executor) -> None:
         request.check_action_permitted(resource)
 
     internal("moto.core.authorization:ActionAuthenticatorMixin._authenticate_and_authorize_action").replace(authorize)
+
+
+def access_key_of(headers, querystring) -> Optional[str]:
+    """The access key id a request is signed with (SigV4 or SigV2, header or presigned URL); None if unsigned."""
+    authorization = str(headers.get("Authorization") or "")
+    if "Credential=" in authorization:
+        return authorization.split("Credential=", 1)[1].split("/", 1)[0].strip()
+    if authorization.startswith("AWS ") and ":" in authorization:
+        return authorization[4:].split(":", 1)[0].strip()
+    for name in ("X-Amz-Credential", "AWSAccessKeyId"):
+        value = querystring.get(name)
+        if value:
+            return str(value[0] if isinstance(value, list) else value).split("/", 1)[0]
+    return None
 
 
 def iam_action(response, resource: str) -> str:
@@ -363,6 +397,27 @@ def submit_job_resources(response) -> list[str]:
     queue, definition = str(body.get("jobQueue", "")), str(body.get("jobDefinition", ""))
     return [queue if queue.startswith("arn:") else f"{prefix}:job-queue/{queue}",
             definition if definition.startswith("arn:") else f"{prefix}:job-definition/{definition}"]
+
+
+def controlled(environ: dict) -> bool:
+    """Whether a request is for the emulator's control paths: avgen's (`/_avgen/…`) or moto's admin API
+    (`/moto-api/…`: reset, seed, config, the dashboard), which only the avgen command may use."""
+    path = environ.get("PATH_INFO", "")
+    if isinstance(path, bytes):
+        path = path.decode("utf-8", "replace")
+    return path.startswith(("/_avgen/", "/moto-api")) or path == "/favicon.ico"
+
+
+def allowed_to_control(environ: dict, token: Optional[str]) -> bool:
+    import hmac
+
+    given = environ.get("HTTP_" + CONTROL_HEADER.upper().replace("-", "_"), "")
+    return token is not None and hmac.compare_digest(given.encode(), token.encode())
+
+
+def refuse(start_response) -> list[bytes]:
+    start_response("403 Forbidden", [("Content-Type", "application/json")])
+    return [b'{"error": "the sandbox\'s control paths answer the avgen command only"}']
 
 
 def control(executor, recorder, environ, start_response):
@@ -481,17 +536,20 @@ def main() -> None:
     launch_template_ids_not_found_as_aws_says()
     from generator.aws.executor import Executor
 
+    secret = sandbox_secret(state_dir) if state_dir else None
     executor = Executor(f"http://127.0.0.1:{port}", region, state_dir)
     _ON_EXIT.append(executor.close)  # the containers' warm handlers stop with the emulator
     recorder = Recorder(state_dir)
     request_ids_apart_from_ids()
     run_what_is_deployed(executor)
-    enforce_iam_for_functions(executor)
+    judge_requests_as_aws(executor, recorder, admin_credentials(secret)[0] if secret else None)
     dispatcher = internal("moto.moto_server.werkzeug_app:DomainDispatcherApplication").value
     app = dispatcher(internal("moto.moto_server.werkzeug_app:create_backend_app").value)
     one_at_a_time = threading.Lock()
 
     def serialized(environ, start_response):
+        if controlled(environ) and not allowed_to_control(environ, secret):
+            return refuse(start_response)  # before the recorder: never history
         if environ.get("PATH_INFO", "").startswith("/_avgen/"):
             return control(executor, recorder, environ, start_response)
         with one_at_a_time:

@@ -39,7 +39,7 @@ def up(file: Optional[List[Path]] = WorkflowOptional, workdir: WorkdirOpt = None
 
       eval "$(avgen sandbox up workflow.yaml)"   # then: aws s3 ls, avgen put …, avgen sandbox down
     """
-    from generator.aws.sandbox import FAKE_KEY, Sandbox, running_server
+    from generator.aws.sandbox import Sandbox, admin_credentials, running_server, sandbox_secret
 
     state = state_of(file, workdir)
     server = running_server(state)
@@ -57,7 +57,8 @@ def up(file: Optional[List[Path]] = WorkflowOptional, workdir: WorkdirOpt = None
         if server is None:
             fail(f"the sandbox did not stay up; see {state / 'moto-server.log'}")
     out.print(f"export AWS_ENDPOINT_URL=http://127.0.0.1:{server['port']}", markup=False)
-    out.print(f"export AWS_ACCESS_KEY_ID={FAKE_KEY} AWS_SECRET_ACCESS_KEY={FAKE_KEY} "
+    key, secret = admin_credentials(sandbox_secret(state))
+    out.print(f"export AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY={secret} "
               f"AWS_DEFAULT_REGION={server['region']}", markup=False)
     err.print(f"[green]sandbox up[/] (pid {server['pid']}) with its state in {escape(str(state))}; "
               "`avgen sandbox down` stops it")

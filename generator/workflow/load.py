@@ -44,6 +44,19 @@ LAMBDA_RESERVED_ENV = frozenset({
     "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
 })
 SECRET_NAME = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE_KEY|ACCESS_KEY)", re.IGNORECASE)
+# Values shaped like a credential whatever the variable's name; a finding names the kind, never the value.
+SECRET_VALUES = (
+    ("GitHub token", re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})")),
+    ("Slack webhook URL", re.compile(r"hooks\.slack\.com/(services|workflows|triggers)/[A-Za-z0-9/_-]+")),
+    ("Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("private key", re.compile(r"-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----")),
+)
+
+
+def secret_value_kind(text: str) -> Optional[str]:
+    """What credential a value looks like (`GitHub token`, …), or None."""
+    return next((kind for kind, pattern in SECRET_VALUES if pattern.search(text)), None)
 # Values that name where a secret is kept rather than hold it (what AVG015's hint asks for).
 SECRET_STORE_REFERENCES = ("arn:aws:ssm:", "arn:aws:secretsmanager:", "{{resolve:")
 # AWS's limits on tags, the same for every service avgen tags; AWS refuses them at apply time, not at plan.
@@ -627,6 +640,12 @@ class _Loader:
             elif SECRET_NAME.search(name) and text and not text.startswith(SECRET_STORE_REFERENCES):
                 self.add("AVG015", f"environment variable `{name}` looks like a secret written in the file",
                          loc + (name,), "store it in SSM Parameter Store (SecureString) or Secrets Manager "
+                         "and have the script read it", key=True)
+            elif secret_value_kind(text):
+                kind = secret_value_kind(text) or ""
+                self.add("AVG015", f"environment variable `{name}` holds what looks like "
+                         f"{'an' if kind[0] in 'AEIOU' else 'a'} {kind} written in the file", loc + (name,),
+                         "store it in SSM Parameter Store (SecureString) or Secrets Manager "
                          "and have the script read it", key=True)
             variables[name] = text
         return variables

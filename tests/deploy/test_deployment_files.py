@@ -130,3 +130,20 @@ def test_local_state_chosen_on_purpose_and_the_sandbox_are_not_refused(tmp_path)
     example.generate()
     assert 'backend "s3"' in (tmp_path / "example" / "backend.tf").read_text()
     assert 'backend "local" {}' in (tmp_path / "example" / OVERRIDE_FILE).read_text()
+
+
+def test_a_symlinked_workflow_file_finds_the_deployment_of_its_target(tmp_path, monkeypatch):
+    real = tmp_path / "av-workflow"
+    real.mkdir()
+    (real / "workflow.yaml").write_text("functions: {}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "video.yaml").symlink_to(real / "workflow.yaml")
+    (tmp_path / "linked-folder").symlink_to(real, target_is_directory=True)
+    expected = (real / ".avgen" / "av-workflow").resolve()
+    monkeypatch.chdir(tmp_path)
+    for spelling in (real / "workflow.yaml", Path("av-workflow/workflow.yaml"), Path("elsewhere/video.yaml"),
+                     elsewhere / "video.yaml", Path("linked-folder/workflow.yaml"),
+                     Path("elsewhere/../av-workflow/workflow.yaml")):
+        assert default_workdir(spelling, sandbox=False).resolve() == expected, spelling
+        assert default_workdir([spelling], sandbox=True).resolve() == expected.with_name("av-workflow-sandbox")

@@ -43,7 +43,7 @@ def av_workflow(tmp_path_factory, plugin_dir):
 def clients(sandbox: Sandbox, *names: str):
     import boto3
 
-    session = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
+    session = boto3.session.Session(**sandbox.credentials, region_name="us-east-1")
     return [session.client(name, endpoint_url=sandbox.endpoint) for name in names]
 
 

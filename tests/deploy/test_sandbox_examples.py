@@ -53,7 +53,7 @@ def keys(workdir: Path, bucket: str, prefix: str) -> list[str]:
 
     with Sandbox(workdir / "sandbox") as sandbox:
         s3 = boto3.client("s3", endpoint_url=sandbox.endpoint, region_name="us-east-1",
-                          aws_access_key_id="x", aws_secret_access_key="x")
+                          **sandbox.credentials)
         return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))
 
 

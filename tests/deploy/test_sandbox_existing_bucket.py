@@ -31,7 +31,7 @@ def avgen(*args):
 
 def client(sandbox: Sandbox, service: str):
     return boto3.client(service, endpoint_url=sandbox.endpoint, region_name="us-east-1",
-                        aws_access_key_id="x", aws_secret_access_key="x")
+                        **sandbox.credentials)
 
 
 def owner_configuration(queue_arn: str) -> dict:

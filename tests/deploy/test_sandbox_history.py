@@ -13,8 +13,8 @@ ODD_KEYS = ["a/./b.txt", "a/../c.txt", "d/%2e%2e/e.txt", "f%2Fg.txt", "h/ i+j.tx
 
 
 def s3_of(sandbox: Sandbox):
-    return boto3.client("s3", endpoint_url=sandbox.endpoint, region_name="us-east-1", aws_access_key_id="x",
-                        aws_secret_access_key="x", config=Config(s3={"addressing_style": "path"}))
+    return boto3.client("s3", endpoint_url=sandbox.endpoint, region_name="us-east-1",
+                        **sandbox.credentials, config=Config(s3={"addressing_style": "path"}))
 
 
 @pytest.mark.sandbox

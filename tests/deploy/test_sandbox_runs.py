@@ -54,7 +54,7 @@ def objects(workdir: Path) -> dict[str, bytes]:
 
     with Sandbox(workdir / "sandbox") as sandbox:
         s3 = boto3.client("s3", endpoint_url=sandbox.endpoint, region_name="us-east-1",
-                          aws_access_key_id="x", aws_secret_access_key="x")
+                          **sandbox.credentials)
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
         return {key: s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in keys}
 
@@ -113,7 +113,7 @@ def test_each_log_line_is_stamped_when_written_and_report_says_what_lambda_bills
     assert put(deployed, tmp_path, "in", "timed.txt").exit_code == 0
     with Sandbox(workdir / "sandbox") as sandbox:
         logs = boto3.client("logs", endpoint_url=sandbox.endpoint, region_name="us-east-1",
-                            aws_access_key_id="x", aws_secret_access_key="x")
+                            **sandbox.credentials)
         streams = logs.describe_log_streams(logGroupName="/aws/lambda/sbx-copy")["logStreams"]
         events = next(found for found in (
             logs.get_log_events(logGroupName="/aws/lambda/sbx-copy", logStreamName=stream["logStreamName"])["events"]
@@ -181,3 +181,24 @@ def test_two_commands_on_one_sandbox_do_not_both_run_it(deployed, tmp_path):
         result = avgen("ls", "-b", BUCKET, "--sandbox", "-w", workdir)
     assert result.exit_code == 1
     assert "another avgen command is using the sandbox" in result.output
+
+
+@pytest.mark.parametrize("name, refusal", [("madeup-key.txt", "InvalidAccessKeyId"),
+                                           ("notoken-key.txt", "InvalidAccessKeyId"),
+                                           ("unsigned-put.txt", "403")])
+def test_a_script_cannot_sign_its_way_out_of_its_role(deployed, tmp_path, name, refusal):
+    result = put(deployed, tmp_path, "escape", name)
+    assert result.exit_code == 1, result.output
+    assert refusal in result.output
+    stored = objects(deployed[1])
+    assert f"escape/again-{name}" not in stored  # no write into its own input: no loop
+    assert f"escape/{name}" in stored  # and `avgen put --sandbox`, with the sandbox's own key, still wrote
+
+
+def test_a_script_cannot_reset_the_sandbox(deployed, tmp_path):
+    before = objects(deployed[1])
+    result = put(deployed, tmp_path, "escape", "reset-all.txt")
+    assert result.exit_code == 1, result.output
+    assert "403" in result.output
+    after = objects(deployed[1])
+    assert set(before) <= set(after) and "escape/reset-all.txt" in after

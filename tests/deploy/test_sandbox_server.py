@@ -19,7 +19,7 @@ from ..processes import wait_dead
 
 
 def client(sandbox: Sandbox, service: str):
-    return boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x",
+    return boto3.session.Session(**sandbox.credentials,
                                  region_name="us-east-1").client(service, endpoint_url=sandbox.endpoint)
 
 
@@ -205,3 +205,58 @@ def test_rules_overlap_where_one_event_on_one_key_matches_both(first, second, ov
 
     a, b = parsed(queue_rule("a", *first)), parsed(queue_rule("b", *second))
     assert rules_overlap(a, b) is overlap and rules_overlap(b, a) is overlap
+
+
+def scripts_environment(sandbox: Sandbox) -> dict:
+    """What a function script is given: the endpoint, never the sandbox's own key nor its control token."""
+    return {"AWS_ENDPOINT_URL": sandbox.endpoint, "AWS_REGION": "us-east-1"}
+
+
+def test_moto_admin_api_and_avgen_control_refuse_a_script(tmp_path):
+    import os
+    import stat
+
+    import requests
+
+    with Sandbox(tmp_path) as sandbox:
+        client(sandbox, "s3").create_bucket(Bucket="kept-bucket")
+        endpoint = scripts_environment(sandbox)["AWS_ENDPOINT_URL"]
+        for method, path in (("POST", "/moto-api/reset"), ("GET", "/moto-api/data.json"),
+                             ("POST", "/moto-api/seed?a=1"), ("POST", "/_avgen/executor"),
+                             ("GET", "/_avgen/activity"), ("POST", "/moto-api/reset/")):
+            answer = requests.request(method, endpoint + path, timeout=10)
+            assert answer.status_code == 403, (path, answer.text)
+        forged = requests.post(endpoint + "/moto-api/reset", headers={"X-Avgen-Control": "guess"}, timeout=10)
+        assert forged.status_code == 403
+        assert "kept-bucket" in [b["Name"] for b in client(sandbox, "s3").list_buckets()["Buckets"]]
+        assert sandbox.activity()["busy"] == 0  # the avgen command itself still gets in
+    assert stat.S_IMODE(os.stat(tmp_path / "secret").st_mode) == 0o600
+    assert "moto-api" not in (tmp_path / "requests.jsonl").read_text()
+    with Sandbox(tmp_path) as sandbox:  # nothing refused was recorded and replayed: the bucket is there
+        assert "kept-bucket" in [b["Name"] for b in client(sandbox, "s3").list_buckets()["Buckets"]]
+
+
+def test_unknown_keys_and_unsigned_requests_are_refused_as_aws_refuses_them(tmp_path):
+    import requests
+
+    with Sandbox(tmp_path) as sandbox:
+        s3 = client(sandbox, "s3")
+        s3.create_bucket(Bucket="guarded")
+        made_up = boto3.client("s3", endpoint_url=sandbox.endpoint, region_name="us-east-1",
+                               aws_access_key_id="AKIAMADEUPMADEUP1234", aws_secret_access_key="made-up")
+        with pytest.raises(ClientError) as denied:
+            made_up.put_object(Bucket="guarded", Key="in/planted.txt", Body=b"x")
+        assert denied.value.response["Error"]["Code"] == "InvalidAccessKeyId"
+        assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        for key in ("avgen-sandbox", "x"):  # the keys avgen once signed with are nobody's now
+            old = boto3.client("s3", endpoint_url=sandbox.endpoint, region_name="us-east-1",
+                               aws_access_key_id=key, aws_secret_access_key=key)
+            with pytest.raises(ClientError, match="InvalidAccessKeyId"):
+                old.list_buckets()
+        unsigned = requests.put(sandbox.endpoint + "/guarded/in/planted.txt", data=b"x", timeout=10)
+        assert unsigned.status_code == 403 and "<Code>AccessDenied</Code>" in unsigned.text
+        iam = boto3.client("iam", endpoint_url=sandbox.endpoint, region_name="us-east-1",
+                           aws_access_key_id="AKIAMADEUPMADEUP1234", aws_secret_access_key="made-up")
+        with pytest.raises(ClientError, match="InvalidClientTokenId"):
+            iam.list_users()
+        assert "Contents" not in s3.list_objects_v2(Bucket="guarded")

@@ -125,3 +125,16 @@ def test_rule_fixture(path: Path):
     assert result.ok is not expects_error, shown
     if not expects_error:
         assert result.workflow is not None
+
+
+def test_token_shaped_values_are_flagged_without_being_shown(capsys):
+    from generator.cli import app
+    from typer.testing import CliRunner
+
+    path = CASES / "AVG015-fail-token-values.yaml"
+    result = load_workflow(path)
+    messages = " ".join(f"{f.message} {f.hint}" for f in result.findings if f.rule_id == "AVG015")
+    assert all(kind in messages for kind in ("GitHub token", "Slack webhook URL", "AWS access key id", "private key"))
+    output = CliRunner().invoke(app, ["validate", str(path)]).output
+    for secret in ("ghp_aBcDe", "T00000000", "AKIAIOSFODNN7EXAMPLE", "MIIEowIBAAKCAQEA"):
+        assert secret not in messages and secret not in output
