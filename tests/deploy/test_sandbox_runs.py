@@ -181,3 +181,35 @@ def test_two_commands_on_one_sandbox_do_not_both_run_it(deployed, tmp_path):
         result = avgen("ls", "-b", BUCKET, "--sandbox", "-w", workdir)
     assert result.exit_code == 1
     assert "another avgen command is using the sandbox" in result.output
+
+
+def lambda_log(workdir: Path, function: str, needle: str) -> list[str]:
+    """The messages of the log stream of `function`'s invocation whose lines mention `needle`."""
+    import boto3
+
+    group = f"/aws/lambda/{function}"
+    with Sandbox(workdir / "sandbox") as sandbox:
+        logs = boto3.client("logs", endpoint_url=sandbox.endpoint, region_name="us-east-1",
+                            aws_access_key_id="x", aws_secret_access_key="x")
+        for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]:
+            events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
+            if any(needle in event["message"] for event in events):
+                return [event["message"] for event in events]
+    return []
+
+
+def test_a_function_over_its_memory_is_killed_as_on_lambda(deployed, tmp_path):
+    result = put(deployed, tmp_path, "hog", "big.txt")
+    assert result.exit_code == 1, result.output
+    assert "out of memory: sbx-hog" in result.output and "Runtime.OutOfMemory" in result.output
+    assert "out/hog-big.txt" not in objects(deployed[1])
+    messages = lambda_log(deployed[1], "sbx-hog", "big.txt")
+    assert any("signal: killed" in message for message in messages)
+    fields = dict(part.split(": ", 1) for part in messages[-1].split("\t")[1:])
+    assert fields["Memory Size"] == "128 MB" and fields["Max Memory Used"] == "128 MB"
+
+
+def test_a_function_filling_its_ephemeral_storage_gets_no_space_left(deployed, tmp_path):
+    result = put(deployed, tmp_path, "fill", "disk.txt")
+    assert result.exit_code == 0, result.output
+    assert "No space left on device" in objects(deployed[1])["out/fill-disk.txt"].decode()
