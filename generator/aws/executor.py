@@ -52,6 +52,21 @@ GRACE_S = 5                            # past the function's timeout before the 
 # Lambda's error when the runtime was killed for going over the function's memory; Batch's reason
 OUT_OF_MEMORY = "Runtime.OutOfMemory: Error: Runtime exited with error: signal: killed (out of memory)"
 JOB_OUT_OF_MEMORY = "OutOfMemoryError: Container killed due to memory usage"
+# A failed asynchronous invocation is retried (twice unless its event invoke configuration says otherwise),
+# AWS waiting about 1 minute before the first retry and 2 more before the second; the sandbox waits those
+# delays times this factor, by default 1/60 (1 s, then 2 s); 1 waits as long as AWS
+RETRY_SCALE_VARIABLE = "AVGEN_SANDBOX_RETRY_SCALE"
+RETRY_DELAYS_S = (60.0, 120.0)
+DEFAULT_RETRIES = 2
+
+
+def retry_delay_s(retry: int) -> float:
+    """How long the sandbox waits before the `retry`-th retry (1, 2) of a failed asynchronous invocation."""
+    try:
+        scale = float(os.environ.get(RETRY_SCALE_VARIABLE, "") or 1 / 60)
+    except ValueError:
+        scale = 1 / 60
+    return max(0.0, scale) * RETRY_DELAYS_S[min(retry, len(RETRY_DELAYS_S)) - 1]
 
 
 def handler_shim(folder: Path, python: str = sys.executable) -> Path:
@@ -173,7 +188,7 @@ class Executor:
         name = function_arn.split(":function:")[-1].split(":")[0]
         sources = [f"s3://{o.bucket}/{o.key}" for o in parse_event(event)]
         activity = self._new("lambda", name, ", ".join(sources))
-        self._pool.submit(self._guarded, activity, lambda: self._run_lambda(activity, function_arn, event))
+        self._pool.submit(self._guarded, activity, lambda: self._run_lambda(activity, function_arn, event, 0))
 
     def batch_job(self, job: Any) -> None:
         if not self.enabled:
@@ -197,7 +212,10 @@ class Executor:
         except Exception as exc:  # an executor bug must show up as a failed invocation, not vanish
             activity.state, activity.reason = "failed", f"sandbox executor: {type(exc).__name__}: {exc}"
 
-    def _run_lambda(self, activity: Activity, function_arn: str, event: dict) -> None:
+    def _run_lambda(self, activity: Activity, function_arn: str, event: dict, retry: int) -> None:
+        """One attempt of an asynchronous invocation (`retry` 0 is the first); a failed one is retried, with
+        the same request id, as its event invoke configuration allows, then goes to the dead-letter queue and
+        the on-failure destination."""
         get_backend = internal("moto.awslambda.utils:get_backend").value
         account = function_arn.split(":")[4]
         function = get_backend(account, self.region).get_function(function_arn)
@@ -244,10 +262,36 @@ class Executor:
         used = f"\tMax Memory Used: {math.ceil(max(peaks) / 1024)} MB" if peaks else ""  # unmeasured: left out
         run.say(f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: "
                 f"{math.ceil(duration_ms)} ms\tMemory Size: {function.memory_size} MB{used}")
+        if ok:
+            self._send_logs(run)
+            self._finish(activity, ok, reason)
+            return
+        retries, destination = self._invoke_config(function.function_name)
+        if retry < retries:
+            delay = retry_delay_s(retry + 1)
+            aws_s = RETRY_DELAYS_S[min(retry, len(RETRY_DELAYS_S) - 1)]
+            run.say(f"sandbox: retry {retry + 1} of {retries} of this asynchronous invocation in {delay:.1f} s "
+                    f"(about {aws_s:.0f} s on AWS; {RETRY_SCALE_VARIABLE} scales it)")
+            activity.state, activity.reason = "queued", f"retry {retry + 1} of {retries} after: {reason}"
+            timer = threading.Timer(delay, lambda: self._pool.submit(
+                self._guarded, activity, lambda: self._run_lambda(activity, function_arn, event, retry + 1)))
+            timer.daemon = True
+            self._send_logs(run)
+            timer.start()
+            return
+        if retry:
+            reason = f"{reason} (failed {retry + 1} times: the first attempt and {retry} retr" \
+                     f"{'ies' if retry > 1 else 'y'})"
         self._send_logs(run)
-        self._finish(activity, ok, reason)
-        if not ok:
-            self._dead_letter(function, event, reason)
+        try:
+            self._dead_letter(function, event, reason, request_id)
+            if destination:
+                try:
+                    self._on_failure(function, event, reason, request_id, destination, retry + 1)
+                except Exception as exc:  # the emulator's own gap (moto delivers a bus's events to few targets)
+                    reason += f" [sandbox: the record for {destination} was lost in the emulator: {type(exc).__name__}]"
+        finally:
+            self._finish(activity, ok, reason)  # after: `put` reads the dead-letter queue once all is quiet
 
     def _run_job(self, activity: Activity, job: Any) -> None:
         JobStatus = internal("moto.batch.utils:JobStatus").value
@@ -430,15 +474,54 @@ class Executor:
             logs.put_log_events(logGroupName=run.log_group, logStreamName=run.log_stream,
                                 logEvents=events[start:start + LOG_BATCH])
 
-    def _dead_letter(self, function: Any, event: dict, reason: str) -> None:
+    def _invoke_config(self, function_name: str) -> tuple[int, str]:
+        """The deployed event invoke configuration: how many retries, and the on-failure destination's ARN."""
+        lambda_ = self._client("lambda")
+        try:
+            config = lambda_.get_function_event_invoke_config(FunctionName=function_name)
+        except Exception:  # none deployed (ResourceNotFoundException): Lambda's defaults
+            return DEFAULT_RETRIES, ""
+        retries = config.get("MaximumRetryAttempts")
+        destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination") or ""
+        return (DEFAULT_RETRIES if retries is None else int(retries)), destination
+
+    def _dead_letter(self, function: Any, event: dict, reason: str, request_id: str) -> None:
+        """The event, with the attributes Lambda gives a dead-letter message: RequestID, ErrorCode (the
+        Invoke's HTTP status: 200 for a function error) and ErrorMessage (its first 1 KB)."""
         target = (getattr(function, "dead_letter_config", None) or {}).get("TargetArn", "")
         if ":sqs:" not in target:
             return
         sqs = self._client("sqs")
         url = sqs.get_queue_url(QueueName=target.rsplit(":", 1)[-1])["QueueUrl"]
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event),
-                         MessageAttributes={"ErrorMessage": {"DataType": "String", "StringValue": reason[:1000] or
-                                                             "failed"}})
+        message = reason.encode()[:1024].decode("utf-8", "ignore") or "failed"
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event), MessageAttributes={
+            "RequestID": {"DataType": "String", "StringValue": request_id},
+            "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+            "ErrorMessage": {"DataType": "String", "StringValue": message}})
+
+    def _on_failure(self, function: Any, event: dict, reason: str, request_id: str, destination: str,
+                    attempts: int) -> None:
+        """The invocation record Lambda sends an on-failure destination (an EventBridge bus, an SQS queue or
+        an SNS topic) once the retries are spent."""
+        record = {
+            "version": "1.0", "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z",
+            "requestContext": {"requestId": request_id, "functionArn": f"{function.function_arn}:$LATEST",
+                               "condition": "RetriesExhausted", "approximateInvokeCount": attempts},
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": reason},
+        }
+        if ":events:" in destination:
+            self._client("events").put_events(Entries=[{
+                "Source": "lambda", "DetailType": "Lambda Function Invocation Result - Failure",
+                "Detail": json.dumps(record), "EventBusName": destination.rsplit("/", 1)[-1],
+                "Resources": [function.function_arn]}])
+        elif ":sqs:" in destination:
+            sqs = self._client("sqs")
+            url = sqs.get_queue_url(QueueName=destination.rsplit(":", 1)[-1])["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
+        elif ":sns:" in destination:
+            self._client("sns").publish(TopicArn=destination, Message=json.dumps(record))
 
 
 def _job_memory_mb(properties: dict) -> Optional[int]:

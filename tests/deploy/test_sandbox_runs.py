@@ -213,3 +213,32 @@ def test_a_function_filling_its_ephemeral_storage_gets_no_space_left(deployed, t
     result = put(deployed, tmp_path, "fill", "disk.txt")
     assert result.exit_code == 0, result.output
     assert "No space left on device" in objects(deployed[1])["out/fill-disk.txt"].decode()
+
+
+def test_a_failed_invocation_is_retried_twice_then_goes_to_the_dead_letter_queue_as_on_aws(deployed, tmp_path):
+    import boto3
+
+    began = time.monotonic()
+    result = put(deployed, tmp_path, "escape", "retried.txt")  # sbx-escape fails every time (AccessDenied)
+    assert result.exit_code == 1, result.output
+    assert time.monotonic() - began >= 3  # put waited for the retries: 1 s, then 2 s (AWS's 1 and 2 minutes)
+    assert "failed 3 times: the first attempt and 2 retries" in result.output
+    messages = lambda_log(deployed[1], "sbx-escape", "retried.txt")
+    starts = [m for m in messages if m.startswith("START ")]
+    assert len(starts) == 3 and len(set(starts)) == 1  # one request id, as AWS retries it
+    request_id = starts[0].split()[2]
+    with Sandbox(deployed[1] / "sandbox") as sandbox:
+        sqs = boto3.client("sqs", endpoint_url=sandbox.endpoint, region_name="us-east-1",
+                           aws_access_key_id="x", aws_secret_access_key="x")
+        url = sqs.get_queue_url(QueueName="sbx-escape-dlq")["QueueUrl"]
+        found = {}
+        for _ in range(10):
+            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                               MessageAttributeNames=["All"]).get("Messages", []):
+                if "retried.txt" in message["Body"]:
+                    found = message["MessageAttributes"]
+            if found:
+                break
+    assert found["RequestID"]["StringValue"] == request_id
+    assert found["ErrorCode"] == {"DataType": "Number", "StringValue": "200"}
+    assert "AccessDenied" in found["ErrorMessage"]["StringValue"]
