@@ -99,6 +99,7 @@ class Activity:
     started: float = 0.0
     seconds: float = 0.0
     reason: str = ""
+    note: str = ""            # where the sandbox ran it otherwise than AWS would (a GPU job without a GPU)
 
 
 @dataclass
@@ -126,6 +127,7 @@ class Run:
 
 
 JOB_OUTCOMES = "batch-job-outcomes.json"  # in the sandbox's state folder: how each job ended, for later replays
+JOB_NOTES = "batch-job-notes.json"        # and what the sandbox said of it (a GPU job run on CPU only)
 
 
 class Executor:
@@ -194,6 +196,9 @@ class Executor:
         if not self.enabled:
             # history being replayed: the job ran back then (ids repeat in a replay), and ended as recorded
             job._mark_stopped(success=self._outcomes().get(job.job_id, True))
+            note = self._outcomes(JOB_NOTES).get(job.job_id)
+            if note and hasattr(job, "job_stopped_reason"):
+                job.job_stopped_reason = note
             return
         activity = self._new("batch", job.job_definition.name, job.job_name)
         activity.id = job.job_id
@@ -317,6 +322,12 @@ class Executor:
                   log_stream=job.log_stream_name or f"{job.job_definition.name}/default/{job.job_id}",
                   scratch=scratch)
         self._prepare(run, deployed)
+        gpus = _job_gpus(properties)
+        if gpus and not machine_has_gpu():
+            activity.note = (f"sandbox: ran on CPU only: the job definition asks for {gpus} GPU"
+                             f"{'s' * (gpus > 1)} and this machine has none (AWS runs it on a GPU instance)")
+            run.say(activity.note)
+            run.environment["CUDA_VISIBLE_DEVICES"] = ""  # a framework that looks for one finds none at once
         job.status = JobStatus.RUNNING
         cage = Cage(_job_memory_mb(properties))
         try:
@@ -328,10 +339,13 @@ class Executor:
         self._send_logs(run)
         self._record_outcome(job.job_id, ok)
         job._mark_stopped(success=ok)
+        if activity.note and hasattr(job, "job_stopped_reason"):  # `avgen status` shows it: the job's statusReason
+            job.job_stopped_reason = activity.note
+            self._record_outcome(job.job_id, activity.note, JOB_NOTES)
         self._finish(activity, ok, reason)
 
-    def _outcomes(self) -> dict[str, bool]:
-        path = self.state_dir / JOB_OUTCOMES if self.state_dir else None
+    def _outcomes(self, name: str = JOB_OUTCOMES) -> dict[str, Any]:
+        path = self.state_dir / name if self.state_dir else None
         if path is None or not path.is_file():
             return {}
         try:
@@ -339,14 +353,14 @@ class Executor:
         except ValueError:
             return {}
 
-    def _record_outcome(self, job_id: str, ok: bool) -> None:
+    def _record_outcome(self, job_id: str, ok: Any, name: str = JOB_OUTCOMES) -> None:
         if self.state_dir is None:
             return
         with self._lock:
-            outcomes = {**self._outcomes(), job_id: ok}
-            partial = self.state_dir / (JOB_OUTCOMES + ".partial")
+            outcomes = {**self._outcomes(name), job_id: ok}
+            partial = self.state_dir / (name + ".partial")
             partial.write_text(json.dumps(outcomes, indent=1, sort_keys=True))
-            partial.replace(self.state_dir / JOB_OUTCOMES)
+            partial.replace(self.state_dir / name)
 
     def _prepare(self, run: Run, deployed: dict[str, str]) -> Path:
         """Point the runtime at the function's build context: its sources, script and handlers."""
@@ -522,6 +536,28 @@ class Executor:
             sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
         elif ":sns:" in destination:
             self._client("sns").publish(TopicArn=destination, Message=json.dumps(record))
+
+
+def _job_gpus(properties: dict) -> int:
+    """How many GPUs a job definition asks for (its GPU resource requirement)."""
+    for requirement in properties.get("resourceRequirements") or []:
+        if requirement.get("type") == "GPU":
+            with contextlib.suppress(TypeError, ValueError):
+                return int(requirement["value"])
+    return 0
+
+
+def machine_has_gpu() -> bool:
+    """Whether this machine has an NVIDIA GPU a job could use (its device, or `nvidia-smi -L` listing one)."""
+    if Path("/dev/nvidia0").exists():
+        return True
+    if not shutil.which("nvidia-smi"):
+        return False
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return listed.returncode == 0 and "GPU" in listed.stdout
 
 
 def _job_memory_mb(properties: dict) -> Optional[int]:

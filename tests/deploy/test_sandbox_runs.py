@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from generator.aws.executor import machine_has_gpu
 from generator.aws.sandbox import Sandbox, running_server
 from generator.cli import app
 
@@ -242,3 +243,18 @@ def test_a_failed_invocation_is_retried_twice_then_goes_to_the_dead_letter_queue
     assert found["RequestID"]["StringValue"] == request_id
     assert found["ErrorCode"] == {"DataType": "Number", "StringValue": "200"}
     assert "AccessDenied" in found["ErrorMessage"]["StringValue"]
+
+
+@pytest.mark.skipif(machine_has_gpu(), reason="this machine has a GPU")
+def test_a_gpu_job_on_a_machine_without_one_runs_on_cpu_and_says_so(deployed, tmp_path):
+    workflow, workdir = deployed
+    result = put(deployed, tmp_path, "gpu", "frame.txt")
+    assert result.exit_code == 0, result.output
+    note = "sandbox: ran on CPU only: the job definition asks for 1 GPU and this machine has none"
+    assert note in " ".join(result.output.split())
+    assert objects(workdir)["out/gpu-frame.txt"] == b"CUDA_VISIBLE_DEVICES=\n"
+    status = avgen("status", workflow, "--sandbox", "-w", workdir, "--json")
+    rows = {row["name"]: row for row in json.loads(status.stdout)["status"]["functions"]}
+    assert any(n.startswith(note) for n in rows["sbx-gpu"]["notes"])
+    logs = avgen("logs", workflow, "sbx-gpu", "--sandbox", "-w", workdir, "--since", "1h")
+    assert note in " ".join(logs.output.split())
