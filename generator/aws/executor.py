@@ -451,7 +451,7 @@ class Executor:
         return False, _failure_reason(run.text(), code)
 
     def _finish(self, activity: Activity, ok: bool, reason: str) -> None:
-        if not ok and reason in (OUT_OF_MEMORY, JOB_OUT_OF_MEMORY):
+        if not ok and reason.startswith((OUT_OF_MEMORY, JOB_OUT_OF_MEMORY)):  # retries may have added to it
             activity.state, activity.reason = "out of memory", reason
             return
         activity.state = "succeeded" if ok else ("timed out" if reason.startswith("Task timed out") else "failed")
