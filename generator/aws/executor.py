@@ -49,6 +49,24 @@ IMAGE_HANDLER = "lambda_src.handler.handler"  # the CMD of batch_jobs/image/Dock
 OUTPUT_TAIL = 2000
 LOG_BATCH = 500                        # log events per PutLogEvents call (AWS allows 10,000)
 GRACE_S = 5                            # past the function's timeout before the process is killed
+# Lambda's error when the runtime was killed for going over the function's memory; Batch's reason
+OUT_OF_MEMORY = "Runtime.OutOfMemory: Error: Runtime exited with error: signal: killed (out of memory)"
+JOB_OUT_OF_MEMORY = "OutOfMemoryError: Container killed due to memory usage"
+# A failed asynchronous invocation is retried (twice unless its event invoke configuration says otherwise),
+# AWS waiting about 1 minute before the first retry and 2 more before the second; the sandbox waits those
+# delays times this factor, by default 1/60 (1 s, then 2 s); 1 waits as long as AWS
+RETRY_SCALE_VARIABLE = "AVGEN_SANDBOX_RETRY_SCALE"
+RETRY_DELAYS_S = (60.0, 120.0)
+DEFAULT_RETRIES = 2
+
+
+def retry_delay_s(retry: int) -> float:
+    """How long the sandbox waits before the `retry`-th retry (1, 2) of a failed asynchronous invocation."""
+    try:
+        scale = float(os.environ.get(RETRY_SCALE_VARIABLE, "") or 1 / 60)
+    except ValueError:
+        scale = 1 / 60
+    return max(0.0, scale) * RETRY_DELAYS_S[min(retry, len(RETRY_DELAYS_S)) - 1]
 
 
 def handler_shim(folder: Path, python: str = sys.executable) -> Path:
@@ -77,10 +95,11 @@ class Activity:
     kind: str                 # "lambda" | "batch"
     function: str             # the deployed name
     source: str               # s3://bucket/key, or the job's name
-    state: str = "queued"     # queued | running | succeeded | failed | timed out
+    state: str = "queued"     # queued | running | succeeded | failed | timed out | out of memory
     started: float = 0.0
     seconds: float = 0.0
     reason: str = ""
+    note: str = ""            # where the sandbox ran it otherwise than AWS would (a GPU job without a GPU)
 
 
 @dataclass
@@ -108,6 +127,7 @@ class Run:
 
 
 JOB_OUTCOMES = "batch-job-outcomes.json"  # in the sandbox's state folder: how each job ended, for later replays
+JOB_NOTES = "batch-job-notes.json"        # and what the sandbox said of it (a GPU job run on CPU only)
 
 
 class Executor:
@@ -126,10 +146,27 @@ class Executor:
         self._shims = Path(tempfile.mkdtemp(prefix="avgen-sandbox-bin-"))
         handler_shim(self._shims)
         self._containers = ContainerPool(workers or os.cpu_count() or 2)
+        self._cages: dict[str, Cage] = {}  # each container's limits, by its socket's path
 
     def close(self) -> None:
-        """Stop the containers' warm handlers (the sandbox is stopping)."""
+        """Stop the containers' warm handlers (the sandbox is stopping) and lift their limits."""
         self._containers.close()
+        with self._lock:
+            cages, self._cages = list(self._cages.values()), {}
+        for cage in cages:
+            cage.close()
+
+    def _cage(self, container: Any, memory_mb: int, storage_mb: int) -> Cage:
+        """The limits of a function's container, made when it is first lent (the pool gives a redeployed
+        function new containers, so a container's memory and storage never change)."""
+        key = str(container.socket)
+        with self._lock:
+            cage = self._cages.get(key)
+        if cage is None:
+            cage = Cage(memory_mb, container.temp, storage_mb)
+            with self._lock:
+                self._cages[key] = cage
+        return cage
 
     # -- control (from the avgen command, over /_avgen/…) ------------------------------------------
     def enable(self, contexts: Optional[str]) -> None:
@@ -153,12 +190,15 @@ class Executor:
         name = function_arn.split(":function:")[-1].split(":")[0]
         sources = [f"s3://{o.bucket}/{o.key}" for o in parse_event(event)]
         activity = self._new("lambda", name, ", ".join(sources))
-        self._pool.submit(self._guarded, activity, lambda: self._run_lambda(activity, function_arn, event))
+        self._pool.submit(self._guarded, activity, lambda: self._run_lambda(activity, function_arn, event, 0))
 
     def batch_job(self, job: Any) -> None:
         if not self.enabled:
             # history being replayed: the job ran back then (ids repeat in a replay), and ended as recorded
             job._mark_stopped(success=self._outcomes().get(job.job_id, True))
+            note = self._outcomes(JOB_NOTES).get(job.job_id)
+            if note and hasattr(job, "job_stopped_reason"):
+                job.job_stopped_reason = note
             return
         activity = self._new("batch", job.job_definition.name, job.job_name)
         activity.id = job.job_id
@@ -177,7 +217,10 @@ class Executor:
         except Exception as exc:  # an executor bug must show up as a failed invocation, not vanish
             activity.state, activity.reason = "failed", f"sandbox executor: {type(exc).__name__}: {exc}"
 
-    def _run_lambda(self, activity: Activity, function_arn: str, event: dict) -> None:
+    def _run_lambda(self, activity: Activity, function_arn: str, event: dict, retry: int) -> None:
+        """One attempt of an asynchronous invocation (`retry` 0 is the first); a failed one is retried, with
+        the same request id, as its event invoke configuration allows, then goes to the dead-letter queue and
+        the on-failure destination."""
         get_backend = internal("moto.awslambda.utils:get_backend").value
         account = function_arn.split(":")[4]
         function = get_backend(account, self.region).get_function(function_arn)
@@ -213,18 +256,47 @@ class Executor:
         with self._containers.lease(function.function_name, version) as container:
             # its /tmp too lasts as long as the container: downloaded models stay for the next invocation
             run.environment[SOCKET_VARIABLE], run.environment["TMPDIR"] = str(container.socket), str(container.temp)
-            ok, reason = self._execute(run, activity, f"START RequestId: {request_id} Version: $LATEST")
+            cage = self._cage(container, int(function.memory_size), max(512, int(function.ephemeral_storage or 512)))
+            ok, reason = self._execute(run, activity, f"START RequestId: {request_id} Version: $LATEST", cage)
             # the container's memory on Lambda holds its warm handler too, which outlives the invocation
             peaks = [kib for kib in (run.peak_kib, peak_rss_kib(container.server_pid)) if kib is not None]
         run.say(f"END RequestId: {request_id}")
         duration_ms = activity.seconds * 1000
+        if reason == OUT_OF_MEMORY:  # as Lambda reports it: all of it
+            peaks = [int(function.memory_size) * 1024]
         used = f"\tMax Memory Used: {math.ceil(max(peaks) / 1024)} MB" if peaks else ""  # unmeasured: left out
         run.say(f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: "
                 f"{math.ceil(duration_ms)} ms\tMemory Size: {function.memory_size} MB{used}")
+        if ok:
+            self._send_logs(run)
+            self._finish(activity, ok, reason)
+            return
+        retries, destination = self._invoke_config(function.function_name)
+        if retry < retries:
+            delay = retry_delay_s(retry + 1)
+            aws_s = RETRY_DELAYS_S[min(retry, len(RETRY_DELAYS_S) - 1)]
+            run.say(f"sandbox: retry {retry + 1} of {retries} of this asynchronous invocation in {delay:.1f} s "
+                    f"(about {aws_s:.0f} s on AWS; {RETRY_SCALE_VARIABLE} scales it)")
+            activity.state, activity.reason = "queued", f"retry {retry + 1} of {retries} after: {reason}"
+            timer = threading.Timer(delay, lambda: self._pool.submit(
+                self._guarded, activity, lambda: self._run_lambda(activity, function_arn, event, retry + 1)))
+            timer.daemon = True
+            self._send_logs(run)
+            timer.start()
+            return
+        if retry:
+            reason = f"{reason} (failed {retry + 1} times: the first attempt and {retry} retr" \
+                     f"{'ies' if retry > 1 else 'y'})"
         self._send_logs(run)
-        self._finish(activity, ok, reason)
-        if not ok:
-            self._dead_letter(function, event, reason)
+        try:
+            self._dead_letter(function, event, reason, request_id)
+            if destination:
+                try:
+                    self._on_failure(function, event, reason, request_id, destination, retry + 1)
+                except Exception as exc:  # the emulator's own gap (moto delivers a bus's events to few targets)
+                    reason += f" [sandbox: the record for {destination} was lost in the emulator: {type(exc).__name__}]"
+        finally:
+            self._finish(activity, ok, reason)  # after: `put` reads the dead-letter queue once all is quiet
 
     def _run_job(self, activity: Activity, job: Any) -> None:
         JobStatus = internal("moto.batch.utils:JobStatus").value
@@ -250,15 +322,30 @@ class Executor:
                   log_stream=job.log_stream_name or f"{job.job_definition.name}/default/{job.job_id}",
                   scratch=scratch)
         self._prepare(run, deployed)
+        gpus = _job_gpus(properties)
+        if gpus and not machine_has_gpu():
+            activity.note = (f"sandbox: ran on CPU only: the job definition asks for {gpus} GPU"
+                             f"{'s' * (gpus > 1)} and this machine has none (AWS runs it on a GPU instance)")
+            run.say(activity.note)
+            run.environment["CUDA_VISIBLE_DEVICES"] = ""  # a framework that looks for one finds none at once
         job.status = JobStatus.RUNNING
-        ok, reason = self._execute(run, activity)
+        cage = Cage(_job_memory_mb(properties))
+        try:
+            ok, reason = self._execute(run, activity, cage=cage)
+        finally:
+            cage.close()
+        if reason == OUT_OF_MEMORY:
+            reason = JOB_OUT_OF_MEMORY
         self._send_logs(run)
         self._record_outcome(job.job_id, ok)
         job._mark_stopped(success=ok)
+        if activity.note and hasattr(job, "job_stopped_reason"):  # `avgen status` shows it: the job's statusReason
+            job.job_stopped_reason = activity.note
+            self._record_outcome(job.job_id, activity.note, JOB_NOTES)
         self._finish(activity, ok, reason)
 
-    def _outcomes(self) -> dict[str, bool]:
-        path = self.state_dir / JOB_OUTCOMES if self.state_dir else None
+    def _outcomes(self, name: str = JOB_OUTCOMES) -> dict[str, Any]:
+        path = self.state_dir / name if self.state_dir else None
         if path is None or not path.is_file():
             return {}
         try:
@@ -266,14 +353,14 @@ class Executor:
         except ValueError:
             return {}
 
-    def _record_outcome(self, job_id: str, ok: bool) -> None:
+    def _record_outcome(self, job_id: str, ok: Any, name: str = JOB_OUTCOMES) -> None:
         if self.state_dir is None:
             return
         with self._lock:
-            outcomes = {**self._outcomes(), job_id: ok}
-            partial = self.state_dir / (JOB_OUTCOMES + ".partial")
+            outcomes = {**self._outcomes(name), job_id: ok}
+            partial = self.state_dir / (name + ".partial")
             partial.write_text(json.dumps(outcomes, indent=1, sort_keys=True))
-            partial.replace(self.state_dir / JOB_OUTCOMES)
+            partial.replace(self.state_dir / name)
 
     def _prepare(self, run: Run, deployed: dict[str, str]) -> Path:
         """Point the runtime at the function's build context: its sources, script and handlers."""
@@ -312,13 +399,15 @@ class Executor:
             environment["AVGEN_EPHEMERAL_STORAGE_MB"] = str(ephemeral_mb)
         return environment
 
-    def _execute(self, run: Run, activity: Activity, first_line: str = "") -> tuple[bool, str]:
+    def _execute(self, run: Run, activity: Activity, first_line: str = "",
+                 cage: Optional[Cage] = None) -> tuple[bool, str]:
         activity.state, activity.started = "running", time.time()
         if first_line:
             run.say(first_line, activity.started)
         began = time.monotonic()
         try:
-            process = subprocess.Popen(run.command, env=run.environment, cwd=run.scratch, stdin=subprocess.DEVNULL,
+            command = cage.wrap(run.command) if cage else run.command
+            process = subprocess.Popen(command, env=run.environment, cwd=run.scratch, stdin=subprocess.DEVNULL,
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
             output = process.stdout
             assert output is not None  # stdout=PIPE
@@ -330,7 +419,20 @@ class Executor:
             reader = threading.Thread(target=read, daemon=True)
             reader.start()
             waiter = Waiter(process, run)
-            code = waiter.wait(run.timeout_s + GRACE_S if run.timeout_s else None)
+            deadline = began + run.timeout_s + GRACE_S if run.timeout_s else None
+            code = None
+            while code is None and (deadline is None or time.monotonic() < deadline):
+                code = waiter.wait(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
+                if cage is not None and cage.out_of_memory():
+                    # the kernel killed one of its processes: the whole container goes, as on Lambda
+                    with contextlib.suppress(OSError):
+                        os.killpg(process.pid, 9)
+                    cage.kill_all()
+                    waiter.wait(None)
+                    reader.join(5)
+                    activity.seconds = time.monotonic() - began
+                    run.say(f"Error: Runtime exited with error: signal: killed (over its {cage.memory_mb} MB)")
+                    return False, OUT_OF_MEMORY
             if code is None:
                 os.killpg(process.pid, 9)
                 waiter.wait(None)
@@ -349,6 +451,9 @@ class Executor:
         return False, _failure_reason(run.text(), code)
 
     def _finish(self, activity: Activity, ok: bool, reason: str) -> None:
+        if not ok and reason.startswith((OUT_OF_MEMORY, JOB_OUT_OF_MEMORY)):  # retries may have added to it
+            activity.state, activity.reason = "out of memory", reason
+            return
         activity.state = "succeeded" if ok else ("timed out" if reason.startswith("Task timed out") else "failed")
         activity.reason = reason
 
@@ -384,15 +489,86 @@ class Executor:
             logs.put_log_events(logGroupName=run.log_group, logStreamName=run.log_stream,
                                 logEvents=events[start:start + LOG_BATCH])
 
-    def _dead_letter(self, function: Any, event: dict, reason: str) -> None:
+    def _invoke_config(self, function_name: str) -> tuple[int, str]:
+        """The deployed event invoke configuration: how many retries, and the on-failure destination's ARN."""
+        lambda_ = self._client("lambda")
+        try:
+            config = lambda_.get_function_event_invoke_config(FunctionName=function_name)
+        except Exception:  # none deployed (ResourceNotFoundException): Lambda's defaults
+            return DEFAULT_RETRIES, ""
+        retries = config.get("MaximumRetryAttempts")
+        destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination") or ""
+        return (DEFAULT_RETRIES if retries is None else int(retries)), destination
+
+    def _dead_letter(self, function: Any, event: dict, reason: str, request_id: str) -> None:
+        """The event, with the attributes Lambda gives a dead-letter message: RequestID, ErrorCode (the
+        Invoke's HTTP status: 200 for a function error) and ErrorMessage (its first 1 KB)."""
         target = (getattr(function, "dead_letter_config", None) or {}).get("TargetArn", "")
         if ":sqs:" not in target:
             return
         sqs = self._client("sqs")
         url = sqs.get_queue_url(QueueName=target.rsplit(":", 1)[-1])["QueueUrl"]
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event),
-                         MessageAttributes={"ErrorMessage": {"DataType": "String", "StringValue": reason[:1000] or
-                                                             "failed"}})
+        message = reason.encode()[:1024].decode("utf-8", "ignore") or "failed"
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event), MessageAttributes={
+            "RequestID": {"DataType": "String", "StringValue": request_id},
+            "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+            "ErrorMessage": {"DataType": "String", "StringValue": message}})
+
+    def _on_failure(self, function: Any, event: dict, reason: str, request_id: str, destination: str,
+                    attempts: int) -> None:
+        """The invocation record Lambda sends an on-failure destination (an EventBridge bus, an SQS queue or
+        an SNS topic) once the retries are spent."""
+        record = {
+            "version": "1.0", "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z",
+            "requestContext": {"requestId": request_id, "functionArn": f"{function.function_arn}:$LATEST",
+                               "condition": "RetriesExhausted", "approximateInvokeCount": attempts},
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": reason},
+        }
+        if ":events:" in destination:
+            self._client("events").put_events(Entries=[{
+                "Source": "lambda", "DetailType": "Lambda Function Invocation Result - Failure",
+                "Detail": json.dumps(record), "EventBusName": destination.rsplit("/", 1)[-1],
+                "Resources": [function.function_arn]}])
+        elif ":sqs:" in destination:
+            sqs = self._client("sqs")
+            url = sqs.get_queue_url(QueueName=destination.rsplit(":", 1)[-1])["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
+        elif ":sns:" in destination:
+            self._client("sns").publish(TopicArn=destination, Message=json.dumps(record))
+
+
+def _job_gpus(properties: dict) -> int:
+    """How many GPUs a job definition asks for (its GPU resource requirement)."""
+    for requirement in properties.get("resourceRequirements") or []:
+        if requirement.get("type") == "GPU":
+            with contextlib.suppress(TypeError, ValueError):
+                return int(requirement["value"])
+    return 0
+
+
+def machine_has_gpu() -> bool:
+    """Whether this machine has an NVIDIA GPU a job could use (its device, or `nvidia-smi -L` listing one)."""
+    if Path("/dev/nvidia0").exists():
+        return True
+    if not shutil.which("nvidia-smi"):
+        return False
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return listed.returncode == 0 and "GPU" in listed.stdout
+
+
+def _job_memory_mb(properties: dict) -> Optional[int]:
+    """A job definition's memory (MiB): its MEMORY resource requirement, else the older `memory`."""
+    for requirement in properties.get("resourceRequirements") or []:
+        if requirement.get("type") == "MEMORY":
+            with contextlib.suppress(TypeError, ValueError):
+                return int(requirement["value"])
+    memory = properties.get("memory")
+    return int(memory) if memory else None
 
 
 def _unchanged_outputs(lines: list[str]) -> list[str]:
@@ -456,3 +632,148 @@ def _failure_reason(lines: list[str], code: int) -> str:
             return str(record.get("message", "")) + (f": {tail}" if tail else "")
     tail = "\n".join(lines)[-OUTPUT_TAIL:]
     return f"exit code {code}" + (f": {tail}" if tail else "")
+# -- a container's memory and /tmp, with what this machine allows ------------------------------------
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+class Cage:
+    """The memory and /tmp limits of one function container (or Batch job), as this machine allows them.
+
+    Memory: a memory cgroup of its own (cgroup v2's `memory.max`, else v1's `memory.limit_in_bytes`) that
+    every process of the container joins (the runtime, the script, its tools and the warm handler), so
+    that going over the function's memory gets the container's processes killed by the kernel, as Lambda
+    does; where no cgroup can be made (not root, no delegation), RLIMIT_AS per process, under which an
+    allocation over the limit fails (MemoryError, ENOMEM) instead of being killed.
+    /tmp: a tmpfs of the ephemeral storage's size mounted on the container's temporary folder (root only),
+    so that writing past it fails with ENOSPC; else RLIMIT_FSIZE, which bounds each file, not their sum."""
+
+    def __init__(self, memory_mb: Optional[int], temp: Optional[Path] = None, storage_mb: Optional[int] = None):
+        self.memory_mb, self.storage_mb = memory_mb, storage_mb
+        self.cgroup = _make_cgroup(memory_mb) if memory_mb else None
+        self.mounted = _mount_tmpfs(temp, storage_mb) if temp is not None and storage_mb else None
+        self._ooms = self.oom_kills()
+
+    def wrap(self, command: list[str]) -> list[str]:
+        """`command`, started inside the limits (a shell that joins the cgroup or sets its rlimits, then execs)."""
+        steps = []
+        if self.cgroup is not None:
+            steps.append(f'echo $$ > "{self.cgroup / "cgroup.procs"}"')
+        elif self.memory_mb:
+            steps.append(f"ulimit -v {self.memory_mb * 1024}")
+        if self.storage_mb and self.mounted is None:
+            steps.append(f"ulimit -f {self.storage_mb * 2048}")  # in 512-byte blocks
+        if not steps:
+            return command
+        return ["/bin/sh", "-c", " && ".join(steps) + ' && exec "$@"', "sh", *command]
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel killed for going over the container's memory, so far."""
+        if self.cgroup is None:
+            return 0
+        for name in ("memory.events", "memory.oom_control"):
+            with contextlib.suppress(OSError):
+                for line in (self.cgroup / name).read_text().splitlines():
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        return 0
+
+    def out_of_memory(self) -> bool:
+        """Whether a process was killed for memory since the last call."""
+        now = self.oom_kills()
+        killed, self._ooms = now > self._ooms, now
+        return killed
+
+    def kill_all(self) -> None:
+        """Kill every process of the container (its warm handler too): Lambda resets an environment whose
+        runtime was killed."""
+        if self.cgroup is None:
+            return
+        for _ in range(20):
+            try:
+                pids = [int(p) for p in (self.cgroup / "cgroup.procs").read_text().split()]
+            except OSError:
+                return
+            if not pids:
+                return
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, 9)
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.kill_all()
+        if self.mounted is not None:
+            subprocess.run(["umount", "-l", str(self.mounted)], capture_output=True, check=False)
+            self.mounted.with_name(self.mounted.name + ".img").unlink(missing_ok=True)
+        if self.cgroup is not None:
+            with contextlib.suppress(OSError):
+                self.cgroup.rmdir()
+
+
+def _own_memory_cgroups() -> list[Path]:
+    """Folders where this process may make a child memory cgroup: its own cgroup v2 (the memory controller
+    must be enabled for its children), then its cgroup v1 memory hierarchy."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    found: list[Path] = []
+    for line in lines:
+        hierarchy, controllers, path = line.split(":", 2)
+        if hierarchy == "0" and not controllers:
+            for mount in (CGROUP_ROOT, CGROUP_ROOT / "unified"):
+                if (mount / "cgroup.controllers").is_file():
+                    found.insert(0, mount / path.lstrip("/"))
+                    break
+        elif "memory" in controllers.split(","):
+            found.append(CGROUP_ROOT / "memory" / path.lstrip("/"))
+    return found
+
+
+def _make_cgroup(memory_mb: int) -> Optional[Path]:
+    limit = str(memory_mb * 2**20)
+    for parent in _own_memory_cgroups():
+        folder = parent / f"avgen-{uuid.uuid4().hex[:12]}"
+        try:
+            folder.mkdir()
+        except OSError:
+            continue
+        try:
+            if (folder / "memory.max").is_file():  # v2
+                (folder / "memory.max").write_text(limit)
+                with contextlib.suppress(OSError):
+                    (folder / "memory.swap.max").write_text("0")
+            elif (folder / "memory.limit_in_bytes").is_file():  # v1
+                (folder / "memory.limit_in_bytes").write_text(limit)
+                with contextlib.suppress(OSError):
+                    (folder / "memory.memsw.limit_in_bytes").write_text(limit)
+            else:
+                raise OSError("no memory controller")
+            return folder
+        except OSError:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+    return None
+
+
+def _mount_tmpfs(folder: Path, size_mb: int) -> Optional[Path]:
+    """A filesystem of `size_mb` on `folder`: an ext4 image in a sparse file, mounted through a loop device
+    (root only). Not a tmpfs: its pages would count towards the container's memory, which Lambda's /tmp's
+    do not."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not (shutil.which("mount") and shutil.which("mkfs.ext4")):
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    image = folder.with_name(folder.name + ".img")
+    with open(image, "wb") as handle:
+        handle.truncate(size_mb * 2**20)
+    made = subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal", "-E", "root_owner=0:0",
+                           str(image)], capture_output=True, check=False)
+    done = made.returncode == 0 and subprocess.run(["mount", "-o", "loop", str(image), str(folder)],
+                                                   capture_output=True, check=False).returncode == 0
+    if done:
+        folder.chmod(0o1777)
+        with contextlib.suppress(OSError):
+            (folder / "lost+found").rmdir()
+        return folder
+    image.unlink(missing_ok=True)
+    return None

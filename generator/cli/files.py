@@ -170,6 +170,9 @@ def wait_for_workflow(sandbox, began: float) -> None:
     for activity in failed:
         out.print(f"[bold red]{escape(activity['state'])}[/]: {escape(activity['function'])} on "
                   f"{escape(activity['source'])}: {escape(activity['reason'][-1500:])}")
+    for note in sorted({a.get("note", "") for a in report["activities"]} - {""}):
+        count = sum(a.get("note") == note for a in report["activities"])
+        out.print(f"[bold yellow]{escape(note)}[/] ({plural(count, 'run')})")
     unchanged = report.get("unchanged") or []  # absent from a sandbox started by an older avgen
     if unchanged:
         targets = [u["target"] for u in unchanged]

@@ -305,6 +305,9 @@ def _function_status(connection: Connection, lam, cloudwatch, function: Function
         queued = reader.queued_jobs(function, epoch_ms(since))
         reader.describe_jobs(function, queued)
         jobs.update(job.get("status", "?") for _, job in reader.jobs.values())
+        # the sandbox says so when it ran a job otherwise than AWS would (a GPU job on a machine without one)
+        status.notes += sorted({str(job["statusReason"]) for _, job in reader.jobs.values()
+                                if str(job.get("statusReason", "")).startswith("sandbox:")})
         status.jobs = {state: n for state, n in jobs.items() if n or state in ("RUNNING", "SUCCEEDED", "FAILED")}
     status.notes += [n for n in reader.notes if n not in status.notes]
     return status

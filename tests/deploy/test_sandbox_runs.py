@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from generator.aws.executor import machine_has_gpu
 from generator.aws.sandbox import Sandbox, running_server
 from generator.cli import app
 
@@ -202,3 +203,79 @@ def test_a_script_cannot_reset_the_sandbox(deployed, tmp_path):
     assert "403" in result.output
     after = objects(deployed[1])
     assert set(before) <= set(after) and "escape/reset-all.txt" in after
+
+
+def lambda_log(workdir: Path, function: str, needle: str) -> list[str]:
+    """The messages of the log stream of `function`'s invocation whose lines mention `needle`."""
+    import boto3
+
+    group = f"/aws/lambda/{function}"
+    with Sandbox(workdir / "sandbox") as sandbox:
+        logs = boto3.client("logs", endpoint_url=sandbox.endpoint, region_name="us-east-1",
+                            **sandbox.credentials)
+        for stream in logs.describe_log_streams(logGroupName=group)["logStreams"]:
+            events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
+            if any(needle in event["message"] for event in events):
+                return [event["message"] for event in events]
+    return []
+
+
+def test_a_function_over_its_memory_is_killed_as_on_lambda(deployed, tmp_path):
+    result = put(deployed, tmp_path, "hog", "big.txt")
+    assert result.exit_code == 1, result.output
+    assert "out of memory: sbx-hog" in result.output and "Runtime.OutOfMemory" in result.output
+    assert "out/hog-big.txt" not in objects(deployed[1])
+    messages = lambda_log(deployed[1], "sbx-hog", "big.txt")
+    assert any("signal: killed" in message for message in messages)
+    fields = dict(part.split(": ", 1) for part in messages[-1].split("\t")[1:])
+    assert fields["Memory Size"] == "128 MB" and fields["Max Memory Used"] == "128 MB"
+
+
+def test_a_function_filling_its_ephemeral_storage_gets_no_space_left(deployed, tmp_path):
+    result = put(deployed, tmp_path, "fill", "disk.txt")
+    assert result.exit_code == 0, result.output
+    assert "No space left on device" in objects(deployed[1])["out/fill-disk.txt"].decode()
+
+
+def test_a_failed_invocation_is_retried_twice_then_goes_to_the_dead_letter_queue_as_on_aws(deployed, tmp_path):
+    import boto3
+
+    began = time.monotonic()
+    result = put(deployed, tmp_path, "escape", "retried.txt")  # sbx-escape fails every time (AccessDenied)
+    assert result.exit_code == 1, result.output
+    assert time.monotonic() - began >= 3  # put waited for the retries: 1 s, then 2 s (AWS's 1 and 2 minutes)
+    assert "failed 3 times: the first attempt and 2 retries" in result.output
+    messages = lambda_log(deployed[1], "sbx-escape", "retried.txt")
+    starts = [m for m in messages if m.startswith("START ")]
+    assert len(starts) == 3 and len(set(starts)) == 1  # one request id, as AWS retries it
+    request_id = starts[0].split()[2]
+    with Sandbox(deployed[1] / "sandbox") as sandbox:
+        sqs = boto3.client("sqs", endpoint_url=sandbox.endpoint, region_name="us-east-1",
+                           **sandbox.credentials)
+        url = sqs.get_queue_url(QueueName="sbx-escape-dlq")["QueueUrl"]
+        found = {}
+        for _ in range(10):
+            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                               MessageAttributeNames=["All"]).get("Messages", []):
+                if "retried.txt" in message["Body"]:
+                    found = message["MessageAttributes"]
+            if found:
+                break
+    assert found["RequestID"]["StringValue"] == request_id
+    assert found["ErrorCode"] == {"DataType": "Number", "StringValue": "200"}
+    assert "AccessDenied" in found["ErrorMessage"]["StringValue"]
+
+
+@pytest.mark.skipif(machine_has_gpu(), reason="this machine has a GPU")
+def test_a_gpu_job_on_a_machine_without_one_runs_on_cpu_and_says_so(deployed, tmp_path):
+    workflow, workdir = deployed
+    result = put(deployed, tmp_path, "gpu", "frame.txt")
+    assert result.exit_code == 0, result.output
+    note = "sandbox: ran on CPU only: the job definition asks for 1 GPU and this machine has none"
+    assert note in " ".join(result.output.split())
+    assert objects(workdir)["out/gpu-frame.txt"] == b"CUDA_VISIBLE_DEVICES=\n"
+    status = avgen("status", workflow, "--sandbox", "-w", workdir, "--json")
+    rows = {row["name"]: row for row in json.loads(status.stdout)["status"]["functions"]}
+    assert any(n.startswith(note) for n in rows["sbx-gpu"]["notes"])
+    logs = avgen("logs", workflow, "sbx-gpu", "--sandbox", "-w", workdir, "--since", "1h")
+    assert note in " ".join(logs.output.split())
