@@ -51,36 +51,25 @@ resource "aws_cloudwatch_event_target" "lambda_invocation_failed" {
 # in a 5-minute period. A period without invocations is not an alarm.
 locals {
   lambda_alarms = {
-    throttles = "Throttles"
-    errors    = "Errors"
+    throttles = { metric = "Throttles", says = "was throttled" }
+    errors    = { metric = "Errors", says = "returned errors" }
   }
+  # one alarm per function and metric, keyed "FUNCTION/METRIC-KEY": addresses stable across plans
+  lambda_function_alarms = merge([
+    for name, function_name in var.lambda_function_names : {
+      for key, alarm in local.lambda_alarms : "${name}/${key}" => merge(alarm, { function_name = function_name, key = key })
+    }
+  ]...)
 }
 
-resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
-  for_each = var.lambda_function_names
+resource "aws_cloudwatch_metric_alarm" "lambda" {
+  for_each = local.lambda_function_alarms
 
-  alarm_name          = "${each.value}-throttles"
-  alarm_description   = "Lambda function ${each.value} was throttled. Created by avgen."
+  alarm_name          = "${each.value.function_name}-${each.value.key}"
+  alarm_description   = "Lambda function ${each.value.function_name} ${each.value.says}. Created by avgen."
   namespace           = "AWS/Lambda"
-  metric_name         = local.lambda_alarms.throttles
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-}
-
-resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
-  for_each = var.lambda_function_names
-
-  alarm_name          = "${each.value}-errors"
-  alarm_description   = "Lambda function ${each.value} returned errors. Created by avgen."
-  namespace           = "AWS/Lambda"
-  metric_name         = local.lambda_alarms.errors
-  dimensions          = { FunctionName = each.value }
+  metric_name         = each.value.metric
+  dimensions          = { FunctionName = each.value.function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -124,10 +113,7 @@ data "aws_iam_policy_document" "alerts_topic" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values = concat(
-        [for name in sort(keys(var.lambda_function_names)) : aws_cloudwatch_metric_alarm.lambda_throttles[name].arn],
-        [for name in sort(keys(var.lambda_function_names)) : aws_cloudwatch_metric_alarm.lambda_errors[name].arn],
-      )
+      values   = [for key in sort(keys(local.lambda_function_alarms)) : aws_cloudwatch_metric_alarm.lambda[key].arn]
     }
   }
 }

@@ -204,17 +204,15 @@ def test_functions_fed_by_another_get_a_reserved_concurrency_by_default(tmp_path
 def test_every_function_has_a_throttles_and_an_errors_alarm_to_the_alerts_topic():
     calls = [entry["alerts"] for entry in parsed("av-workflow", "main.tf")["module"] if "alerts" in entry]
     assert calls[0]["lambda_function_names"].startswith("${{for name, function in module.function")
-    for name, metric in (("lambda_throttles", "${local.lambda_alarms.throttles}"),
-                         ("lambda_errors", "${local.lambda_alarms.errors}")):
-        alarm = block("av-workflow", "modules/alerts/main.tf", "resource", "aws_cloudwatch_metric_alarm", name)
-        assert alarm["for_each"] == "${var.lambda_function_names}"
-        assert alarm["metric_name"] == metric and alarm["namespace"] == "AWS/Lambda"
-        assert alarm["dimensions"] == {"FunctionName": "${each.value}"}
-        assert (alarm["comparison_operator"], alarm["threshold"]) == ("GreaterThanThreshold", 0)
-        assert alarm["alarm_actions"] == ["${aws_sns_topic.alerts.arn}"]
-        assert alarm["treat_missing_data"] == "notBreaching"
+    alarm = block("av-workflow", "modules/alerts/main.tf", "resource", "aws_cloudwatch_metric_alarm", "lambda")
+    assert alarm["for_each"] == "${local.lambda_function_alarms}"
+    assert alarm["metric_name"] == "${each.value.metric}" and alarm["namespace"] == "AWS/Lambda"
+    assert alarm["dimensions"] == {"FunctionName": "${each.value.function_name}"}
+    assert (alarm["comparison_operator"], alarm["threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["alarm_actions"] == ["${aws_sns_topic.alerts.arn}"]
+    assert alarm["treat_missing_data"] == "notBreaching"
     locals_ = parsed("av-workflow", "modules/alerts/main.tf")["locals"][0]["lambda_alarms"]
-    assert locals_ == {"throttles": "Throttles", "errors": "Errors"}
+    assert {key: value["metric"] for key, value in locals_.items()} == {"throttles": "Throttles", "errors": "Errors"}
     policy = block("av-workflow", "modules/alerts/main.tf", "data", "aws_iam_policy_document", "alerts_topic")
     (cloudwatch,) = [statement for statement in policy["statement"]
                      if statement["principals"][0]["identifiers"] == ["cloudwatch.amazonaws.com"]]
