@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -62,7 +63,7 @@ def _download_sdist(package: str, version: str, into: Path) -> Path:
     import urllib.parse
     import urllib.request
 
-    normalized = "-".join(package.lower().replace("_", "-").replace(".", "-").split("-"))
+    normalized = re.sub(r"[-_.]+", "-", package).lower()  # the index's project name (PEP 503)
     request = urllib.request.Request(f"{INDEX.rstrip('/')}/{normalized}/",
                                      headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     names = {f"{stem}-{version}.tar.gz" for stem in (package, package.replace("-", "_"), normalized)}
