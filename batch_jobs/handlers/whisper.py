@@ -1,8 +1,10 @@
 """The Whisper engine of audio2srt: faster-whisper (CTranslate2) turning 16 kHz PCM into timed words.
 
 Audio is transcribed a window (WINDOW_SECONDS of new audio) at a time, so memory stays bounded however long
-the recording is. The last sentence of a window may be cut off by the window's end, so it is not trusted:
-its audio is carried into the next window and transcribed again with what follows.
+the recording is. The end of a window may cut a word in two, and Whisper then often invents a sentence there
+("Have a good day.", "Thanks for watching!"), differently from run to run as its decoder falls back to sampling.
+So the window's tail is not trusted: its last sentence, and every word that ends near the window's end, is
+carried into the next window and transcribed again with what follows.
 """
 from __future__ import annotations
 
@@ -29,8 +31,10 @@ WINDOW_SECONDS = 60.0
 # attention); the cue should start where the voice does, found from the signal's energy.
 ONSET_FRAME_SECONDS = 0.01
 ONSET_LEVEL = 0.1  # of the loudest frame of the word (-20 dB)
-# The words of the carried-over last sentence, so the next window starts a little before them.
+# The words of the carried-over tail, so the next window starts a little before them.
 CARRY_MARGIN_SECONDS = 0.2
+# Words ending this close to a window's end may have been cut, or invented from a cut word.
+UNTRUSTED_TAIL_SECONDS = 1.0
 # A name faster-whisper (or the Hugging Face hub) resolves: "tiny.en", "large-v3", "Systran/faster-whisper-small".
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
@@ -164,20 +168,28 @@ def transcribe(read_pcm: PcmReader, model, *, language: str | None = None, beam_
 
 def _split_window(segment_words: list[list[Word]], at_end: bool, buffer_start: float,
                   buffer_seconds: float) -> tuple[list[Word], float]:
-    """The words to keep from a window, and the time the next window starts (the rest is carried over)."""
+    """The words to keep from a window, and the time the next window starts (the rest is carried over).
+
+    Carried: the last sentence and every sentence ending in the window's untrusted tail; when that is more than
+    half a window (which would let the buffer grow without bound), only the words ending in the tail, and at
+    least the last word.
+    """
     buffer_end = buffer_start + buffer_seconds
+    words = [w for sentence in segment_words for w in sentence]
     if at_end:
-        return [w for words in segment_words for w in words], buffer_end
-    if not segment_words:  # no speech: keep only a little, in case a word is just starting
+        return words, buffer_end
+    if not words:  # no speech: keep only a little, in case a word is just starting
         return [], max(buffer_start, buffer_end - 1.0)
-    if len(segment_words) > 1:
-        keep, carried = [w for words in segment_words[:-1] for w in words], segment_words[-1]
-    elif len(segment_words[0]) > 1:  # one long sentence: carry its last word only
-        keep, carried = segment_words[0][:-1], segment_words[0][-1:]
-    else:
-        keep, carried = [], segment_words[0]
-    carry_from = max(carried[0].start - CARRY_MARGIN_SECONDS, keep[-1].end if keep else buffer_start)
-    # Carrying more than half a window would let the buffer grow without bound.
-    if carry_from < buffer_start + buffer_seconds / 2:
-        return [w for words in segment_words for w in words], buffer_end
-    return keep, carry_from
+    tail = buffer_end - UNTRUSTED_TAIL_SECONDS
+    first_untrusted = len(segment_words) - 1
+    while first_untrusted > 0 and segment_words[first_untrusted - 1][-1].end > tail:
+        first_untrusted -= 1
+    split = sum(len(sentence) for sentence in segment_words[:first_untrusted])
+    in_tail = next((i for i, w in enumerate(words) if w.end > tail), len(words) - 1)
+    half_window = buffer_start + buffer_seconds / 2
+    for candidate in (split, in_tail):
+        keep, carried = words[:candidate], words[candidate:]
+        carry_from = max(carried[0].start - CARRY_MARGIN_SECONDS, keep[-1].end if keep else buffer_start)
+        if carry_from >= half_window:
+            return keep, carry_from
+    return words, buffer_end

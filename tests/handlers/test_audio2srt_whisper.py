@@ -6,6 +6,7 @@ import pytest
 
 from batch_jobs.handlers import whisper
 from batch_jobs.handlers.errors import ModelFileError
+from batch_jobs.handlers.subtitles import Word
 from tests.handlers.test_subtitles import assert_readable
 from tests.media import make_speech_wav, requires_tools, write_silence_wav
 from tests.speech import cue_texts, librivox_recording, parse_srt, parse_vtt, whisper_tiny_en, word_error_rate
@@ -77,6 +78,33 @@ def test_long_audio_is_transcribed_window_by_window(handler, model, librivox, tm
     error_rate = word_error_rate(" ".join(clip.text for clip in clips), cue_texts(cues))
     assert error_rate <= 0.08, (error_rate, cue_texts(cues))
     assert_cues_start_with_the_speech(cues, [clip.start for clip in clips])
+
+
+def sentence(*timed_words):
+    return [Word(text, start, end) for text, start, end in timed_words]
+
+
+def test_a_window_carries_every_sentence_in_its_tail():
+    """Whisper invents sentences from a word cut at a window's end ("Thanks for watching!", seen at 18.3 s of
+    a window ending at 20 s): none of them is kept, the next window starts before them."""
+    window = [sentence(("selfish", 13.4, 13.9), ("ill-disposed.", 17.5, 18.3)),
+              sentence(("Thanks", 18.3, 18.3), ("watching!", 18.3, 19.6)),
+              sentence(("Thank", 19.7, 19.8), ("you", 19.8, 20.0))]
+    keep, carry_from = whisper._split_window(window, False, 9.0, 11.0)
+    assert [w.text for w in keep] == ["selfish", "ill-disposed."] and carry_from == pytest.approx(18.3)
+
+
+def test_a_long_last_sentence_still_carries_the_words_ending_in_the_tail():
+    """Carrying a whole sentence longer than half a window is refused (the buffer would grow), but the words
+    at the window's end are still decoded again, never kept cut."""
+    window = [sentence(("selfish", 13.4, 13.9), ("ill-disposed.", 17.5, 18.3), ("Had", 19.6, 20.0))]
+    keep, carry_from = whisper._split_window(window, False, 9.0, 11.0)
+    assert [w.text for w in keep] == ["selfish", "ill-disposed."] and carry_from == pytest.approx(19.4)
+
+
+def test_the_last_window_keeps_every_word():
+    window = [sentence(("one", 1.0, 1.5)), sentence(("two", 9.5, 10.0))]
+    assert whisper._split_window(window, True, 0.0, 10.0) == ([w for s in window for w in s], 10.0)
 
 
 @pytest.mark.media
