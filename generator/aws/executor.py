@@ -149,8 +149,9 @@ class Executor:
         self._cages: dict[str, Cage] = {}  # each container's limits, by its socket's path
 
     def close(self) -> None:
-        """Stop the containers' warm handlers (the sandbox is stopping) and lift their limits."""
+        """Stop the containers' warm handlers (the sandbox is stopping), lift their limits, remove the shims."""
         self._containers.close()
+        shutil.rmtree(self._shims, ignore_errors=True)
         with self._lock:
             cages, self._cages = list(self._cages.values()), {}
         for cage in cages:

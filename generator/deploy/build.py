@@ -73,6 +73,7 @@ def write_build_context(dest: Path, *, function_name: str, base_image: str, scri
         "requirements.txt": (TEMPLATES / "requirements.txt").read_bytes(),
         "requirements.lock": (TEMPLATES / "requirements.lock").read_bytes(),
         "bin/avgen-handler": (TEMPLATES / "avgen-handler").read_bytes(),
+        "relocate-python.sh": (TEMPLATES / "relocate-python.sh").read_bytes(),
         "script.sh": script.read_bytes(),
     }
     for relative, source in _runtime_sources():
