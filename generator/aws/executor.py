@@ -100,6 +100,7 @@ class Activity:
     seconds: float = 0.0
     reason: str = ""
     note: str = ""            # where the sandbox ran it otherwise than AWS would (a GPU job without a GPU)
+    image: str = ""           # the function's image it ran in (`avgen build --local`); "" when in-process
 
 
 @dataclass
@@ -147,6 +148,7 @@ class Executor:
         handler_shim(self._shims)
         self._containers = ContainerPool(workers or os.cpu_count() or 2)
         self._cages: dict[str, Cage] = {}  # each container's limits, by its socket's path
+        self._engine: Optional[bool] = None  # whether a Docker engine answers, asked once
 
     def close(self) -> None:
         """Stop the containers' warm handlers (the sandbox is stopping), lift their limits, remove the shims."""
@@ -252,6 +254,13 @@ class Executor:
         run = Run(command=[sys.executable, "-m", "lambda_src.invoke", str(event_file)], environment=environment,
                   timeout_s=float(function.timeout), log_group=log_group, log_stream=log_stream, scratch=scratch)
         context = self._prepare(run, deployed)
+        image = self._image_of(deployed, context)
+        if image:
+            activity.image = image
+            ok, reason = self._run_lambda_image(run, activity, image, event, function_arn, request_id,
+                                                int(function.memory_size), int(function.ephemeral_storage or 512))
+            self._after_lambda(activity, function, function_arn, event, retry, run, ok, reason, [])
+            return
         # A redeployed function (new configuration or build context) starts in fresh containers, as on Lambda.
         version = f"{getattr(function, 'last_modified', '')}|{context}"
         with self._containers.lease(function.function_name, version) as container:
@@ -261,6 +270,12 @@ class Executor:
             ok, reason = self._execute(run, activity, f"START RequestId: {request_id} Version: $LATEST", cage)
             # the container's memory on Lambda holds its warm handler too, which outlives the invocation
             peaks = [kib for kib in (run.peak_kib, peak_rss_kib(container.server_pid)) if kib is not None]
+        self._after_lambda(activity, function, function_arn, event, retry, run, ok, reason, peaks)
+
+    def _after_lambda(self, activity: Activity, function: Any, function_arn: str, event: dict, retry: int,
+                      run: Run, ok: bool, reason: str, peaks: list[int]) -> None:
+        """END and REPORT, then success, a retry, or the dead-letter queue and on-failure destination."""
+        request_id = activity.id
         run.say(f"END RequestId: {request_id}")
         duration_ms = activity.seconds * 1000
         if reason == OUT_OF_MEMORY:  # as Lambda reports it: all of it
@@ -322,7 +337,8 @@ class Executor:
                   log_group=options.get("awslogs-group") or f"/aws/batch/{job.job_definition.name}",
                   log_stream=job.log_stream_name or f"{job.job_definition.name}/default/{job.job_id}",
                   scratch=scratch)
-        self._prepare(run, deployed)
+        context = self._prepare(run, deployed)
+        image = self._image_of(deployed, context)
         gpus = _job_gpus(properties)
         if gpus and not machine_has_gpu():
             activity.note = (f"sandbox: ran on CPU only: the job definition asks for {gpus} GPU"
@@ -330,11 +346,17 @@ class Executor:
             run.say(activity.note)
             run.environment["CUDA_VISIBLE_DEVICES"] = ""  # a framework that looks for one finds none at once
         job.status = JobStatus.RUNNING
-        cage = Cage(_job_memory_mb(properties))
-        try:
-            ok, reason = self._execute(run, activity, cage=cage)
-        finally:
-            cage.close()
+        if image:
+            activity.image = image
+            # the job definition's command: the image's ENTRYPOINT (its Python, -m) runs it
+            command = properties.get("command") or ["batch_jobs.entrypoint"]
+            ok, reason = self._run_in_image(run, activity, image, command, _job_memory_mb(properties), None)
+        else:
+            cage = Cage(_job_memory_mb(properties))
+            try:
+                ok, reason = self._execute(run, activity, cage=cage)
+            finally:
+                cage.close()
         if reason == OUT_OF_MEMORY:
             reason = JOB_OUT_OF_MEMORY
         self._send_logs(run)
@@ -375,17 +397,79 @@ class Executor:
     def _context_of(self, deployed: dict[str, str]) -> Path:
         from lambda_src.config import CONFIG_VARIABLE
 
-        try:
-            name = json.loads(deployed.get(CONFIG_VARIABLE, "{}"))["name"]
-        except (ValueError, KeyError, TypeError):
-            raise RuntimeError(f"the deployed function has no {CONFIG_VARIABLE}: "
-                               "it was not deployed by avgen") from None
+        name = _deployed_name(deployed)
+        if not name:
+            raise RuntimeError(f"the deployed function has no {CONFIG_VARIABLE}: it was not deployed by avgen")
         index = json.loads((self.contexts / CONTEXTS_INDEX).read_text()) if self.contexts and (
             self.contexts / CONTEXTS_INDEX).is_file() else {}
         if name not in index:
             raise RuntimeError(f"no build context for {name} in {self.contexts}: run `avgen build` (the sandbox "
                                "runs the runtime and script the image would hold)")
         return self.contexts / index[name]
+
+    def _image_of(self, deployed: dict[str, str], context: Path) -> Optional[str]:
+        """The function's image built by `avgen build --local`, where one was built from its current context
+        and a Docker engine answers; None: the runtime runs in-process, from the context."""
+        from generator.deploy.build import context_tag, docker_available
+        from generator.deploy.images import LOCAL_IMAGES_INDEX
+
+        index_path = context.parent / LOCAL_IMAGES_INDEX
+        if not index_path.is_file():
+            return None
+        image = json.loads(index_path.read_text()).get(_deployed_name(deployed), "")
+        files = [path for path in context.rglob("*") if path.is_file()]
+        if not image or not image.endswith(":" + context_tag(context, files)):
+            return None  # not built, or built from another version of the function: `avgen build --local` again
+        with self._lock:
+            if self._engine is None:
+                self._engine = docker_available()
+        return image if self._engine else None
+
+    def _run_lambda_image(self, run: Run, activity: Activity, image: str, event: dict, function_arn: str,
+                          request_id: str, memory_mb: int, storage_mb: int) -> tuple[bool, str]:
+        """One invocation in the function's image, its runtime client served by the sandbox's Runtime API."""
+        from generator.aws.runtime_api import RuntimeApi
+
+        name = f"avgen-{request_id}"
+        api = RuntimeApi(event, request_id=request_id, function_arn=function_arn, timeout_s=run.timeout_s or 900,
+                         on_verdict=lambda: _docker_quietly("kill", name))
+        run.environment["AWS_LAMBDA_RUNTIME_API"] = api.address
+        run.say(f"START RequestId: {request_id} Version: $LATEST", time.time())
+        try:
+            ok, reason = self._run_in_image(run, activity, image, [], memory_mb, storage_mb, name)
+        finally:
+            api.close()
+        return api.judge(ok, reason)
+
+    def _run_in_image(self, run: Run, activity: Activity, image: str, command: list[str],
+                      memory_mb: Optional[int], storage_mb: Optional[int], name: str = "") -> tuple[bool, str]:
+        """`docker run` of `image` on the host network (it reaches the sandbox on 127.0.0.1), with the
+        deployed environment (in a file only this user reads: it holds the role's credentials), the memory
+        limit and a /tmp of the ephemeral storage's size; out of memory when the kernel killed it for that."""
+        from generator.deploy.build import docker_command
+
+        name = name or f"avgen-{activity.id}"
+        env_file = run.scratch / "container.env"
+        from lambda_src.config import SCRIPT_VARIABLE
+
+        skipped = {"PATH", "HOME", "TMPDIR", "PYTHONPATH", SOCKET_VARIABLE, SCRIPT_VARIABLE}  # the image's own
+        env_file.touch(mode=0o600)
+        env_file.write_text("".join(f"{key}={value}\n" for key, value in run.environment.items()
+                                    if key not in skipped and "\n" not in value))
+        limits = [f"--memory={memory_mb}m", f"--memory-swap={memory_mb}m"] if memory_mb else []
+        if storage_mb:
+            limits.append(f"--tmpfs=/tmp:rw,exec,size={storage_mb}m")
+        run.command = [docker_command(), "run", f"--name={name}", "--network=host", f"--env-file={env_file}",
+                       *limits, image, *command]
+        run.environment = dict(os.environ)  # the Docker client's own (DOCKER_HOST, …)
+        try:
+            ok, reason = self._execute(run, activity)
+            if not ok and _docker_quietly("inspect", "--format={{.State.OOMKilled}}", name).strip() == "true":
+                run.say(f"Error: Runtime exited with error: signal: killed (over its {memory_mb} MB)")
+                ok, reason = False, OUT_OF_MEMORY
+        finally:
+            _docker_quietly("rm", "--force", name)
+        return ok, reason
 
     def _base_environment(self, deployed: dict[str, str], credentials: dict[str, str], scratch: Path,
                           ephemeral_mb: Optional[int]) -> dict[str, str]:
@@ -538,6 +622,26 @@ class Executor:
             sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
         elif ":sns:" in destination:
             self._client("sns").publish(TopicArn=destination, Message=json.dumps(record))
+
+
+def _deployed_name(deployed: dict[str, str]) -> str:
+    """The function's resource name, from the configuration avgen deploys with it ("" when there is none)."""
+    from lambda_src.config import CONFIG_VARIABLE
+
+    try:
+        return str(json.loads(deployed.get(CONFIG_VARIABLE, "{}"))["name"])
+    except (ValueError, KeyError, TypeError):
+        return ""
+
+
+def _docker_quietly(*args: str) -> str:
+    """A Docker command whose failure changes nothing (stopping a container that already ended)."""
+    from generator.deploy.build import docker_command
+
+    try:
+        return subprocess.run([docker_command(), *args], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
 
 
 def _job_gpus(properties: dict) -> int:

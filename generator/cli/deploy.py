@@ -280,6 +280,15 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
               "--push", help="Build the images, push them to the functions' ECR repositories (created first if "
               "needed) and record their digests for the next plan/apply. Needs a Docker engine and AWS "
               "credentials.")] = False,
+          local: Annotated[bool, typer.Option(
+              "--local", help="Build the images into the local Docker engine only (avgen-local/FUNCTION:TAG): "
+              "the sandbox then runs each invocation in its function's image.")] = False,
+          network: Annotated[Optional[str], typer.Option(
+              "--network", metavar="NAME", help="The network of the build's RUN steps (e.g. host, where the "
+              "engine has no bridge network).")] = None,
+          ca_bundle: Annotated[Optional[Path], typer.Option(
+              "--ca-bundle", exists=True, dir_okay=False, help="A CA bundle the build's pip trusts, behind a "
+              "TLS-inspecting proxy; handed in as a build secret, never stored in the image.")] = None,
           var: VarOpt = None, var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None,
           plugin_dir: PluginDirOpt = None, terraform_bin: TerraformBinOpt = "terraform",
           auto_approve: AutoApproveOpt = False):
@@ -292,11 +301,17 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
 
       avgen build workflow.yaml --push && avgen apply workflow.yaml
 
+      avgen build workflow.yaml --local          # then `avgen put --sandbox` runs the real images
+
     Contexts go to WORKDIR/images/FUNCTION. With --push (where a Docker engine runs), avgen creates the ECR
     repositories if needed, builds and pushes every image, and writes the digests to
-    WORKDIR/avgen-images.auto.tfvars.json, which the next `avgen plan` / `avgen apply` deploys.
+    WORKDIR/avgen-images.auto.tfvars.json, which the next `avgen plan` / `avgen apply` deploys. With --local
+    it builds them into this machine's engine, and the sandbox runs each invocation in its function's image
+    (the Lambda Runtime API served by the sandbox, --memory and /tmp as deployed) instead of in-process.
+    $AVGEN_DOCKER names the Docker client where `docker` is not the one to use.
     """
-    from generator.deploy.images import engine_available, push_images, write_contexts
+    from generator.deploy.build import BuildOptions
+    from generator.deploy.images import build_local, engine_available, push_images, write_contexts
 
     dep = deployment(file, workdir, False, var, var_file, backend_config, plugin_dir, terraform_bin)
     findings = dep.load()
@@ -307,10 +322,13 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
     contexts = write_contexts(dep.workflow, dep.workdir / IMAGES_DIR)
     for context in contexts:
         out.print(f"[bold]{escape(context.function)}[/]: {escape(str(context.path))}  [dim]tag {context.tag}[/]")
-    if not push:
+    if not push and not local:
         out.print("[dim]build and push them with `avgen build --push` where a Docker engine runs, or by hand "
                   "(docs/runtime.md)[/]")
         return
+    if push and local:
+        fail("--push and --local exclude each other: --local builds for this machine only", EXIT_USAGE)
+    options = BuildOptions(network=network, ca_bundle=ca_bundle)
     if not engine_available():
         err.print("[bold red]error:[/] no Docker engine answers (`docker info` failed); the contexts above are "
                   "ready, build and push them by hand:")
@@ -318,6 +336,13 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
             for command in context.commands(f"<ecr_repository_urls[\"{context.function}\"]>"):
                 err.print(f"  {command}", markup=False)
         raise typer.Exit(EXIT_FINDINGS)
+    if local:
+        names = {f.name: f.resource_name for f in dep.workflow.functions}
+        built = build_local(contexts, names, options, on_building=lambda name, image: err.print(
+            f"building {escape(name)} as {escape(image)} …"))
+        for name, image in built.items():
+            out.print(f"built {escape(name)}: {escape(image)}")
+        return
     path = push_images(dep, contexts, confirm_with(auto_approve, "apply"),
                        on_pushed=lambda name, ref: out.print(f"pushed {escape(name)}: {escape(ref)}"))
     out.print(f"digests recorded in {escape(str(path))}; `avgen apply {escape(files_label(file))}` deploys them")

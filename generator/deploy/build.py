@@ -8,11 +8,13 @@ handlers' sources, requirements); its bytes depend only on the arguments and the
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import batch_jobs
 import lambda_src
@@ -24,6 +26,7 @@ from generator.workflow.model import script_problem
 ROOT = Path(lambda_src.__file__).resolve().parent.parent
 TEMPLATES = Path(batch_jobs.__file__).resolve().parent / "image"
 DEFAULT_PLATFORM = "linux/amd64"                      # Lambda's default architecture (x86_64)
+DOCKER_VARIABLE = "AVGEN_DOCKER"                      # the Docker client to run, where `docker` is not it
 _SOURCES = ("lambda_src", "batch_jobs/__init__.py", "batch_jobs/entrypoint.py", "batch_jobs/handlers")
 _SKIPPED_PARTS = {"__pycache__"}
 _SKIPPED_SUFFIXES = {".pyc", ".pyo"}
@@ -109,10 +112,15 @@ def context_tag(dest: Path, files: Sequence[Path]) -> str:
     return "ctx-" + digest.hexdigest()[:16]
 
 
+def docker_command() -> str:
+    """The Docker client: $AVGEN_DOCKER where a machine has several (one with BuildKit), else `docker`."""
+    return os.environ.get(DOCKER_VARIABLE) or "docker"
+
+
 def docker_available(run: Runner = subprocess.run) -> bool:
     """True when a Docker engine answers (the client alone is not enough)."""
     try:
-        return run(["docker", "info"], capture_output=True, text=True, timeout=30).returncode == 0
+        return run([docker_command(), "info"], capture_output=True, text=True, timeout=30).returncode == 0
     except (FileNotFoundError, subprocess.TimeoutExpired):
         return False
 
@@ -123,8 +131,29 @@ def build_args(uses_gpu: bool) -> list[str]:
     return ["--build-arg", "ONNXRUNTIME=onnxruntime-gpu"] if uses_gpu else []
 
 
+@dataclass(frozen=True)
+class BuildOptions:
+    """How `docker build` reaches the network: `network` (e.g. host, where the engine has no bridge) and a CA
+    bundle for a TLS-inspecting proxy, handed to the build as the secret `ca_bundle` (never in the image)."""
+    network: Optional[str] = None
+    ca_bundle: Optional[Path] = None
+
+    def args(self) -> list[str]:
+        return ([f"--network={self.network}"] if self.network else []) + (
+            ["--secret", f"id=ca_bundle,src={self.ca_bundle}"] if self.ca_bundle else [])
+
+
+def build_image(context: Path, image: str, *, platform: str = DEFAULT_PLATFORM, extra_args: Sequence[str] = (),
+                options: BuildOptions = BuildOptions(), run: Runner = subprocess.run) -> None:
+    """`docker build` of `context` as `image`; raises BuildError with the build's last lines when it fails."""
+    # --provenance=false: BuildKit otherwise pushes an image index with an attestation, which Lambda rejects.
+    _docker(run, "build", "--platform", platform, "--provenance=false", *options.args(), *extra_args,
+            "--tag", image, str(context))
+
+
 def build_and_push(context: Path, repository: str, tag: str, *, platform: str = DEFAULT_PLATFORM,
-                   extra_args: Sequence[str] = (), run: Runner = subprocess.run) -> str | None:
+                   extra_args: Sequence[str] = (), options: BuildOptions = BuildOptions(),
+                   run: Runner = subprocess.run) -> str | None:
     """Build `context` as `repository:tag`, push it and return `repository@sha256:...`, the reference to
     deploy (a digest, so that `avgen apply` changes the function exactly when the image changed).
     Returns None when no Docker engine is available; raises BuildError when a command fails.
@@ -132,8 +161,7 @@ def build_and_push(context: Path, repository: str, tag: str, *, platform: str = 
     if not docker_available(run):
         return None
     image = f"{repository}:{tag}"
-    # --provenance=false: BuildKit otherwise pushes an image index with an attestation, which Lambda rejects.
-    _docker(run, "build", "--platform", platform, "--provenance=false", *extra_args, "--tag", image, str(context))
+    build_image(context, image, platform=platform, extra_args=extra_args, options=options, run=run)
     _docker(run, "push", image)
     digests = _docker(run, "image", "inspect", "--format", "{{range .RepoDigests}}{{println .}}{{end}}", image)
     for line in digests.splitlines():
@@ -143,8 +171,9 @@ def build_and_push(context: Path, repository: str, tag: str, *, platform: str = 
 
 
 def _docker(run: Runner, *args: str) -> str:
-    command = ["docker", *args]
-    result = run(command, capture_output=True, text=True)
+    command = [docker_command(), *args]
+    # BuildKit: `--secret` and `RUN --mount` need it, and it is what Docker 23+ uses anyway
+    result = run(command, capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "1"})
     if result.returncode != 0:
         tail = (result.stderr or result.stdout or "")[-2000:]
         raise BuildError(f"{' '.join(command)} failed with exit code {result.returncode}:\n{tail}")

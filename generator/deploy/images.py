@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from generator.deploy.build import (
-    BuildError, build_and_push, build_args, context_tag, docker_available, write_build_context,
+    BuildError, BuildOptions, build_and_push, build_args, build_image, context_tag, docker_available, docker_command,
+    write_build_context,
 )
 
 from generator.workflow.model import Workflow
@@ -71,7 +72,7 @@ def ecr_login(repository_url: str, ecr_client, run: Runner = subprocess.run) -> 
     token = ecr_client.get_authorization_token()["authorizationData"][0]["authorizationToken"]
     user, password = base64.b64decode(token).decode().split(":", 1)
     registry = repository_url.split("/", 1)[0]
-    result = run(["docker", "login", "--username", user, "--password-stdin", registry],
+    result = run([docker_command(), "login", "--username", user, "--password-stdin", registry],
                  input=password, capture_output=True, text=True)
     if result.returncode != 0:
         raise ImageError(f"docker login to {registry} failed: {(result.stderr or result.stdout).strip()}")
@@ -96,6 +97,33 @@ def push_all(contexts: list[ImageContext], repositories: dict[str, str],
         if on_pushed:
             on_pushed(context.function, reference)
     return pushed
+
+
+LOCAL_REPOSITORY = "avgen-local"      # where `avgen build --local` tags images: avgen-local/FUNCTION:ctx-…
+LOCAL_IMAGES_INDEX = "local-images.json"  # beside the contexts: resource name → its locally built image
+
+
+def build_local(contexts: list[ImageContext], resource_names: dict[str, str], options: BuildOptions,
+                run: Runner = subprocess.run,
+                on_building: Optional[Callable[[str, str], None]] = None) -> dict[str, str]:
+    """Build every context into the local Docker engine (for the sandbox's container runs and for tests);
+    returns {function: image} and records it beside the contexts, where the sandbox's executor looks."""
+    built = {}
+    for context in contexts:
+        image = f"{LOCAL_REPOSITORY}/{resource_names[context.function].lower()}:{context.tag}"
+        if on_building:
+            on_building(context.function, image)
+        try:
+            build_image(context.path, image, extra_args=context.build_args, options=options, run=run)
+        except BuildError as exc:
+            raise ImageError(f"function `{context.function}`: {exc}") from None
+        built[context.function] = image
+    if contexts:
+        index_path = contexts[0].path.parent / LOCAL_IMAGES_INDEX
+        index = json.loads(index_path.read_text()) if index_path.is_file() else {}
+        index.update({resource_names[name]: image for name, image in built.items()})
+        index_path.write_text(json.dumps(dict(sorted(index.items())), indent=2) + "\n")
+    return built
 
 
 def record_images(workdir: Path, pushed: dict[str, str]) -> Path:
