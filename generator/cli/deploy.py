@@ -313,7 +313,8 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
     from generator.deploy.build import BuildOptions
     from generator.deploy.images import build_local, engine_available, push_images, write_contexts
 
-    dep = deployment(file, workdir, False, var, var_file, backend_config, plugin_dir, terraform_bin)
+    # --local builds for the sandbox: into its working folder, where its executor finds the contexts
+    dep = deployment(file, workdir, local, var, var_file, backend_config, plugin_dir, terraform_bin)
     findings = dep.load()
     if has_errors(findings):
         print_errors(file, findings)

@@ -146,8 +146,10 @@ class BuildOptions:
 def build_image(context: Path, image: str, *, platform: str = DEFAULT_PLATFORM, extra_args: Sequence[str] = (),
                 options: BuildOptions = BuildOptions(), run: Runner = subprocess.run) -> None:
     """`docker build` of `context` as `image`; raises BuildError with the build's last lines when it fails."""
-    # --provenance=false: BuildKit otherwise pushes an image index with an attestation, which Lambda rejects.
-    _docker(run, "build", "--platform", platform, "--provenance=false", *options.args(), *extra_args,
+    # --provenance=false: buildx otherwise pushes an image index with an attestation, which Lambda rejects
+    # (older clients, such as Docker 20.10's, attach none and do not know the flag)
+    provenance = ["--provenance=false"] if "--provenance" in _docker(run, "build", "--help") else []
+    _docker(run, "build", "--platform", platform, *provenance, *options.args(), *extra_args,
             "--tag", image, str(context))
 
 
