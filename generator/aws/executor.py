@@ -439,7 +439,8 @@ class Executor:
             ok, reason = self._run_in_image(run, activity, image, [], memory_mb, storage_mb, name)
         finally:
             api.close()
-        return api.judge(ok, reason)
+        # the kernel's verdict first: a script killed for memory fails the invocation, whatever the runtime said
+        return (ok, reason) if reason == OUT_OF_MEMORY else api.judge(ok, reason)
 
     def _run_in_image(self, run: Run, activity: Activity, image: str, command: list[str],
                       memory_mb: Optional[int], storage_mb: Optional[int], name: str = "") -> tuple[bool, str]:

@@ -170,6 +170,12 @@ def wait_for_workflow(sandbox, began: float) -> None:
     for activity in failed:
         out.print(f"[bold red]{escape(activity['state'])}[/]: {escape(activity['function'])} on "
                   f"{escape(activity['source'])}: {escape(activity['reason'][-1500:])}")
+    in_images = sum(bool(a.get("image")) for a in report["activities"])
+    if report["activities"]:
+        out.print(f"[dim]ran in the functions' images (`avgen build --local`): {in_images} of "
+                  f"{len(report['activities'])}; the rest in-process, from the build contexts[/]" if in_images else
+                  "[dim]ran in-process, from the build contexts (`avgen build --local` makes the images the "
+                  "sandbox then runs)[/]")
     for note in sorted({a.get("note", "") for a in report["activities"]} - {""}):
         count = sum(a.get("note") == note for a in report["activities"])
         out.print(f"[bold yellow]{escape(note)}[/] ({plural(count, 'run')})")

@@ -1,0 +1,130 @@
+"""The functions' real images, built by `avgen build --local` and run by the sandbox as Lambda and Batch run
+them: each invocation in its image, its runtime client answered by the sandbox's Lambda Runtime API, the
+deployed environment, memory limit and /tmp; Batch jobs with the job definition's command and job role.
+
+Needs a Docker engine and the local base images (`eval "$(bash scripts/docker_engine.sh)"`, which CI runs;
+no registry is reached). Without an engine these tests are skipped, unless AVGEN_REQUIRE_DOCKER=1 (CI) makes
+that a failure.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from generator.deploy.build import docker_available, docker_command
+from tests.deploy.test_sandbox_examples import avgen, deploy, keys, models  # noqa: F401 (a fixture)
+from tests.media import requires_tools
+from tests.realdata import LIBRIVOX_CLIP, PHOTOS, fetch_pinned_or_skip
+
+pytestmark = [pytest.mark.image, pytest.mark.sandbox, pytest.mark.xdist_group("images")]
+DATA = Path(__file__).parents[1] / "data" / "image-workflow"
+BASES = ("debian:bookworm-slim", "avgen-test/busybox:latest", "jrottenberg/ffmpeg:4.1-ubuntu",
+         "grycap/audio2srt:mini", "grycap/yolov3:opencv-cudnn")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def engine():
+    if not docker_available():
+        message = "no Docker engine answers: eval \"$(bash scripts/docker_engine.sh)\" starts one"
+        if os.environ.get("AVGEN_REQUIRE_DOCKER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    missing = [base for base in BASES
+               if subprocess.run([docker_command(), "image", "inspect", base], capture_output=True).returncode]
+    assert not missing, f"base images missing: {missing}: bash scripts/docker_engine.sh makes them"
+
+
+def build_local(workflow: Path, workdir: Path) -> list[dict]:
+    """`avgen build --local`, as a user behind this machine's network runs it; the images' index."""
+    ca = [("--ca-bundle", "/etc/ssl/certs/ca-certificates.crt")] if Path("/etc/ssl/certs/ca-certificates.crt").is_file() else []
+    result = avgen("build", workflow, "--local", "--network", "host", *[x for pair in ca for x in pair],
+                   "-w", workdir)
+    assert result.exit_code == 0, result.output
+    return json.loads((workdir / "images" / "local-images.json").read_text())
+
+
+def put_json(workflow: Path, workdir: Path, source: Path, *options: str) -> tuple[int, dict]:
+    result = avgen("put", workflow, source, *options, "--sandbox", "-w", workdir, "--format", "json")
+    return result.exit_code, json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def image_workflow(tmp_path_factory, plugin_dir):
+    root = tmp_path_factory.mktemp("img")
+    shutil.copytree(DATA, root / "wf")
+    workflow, workdir = root / "wf" / "workflow.yaml", root / "deploy"
+    result = avgen("apply", workflow, "--sandbox", "--auto-approve", "--plugin-dir", plugin_dir, "-w", workdir)
+    assert result.exit_code == 0, result.output
+    images = build_local(workflow, workdir)
+    assert sorted(images) == ["img-hog", "img-job", "img-tools"]
+    return workflow, workdir
+
+
+def test_an_image_on_a_base_without_a_c_library_runs_the_runtime_and_ffmpeg(image_workflow, tmp_path):
+    workflow, workdir = image_workflow
+    source = tmp_path / "a.txt"
+    source.write_text("hello")
+    code, report = put_json(workflow, workdir, source, "-b", "avgen-image-test/tools")
+    assert code == 0, report
+    [activity] = report["put"]["activities"]
+    assert activity["image"].startswith("avgen-local/img-tools:ctx-") and activity["state"] == "succeeded"
+    got = tmp_path / "got"
+    assert avgen("get", workflow, "-b", "avgen-image-test/out", "--sandbox", "-w", workdir, "-p", got).exit_code == 0
+    assert (got / "out" / "tools-a.txt").read_text() == "input: hello\nlibc: none\n"
+    assert (got / "out" / "tone-a.txt.wav").read_bytes()[:4] == b"RIFF" and (got / "out" / "tone-a.txt.wav").stat().st_size > 30000
+
+
+def test_an_image_over_its_memory_is_killed_as_on_lambda(image_workflow, tmp_path):
+    workflow, workdir = image_workflow
+    source = tmp_path / "big.txt"
+    source.write_text("x")
+    code, report = put_json(workflow, workdir, source, "-b", "avgen-image-test/hog")
+    assert code == 1
+    [activity] = report["put"]["activities"]
+    assert activity["image"] and activity["state"] == "out of memory", json.dumps(activity)
+    assert activity["reason"].startswith("Runtime.OutOfMemory")
+    logs = avgen("logs", workflow, "--sandbox", "-w", workdir).output
+    report_line = [line for line in logs.splitlines() if "img-hog" in line and "REPORT RequestId" in line][-1]
+    assert "Memory Size: 128 MB" in report_line and "Max Memory Used: 128 MB" in report_line
+
+
+def test_a_batch_job_runs_in_its_image_with_the_job_role(image_workflow, tmp_path):
+    workflow, workdir = image_workflow
+    source = tmp_path / "j.txt"
+    source.write_text("job input\n")
+    code, report = put_json(workflow, workdir, source, "-b", "avgen-image-test/job")
+    assert code == 0, report
+    kinds = {a["kind"]: a for a in report["put"]["activities"]}
+    assert kinds["batch"]["image"].startswith("avgen-local/img-job:ctx-") and kinds["lambda"]["image"]
+    got = tmp_path / "got"
+    assert avgen("get", workflow, "-b", "avgen-image-test/out", "--sandbox", "-w", workdir, "-p", got).exit_code == 0
+    assert (got / "out" / "job-j.txt").read_text() == "job input\nAWS_BATCH_JOB_ID\nAWS_BATCH_JQ_NAME\n"
+
+
+@pytest.mark.media
+@requires_tools("ffmpeg", "ffprobe")
+def test_the_av_workflow_runs_in_its_three_images(tmp_path, plugin_dir, models):  # noqa: F811 (the fixture)
+    workflow, workdir = deploy("av-workflow", tmp_path, plugin_dir, models)
+    images = build_local(workflow, workdir)
+    assert sorted(images) == ["av-workflow-audio2srt", "av-workflow-ffmpeg", "av-workflow-yolov3"]
+    photo = fetch_pinned_or_skip(PHOTOS)["skimage/data/astronaut.png"]
+    [speech] = fetch_pinned_or_skip(LIBRIVOX_CLIP).values()
+    video = tmp_path / "my_video.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-loop", "1", "-t", "3", "-i", str(photo), "-i", str(speech),
+                    "-vf", "scale=320:-2,fps=5", "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", str(video)], check=True)
+    code, report = put_json(workflow, workdir, video)
+    assert code == 0, report
+    activities = report["put"]["activities"]
+    assert len(activities) == 4 and all(a["image"].startswith("avgen-local/av-workflow-") for a in activities)
+    batch = [a for a in activities if a["kind"] == "batch"]
+    assert len(batch) == 1 and "ran on CPU only" in batch[0]["note"]  # the GPU function's job, on this machine
+    assert keys(workdir, "change-me-av-workflow", "result/") == ["result/my_video.avi", "result/my_video.srt"]
+    got = tmp_path / "got"
+    assert avgen("get", workflow, "--sandbox", "-w", workdir, "-p", got).exit_code == 0
+    assert "dashwood" in (got / "result" / "my_video.srt").read_text().lower()
