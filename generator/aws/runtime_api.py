@@ -59,9 +59,9 @@ class RuntimeApi:
                 invocation = f"{PREFIX}/invocation/{api.request_id}/"
                 kind = {invocation + "response": "response", invocation + "error": "error",
                         f"{PREFIX}/init/error": "init error"}.get(self.path)
-                if kind:
-                    self._answer(202, {"status": "OK"})
+                if kind:  # decided before the answer: once answered, the verdict is there to read
                     api._decide(kind, document if isinstance(document, dict) else {"result": document})
+                    self._answer(202, {"status": "OK"})
                     return
                 self._answer(404, {"errorType": "NotFound", "errorMessage": self.path})
 

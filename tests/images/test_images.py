@@ -41,9 +41,9 @@ def engine():
 
 def build_local(workflow: Path, workdir: Path) -> list[dict]:
     """`avgen build --local`, as a user behind this machine's network runs it; the images' index."""
-    ca = [("--ca-bundle", "/etc/ssl/certs/ca-certificates.crt")] if Path("/etc/ssl/certs/ca-certificates.crt").is_file() else []
-    result = avgen("build", workflow, "--local", "--network", "host", *[x for pair in ca for x in pair],
-                   "-w", workdir)
+    bundle = Path("/etc/ssl/certs/ca-certificates.crt")  # this machine's network inspects TLS
+    ca = ["--ca-bundle", str(bundle)] if bundle.is_file() else []
+    result = avgen("build", workflow, "--local", "--network", "host", *ca, "-w", workdir)
     assert result.exit_code == 0, result.output
     return json.loads((workdir / "images" / "local-images.json").read_text())
 
@@ -76,7 +76,8 @@ def test_an_image_on_a_base_without_a_c_library_runs_the_runtime_and_ffmpeg(imag
     got = tmp_path / "got"
     assert avgen("get", workflow, "-b", "avgen-image-test/out", "--sandbox", "-w", workdir, "-p", got).exit_code == 0
     assert (got / "out" / "tools-a.txt").read_text() == "input: hello\nlibc: none\n"
-    assert (got / "out" / "tone-a.txt.wav").read_bytes()[:4] == b"RIFF" and (got / "out" / "tone-a.txt.wav").stat().st_size > 30000
+    tone = (got / "out" / "tone-a.txt.wav").read_bytes()
+    assert tone[:4] == b"RIFF" and len(tone) > 30000  # a second of 16-bit audio
 
 
 def test_an_image_over_its_memory_is_killed_as_on_lambda(image_workflow, tmp_path):
