@@ -14,6 +14,10 @@ from typing import Any, Mapping
 EXECUTION_MODES = ("lambda", "batch", "lambda-batch")
 CONFIG_VARIABLE = "AVGEN_FUNCTION"     # the function's configuration, as JSON (written by the generator)
 SCRIPT_VARIABLE = "AVGEN_SCRIPT"       # where the image holds the function's script
+# "1" in a GPU function's Batch job (its job definition): the handlers use the GPU or fail, never fall back to
+# the CPU unnoticed; ALLOW_CPU_VARIABLE=1 lets them (a try-out on a machine without one)
+REQUIRE_GPU_VARIABLE = "AVGEN_REQUIRE_GPU"
+ALLOW_CPU_VARIABLE = "AVGEN_ALLOW_CPU"
 DEFAULT_SCRIPT = "/opt/avgen/script.sh"
 DEFAULT_TIMEOUT_THRESHOLD = 10
 

@@ -5,6 +5,7 @@
 #   requirements/dev.txt               avgen[media,test,openvino] + the tools (ruff, mypy, uv); Python >= 3.10, any OS
 #   requirements/checkov.txt           checkov, for its own virtual environment (.venv-checkov)
 #   batch_jobs/image/requirements.lock what an image installs into /opt/avgen: Python 3.11 (Debian 12's, which the image carries), x86_64 manylinux 2.28
+#   batch_jobs/image/requirements-gpu.lock  what a GPU function's image adds: onnxruntime-gpu and NVIDIA's CUDA libraries
 #
 #   bash scripts/lock.sh            # keep every pinned version that still satisfies the ranges
 #   bash scripts/lock.sh --upgrade  # the newest releases the ranges allow
@@ -45,4 +46,7 @@ lock requirements/checkov.txt --universal --python-version 3.10 requirements/che
 # pocketsphinx publishes no aarch64 wheels, so arm64 images have no lock yet
 lock batch_jobs/image/requirements.lock --python-platform x86_64-manylinux_2_28 --python-version 3.11 \
   --only-binary :all: batch_jobs/image/requirements.txt
+# a GPU image's additions, at the versions the image already has
+lock batch_jobs/image/requirements-gpu.lock --python-platform x86_64-manylinux_2_28 --python-version 3.11 \
+  --only-binary :all: -c batch_jobs/image/requirements.lock batch_jobs/image/requirements-gpu.txt
 exit $stale

@@ -6,6 +6,7 @@ OpenVINO run the model converted by `darknet_onnx`; OpenCV reads the darknet fil
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -31,6 +32,14 @@ PROBE_SEED = 13
 # shares the machine with other containers' handlers (local runs, the sandbox), where spinning threads
 # take the cores the others compute on (measured here: two containers' calls 0.22 s with it, 0.17 s without).
 ALLOW_SPINNING = True
+
+
+def _cpu_hint() -> str:
+    from lambda_src.config import ALLOW_CPU_VARIABLE, REQUIRE_GPU_VARIABLE
+
+    if os.environ.get(REQUIRE_GPU_VARIABLE) == "1":
+        return f"; this GPU job refuses the CPU ({REQUIRE_GPU_VARIABLE}=1): set {ALLOW_CPU_VARIABLE}=1 to allow it"
+    return ""
 
 
 class Engine(Protocol):
@@ -111,7 +120,12 @@ class OnnxRuntimeEngine:
         available = onnxruntime.get_available_providers()
         if backend == "cuda" and CUDA_PROVIDER not in available:
             raise ToolError("CUDA backend requested but ONNX Runtime has no CUDA provider "
-                            f"(it has {', '.join(available)}): install onnxruntime-gpu")
+                            f"(it has {', '.join(available)}): install onnxruntime-gpu"
+                            + _cpu_hint())
+        if backend != "cpu" and CUDA_PROVIDER in available and hasattr(onnxruntime, "preload_dlls"):
+            # the CUDA and cuDNN libraries of NVIDIA's wheels (a GPU image's), found where pip put them
+            with contextlib.suppress(Exception):
+                onnxruntime.preload_dlls()
         wanted = [CUDA_PROVIDER, CPU_PROVIDER] if backend != "cpu" and CUDA_PROVIDER in available else [CPU_PROVIDER]
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads  # its own default counts physical cores: half of a vCPU share
@@ -126,7 +140,7 @@ class OnnxRuntimeEngine:
         used = self.session.get_providers()
         if backend == "cuda" and CUDA_PROVIDER not in used:
             raise ToolError("CUDA backend requested but ONNX Runtime could not start its CUDA provider "
-                            "(no GPU or CUDA libraries)")
+                            "(no GPU or CUDA libraries)" + _cpu_hint())
         self.input_name = self.session.get_inputs()[0].name
         if CUDA_PROVIDER in used:
             self.description = f"ONNX Runtime {onnxruntime.__version__} with the CUDA execution provider (GPU)"
@@ -226,12 +240,23 @@ def default_engine() -> str:
     return "opencv"
 
 
+def required_backend(backend: str) -> str:
+    """`auto` in a GPU function's Batch job means `cuda`: a job that asked for (and pays for) a GPU does not
+    run on the CPU unnoticed; $AVGEN_ALLOW_CPU=1 lets it."""
+    from lambda_src.config import ALLOW_CPU_VARIABLE, REQUIRE_GPU_VARIABLE
+
+    if backend == "auto" and os.environ.get(REQUIRE_GPU_VARIABLE) == "1" and os.environ.get(ALLOW_CPU_VARIABLE) != "1":
+        return "cuda"
+    return backend
+
+
 def open_engine(name: str, cfg: Path, weights: Path, *, input_width: int, input_height: int, backend: str = "auto",
                 threads: int = 0, low_memory: bool = False, precision: str = "f32") -> Engine:
     """An engine running the darknet network of CFG + WEIGHTS (already checked against each other)."""
     _check_choice("engine", name, ENGINES)
     _check_choice("backend", backend, BACKENDS)
     _check_choice("precision", precision, PRECISIONS)
+    backend = required_backend(backend)
     threads = threads or available_cpus()
     if name == "opencv":
         return OpenCvEngine(cfg, weights, backend=backend, threads=threads, low_memory=low_memory)

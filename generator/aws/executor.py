@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from generator.aws.moto_internals import internal
+from lambda_src.config import ALLOW_CPU_VARIABLE
 from lambda_src.core import UNCHANGED_OUTPUT
 from lambda_src.warm import SOCKET_VARIABLE, ContainerPool
 
@@ -345,6 +346,7 @@ class Executor:
                              f"{'s' * (gpus > 1)} and this machine has none (AWS runs it on a GPU instance)")
             run.say(activity.note)
             run.environment["CUDA_VISIBLE_DEVICES"] = ""  # a framework that looks for one finds none at once
+            run.environment[ALLOW_CPU_VARIABLE] = "1"     # the job definition's AVGEN_REQUIRE_GPU, waived, and said
         job.status = JobStatus.RUNNING
         if image:
             activity.image = image

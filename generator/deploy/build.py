@@ -75,6 +75,7 @@ def write_build_context(dest: Path, *, function_name: str, base_image: str, scri
         "Dockerfile": dockerfile.encode("utf-8"),
         "requirements.txt": (TEMPLATES / "requirements.txt").read_bytes(),
         "requirements.lock": (TEMPLATES / "requirements.lock").read_bytes(),
+        "requirements-gpu.lock": (TEMPLATES / "requirements-gpu.lock").read_bytes(),
         "bin/avgen-handler": (TEMPLATES / "avgen-handler").read_bytes(),
         "relocate-python.sh": (TEMPLATES / "relocate-python.sh").read_bytes(),
         "script.sh": script.read_bytes(),
@@ -126,9 +127,9 @@ def docker_available(run: Runner = subprocess.run) -> bool:
 
 
 def build_args(uses_gpu: bool) -> list[str]:
-    """`docker build` arguments of a function's image: GPU images get onnxruntime-gpu on top of the locked
-    set, which holds the CPU build of ONNX Runtime (batch_jobs/image/Dockerfile.in)."""
-    return ["--build-arg", "ONNXRUNTIME=onnxruntime-gpu"] if uses_gpu else []
+    """`docker build` arguments of a function's image: GPU images get requirements-gpu.lock on top of the
+    locked set (onnxruntime-gpu and NVIDIA's CUDA libraries; batch_jobs/image/Dockerfile.in)."""
+    return ["--build-arg", "VARIANT=gpu"] if uses_gpu else []
 
 
 @dataclass(frozen=True)

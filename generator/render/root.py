@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping, Optional
 import jinja2
 
 from generator import __version__
-from lambda_src.config import CONFIG_VARIABLE, DEFAULT_SCRIPT, SCRIPT_VARIABLE
+from lambda_src.config import CONFIG_VARIABLE, DEFAULT_SCRIPT, REQUIRE_GPU_VARIABLE, SCRIPT_VARIABLE
 
 from generator.render.checkov_skips import apply_checkov_skips
 from generator.shipped import shipped_folder
@@ -243,7 +243,9 @@ def _batch_entry(function: Function, workflow: Workflow) -> dict[str, Any]:
         "root_volume_size": batch.root_volume_size,
         # what the instances Batch launches are tagged with (the provider's default tags do not reach them)
         "instance_tags": dict(sorted({**_default_tags(workflow), **function.tags}.items())),
-        "environment": dict(sorted(batch.environment.items())),
+        # a GPU job's handlers use the GPU or fail (never the CPU unnoticed)
+        "environment": dict(sorted({**batch.environment, **({REQUIRE_GPU_VARIABLE: "1"} if batch.gpus else {})
+                                    }.items())),
     }
 
 

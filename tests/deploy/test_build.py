@@ -77,8 +77,8 @@ def test_contexts_are_deterministic(tmp_path):
 def test_gpu_images_get_onnxruntime_gpu_and_the_sandbox_finds_every_context(tmp_path):
     workflow = load_workflow(EXAMPLES / "av-workflow" / "workflow.yaml").workflow
     contexts = {c.function: c for c in write_contexts(workflow, tmp_path)}
-    assert contexts["av-workflow-yolov3"].build_args == ("--build-arg", "ONNXRUNTIME=onnxruntime-gpu")
-    assert "--build-arg ONNXRUNTIME=onnxruntime-gpu" in contexts["av-workflow-yolov3"].commands("repo")[0]
+    assert contexts["av-workflow-yolov3"].build_args == ("--build-arg", "VARIANT=gpu")
+    assert "--build-arg VARIANT=gpu" in contexts["av-workflow-yolov3"].commands("repo")[0]
     assert contexts["av-workflow-ffmpeg"].build_args == ()
     index = json.loads((tmp_path / "contexts.json").read_text())
     assert {name: (tmp_path / folder).is_dir() for name, folder in index.items()} == {

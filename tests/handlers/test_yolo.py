@@ -211,6 +211,21 @@ def test_cuda_requested_without_cuda_is_a_tool_error(handler, tiny_model, image,
     assert result.exit_code == 5 and problem in result.stderr
 
 
+def test_a_gpu_job_never_falls_back_to_the_cpu_unless_allowed(handler, tiny_model, image, tmp_path, monkeypatch):
+    """AVGEN_REQUIRE_GPU=1 (a GPU function's job definition) turns `auto` into `cuda`: without a GPU the job
+    fails and says how to allow the CPU; AVGEN_ALLOW_CPU=1 (the sandbox on a machine without one) allows it."""
+    if _has_cuda("onnxruntime"):
+        pytest.skip("onnxruntime has CUDA on this machine")
+    monkeypatch.setenv("AVGEN_REQUIRE_GPU", "1")
+    result = handler("yolo", "image", image, tmp_path / "refused", *model_args(tiny_model), "--engine", "onnxruntime")
+    assert result.exit_code == 5 and "no CUDA provider" in result.stderr
+    assert "this GPU job refuses the CPU (AVGEN_REQUIRE_GPU=1): set AVGEN_ALLOW_CPU=1 to allow it" in result.stderr
+    monkeypatch.setenv("AVGEN_ALLOW_CPU", "1")
+    result = handler("yolo", "image", image, tmp_path / "allowed", *model_args(tiny_model), "--engine", "onnxruntime")
+    assert result.exit_code == 0, result.stderr
+    assert "on CPU (no CUDA provider installed" in result.stderr
+
+
 @requires_tools("ffmpeg", "ffprobe")
 def test_video_stops_cleanly_when_inference_fails_mid_video(tiny_model, clip_with_audio, tmp_path):
     """Reader and writer threads are released and no partial output is left when the engine fails."""

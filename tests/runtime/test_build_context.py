@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.deploy.build import BuildError, build_and_push, context_tag, write_build_context
+from generator.deploy.build import TEMPLATES, BuildError, build_and_push, context_tag, write_build_context
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,16 +72,23 @@ def test_final_stage_is_the_functions_image_plus_opt_avgen(tmp_path, script):
     assert 'io.avgen.function="scar-av-workflow-ffmpeg"' in body
 
 
-def test_builder_stage_installs_a_standalone_python_and_the_runtime(tmp_path, script):
+def test_builder_stage_makes_a_relocatable_python_and_installs_the_locked_runtime(tmp_path, script):
+    """What tests/images proves by building and running: here, what the Dockerfile says it does."""
     write(tmp_path, script)
     dockerfile = (tmp_path / "Dockerfile").read_text()
+    assert not dockerfile.startswith("# syntax=")  # a syntax line makes BuildKit pull a frontend image
     builder = dockerfile.split("FROM jrottenberg/ffmpeg")[0]
-    assert "uv python install" in builder and "/opt/avgen/python" in builder
-    assert "uv pip install --python /opt/avgen/python/bin/python3" in builder
-    # Wheels only, the locked set with its hashes, for the glibc level faster-whisper's onnxruntime needs
-    assert "--only-binary :all:" in builder and "--require-hashes" in builder
-    assert "--python-platform x86_64-manylinux_2_28 -r /opt/avgen/requirements.lock" in builder
+    assert "FROM ${BUILDER_IMAGE} AS avgen-runtime" in builder and "ARG BUILDER_IMAGE=debian:bookworm-slim" in builder
+    assert "sh /tmp/relocate-python.sh /opt/avgen/python" in builder
+    # Wheels only, the locked set with its hashes; GPU images add their lock, replacing the CPU onnxruntime
+    assert "--only-binary :all: --require-hashes" in builder
+    assert 'install --target "$site" -r /opt/avgen/requirements.lock' in builder
+    assert 'if [ "${VARIANT}" = gpu ]' in builder and "-r /opt/avgen/requirements-gpu.lock" in builder
+    # the CA bundle of a TLS-inspecting proxy is a build secret, never a file of the image
+    assert "--mount=type=secret,id=ca_bundle" in builder and "COPY ca" not in builder
     assert "import awslambdaric, boto3, lambda_src.handler, batch_jobs.entrypoint" in builder
+    relocate = (tmp_path / "relocate-python.sh").read_text()
+    assert "patchelf --set-interpreter" in relocate and "ld-linux-x86-64.so.2" in relocate
     launcher = (tmp_path / "bin/avgen-handler").read_text()
     assert launcher.startswith("#!/opt/avgen/python/bin/python3 -I\n")
     assert "from batch_jobs.handlers.cli import main" in launcher
@@ -92,17 +99,19 @@ def test_requirements_match_the_media_extra_of_pyproject(tmp_path, script):
     wanted = [line for line in (tmp_path / "requirements.txt").read_text().splitlines()
               if line and not line.startswith("#")]
     media = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["media"]
+    # the image adds the runtime's own packages, and a static ffmpeg for bases without one
     assert [entry.split("#")[0].strip() for entry in media] == [
-        line for line in wanted if not line.startswith(("boto3", "awslambdaric"))]
+        line for line in wanted if not line.startswith(("boto3", "awslambdaric", "imageio-ffmpeg"))]
     assert any(line.startswith("awslambdaric") for line in wanted)
     assert any(line.startswith("opencv-python-headless") and "<=4." in line for line in wanted)
 
 
-def test_the_image_lock_pins_every_requirement_with_hashes(tmp_path, script):
+@pytest.mark.parametrize("name", ["requirements", "requirements-gpu"])
+def test_the_image_locks_pin_every_requirement_with_hashes(tmp_path, script, name):
     write(tmp_path, script)
-    lines = (tmp_path / "requirements.txt").read_text().splitlines()
+    lines = (TEMPLATES / f"{name}.txt").read_text().splitlines()
     wanted = {re.split(r"[<>=!\[ ]", line)[0].lower() for line in lines if line and not line.startswith("#")}
-    lock = (tmp_path / "requirements.lock").read_text()
+    lock = (tmp_path / f"{name}.lock").read_text()
     pinned = dict(re.findall(r"^([a-z0-9_.-]+)==(\S+) \\$", lock, re.MULTILINE))
     assert wanted <= set(pinned), wanted - set(pinned)
     # every pinned package carries at least one hash: pip and uv then refuse any other file
@@ -162,12 +171,14 @@ def test_only_a_regular_file_of_the_workflow_folder_is_copied(tmp_path, script):
 class FakeDocker:
     """Records docker commands; answers like an engine that builds and pushes."""
 
-    def __init__(self, *, engine=True, fail_on=None):
-        self.commands, self.engine, self.fail_on = [], engine, fail_on
+    def __init__(self, *, engine=True, fail_on=None, buildx=True):
+        self.commands, self.engine, self.fail_on, self.buildx = [], engine, fail_on, buildx
 
     def __call__(self, command, **kwargs):
-        self.commands.append(command)
         verb = command[1]
+        if command[1:] == ["build", "--help"]:  # what the client can do: buildx knows --provenance
+            return subprocess.CompletedProcess(command, 0, "  --provenance string\n" if self.buildx else "", "")
+        self.commands.append(command)
         if verb == "info" and not self.engine:
             return subprocess.CompletedProcess(command, 1, "", "Cannot connect to the Docker daemon")
         if verb == self.fail_on:
@@ -189,6 +200,13 @@ def test_build_and_push_returns_the_pushed_digest(tmp_path):
     assert "--provenance=false" in build and build[build.index("--platform") + 1] == "linux/amd64"
     assert build[-1] == str(tmp_path) and f"{REPOSITORY}:ctx-1" in build
     assert docker.commands[2] == ["docker", "push", f"{REPOSITORY}:ctx-1"]
+
+
+def test_a_client_without_buildx_builds_without_the_provenance_flag(tmp_path):
+    """Docker 20.10's client attaches no attestation and refuses --provenance."""
+    docker = FakeDocker(buildx=False)
+    assert build_and_push(tmp_path, REPOSITORY, "ctx-1", run=docker) == f"{REPOSITORY}@sha256:abc"
+    assert not any(arg.startswith("--provenance") for arg in docker.commands[1])
 
 
 def test_without_a_docker_engine_nothing_is_built(tmp_path):

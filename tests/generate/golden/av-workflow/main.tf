@@ -230,7 +230,9 @@ locals {
         "avgen:workflow" = "av-workflow"
         project          = "av-workflow"
       }
-      environment = {}
+      environment = {
+        AVGEN_REQUIRE_GPU = "1"
+      }
     }
   }
 
