@@ -16,6 +16,11 @@ for dir in "${AVGEN_PLUGIN_DIR:-}" /opt/tf-plugins; do   # an offline copy of th
 done
 
 "$avgen" apply "$workflow" --sandbox --auto-approve "${plugin[@]}"
+# Where a Docker engine answers, the functions' real images are built and each invocation runs in its image
+# (AVGEN_DEMO_IN_PROCESS=1: not; AVGEN_CA_BUNDLE: a TLS-inspecting proxy's CA bundle for the build's pip).
+if [ -z "${AVGEN_DEMO_IN_PROCESS:-}" ] && "${AVGEN_DOCKER:-docker}" info >/dev/null 2>&1; then
+  "$avgen" build "$workflow" --local --network host ${AVGEN_CA_BUNDLE:+--ca-bundle "$AVGEN_CA_BUNDLE"}
+fi
 "$avgen" put "$workflow" .avgen-demo/models -b "$bucket/models" --sandbox
 "$avgen" put "$workflow" .avgen-demo/sample/sample.mp4 --sandbox      # runs the workflow, waits for it
 rm -rf demo-results

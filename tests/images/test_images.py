@@ -18,7 +18,7 @@ import pytest
 
 from generator.deploy.build import docker_available, docker_command
 from tests.deploy.test_sandbox_examples import avgen, deploy, keys, models  # noqa: F401 (a fixture)
-from tests.media import requires_tools
+from tests.media import make_video, requires_tools
 from tests.realdata import LIBRIVOX_CLIP, PHOTOS, fetch_pinned_or_skip
 
 pytestmark = [pytest.mark.image, pytest.mark.sandbox, pytest.mark.xdist_group("images")]
@@ -113,6 +113,14 @@ def test_the_av_workflow_runs_in_its_three_images(tmp_path, plugin_dir, models):
     workflow, workdir = deploy("av-workflow", tmp_path, plugin_dir, models)
     images = build_local(workflow, workdir)
     assert sorted(images) == ["av-workflow-audio2srt", "av-workflow-ffmpeg", "av-workflow-yolov3"]
+    # the GPU function's image carries ONNX Runtime's CUDA build and NVIDIA's libraries; the others the CPU one
+    for function, image in images.items():
+        providers = subprocess.run(
+            [docker_command(), "run", "--rm", "--network=none", "--entrypoint=/opt/avgen/python/bin/python3", image,
+             "-I", "-c", "import onnxruntime as o; o.preload_dlls() if 'CUDAExecutionProvider' in "
+             "o.get_available_providers() else None; print(o.get_available_providers())"],
+            capture_output=True, text=True, check=True).stdout
+        assert ("CUDAExecutionProvider" in providers) == function.endswith("yolov3"), (function, providers)
     photo = fetch_pinned_or_skip(PHOTOS)["skimage/data/astronaut.png"]
     [speech] = fetch_pinned_or_skip(LIBRIVOX_CLIP).values()
     video = tmp_path / "my_video.mp4"
@@ -129,3 +137,22 @@ def test_the_av_workflow_runs_in_its_three_images(tmp_path, plugin_dir, models):
     got = tmp_path / "got"
     assert avgen("get", workflow, "--sandbox", "-w", workdir, "-p", got).exit_code == 0
     assert "dashwood" in (got / "result" / "my_video.srt").read_text().lower()
+
+
+@pytest.mark.media
+@requires_tools("ffmpeg", "ffprobe")
+def test_video_process_runs_in_its_two_images(tmp_path, plugin_dir, models):  # noqa: F811 (the fixture)
+    """SCAR's video-process: the split in the ffmpeg image, darknet (avgen's stand-in) per frame in the other."""
+    workflow, workdir = deploy("video-process", tmp_path, plugin_dir, models)
+    images = build_local(workflow, workdir)
+    assert len(images) == 2
+    video = make_video(tmp_path / "seq1.avi", seconds=2, fps=5, with_audio=False)
+    code, report = put_json(workflow, workdir, video)
+    assert code == 0, report
+    activities = report["put"]["activities"]
+    assert len(activities) >= 3 and all(a["image"].startswith("avgen-local/") for a in activities)
+    frames = keys(workdir, "change-me-video-process", "split-images/")
+    assert len(frames) == 2
+    stems = [Path(frame).stem for frame in frames]
+    assert keys(workdir, "change-me-video-process", "output/") == sorted(
+        f"output/{stem}.{ext}" for stem in stems for ext in ("out", "png"))
