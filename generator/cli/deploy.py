@@ -215,6 +215,10 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
     if outcome.summary.has_changes and not outcome.applied:
         err.print("nothing was applied")
         raise typer.Exit(EXIT_FINDINGS)
+    for image in outcome.images:
+        if image.pushed:
+            err.print(f"[dim]sandbox: the image of {escape(image.function)} registered in its ECR repository "
+                      f"({escape(image.reference)})[/]")
     for bucket in outcome.eventbridge_enabled:
         err.print(f"bucket {escape(bucket)}: EventBridge delivery switched on (its notification rules kept)")
     print_outputs(outcome.outputs, file, sandbox, workdir)
@@ -277,9 +281,9 @@ def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
 
 def build(file: WorkflowArg, workdir: WorkdirOpt = None,
           push: Annotated[bool, typer.Option(
-              "--push", help="Build the images, push them to the functions' ECR repositories (created first if "
-              "needed) and record their digests for the next plan/apply. Needs a Docker engine and AWS "
-              "credentials.")] = False,
+              "--push", help="Build the images ECR does not hold yet, push them to the functions' ECR "
+              "repositories (created first if needed) and record every function's digest in the working "
+              "folder for the next plan/apply. Needs a Docker engine and AWS credentials.")] = False,
           var: VarOpt = None, var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None,
           plugin_dir: PluginDirOpt = None, terraform_bin: TerraformBinOpt = "terraform",
           auto_approve: AutoApproveOpt = False):
@@ -292,9 +296,14 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
 
       avgen build workflow.yaml --push && avgen apply workflow.yaml
 
-    Contexts go to WORKDIR/images/FUNCTION. With --push (where a Docker engine runs), avgen creates the ECR
-    repositories if needed, builds and pushes every image, and writes the digests to
-    WORKDIR/avgen-images.auto.tfvars.json, which the next `avgen plan` / `avgen apply` deploys.
+      avgen build workflow.yaml --push -w infra/ # record the digests next to the committed Terraform
+
+    Contexts go to WORKDIR/images/FUNCTION, each named by its content (tag ctx-...). With --push (where a
+    Docker engine runs), avgen creates the ECR repositories if needed, asks ECR for each function's tag,
+    builds and pushes only the images ECR does not hold yet (an unchanged function is not built again), and
+    writes every digest to WORKDIR/avgen-images.auto.tfvars.json, which the next `avgen plan` / `avgen
+    apply` deploys. With -w set to the folder of `avgen generate -o`, commit that file with the Terraform:
+    a pull request's plan then shows the images it deploys.
     """
     from generator.deploy.images import engine_available, push_images, write_contexts
 
@@ -318,6 +327,13 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
             for command in context.commands(f"<ecr_repository_urls[\"{context.function}\"]>"):
                 err.print(f"  {command}", markup=False)
         raise typer.Exit(EXIT_FINDINGS)
-    path = push_images(dep, contexts, confirm_with(auto_approve, "apply"),
-                       on_pushed=lambda name, ref: out.print(f"pushed {escape(name)}: {escape(ref)}"))
-    out.print(f"digests recorded in {escape(str(path))}; `avgen apply {escape(files_label(file))}` deploys them")
+    path = push_images(dep, contexts, confirm_with(auto_approve, "apply"), on_image=print_image)
+    again = " ".join([files_label(file), *(["-w", str(workdir)] if workdir else [])])
+    out.print(f"digests recorded in {escape(str(path))}; `avgen apply {escape(again)}` deploys them")
+
+
+def print_image(image) -> None:
+    if image.pushed:
+        out.print(f"pushed {escape(image.function)}: {escape(image.reference)}")
+    else:
+        out.print(f"{escape(image.function)}: unchanged, already in ECR ({escape(image.reference)})")
