@@ -230,9 +230,9 @@ class Deployment:
         if not (self.options.sandbox or targets):
             self._refuse_missing_images(ask_ecr=True)
         with self.terraform() as tf:
+            eventbridge_off = {} if targets else self._check_existing_buckets(tf.options.env)
             if self.options.sandbox and not targets:
                 outcome.images = self._sandbox_images(tf, register=True)
-            eventbridge_off = {} if targets else self._check_existing_buckets(tf.options.env)
             meta = None if targets else self._current_plan()
             if meta is None:
                 outcome.summary = self._plan(tf, on_line, targets=targets)
