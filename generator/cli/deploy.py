@@ -205,8 +205,9 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
 
     Shows the plan and asks before changing anything (--auto-approve for pipelines); prints the outputs
     you need next. Triggers on buckets avgen does not create are EventBridge rules: such a bucket must exist
-    and send its events to EventBridge (--enable-eventbridge). Exit codes: 0 applied (or nothing to do),
-    1 error or declined.
+    and send its events to EventBridge (--enable-eventbridge). Every function's image must be recorded by
+    `avgen build --push` first (the plan stops otherwise); the sandbox registers its own stand-in images.
+    Exit codes: 0 applied (or nothing to do), 1 error or declined.
     """
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin)
     dep.options.enable_eventbridge = enable_eventbridge
