@@ -19,6 +19,7 @@ import base64
 import io
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -268,6 +269,49 @@ def rules_overlap(a: dict, b: dict) -> bool:
                                               fa.get("suffix", ""), fb.get("suffix", ""))
     return (common and (prefix_a.startswith(prefix_b) or prefix_b.startswith(prefix_a))
             and (suffix_a.endswith(suffix_b) or suffix_b.endswith(suffix_a)))
+
+
+_ECR_HOST = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com$")
+
+
+def lambda_images_must_exist(recorder) -> None:
+    """Lambda creates (or updates) a function from a container image only when the image exists in ECR:
+    `InvalidParameterValueException`, "Source image … does not exist. Provide a valid source image."
+    moto, by default, takes any ImageUri. The sandbox looks the image up in its own ECR, by digest or tag,
+    for every request after the replay (the history holds only requests that succeeded when they were made,
+    some by an avgen that did not push images to the sandbox)."""
+    set_code = internal("moto.awslambda.models:LambdaFunction._set_function_code")
+    InvalidParameterValue = internal("moto.awslambda.exceptions:InvalidParameterValueException").value
+
+    def set_function_code(self, updated_spec):
+        uri = (updated_spec or {}).get("ImageUri")
+        if uri and recorder.enabled and not image_in_ecr(uri):
+            raise InvalidParameterValue(f"Source image {uri} does not exist. Provide a valid source image.")
+        return set_code.value(self, updated_spec)
+
+    set_code.replace(set_function_code)
+
+
+def image_in_ecr(uri: str) -> bool:
+    """Whether the emulator's ECR holds `ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME@sha256:…` (or `…/NAME:TAG`)."""
+    backends = internal("moto.ecr.models:ecr_backends").value
+    RepositoryNotFound = internal("moto.ecr.exceptions:RepositoryNotFoundException").value
+    location, _, digest = uri.partition("@")
+    host, _, path = location.partition("/")
+    registry = _ECR_HOST.match(host)
+    if registry is None or not path:
+        return False
+    if digest:
+        name, image_id = path, {"imageDigest": digest}
+    else:
+        name, _, tag = path.rpartition(":")
+        name, image_id = (name, {"imageTag": tag}) if name else (path, {"imageTag": "latest"})
+    try:
+        found = backends[registry.group(1)][registry.group(2)].batch_get_image(repository_name=name,
+                                                                             image_ids=[image_id])
+    except RepositoryNotFound:
+        return False
+    return bool(found.get("images"))
 
 
 def run_what_is_deployed(executor) -> None:
@@ -540,6 +584,7 @@ def main() -> None:
     executor = Executor(f"http://127.0.0.1:{port}", region, state_dir)
     _ON_EXIT.append(executor.close)  # the containers' warm handlers stop with the emulator
     recorder = Recorder(state_dir)
+    lambda_images_must_exist(recorder)
     request_ids_apart_from_ids()
     run_what_is_deployed(executor)
     judge_requests_as_aws(executor, recorder, admin_credentials(secret)[0] if secret else None)

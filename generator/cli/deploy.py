@@ -205,8 +205,9 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
 
     Shows the plan and asks before changing anything (--auto-approve for pipelines); prints the outputs
     you need next. Triggers on buckets avgen does not create are EventBridge rules: such a bucket must exist
-    and send its events to EventBridge (--enable-eventbridge). Exit codes: 0 applied (or nothing to do),
-    1 error or declined.
+    and send its events to EventBridge (--enable-eventbridge). Every function's image must be recorded by
+    `avgen build --push` first (the plan stops otherwise); the sandbox registers its own stand-in images.
+    Exit codes: 0 applied (or nothing to do), 1 error or declined.
     """
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin)
     dep.options.enable_eventbridge = enable_eventbridge
@@ -215,6 +216,10 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
     if outcome.summary.has_changes and not outcome.applied:
         err.print("nothing was applied")
         raise typer.Exit(EXIT_FINDINGS)
+    for image in outcome.images:
+        if image.pushed:
+            err.print(f"[dim]sandbox: the image of {escape(image.function)} registered in its ECR repository "
+                      f"({escape(image.reference)})[/]")
     for bucket in outcome.eventbridge_enabled:
         err.print(f"bucket {escape(bucket)}: EventBridge delivery switched on (its notification rules kept)")
     print_outputs(outcome.outputs, file, sandbox, workdir)
@@ -277,9 +282,9 @@ def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
 
 def build(file: WorkflowArg, workdir: WorkdirOpt = None,
           push: Annotated[bool, typer.Option(
-              "--push", help="Build the images, push them to the functions' ECR repositories (created first if "
-              "needed) and record their digests for the next plan/apply. Needs a Docker engine and AWS "
-              "credentials.")] = False,
+              "--push", help="Build the images ECR does not hold yet, push them to the functions' ECR "
+              "repositories (created first if needed) and record every function's digest in the working "
+              "folder for the next plan/apply. Needs a Docker engine and AWS credentials.")] = False,
           local: Annotated[bool, typer.Option(
               "--local", help="Build the images into the local Docker engine only (avgen-local/FUNCTION:TAG): "
               "the sandbox then runs each invocation in its function's image.")] = False,
@@ -301,14 +306,19 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
 
       avgen build workflow.yaml --push && avgen apply workflow.yaml
 
+      avgen build workflow.yaml --push -w infra/ # record the digests next to the committed Terraform
+
       avgen build workflow.yaml --local          # then `avgen put --sandbox` runs the real images
 
-    Contexts go to WORKDIR/images/FUNCTION. With --push (where a Docker engine runs), avgen creates the ECR
-    repositories if needed, builds and pushes every image, and writes the digests to
-    WORKDIR/avgen-images.auto.tfvars.json, which the next `avgen plan` / `avgen apply` deploys. With --local
-    it builds them into this machine's engine, and the sandbox runs each invocation in its function's image
-    (the Lambda Runtime API served by the sandbox, --memory and /tmp as deployed) instead of in-process.
-    $AVGEN_DOCKER names the Docker client where `docker` is not the one to use.
+    Contexts go to WORKDIR/images/FUNCTION, each named by its content (tag ctx-...). With --push (where a
+    Docker engine runs), avgen creates the ECR repositories if needed, asks ECR for each function's tag,
+    builds and pushes only the images ECR does not hold yet (an unchanged function is not built again), and
+    writes every digest to WORKDIR/avgen-images.auto.tfvars.json, which the next `avgen plan` / `avgen
+    apply` deploys. With -w set to the folder of `avgen generate -o`, commit that file with the Terraform:
+    a pull request's plan then shows the images it deploys.
+    With --local it builds them into this machine's engine instead, and the sandbox runs each invocation
+    in its function's image (the Lambda Runtime API served by the sandbox, --memory and /tmp as deployed)
+    instead of in-process. $AVGEN_DOCKER names the Docker client where `docker` is not the one to use.
     """
     from generator.deploy.build import BuildOptions
     from generator.deploy.images import build_local, engine_available, push_images, write_contexts
@@ -344,6 +354,13 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
         for name, image in built.items():
             out.print(f"built {escape(name)}: {escape(image)}")
         return
-    path = push_images(dep, contexts, confirm_with(auto_approve, "apply"),
-                       on_pushed=lambda name, ref: out.print(f"pushed {escape(name)}: {escape(ref)}"))
-    out.print(f"digests recorded in {escape(str(path))}; `avgen apply {escape(files_label(file))}` deploys them")
+    path = push_images(dep, contexts, confirm_with(auto_approve, "apply"), on_image=print_image, options=options)
+    again = " ".join([files_label(file), *(["-w", str(workdir)] if workdir else [])])
+    out.print(f"digests recorded in {escape(str(path))}; `avgen apply {escape(again)}` deploys them")
+
+
+def print_image(image) -> None:
+    if image.pushed:
+        out.print(f"pushed {escape(image.function)}: {escape(image.reference)}")
+    else:
+        out.print(f"{escape(image.function)}: unchanged, already in ECR ({escape(image.reference)})")

@@ -59,6 +59,7 @@ class Outcome:
     outputs: dict = field(default_factory=dict)
     kept_buckets: list[str] = field(default_factory=list)
     eventbridge_enabled: list[str] = field(default_factory=list)  # existing buckets switched on by this apply
+    images: list = field(default_factory=list)  # the sandbox's images (images.PushedImage), registered by apply
 
     @property
     def blocked(self) -> bool:
@@ -76,6 +77,7 @@ class Deployment:
         # absolute: terraform runs inside it, and plan files are named from here
         self.workdir = Path(options.workdir or default_workdir(self.workflow_file, options.sandbox)).resolve()
         self.workflow: Optional[Workflow] = None
+        self.contexts: list = []  # the functions' build contexts (images.ImageContext), written for the sandbox
 
     def _files_label(self) -> str:
         files = self.workflow_file
@@ -107,7 +109,7 @@ class Deployment:
             from generator.deploy.images import write_contexts
 
             # the executor runs each function from its build context, in place of its image
-            write_contexts(self.workflow, self.workdir / IMAGES_DIR)
+            self.contexts = write_contexts(self.workflow, self.workdir / IMAGES_DIR)
             write_provider_override(self.workdir, local_backend=self.workflow.settings.backend is not None)
             (self.workdir / SANDBOX_MARKER).write_text("state of the avgen sandbox, not of an AWS account\n")
         else:
@@ -207,7 +209,11 @@ class Deployment:
             return outcome
         self._require_backend()
         self._check_shared_buckets()
+        if not self.options.sandbox:
+            self._refuse_missing_images(ask_ecr=False)
         with self.terraform() as tf:
+            if self.options.sandbox:
+                self._sandbox_images(tf, register=False)
             outcome.summary = self._plan(tf, on_line)
             if with_text:
                 outcome.summary.plan_text = tf.show_plan_text(self.workdir / PLAN_FILE)
@@ -222,9 +228,11 @@ class Deployment:
         self._require_backend()
         self._check_shared_buckets()
         if not (self.options.sandbox or targets):
-            self._refuse_missing_images()
+            self._refuse_missing_images(ask_ecr=True)
         with self.terraform() as tf:
             eventbridge_off = {} if targets else self._check_existing_buckets(tf.options.env)
+            if self.options.sandbox and not targets:
+                outcome.images = self._sandbox_images(tf, register=True)
             meta = None if targets else self._current_plan()
             if meta is None:
                 outcome.summary = self._plan(tf, on_line, targets=targets)
@@ -267,21 +275,75 @@ class Deployment:
         assert self.workflow is not None  # loaded by _prepare()
         return enable_eventbridge(s3_client(region=self.workflow.settings.region, env=env), configurations)
 
-    def _refuse_missing_images(self) -> None:
-        """Stop before terraform when a function's image is not in ECR: Lambda would reject it half-way
-        through the apply (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html: the image must
-        exist in an Amazon ECR repository of the function's region)."""
+    def _refuse_missing_images(self, ask_ecr: bool) -> None:
+        """Stop before terraform when a function has no image recorded (`avgen build --push` records them), or,
+        with `ask_ecr`, when ECR does not hold a recorded one: Lambda would reject it half-way through the
+        apply (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html: the image must exist in an
+        Amazon ECR repository of the function's region). The generated Terraform stops a plan without them
+        too (a precondition of each Lambda function); this says it before terraform runs, with the command."""
         from generator.aws.clients import boto_session
-        from generator.deploy.images import functions_without_images
+        from generator.deploy.images import IMAGES_VARS_FILE, functions_without_images
 
         assert self.workflow is not None  # loaded by _prepare()
-        ecr = boto_session(region=self.workflow.settings.region, env=self.options.terraform.env).client("ecr")
+        if self._images_given_elsewhere():
+            return  # terraform's precondition judges images given with --var / --var-file
+        ecr = boto_session(region=self.workflow.settings.region, env=self.options.terraform.env).client("ecr") \
+            if ask_ecr else None
         missing = functions_without_images(self.workflow, self.workdir, ecr)
-        if missing:
-            raise DeployError(
-                f"no image in ECR yet for {', '.join(missing)}: Lambda cannot create a function from an image "
-                f"that does not exist. Build and push them first with `avgen build {self._files_label()} --push` "
-                "(it creates the repositories, pushes the images and records their digests), then apply again")
+        if not missing:
+            return
+        problems = []
+        if missing.unrecorded:
+            problems.append(f"no image is recorded for {', '.join(missing.unrecorded)} (in "
+                            f"{self.workdir / IMAGES_VARS_FILE})")
+        if missing.absent:
+            problems.append(f"ECR does not hold the recorded image of {', '.join(missing.absent)}")
+        workdir = f" -w {self.options.workdir}" if self.options.workdir else ""
+        raise DeployError(
+            f"{'; '.join(problems)}: Lambda cannot create a function from an image that does not exist. Build "
+            f"and push them first with `avgen build {self._files_label()} --push{workdir}` (it creates the "
+            "repositories, pushes the images ECR does not hold yet and records their digests), then run this again")
+
+    def _images_given_elsewhere(self) -> bool:
+        """function_images set with --var or in a --var-file rather than in the images file."""
+        options = self.options.terraform
+        return any(v.strip().startswith("function_images") for v in options.variables) or any(
+            "function_images" in Path(f).read_text(errors="replace") for f in options.var_files if Path(f).is_file())
+
+    def _sandbox_images(self, tf: TerraformRunner, register: bool) -> list:
+        """The sandbox's `avgen build --push`. Each function's image there is a manifest that stands for its
+        build context (images.sandbox_manifest), registered in the sandbox's ECR under the context's content
+        tag, and its digest is recorded for terraform as on AWS. A plan records the digests the images will
+        have; an apply creates the missing repositories first (a targeted apply: the sandbox is no account,
+        so it is not asked about) and registers the images ECR does not hold yet. Lambda in the sandbox, as
+        on AWS, refuses a function whose image was never pushed (generator/aws/sandbox_server.py)."""
+        from generator.aws.clients import boto_session
+        from generator.deploy.images import push_all, record_images, sandbox_push, sandbox_reference
+
+        assert self.workflow is not None  # loaded by _prepare()
+        env = tf.options.env
+        session = boto_session(region=self.workflow.settings.region, env=env)
+        ecr = session.client("ecr", endpoint_url=env.get("AWS_ENDPOINT_URL"))
+        names = {f.name: f.resource_name.lower() for f in self.workflow.functions}  # modules/ecr-repository
+        if not register:
+            account = session.client("sts", endpoint_url=env.get("AWS_ENDPOINT_URL")).get_caller_identity()["Account"]
+            registry = f"{account}.dkr.ecr.{self.workflow.settings.region}.amazonaws.com"
+            record_images(self.workdir, {c.function: sandbox_reference(registry, names[c.function], c)
+                                         for c in self.contexts}, functions=names)
+            return []
+        repositories = _repositories(ecr)
+        if not set(names.values()) <= set(repositories):
+            self._plan(tf, None, targets=("module.image",))
+            try:
+                tf.apply_plan(self.workdir / PLAN_FILE, None)
+            finally:
+                self._forget_plan()
+            repositories = _repositories(ecr)
+        registered: list = []
+        images = push_all(self.contexts, {f: repositories[r] for f, r in names.items() if r in repositories}, ecr,
+                          push=sandbox_push(ecr), on_image=registered.append)
+        record_images(self.workdir, images, functions=names)
+        return registered
 
     def destroy(self, confirm: Confirm, *, delete_buckets: bool = False, force: bool = False,
                 on_event: Optional[OnEvent] = None, on_line: Optional[LineHandler] = None) -> Outcome:
@@ -358,6 +420,14 @@ class Deployment:
                 tf.init()  # outputs are read from the state: no provider needed once initialised
             outcome.outputs = tf.outputs()
         return outcome
+
+
+def _repositories(ecr) -> dict[str, str]:
+    """{name: URL} of every ECR repository (the sandbox's)."""
+    found = {}
+    for page in ecr.get_paginator("describe_repositories").paginate():
+        found.update({r["repositoryName"]: r["repositoryUri"] for r in page["repositories"]})
+    return found
 
 
 def _resource_type(address: str) -> str:

@@ -22,10 +22,10 @@ resource "aws_ecr_repository" "this" {
   }
 }
 
-# Only untagged images expire. Every image avgen pushes carries a content tag (`ctx-...`, or `latest` for
-# a first deployment) and tags are immutable, so a digest a function or job runs always stays tagged: no
-# rule here can delete it. A "keep the last N images" rule could (N builds pushed without a deployment, or
-# the `latest` a function left unpinned still runs) and Lambda can't start a function whose image is gone.
+# Only untagged images expire. Every image avgen pushes carries its content tag (`ctx-...`) and tags are
+# immutable, so a digest a function or job runs always stays tagged: no rule here can delete it. A "keep the
+# last N images" rule could (N builds pushed without a deployment), and Lambda can't start a function whose
+# image is gone.
 # Tagged images are kept until the repository goes (see force_delete) or someone deletes them.
 # https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html
 resource "aws_ecr_lifecycle_policy" "this" {

@@ -9,8 +9,8 @@ output "repository_arn" {
 }
 
 output "image_uri" {
-  description = "Image the function and its Batch job run: the given digest, or REPOSITORY:latest until one is given."
-  value       = coalesce(var.image_uri, "${aws_ecr_repository.this.repository_url}:latest")
+  description = "Image the function and its Batch job run: the given digest, or null while none is given (the function's precondition then stops the plan)."
+  value       = var.image_uri
 
   # Lambda checks at creation that it may pull the image.
   depends_on = [aws_ecr_repository_policy.this]

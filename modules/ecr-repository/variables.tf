@@ -4,7 +4,7 @@ variable "function_name" {
 }
 
 variable "image_uri" {
-  description = "Image to run, pinned by digest (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY@sha256:DIGEST). Null runs REPOSITORY:latest, which must have been pushed once."
+  description = "Image to run, pinned by digest (ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY@sha256:DIGEST), as `avgen build --push` records it. Null while no image was pushed: the Lambda function's precondition then stops the plan."
   type        = string
   default     = null
 }

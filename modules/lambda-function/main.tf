@@ -81,6 +81,13 @@ resource "aws_lambda_function" "this" {
     # avgen never sets image_config (the image's ENTRYPOINT and CMD rule), but Lambda may report an empty
     # one, which would show as a change on every plan.
     ignore_changes = [image_config]
+
+    # Lambda refuses to create a function from an image that was never pushed, half-way through an apply
+    # (buckets, roles and queues created, the functions not): a plan without the image stops here instead.
+    precondition {
+      condition     = var.image_uri != null
+      error_message = "No image is recorded for the Lambda function ${var.function_name} (function_images has no entry for it), and Lambda cannot create a function from an image that was never pushed. Run `avgen build WORKFLOW.yaml --push --workdir THIS_FOLDER` first: it creates the ECR repositories, pushes the images ECR does not hold yet and records their digests in avgen-images.auto.tfvars.json, which terraform reads from this folder."
+    }
   }
 }
 

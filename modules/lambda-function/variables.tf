@@ -15,7 +15,7 @@ variable "description" {
 }
 
 variable "image_uri" {
-  description = "Container image of the function, in an ECR repository of the same account and region."
+  description = "Container image of the function, in an ECR repository of the same account and region, pinned by digest. Null (no image pushed yet) stops the plan: see the precondition of aws_lambda_function.this."
   type        = string
 }
 

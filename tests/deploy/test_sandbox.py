@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from generator.cli import app
 from generator.aws.sandbox import Sandbox
+from generator.deploy.images import recorded_images, write_contexts
+from generator.workflow.load import load_workflow
 from tests.conftest import copy_example as copy_tracked
 
 # one worker runs them all, in order: they share one deployment (pytest -n with --dist loadgroup)
@@ -85,6 +87,23 @@ def test_lambda_functions_have_the_workflow_settings(av_workflow):
             assert any(function["Code"]["ImageUri"].startswith(uri) for uri in repositories.values())
             env = config["Environment"]["Variables"]
             assert json.loads(env["AVGEN_FUNCTION"])["name"] == name
+
+
+def test_each_function_runs_the_image_registered_under_its_content_tag(av_workflow, tmp_path):
+    """The sandbox's `avgen build --push`: each image is in the sandbox's ECR under its build context's content
+    tag, its digest is recorded for terraform, and that digest is what the function runs."""
+    workflow, workdir, output = av_workflow
+    tags = {c.function: c.tag for c in write_contexts(load_workflow(workflow).workflow, tmp_path)}
+    recorded = recorded_images(workdir)
+    assert sorted(recorded) == sorted(tags)
+    with Sandbox(workdir / "sandbox") as sandbox:
+        lambda_, ecr = clients(sandbox, "lambda", "ecr")
+        for name, tag in tags.items():
+            assert lambda_.get_function(FunctionName=name)["Code"]["ImageUri"] == recorded[name]
+            repository, digest = recorded[name].split("/", 1)[1].split("@")
+            details = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])
+            assert details["imageDetails"][0]["imageTags"] == [tag]
+    assert f"sandbox: the image of {name} registered" in " ".join(output.split())
 
 
 def test_gpu_function_gets_a_gpu_compute_environment_and_job(av_workflow):
@@ -188,6 +207,10 @@ def test_video_process_applies_and_is_stable(tmp_path, plugin_dir):
     assert applied.exit_code == 0, applied.output
     planned = avgen("plan", workflow, "--sandbox", "--plugin-dir", plugin_dir, "-w", workdir)
     assert planned.exit_code == 0, planned.output
+    # applied again: every content tag is in the (IMMUTABLE) repositories already, so nothing is pushed again
+    again = avgen("apply", workflow, "--sandbox", "--auto-approve", "--plugin-dir", plugin_dir, "-w", workdir)
+    assert again.exit_code == 0, again.output
+    assert "registered" not in again.output
     with Sandbox(workdir / "sandbox") as sandbox:
         s3, lambda_ = clients(sandbox, "s3", "lambda")
         prefixes = {rule["Filter"]["Key"]["FilterRules"][0]["Value"] for rule in

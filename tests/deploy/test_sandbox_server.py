@@ -80,14 +80,29 @@ def test_tls_only_bucket_policy_allows_the_requests_aws_would_allow(tmp_path):
             s3.delete_object(Bucket="tls-bucket", Key="k")
 
 
+def pushed_image(sandbox: Sandbox, repository: str, tag: str) -> tuple[str, str]:
+    """An image pushed to the sandbox's ECR (a manifest, as `docker push` leaves it): (by tag, by digest)."""
+    ecr = client(sandbox, "ecr")
+    url = ecr.create_repository(repositoryName=repository,
+                                imageTagMutability="IMMUTABLE")["repository"]["repositoryUri"]
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
+                           "digest": "sha256:" + "0" * 64},
+                "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1,
+                            "digest": "sha256:" + "1" * 64}]}
+    digest = ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest),
+                           imageTag=tag)["image"]["imageId"]["imageDigest"]
+    return f"{url}:{tag}", f"{url}@{digest}"
+
+
 def test_settings_the_provider_reads_back_are_kept(tmp_path):
     with Sandbox(tmp_path) as sandbox:
         iam, sqs, lambda_ = client(sandbox, "iam"), client(sandbox, "sqs"), client(sandbox, "lambda")
         role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         queue = sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName="dlq")["QueueUrl"],
                                          AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        lambda_.create_function(FunctionName="f", Role=role, PackageType="Image",
-                                Code={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/f:latest"},
+        _, image = pushed_image(sandbox, "fn", "ctx-0123456789abcdef")
+        lambda_.create_function(FunctionName="f", Role=role, PackageType="Image", Code={"ImageUri": image},
                                 DeadLetterConfig={"TargetArn": queue})
         assert lambda_.get_function(FunctionName="f")["Configuration"]["DeadLetterConfig"] == {"TargetArn": queue}
 
@@ -99,6 +114,35 @@ def test_settings_the_provider_reads_back_are_kept(tmp_path):
                                computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
                                jobStateTimeLimitActions=actions)
         assert batch.describe_job_queues(jobQueues=["q"])["jobQueues"][0]["jobStateTimeLimitActions"] == actions
+
+
+def test_a_function_whose_image_was_never_pushed_is_refused_as_aws_refuses_it(tmp_path):
+    """Lambda: InvalidParameterValueException, "Source image … does not exist. Provide a valid source image."
+    for an image ECR does not hold, whether named by tag or by digest; a pushed one is taken, by either."""
+    with Sandbox(tmp_path) as sandbox:
+        iam, lambda_ = client(sandbox, "iam"), client(sandbox, "lambda")
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        by_tag, by_digest = pushed_image(sandbox, "pushed", "ctx-0123456789abcdef")
+        registry = by_tag.split("/", 1)[0]
+        never_pushed = [f"{registry}/pushed:latest", f"{registry}/pushed@sha256:{'2' * 64}",
+                        f"{registry}/no-repository@sha256:{'2' * 64}"]
+        for image in never_pushed:
+            with pytest.raises(ClientError) as refused:
+                lambda_.create_function(FunctionName="unpushed", Role=role, PackageType="Image",
+                                        Code={"ImageUri": image})
+            assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+            assert refused.value.response["Error"]["Message"] == \
+                f"Source image {image} does not exist. Provide a valid source image."
+        assert [f["FunctionName"] for f in lambda_.list_functions()["Functions"]] == []
+        lambda_.create_function(FunctionName="by-tag", Role=role, PackageType="Image", Code={"ImageUri": by_tag})
+        lambda_.create_function(FunctionName="by-digest", Role=role, PackageType="Image",
+                                Code={"ImageUri": by_digest})
+        with pytest.raises(ClientError) as refused:  # UpdateFunctionCode is judged the same way
+            lambda_.update_function_code(FunctionName="by-digest", ImageUri=never_pushed[1])
+        assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    with Sandbox(tmp_path) as sandbox:  # the history replays (the image check does not judge it again)
+        functions = client(sandbox, "lambda").list_functions()["Functions"]
+        assert sorted(f["FunctionName"] for f in functions) == ["by-digest", "by-tag"]
 
 
 def test_unknown_launch_template_id_gets_the_error_code_aws_sends(tmp_path):

@@ -9,7 +9,7 @@ output "function_names" {
   description = "Name of each Lambda function, keyed by the function's name in the workflow."
   value       = { for name, function in module.function : name => function.function_name }
 
-  # A misspelt key in function_images would silently leave its function on the `latest` tag.
+  # A misspelt key in function_images is refused here, not left unused while its function has no image.
   precondition {
     condition     = length(setsubtract(keys(var.function_images), keys(local.functions))) == 0
     error_message = "function_images names no function of the workflow: ${join(", ", setsubtract(keys(var.function_images), keys(local.functions)))}."

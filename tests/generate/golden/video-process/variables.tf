@@ -9,9 +9,10 @@ variable "region" {
 variable "function_images" {
   description = <<-EOT
     Container image of each function, keyed by the function's name in the workflow and pinned by digest:
-    ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY@sha256:DIGEST (the ecr_repository_urls output lists
-    the repositories; `avgen build` pushes the images and prints the digests). A function left out runs its
-    repository's `latest` tag, which must have been pushed once: a first deployment can start that way.
+    ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY@sha256:DIGEST. `avgen build WORKFLOW --push --workdir
+    THIS_FOLDER` pushes the images and records their digests in avgen-images.auto.tfvars.json here, which
+    terraform reads by itself. A function left out stops the plan before anything is created (Lambda cannot
+    create a function from an image that was never pushed).
   EOT
   type        = map(string)
   default     = {}
