@@ -82,15 +82,64 @@ def test_instance_role_holds_only_the_ecs_agent_policy_and_no_isolation_claim():
     assert "can't reach the instance" not in batch_text and "can't use the instance role" not in batch_text
 
 
-def test_ecr_repository_is_force_deleted_and_lifecycle_expires_untagged_images_only():
+def jsonencoded(expression: str, variables: dict[str, Any]) -> Any:
+    """The value of a `jsonencode({...})` argument whose object uses only literals and `var.NAME`s (as the
+    lifecycle policy does), with `variables` for the variables: what Terraform would send to AWS."""
+    import json
+    import re
+
+    body = expression.removeprefix("${jsonencode(").removesuffix(")}")
+    body = re.sub(r"\$\{var\.(\w+)\}", lambda m: str(variables[m[1]]), body)   # in strings
+    body = re.sub(r"\bvar\.(\w+)", lambda m: json.dumps(variables[m[1]]), body)  # as values
+    body = re.sub(r"([{,]\s*)([A-Za-z_][\w-]*) = ", r'\1"\2": ', body)
+    return json.loads(body)
+
+
+def test_ecr_repository_is_force_deleted_and_keeps_the_newest_built_images(tmp_path):
     path = "modules/ecr-repository/main.tf"
     repository = block("av-workflow", path, "resource", "aws_ecr_repository", "this")
     assert repository["force_delete"] is True
     assert repository["image_tag_mutability"] == "IMMUTABLE"
-    policy = block("av-workflow", path, "resource", "aws_ecr_lifecycle_policy", "this")["policy"]
-    # jsonencode({...}) as text: every rule's selection must be on untagged images
-    assert policy.count("tagStatus") == 1 and 'tagStatus = "untagged"' in policy
-    assert "imageCountMoreThan" not in policy and '"any"' not in policy
+    expression = block("av-workflow", path, "resource", "aws_ecr_lifecycle_policy", "this")["policy"]
+    policy = jsonencoded(expression, {"untagged_image_expiry_days": 7, "kept_images": 10})
+    untagged, built = policy["rules"]
+    assert untagged["selection"] == {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
+                                     "countNumber": 7}
+    # only the content tags avgen build pushes are counted: `latest` and tags of the user's are never expired
+    assert built["selection"] == {"tagStatus": "tagged", "tagPrefixList": ["ctx-"], "countType": "imageCountMoreThan",
+                                  "countNumber": 10}
+    assert [rule["rulePriority"] for rule in policy["rules"]] == [1, 2]
+    assert all(rule["action"] == {"type": "expire"} for rule in policy["rules"])
+    assert "any" not in expression
+
+    # the prefix is the one `avgen build` tags with
+    from generator.deploy.build import context_tag
+
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    assert context_tag(tmp_path, [tmp_path / "Dockerfile"]).startswith(built["selection"]["tagPrefixList"][0])
+
+    variables = parsed("av-workflow", "modules/ecr-repository/variables.tf")["variable"]
+    defaults = {name: body["default"] for entry in variables for name, body in entry.items() if "default" in body}
+    assert (defaults["untagged_image_expiry_days"], defaults["kept_images"]) == (7, 10)
+
+
+def test_kept_images_is_a_workflow_setting_passed_to_every_repository(tmp_path):
+    (call,) = [entry["image"] for entry in parsed("av-workflow", "main.tf")["module"] if "image" in entry]
+    assert call["kept_images"] == 10
+    from generator.render.root import render
+    from generator.workflow.load import load_workflow
+
+    path = tmp_path / "workflow.yaml"
+    workflow = ("functions:\n  aws:\n  - lambda: {name: f, container: {image: alpine:3}}\n"
+                "avgen:\n  backend: {type: local}\n")
+    path.write_text(workflow + "  defaults: {lambda: {kept_images: 3}}\n")
+    loaded = load_workflow(path)
+    assert loaded.ok, loaded.findings
+    main = _clean(hcl2.loads(render(loaded.workflow, avgen_version="0.0.0")["main.tf"]))
+    (call,) = [entry["image"] for entry in main["module"] if "image" in entry]
+    assert call["kept_images"] == 3
+    path.write_text(workflow + "  defaults: {lambda: {kept_images: 0}}\n")
+    assert not load_workflow(path).ok
 
 
 ROLE = "modules/iam-role/main.tf"

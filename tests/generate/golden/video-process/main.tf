@@ -184,6 +184,7 @@ module "image" {
 
   function_name = each.value.resource_name
   image_uri     = lookup(var.function_images, each.key, null)
+  kept_images   = 10
 }
 
 # In batch mode the Lambda only submits the Batch job, which reads and writes the data: the Lambda gets no
