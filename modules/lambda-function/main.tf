@@ -1,17 +1,32 @@
 # A workflow function: a Lambda function running the function's container image, with its own role, log
 # group and dead-letter queue, and bounded retries for its asynchronous (S3-triggered) invocations.
 
+data "aws_partition" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  log_group_name         = "/aws/lambda/${var.function_name}"
+  dead_letter_queue_name = "${var.function_name}-dlq"
+
+  # The ARNs the role's policy grants, written from the names rather than read from the resources, so that
+  # the policy is known at plan and a reviewer reads it whole in the first plan of a deployment.
+  account_id            = data.aws_caller_identity.current.account_id
+  log_group_arn         = "arn:${data.aws_partition.current.partition}:logs:${var.region}:${local.account_id}:log-group:${local.log_group_name}"
+  dead_letter_queue_arn = "arn:${data.aws_partition.current.partition}:sqs:${var.region}:${local.account_id}:${local.dead_letter_queue_name}"
+}
+
 # The log group Lambda writes to by default (/aws/lambda/NAME), created here to set its retention. The
-# function waits for it: its role's access to the group is attached before the function is created.
+# function waits for it (depends_on below), so no invocation runs before its logs have somewhere to go.
 resource "aws_cloudwatch_log_group" "this" {
   # avgen:checkov-skip CKV_AWS_158
   # avgen:checkov-skip CKV_AWS_338
-  name              = "/aws/lambda/${var.function_name}"
+  name              = local.log_group_name
   retention_in_days = var.log_retention_days
 }
 
 resource "aws_sqs_queue" "dead_letter" {
-  name                      = "${var.function_name}-dlq"
+  name                      = local.dead_letter_queue_name
   sqs_managed_sse_enabled   = true
   message_retention_seconds = var.dead_letter_retention_seconds
 }
@@ -28,8 +43,8 @@ module "role" {
   service                = "lambda.amazonaws.com"
   read_paths             = var.read_paths
   write_paths            = var.write_paths
-  log_group_arns         = [aws_cloudwatch_log_group.this.arn]
-  dead_letter_queue_arns = [aws_sqs_queue.dead_letter.arn]
+  log_group_arns         = [local.log_group_arn]
+  dead_letter_queue_arns = [local.dead_letter_queue_arn]
   event_bus_arns         = var.failure_event_bus_arn == null ? [] : [var.failure_event_bus_arn]
   batch_submit_arns      = var.batch_submit_arns
   xray_tracing           = true
@@ -82,6 +97,8 @@ resource "aws_lambda_function" "this" {
     # one, which would show as a change on every plan.
     ignore_changes = [image_config]
   }
+
+  depends_on = [aws_cloudwatch_log_group.this]
 }
 
 # S3 invokes functions asynchronously: retries are bounded, and an event that still fails is kept in the

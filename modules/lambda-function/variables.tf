@@ -8,6 +8,11 @@ variable "function_name" {
   }
 }
 
+variable "region" {
+  description = "Region the function is deployed to (the provider's): the ARNs in its role's policy name it."
+  type        = string
+}
+
 variable "description" {
   description = "Description shown in the Lambda console."
   type        = string

@@ -3,12 +3,14 @@ and retries, the instance role, ECR destroy and lifecycle, IAM boundaries, trust
 scoping, provenance in one file. Checked on the parsed HCL of the rendered files."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Optional
 
 import hcl2
+import pytest
 
-from .cases import render_case
+from .cases import CASES, render_case
 
 
 def _clean(value: Any) -> Any:
@@ -86,7 +88,6 @@ def jsonencoded(expression: str, variables: dict[str, Any]) -> Any:
     """The value of a `jsonencode({...})` argument whose object uses only literals and `var.NAME`s (as the
     lifecycle policy does), with `variables` for the variables: what Terraform would send to AWS."""
     import json
-    import re
 
     body = expression.removeprefix("${jsonencode(").removesuffix(")}")
     body = re.sub(r"\$\{var\.(\w+)\}", lambda m: str(variables[m[1]]), body)   # in strings
@@ -192,7 +193,6 @@ def test_list_bucket_is_limited_to_the_roles_own_prefixes():
 
 
 def test_avgen_iam_is_validated():
-    import pytest
     from pydantic import ValidationError
 
     from generator.workflow.schema import IamSettingsSpec
@@ -301,3 +301,101 @@ def test_the_root_volume_size_is_set_per_function_or_for_all(tmp_path):
     assert [f.batch.root_volume_size for f in loaded.workflow.functions] == [200, 60]
     path.write_text(path.read_text().replace("root_volume_size: 200", "root_volume_size: 8"))
     assert not load_workflow(path).ok  # below the AMI's 30 GiB
+
+
+# --- what a plan can show: IAM policies known before apply (issue 27) ---------------------------------------
+
+_REFERENCE = re.compile(r"(?<![\w.-])(var|local|data|module|each)\.([\w-]+)(?:\.([\w-]+))?")
+_RESOURCE = re.compile(r"(?<![\w.-])(aws_[a-z0-9_]+)\.([a-z_][\w-]*)")
+
+
+def _strings(value: Any):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+def _module_calls(case: str) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """Module file → the (calling file, call) pairs that instantiate it, across the generated folder."""
+    import posixpath
+
+    calls: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for path in render_case(case):
+        if not path.endswith("main.tf"):
+            continue
+        for entry in parsed(case, path).get("module", []):
+            for call in entry.values():
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(path), call["source"], "main.tf"))
+                calls.setdefault(target, []).append((path, call))
+    return calls
+
+
+def unknown_at_plan(case: str, path: str, value: Any, each: Any = None, seen: Optional[set] = None) -> set[str]:
+    """What `value` (an expression in `path`, as python-hcl2 gives it) takes from managed resources or module
+    outputs, followed through locals, data sources, `each.value` and, across module calls, variables.
+
+    Empty means a data source made of it is read at plan: Terraform defers a data source that refers to a
+    managed resource with pending changes even where the value it takes is known (hashicorp/terraform#27171),
+    so an IAM policy document must be made of variables, locals and data sources only."""
+    seen = set() if seen is None else seen
+    found: set[str] = set()
+    for text in _strings(value):
+        found |= {f"{path}: {match[0]}" for match in _RESOURCE.finditer(text)}
+        for kind, name, attribute in _REFERENCE.findall(text):
+            key = (path, kind, name, attribute, repr(each))
+            if key in seen:
+                continue
+            seen.add(key)
+            if kind == "module":
+                found.add(f"{path}: module.{name}")
+            elif kind == "local":
+                found |= unknown_at_plan(case, path, locals_of(case, path)[name], each, seen)
+            elif kind == "data":
+                found |= unknown_at_plan(case, path, block(case, path, "data", name, attribute), each, seen)
+            elif kind == "each" and name == "value" and each is not None:
+                found |= unknown_at_plan(case, each[0], each[1], None, seen)
+            elif kind == "var":
+                for caller, call in _module_calls(case).get(path, []):
+                    if name in call:
+                        binding = (caller, call["for_each"]) if "for_each" in call else None
+                        found |= unknown_at_plan(case, caller, call[name], binding, seen)
+    return found
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_role_policies_are_known_at_plan(case):
+    """The first plan of a deployment shows every role's policy whole, not `(known after apply)`: the ARNs it
+    grants are written from names (partition, account, region, the resource's name), never read from the
+    resources that the same apply creates."""
+    for name in ("access", "trust"):
+        document = block(case, ROLE, "data", "aws_iam_policy_document", name)
+        assert unknown_at_plan(case, ROLE, document) == set(), name
+    policy = block(case, ROLE, "resource", "aws_iam_role_policy", "access")
+    assert policy["role"] == "${aws_iam_role.this.name}"  # the name given, known at plan (its id is not)
+    # the tracer does see what an apply makes: the function's role ARN is a module output
+    assert unknown_at_plan(case, "modules/lambda-function/main.tf", "${local.role_arn}") == {
+        "modules/lambda-function/main.tf: module.role"}
+    assert unknown_at_plan(case, "modules/lambda-function/main.tf", "${aws_sqs_queue.dead_letter.arn}")
+
+
+def test_arns_written_from_names_are_the_ones_aws_gives():
+    main = locals_of("av-workflow", "modules/lambda-function/main.tf")
+    assert main["log_group_arn"].endswith(":logs:${var.region}:${local.account_id}:log-group:${local.log_group_name}")
+    assert main["dead_letter_queue_arn"].endswith(":sqs:${var.region}:${local.account_id}:"
+                                                  "${local.dead_letter_queue_name}")
+    log_group = block("av-workflow", "modules/lambda-function/main.tf", "resource", "aws_cloudwatch_log_group", "this")
+    queue = block("av-workflow", "modules/lambda-function/main.tf", "resource", "aws_sqs_queue", "dead_letter")
+    assert (log_group["name"], queue["name"]) == ("${local.log_group_name}", "${local.dead_letter_queue_name}")
+    function = block("av-workflow", "modules/lambda-function/main.tf", "resource", "aws_lambda_function", "this")
+    assert function["depends_on"] == ["${aws_cloudwatch_log_group.this}"]  # its logs exist before it runs
+    submit = locals_of("av-workflow", "main.tf")["batch_submit_arns"]
+    for arn in ("job-queue/${function.resource_name}", "job-definition/${function.resource_name}",
+                "job-definition/${function.resource_name}:*"):
+        assert f"${{local.batch_arn_prefix}}:{arn}" in submit
+    (call,) = [entry["batch"] for entry in parsed("av-workflow", "main.tf")["module"] if "batch" in entry]
+    assert call["name"] == "${local.functions[each.key].resource_name}"  # queue and definition names

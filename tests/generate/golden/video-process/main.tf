@@ -194,6 +194,7 @@ module "function" {
   for_each = local.functions
 
   function_name          = each.value.resource_name
+  region                 = var.region
   description            = each.value.description
   image_uri              = module.image[each.key].image_uri
   role_arn               = each.value.iam_role
@@ -258,21 +259,25 @@ module "batch" {
   permissions_boundary     = local.iam.permissions_boundary
 }
 
+data "aws_partition" "current" {}
+
 locals {
   # What a function needs to hand an event to its Batch job: the names to submit with (the job definition's
-  # name runs its latest revision) and the ARNs its role may submit to.
+  # name runs its latest revision) and the ARNs its role may submit to. The job queue and job definition are
+  # named after the function; their ARNs are written from those names, so the role's policy is known at plan.
   batch_job_names = {
     for name, job in module.batch : name => {
       AVGEN_JOB_QUEUE      = job.job_queue_name
       AVGEN_JOB_DEFINITION = job.job_definition_name
     }
   }
+  batch_arn_prefix = "arn:${data.aws_partition.current.partition}:batch:${var.region}:${data.aws_caller_identity.current.account_id}"
   batch_submit_arns = {
-    for name, job in module.batch : name => [
-      job.job_queue_arn,
-      job.job_definition_arn_prefix,
-      "${job.job_definition_arn_prefix}:*",
-    ]
+    for name, function in local.functions : name => [
+      "${local.batch_arn_prefix}:job-queue/${function.resource_name}",
+      "${local.batch_arn_prefix}:job-definition/${function.resource_name}",
+      "${local.batch_arn_prefix}:job-definition/${function.resource_name}:*",
+    ] if function.execution_mode != "lambda"
   }
 }
 
