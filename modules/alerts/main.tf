@@ -1,6 +1,7 @@
-# Failures people should hear about: Batch jobs of the workflow that end FAILED, and Lambda invocations that
+# Failures people should hear about: Batch jobs of the workflow that end FAILED, Lambda invocations that
 # failed all their attempts (Lambda reports them on the default event bus; the events are also kept in the
-# function's dead-letter queue). Both go to one SNS topic that users subscribe to.
+# function's dead-letter queue), throttled or failing functions, and dead-letter queues that hold events. All
+# go to one SNS topic that users subscribe to.
 
 resource "aws_sns_topic" "alerts" {
   # avgen:checkov-skip CKV_AWS_26
@@ -79,6 +80,27 @@ resource "aws_cloudwatch_metric_alarm" "lambda" {
   alarm_actions       = [aws_sns_topic.alerts.arn]
 }
 
+# Every function's dead-letter queue: an event that failed every attempt (or that EventBridge could not
+# deliver) waits there for someone to look at it and replay it, for the queue's retention (14 days) only. The
+# alarm goes off when the first one arrives and clears when the queue is empty again; SQS reports the
+# metric every minute while a queue holds messages, and no data (an idle, empty queue) is not an alarm.
+resource "aws_cloudwatch_metric_alarm" "dead_letter" {
+  for_each = var.dead_letter_queue_names
+
+  alarm_name          = "${each.value}-not-empty"
+  alarm_description   = "Events wait in the dead-letter queue ${each.value} of function ${each.key}: inspect and replay them (output dead_letter_queue_urls). Created by avgen."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = each.value }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
 data "aws_iam_policy_document" "alerts_topic" {
   statement {
     sid       = "EventBridgePublishesWorkflowFailures"
@@ -113,7 +135,10 @@ data "aws_iam_policy_document" "alerts_topic" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [for key in sort(keys(local.lambda_function_alarms)) : aws_cloudwatch_metric_alarm.lambda[key].arn]
+      values = concat(
+        [for key in sort(keys(local.lambda_function_alarms)) : aws_cloudwatch_metric_alarm.lambda[key].arn],
+        [for key in sort(keys(var.dead_letter_queue_names)) : aws_cloudwatch_metric_alarm.dead_letter[key].arn],
+      )
     }
   }
 }

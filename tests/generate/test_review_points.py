@@ -399,3 +399,30 @@ def test_arns_written_from_names_are_the_ones_aws_gives():
         assert f"${{local.batch_arn_prefix}}:{arn}" in submit
     (call,) = [entry["batch"] for entry in parsed("av-workflow", "main.tf")["module"] if "batch" in entry]
     assert call["name"] == "${local.functions[each.key].resource_name}"  # queue and definition names
+
+
+ALERTS = "modules/alerts/main.tf"
+
+
+def _topic_statement(case: str, service: str) -> dict[str, Any]:
+    policy = block(case, ALERTS, "data", "aws_iam_policy_document", "alerts_topic")
+    (statement,) = [s for s in policy["statement"] if s["principals"][0]["identifiers"] == [service]]
+    return statement
+
+
+def test_every_dead_letter_queue_has_an_alarm_while_it_holds_messages():
+    (call,) = [entry["alerts"] for entry in parsed("av-workflow", "main.tf")["module"] if "alerts" in entry]
+    assert call["dead_letter_queue_names"] == (
+        "${{for name, function in module.function : name => function.dead_letter_queue_name}}")
+    alarm = block("av-workflow", ALERTS, "resource", "aws_cloudwatch_metric_alarm", "dead_letter")
+    assert alarm["for_each"] == "${var.dead_letter_queue_names}"  # keyed by function: stable addresses
+    assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["dimensions"] == {"QueueName": "${each.value}"}
+    assert (alarm["statistic"], alarm["comparison_operator"], alarm["threshold"]) == (
+        "Maximum", "GreaterThanThreshold", 0)
+    assert alarm["treat_missing_data"] == "notBreaching"
+    assert alarm["alarm_actions"] == ["${aws_sns_topic.alerts.arn}"]
+    assert "aws_cloudwatch_metric_alarm.dead_letter[key].arn" in _topic_statement(
+        "av-workflow", "cloudwatch.amazonaws.com")["condition"][0]["values"]
+    output = block("av-workflow", "modules/lambda-function/outputs.tf", "output", "dead_letter_queue_name", "value")
+    assert output == "${aws_sqs_queue.dead_letter.name}"

@@ -294,9 +294,10 @@ module "bucket_notifications" {
 module "alerts" {
   source = "./modules/alerts"
 
-  name_prefix           = "video-process-"
-  lambda_function_arns  = [for function in module.function : function.function_arn]
-  lambda_function_names = { for name, function in module.function : name => function.function_name }
-  batch_job_queue_arns  = [for job in module.batch : job.job_queue_arn]
-  email                 = null
+  name_prefix             = "video-process-"
+  lambda_function_arns    = [for function in module.function : function.function_arn]
+  lambda_function_names   = { for name, function in module.function : name => function.function_name }
+  dead_letter_queue_names = { for name, function in module.function : name => function.dead_letter_queue_name }
+  batch_job_queue_arns    = [for job in module.batch : job.job_queue_arn]
+  email                   = null
 }
