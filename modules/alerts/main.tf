@@ -101,6 +101,26 @@ resource "aws_cloudwatch_metric_alarm" "dead_letter" {
   alarm_actions       = [aws_sns_topic.alerts.arn]
 }
 
+# Every EventBridge rule that invokes a function (triggers on buckets avgen does not own): an event it could
+# not deliver after its retries (the function's permission or the function gone, throttled for a day). The
+# event itself is kept in the function's dead-letter queue. EventBridge reports the metric only when non-zero.
+resource "aws_cloudwatch_metric_alarm" "eventbridge_failed" {
+  for_each = toset(var.eventbridge_rule_names)
+
+  alarm_name          = "${each.key}-failed-invocations"
+  alarm_description   = "EventBridge rule ${each.key} failed to deliver events to its function; they wait in the function's dead-letter queue. Created by avgen."
+  namespace           = "AWS/Events"
+  metric_name         = "FailedInvocations"
+  dimensions          = { RuleName = each.key }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
 data "aws_iam_policy_document" "alerts_topic" {
   statement {
     sid       = "EventBridgePublishesWorkflowFailures"
@@ -138,6 +158,7 @@ data "aws_iam_policy_document" "alerts_topic" {
       values = concat(
         [for key in sort(keys(local.lambda_function_alarms)) : aws_cloudwatch_metric_alarm.lambda[key].arn],
         [for key in sort(keys(var.dead_letter_queue_names)) : aws_cloudwatch_metric_alarm.dead_letter[key].arn],
+        [for rule in sort(var.eventbridge_rule_names) : aws_cloudwatch_metric_alarm.eventbridge_failed[rule].arn],
       )
     }
   }

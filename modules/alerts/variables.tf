@@ -31,6 +31,12 @@ variable "batch_job_queue_arns" {
   default     = []
 }
 
+variable "eventbridge_rule_names" {
+  description = "EventBridge rules (default bus) that invoke the workflow's functions: an alarm each when it fails to deliver an event."
+  type        = list(string)
+  default     = []
+}
+
 variable "email" {
   description = "Address subscribed to the alerts (AWS e-mails it a confirmation link first); null for none."
   type        = string

@@ -14,6 +14,7 @@ locals {
   account_id            = data.aws_caller_identity.current.account_id
   log_group_arn         = "arn:${data.aws_partition.current.partition}:logs:${var.region}:${local.account_id}:log-group:${local.log_group_name}"
   dead_letter_queue_arn = "arn:${data.aws_partition.current.partition}:sqs:${var.region}:${local.account_id}:${local.dead_letter_queue_name}"
+  event_rule_arn_prefix = "arn:${data.aws_partition.current.partition}:events:${var.region}:${local.account_id}:rule"
 }
 
 # The log group Lambda writes to by default (/aws/lambda/NAME), created here to set its retention. The
@@ -29,6 +30,37 @@ resource "aws_sqs_queue" "dead_letter" {
   name                      = local.dead_letter_queue_name
   sqs_managed_sse_enabled   = true
   message_retention_seconds = var.dead_letter_retention_seconds
+}
+
+# The EventBridge rules that invoke this function (triggers on buckets avgen does not own) put the events they
+# could not deliver here too; the function's role sends its own failures with its identity policy. Each rule
+# by its ARN, written from its name like the ARNs above.
+data "aws_iam_policy_document" "dead_letter" {
+  count = length(var.eventbridge_rule_names) > 0 ? 1 : 0
+
+  statement {
+    sid       = "EventBridgeRulesSendUndeliveredEvents"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.dead_letter_queue_arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [for rule in sort(var.eventbridge_rule_names) : "${local.event_rule_arn_prefix}/${rule}"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dead_letter" {
+  count = length(var.eventbridge_rule_names) > 0 ? 1 : 0
+
+  queue_url = aws_sqs_queue.dead_letter.id
+  policy    = data.aws_iam_policy_document.dead_letter[0].json
 }
 
 # The workflow's least-privilege role, unless the workflow names a role of its own (iam.role).

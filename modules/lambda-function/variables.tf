@@ -128,6 +128,12 @@ variable "failure_event_bus_arn" {
   default     = null
 }
 
+variable "eventbridge_rule_names" {
+  description = "EventBridge rules (default bus) that invoke the function: they may send the events they could not deliver to its dead-letter queue."
+  type        = list(string)
+  default     = []
+}
+
 variable "tags" {
   description = "Tags of the Lambda function itself, on top of the provider's default tags."
   type        = map(string)

@@ -375,6 +375,8 @@ def test_role_policies_are_known_at_plan(case):
     for name in ("access", "trust"):
         document = block(case, ROLE, "data", "aws_iam_policy_document", name)
         assert unknown_at_plan(case, ROLE, document) == set(), name
+    queue_policy = block(case, "modules/lambda-function/main.tf", "data", "aws_iam_policy_document", "dead_letter")
+    assert unknown_at_plan(case, "modules/lambda-function/main.tf", queue_policy) == set()
     policy = block(case, ROLE, "resource", "aws_iam_role_policy", "access")
     assert policy["role"] == "${aws_iam_role.this.name}"  # the name given, known at plan (its id is not)
     # the tracer does see what an apply makes: the function's role ARN is a module output
@@ -426,3 +428,99 @@ def test_every_dead_letter_queue_has_an_alarm_while_it_holds_messages():
         "av-workflow", "cloudwatch.amazonaws.com")["condition"][0]["values"]
     output = block("av-workflow", "modules/lambda-function/outputs.tf", "output", "dead_letter_queue_name", "value")
     assert output == "${aws_sqs_queue.dead_letter.name}"
+
+
+EXISTING_BUCKET_WORKFLOW = """\
+functions:
+  aws:
+  - lambda:
+      name: copy
+      container: {image: alpine:3}
+      input: [{storage_provider: s3, path: owners-media/uploads, suffix: [.txt]}]
+      output: [{storage_provider: s3, path: copies/out}]
+  - lambda:
+      name: other
+      container: {image: alpine:3}
+      input: [{storage_provider: s3, path: copies/out}]
+avgen:
+  backend: {type: local}
+  buckets: {owners-media: {create: false}}
+"""
+
+
+@pytest.fixture(scope="module")
+def existing_bucket(tmp_path_factory) -> dict[str, str]:
+    """A workflow with alerts on and a trigger on a bucket avgen does not own, rendered."""
+    from generator.render.root import render
+    from generator.workflow.load import load_workflow
+
+    path = tmp_path_factory.mktemp("existing") / "workflow.yaml"
+    path.write_text(EXISTING_BUCKET_WORKFLOW)
+    loaded = load_workflow(path)
+    assert loaded.ok, loaded.findings
+    return render(loaded.workflow, avgen_version="0.0.0")
+
+
+def test_eventbridge_targets_keep_undelivered_events_in_the_functions_dead_letter_queue(existing_bucket):
+    module = _clean(hcl2.loads(existing_bucket["modules/eventbridge-triggers/main.tf"]))
+    (target,) = [entry["aws_cloudwatch_event_target"]["this"] for entry in module["resource"]
+                 if "aws_cloudwatch_event_target" in entry]
+    assert target["retry_policy"] == [{"maximum_event_age_in_seconds": 86400, "maximum_retry_attempts": 185}]
+    assert target["dead_letter_config"] == [{"arn": "${var.dead_letter_queue_arns[each.value.function]}"}]
+    main = _clean(hcl2.loads(existing_bucket["main.tf"]))
+    calls = {name: call for entry in main["module"] for name, call in entry.items()}
+    assert calls["bucket_events"]["dead_letter_queue_arns"] == (
+        "${{for name, function in module.function : name => function.dead_letter_queue_arn}}")
+    assert calls["function"]["eventbridge_rule_names"] == "${local.eventbridge_rule_names[each.key]}"
+    assert calls["alerts"]["eventbridge_rule_names"] == "${sort(flatten(values(local.eventbridge_rule_names)))}"
+
+    # the queue lets exactly those rules send, each by its ARN; only where a rule targets the function
+    function = _clean(hcl2.loads(existing_bucket["modules/lambda-function/main.tf"]))
+    (queue_policy,) = [entry["aws_sqs_queue_policy"]["dead_letter"] for entry in function["resource"]
+                       if "aws_sqs_queue_policy" in entry]
+    assert queue_policy["count"] == "${length(var.eventbridge_rule_names) > 0 ? 1 : 0}"
+    (document,) = [entry["aws_iam_policy_document"]["dead_letter"] for entry in function["data"]
+                   if "aws_iam_policy_document" in entry and "dead_letter" in entry["aws_iam_policy_document"]]
+    (statement,) = document["statement"]
+    assert statement["actions"] == ["sqs:SendMessage"]
+    assert statement["principals"] == [{"type": "Service", "identifiers": ["events.amazonaws.com"]}]
+    assert statement["condition"] == [{"test": "ArnEquals", "variable": "aws:SourceArn",
+                                       "values": "${[for rule in sort(var.eventbridge_rule_names) : "
+                                                 "\"${local.event_rule_arn_prefix}/${rule}\"]}"}]
+    prefix = _clean(hcl2.loads(existing_bucket["modules/lambda-function/main.tf"]))["locals"][0]
+    assert prefix["event_rule_arn_prefix"].endswith(":events:${var.region}:${local.account_id}:rule")
+
+
+def test_every_eventbridge_rule_has_a_failed_invocations_alarm(existing_bucket):
+    alerts = _clean(hcl2.loads(existing_bucket[ALERTS]))
+    alarms = {name: body for entry in alerts["resource"] for name, body in
+              entry.get("aws_cloudwatch_metric_alarm", {}).items()}
+    alarm = alarms["eventbridge_failed"]
+    assert alarm["for_each"] == "${toset(var.eventbridge_rule_names)}"  # keyed by rule name: stable
+    assert (alarm["namespace"], alarm["metric_name"]) == ("AWS/Events", "FailedInvocations")
+    assert alarm["dimensions"] == {"RuleName": "${each.key}"}
+    assert (alarm["statistic"], alarm["comparison_operator"], alarm["threshold"]) == ("Sum", "GreaterThanThreshold", 0)
+    assert alarm["alarm_actions"] == ["${aws_sns_topic.alerts.arn}"]
+    policy = [entry["aws_iam_policy_document"]["alerts_topic"] for entry in alerts["data"]][0]
+    (cloudwatch,) = [s for s in policy["statement"]
+                     if s["principals"][0]["identifiers"] == ["cloudwatch.amazonaws.com"]]
+    assert "aws_cloudwatch_metric_alarm.eventbridge_failed[rule].arn" in cloudwatch["condition"][0]["values"]
+    # one rule per trigger on the bucket avgen does not own, named for the function it runs
+    main = _clean(hcl2.loads(existing_bucket["main.tf"]))
+    triggers = {key: value for entry in main["locals"] for key, value in entry.items()}["eventbridge_triggers"]
+    assert [(rule["function"], rule["rule_name"].startswith("copy-s3-")) for rule in
+            triggers["owners-media"].values()] == [("copy", True)]
+
+
+@pytest.mark.terraform
+def test_the_existing_bucket_workflow_validates(existing_bucket, tmp_path, terraform_bin, terraform_env, plugin_dir):
+    import subprocess
+
+    from generator.render.root import write_output
+
+    write_output(tmp_path, existing_bucket)
+    for command in (["init", "-backend=false", "-input=false", "-no-color", f"-plugin-dir={plugin_dir}"],
+                    ["validate", "-no-color"], ["fmt", "-check", "-recursive", "-diff", "-no-color"]):
+        result = subprocess.run([terraform_bin, *command], cwd=tmp_path, env=terraform_env, capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr

@@ -161,6 +161,15 @@ locals {
       }
     }
   }
+
+  # The EventBridge rules that invoke each function, by name: they may use its dead-letter queue.
+  eventbridge_rule_names = {
+    for name in keys(local.functions) : name => sort(flatten([
+      for triggers in values(local.eventbridge_triggers) : [
+        for trigger in values(triggers) : trigger.rule_name if trigger.function == name
+      ]
+    ]))
+  }
 }
 
 data "aws_caller_identity" "current" {}
@@ -209,6 +218,7 @@ module "function" {
   write_paths            = each.value.execution_mode == "batch" ? [] : each.value.write_paths
   environment            = merge(each.value.environment, lookup(local.batch_job_names, each.key, {}))
   batch_submit_arns      = lookup(local.batch_submit_arns, each.key, [])
+  eventbridge_rule_names = local.eventbridge_rule_names[each.key]
   tags                   = each.value.tags
   role_path              = local.iam.path
   permissions_boundary   = local.iam.permissions_boundary
@@ -294,8 +304,9 @@ module "bucket_events" {
   source   = "./modules/eventbridge-triggers"
   for_each = local.eventbridge_triggers
 
-  bucket         = each.key
-  triggers       = each.value
-  function_arns  = { for name, function in module.function : name => function.function_arn }
-  source_account = data.aws_caller_identity.current.account_id
+  bucket                 = each.key
+  triggers               = each.value
+  function_arns          = { for name, function in module.function : name => function.function_arn }
+  dead_letter_queue_arns = { for name, function in module.function : name => function.dead_letter_queue_arn }
+  source_account         = data.aws_caller_identity.current.account_id
 }
