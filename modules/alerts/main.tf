@@ -1,7 +1,7 @@
-# Failures people should hear about: Batch jobs of the workflow that end FAILED, Lambda invocations that
-# failed all their attempts (Lambda reports them on the default event bus; the events are also kept in the
-# function's dead-letter queue), throttled or failing functions, and dead-letter queues that hold events. All
-# go to one SNS topic that users subscribe to.
+# Failures people should hear about: Batch jobs of the workflow that end FAILED or block their queue, Lambda
+# invocations that failed all their attempts (Lambda reports them on the default event bus; the events are also
+# kept in the function's dead-letter queue), throttled or failing functions, dead-letter queues that hold
+# events, EventBridge triggers that could not deliver. All go to one SNS topic that users subscribe to.
 
 resource "aws_sns_topic" "alerts" {
   # avgen:checkov-skip CKV_AWS_26
@@ -27,6 +27,32 @@ resource "aws_cloudwatch_event_target" "batch_job_failed" {
   count = length(var.batch_job_queue_arns) > 0 ? 1 : 0
 
   rule      = aws_cloudwatch_event_rule.batch_job_failed[0].name
+  target_id = "alerts-topic"
+  arn       = aws_sns_topic.alerts.arn
+}
+
+# A job that waits RUNNABLE and blocks its queue (no instance type can hold it, the environment's maximum is
+# too small, no capacity): Batch says so as soon as it sees it, with the reason in statusReason. The queue
+# cancels such a job after the workflow's runnable_timeout (its FAILED alert follows); this one comes first.
+# https://docs.aws.amazon.com/batch/latest/userguide/batch-job-queue-blocked-events.html
+resource "aws_cloudwatch_event_rule" "batch_job_queue_blocked" {
+  count = length(var.batch_job_queue_arns) > 0 ? 1 : 0
+
+  name        = "${var.name_prefix}batch-job-queue-blocked"
+  description = "A job blocks a Batch job queue of the workflow (it waits RUNNABLE). Created by avgen."
+  event_pattern = jsonencode({
+    source      = ["aws.batch"]
+    detail-type = ["Batch Job Queue Blocked"]
+    detail = {
+      jobQueue = sort(var.batch_job_queue_arns)
+    }
+  })
+}
+
+resource "aws_cloudwatch_event_target" "batch_job_queue_blocked" {
+  count = length(var.batch_job_queue_arns) > 0 ? 1 : 0
+
+  rule      = aws_cloudwatch_event_rule.batch_job_queue_blocked[0].name
   target_id = "alerts-topic"
   arn       = aws_sns_topic.alerts.arn
 }
@@ -137,6 +163,7 @@ data "aws_iam_policy_document" "alerts_topic" {
       variable = "aws:SourceArn"
       values = concat(
         aws_cloudwatch_event_rule.batch_job_failed[*].arn,
+        aws_cloudwatch_event_rule.batch_job_queue_blocked[*].arn,
         [aws_cloudwatch_event_rule.lambda_invocation_failed.arn],
       )
     }

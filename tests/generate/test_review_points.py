@@ -524,3 +524,17 @@ def test_the_existing_bucket_workflow_validates(existing_bucket, tmp_path, terra
         result = subprocess.run([terraform_bin, *command], cwd=tmp_path, env=terraform_env, capture_output=True,
                                 text=True, timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_blocked_batch_queue_is_an_alert():
+    rule = block("av-workflow", ALERTS, "resource", "aws_cloudwatch_event_rule", "batch_job_queue_blocked")
+    assert rule["count"] == "${length(var.batch_job_queue_arns) > 0 ? 1 : 0}"
+    pattern = rule["event_pattern"]
+    # the detail-type AWS Batch documents for a job that waits RUNNABLE and blocks its queue
+    assert 'detail-type = ["Batch Job Queue Blocked"]' in pattern and 'source = ["aws.batch"]' in pattern
+    assert "jobQueue = sort(var.batch_job_queue_arns)" in pattern
+    target = block("av-workflow", ALERTS, "resource", "aws_cloudwatch_event_target", "batch_job_queue_blocked")
+    assert target["arn"] == "${aws_sns_topic.alerts.arn}"
+    assert target["rule"] == "${aws_cloudwatch_event_rule.batch_job_queue_blocked[0].name}"
+    values = _topic_statement("av-workflow", "events.amazonaws.com")["condition"][0]["values"]
+    assert "aws_cloudwatch_event_rule.batch_job_queue_blocked[*].arn" in values
