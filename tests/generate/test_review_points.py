@@ -538,3 +538,18 @@ def test_a_blocked_batch_queue_is_an_alert():
     assert target["rule"] == "${aws_cloudwatch_event_rule.batch_job_queue_blocked[0].name}"
     values = _topic_statement("av-workflow", "events.amazonaws.com")["condition"][0]["values"]
     assert "aws_cloudwatch_event_rule.batch_job_queue_blocked[*].arn" in values
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_batchs_service_linked_role_is_the_accounts_not_the_workflows(case):
+    """Destroying a workflow must not delete AWSServiceRoleForBatch, which every Batch workload of the account
+    uses: the generated Terraform does not manage it, and a role an earlier version created is forgotten."""
+    files = render_case(case)
+    assert not any('"aws_iam_service_linked_role"' in text for text in files.values())
+    code = [line for text in files.values() for line in text.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in code if "create_batch_service_linked_role" in line or "service_role" in line]
+    environment = block(case, BATCH, "resource", "aws_batch_compute_environment", "this")
+    assert "service_role" not in environment  # Batch uses (and creates) its service-linked role
+    (removed,) = parsed(case, "modules/batch-shared/main.tf")["removed"]
+    assert removed["from"] == "${aws_iam_service_linked_role.batch}"
+    assert removed["lifecycle"] == [{"destroy": False}]

@@ -327,10 +327,9 @@ module "default_vpc" {
 module "batch_shared" {
   source = "./modules/batch-shared"
 
-  name_prefix                      = "av-workflow-"
-  create_batch_service_linked_role = var.create_batch_service_linked_role
-  role_path                        = local.iam.path
-  permissions_boundary             = local.iam.permissions_boundary
+  name_prefix          = "av-workflow-"
+  role_path            = local.iam.path
+  permissions_boundary = local.iam.permissions_boundary
 }
 
 module "batch" {
@@ -354,7 +353,6 @@ module "batch" {
   subnet_ids               = each.value.subnet_ids
   security_group_ids       = each.value.security_group_ids
   instance_profile_arn     = module.batch_shared.instance_profile_arn
-  service_role_arn         = module.batch_shared.service_role_arn
   job_timeout_seconds      = each.value.job_timeout_seconds
   attempts                 = each.value.attempts
   runnable_timeout_seconds = each.value.runnable_timeout_seconds
