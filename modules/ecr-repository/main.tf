@@ -23,13 +23,13 @@ resource "aws_ecr_repository" "this" {
 }
 
 # Two rules. Untagged images (an interrupted push; avgen never pushes one) go after a few days. Of the
-# content-tagged images `avgen build` pushes (`ctx-` + a hash of the build context: one per distinct context,
-# an unchanged function pushes nothing), the newest `kept_images` stay and older ones expire, so a function
-# rebuilt every day does not keep every image it ever ran. Only `ctx-` images are counted: `latest` (the
-# image a first deployment may run unpinned) and tags pushed by hand are never selected.
-# What a reviewer should know: the count is of pushes, not of deployments. An image stays while it is among
-# the newest `kept_images` builds of its function; a deployment that falls further behind (or a rollback to an
-# older digest) needs `avgen build` again first, which pushes the same context under the same tag.
+# content-tagged images `avgen build` pushes (`ctx-` + a hash of the build context: one tag per distinct
+# context), the newest `kept_images` stay and older ones expire, so a function rebuilt every day does not keep
+# every image it ever ran. Only `ctx-` images are counted: `latest` (the image a first deployment may run
+# unpinned) and tags pushed by hand are never selected.
+# What a reviewer should know: the count is of builds pushed, not of deployments. An image stays while it is
+# among the newest `kept_images` builds of its function; a deployment that falls further behind (or a rollback
+# to an older digest) needs `avgen build --push` again first (the expired image's tag is free again).
 # https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html
 resource "aws_ecr_lifecycle_policy" "this" {
   repository = aws_ecr_repository.this.name

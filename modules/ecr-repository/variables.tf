@@ -10,7 +10,7 @@ variable "image_uri" {
 }
 
 variable "untagged_image_expiry_days" {
-  description = "Days after which untagged images (never deployed by avgen: an interrupted push, a tag pushed over) are removed from the repository."
+  description = "Days after which untagged images (never deployed by avgen: an interrupted push) are removed from the repository."
   type        = number
   default     = 7
 }
