@@ -45,11 +45,6 @@ provider "aws" {
   skip_metadata_api_check     = true
   s3_use_path_style           = true
 }
-
-# The emulator, unlike AWS, needs a Batch service role to create compute environments.
-variable "create_batch_service_linked_role" {
-  default = true
-}
 """
 BACKEND_OVERRIDE = """
 # The sandbox keeps its state here, whatever backend the workflow names for AWS.

@@ -16,6 +16,7 @@ reproduces every id.
 from __future__ import annotations
 
 import base64
+import inspect
 import io
 import json
 import os
@@ -102,6 +103,37 @@ def keep_settings_moto_drops() -> None:
     remember(internal("moto.batch.responses:BatchResponse.create_job_queue|createjobqueue"), "jobQueueName")
     remember(internal("moto.batch.responses:BatchResponse.update_job_queue|updatejobqueue"), "jobQueue")
     say_bucket_eventbridge_is_on()
+
+
+BATCH_SERVICE = "batch.amazonaws.com"
+BATCH_SERVICE_LINKED_ROLE = "AWSServiceRoleForBatch"
+
+
+def batch_uses_its_service_linked_role() -> None:
+    """AWS Batch manages a compute environment created without a service role with its service-linked role,
+    AWSServiceRoleForBatch, and creates that role first in an account that has none (API_CreateComputeEnvironment,
+    serviceRole). moto refuses such an environment ("ServiceRole is required"). The generated Terraform names no
+    service role, since the role is the account's and no workflow's: do as AWS does. moto also spells the
+    role's name AWSServiceRoleForbatch (CreateServiceLinkedRole too): AWS's is AWSServiceRoleForBatch."""
+    internal("moto.iam.models:SERVICE_NAME_CONVERSION").value.setdefault("batch", "Batch")
+    create = internal("moto.batch.models:BatchBackend.create_compute_environment")
+    get_role = internal("moto.iam.models:IAMBackend.get_role").value
+    create_service_linked_role = internal("moto.iam.models:IAMBackend.create_service_linked_role").value
+    signature = inspect.signature(create.value)
+
+    def service_linked_role(iam) -> str:
+        try:
+            return get_role(iam, BATCH_SERVICE_LINKED_ROLE).arn
+        except Exception:  # moto's NotFoundException: the account has none yet
+            return create_service_linked_role(iam, BATCH_SERVICE, "", "").arn
+
+    def create_compute_environment(self, *args, **kwargs):
+        call = signature.bind(self, *args, **kwargs)
+        if not call.arguments.get("service_role") and call.arguments.get("_type") == "MANAGED":
+            call.arguments["service_role"] = service_linked_role(self.iam_backend)
+        return create.value(*call.args, **call.kwargs)
+
+    create.replace(create_compute_environment)
 
 
 def say_bucket_eventbridge_is_on() -> None:
@@ -578,6 +610,7 @@ def main() -> None:
     overlapping_notifications_refused()
     treat_requests_as_tls()
     launch_template_ids_not_found_as_aws_says()
+    batch_uses_its_service_linked_role()
     from generator.aws.executor import Executor
 
     secret = sandbox_secret(state_dir) if state_dir else None

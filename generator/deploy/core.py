@@ -35,6 +35,11 @@ BUCKET_DATA_TYPES = frozenset({
     "aws_s3_bucket_policy", "aws_s3_bucket_lifecycle_configuration",
 })
 
+# What belongs to the account, not to one workflow: earlier avgen versions could create Batch's service-linked
+# role with a workflow. `avgen destroy` forgets it instead of deleting it (Terraform would destroy it: its
+# `removed` block in modules/batch-shared is honoured by apply, not by a destroy plan).
+ACCOUNT_TYPES = frozenset({"aws_iam_service_linked_role"})
+
 Confirm = Callable[[PlanSummary], bool]
 OnEvent = Callable[[dict], None]
 
@@ -354,6 +359,10 @@ class Deployment:
         with self.terraform() as tf:
             tf.init(on_line)
             addresses = [a for a in tf.state_list() if not a.startswith("data.") and ".data." not in a]
+            accounts = [a for a in addresses if _resource_type(a) in ACCOUNT_TYPES]
+            if accounts:
+                tf.state_rm(accounts)
+                addresses = [a for a in addresses if a not in accounts]
             kept = [a for a in addresses if _resource_type(a) in BUCKET_DATA_TYPES]
             full: list[str] = []
             if delete_buckets:

@@ -224,6 +224,10 @@ class TerraformRunner:
         result = self.run(self._tf.generate_cmd_string("state list"), check=False)
         return result.stdout.split() if result.returncode == 0 else []
 
+    def state_rm(self, addresses: Iterable[str]) -> None:
+        """Forget objects without destroying them."""
+        self.run(self._tf.generate_cmd_string("state rm", *addresses))
+
     def validate(self) -> dict:
         return json.loads(self.run(self.argv("validate", json=IsFlagged), check=False).stdout)
 

@@ -317,6 +317,7 @@ def template_context(workflow: Workflow, avgen_version: str) -> dict[str, Any]:
         "shared_prefix": shared_name_prefix(workflow),
         "alerts": {"email": settings.alert_email} if settings.alerts_enabled else None,
         "iam": {"path": settings.role_path, "permissions_boundary": settings.permissions_boundary},
+        "kept_images": settings.kept_images,
     }
 
 

@@ -388,6 +388,8 @@ class _Loader:
             aws_provider_major=settings_spec.aws_provider_major if settings_spec else 5,
             fan_out_concurrency=(lambda_defaults.fan_out_concurrency if lambda_defaults
                                  and lambda_defaults.fan_out_concurrency else m.FAN_OUT_CONCURRENCY),
+            kept_images=(lambda_defaults.kept_images if lambda_defaults
+                         and lambda_defaults.kept_images else m.KEPT_IMAGES),
         )
         if backend and backend.type == "s3" and not (backend.bucket and backend.key):
             self.add("AVG005", "an s3 backend needs `bucket` and `key`", ("avgen", "backend"),

@@ -228,6 +228,10 @@ class Bucket:
 # many objects must not take the account's whole pool); avgen.defaults.lambda.fan_out_concurrency.
 FAN_OUT_CONCURRENCY = 10
 
+# The content-tagged images (`ctx-…`, generator/deploy/build.py) each function's ECR repository keeps, newest
+# first; older ones expire. avgen.defaults.lambda.kept_images.
+KEPT_IMAGES = 10
+
 # What to write when a workflow has no avgen.backend (AVG034, and the refusal of plan/apply on AWS).
 BACKEND_HINT = ("add `avgen: {backend: {type: s3, bucket: my-terraform-state, key: workflows/NAME.tfstate, "
                 "region: us-east-1, use_lockfile: true}}`, or `backend: {type: local}` to keep the state on this "
@@ -258,6 +262,8 @@ class Settings:
     # avgen.defaults.lambda.fan_out_concurrency: the reserved concurrency of functions that another function's
     # outputs trigger and that set none themselves (one upload fanned out must not take the account's pool)
     fan_out_concurrency: int = FAN_OUT_CONCURRENCY
+    # avgen.defaults.lambda.kept_images: the newest content-tagged images each ECR repository keeps
+    kept_images: int = KEPT_IMAGES
 
 
 @dataclass(frozen=True, slots=True)

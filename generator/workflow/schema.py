@@ -279,6 +279,8 @@ class LambdaDefaults(Strict):
     log_retention_days: Optional[int] = None
     # reserved concurrency of the functions another function's outputs trigger (a function's own wins)
     fan_out_concurrency: Optional[Annotated[int, Field(ge=1)]] = None
+    # content-tagged (ctx-) images each function's ECR repository keeps; older ones expire
+    kept_images: Optional[Annotated[int, Field(ge=1, le=1000)]] = None
 
     _retention = field_validator("log_retention_days")(_check_retention)
 

@@ -19,8 +19,20 @@ variable "lambda_function_names" {
   default     = {}
 }
 
+variable "dead_letter_queue_names" {
+  description = "Each function's dead-letter queue, by the workflow's function names: an alarm each while it holds messages."
+  type        = map(string)
+  default     = {}
+}
+
 variable "batch_job_queue_arns" {
   description = "ARNs of the job queues whose FAILED jobs raise an alert; empty when the workflow uses no Batch."
+  type        = list(string)
+  default     = []
+}
+
+variable "eventbridge_rule_names" {
+  description = "EventBridge rules (default bus) that invoke the workflow's functions: an alarm each when it fails to deliver an event."
   type        = list(string)
   default     = []
 }

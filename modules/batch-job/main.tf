@@ -68,10 +68,10 @@ resource "aws_launch_template" "this" {
 }
 
 resource "aws_batch_compute_environment" "this" {
-  # The name attribute differs between aws 5.x and 6.x: Batch generates the name, Name tag says which.
-  type         = "MANAGED"
-  state        = var.state
-  service_role = var.service_role_arn
+  # The name attribute differs between aws 5.x and 6.x: Batch generates the name, Name tag says which. No
+  # service role: Batch uses the account's AWSServiceRoleForBatch (see modules/batch-shared).
+  type  = "MANAGED"
+  state = var.state
 
   compute_resources {
     type                = var.compute_type

@@ -115,12 +115,6 @@ variable "instance_profile_arn" {
   type        = string
 }
 
-variable "service_role_arn" {
-  description = "Role Batch manages the environment with; null uses the AWSServiceRoleForBatch service-linked role."
-  type        = string
-  default     = null
-}
-
 variable "job_timeout_seconds" {
   description = "Time limit of one job attempt in seconds (at least 60)."
   type        = number

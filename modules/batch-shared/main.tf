@@ -39,10 +39,18 @@ resource "aws_iam_instance_profile" "instance" {
   role = aws_iam_role.instance.name
 }
 
-# Batch creates its service-linked role by itself the first time a compute environment is made; an
-# account where that isn't allowed can have it created here instead (it is one per account).
-resource "aws_iam_service_linked_role" "batch" {
-  count = var.create_batch_service_linked_role ? 1 : 0
+# AWS Batch's service-linked role (AWSServiceRoleForBatch) is the account's, one for every workload, so no
+# workflow creates it, and none deletes it with `avgen destroy`. The compute environments name no service role:
+# Batch then uses that role, and creates it with the first managed compute environment of an account that
+# has none (the deploying identity needs iam:CreateServiceLinkedRole for that once; docs/generated-terraform.md).
+# https://docs.aws.amazon.com/batch/latest/APIReference/API_CreateComputeEnvironment.html (serviceRole)
+#
+# Earlier avgen versions could create the role here (create_batch_service_linked_role). Where one did, the
+# role leaves this state and stays in the account: Terraform forgets it instead of destroying it.
+removed {
+  from = aws_iam_service_linked_role.batch
 
-  aws_service_name = "batch.amazonaws.com"
+  lifecycle {
+    destroy = false
+  }
 }

@@ -10,8 +10,3 @@ output "instance_role_name" {
   description = "Name of the EC2 instance role."
   value       = aws_iam_role.instance.name
 }
-
-output "service_role_arn" {
-  description = "ARN of the Batch service-linked role when created here; null lets Batch use (and create) it implicitly."
-  value       = one(aws_iam_service_linked_role.batch[*].arn)
-}

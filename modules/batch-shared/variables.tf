@@ -3,12 +3,6 @@ variable "name_prefix" {
   type        = string
 }
 
-variable "create_batch_service_linked_role" {
-  description = "Create AWSServiceRoleForBatch here and hand it to the compute environments. Leave false where the account already has it (it is one per account: creating it again fails) or where Batch may create it itself."
-  type        = bool
-  default     = false
-}
-
 variable "role_path" {
   description = "IAM path of the roles created here (avgen.iam.path)."
   type        = string

@@ -22,11 +22,13 @@ resource "aws_ecr_repository" "this" {
   }
 }
 
-# Only untagged images expire. Every image avgen pushes carries its content tag (`ctx-...`) and tags are
-# immutable, so a digest a function or job runs always stays tagged: no rule here can delete it. A "keep the
-# last N images" rule could (N builds pushed without a deployment), and Lambda can't start a function whose
-# image is gone.
-# Tagged images are kept until the repository goes (see force_delete) or someone deletes them.
+# Two rules. Untagged images (an interrupted push; avgen never pushes one) go after a few days. Of the
+# content-tagged images `avgen build` pushes (`ctx-` + a hash of the build context: one tag per distinct
+# context), the newest `kept_images` stay and older ones expire, so a function rebuilt every day does not keep
+# every image it ever ran. Only `ctx-` images are counted: tags pushed by hand are never selected.
+# What a reviewer should know: the count is of builds pushed, not of deployments. An image stays while it is
+# among the newest `kept_images` builds of its function; a deployment that falls further behind (or a rollback
+# to an older digest) needs `avgen build --push` again first (the expired image's tag is free again).
 # https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html
 resource "aws_ecr_lifecycle_policy" "this" {
   repository = aws_ecr_repository.this.name
@@ -40,6 +42,17 @@ resource "aws_ecr_lifecycle_policy" "this" {
           countType   = "sinceImagePushed"
           countUnit   = "days"
           countNumber = var.untagged_image_expiry_days
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 2
+        description  = "Keep the newest ${var.kept_images} images avgen built (ctx- content tags)"
+        selection = {
+          tagStatus     = "tagged"
+          tagPrefixList = ["ctx-"]
+          countType     = "imageCountMoreThan"
+          countNumber   = var.kept_images
         }
         action = { type = "expire" }
       },

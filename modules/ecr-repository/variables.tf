@@ -10,7 +10,18 @@ variable "image_uri" {
 }
 
 variable "untagged_image_expiry_days" {
-  description = "Days after which untagged images are removed from the repository."
+  description = "Days after which untagged images (never deployed by avgen: an interrupted push) are removed from the repository."
   type        = number
-  default     = 14
+  default     = 7
+}
+
+variable "kept_images" {
+  description = "How many content-tagged images (ctx-..., one per distinct build context `avgen build` pushed) the repository keeps, newest first; older ones expire."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.kept_images >= 1 && var.kept_images <= 1000
+    error_message = "Keep 1 to 1000 content-tagged images."
+  }
 }

@@ -42,6 +42,14 @@ resource "aws_cloudwatch_event_target" "this" {
     maximum_event_age_in_seconds = 86400
     maximum_retry_attempts       = 185
   }
+
+  # An event EventBridge could not hand over (retries spent, the permission or the function gone) goes to the
+  # function's own dead-letter queue, next to the events the function failed: the same body, the S3 event, with
+  # EventBridge's RULE_ARN, TARGET_ARN, ERROR_CODE and ERROR_MESSAGE attributes. The queue's policy lets these
+  # rules send (modules/lambda-function). https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html
+  dead_letter_config {
+    arn = var.dead_letter_queue_arns[each.value.function]
+  }
 }
 
 resource "aws_lambda_permission" "eventbridge_invoke" {

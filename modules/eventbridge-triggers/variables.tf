@@ -23,6 +23,11 @@ variable "function_arns" {
   type        = map(string)
 }
 
+variable "dead_letter_queue_arns" {
+  description = "Dead-letter queue of every function a trigger may name, keyed by function name: where the events EventBridge could not deliver go."
+  type        = map(string)
+}
+
 variable "source_account" {
   description = "Account that owns the rules: only its EventBridge may invoke the functions."
   type        = string

@@ -172,6 +172,6 @@ resource "aws_iam_role_policy" "access" {
   count = local.grants_anything ? 1 : 0
 
   name   = "avgen-access"
-  role   = aws_iam_role.this.id
+  role   = aws_iam_role.this.name
   policy = data.aws_iam_policy_document.access.json
 }

@@ -1,19 +1,66 @@
 # A workflow function: a Lambda function running the function's container image, with its own role, log
 # group and dead-letter queue, and bounded retries for its asynchronous (S3-triggered) invocations.
 
+data "aws_partition" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  log_group_name         = "/aws/lambda/${var.function_name}"
+  dead_letter_queue_name = "${var.function_name}-dlq"
+
+  # The ARNs the role's policy grants, written from the names rather than read from the resources, so that
+  # the policy is known at plan and a reviewer reads it whole in the first plan of a deployment.
+  account_id            = data.aws_caller_identity.current.account_id
+  log_group_arn         = "arn:${data.aws_partition.current.partition}:logs:${var.region}:${local.account_id}:log-group:${local.log_group_name}"
+  dead_letter_queue_arn = "arn:${data.aws_partition.current.partition}:sqs:${var.region}:${local.account_id}:${local.dead_letter_queue_name}"
+  event_rule_arn_prefix = "arn:${data.aws_partition.current.partition}:events:${var.region}:${local.account_id}:rule"
+}
+
 # The log group Lambda writes to by default (/aws/lambda/NAME), created here to set its retention. The
-# function waits for it: its role's access to the group is attached before the function is created.
+# function waits for it (depends_on below), so no invocation runs before its logs have somewhere to go.
 resource "aws_cloudwatch_log_group" "this" {
   # avgen:checkov-skip CKV_AWS_158
   # avgen:checkov-skip CKV_AWS_338
-  name              = "/aws/lambda/${var.function_name}"
+  name              = local.log_group_name
   retention_in_days = var.log_retention_days
 }
 
 resource "aws_sqs_queue" "dead_letter" {
-  name                      = "${var.function_name}-dlq"
+  name                      = local.dead_letter_queue_name
   sqs_managed_sse_enabled   = true
   message_retention_seconds = var.dead_letter_retention_seconds
+}
+
+# The EventBridge rules that invoke this function (triggers on buckets avgen does not own) put the events they
+# could not deliver here too; the function's role sends its own failures with its identity policy. Each rule
+# by its ARN, written from its name like the ARNs above.
+data "aws_iam_policy_document" "dead_letter" {
+  count = length(var.eventbridge_rule_names) > 0 ? 1 : 0
+
+  statement {
+    sid       = "EventBridgeRulesSendUndeliveredEvents"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.dead_letter_queue_arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [for rule in sort(var.eventbridge_rule_names) : "${local.event_rule_arn_prefix}/${rule}"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dead_letter" {
+  count = length(var.eventbridge_rule_names) > 0 ? 1 : 0
+
+  queue_url = aws_sqs_queue.dead_letter.id
+  policy    = data.aws_iam_policy_document.dead_letter[0].json
 }
 
 # The workflow's least-privilege role, unless the workflow names a role of its own (iam.role).
@@ -28,8 +75,8 @@ module "role" {
   service                = "lambda.amazonaws.com"
   read_paths             = var.read_paths
   write_paths            = var.write_paths
-  log_group_arns         = [aws_cloudwatch_log_group.this.arn]
-  dead_letter_queue_arns = [aws_sqs_queue.dead_letter.arn]
+  log_group_arns         = [local.log_group_arn]
+  dead_letter_queue_arns = [local.dead_letter_queue_arn]
   event_bus_arns         = var.failure_event_bus_arn == null ? [] : [var.failure_event_bus_arn]
   batch_submit_arns      = var.batch_submit_arns
   xray_tracing           = true
@@ -89,6 +136,8 @@ resource "aws_lambda_function" "this" {
       error_message = "No image is recorded for the Lambda function ${var.function_name} (function_images has no entry for it), and Lambda cannot create a function from an image that was never pushed. Run `avgen build WORKFLOW.yaml --push --workdir THIS_FOLDER` first: it creates the ECR repositories, pushes the images ECR does not hold yet and records their digests in avgen-images.auto.tfvars.json, which terraform reads from this folder."
     }
   }
+
+  depends_on = [aws_cloudwatch_log_group.this]
 }
 
 # S3 invokes functions asynchronously: retries are bounded, and an event that still fails is kept in the

@@ -23,6 +23,11 @@ output "dead_letter_queue_arn" {
   value       = aws_sqs_queue.dead_letter.arn
 }
 
+output "dead_letter_queue_name" {
+  description = "Name of the queue holding events that failed all attempts."
+  value       = aws_sqs_queue.dead_letter.name
+}
+
 output "dead_letter_queue_url" {
   description = "URL of the queue holding events that failed all attempts."
   value       = aws_sqs_queue.dead_letter.url

@@ -8,6 +8,11 @@ variable "function_name" {
   }
 }
 
+variable "region" {
+  description = "Region the function is deployed to (the provider's): the ARNs in its role's policy name it."
+  type        = string
+}
+
 variable "description" {
   description = "Description shown in the Lambda console."
   type        = string
@@ -121,6 +126,12 @@ variable "failure_event_bus_arn" {
   description = "EventBridge bus that receives a record of every invocation that failed for good; null for none."
   type        = string
   default     = null
+}
+
+variable "eventbridge_rule_names" {
+  description = "EventBridge rules (default bus) that invoke the function: they may send the events they could not deliver to its dead-letter queue."
+  type        = list(string)
+  default     = []
 }
 
 variable "tags" {

@@ -147,3 +147,37 @@ def test_a_symlinked_workflow_file_finds_the_deployment_of_its_target(tmp_path, 
                      Path("elsewhere/../av-workflow/workflow.yaml")):
         assert default_workdir(spelling, sandbox=False).resolve() == expected, spelling
         assert default_workdir([spelling], sandbox=True).resolve() == expected.with_name("av-workflow-sandbox")
+
+
+def test_destroy_forgets_batchs_service_linked_role_instead_of_deleting_it(tmp_path, monkeypatch):
+    """A deployment made by an earlier avgen with create_batch_service_linked_role holds the account's
+    AWSServiceRoleForBatch in its state; a destroy plan would delete it (Terraform applies a `removed` block
+    on apply only), so `avgen destroy` takes it out of the state first."""
+    import contextlib
+
+    from generator.deploy.planview import PlanSummary
+
+    role = "module.batch_shared.aws_iam_service_linked_role.batch[0]"
+    calls: list[tuple] = []
+
+    class FakeTerraform:
+        options = type("Options", (), {"env": {}})()
+
+        def init(self, on_line=None):
+            calls.append(("init",))
+
+        def state_list(self):
+            return [role, 'module.function["f"].aws_lambda_function.this', 'module.bucket["b"].aws_s3_bucket.this']
+
+        def state_rm(self, addresses):
+            calls.append(("state rm", *addresses))
+
+    planned: list[tuple[str, ...]] = []
+    workflow = _workflow_without_backend(tmp_path, "avgen:\n  backend: {type: local}\n")
+    deployment = Deployment(workflow, DeployOptions(workdir=tmp_path / "deploy"))
+    monkeypatch.setattr(Deployment, "terraform", lambda self, need_aws=True: contextlib.nullcontext(FakeTerraform()))
+    monkeypatch.setattr(Deployment, "_plan", lambda self, tf, on_line, destroy=False, targets=():
+                        planned.append(targets) or PlanSummary(workflow="w"))
+    deployment.destroy(confirm=lambda summary: False)
+    assert ("state rm", role) in calls
+    assert planned == [('module.function["f"].aws_lambda_function.this',)]  # and the bucket kept, as always

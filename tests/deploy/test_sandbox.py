@@ -227,3 +227,24 @@ def test_a_broken_workflow_stops_before_terraform_runs(tmp_path, plugin_dir):
     assert result.exit_code == 1
     assert "AVG004" in result.output and "terraform was not run" in result.output
     assert not (tmp_path / "wd").exists()
+
+
+def test_the_first_plan_shows_every_role_policy_in_full(tmp_path, plugin_dir):
+    """What a reviewer reads in the pull request of a new deployment: each role's policy, not `(known after
+    apply)` (the ARNs it grants are written from names; tests/generate/test_review_points.py checks how)."""
+    workflow = copy_example("av-workflow", tmp_path)
+    result = avgen("plan", workflow, "--sandbox", "--plugin-dir", plugin_dir, "-w", tmp_path / "deploy", "--json")
+    assert result.exit_code == 0, result.output
+    changes = json.loads(result.stdout)["plan"]["changes"]
+    policies = [change for change in changes if change["type"] == "aws_iam_role_policy"]
+    assert len(policies) == 6  # three functions' roles and three Batch jobs' roles
+    for change in policies:
+        assert change["action"] == "create"
+        assert "known after apply" not in json.dumps(change["attributes"]), change["address"]
+        statements = json.loads(change["policy"])["Statement"]
+        assert statements, change["address"]
+    statements = [s for change in policies for s in json.loads(change["policy"])["Statement"]]
+    logs = [s for s in statements if s.get("Sid") == "WriteOwnLogs"]
+    assert {s["Resource"] for s in logs} == {
+        f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/av-workflow-{name}:*"
+        for name in ("ffmpeg", "audio2srt", "yolov3")}

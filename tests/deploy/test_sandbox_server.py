@@ -145,6 +145,27 @@ def test_a_function_whose_image_was_never_pushed_is_refused_as_aws_refuses_it(tm
         assert sorted(f["FunctionName"] for f in functions) == ["by-digest", "by-tag"]
 
 
+def test_a_managed_compute_environment_without_a_service_role_gets_batchs_service_linked_role(tmp_path):
+    """AWS: without serviceRole, a managed compute environment uses AWSServiceRoleForBatch, created when the
+    account has none (the generated Terraform leaves the role to the account)."""
+    with Sandbox(tmp_path) as sandbox:
+        batch, iam, ec2 = client(sandbox, "batch"), client(sandbox, "iam"), client(sandbox, "ec2")
+        profile = iam.create_instance_profile(InstanceProfileName="instances")["InstanceProfile"]["Arn"]
+        subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+        group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
+        resources = {"type": "EC2", "minvCpus": 0, "maxvCpus": 2, "instanceTypes": ["optimal"],
+                     "subnets": [subnet], "securityGroupIds": [group], "instanceRole": profile}
+        for name in ("first", "second"):
+            batch.create_compute_environment(computeEnvironmentName=name, type="MANAGED",
+                                             computeResources=resources)
+        environments = batch.describe_compute_environments()["computeEnvironments"]
+        roles = [role for role in iam.list_roles()["Roles"] if role["RoleName"] == "AWSServiceRoleForBatch"]
+    (role,) = roles
+    assert role["Arn"] == ("arn:aws:iam::123456789012:role/aws-service-role/batch.amazonaws.com/"
+                           "AWSServiceRoleForBatch")
+    assert {environment["serviceRole"] for environment in environments} == {role["Arn"]}
+
+
 def test_unknown_launch_template_id_gets_the_error_code_aws_sends(tmp_path):
     with Sandbox(tmp_path) as sandbox:
         with pytest.raises(ClientError) as info:

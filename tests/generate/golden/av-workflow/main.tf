@@ -292,6 +292,7 @@ module "image" {
 
   function_name = each.value.resource_name
   image_uri     = lookup(var.function_images, each.key, null)
+  kept_images   = 10
 }
 
 # In batch mode the Lambda only submits the Batch job, which reads and writes the data: the Lambda gets no
@@ -301,6 +302,7 @@ module "function" {
   for_each = local.functions
 
   function_name          = each.value.resource_name
+  region                 = var.region
   description            = each.value.description
   image_uri              = module.image[each.key].image_uri
   role_arn               = each.value.iam_role
@@ -327,10 +329,9 @@ module "default_vpc" {
 module "batch_shared" {
   source = "./modules/batch-shared"
 
-  name_prefix                      = "av-workflow-"
-  create_batch_service_linked_role = var.create_batch_service_linked_role
-  role_path                        = local.iam.path
-  permissions_boundary             = local.iam.permissions_boundary
+  name_prefix          = "av-workflow-"
+  role_path            = local.iam.path
+  permissions_boundary = local.iam.permissions_boundary
 }
 
 module "batch" {
@@ -354,7 +355,6 @@ module "batch" {
   subnet_ids               = each.value.subnet_ids
   security_group_ids       = each.value.security_group_ids
   instance_profile_arn     = module.batch_shared.instance_profile_arn
-  service_role_arn         = module.batch_shared.service_role_arn
   job_timeout_seconds      = each.value.job_timeout_seconds
   attempts                 = each.value.attempts
   runnable_timeout_seconds = each.value.runnable_timeout_seconds
@@ -365,21 +365,25 @@ module "batch" {
   permissions_boundary     = local.iam.permissions_boundary
 }
 
+data "aws_partition" "current" {}
+
 locals {
   # What a function needs to hand an event to its Batch job: the names to submit with (the job definition's
-  # name runs its latest revision) and the ARNs its role may submit to.
+  # name runs its latest revision) and the ARNs its role may submit to. The job queue and job definition are
+  # named after the function; their ARNs are written from those names, so the role's policy is known at plan.
   batch_job_names = {
     for name, job in module.batch : name => {
       AVGEN_JOB_QUEUE      = job.job_queue_name
       AVGEN_JOB_DEFINITION = job.job_definition_name
     }
   }
+  batch_arn_prefix = "arn:${data.aws_partition.current.partition}:batch:${var.region}:${data.aws_caller_identity.current.account_id}"
   batch_submit_arns = {
-    for name, job in module.batch : name => [
-      job.job_queue_arn,
-      job.job_definition_arn_prefix,
-      "${job.job_definition_arn_prefix}:*",
-    ]
+    for name, function in local.functions : name => [
+      "${local.batch_arn_prefix}:job-queue/${function.resource_name}",
+      "${local.batch_arn_prefix}:job-definition/${function.resource_name}",
+      "${local.batch_arn_prefix}:job-definition/${function.resource_name}:*",
+    ] if function.execution_mode != "lambda"
   }
 }
 
@@ -396,9 +400,10 @@ module "bucket_notifications" {
 module "alerts" {
   source = "./modules/alerts"
 
-  name_prefix           = "av-workflow-"
-  lambda_function_arns  = [for function in module.function : function.function_arn]
-  lambda_function_names = { for name, function in module.function : name => function.function_name }
-  batch_job_queue_arns  = [for job in module.batch : job.job_queue_arn]
-  email                 = null
+  name_prefix             = "av-workflow-"
+  lambda_function_arns    = [for function in module.function : function.function_arn]
+  lambda_function_names   = { for name, function in module.function : name => function.function_name }
+  dead_letter_queue_names = { for name, function in module.function : name => function.dead_letter_queue_name }
+  batch_job_queue_arns    = [for job in module.batch : job.job_queue_arn]
+  email                   = null
 }

@@ -22,10 +22,3 @@ variable "function_images" {
     error_message = "Pin every image by digest (REPOSITORY@sha256:DIGEST), so that a plan shows exactly which image runs."
   }
 }
-
-# Declared by every workflow, Batch or not, so that an override file (the sandbox's) can always set it.
-variable "create_batch_service_linked_role" {
-  description = "Create the account's AWS Batch service-linked role (AWSServiceRoleForBatch) with this workflow, for its Batch functions. Leave false where the account has it already (there is one per account) or where Batch may create it by itself on first use."
-  type        = bool
-  default     = false
-}

@@ -161,6 +161,15 @@ locals {
       }
     }
   }
+
+  # The EventBridge rules that invoke each function, by name: they may use its dead-letter queue.
+  eventbridge_rule_names = {
+    for name in keys(local.functions) : name => sort(flatten([
+      for triggers in values(local.eventbridge_triggers) : [
+        for trigger in values(triggers) : trigger.rule_name if trigger.function == name
+      ]
+    ]))
+  }
 }
 
 data "aws_caller_identity" "current" {}
@@ -186,6 +195,7 @@ module "image" {
 
   function_name = each.value.resource_name
   image_uri     = lookup(var.function_images, each.key, null)
+  kept_images   = 10
 }
 
 # In batch mode the Lambda only submits the Batch job, which reads and writes the data: the Lambda gets no
@@ -195,6 +205,7 @@ module "function" {
   for_each = local.functions
 
   function_name          = each.value.resource_name
+  region                 = var.region
   description            = each.value.description
   image_uri              = module.image[each.key].image_uri
   role_arn               = each.value.iam_role
@@ -207,6 +218,7 @@ module "function" {
   write_paths            = each.value.execution_mode == "batch" ? [] : each.value.write_paths
   environment            = merge(each.value.environment, lookup(local.batch_job_names, each.key, {}))
   batch_submit_arns      = lookup(local.batch_submit_arns, each.key, [])
+  eventbridge_rule_names = local.eventbridge_rule_names[each.key]
   tags                   = each.value.tags
   role_path              = local.iam.path
   permissions_boundary   = local.iam.permissions_boundary
@@ -215,10 +227,9 @@ module "function" {
 module "batch_shared" {
   source = "./modules/batch-shared"
 
-  name_prefix                      = "fx-"
-  create_batch_service_linked_role = var.create_batch_service_linked_role
-  role_path                        = local.iam.path
-  permissions_boundary             = local.iam.permissions_boundary
+  name_prefix          = "fx-"
+  role_path            = local.iam.path
+  permissions_boundary = local.iam.permissions_boundary
 }
 
 module "batch" {
@@ -242,7 +253,6 @@ module "batch" {
   subnet_ids               = each.value.subnet_ids
   security_group_ids       = each.value.security_group_ids
   instance_profile_arn     = module.batch_shared.instance_profile_arn
-  service_role_arn         = module.batch_shared.service_role_arn
   job_timeout_seconds      = each.value.job_timeout_seconds
   attempts                 = each.value.attempts
   runnable_timeout_seconds = each.value.runnable_timeout_seconds
@@ -253,21 +263,25 @@ module "batch" {
   permissions_boundary     = local.iam.permissions_boundary
 }
 
+data "aws_partition" "current" {}
+
 locals {
   # What a function needs to hand an event to its Batch job: the names to submit with (the job definition's
-  # name runs its latest revision) and the ARNs its role may submit to.
+  # name runs its latest revision) and the ARNs its role may submit to. The job queue and job definition are
+  # named after the function; their ARNs are written from those names, so the role's policy is known at plan.
   batch_job_names = {
     for name, job in module.batch : name => {
       AVGEN_JOB_QUEUE      = job.job_queue_name
       AVGEN_JOB_DEFINITION = job.job_definition_name
     }
   }
+  batch_arn_prefix = "arn:${data.aws_partition.current.partition}:batch:${var.region}:${data.aws_caller_identity.current.account_id}"
   batch_submit_arns = {
-    for name, job in module.batch : name => [
-      job.job_queue_arn,
-      job.job_definition_arn_prefix,
-      "${job.job_definition_arn_prefix}:*",
-    ]
+    for name, function in local.functions : name => [
+      "${local.batch_arn_prefix}:job-queue/${function.resource_name}",
+      "${local.batch_arn_prefix}:job-definition/${function.resource_name}",
+      "${local.batch_arn_prefix}:job-definition/${function.resource_name}:*",
+    ] if function.execution_mode != "lambda"
   }
 }
 
@@ -288,8 +302,9 @@ module "bucket_events" {
   source   = "./modules/eventbridge-triggers"
   for_each = local.eventbridge_triggers
 
-  bucket         = each.key
-  triggers       = each.value
-  function_arns  = { for name, function in module.function : name => function.function_arn }
-  source_account = data.aws_caller_identity.current.account_id
+  bucket                 = each.key
+  triggers               = each.value
+  function_arns          = { for name, function in module.function : name => function.function_arn }
+  dead_letter_queue_arns = { for name, function in module.function : name => function.dead_letter_queue_arn }
+  source_account         = data.aws_caller_identity.current.account_id
 }
