@@ -57,17 +57,21 @@ def keys(workdir: Path, bucket: str, prefix: str) -> list[str]:
         return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))
 
 
-def test_av_workflow_makes_the_video_with_boxes_and_the_subtitles(tmp_path, plugin_dir, models):
-    workflow, workdir = deploy("av-workflow", tmp_path, plugin_dir, models)
-    # real photos over a real reader's voice, as scripts/fetch_models.py makes the demo's sample
-    photo = fetch_pinned_or_skip(PHOTOS)["skimage/data/astronaut.png"]
-    [speech] = fetch_pinned_or_skip(LIBRIVOX_CLIP).values()
-    video = tmp_path / "my_video.mp4"
+def astronaut_reading(video: Path) -> Path:
+    """Three seconds of a real photo over a real reader's voice, as scripts/fetch_models.py makes the demo's."""
     import subprocess
 
+    photo = fetch_pinned_or_skip(PHOTOS)["skimage/data/astronaut.png"]
+    [speech] = fetch_pinned_or_skip(LIBRIVOX_CLIP).values()
     subprocess.run(["ffmpeg", "-loglevel", "error", "-loop", "1", "-t", "3", "-i", str(photo), "-i", str(speech),
                     "-vf", "scale=320:-2,fps=5", "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p",
                     "-c:a", "aac", str(video)], check=True)
+    return video
+
+
+def test_av_workflow_makes_the_video_with_boxes_and_the_subtitles(tmp_path, plugin_dir, models):
+    workflow, workdir = deploy("av-workflow", tmp_path, plugin_dir, models)
+    video = astronaut_reading(tmp_path / "my_video.mp4")
     result = avgen("put", workflow, video, "--sandbox", "-w", workdir)
     assert result.exit_code == 0, result.output
     assert "1 Batch job, 0 failed" in result.output  # the GPU function's job ran

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from generator.deploy.build import docker_available, docker_command
-from tests.deploy.test_sandbox_examples import avgen, deploy, keys, models  # noqa: F401 (a fixture)
+from tests.deploy.test_sandbox_examples import (  # noqa: F401 (models: a fixture)
+    astronaut_reading, avgen, deploy, keys, models,
+)
 from tests.media import make_video, requires_tools
-from tests.realdata import LIBRIVOX_CLIP, PHOTOS, fetch_pinned_or_skip
 
 pytestmark = [pytest.mark.image, pytest.mark.sandbox, pytest.mark.xdist_group("images")]
 DATA = Path(__file__).parents[1] / "data" / "image-workflow"
@@ -53,6 +54,22 @@ def put_json(workflow: Path, workdir: Path, source: Path, *options: str) -> tupl
     return result.exit_code, json.loads(result.stdout)
 
 
+def put_text(deployed: tuple[Path, Path], tmp_path: Path, folder: str, name: str, text: str) -> tuple[int, list]:
+    """Upload a small file to the image workflow's FOLDER; put's exit code and what it ran."""
+    source = tmp_path / name
+    source.write_text(text)
+    code, report = put_json(*deployed, source, "-b", f"avgen-image-test/{folder}")
+    return code, report["put"]["activities"]
+
+
+def outputs(deployed: tuple[Path, Path], tmp_path: Path) -> Path:
+    """The workflow's out/ folder, fetched with `avgen get`."""
+    workflow, workdir = deployed
+    got = tmp_path / "got"
+    assert avgen("get", workflow, "-b", "avgen-image-test/out", "--sandbox", "-w", workdir, "-p", got).exit_code == 0
+    return got / "out"
+
+
 @pytest.fixture(scope="module")
 def image_workflow(tmp_path_factory, plugin_dir):
     root = tmp_path_factory.mktemp("img")
@@ -66,27 +83,19 @@ def image_workflow(tmp_path_factory, plugin_dir):
 
 
 def test_an_image_on_a_base_without_a_c_library_runs_the_runtime_and_ffmpeg(image_workflow, tmp_path):
-    workflow, workdir = image_workflow
-    source = tmp_path / "a.txt"
-    source.write_text("hello")
-    code, report = put_json(workflow, workdir, source, "-b", "avgen-image-test/tools")
-    assert code == 0, report
-    [activity] = report["put"]["activities"]
+    code, [activity] = put_text(image_workflow, tmp_path, "tools", "a.txt", "hello")
+    assert code == 0, activity
     assert activity["image"].startswith("avgen-local/img-tools:ctx-") and activity["state"] == "succeeded"
-    got = tmp_path / "got"
-    assert avgen("get", workflow, "-b", "avgen-image-test/out", "--sandbox", "-w", workdir, "-p", got).exit_code == 0
-    assert (got / "out" / "tools-a.txt").read_text() == "input: hello\nlibc: none\n"
-    tone = (got / "out" / "tone-a.txt.wav").read_bytes()
+    got = outputs(image_workflow, tmp_path)
+    assert (got / "tools-a.txt").read_text() == "input: hello\nlibc: none\n"
+    tone = (got / "tone-a.txt.wav").read_bytes()
     assert tone[:4] == b"RIFF" and len(tone) > 30000  # a second of 16-bit audio
 
 
 def test_an_image_over_its_memory_is_killed_as_on_lambda(image_workflow, tmp_path):
     workflow, workdir = image_workflow
-    source = tmp_path / "big.txt"
-    source.write_text("x")
-    code, report = put_json(workflow, workdir, source, "-b", "avgen-image-test/hog")
+    code, [activity] = put_text(image_workflow, tmp_path, "hog", "big.txt", "x")
     assert code == 1
-    [activity] = report["put"]["activities"]
     assert activity["image"] and activity["state"] == "out of memory", json.dumps(activity)
     assert activity["reason"].startswith("Runtime.OutOfMemory")
     logs = avgen("logs", workflow, "--sandbox", "-w", workdir).output
@@ -95,16 +104,12 @@ def test_an_image_over_its_memory_is_killed_as_on_lambda(image_workflow, tmp_pat
 
 
 def test_a_batch_job_runs_in_its_image_with_the_job_role(image_workflow, tmp_path):
-    workflow, workdir = image_workflow
-    source = tmp_path / "j.txt"
-    source.write_text("job input\n")
-    code, report = put_json(workflow, workdir, source, "-b", "avgen-image-test/job")
-    assert code == 0, report
-    kinds = {a["kind"]: a for a in report["put"]["activities"]}
+    code, activities = put_text(image_workflow, tmp_path, "job", "j.txt", "job input\n")
+    assert code == 0, activities
+    kinds = {a["kind"]: a for a in activities}
     assert kinds["batch"]["image"].startswith("avgen-local/img-job:ctx-") and kinds["lambda"]["image"]
-    got = tmp_path / "got"
-    assert avgen("get", workflow, "-b", "avgen-image-test/out", "--sandbox", "-w", workdir, "-p", got).exit_code == 0
-    assert (got / "out" / "job-j.txt").read_text() == "job input\nAWS_BATCH_JOB_ID\nAWS_BATCH_JQ_NAME\n"
+    written = (outputs(image_workflow, tmp_path) / "job-j.txt").read_text()
+    assert written == "job input\nAWS_BATCH_JOB_ID\nAWS_BATCH_JQ_NAME\n"
 
 
 @pytest.mark.media
@@ -121,13 +126,7 @@ def test_the_av_workflow_runs_in_its_three_images(tmp_path, plugin_dir, models):
              "o.get_available_providers() else None; print(o.get_available_providers())"],
             capture_output=True, text=True, check=True).stdout
         assert ("CUDAExecutionProvider" in providers) == function.endswith("yolov3"), (function, providers)
-    photo = fetch_pinned_or_skip(PHOTOS)["skimage/data/astronaut.png"]
-    [speech] = fetch_pinned_or_skip(LIBRIVOX_CLIP).values()
-    video = tmp_path / "my_video.mp4"
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-loop", "1", "-t", "3", "-i", str(photo), "-i", str(speech),
-                    "-vf", "scale=320:-2,fps=5", "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-                    "-c:a", "aac", str(video)], check=True)
-    code, report = put_json(workflow, workdir, video)
+    code, report = put_json(workflow, workdir, astronaut_reading(tmp_path / "my_video.mp4"))
     assert code == 0, report
     activities = report["put"]["activities"]
     assert len(activities) == 4 and all(a["image"].startswith("avgen-local/av-workflow-") for a in activities)
