@@ -412,8 +412,7 @@ class Executor:
     def _image_of(self, deployed: dict[str, str], context: Path) -> Optional[str]:
         """The function's image built by `avgen build --local`, where one was built from its current context
         and a Docker engine answers; None: the runtime runs in-process, from the context."""
-        from generator.deploy.build import context_tag, docker_available
-        from generator.deploy.images import LOCAL_IMAGES_INDEX
+        from generator.aws.containers import LOCAL_IMAGES_INDEX, context_tag, docker_available
 
         index_path = context.parent / LOCAL_IMAGES_INDEX
         if not index_path.is_file():
@@ -449,7 +448,7 @@ class Executor:
         """`docker run` of `image` on the host network (it reaches the sandbox on 127.0.0.1), with the
         deployed environment (in a file only this user reads: it holds the role's credentials), the memory
         limit and a /tmp of the ephemeral storage's size; out of memory when the kernel killed it for that."""
-        from generator.deploy.build import docker_command
+        from generator.aws.containers import docker_command
 
         name = name or f"avgen-{activity.id}"
         env_file = run.scratch / "container.env"
@@ -639,7 +638,7 @@ def _deployed_name(deployed: dict[str, str]) -> str:
 
 def _docker_quietly(*args: str) -> str:
     """A Docker command whose failure changes nothing (stopping a container that already ended)."""
-    from generator.deploy.build import docker_command
+    from generator.aws.containers import docker_command
 
     try:
         return subprocess.run([docker_command(), *args], capture_output=True, text=True, timeout=60).stdout

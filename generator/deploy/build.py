@@ -7,18 +7,20 @@ handlers' sources, requirements); its bytes depend only on the arguments and the
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import batch_jobs
 import lambda_src
 from generator import __version__
+from generator.aws.containers import (  # noqa: F401 (context_tag, docker_available: re-exported)
+    Runner, context_tag, docker_available, docker_command,
+)
 from generator.errors import BuildError
 from generator.workflow.model import script_problem
 
@@ -26,7 +28,6 @@ from generator.workflow.model import script_problem
 ROOT = Path(lambda_src.__file__).resolve().parent.parent
 TEMPLATES = Path(batch_jobs.__file__).resolve().parent / "image"
 DEFAULT_PLATFORM = "linux/amd64"                      # Lambda's default architecture (x86_64)
-DOCKER_VARIABLE = "AVGEN_DOCKER"                      # the Docker client to run, where `docker` is not it
 _SOURCES = ("lambda_src", "batch_jobs/__init__.py", "batch_jobs/entrypoint.py", "batch_jobs/handlers")
 _SKIPPED_PARTS = {"__pycache__"}
 _SKIPPED_SUFFIXES = {".pyc", ".pyo"}
@@ -34,7 +35,6 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,139}$")
 # An image reference as Docker accepts it in FROM: no whitespace, quotes or anything that ends the line.
 _IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
 
-Runner = Callable[..., subprocess.CompletedProcess]
 
 
 
@@ -102,28 +102,6 @@ def _runtime_sources() -> list[tuple[str, Path]]:
                     and not _SKIPPED_PARTS.intersection(relative.parts)):
                 found.append((relative.as_posix(), source))
     return found
-
-
-def context_tag(dest: Path, files: Sequence[Path]) -> str:
-    """A tag naming the context by content: the same context always gets the same tag."""
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(Path(path).relative_to(dest).as_posix().encode() + b"\0")
-        digest.update(Path(path).read_bytes() + b"\0")
-    return "ctx-" + digest.hexdigest()[:16]
-
-
-def docker_command() -> str:
-    """The Docker client: $AVGEN_DOCKER where a machine has several (one with BuildKit), else `docker`."""
-    return os.environ.get(DOCKER_VARIABLE) or "docker"
-
-
-def docker_available(run: Runner = subprocess.run) -> bool:
-    """True when a Docker engine answers (the client alone is not enough)."""
-    try:
-        return run([docker_command(), "info"], capture_output=True, text=True, timeout=30).returncode == 0
-    except (FileNotFoundError, subprocess.TimeoutExpired):
-        return False
 
 
 def build_args(uses_gpu: bool) -> list[str]:

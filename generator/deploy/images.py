@@ -27,6 +27,7 @@ from generator.deploy.build import (
     write_build_context,
 )
 
+from generator.aws.containers import LOCAL_IMAGES_INDEX
 from generator.workflow.model import Workflow
 from generator.aws.executor import CONTEXTS_INDEX
 from generator.errors import ImageError
@@ -164,7 +165,6 @@ def push_all(contexts: list[ImageContext], repositories: dict[str, str], ecr_cli
 
 
 LOCAL_REPOSITORY = "avgen-local"      # where `avgen build --local` tags images: avgen-local/FUNCTION:ctx-…
-LOCAL_IMAGES_INDEX = "local-images.json"  # beside the contexts: resource name → its locally built image
 
 
 def build_local(contexts: list[ImageContext], resource_names: dict[str, str], options: BuildOptions,

@@ -48,6 +48,12 @@ def test_push_without_a_docker_engine_explains_what_to_run(tmp_path, monkeypatch
     assert not (tmp_path / IMAGES_VARS_FILE).exists()
 
 
+@pytest.fixture(autouse=True)
+def plain_docker(monkeypatch):
+    """The fake answers to `docker`, whatever client this machine names in $AVGEN_DOCKER (CI names one)."""
+    monkeypatch.delenv("AVGEN_DOCKER", raising=False)
+
+
 class FakeDocker:
     """Stands in for the docker CLI: answers info/login/build; `docker push REPO:TAG` puts a manifest into ECR
     under TAG (refused, as ECR refuses it, when an IMMUTABLE repository holds TAG already); `image inspect`

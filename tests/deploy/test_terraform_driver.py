@@ -99,6 +99,12 @@ def test_a_plugin_dir_without_the_provider_is_named_after_terraforms_text(tmp_pa
     local = example.with_name("local-state.workflow.yaml")
     text = example.read_text()
     local.write_text(text[:text.index("  backend:\n")] + "  backend: {type: local}\n")
+    # images recorded as `avgen build --push` records them: the plan goes on to terraform init
+    from generator.deploy.images import record_images
+
+    registry = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    record_images(tmp_path / "w", {name: f"{registry}/{name}@sha256:{'0' * 64}" for name in
+                                   ("av-workflow-ffmpeg", "av-workflow-audio2srt", "av-workflow-yolov3")})
     try:
         result = CliRunner().invoke(app, ["plan", str(local), "--plugin-dir", str(empty), "-w", str(tmp_path / "w")])
     finally:

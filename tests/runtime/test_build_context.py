@@ -168,6 +168,12 @@ def test_only_a_regular_file_of_the_workflow_folder_is_copied(tmp_path, script):
     assert not dest.exists()
 
 
+@pytest.fixture(autouse=True)
+def plain_docker(monkeypatch):
+    """The fake answers to `docker`, whatever client this machine names in $AVGEN_DOCKER (CI names one)."""
+    monkeypatch.delenv("AVGEN_DOCKER", raising=False)
+
+
 class FakeDocker:
     """Records docker commands; answers like an engine that builds and pushes."""
 
