@@ -22,7 +22,8 @@ from tests.deploy.test_sandbox_examples import (  # noqa: F401 (models: a fixtur
 )
 from tests.media import make_video, requires_tools
 
-pytestmark = [pytest.mark.image, pytest.mark.sandbox, pytest.mark.xdist_group("images")]
+# one worker with the examples: image builds beside a Terraform apply on 2 cores slowed the apply into retries
+pytestmark = [pytest.mark.image, pytest.mark.sandbox, pytest.mark.xdist_group("sandbox-examples")]
 DATA = Path(__file__).parents[1] / "data" / "image-workflow"
 BASES = ("debian:bookworm-slim", "avgen-test/busybox:latest", "jrottenberg/ffmpeg:4.1-ubuntu",
          "grycap/audio2srt:mini", "grycap/yolov3:opencv-cudnn")
