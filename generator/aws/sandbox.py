@@ -34,6 +34,7 @@ OLD_RECORDING = "moto-recording.jsonl"  # avgen 0.1's format, replaced by record
 SERVER_LOG = "moto-server.log"
 SERVER_FILE = "server.json"  # the long-running server of `avgen sandbox up`: pid, port, region
 LOCK_FILE = "lock"
+LOCK_WAIT_S = 5.0
 READY_TIMEOUT_S = 60
 # Terraform merges this into the generated provider block (an *_override.tf file); the endpoint itself
 # comes from AWS_ENDPOINT_URL so that saved plans survive the port changing between commands.
@@ -280,16 +281,23 @@ def make_state_dir(folder: Path) -> None:
     sandbox_secret(folder)
 
 
-def take_lock(state_dir: Path):
-    """One command at a time may run a server on a folder's state: a second would replay and record too."""
+def take_lock(state_dir: Path, wait_s: float = LOCK_WAIT_S):
+    """One command at a time may run a server on a folder's state: a second would replay and record too. The
+    server of a killed command holds it until the terraform it answers has ended (sandbox_server.py), and
+    then a moment longer: waited for up to `wait_s`."""
     handle = open(state_dir / LOCK_FILE, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise SandboxError(f"another avgen command is using the sandbox in {state_dir}; wait for it to finish, "
-                           "or run `avgen sandbox up` so that commands share one running sandbox") from None
-    return handle
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            handle.close()
+            raise SandboxError(f"another avgen command is using the sandbox in {state_dir}; wait for it to finish, "
+                               "or run `avgen sandbox up` so that commands share one running sandbox") from None
 
 
 def running_server(state_dir: Path) -> Optional[dict]:

@@ -36,6 +36,7 @@ from werkzeug.serving import run_simple
 from generator.aws.moto_internals import UNSUPPORTED_EXIT, MotoUnsupported, check_moto, internal
 from generator.aws.recording import History, Request, upload_id_in
 from generator.aws.sandbox import CONTROL_HEADER, admin_credentials, sandbox_secret
+from generator.deploy import orphans
 
 
 _ON_EXIT: list = []  # what must stop with the emulator (the executor's warm handlers)
@@ -50,10 +51,16 @@ def exit_now(*_) -> None:
     os._exit(0)
 
 
-def exit_with_parent(parent: int) -> None:
-    """If avgen dies without stopping us (SIGKILL), don't linger as an orphan."""
+def exit_with_parent(parent: int, workdir: Optional[Path]) -> None:
+    """If avgen dies without stopping us (SIGKILL), don't linger as an orphan; but first answer the terraform
+    it started until that has ended (interrupted with avgen, it finishes what is in flight and writes the
+    state: generator/deploy/orphans.py), so that the state holds what was created here."""
     while os.getppid() == parent:
-        time.sleep(1)
+        time.sleep(0.5)
+    if workdir is not None:
+        deadline = time.monotonic() + orphans.WAIT_S
+        while orphans.running_terraform(workdir) is not None and time.monotonic() < deadline:
+            time.sleep(0.2)
     exit_now()
 
 
@@ -603,7 +610,8 @@ def main() -> None:
         print(exc, file=sys.stderr, flush=True)
         sys.exit(UNSUPPORTED_EXIT)
     if "--detached" not in sys.argv:
-        threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
+        threading.Thread(target=exit_with_parent, args=(os.getppid(), state_dir.parent if state_dir else None),
+                         daemon=True).start()
     keep_settings_moto_drops()
     one_event_per_created_object()
     s3_events_as_aws_writes_them()

@@ -325,3 +325,31 @@ def test_unknown_keys_and_unsigned_requests_are_refused_as_aws_refuses_them(tmp_
         with pytest.raises(ClientError, match="InvalidClientTokenId"):
             iam.list_users()
         assert "Contents" not in s3.list_objects_v2(Bucket="guarded")
+
+
+def test_the_server_of_a_killed_avgen_answers_its_terraform_until_that_ended(tmp_path):
+    from generator.deploy import orphans
+
+    script = textwrap.dedent(f"""
+        import subprocess, sys, time
+        from pathlib import Path
+        from generator.aws.sandbox import Sandbox
+        from generator.deploy import orphans
+        sandbox = Sandbox(Path({str(tmp_path / "sandbox")!r}))
+        sandbox.start()
+        terraform = subprocess.Popen(["sleep", "5"], start_new_session=True)  # stands in for terraform
+        orphans.record(Path({str(tmp_path)!r}), terraform.pid)
+        print(sandbox.process.pid, sandbox.port, terraform.pid, flush=True)
+        time.sleep(600)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    server_pid, port, terraform = map(int, parent.stdout.readline().split())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    assert orphans.orphaned_terraform(tmp_path) == terraform
+    assert not wait_dead(server_pid, 2)  # still answering it
+    import requests
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).status_code < 500
+    assert wait_dead(server_pid, 20)  # and gone once it ended
+    assert orphans.orphaned_terraform(tmp_path) is None
+
