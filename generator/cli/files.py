@@ -287,7 +287,8 @@ def get(
     Without -b, the workflow's result folders are fetched (outputs no function reads, such as result/).
     Folder markers and keys that would land outside PATH (`..`) are skipped with a warning, and so are
     local files identical to their object. Nothing is written through a symlink, over a different local file
-    (unless --overwrite), or where two keys collide (`a` and `a/b`): each such key is listed, the others go on.
+    (unless --overwrite), where two keys collide (`a` and `a/b`), or for a key that cannot be a local file name
+    (`in/.`, `in//a`, a part over 255 bytes): each such key is listed with why, the others go on.
 
     Examples:
 

@@ -104,6 +104,20 @@ def test_get_keeps_existing_files_unless_overwrite_and_skips_identical_ones(tmp_
     assert [d.key for d in plan_get([same, theirs], tmp_path, overwrite=True).downloads] == ["out/mine.txt"]
 
 
+def test_keys_that_cannot_be_local_file_names_get_a_reason_each(tmp_path):
+    long = "in/" + "x" * 256
+    plan = plan_get(_entries("in/.", "in/..", "in//twice", long, "in/" + "é" * 128, "in/ok"), tmp_path)
+    assert [d.key for d in plan.downloads] == ["in/ok"]  # `in/.` is not taken for the file `in`
+    assert [key for key, _ in plan.skipped] == ["in/.."]
+    reasons = dict(plan.problems)
+    assert set(reasons) == {"in/.", "in//twice", long, "in/" + "é" * 128}
+    assert "names no file" in reasons["in/."] and "names no file" in reasons["in//twice"]
+    assert "is 256 bytes long, and a file name here may have at most 255" in reasons[long]
+    assert "is 256 bytes long" in reasons["in/" + "é" * 128]  # bytes, not characters
+    deep = "/".join(["d" * 200] * 25)
+    assert "over the 4095 a path may have here" in dict(plan_get(_entries(deep), tmp_path).problems)[deep]
+
+
 def test_get_a_key_and_a_key_under_it_do_not_collide(tmp_path):
     plan = plan_get(_entries("a", "a/b", "c/d", "c"), tmp_path)
     assert [d.key for d in plan.downloads] == ["a", "c/d"]
@@ -195,6 +209,21 @@ def test_get_reports_what_it_cannot_write_and_goes_on(cli, bucket, tmp_path):
                 "--overwrite")
     assert again.exit_code == 0, again.output
     assert (tmp_path / "back" / "out" / "z.txt").read_bytes() == b"data"
+
+
+def test_get_says_why_each_key_that_cannot_be_a_file_name_was_not_written(cli, bucket, tmp_path):
+    endpoint, client = bucket
+    long = "in/" + "x" * 256
+    for key in ("in/.", "in/..", long, "in/ok"):
+        client.put_object(Bucket=BUCKET, Key=key, Body=b"data")
+    result = cli("get", "-b", f"{BUCKET}/in", "-p", tmp_path / "back", "--endpoint-url", endpoint)
+    assert result.exit_code == 1, result.output  # some keys not written
+    assert (tmp_path / "back" / "in" / "ok").read_bytes() == b"data"
+    said = " ".join(result.output.split())
+    assert f"not written s3://{BUCKET}/in/.: its key has a '.' or an empty part" in said
+    assert f"skipped s3://{BUCKET}/in/..: its key cannot be a local path safely" in said
+    assert "a file name here may have at most 255" in said
+    assert "Errno" not in said and "File name too long" not in said and "2 objects not written" in said
 
 
 def test_put_says_which_symlinks_it_skipped(cli, bucket, tmp_path):
