@@ -273,6 +273,15 @@ def this_request(environ: dict) -> None:
     _REQUEST.id_2 = base64.b64encode(os.urandom(48)).decode()
 
 
+def route_keys_with_line_feeds(environ: dict) -> None:
+    """S3 takes keys with a line feed (sent as %0A), and moto answers them 404: its routes are regular
+    expressions whose `.` stops at one. The route is found on the path with each written out as %0A; moto
+    reads the key itself from the raw URI, as the client sent it (and the history records it)."""
+    path = environ.get("PATH_INFO", "")
+    if isinstance(path, str) and "\n" in path and (environ.get("RAW_URI") or environ.get("REQUEST_URI")):
+        environ["PATH_INFO"] = path.replace("\n", "%0A")
+
+
 def overlapping_notifications_refused() -> None:
     """AWS refuses a notification configuration two of whose rules (of any destination) could both match one
     event on one object: a common event type, and filters one object can pass both of (a prefix that starts
@@ -638,6 +647,7 @@ def main() -> None:
             return refuse(start_response)  # before the recorder: never history
         if environ.get("PATH_INFO", "").startswith("/_avgen/"):
             return control(executor, recorder, environ, start_response)
+        route_keys_with_line_feeds(environ)
         with one_at_a_time:
             this_request(environ)
             return recorder(app, environ, start_response)

@@ -349,3 +349,27 @@ def test_put_and_ls_in_the_sandbox_share_its_state(cli, tmp_path, monkeypatch):
     assert "in/v.mp4" in listing.stdout
     usage = cli("ls", "-b", BUCKET, "--sandbox")
     assert usage.exit_code == 64 and "--workdir" in usage.stderr
+
+
+@pytest.mark.skipif(shutil.which("true") is None, reason="needs a POSIX system")
+def test_keys_with_a_line_feed_work_in_the_sandbox_as_on_s3(cli, tmp_path):
+    from generator.aws.clients import s3_client
+
+    workdir = tmp_path / "work"
+    with Sandbox(workdir / SANDBOX_STATE) as sandbox:
+        s3_client(env=sandbox.env).create_bucket(Bucket=BUCKET)
+    name = "two\nlines.txt"
+    video = write_tree(tmp_path / "src", {name: "v"}) / name
+    uploaded = cli("put", video, "-b", f"{BUCKET}/in", "--sandbox", "--workdir", workdir)
+    assert uploaded.exit_code == 0, uploaded.output
+    # kept in the history: the next command's sandbox (a replay) has it, and get writes it back
+    fetched = cli("get", "-b", f"{BUCKET}/in", "-p", tmp_path / "back", "--sandbox", "--workdir", workdir)
+    assert fetched.exit_code == 0, fetched.output
+    assert (tmp_path / "back" / "in" / name).read_text() == "v"
+    with Sandbox(workdir / SANDBOX_STATE) as sandbox:
+        s3 = s3_client(env=sandbox.env)
+        assert s3.get_object(Bucket=BUCKET, Key="in/" + name)["Body"].read() == b"v"
+        assert s3.head_object(Bucket=BUCKET, Key="in/" + name)["ContentLength"] == 1
+        s3.delete_object(Bucket=BUCKET, Key="in/" + name)
+        assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
