@@ -16,6 +16,7 @@ reproduces every id.
 from __future__ import annotations
 
 import base64
+import errno
 import inspect
 import io
 import json
@@ -544,19 +545,50 @@ class Recorder:
         body = read_body(environ)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
-        status: dict[str, int] = {}
+        answered: dict = {}
+        written: list[bytes] = []
 
         def capture(code: str, headers: list, exc_info=None):
-            status["code"] = int(code.split()[0])
-            return start_response(code, headers, exc_info)
+            answered.update(code=code, headers=headers, exc_info=exc_info)
+            return written.append  # WSGI's write(): kept until the answer goes out
 
-        answer = b"".join(app(environ, capture))
-        if self.enabled and self.history is not None and worth_recording(environ, status.get("code", 500)):
+        answer = b"".join([*written, *app(environ, capture)])
+        status = int(str(answered.get("code", "500")).split()[0])
+        if self.enabled and self.history is not None and worth_recording(environ, status):
             uploads = environ["REQUEST_METHOD"] == "POST" and "uploads" in parse_qs(
                 environ.get("QUERY_STRING", ""), keep_blank_values=True)
-            self.history.append(Request(environ["REQUEST_METHOD"], raw_uri(environ), headers_of(environ), body,
-                                        upload_id_in(answer) if uploads else None))
+            try:
+                self.history.append(Request(environ["REQUEST_METHOD"], raw_uri(environ), headers_of(environ), body,
+                                            upload_id_in(answer) if uploads else None))
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                return no_space(environ, start_response, self.history.path.parent)
+        start_response(answered.get("code", "500 Internal Server Error"), answered.get("headers", []),
+                       answered.get("exc_info"))
         return [answer]
+
+
+def no_space(environ: dict, start_response, folder: Path) -> list[bytes]:
+    """The answer to a request the history could not keep (the sandbox's folder is full): a failure, as AWS
+    words one (S3's XML, a JSON service's JSON), that says so, instead of the server's HTML error page."""
+    message = (f"no space left in {folder}: the sandbox could not write this request to its history (a restart "
+               "would lose it), so it answers it as failed; free space there and send it again")
+    code = "InsufficientStorage"
+    if environ.get("HTTP_X_AMZ_TARGET") or "json" in environ.get("CONTENT_TYPE", "") or \
+            re.search(r"/(lambda|batch)/aws4_request", environ.get("HTTP_AUTHORIZATION", "")):
+        body = json.dumps({"__type": code, "message": message}).encode()
+        kind = "application/x-amz-json-1.1"
+    else:
+        from xml.sax.saxutils import escape
+
+        error = f"<Error><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+        s3 = "/s3/aws4_request" in environ.get("HTTP_AUTHORIZATION", "")
+        body = (error if s3 else f"<ErrorResponse>{error}</ErrorResponse>").encode()
+        kind = "application/xml"
+    start_response("507 Insufficient Storage", [("Content-Type", kind), ("Content-Length", str(len(body))),
+                                                 ("x-amzn-ErrorType", code)])
+    return [body]
 
 
 def read_body(environ: dict) -> bytes:

@@ -351,6 +351,8 @@ def describe_aws_error(exc: BaseException, target: str, action: str = "read") ->
     if isinstance(exc, BotoCoreError):
         return f"the request to AWS failed: {exc}"
     code, message = _client_error_code(exc)
+    if code == "InsufficientStorage":  # the sandbox's folder is full: its message names the folder
+        return f"cannot {action} {target}: {message}"
     if code in _DENIED:
         return (f"access denied: the credentials in use may not {action} {target} (check the IAM policy of "
                 "the user or role, and any resource policy)")

@@ -353,3 +353,40 @@ def test_the_server_of_a_killed_avgen_answers_its_terraform_until_that_ended(tmp
     assert wait_dead(server_pid, 20)  # and gone once it ended
     assert orphans.orphaned_terraform(tmp_path) is None
 
+
+@pytest.mark.parametrize("authorization, kind, looks_like", [
+    ("AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/s3/aws4_request", "application/xml", "<Error><Code>"),
+    ("AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/iam/aws4_request", "application/xml", "<ErrorResponse>"),
+    ("AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/lambda/aws4_request", "application/x-amz-json-1.1",
+     '{"__type": "InsufficientStorage"'),
+])
+def test_a_full_sandbox_folder_is_said_as_an_aws_error_not_an_html_page(tmp_path, monkeypatch, authorization, kind,
+                                                                        looks_like):
+    import errno
+    import io
+
+    from generator.aws import sandbox_server
+    from generator.aws.recording import History
+
+    def full(self, request):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(History, "append", full)
+    recorder = sandbox_server.Recorder(tmp_path)
+    recorder.enabled = True
+    answered = {}
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"done"]
+
+    def start_response(code, headers, exc_info=None):
+        answered.update(code=code, headers=dict(headers))
+
+    environ = {"REQUEST_METHOD": "PUT", "PATH_INFO": "/bucket/key", "RAW_URI": "/bucket/key", "QUERY_STRING": "",
+               "HTTP_AUTHORIZATION": authorization, "CONTENT_LENGTH": "4", "wsgi.input": io.BytesIO(b"data")}
+    body = b"".join(recorder(app, environ, start_response)).decode()
+    assert answered["code"] == "507 Insufficient Storage"
+    assert answered["headers"]["Content-Type"] == kind
+    assert body.startswith(looks_like)
+    assert f"no space left in {tmp_path}" in body and "<html" not in body.lower()

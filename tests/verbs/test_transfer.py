@@ -373,3 +373,41 @@ def test_keys_with_a_line_feed_work_in_the_sandbox_as_on_s3(cli, tmp_path):
         s3.delete_object(Bucket=BUCKET, Key="in/" + name)
         assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
 
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB file system (tmpfs) for the sandbox's folder; needs root, skipped elsewhere."""
+    import subprocess
+
+    folder = tmp_path / "small"
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small file system needs root")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_full_sandbox_folder_says_no_space_left_and_the_next_upload_after_freeing_space_works(cli, tmp_path,
+                                                                                                small_disk):
+    import subprocess
+
+    from generator.aws.clients import s3_client
+
+    workdir = small_disk / "work"
+    with Sandbox(workdir / SANDBOX_STATE) as sandbox:
+        s3_client(env=sandbox.env).create_bucket(Bucket=BUCKET)
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(2 * MiB))
+    result = cli("put", big, "-b", f"{BUCKET}/in", "--sandbox", "--workdir", workdir)
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert f"no space left in {workdir / SANDBOX_STATE}" in said
+    assert "<" not in said and "Internal Server Error" not in said
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)], check=True)
+    again = cli("put", big, "-b", f"{BUCKET}/in", "--sandbox", "--workdir", workdir)
+    assert again.exit_code == 0, again.output
+    listing = cli("ls", "-b", BUCKET, "--sandbox", "--workdir", workdir)
+    assert "in/big.bin" in listing.stdout
