@@ -37,7 +37,7 @@ from werkzeug.serving import run_simple
 from generator.aws.moto_internals import UNSUPPORTED_EXIT, MotoUnsupported, check_moto, internal
 from generator.aws.recording import History, Request, upload_id_in
 from generator.aws.sandbox import CONTROL_HEADER, admin_credentials, sandbox_secret
-from generator.deploy import orphans
+from generator import orphans
 
 
 _ON_EXIT: list = []  # what must stop with the emulator (the executor's warm handlers)
@@ -55,7 +55,7 @@ def exit_now(*_) -> None:
 def exit_with_parent(parent: int, workdir: Optional[Path]) -> None:
     """If avgen dies without stopping us (SIGKILL), don't linger as an orphan; but first answer the terraform
     it started until that has ended (interrupted with avgen, it finishes what is in flight and writes the
-    state: generator/deploy/orphans.py), so that the state holds what was created here."""
+    state: generator/orphans.py), so that the state holds what was created here."""
     while os.getppid() == parent:
         time.sleep(0.5)
     if workdir is not None:

@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Optional
 from generator.workflow.findings import Finding, has_errors
 from generator.workflow.load import load_workflow
 from generator.workflow.model import BACKEND_HINT, Workflow
-from generator.deploy import orphans
+from generator import orphans
 from generator.deploy.planview import PlanSummary, summarize
 from generator.aws.clients import count_object_versions, empty_bucket, s3_client
 from generator.aws.sandbox import Sandbox, remove_provider_override, write_provider_override

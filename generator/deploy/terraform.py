@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
 from python_terraform import IsFlagged, Terraform
-from generator.deploy import orphans
+from generator import orphans
 from generator.errors import TerraformError, TerraformNotFound
 from generator.interrupts import interrupts_as_exceptions
 

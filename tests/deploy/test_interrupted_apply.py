@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.deploy import orphans
+from generator import orphans
 from tests.processes import alive
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.xdist_group("sandbox-kill")]

@@ -328,13 +328,13 @@ def test_unknown_keys_and_unsigned_requests_are_refused_as_aws_refuses_them(tmp_
 
 
 def test_the_server_of_a_killed_avgen_answers_its_terraform_until_that_ended(tmp_path):
-    from generator.deploy import orphans
+    from generator import orphans
 
     script = textwrap.dedent(f"""
         import subprocess, sys, time
         from pathlib import Path
         from generator.aws.sandbox import Sandbox
-        from generator.deploy import orphans
+        from generator import orphans
         sandbox = Sandbox(Path({str(tmp_path / "sandbox")!r}))
         sandbox.start()
         terraform = subprocess.Popen(["sleep", "5"], start_new_session=True)  # stands in for terraform

@@ -180,7 +180,7 @@ while true; do echo applying; sleep 0.1; done
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
 def test_a_killed_avgen_interrupts_terraform_once_and_it_finishes_writing_its_state(tmp_path):
-    from generator.deploy import orphans
+    from generator import orphans
 
     (tmp_path / "fake-terraform.sh").write_text(CHATTY_TERRAFORM)
     avgen = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path)], cwd=REPO)
@@ -206,7 +206,7 @@ def test_a_killed_avgen_interrupts_terraform_once_and_it_finishes_writing_its_st
 
 
 def test_the_next_command_waits_for_the_terraform_of_a_killed_one(tmp_path):
-    from generator.deploy import orphans
+    from generator import orphans
 
     # a terraform whose avgen is gone: the pid file names this test's child and a process that has ended
     child = subprocess.Popen(["sh", "-c", "sleep 1; echo saved > terraform.tfstate"], cwd=tmp_path)

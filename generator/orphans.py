@@ -129,11 +129,11 @@ def interrupted_with_parent() -> Optional[Callable[[], None]]:
     that started the child, and other threads end before avgen does)."""
     if _PRCTL is None or threading.current_thread() is not threading.main_thread():
         return None
-    prctl, parent = _PRCTL, os.getpid()
+    prctl, parent, sigint = _PRCTL, os.getpid(), int(signal.SIGINT)
 
-    def set_parent_death_signal() -> None:
-        prctl(PR_SET_PDEATHSIG, int(signal.SIGINT), 0, 0, 0)
+    def set_parent_death_signal() -> None:  # in the child, between fork and exec: nothing that takes a lock
+        prctl(PR_SET_PDEATHSIG, sigint, 0, 0, 0)
         if os.getppid() != parent:  # avgen died before the signal was set: terraform must not start
-            os._exit(128 + int(signal.SIGINT))
+            os._exit(128 + sigint)
 
     return set_parent_death_signal
