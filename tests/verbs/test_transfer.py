@@ -5,6 +5,8 @@ import os
 import shutil
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from generator.workdirs import SANDBOX_STATE
 from generator.aws.sandbox import Sandbox
@@ -116,6 +118,24 @@ def test_keys_that_cannot_be_local_file_names_get_a_reason_each(tmp_path):
     assert "is 256 bytes long" in reasons["in/" + "é" * 128]  # bytes, not characters
     deep = "/".join(["d" * 200] * 25)
     assert "over the 4095 a path may have here" in dict(plan_get(_entries(deep), tmp_path).problems)[deep]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.one_of(st.sampled_from([".", "..", "", "x" * 256, "é" * 128, "a\0b", "a\nb", " "]),
+                                   st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)),
+                         min_size=1, max_size=6).map("/".join)
+                .filter(lambda key: 0 < len(key.encode()) <= 1024), max_size=8))
+def test_any_keys_get_a_place_or_a_reason_never_an_os_error(tmp_path, keys):
+    """S3 takes any UTF-8 key up to 1,024 bytes: each is downloaded inside the folder, or skipped or not
+    written with a reason; planning never raises."""
+    plan = plan_get(_entries(*dict.fromkeys(keys)), tmp_path)
+    placed = [d.key for d in plan.downloads] + [k for k, _ in plan.skipped] + [k for k, _ in plan.problems]
+    assert sorted(placed) == sorted(dict.fromkeys(keys))
+    for download in plan.downloads:
+        relative = download.path.relative_to(tmp_path)  # inside the folder
+        assert all(0 < len(os.fsencode(part)) <= 255 and part not in (".", "..") for part in relative.parts)
+        assert relative.as_posix() == download.key
+    assert all(why and "Errno" not in why for _, why in plan.skipped + plan.problems)
 
 
 def test_get_a_key_and_a_key_under_it_do_not_collide(tmp_path):
