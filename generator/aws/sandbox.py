@@ -210,19 +210,28 @@ class Sandbox:
         """From now on, objects created here start the deployed functions, and jobs submitted here run."""
         self._post("/_avgen/executor", json={"contexts": str(Path(contexts).resolve())})
 
-    def activity(self) -> dict:
+    def activity(self, since: Optional[dict] = None) -> dict:
+        """What the executor ran and runs; `since`, an earlier answer: only the invocations and jobs that
+        started after it (a kept-up sandbox also lists those of earlier commands)."""
         try:
-            return requests.get(self.endpoint + "/_avgen/activity", headers=self.control, timeout=30).json()
+            state = requests.get(self.endpoint + "/_avgen/activity", headers=self.control, timeout=30).json()
         except (requests.RequestException, ValueError) as exc:
             raise SandboxError(f"the sandbox's executor did not answer: {exc}") from None
+        if since is not None:
+            before = {a["id"] for a in since.get("activities", [])}
+            state["activities"] = [a for a in state["activities"] if a["id"] not in before]
+            state["unchanged"] = (state.get("unchanged") or [])[len(since.get("unchanged") or []):]
+            state["busy"] = sum(a["state"] in ("queued", "running") for a in state["activities"])
+        return state
 
     def wait_until_quiet(self, on_change: Callable[[dict], None], poll_s: float = 0.5,
-                         timeout_s: Optional[float] = None) -> dict:
-        """Wait until nothing runs or waits to run; `on_change` sees each new state of the activity."""
+                         timeout_s: Optional[float] = None, since: Optional[dict] = None) -> dict:
+        """Wait until nothing runs or waits to run (of what started after `since`, when given: a function's
+        downstream invocations and jobs start before it ends); `on_change` sees each new state."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         last = None
         while True:
-            state = self.activity()
+            state = self.activity(since)
             shown = [(a["id"], a["state"]) for a in state["activities"]]
             if shown != last:
                 on_change(state)
