@@ -144,7 +144,9 @@ class Deployment:
             raise DeployError(f"the terraform of an interrupted avgen command (pid {exc.args[0]}) is still running "
                               f"in {self.workdir} after {orphans.WAIT_S:.0f} s: let it end (or stop it with "
                               f"`kill -INT {exc.args[0]}`, once), then run this again") from None
-        check_state_file(self.workdir)
+        state = self._local_state_file()
+        if state is not None:
+            check_state_file(state)
         options = self.options.terraform
         if not (self.options.sandbox and need_aws):
             yield TerraformRunner(self.workdir, options)
@@ -153,6 +155,16 @@ class Deployment:
         with Sandbox(self.workdir / SANDBOX_STATE, region) as sandbox:
             sandboxed = TerraformOptions(**{**vars(options), "env": {**options.env, **sandbox.env}})
             yield TerraformRunner(self.workdir, sandboxed)
+
+    def _local_state_file(self) -> Optional[Path]:
+        """Where terraform keeps the state in the working folder: the sandbox's, or the workflow's own local
+        backend (`path` or terraform.tfstate); None for a remote backend (S3), which terraform reads itself."""
+        backend = self.workflow.settings.backend if self.workflow else None
+        if self.options.sandbox or backend is None:
+            return self.workdir / "terraform.tfstate"
+        if backend.type != "local":
+            return None
+        return self.workdir / str(backend.config.get("path") or "terraform.tfstate")
 
     # -- plan fingerprints: apply uses the saved plan only when nothing it was made from changed ----
     def _fingerprint(self) -> str:
@@ -467,10 +479,10 @@ def saved_plan_state(plan_file: Path) -> Optional[tuple[str, int]]:
         return None
 
 
-def check_state_file(workdir: Path) -> None:
-    """Refuse a local state that is empty or cut off (terraform killed while writing it): terraform would read
-    an empty one as nothing deployed, and plan everything again."""
-    state = Path(workdir) / "terraform.tfstate"
+def check_state_file(state: Path) -> None:
+    """Refuse a local state file that is empty or cut off (terraform killed while writing it): terraform would
+    read an empty one as nothing deployed, and plan everything again."""
+    state = Path(state)
     try:
         text = state.read_bytes()
     except FileNotFoundError:
@@ -479,7 +491,7 @@ def check_state_file(workdir: Path) -> None:
         raise DeployError(f"{state} cannot be read ({exc.strerror or exc}): terraform needs it") from None
     if _valid_state(text):
         return
-    backup = state.with_name("terraform.tfstate.backup")
+    backup = state.with_name(state.name + ".backup")
     how = "empty" if not text.strip() else "not a whole Terraform state (cut off?)"
     try:
         kept = _valid_state(backup.read_bytes())
@@ -490,7 +502,7 @@ def check_state_file(workdir: Path) -> None:
                f"`cp {backup} {state}`, then run this again (what that run created after it is not in the "
                "backup: apply then fails with 'already exists' for each, which `terraform import` adopts)")
     else:
-        fix = "no valid terraform.tfstate.backup is there to restore"
+        fix = f"no valid {backup.name} is there to restore"
     raise DeployError(f"{state} is {how}, so avgen will not run terraform on it; {fix}")
 
 

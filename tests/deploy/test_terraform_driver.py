@@ -269,14 +269,14 @@ def test_a_state_cut_off_mid_write_is_never_used(tmp_path, text, says):
     (tmp_path / "terraform.tfstate").write_bytes(text)
     (tmp_path / "terraform.tfstate.backup").write_text('{"version": 4, "serial": 2, "lineage": "x"}')
     with pytest.raises(DeployError) as caught:
-        check_state_file(tmp_path)
+        check_state_file(tmp_path / "terraform.tfstate")
     message = str(caught.value)
     assert says in message and f"cp {tmp_path / 'terraform.tfstate.backup'} {tmp_path / 'terraform.tfstate'}" in message
     (tmp_path / "terraform.tfstate.backup").unlink()
     with pytest.raises(DeployError, match="no valid terraform.tfstate.backup"):
-        check_state_file(tmp_path)
+        check_state_file(tmp_path / "terraform.tfstate")
     (tmp_path / "terraform.tfstate").write_text('{"version": 4, "serial": 3, "lineage": "x", "resources": []}')
-    check_state_file(tmp_path)  # a whole state passes
+    check_state_file(tmp_path / "terraform.tfstate")  # a whole state passes
 
 
 @needs_terraform
@@ -294,3 +294,23 @@ def test_plan_refuses_to_run_on_an_empty_state(tmp_path, plugin_dir):
     assert result.exit_code == 1, result.output
     assert "terraform.tfstate is empty, so avgen will not run terraform on it" in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_only_a_local_state_is_checked(tmp_path):
+    """An empty terraform.tfstate is what terraform leaves behind after moving the state to S3: with an S3
+    backend it is not the state, and not judged."""
+    from generator.deploy.core import Deployment, DeployOptions
+
+    example = REPO / "examples/av-workflow/workflow.yaml"  # an S3 backend
+    aws = Deployment(example, DeployOptions(workdir=tmp_path / "aws"))
+    aws.load()
+    assert aws._local_state_file() is None
+    sandbox = Deployment(example, DeployOptions(workdir=tmp_path / "sbx", sandbox=True))
+    sandbox.load()
+    assert sandbox._local_state_file() == (tmp_path / "sbx" / "terraform.tfstate").resolve()
+    local = tmp_path / "local.yaml"
+    text = example.read_text()
+    local.write_text(text[:text.index("  backend:\n")] + "  backend: {type: local, path: state/here.tfstate}\n")
+    kept_here = Deployment(local, DeployOptions(workdir=tmp_path / "local"))
+    kept_here.load()
+    assert kept_here._local_state_file() == (tmp_path / "local" / "state" / "here.tfstate").resolve()
