@@ -60,8 +60,12 @@ class History:
         if not target.exists():
             self.bodies.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f".{digest}.{os.getpid()}.partial")
-            partial.write_bytes(body)
-            partial.replace(target)  # the line naming it is written after: never a line without its body
+            try:
+                partial.write_bytes(body)
+                partial.replace(target)  # the line naming it is written after: never a line without its body
+            except OSError:
+                partial.unlink(missing_ok=True)  # a full disk: what was written of it must not take the rest
+                raise
         return digest
 
     def read(self) -> Iterator[Request]:

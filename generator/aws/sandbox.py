@@ -34,6 +34,7 @@ OLD_RECORDING = "moto-recording.jsonl"  # avgen 0.1's format, replaced by record
 SERVER_LOG = "moto-server.log"
 SERVER_FILE = "server.json"  # the long-running server of `avgen sandbox up`: pid, port, region
 LOCK_FILE = "lock"
+LOCK_WAIT_S = 5.0
 READY_TIMEOUT_S = 60
 # Terraform merges this into the generated provider block (an *_override.tf file); the endpoint itself
 # comes from AWS_ENDPOINT_URL so that saved plans survive the port changing between commands.
@@ -209,19 +210,28 @@ class Sandbox:
         """From now on, objects created here start the deployed functions, and jobs submitted here run."""
         self._post("/_avgen/executor", json={"contexts": str(Path(contexts).resolve())})
 
-    def activity(self) -> dict:
+    def activity(self, since: Optional[dict] = None) -> dict:
+        """What the executor ran and runs; `since`, an earlier answer: only the invocations and jobs that
+        started after it (a kept-up sandbox also lists those of earlier commands)."""
         try:
-            return requests.get(self.endpoint + "/_avgen/activity", headers=self.control, timeout=30).json()
+            state = requests.get(self.endpoint + "/_avgen/activity", headers=self.control, timeout=30).json()
         except (requests.RequestException, ValueError) as exc:
             raise SandboxError(f"the sandbox's executor did not answer: {exc}") from None
+        if since is not None:
+            before = {a["id"] for a in since.get("activities", [])}
+            state["activities"] = [a for a in state["activities"] if a["id"] not in before]
+            state["unchanged"] = (state.get("unchanged") or [])[len(since.get("unchanged") or []):]
+            state["busy"] = sum(a["state"] in ("queued", "running") for a in state["activities"])
+        return state
 
     def wait_until_quiet(self, on_change: Callable[[dict], None], poll_s: float = 0.5,
-                         timeout_s: Optional[float] = None) -> dict:
-        """Wait until nothing runs or waits to run; `on_change` sees each new state of the activity."""
+                         timeout_s: Optional[float] = None, since: Optional[dict] = None) -> dict:
+        """Wait until nothing runs or waits to run (of what started after `since`, when given: a function's
+        downstream invocations and jobs start before it ends); `on_change` sees each new state."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         last = None
         while True:
-            state = self.activity()
+            state = self.activity(since)
             shown = [(a["id"], a["state"]) for a in state["activities"]]
             if shown != last:
                 on_change(state)
@@ -280,16 +290,23 @@ def make_state_dir(folder: Path) -> None:
     sandbox_secret(folder)
 
 
-def take_lock(state_dir: Path):
-    """One command at a time may run a server on a folder's state: a second would replay and record too."""
+def take_lock(state_dir: Path, wait_s: float = LOCK_WAIT_S):
+    """One command at a time may run a server on a folder's state: a second would replay and record too. The
+    server of a killed command holds it until the terraform it answers has ended (sandbox_server.py), and
+    then a moment longer: waited for up to `wait_s`."""
     handle = open(state_dir / LOCK_FILE, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise SandboxError(f"another avgen command is using the sandbox in {state_dir}; wait for it to finish, "
-                           "or run `avgen sandbox up` so that commands share one running sandbox") from None
-    return handle
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            handle.close()
+            raise SandboxError(f"another avgen command is using the sandbox in {state_dir}; wait for it to finish, "
+                               "or run `avgen sandbox up` so that commands share one running sandbox") from None
 
 
 def running_server(state_dir: Path) -> Optional[dict]:

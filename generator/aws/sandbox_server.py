@@ -16,6 +16,7 @@ reproduces every id.
 from __future__ import annotations
 
 import base64
+import errno
 import inspect
 import io
 import json
@@ -36,6 +37,7 @@ from werkzeug.serving import run_simple
 from generator.aws.moto_internals import UNSUPPORTED_EXIT, MotoUnsupported, check_moto, internal
 from generator.aws.recording import History, Request, upload_id_in
 from generator.aws.sandbox import CONTROL_HEADER, admin_credentials, sandbox_secret
+from generator import orphans
 
 
 _ON_EXIT: list = []  # what must stop with the emulator (the executor's warm handlers)
@@ -50,10 +52,16 @@ def exit_now(*_) -> None:
     os._exit(0)
 
 
-def exit_with_parent(parent: int) -> None:
-    """If avgen dies without stopping us (SIGKILL), don't linger as an orphan."""
+def exit_with_parent(parent: int, workdir: Optional[Path]) -> None:
+    """If avgen dies without stopping us (SIGKILL), don't linger as an orphan; but first answer the terraform
+    it started until that has ended (interrupted with avgen, it finishes what is in flight and writes the
+    state: generator/orphans.py), so that the state holds what was created here."""
     while os.getppid() == parent:
-        time.sleep(1)
+        time.sleep(0.5)
+    if workdir is not None:
+        deadline = time.monotonic() + orphans.WAIT_S
+        while orphans.running_terraform(workdir) is not None and time.monotonic() < deadline:
+            time.sleep(0.2)
     exit_now()
 
 
@@ -264,6 +272,15 @@ def this_request(environ: dict) -> None:
     _REQUEST.source_ip = environ.get("REMOTE_ADDR") or "127.0.0.1"
     _REQUEST.request_id = uuid.uuid4().hex[:16].upper()
     _REQUEST.id_2 = base64.b64encode(os.urandom(48)).decode()
+
+
+def route_keys_with_line_feeds(environ: dict) -> None:
+    """S3 takes keys with a line feed (sent as %0A), and moto answers them 404: its routes are regular
+    expressions whose `.` stops at one. The route is found on the path with each written out as %0A; moto
+    reads the key itself from the raw URI, as the client sent it (and the history records it)."""
+    path = environ.get("PATH_INFO", "")
+    if isinstance(path, str) and "\n" in path and (environ.get("RAW_URI") or environ.get("REQUEST_URI")):
+        environ["PATH_INFO"] = path.replace("\n", "%0A")
 
 
 def overlapping_notifications_refused() -> None:
@@ -528,19 +545,50 @@ class Recorder:
         body = read_body(environ)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
-        status: dict[str, int] = {}
+        answered: dict = {}
+        written: list[bytes] = []
 
         def capture(code: str, headers: list, exc_info=None):
-            status["code"] = int(code.split()[0])
-            return start_response(code, headers, exc_info)
+            answered.update(code=code, headers=headers, exc_info=exc_info)
+            return written.append  # WSGI's write(): kept until the answer goes out
 
-        answer = b"".join(app(environ, capture))
-        if self.enabled and self.history is not None and worth_recording(environ, status.get("code", 500)):
+        answer = b"".join([*written, *app(environ, capture)])
+        status = int(str(answered.get("code", "500")).split()[0])
+        if self.enabled and self.history is not None and worth_recording(environ, status):
             uploads = environ["REQUEST_METHOD"] == "POST" and "uploads" in parse_qs(
                 environ.get("QUERY_STRING", ""), keep_blank_values=True)
-            self.history.append(Request(environ["REQUEST_METHOD"], raw_uri(environ), headers_of(environ), body,
-                                        upload_id_in(answer) if uploads else None))
+            try:
+                self.history.append(Request(environ["REQUEST_METHOD"], raw_uri(environ), headers_of(environ), body,
+                                            upload_id_in(answer) if uploads else None))
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                return no_space(environ, start_response, self.history.path.parent)
+        start_response(answered.get("code", "500 Internal Server Error"), answered.get("headers", []),
+                       answered.get("exc_info"))
         return [answer]
+
+
+def no_space(environ: dict, start_response, folder: Path) -> list[bytes]:
+    """The answer to a request the history could not keep (the sandbox's folder is full): a failure, as AWS
+    words one (S3's XML, a JSON service's JSON), that says so, instead of the server's HTML error page."""
+    message = (f"no space left in {folder}: the sandbox could not write this request to its history (a restart "
+               "would lose it), so it answers it as failed; free space there and send it again")
+    code = "InsufficientStorage"
+    if environ.get("HTTP_X_AMZ_TARGET") or "json" in environ.get("CONTENT_TYPE", "") or \
+            re.search(r"/(lambda|batch)/aws4_request", environ.get("HTTP_AUTHORIZATION", "")):
+        body = json.dumps({"__type": code, "message": message}).encode()
+        kind = "application/x-amz-json-1.1"
+    else:
+        from xml.sax.saxutils import escape
+
+        error = f"<Error><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+        s3 = "/s3/aws4_request" in environ.get("HTTP_AUTHORIZATION", "")
+        body = (error if s3 else f"<ErrorResponse>{error}</ErrorResponse>").encode()
+        kind = "application/xml"
+    start_response("507 Insufficient Storage", [("Content-Type", kind), ("Content-Length", str(len(body))),
+                                                 ("x-amzn-ErrorType", code)])
+    return [body]
 
 
 def read_body(environ: dict) -> bytes:
@@ -603,7 +651,8 @@ def main() -> None:
         print(exc, file=sys.stderr, flush=True)
         sys.exit(UNSUPPORTED_EXIT)
     if "--detached" not in sys.argv:
-        threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
+        threading.Thread(target=exit_with_parent, args=(os.getppid(), state_dir.parent if state_dir else None),
+                         daemon=True).start()
     keep_settings_moto_drops()
     one_event_per_created_object()
     s3_events_as_aws_writes_them()
@@ -630,6 +679,7 @@ def main() -> None:
             return refuse(start_response)  # before the recorder: never history
         if environ.get("PATH_INFO", "").startswith("/_avgen/"):
             return control(executor, recorder, environ, start_response)
+        route_keys_with_line_feeds(environ)
         with one_at_a_time:
             this_request(environ)
             return recorder(app, environ, start_response)

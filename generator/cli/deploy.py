@@ -36,7 +36,12 @@ def deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir
     options = TerraformOptions(terraform_bin=terraform_bin, plugin_dir=plugin_dir, variables=list(var or []),
                                var_files=list(var_file or []), backend_config=list(backend_config or []),
                                color=False)
-    return Deployment(file, DeployOptions(workdir=workdir, sandbox=sandbox, terraform=options))
+    return Deployment(file, DeployOptions(workdir=workdir, sandbox=sandbox, terraform=options, notify=notify))
+
+
+def notify(message: str) -> None:
+    """What the deployment says while it goes on (a saved plan made again, a wait for terraform)."""
+    err.print(f"[yellow]note:[/] {escape(message)}")
 
 
 def run_deploy(action, file: WorkflowFiles):

@@ -124,6 +124,8 @@ def put(
     plan = put_plan.uploads
     total = sum(item.size for item in plan)
     with connection(file, workflow, endpoint_url, region, sandbox, workdir, run_workflows=sandbox) as conn:
+        # a sandbox kept up by `avgen sandbox up` lists what earlier commands started too: not this one's
+        before = conn.sandbox.activity() if sandbox else None
         began = time.monotonic()
         with TransferBars("uploading", total, len(plan)) as bars:
             keys = put_objects(conn.s3(), destination.bucket, plan, progress=bars,
@@ -136,7 +138,7 @@ def put(
         report = None
         if not as_text:
             if sandbox and (wait or not conn.sandbox.attached):
-                report = conn.sandbox.wait_until_quiet(WorkflowProgress())
+                report = conn.sandbox.wait_until_quiet(WorkflowProgress(), since=before)
             print_json({"bucket": destination.bucket, "uploaded": keys, "bytes": total,
                         "skipped": [{"path": str(p), "why": why} for p, why in put_plan.skipped],
                         "starts": {name: len(hit) for name, hit in hits.items()},
@@ -156,12 +158,13 @@ def put(
             if not hits:
                 out.print("[yellow]no function of the workflow is triggered by these keys[/]")
         if sandbox and (wait or not conn.sandbox.attached):
-            wait_for_workflow(conn.sandbox, began)
+            wait_for_workflow(conn.sandbox, began, before)
 
 
-def wait_for_workflow(sandbox, began: float) -> None:
-    """Follow the sandbox's executor until the workflow is quiet; exit 1 if an invocation or job failed."""
-    report = sandbox.wait_until_quiet(WorkflowProgress())
+def wait_for_workflow(sandbox, began: float, before: Optional[dict] = None) -> None:
+    """Follow the sandbox's executor until what started after `before` is quiet; exit 1 if an invocation or
+    job of it failed."""
+    report = sandbox.wait_until_quiet(WorkflowProgress(), since=before)
     failed = failed_activities(report)
     lambdas = sum(a["kind"] == "lambda" for a in report["activities"])
     jobs = len(report["activities"]) - lambdas
@@ -287,7 +290,8 @@ def get(
     Without -b, the workflow's result folders are fetched (outputs no function reads, such as result/).
     Folder markers and keys that would land outside PATH (`..`) are skipped with a warning, and so are
     local files identical to their object. Nothing is written through a symlink, over a different local file
-    (unless --overwrite), or where two keys collide (`a` and `a/b`): each such key is listed, the others go on.
+    (unless --overwrite), where two keys collide (`a` and `a/b`), or for a key that cannot be a local file name
+    (`in/.`, `in//a`, a part over 255 bytes): each such key is listed with why, the others go on.
 
     Examples:
 

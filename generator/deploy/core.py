@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import json
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -16,6 +17,7 @@ from typing import Callable, Iterator, Optional
 from generator.workflow.findings import Finding, has_errors
 from generator.workflow.load import load_workflow
 from generator.workflow.model import BACKEND_HINT, Workflow
+from generator import orphans
 from generator.deploy.planview import PlanSummary, summarize
 from generator.aws.clients import count_object_versions, empty_bucket, s3_client
 from generator.aws.sandbox import Sandbox, remove_provider_override, write_provider_override
@@ -52,6 +54,8 @@ class DeployOptions:
     terraform: TerraformOptions = field(default_factory=TerraformOptions)
     # switch on EventBridge delivery of existing buckets that trigger functions (generator/deploy/buckets.py)
     enable_eventbridge: bool = False
+    # what the user should read while a command goes on (a saved plan made again, a wait); never printed here
+    notify: Callable[[str], None] = field(default=lambda message: None)
 
 
 @dataclass
@@ -132,7 +136,17 @@ class Deployment:
 
     @contextlib.contextmanager
     def terraform(self, need_aws: bool = True) -> Iterator[TerraformRunner]:
-        """A runner for the working folder; with --sandbox, an emulator runs while it is used."""
+        """A runner for the working folder; with --sandbox, an emulator runs while it is used. The terraform
+        of a killed avgen command is let finish first, and a state cut off mid-write is never used."""
+        try:
+            orphans.wait_for_orphan(self.workdir, self.options.notify)
+        except TimeoutError as exc:
+            raise DeployError(f"the terraform of an interrupted avgen command (pid {exc.args[0]}) is still running "
+                              f"in {self.workdir} after {orphans.WAIT_S:.0f} s: let it end (or stop it with "
+                              f"`kill -INT {exc.args[0]}`, once), then run this again") from None
+        state = self._local_state_file()
+        if state is not None:
+            check_state_file(state)
         options = self.options.terraform
         if not (self.options.sandbox and need_aws):
             yield TerraformRunner(self.workdir, options)
@@ -141,6 +155,16 @@ class Deployment:
         with Sandbox(self.workdir / SANDBOX_STATE, region) as sandbox:
             sandboxed = TerraformOptions(**{**vars(options), "env": {**options.env, **sandbox.env}})
             yield TerraformRunner(self.workdir, sandboxed)
+
+    def _local_state_file(self) -> Optional[Path]:
+        """Where terraform keeps the state in the working folder: the sandbox's, or the workflow's own local
+        backend (`path` or terraform.tfstate); None for a remote backend (S3), which terraform reads itself."""
+        backend = self.workflow.settings.backend if self.workflow else None
+        if self.options.sandbox or backend is None:
+            return self.workdir / "terraform.tfstate"
+        if backend.type != "local":
+            return None
+        return self.workdir / str(backend.config.get("path") or "terraform.tfstate")
 
     # -- plan fingerprints: apply uses the saved plan only when nothing it was made from changed ----
     def _fingerprint(self) -> str:
@@ -165,6 +189,13 @@ class Deployment:
             return None
         meta = json.loads(meta_file.read_text())
         return meta if meta.get("fingerprint") == self._fingerprint() and not meta.get("destroy") else None
+
+    def _stale_plan(self, tf: TerraformRunner) -> bool:
+        """Whether the state changed since the saved plan was made (an interrupted apply wrote part of it, or
+        another apply ran): terraform refuses such a plan ("Saved plan is stale"). Stricter than terraform,
+        which does not check a plan made before there was any state, and would apply it again."""
+        made_from = saved_plan_state(self.workdir / PLAN_FILE)
+        return made_from is None or made_from != tf.state_version()
 
     def _forget_plan(self) -> None:
         (self.workdir / PLAN_FILE).unlink(missing_ok=True)
@@ -239,10 +270,16 @@ class Deployment:
             if self.options.sandbox and not targets:
                 outcome.images = self._sandbox_images(tf, register=True)
             meta = None if targets else self._current_plan()
+            if meta is not None:
+                tf.init(on_line)
+                if self._stale_plan(tf):
+                    self.options.notify("the saved plan was made before the state last changed (an interrupted "
+                                        "apply, or another one since): planning again")
+                    self._forget_plan()
+                    meta = None
             if meta is None:
                 outcome.summary = self._plan(tf, on_line, targets=targets)
             else:
-                tf.init(on_line)
                 assert self.workflow is not None  # loaded by _prepare()
                 outcome.summary = summarize(tf.show_plan(self.workdir / PLAN_FILE), self.workflow)
             if outcome.summary.has_changes:
@@ -429,6 +466,52 @@ class Deployment:
                 tf.init()  # outputs are read from the state: no provider needed once initialised
             outcome.outputs = tf.outputs()
         return outcome
+
+
+def saved_plan_state(plan_file: Path) -> Optional[tuple[str, int]]:
+    """(lineage, serial) of the state a saved plan was made from (its `tfstate`; ("", 0) before any state);
+    None when the file is not a plan terraform wrote."""
+    try:
+        with zipfile.ZipFile(plan_file) as plan:
+            state = json.loads(plan.read("tfstate"))
+        return str(state.get("lineage") or ""), int(state.get("serial") or 0)
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile):
+        return None
+
+
+def check_state_file(state: Path) -> None:
+    """Refuse a local state file that is empty or cut off (terraform killed while writing it): terraform would
+    read an empty one as nothing deployed, and plan everything again."""
+    state = Path(state)
+    try:
+        text = state.read_bytes()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise DeployError(f"{state} cannot be read ({exc.strerror or exc}): terraform needs it") from None
+    if _valid_state(text):
+        return
+    backup = state.with_name(state.name + ".backup")
+    how = "empty" if not text.strip() else "not a whole Terraform state (cut off?)"
+    try:
+        kept = _valid_state(backup.read_bytes())
+    except OSError:
+        kept = False
+    if kept:
+        fix = (f"{backup} holds the state as it was before the run that wrote it: restore it with "
+               f"`cp {backup} {state}`, then run this again (what that run created after it is not in the "
+               "backup: apply then fails with 'already exists' for each, which `terraform import` adopts)")
+    else:
+        fix = f"no valid {backup.name} is there to restore"
+    raise DeployError(f"{state} is {how}, so avgen will not run terraform on it; {fix}")
+
+
+def _valid_state(text: bytes) -> bool:
+    try:
+        state = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(state, dict) and {"version", "serial", "lineage"} <= state.keys()
 
 
 def _repositories(ecr) -> dict[str, str]:

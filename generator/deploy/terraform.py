@@ -21,9 +21,10 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 from python_terraform import IsFlagged, Terraform
+from generator import orphans
 from generator.errors import TerraformError, TerraformNotFound
 from generator.interrupts import interrupts_as_exceptions
 
@@ -113,20 +114,22 @@ class TerraformRunner:
     def run(self, argv: list[str], on_line: Optional[LineHandler] = None, check: bool = True,
             ok_codes: Iterable[int] = (0,)) -> Run:
         """Run terraform in the working directory, streaming stdout lines to `on_line`."""
-        with tempfile.TemporaryFile() as err_file, interrupts_as_exceptions():
-            # Its own session: a Ctrl-C, a SIGTERM or a SIGKILL of avgen never reaches terraform directly, so
-            # it can always finish writing the state of what it created (the next apply then continues).
-            process = subprocess.Popen(argv, cwd=self.workdir, env=self.environment, stdout=subprocess.PIPE,
-                                       stderr=err_file, stdin=subprocess.DEVNULL, text=True, bufsize=1,
-                                       start_new_session=True)
-            lines = []
-            assert process.stdout is not None  # stdout=PIPE
+        with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file, \
+                interrupts_as_exceptions():
+            # Its own session: a Ctrl-C, a SIGTERM or a SIGHUP of avgen never reaches terraform directly, so it
+            # can always finish writing the state of what it created (the next apply then continues). A SIGKILL
+            # of avgen interrupts it once, as Ctrl-C would (orphans.interrupted_with_parent), and its output
+            # goes to a file: a pipe nobody reads any more would end it at its next line, mid-state perhaps.
+            process = subprocess.Popen(argv, cwd=self.workdir, env=self.environment, stdout=out_file,
+                                       stderr=err_file, stdin=subprocess.DEVNULL, start_new_session=True,
+                                       preexec_fn=orphans.interrupted_with_parent())
+            orphans.record(self.workdir, process.pid)
+            lines: list[str] = []
             try:
-                for line in process.stdout:
+                for line in _lines_of(out_file, process):
                     lines.append(line)
                     if on_line:
                         on_line(line.rstrip("\n"))
-                process.wait()
             except BaseException:
                 # Pass the interrupt on once: terraform stops after the operations in flight and writes its
                 # state. Wait for that as long as it takes; killing it now would lose what it created.
@@ -134,6 +137,9 @@ class TerraformRunner:
                     process.send_signal(signal.SIGINT)
                 process.wait()
                 raise
+            finally:
+                if process.poll() is not None:
+                    orphans.forget(self.workdir, process.pid)
             err_file.seek(0)
             stderr = err_file.read().decode(errors="replace")
         result = Run(process.returncode, "".join(lines), stderr)
@@ -219,6 +225,20 @@ class TerraformRunner:
     def outputs(self) -> dict:
         return json.loads(self.run(self.argv("output", json=IsFlagged)).stdout or "{}")
 
+    def state_version(self) -> Optional[tuple[str, int]]:
+        """(lineage, serial) of the current state, from its backend (`terraform state pull`); ("", 0) when there
+        is none yet, None when it cannot be read."""
+        result = self.run(self._tf.generate_cmd_string("state pull"), check=False)
+        if result.returncode != 0:
+            return None
+        if not result.stdout.strip():
+            return "", 0
+        try:
+            state = json.loads(result.stdout)
+            return str(state.get("lineage") or ""), int(state.get("serial") or 0)
+        except (ValueError, TypeError, AttributeError):
+            return None
+
     def state_list(self) -> list[str]:
         # "state list" as one command: generate_cmd_string puts flags between a command and its arguments
         result = self.run(self._tf.generate_cmd_string("state list"), check=False)
@@ -230,6 +250,27 @@ class TerraformRunner:
 
     def validate(self) -> dict:
         return json.loads(self.run(self.argv("validate", json=IsFlagged), check=False).stdout)
+
+
+def _lines_of(out_file, process: subprocess.Popen, poll_s: float = 0.05) -> Iterator[str]:
+    """The lines terraform writes to `out_file` as they come, until it has ended and all are read."""
+    descriptor, offset, pending = out_file.fileno(), 0, b""
+    while True:
+        ended = process.poll() is not None
+        while True:  # pread: the file's offset is terraform's, shared with this descriptor
+            chunk = os.pread(descriptor, 1 << 16, offset)
+            if not chunk:
+                break
+            offset += len(chunk)
+            *complete, pending = (pending + chunk).split(b"\n")
+            for line in complete:
+                yield line.decode(errors="replace") + "\n"
+        if ended:
+            if pending:
+                yield pending.decode(errors="replace")
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=poll_s)
 
 
 def _diagnostics(json_lines: str) -> str:

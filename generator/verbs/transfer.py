@@ -20,7 +20,7 @@ import re
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
@@ -203,19 +203,59 @@ def plan_put(sources: Sequence[Path], dest: S3Location, *, follow_symlinks: bool
 
 
 def _unsafe_key_reason(key: str) -> str:
+    """Why a key is skipped ('' when it is not): a folder marker, or a key that would lead out of the folder."""
     if key.endswith("/"):
         return "folder marker"
-    parts = PurePosixPath(key).parts
-    if key.startswith("/") or any(part in ("..", ".") for part in parts) or "" in key.split("/"):
-        return "its key cannot be a local path safely (absolute, '..', '.' or '//')"
+    if key.startswith("/") or ".." in key.split("/"):
+        return "its key cannot be a local path safely (absolute, or a '..' part leading out of the folder)"
     return ""
+
+
+NAME_MAX = 255    # bytes in one file name (Linux, macOS) where the file system does not say
+PATH_MAX = 4096   # bytes in a whole path
+
+
+def _name_problem(key: str, local_dir: Path) -> str:
+    """Why a key cannot be a file name under `local_dir` ('' when it can): S3 takes any key of up to 1,024
+    bytes, a local file system does not."""
+    parts = key.split("/")
+    if "." in parts or "" in parts:
+        return ("its key has a '.' or an empty part ('//'), which names no file: a local path cannot hold it "
+                "(rename the object to get it)")
+    if "\0" in key:
+        return "its key holds a NUL character, which no local file name may hold"
+    name_max, path_max = _limits(local_dir)
+    for part in parts:
+        size = len(os.fsencode(part))
+        if size > name_max:
+            return (f"its part {part[:24]}… is {size} bytes long, and a file name here may have at most "
+                    f"{name_max}: rename the object to get it")
+    size = len(os.fsencode(str(Path(local_dir).absolute().joinpath(*parts))))
+    if size >= path_max:
+        return f"its local path would be {size} bytes long, over the {path_max - 1} a path may have here"
+    return ""
+
+
+def _limits(local_dir: Path) -> tuple[int, int]:
+    """(longest file name, longest path) in bytes of the file system `local_dir` is (or will be) on."""
+    folder = Path(local_dir).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    limits = []
+    for name, default in (("PC_NAME_MAX", NAME_MAX), ("PC_PATH_MAX", PATH_MAX)):
+        try:
+            limits.append(int(os.pathconf(folder, name)))
+        except (OSError, ValueError, AttributeError):
+            limits.append(default)
+    return limits[0], limits[1]
 
 
 def plan_get(entries: Sequence[ObjectEntry], local_dir: Path, *, overwrite: bool = False,
              chunk: int = DEFAULT_MULTIPART_CHUNK) -> DownloadPlan:
     """`LOCALDIR/<key>` for every object. Skipped: folder markers, keys that would escape LOCALDIR, files
-    identical to the object. Problems: a symlink on the way, a key colliding with another (`a` and `a/b`),
-    a different local file (unless `overwrite`). `chunk`: the part size multipart ETags are checked with."""
+    identical to the object. Problems: a key that cannot be a local file name ('.', '//', too long), a
+    symlink on the way, a key colliding with another (`a` and `a/b`), a different local file (unless
+    `overwrite`). `chunk`: the part size multipart ETags are checked with."""
     plan = DownloadPlan()
     files: set[Path] = set()    # paths planned as files
     folders: set[Path] = set()  # paths planned as folders
@@ -223,6 +263,10 @@ def plan_get(entries: Sequence[ObjectEntry], local_dir: Path, *, overwrite: bool
         why = _unsafe_key_reason(entry.key)
         if why:
             plan.skipped.append((entry.key, why))
+            continue
+        problem = _name_problem(entry.key, local_dir)
+        if problem:
+            plan.problems.append((entry.key, problem))
             continue
         parts = entry.key.split("/")
         path = Path(local_dir).joinpath(*parts)
@@ -235,7 +279,7 @@ def plan_get(entries: Sequence[ObjectEntry], local_dir: Path, *, overwrite: bool
                     continue
                 if not overwrite:
                     problem = f"{path} exists and differs (--overwrite replaces it)"
-        except OSError as exc:  # a name too long for the file system, a folder that cannot be read, …
+        except OSError as exc:  # a folder that cannot be read, …
             problem = f"cannot be written here: {exc.strerror or exc}"
         if problem:
             plan.problems.append((entry.key, problem))
@@ -307,6 +351,8 @@ def describe_aws_error(exc: BaseException, target: str, action: str = "read") ->
     if isinstance(exc, BotoCoreError):
         return f"the request to AWS failed: {exc}"
     code, message = _client_error_code(exc)
+    if code == "InsufficientStorage":  # the sandbox's folder is full: its message names the folder
+        return f"cannot {action} {target}: {message}"
     if code in _DENIED:
         return (f"access denied: the credentials in use may not {action} {target} (check the IAM policy of "
                 "the user or role, and any resource policy)")
@@ -324,8 +370,11 @@ def describe_error(exc: BaseException, *, bucket: str, key: str = "", action: st
     if code in _NO_BUCKET or (code in _NO_KEY and not key):
         return (f"bucket {bucket!r} does not exist (or is in another account): check the name; "
                 "`avgen apply` creates a workflow's buckets")
-    if code in _NO_KEY:
+    if code in _NO_KEY and action == "read":
         return f"s3://{bucket}/{key} does not exist"
+    if code in _NO_KEY:  # S3 itself takes any key it can name (up to 1,024 bytes), line feeds included
+        return (f"the S3 API answered {code} (not found) when asked to {action} s3://{bucket}/{key}: it cannot "
+                "address that key (some S3 emulators refuse keys with a line feed or other control characters)")
     return describe_aws_error(exc, f"s3://{bucket}/{key}" if key else f"bucket {bucket!r}", action)
 
 

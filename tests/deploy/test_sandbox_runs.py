@@ -160,6 +160,21 @@ def test_sandbox_up_serves_every_command_until_down(deployed, tmp_path):
     assert "out/served.stamped.txt" in objects(workdir)  # state kept after down
 
 
+def test_put_on_a_kept_up_sandbox_reports_only_what_it_started(deployed, tmp_path):
+    workflow, workdir = deployed
+    up = avgen("sandbox", "up", workflow, "-w", workdir)
+    assert up.exit_code == 0, up.output
+    try:
+        earlier = put(deployed, tmp_path, "escape", "earlier.txt")  # fails: IAM denies its write
+        assert earlier.exit_code == 1, earlier.output
+        later = put(deployed, tmp_path, "in", "later.txt")
+        assert later.exit_code == 0, later.output  # the earlier failure is not this upload's
+        assert "workflow done:" in later.output and ", 0 failed, in " in later.output, later.output
+        assert "sbx-stamp" in later.output and "sbx-escape" not in later.output, later.output
+    finally:
+        assert avgen("sandbox", "down", workflow, "-w", workdir).exit_code == 0
+
+
 def test_a_killed_command_leaves_a_sandbox_the_next_command_continues(deployed, tmp_path):
     workflow, workdir = deployed
     source = tmp_path / "killed.txt"

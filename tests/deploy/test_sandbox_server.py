@@ -325,3 +325,68 @@ def test_unknown_keys_and_unsigned_requests_are_refused_as_aws_refuses_them(tmp_
         with pytest.raises(ClientError, match="InvalidClientTokenId"):
             iam.list_users()
         assert "Contents" not in s3.list_objects_v2(Bucket="guarded")
+
+
+def test_the_server_of_a_killed_avgen_answers_its_terraform_until_that_ended(tmp_path):
+    from generator import orphans
+
+    script = textwrap.dedent(f"""
+        import subprocess, sys, time
+        from pathlib import Path
+        from generator.aws.sandbox import Sandbox
+        from generator import orphans
+        sandbox = Sandbox(Path({str(tmp_path / "sandbox")!r}))
+        sandbox.start()
+        terraform = subprocess.Popen(["sleep", "5"], start_new_session=True)  # stands in for terraform
+        orphans.record(Path({str(tmp_path)!r}), terraform.pid)
+        print(sandbox.process.pid, sandbox.port, terraform.pid, flush=True)
+        time.sleep(600)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    server_pid, port, terraform = map(int, parent.stdout.readline().split())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    assert orphans.orphaned_terraform(tmp_path) == terraform
+    assert not wait_dead(server_pid, 2)  # still answering it
+    import requests
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=10).status_code < 500
+    assert wait_dead(server_pid, 20)  # and gone once it ended
+    assert orphans.orphaned_terraform(tmp_path) is None
+
+
+@pytest.mark.parametrize("authorization, kind, looks_like", [
+    ("AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/s3/aws4_request", "application/xml", "<Error><Code>"),
+    ("AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/iam/aws4_request", "application/xml", "<ErrorResponse>"),
+    ("AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/lambda/aws4_request", "application/x-amz-json-1.1",
+     '{"__type": "InsufficientStorage"'),
+])
+def test_a_full_sandbox_folder_is_said_as_an_aws_error_not_an_html_page(tmp_path, monkeypatch, authorization, kind,
+                                                                        looks_like):
+    import errno
+    import io
+
+    from generator.aws import sandbox_server
+    from generator.aws.recording import History
+
+    def full(self, request):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(History, "append", full)
+    recorder = sandbox_server.Recorder(tmp_path)
+    recorder.enabled = True
+    answered = {}
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"done"]
+
+    def start_response(code, headers, exc_info=None):
+        answered.update(code=code, headers=dict(headers))
+
+    environ = {"REQUEST_METHOD": "PUT", "PATH_INFO": "/bucket/key", "RAW_URI": "/bucket/key", "QUERY_STRING": "",
+               "HTTP_AUTHORIZATION": authorization, "CONTENT_LENGTH": "4", "wsgi.input": io.BytesIO(b"data")}
+    body = b"".join(recorder(app, environ, start_response)).decode()
+    assert answered["code"] == "507 Insufficient Storage"
+    assert answered["headers"]["Content-Type"] == kind
+    assert body.startswith(looks_like)
+    assert f"no space left in {tmp_path}" in body and "<html" not in body.lower()

@@ -1,10 +1,12 @@
 """generator/terraform.py: the argument lists avoid python-terraform's defects, and runs are real terraform."""
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -174,16 +176,147 @@ def test_an_interrupted_avgen_lets_terraform_finish_writing_its_state(tmp_path, 
     assert (tmp_path / "avgen-saw-the-interrupt").exists()
 
 
-def test_a_killed_avgen_leaves_terraform_running_to_the_end(tmp_path):
-    script = tmp_path / "fake-terraform.sh"
-    script.write_text("echo started > started\nsleep 1\necho saved > terraform.tfstate\n")
+# Stands in for a terraform apply that prints a line now and then: after a SIGINT it still prints, then saves.
+CHATTY_TERRAFORM = """
+trap 'echo interrupted; echo int >> interrupts; sleep 1; echo still writing; echo saved > terraform.tfstate; exit 1' INT
+echo started > started
+while true; do echo applying; sleep 0.1; done
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_killed_avgen_interrupts_terraform_once_and_it_finishes_writing_its_state(tmp_path):
+    from generator import orphans
+
+    (tmp_path / "fake-terraform.sh").write_text(CHATTY_TERRAFORM)
     avgen = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path)], cwd=REPO)
     deadline = time.monotonic() + 20
     while not (tmp_path / "started").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+    terraform = orphans.running_terraform(tmp_path)  # named in the working folder while it runs
+    assert terraform is not None
+    assert orphans.orphaned_terraform(tmp_path) is None  # its avgen is alive: not an orphan
     avgen.kill()
     avgen.wait()
+    assert orphans.orphaned_terraform(tmp_path) == terraform
     deadline = time.monotonic() + 10
     while not (tmp_path / "terraform.tfstate").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+    # interrupted once, as by Ctrl-C, and its output after avgen was gone did not end it (no broken pipe)
     assert (tmp_path / "terraform.tfstate").read_text() == "saved\n"
+    assert (tmp_path / "interrupts").read_text() == "int\n"
+    deadline = time.monotonic() + 10
+    while orphans.running_terraform(tmp_path) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert orphans.running_terraform(tmp_path) is None and orphans.orphaned_terraform(tmp_path) is None
+
+
+def test_the_next_command_waits_for_the_terraform_of_a_killed_one(tmp_path):
+    from generator import orphans
+
+    # a terraform whose avgen is gone: the pid file names this test's child and a process that has ended
+    child = subprocess.Popen(["sh", "-c", "sleep 1; echo saved > terraform.tfstate"], cwd=tmp_path)
+    (tmp_path / orphans.PID_FILE).write_text(json.dumps({
+        "pid": child.pid, "started": orphans.start_time(child.pid), "avgen": 2 ** 22 + 1, "avgen_started": 1}))
+    said: list[str] = []
+    reaper = threading.Thread(target=child.wait)  # the test is its parent: reap it as init would
+    reaper.start()
+    orphans.wait_for_orphan(tmp_path, said.append, timeout_s=30)
+    reaper.join()
+    assert (tmp_path / "terraform.tfstate").read_text() == "saved\n"
+    assert f"(pid {child.pid}) is still finishing" in said[0]
+    assert not (tmp_path / orphans.PID_FILE).exists()
+
+
+def test_output_reaches_the_caller_line_by_line_and_whole(tmp_path):
+    script = tmp_path / "lines.sh"
+    script.write_text("printf 'one\\n'; sleep 0.3; printf 'two\\nthr'; sleep 0.2; printf 'ee'\n")
+    seen: list[tuple[float, str]] = []
+    began = time.monotonic()
+    result = runner(tmp_path).run(["sh", str(script)], lambda line: seen.append((time.monotonic() - began, line)))
+    assert [line for _, line in seen] == ["one", "two", "three"]
+    assert seen[0][0] < 0.25  # as it came, not at the end
+    assert result.stdout == "one\ntwo\nthree"
+    assert not (tmp_path / ".avgen-terraform.pid").exists()
+
+
+# --- what an interrupted apply leaves: a saved plan older than the state, a state cut off mid-write -------
+
+TWO_RESOURCES = 'resource "terraform_data" "a" { input = "a" }\nresource "terraform_data" "b" { input = "b" }\n'
+
+
+@needs_terraform
+def test_a_saved_plan_tells_the_state_it_was_made_from(tmp_path):
+    from generator.deploy.core import saved_plan_state
+
+    (tmp_path / "main.tf").write_text(TWO_RESOURCES)
+    tf = runner(tmp_path)
+    tf.init()
+    assert tf.state_version() == ("", 0)  # no state yet
+    tf.plan(tmp_path / "first.tfplan")
+    assert saved_plan_state(tmp_path / "first.tfplan") == ("", 0)
+    tf.apply_plan(tmp_path / "first.tfplan")
+    lineage, serial = tf.state_version()
+    assert lineage and serial > 0
+    # a plan made before that apply no longer matches the state (terraform itself would apply it again:
+    # it checks only plans made from a state with a lineage)
+    assert saved_plan_state(tmp_path / "first.tfplan") != (lineage, serial)
+    (tmp_path / "main.tf").write_text(TWO_RESOURCES + 'resource "terraform_data" "c" { input = "c" }\n')
+    tf.plan(tmp_path / "second.tfplan")
+    assert saved_plan_state(tmp_path / "second.tfplan") == (lineage, serial)
+    assert saved_plan_state(tmp_path / "main.tf") is None  # not a plan
+
+
+@pytest.mark.parametrize("text, says", [(b"", "is empty"), (b'{"version": 4, "serial": 3, "lin', "cut off")])
+def test_a_state_cut_off_mid_write_is_never_used(tmp_path, text, says):
+    from generator.deploy.core import check_state_file
+    from generator.errors import DeployError
+
+    (tmp_path / "terraform.tfstate").write_bytes(text)
+    (tmp_path / "terraform.tfstate.backup").write_text('{"version": 4, "serial": 2, "lineage": "x"}')
+    with pytest.raises(DeployError) as caught:
+        check_state_file(tmp_path / "terraform.tfstate")
+    message = str(caught.value)
+    assert says in message and f"cp {tmp_path / 'terraform.tfstate.backup'} {tmp_path / 'terraform.tfstate'}" in message
+    (tmp_path / "terraform.tfstate.backup").unlink()
+    with pytest.raises(DeployError, match="no valid terraform.tfstate.backup"):
+        check_state_file(tmp_path / "terraform.tfstate")
+    (tmp_path / "terraform.tfstate").write_text('{"version": 4, "serial": 3, "lineage": "x", "resources": []}')
+    check_state_file(tmp_path / "terraform.tfstate")  # a whole state passes
+
+
+@needs_terraform
+def test_plan_refuses_to_run_on_an_empty_state(tmp_path, plugin_dir):
+    from typer.testing import CliRunner
+
+    from generator.cli import app
+
+    workdir = tmp_path / "deploy"
+    workdir.mkdir()
+    (workdir / "terraform.tfstate").write_bytes(b"")
+    (workdir / ".avgen-sandbox").write_text("sandbox\n")
+    result = CliRunner().invoke(app, ["plan", str(REPO / "tests" / "data" / "sandbox-workflow" / "workflow.yaml"),
+                                      "--sandbox", "--plugin-dir", str(plugin_dir), "-w", str(workdir)])
+    assert result.exit_code == 1, result.output
+    assert "terraform.tfstate is empty, so avgen will not run terraform on it" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_only_a_local_state_is_checked(tmp_path):
+    """An empty terraform.tfstate is what terraform leaves behind after moving the state to S3: with an S3
+    backend it is not the state, and not judged."""
+    from generator.deploy.core import Deployment, DeployOptions
+
+    example = REPO / "examples/av-workflow/workflow.yaml"  # an S3 backend
+    aws = Deployment(example, DeployOptions(workdir=tmp_path / "aws"))
+    aws.load()
+    assert aws._local_state_file() is None
+    sandbox = Deployment(example, DeployOptions(workdir=tmp_path / "sbx", sandbox=True))
+    sandbox.load()
+    assert sandbox._local_state_file() == (tmp_path / "sbx" / "terraform.tfstate").resolve()
+    local = tmp_path / "local.yaml"
+    text = example.read_text()
+    local.write_text(text[:text.index("  backend:\n")] + "  backend: {type: local, path: state/here.tfstate}\n")
+    kept_here = Deployment(local, DeployOptions(workdir=tmp_path / "local"))
+    kept_here.load()
+    assert kept_here._local_state_file() == (tmp_path / "local" / "state" / "here.tfstate").resolve()

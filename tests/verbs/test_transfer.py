@@ -5,6 +5,8 @@ import os
 import shutil
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from generator.workdirs import SANDBOX_STATE
 from generator.aws.sandbox import Sandbox
@@ -104,6 +106,38 @@ def test_get_keeps_existing_files_unless_overwrite_and_skips_identical_ones(tmp_
     assert [d.key for d in plan_get([same, theirs], tmp_path, overwrite=True).downloads] == ["out/mine.txt"]
 
 
+def test_keys_that_cannot_be_local_file_names_get_a_reason_each(tmp_path):
+    long = "in/" + "x" * 256
+    plan = plan_get(_entries("in/.", "in/..", "in//twice", long, "in/" + "é" * 128, "in/ok"), tmp_path)
+    assert [d.key for d in plan.downloads] == ["in/ok"]  # `in/.` is not taken for the file `in`
+    assert [key for key, _ in plan.skipped] == ["in/.."]
+    reasons = dict(plan.problems)
+    assert set(reasons) == {"in/.", "in//twice", long, "in/" + "é" * 128}
+    assert "names no file" in reasons["in/."] and "names no file" in reasons["in//twice"]
+    assert "is 256 bytes long, and a file name here may have at most 255" in reasons[long]
+    assert "is 256 bytes long" in reasons["in/" + "é" * 128]  # bytes, not characters
+    deep = "/".join(["d" * 200] * 25)
+    assert "over the 4095 a path may have here" in dict(plan_get(_entries(deep), tmp_path).problems)[deep]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.one_of(st.sampled_from([".", "..", "", "x" * 256, "é" * 128, "a\0b", "a\nb", " "]),
+                                   st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)),
+                         min_size=1, max_size=6).map("/".join)
+                .filter(lambda key: 0 < len(key.encode()) <= 1024), max_size=8))
+def test_any_keys_get_a_place_or_a_reason_never_an_os_error(tmp_path, keys):
+    """S3 takes any UTF-8 key up to 1,024 bytes: each is downloaded inside the folder, or skipped or not
+    written with a reason; planning never raises."""
+    plan = plan_get(_entries(*dict.fromkeys(keys)), tmp_path)
+    placed = [d.key for d in plan.downloads] + [k for k, _ in plan.skipped] + [k for k, _ in plan.problems]
+    assert sorted(placed) == sorted(dict.fromkeys(keys))
+    for download in plan.downloads:
+        relative = download.path.relative_to(tmp_path)  # inside the folder
+        assert all(0 < len(os.fsencode(part)) <= 255 and part not in (".", "..") for part in relative.parts)
+        assert relative.as_posix() == download.key
+    assert all(why and "Errno" not in why for _, why in plan.skipped + plan.problems)
+
+
 def test_get_a_key_and_a_key_under_it_do_not_collide(tmp_path):
     plan = plan_get(_entries("a", "a/b", "c/d", "c"), tmp_path)
     assert [d.key for d in plan.downloads] == ["a", "c/d"]
@@ -195,6 +229,21 @@ def test_get_reports_what_it_cannot_write_and_goes_on(cli, bucket, tmp_path):
                 "--overwrite")
     assert again.exit_code == 0, again.output
     assert (tmp_path / "back" / "out" / "z.txt").read_bytes() == b"data"
+
+
+def test_get_says_why_each_key_that_cannot_be_a_file_name_was_not_written(cli, bucket, tmp_path):
+    endpoint, client = bucket
+    long = "in/" + "x" * 256
+    for key in ("in/.", "in/..", long, "in/ok"):
+        client.put_object(Bucket=BUCKET, Key=key, Body=b"data")
+    result = cli("get", "-b", f"{BUCKET}/in", "-p", tmp_path / "back", "--endpoint-url", endpoint)
+    assert result.exit_code == 1, result.output  # some keys not written
+    assert (tmp_path / "back" / "in" / "ok").read_bytes() == b"data"
+    said = " ".join(result.output.split())
+    assert f"not written s3://{BUCKET}/in/.: its key has a '.' or an empty part" in said
+    assert f"skipped s3://{BUCKET}/in/..: its key cannot be a local path safely" in said
+    assert "a file name here may have at most 255" in said
+    assert "Errno" not in said and "File name too long" not in said and "2 objects not written" in said
 
 
 def test_put_says_which_symlinks_it_skipped(cli, bucket, tmp_path):
@@ -320,3 +369,65 @@ def test_put_and_ls_in_the_sandbox_share_its_state(cli, tmp_path, monkeypatch):
     assert "in/v.mp4" in listing.stdout
     usage = cli("ls", "-b", BUCKET, "--sandbox")
     assert usage.exit_code == 64 and "--workdir" in usage.stderr
+
+
+@pytest.mark.skipif(shutil.which("true") is None, reason="needs a POSIX system")
+def test_keys_with_a_line_feed_work_in_the_sandbox_as_on_s3(cli, tmp_path):
+    from generator.aws.clients import s3_client
+
+    workdir = tmp_path / "work"
+    with Sandbox(workdir / SANDBOX_STATE) as sandbox:
+        s3_client(env=sandbox.env).create_bucket(Bucket=BUCKET)
+    name = "two\nlines.txt"
+    video = write_tree(tmp_path / "src", {name: "v"}) / name
+    uploaded = cli("put", video, "-b", f"{BUCKET}/in", "--sandbox", "--workdir", workdir)
+    assert uploaded.exit_code == 0, uploaded.output
+    # kept in the history: the next command's sandbox (a replay) has it, and get writes it back
+    fetched = cli("get", "-b", f"{BUCKET}/in", "-p", tmp_path / "back", "--sandbox", "--workdir", workdir)
+    assert fetched.exit_code == 0, fetched.output
+    assert (tmp_path / "back" / "in" / name).read_text() == "v"
+    with Sandbox(workdir / SANDBOX_STATE) as sandbox:
+        s3 = s3_client(env=sandbox.env)
+        assert s3.get_object(Bucket=BUCKET, Key="in/" + name)["Body"].read() == b"v"
+        assert s3.head_object(Bucket=BUCKET, Key="in/" + name)["ContentLength"] == 1
+        s3.delete_object(Bucket=BUCKET, Key="in/" + name)
+        assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB file system (tmpfs) for the sandbox's folder; needs root, skipped elsewhere."""
+    import subprocess
+
+    folder = tmp_path / "small"
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a small file system needs root")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_full_sandbox_folder_says_no_space_left_and_the_next_upload_after_freeing_space_works(cli, tmp_path,
+                                                                                                small_disk):
+    import subprocess
+
+    from generator.aws.clients import s3_client
+
+    workdir = small_disk / "work"
+    with Sandbox(workdir / SANDBOX_STATE) as sandbox:
+        s3_client(env=sandbox.env).create_bucket(Bucket=BUCKET)
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(2 * MiB))
+    result = cli("put", big, "-b", f"{BUCKET}/in", "--sandbox", "--workdir", workdir)
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert f"no space left in {workdir / SANDBOX_STATE}" in said
+    assert "<" not in said and "Internal Server Error" not in said
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)], check=True)
+    again = cli("put", big, "-b", f"{BUCKET}/in", "--sandbox", "--workdir", workdir)
+    assert again.exit_code == 0, again.output
+    listing = cli("ls", "-b", BUCKET, "--sandbox", "--workdir", workdir)
+    assert "in/big.bin" in listing.stdout
