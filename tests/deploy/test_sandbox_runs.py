@@ -279,3 +279,11 @@ def test_a_gpu_job_on_a_machine_without_one_runs_on_cpu_and_says_so(deployed, tm
     assert any(n.startswith(note) for n in rows["sbx-gpu"]["notes"])
     logs = avgen("logs", workflow, "sbx-gpu", "--sandbox", "-w", workdir, "--since", "1h")
     assert note in " ".join(logs.output.split())
+
+
+
+def test_a_role_lists_only_its_own_prefixes_as_its_s3_prefix_condition_says(deployed, tmp_path):
+    result = put(deployed, tmp_path, "in", "list-check.txt")  # copy.sh lists instead of copying
+    assert result.exit_code == 0, result.output
+    said = objects(deployed[1])["mid/list-check.txt"].decode().splitlines()
+    assert said == ["in/ listed", "mid/ listed", "out/ AccessDenied", "None AccessDenied"]
