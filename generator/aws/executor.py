@@ -59,6 +59,15 @@ JOB_OUT_OF_MEMORY = "OutOfMemoryError: Container killed due to memory usage"
 RETRY_SCALE_VARIABLE = "AVGEN_SANDBOX_RETRY_SCALE"
 RETRY_DELAYS_S = (60.0, 120.0)
 DEFAULT_RETRIES = 2
+# Lambda's recursive loop detection (https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html):
+# the events of supported services (S3 among them) carry an X-Ray trace header whose Lineage counts how many
+# times each function was invoked in the chain of requests; an AWS SDK inside the function sends it on with
+# every call (botocore: `_X_AMZN_TRACE_ID`, when AWS_LAMBDA_FUNCTION_NAME is set). A function invoked more than
+# about 16 times in one chain is not invoked again: the event goes to its dead-letter queue and on-failure
+# destination, and the metric RecursiveInvocationsDropped counts it.
+TRACE_VARIABLE = "_X_AMZN_TRACE_ID"
+RECURSION_LIMIT = 16
+RECURSION_STOPPED = "RecursiveInvocationException"
 
 
 def retry_delay_s(retry: int) -> float:
@@ -68,6 +77,37 @@ def retry_delay_s(retry: int) -> float:
     except ValueError:
         scale = 1 / 60
     return max(0.0, scale) * RETRY_DELAYS_S[min(retry, len(RETRY_DELAYS_S)) - 1]
+
+
+def lineage_of(trace: str) -> dict[str, int]:
+    """The Lineage of an X-Ray trace header: each function's count in the chain of requests, by the function's
+    hash (`Root=…;Lineage=a87bd80c:1|68fd508a:5`; a version before the hash, `1:a87bd80c:1`, is read too)."""
+    counts: dict[str, int] = {}
+    for part in trace.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name != "Lineage":
+            continue
+        for entry in value.split("|"):
+            fields = entry.split(":")
+            if len(fields) >= 2 and fields[-1].isdigit():
+                counts[fields[-2]] = int(fields[-1])
+    return counts
+
+
+def lineage_key(function_arn: str) -> str:
+    """The hash a function has in a Lineage (of its unqualified ARN)."""
+    import hashlib
+
+    return hashlib.sha256(function_arn.split(":$")[0].encode()).hexdigest()[:8]
+
+
+def trace_header(incoming: str, lineage: dict[str, int]) -> str:
+    """The trace header of an invocation: the chain's Root (a new one where the event had none), a new Parent,
+    not sampled (no X-Ray here), and the Lineage with this invocation counted."""
+    fields = dict(part.strip().partition("=")[::2] for part in incoming.split(";") if "=" in part)
+    root = fields.get("Root") or f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
+    counts = "|".join(f"{key}:{count}" for key, count in lineage.items())
+    return f"Root={root};Parent={uuid.uuid4().hex[:16]};Sampled=0;Lineage={counts}"
 
 
 def handler_shim(folder: Path, python: str = sys.executable) -> Path:
@@ -96,7 +136,7 @@ class Activity:
     kind: str                 # "lambda" | "batch"
     function: str             # the deployed name
     source: str               # s3://bucket/key, or the job's name
-    state: str = "queued"     # queued | running | succeeded | failed | timed out | out of memory
+    state: str = "queued"     # queued | running | succeeded | failed | timed out | out of memory | stopped
     started: float = 0.0
     seconds: float = 0.0
     reason: str = ""
@@ -185,8 +225,10 @@ class Executor:
         return {"version": 1, "enabled": self.enabled, "busy": busy, "activities": items, "unchanged": unchanged}
 
     # -- triggers (from inside the emulator) -------------------------------------------------------
-    def lambda_event(self, function_arn: str, event: dict) -> None:
-        """S3 → Lambda: `event` is the notification the emulator built from the bucket's deployed configuration."""
+    def lambda_event(self, function_arn: str, event: dict, trace: str = "") -> None:
+        """S3 → Lambda: `event` is the notification the emulator built from the bucket's deployed configuration;
+        `trace` the X-Ray trace header of the request that caused it (S3 passes its Lineage on; "" for a
+        request that had none, or a service that does not, such as EventBridge)."""
         if not self.enabled:
             return  # replaying history, or nobody asked for execution
         from lambda_src.events import parse_event
@@ -194,7 +236,14 @@ class Executor:
         name = function_arn.split(":function:")[-1].split(":")[0]
         sources = [f"s3://{o.bucket}/{o.key}" for o in parse_event(event)]
         activity = self._new("lambda", name, ", ".join(sources))
-        self._pool.submit(self._guarded, activity, lambda: self._run_lambda(activity, function_arn, event, 0))
+        lineage, key = lineage_of(trace), lineage_key(function_arn)
+        lineage[key] = lineage.get(key, 0) + 1
+        if lineage[key] > RECURSION_LIMIT:
+            self._pool.submit(self._guarded, activity, lambda: self._stop_loop(activity, function_arn, event))
+            return
+        header = trace_header(trace, lineage)
+        self._pool.submit(self._guarded, activity,
+                          lambda: self._run_lambda(activity, function_arn, event, 0, header))
 
     def batch_job(self, job: Any) -> None:
         if not self.enabled:
@@ -221,10 +270,39 @@ class Executor:
         except Exception as exc:  # an executor bug must show up as a failed invocation, not vanish
             activity.state, activity.reason = "failed", f"sandbox executor: {type(exc).__name__}: {exc}"
 
-    def _run_lambda(self, activity: Activity, function_arn: str, event: dict, retry: int) -> None:
+    def _stop_loop(self, activity: Activity, function_arn: str, event: dict) -> None:
+        """Lambda's recursive loop detection stopped this invocation: the event goes to the dead-letter queue and
+        the on-failure destination, RecursiveInvocationsDropped counts it; the function does not run (no log)."""
+        get_backend = internal("moto.awslambda.utils:get_backend").value
+        function = get_backend(function_arn.split(":")[4], self.region).get_function(function_arn)
+        reason = (f"{RECURSION_STOPPED}: Lambda stopped this invocation of {function.function_name}: it was "
+                  f"invoked more than {RECURSION_LIMIT} times in one chain of requests (its own writes start it "
+                  "again: a recursive loop). The event went to its dead-letter queue and on-failure destination, "
+                  "and the metric RecursiveInvocationsDropped counts it, as on AWS "
+                  "(https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html)")
+        try:
+            # with its time: the replay of a later command keeps it (moto would stamp it with the replay's)
+            self._client("cloudwatch").put_metric_data(Namespace="AWS/Lambda", MetricData=[{
+                "MetricName": "RecursiveInvocationsDropped", "Value": 1.0, "Unit": "Count",
+                "Timestamp": datetime.now(timezone.utc),
+                "Dimensions": [{"Name": "FunctionName", "Value": function.function_name}]}])
+            # the Invoke's HTTP status for RecursiveInvocationException: the function never ran
+            self._dead_letter(function, event, reason, activity.id, error_code="400")
+            _, destination = self._invoke_config(function.function_name)
+            if destination:
+                try:
+                    self._on_failure(function, event, reason, activity.id, destination, 0,
+                                     condition="RecursiveInvocationDetected")
+                except Exception as exc:  # the emulator's own gap, as in _after_lambda
+                    reason += f" [sandbox: the record for {destination} was lost in the emulator: {type(exc).__name__}]"
+        finally:
+            activity.state, activity.reason = "stopped", reason
+
+    def _run_lambda(self, activity: Activity, function_arn: str, event: dict, retry: int, trace: str = "") -> None:
         """One attempt of an asynchronous invocation (`retry` 0 is the first); a failed one is retried, with
         the same request id, as its event invoke configuration allows, then goes to the dead-letter queue and
-        the on-failure destination."""
+        the on-failure destination. `trace`: its X-Ray trace header (`_X_AMZN_TRACE_ID`), which the AWS SDK in
+        the function sends on with each request, so that what it writes carries the chain's Lineage."""
         get_backend = internal("moto.awslambda.utils:get_backend").value
         account = function_arn.split(":")[4]
         function = get_backend(account, self.region).get_function(function_arn)
@@ -251,6 +329,7 @@ class Executor:
             "LAMBDA_TASK_ROOT": "/var/task",
             "_HANDLER": IMAGE_HANDLER,
             "TZ": ":UTC",
+            **({TRACE_VARIABLE: trace} if trace else {}),
         })
         run = Run(command=[sys.executable, "-m", "lambda_src.invoke", str(event_file)], environment=environment,
                   timeout_s=float(function.timeout), log_group=log_group, log_stream=log_stream, scratch=scratch)
@@ -260,7 +339,7 @@ class Executor:
             activity.image = image
             ok, reason = self._run_lambda_image(run, activity, image, event, function_arn, request_id,
                                                 int(function.memory_size), int(function.ephemeral_storage or 512))
-            self._after_lambda(activity, function, function_arn, event, retry, run, ok, reason, [])
+            self._after_lambda(activity, function, function_arn, event, retry, run, ok, reason, [], trace)
             return
         # A redeployed function (new configuration or build context) starts in fresh containers, as on Lambda.
         version = f"{getattr(function, 'last_modified', '')}|{context}"
@@ -271,10 +350,10 @@ class Executor:
             ok, reason = self._execute(run, activity, f"START RequestId: {request_id} Version: $LATEST", cage)
             # the container's memory on Lambda holds its warm handler too, which outlives the invocation
             peaks = [kib for kib in (run.peak_kib, peak_rss_kib(container.server_pid)) if kib is not None]
-        self._after_lambda(activity, function, function_arn, event, retry, run, ok, reason, peaks)
+        self._after_lambda(activity, function, function_arn, event, retry, run, ok, reason, peaks, trace)
 
     def _after_lambda(self, activity: Activity, function: Any, function_arn: str, event: dict, retry: int,
-                      run: Run, ok: bool, reason: str, peaks: list[int]) -> None:
+                      run: Run, ok: bool, reason: str, peaks: list[int], trace: str = "") -> None:
         """END and REPORT, then success, a retry, or the dead-letter queue and on-failure destination."""
         request_id = activity.id
         run.say(f"END RequestId: {request_id}")
@@ -296,7 +375,7 @@ class Executor:
                     f"(about {aws_s:.0f} s on AWS; {RETRY_SCALE_VARIABLE} scales it)")
             activity.state, activity.reason = "queued", f"retry {retry + 1} of {retries} after: {reason}"
             timer = threading.Timer(delay, lambda: self._pool.submit(
-                self._guarded, activity, lambda: self._run_lambda(activity, function_arn, event, retry + 1)))
+                self._guarded, activity, lambda: self._run_lambda(activity, function_arn, event, retry + 1, trace)))
             timer.daemon = True
             self._send_logs(run)
             timer.start()
@@ -434,7 +513,8 @@ class Executor:
 
         name = f"avgen-{request_id}"
         api = RuntimeApi(event, request_id=request_id, function_arn=function_arn, timeout_s=run.timeout_s or 900,
-                         on_verdict=lambda: _docker_quietly("kill", name))
+                         on_verdict=lambda: _docker_quietly("kill", name),
+                         trace_id=run.environment.get(TRACE_VARIABLE))
         run.environment["AWS_LAMBDA_RUNTIME_API"] = api.address
         run.say(f"START RequestId: {request_id} Version: $LATEST", time.time())
         try:
@@ -588,7 +668,7 @@ class Executor:
         destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination") or ""
         return (DEFAULT_RETRIES if retries is None else int(retries)), destination
 
-    def _dead_letter(self, function: Any, event: dict, reason: str, request_id: str) -> None:
+    def _dead_letter(self, function: Any, event: dict, reason: str, request_id: str, error_code: str = "200") -> None:
         """The event, with the attributes Lambda gives a dead-letter message: RequestID, ErrorCode (the
         Invoke's HTTP status: 200 for a function error) and ErrorMessage (its first 1 KB)."""
         target = (getattr(function, "dead_letter_config", None) or {}).get("TargetArn", "")
@@ -599,17 +679,17 @@ class Executor:
         message = reason.encode()[:1024].decode("utf-8", "ignore") or "failed"
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event), MessageAttributes={
             "RequestID": {"DataType": "String", "StringValue": request_id},
-            "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+            "ErrorCode": {"DataType": "Number", "StringValue": error_code},
             "ErrorMessage": {"DataType": "String", "StringValue": message}})
 
     def _on_failure(self, function: Any, event: dict, reason: str, request_id: str, destination: str,
-                    attempts: int) -> None:
+                    attempts: int, condition: str = "RetriesExhausted") -> None:
         """The invocation record Lambda sends an on-failure destination (an EventBridge bus, an SQS queue or
-        an SNS topic) once the retries are spent."""
+        an SNS topic) once the retries are spent (or a recursive loop was stopped)."""
         record = {
             "version": "1.0", "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z",
             "requestContext": {"requestId": request_id, "functionArn": f"{function.function_arn}:$LATEST",
-                               "condition": "RetriesExhausted", "approximateInvokeCount": attempts},
+                               "condition": condition, "approximateInvokeCount": attempts},
             "requestPayload": event,
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             "responsePayload": {"errorMessage": reason},

@@ -29,7 +29,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
-from urllib.parse import parse_qs, quote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from werkzeug.serving import run_simple
 
@@ -289,10 +289,13 @@ def s3_events_as_aws_writes_them() -> None:
 
 
 def this_request(environ: dict) -> None:
-    """What S3's events tell of the request that caused them; ids drawn apart from moto's seeded random."""
+    """What S3's events tell of the request that caused them; ids drawn apart from moto's seeded random. Its
+    X-Ray trace header too (an AWS SDK inside a function sends the invocation's), which S3 passes on to the
+    functions it invokes: Lambda's recursive loop detection counts the chain of requests with it."""
     _REQUEST.source_ip = environ.get("REMOTE_ADDR") or "127.0.0.1"
     _REQUEST.request_id = uuid.uuid4().hex[:16].upper()
     _REQUEST.id_2 = base64.b64encode(os.urandom(48)).decode()
+    _REQUEST.trace = unquote(str(environ.get("HTTP_X_AMZN_TRACE_ID") or ""))
     _REQUEST.conditions = request_conditions(None, "")
 
 
@@ -382,7 +385,7 @@ def run_what_is_deployed(executor) -> None:
     JobStatus = internal("moto.batch.utils:JobStatus").value
 
     def invoke(account_id: str, event_body: dict, fn_arn: str, region_name: str) -> None:
-        executor.lambda_event(fn_arn, event_body)
+        executor.lambda_event(fn_arn, event_body, getattr(_REQUEST, "trace", ""))
 
     internal("moto.s3.notifications:_invoke_awslambda").replace(invoke)
     deliver_eventbridge_to_lambda(executor)

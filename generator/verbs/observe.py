@@ -300,6 +300,11 @@ def _function_status(connection: Connection, lam, cloudwatch, function: Function
     metrics = _lambda_metrics(cloudwatch, names.function, since, now)
     if metrics is not None:
         status.invocations, status.errors, status.counted_from = *metrics, "metrics"
+    dropped = _metric_sum(cloudwatch, names.function, "RecursiveInvocationsDropped", since, now)
+    if dropped:
+        status.notes.append(f"Lambda stopped {dropped} invocation{'s' * (dropped != 1)} of a recursive loop "
+                            f"(RecursiveInvocationsDropped): the function's writes start it again; their events "
+                            "went to its dead-letter queue")
     if function.uses_batch:
         jobs = Counter({state: 0 for state in JOB_STATES})
         queued = reader.queued_jobs(function, epoch_ms(since))
@@ -327,6 +332,16 @@ def _from_logs(status: FunctionStatus, lines: Sequence[LogEvent]) -> None:
                 not data and any(marker in event.message for marker in LAMBDA_ERROR_MARKERS)):
             status.last_error = f"{event.time:%Y-%m-%d %H:%M:%S} {(data or {}).get('message', event.message)}"
             break
+
+
+def _metric_sum(cloudwatch, function_name: str, metric: str, since: datetime, now: datetime) -> int:
+    """One AWS/Lambda metric of the function summed since `since` (0 without data points)."""
+    window = max(60.0, (now - since).total_seconds())
+    period = int(math.ceil(window / 60) * 60) if window <= 15 * 86400 else int(math.ceil(window / 3600) * 3600)
+    points = cloudwatch.get_metric_statistics(  # EndTime is exclusive, to the second: a point of this second too
+        Namespace="AWS/Lambda", MetricName=metric, StartTime=since, EndTime=now + timedelta(seconds=60),
+        Period=period, Statistics=["Sum"], Dimensions=[{"Name": "FunctionName", "Value": function_name}])["Datapoints"]
+    return int(sum(p.get("Sum", 0) for p in points))
 
 
 def _lambda_metrics(cloudwatch, function_name: str, since: datetime, now: datetime) -> Optional[tuple[int, int]]:

@@ -1,8 +1,10 @@
-"""IAM's Condition element as the sandbox judges it (generator/aws/iam_conditions.py)."""
+"""IAM's Condition element as the sandbox judges it (generator/aws/iam_conditions.py), and the Lineage of the
+trace headers Lambda's recursive loop detection counts with (generator/aws/executor.py)."""
 from __future__ import annotations
 
 import pytest
 
+from generator.aws.executor import RECURSION_LIMIT, lineage_key, lineage_of, trace_header
 from generator.aws.iam_conditions import conditions_hold, judged_keys, request_context
 
 OWN_PREFIXES = {"StringLike": {"s3:prefix": ["in/*", "mid/*"]}}
@@ -48,3 +50,11 @@ def test_keys_the_sandbox_does_not_know_are_not_judged():
     # s3:prefix belongs to listings: another S3 request has no such key, whatever its parameters
     assert not conditions_hold(OWN_PREFIXES, request_context("s3:GetObject", {"prefix": ["in/"]}))
 
+
+def test_lineage_counts_each_function_of_the_chain():
+    loop, other = lineage_key("arn:aws:lambda:us-east-1:123456789012:function:loop"), "68fd508a"
+    header = trace_header("Root=1-5759e988-bd862e3fe1be46a994272793;Lineage=68fd508a:5", {other: 5, loop: 3})
+    assert header.startswith("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=")
+    assert lineage_of(header) == {other: 5, loop: 3}
+    assert lineage_of("Root=1-a-b;Lineage=1:fe460cdd:16") == {"fe460cdd": 16}
+    assert lineage_of("") == {} and RECURSION_LIMIT == 16

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import pytest
 from typer.testing import CliRunner
@@ -279,6 +280,38 @@ def test_a_gpu_job_on_a_machine_without_one_runs_on_cpu_and_says_so(deployed, tm
     assert any(n.startswith(note) for n in rows["sbx-gpu"]["notes"])
     logs = avgen("logs", workflow, "sbx-gpu", "--sandbox", "-w", workdir, "--since", "1h")
     assert note in " ".join(logs.output.split())
+
+
+
+def test_a_hidden_loop_through_s3_is_stopped_after_16_invocations_as_on_aws(deployed, tmp_path):
+    import boto3
+
+    workflow, workdir = deployed
+    result = put(deployed, tmp_path, "loop/in", "spin.txt", "0")  # each invocation writes it back, one more
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert "workflow done" not in output and "17 invocations" in output
+    assert "stopped: sbx-loop on s3://avgen-sandbox-test/loop/in/spin.txt: RecursiveInvocationException" in output
+    assert objects(workdir)["loop/in/spin.txt"] == b"16"  # 16 ran; the event of the 16th's write was stopped
+    with Sandbox(workdir / "sandbox") as sandbox:
+        clients = {name: boto3.client(name, endpoint_url=sandbox.endpoint, region_name="us-east-1",
+                                      **sandbox.credentials) for name in ("sqs", "cloudwatch", "logs")}
+        url = clients["sqs"].get_queue_url(QueueName="sbx-loop-dlq")["QueueUrl"]
+        dead = clients["sqs"].receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        dropped = clients["cloudwatch"].get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName="RecursiveInvocationsDropped", Statistics=["Sum"], Period=3600,
+            StartTime=time.time() - 3600, EndTime=time.time() + 60,
+            Dimensions=[{"Name": "FunctionName", "Value": "sbx-loop"}])["Datapoints"]
+        streams = clients["logs"].describe_log_streams(logGroupName="/aws/lambda/sbx-loop")["logStreams"]
+    messages = dead.get("Messages", [])
+    assert len(messages) == 1
+    assert unquote_plus(json.loads(messages[0]["Body"])["Records"][0]["s3"]["object"]["key"]) == "loop/in/spin.txt"
+    assert "RecursiveInvocationException" in messages[0]["MessageAttributes"]["ErrorMessage"]["StringValue"]
+    assert sum(point["Sum"] for point in dropped) == 1
+    assert len(streams) == 16  # the stopped invocation never ran: no log of its own
+    status = avgen("status", workflow, "--sandbox", "-w", workdir, "--json")
+    rows = {row["name"]: row for row in json.loads(status.stdout)["status"]["functions"]}
+    assert any("RecursiveInvocationsDropped" in note for note in rows["sbx-loop"]["notes"])
 
 
 
