@@ -68,6 +68,15 @@ DEFAULT_RETRIES = 2
 TRACE_VARIABLE = "_X_AMZN_TRACE_ID"
 RECURSION_LIMIT = 16
 RECURSION_STOPPED = "RecursiveInvocationException"
+# Batch: a job waits SUBMITTED, RUNNABLE (PENDING first while it depends on others) and STARTING before it
+# runs; on AWS for seconds to minutes (the scheduler, capacity, the image's pull), in the sandbox at least
+# this long each (seconds), so that DescribeJobs sees every state
+JOB_STATE_VARIABLE = "AVGEN_SANDBOX_JOB_STATE_S"
+JOB_STATE_S = 0.5
+# A job attempt longer than its timeout (attemptDurationSeconds, at least 60 s) is stopped by Batch with this
+# statusReason; the sandbox can shorten the timeouts by a factor, to try that without waiting (default 1)
+JOB_TIMEOUT_SCALE_VARIABLE = "AVGEN_SANDBOX_JOB_TIMEOUT_SCALE"
+JOB_TIMED_OUT = "Job attempt duration exceeded timeout"
 
 
 def retry_delay_s(retry: int) -> float:
@@ -77,6 +86,23 @@ def retry_delay_s(retry: int) -> float:
     except ValueError:
         scale = 1 / 60
     return max(0.0, scale) * RETRY_DELAYS_S[min(retry, len(RETRY_DELAYS_S)) - 1]
+
+
+def _setting(variable: str, default: float) -> float:
+    """A non-negative number from the sandbox's environment, else `default`."""
+    try:
+        return max(0.0, float(os.environ.get(variable, "") or default))
+    except ValueError:
+        return default
+
+
+def job_state_s() -> float:
+    """How long, at least, a Batch job stays in each state before RUNNING."""
+    return _setting(JOB_STATE_VARIABLE, JOB_STATE_S)
+
+
+def job_timeout_scale() -> float:
+    return _setting(JOB_TIMEOUT_SCALE_VARIABLE, 1.0)
 
 
 def lineage_of(trace: str) -> dict[str, int]:
@@ -157,6 +183,8 @@ class Run:
     stdin_file: Optional[Path] = None
     lines: list[tuple[int, str]] = field(default_factory=list)  # (milliseconds since the epoch, line)
     peak_kib: Optional[int] = None  # the largest resident set of its processes, when it could be measured
+    grace_s: float = GRACE_S        # past the timeout before the process is killed (0 for Batch)
+    timed_out: bool = False         # killed for running past its timeout
 
     def say(self, line: str, at: Optional[float] = None) -> None:
         """A log line, stamped when written (`at`, else now); never before the line above it, as CloudWatch
@@ -169,7 +197,8 @@ class Run:
 
 
 JOB_OUTCOMES = "batch-job-outcomes.json"  # in the sandbox's state folder: how each job ended, for later replays
-JOB_NOTES = "batch-job-notes.json"        # and what the sandbox said of it (a GPU job run on CPU only)
+JOB_NOTES = "batch-job-notes.json"        # and its statusReason (a timeout; a GPU job run on CPU only)
+JOB_TIMES = "batch-job-times.json"        # and when it was created, started RUNNING and stopped (epoch seconds)
 
 
 class Executor:
@@ -245,17 +274,66 @@ class Executor:
         self._pool.submit(self._guarded, activity,
                           lambda: self._run_lambda(activity, function_arn, event, 0, header))
 
-    def batch_job(self, job: Any) -> None:
+    def batch_job(self, job: Any, start_attempt: bool = True) -> None:
+        """SubmitJob: the job waits SUBMITTED, then RUNNABLE (PENDING first while jobs it depends on run),
+        then STARTING, each for at least AVGEN_SANDBOX_JOB_STATE_S, before it runs (`start_attempt`: moto's
+        flag, false for the parent of an array job, which has no attempts of its own)."""
         if not self.enabled:
             # history being replayed: the job ran back then (ids repeat in a replay), and ended as recorded
+            created, started, stopped = self._outcomes(JOB_TIMES).get(job.job_id) or (None, None, None)
+            if created:
+                job.job_created_at = datetime.fromtimestamp(created)
+            job.job_started_at = datetime.fromtimestamp(started) if started else datetime.now()
+            if start_attempt:
+                job._start_attempt()
             job._mark_stopped(success=self._outcomes().get(job.job_id, True))
+            if stopped:
+                job.job_stopped_at = datetime.fromtimestamp(stopped)
+                job._stop_attempt()
             note = self._outcomes(JOB_NOTES).get(job.job_id)
             if note and hasattr(job, "job_stopped_reason"):
                 job.job_stopped_reason = note
             return
+        JobStatus = internal("moto.batch.utils:JobStatus").value
         activity = self._new("batch", job.job_definition.name, job.job_name)
         activity.id = job.job_id
-        self._pool.submit(self._guarded, activity, lambda: self._run_job(activity, job))
+        job.status = JobStatus.SUBMITTED
+        self._later(job_state_s(), activity, lambda: self._schedule_job(activity, job, start_attempt))
+
+    def _later(self, delay_s: float, activity: Activity, work: Callable[[], object]) -> None:
+        """`work` after `delay_s`, guarded as the pool's work is, without holding one of the pool's workers."""
+        timer = threading.Timer(delay_s, self._guarded, (activity, work))
+        timer.daemon = True
+        timer.start()
+
+    def _schedule_job(self, activity: Activity, job: Any, start_attempt: bool) -> None:
+        """The scheduler's verdict on a SUBMITTED job: PENDING until the jobs it depends on have ended (one that
+        failed fails it: "Dependent Job failed"), then RUNNABLE until a worker takes it."""
+        JobStatus = internal("moto.batch.utils:JobStatus").value
+        waiting = [self._job_status(dependency.get("jobId", "")) for dependency in job.depends_on or []]
+        if any(status == JobStatus.FAILED for status in waiting):
+            self._record_outcome(job.job_id, False)
+            job.job_stopped_reason = "Dependent Job failed"
+            self._record_outcome(job.job_id, job.job_stopped_reason, JOB_NOTES)
+            job._mark_stopped(success=False)
+            self._record_times(job)
+            self._finish(activity, False, "Dependent Job failed")
+            return
+        if any(status != JobStatus.SUCCEEDED for status in waiting):
+            job.status = JobStatus.PENDING
+            self._later(0.5, activity, lambda: self._schedule_job(activity, job, start_attempt))
+            return
+        job.status = JobStatus.RUNNABLE
+        self._later(job_state_s(), activity, lambda: self._pool.submit(
+            self._guarded, activity, lambda: self._run_job(activity, job, start_attempt)))
+
+    def _job_status(self, job_id: str) -> Optional[str]:
+        """A job's status, through the emulator's Batch (None: no such job)."""
+        try:
+            jobs = self._client("batch").describe_jobs(jobs=[job_id]).get("jobs") or []
+        except Exception:  # the emulator's answer to an id it does not know
+            return None
+        return str(jobs[0].get("status")) if jobs else None
 
     # -- running ------------------------------------------------------------------------------------
     def _new(self, kind: str, function: str, source: str) -> Activity:
@@ -264,7 +342,7 @@ class Executor:
             self._activities[activity.id] = activity
         return activity
 
-    def _guarded(self, activity: Activity, work: Callable[[], None]) -> None:
+    def _guarded(self, activity: Activity, work: Callable[[], object]) -> None:
         try:
             work()
         except Exception as exc:  # an executor bug must show up as a failed invocation, not vanish
@@ -394,9 +472,27 @@ class Executor:
         finally:
             self._finish(activity, ok, reason)  # after: `put` reads the dead-letter queue once all is quiet
 
-    def _run_job(self, activity: Activity, job: Any) -> None:
+    def _run_job(self, activity: Activity, job: Any, start_attempt: bool = True) -> None:
+        """A job a worker took: STARTING (at least AVGEN_SANDBOX_JOB_STATE_S, while its role is assumed and its
+        context found), RUNNING, then SUCCEEDED or FAILED with AWS's statusReason where AWS gives one."""
+        try:
+            self._run_job_attempt(activity, job, start_attempt)
+        finally:
+            if not job.job_stopped:  # an executor bug: the job ends FAILED, not STARTING or RUNNING forever
+                self._record_outcome(job.job_id, False)
+                job._mark_stopped(success=False)
+            self._record_times(job)
+
+    def _record_times(self, job: Any) -> None:
+        """When a job that ended was created, started and stopped, for the replays of later commands."""
+        started = job.job_started_at.timestamp() if job.job_started_at.year > 1970 else None
+        self._record_outcome(job.job_id, [job.job_created_at.timestamp(), started, job.job_stopped_at.timestamp()],
+                             JOB_TIMES)
+
+    def _run_job_attempt(self, activity: Activity, job: Any, start_attempt: bool) -> None:
         JobStatus = internal("moto.batch.utils:JobStatus").value
-        job.status = JobStatus.STARTING  # while its role is assumed and its context found
+        starting = time.monotonic()
+        job.status = JobStatus.STARTING
         properties = job.job_definition.container_properties or {}
         deployed = {e["name"]: e["value"] for e in properties.get("environment", [])}
         overrides = (job.container_overrides or {}).get("environment", [])
@@ -407,13 +503,14 @@ class Executor:
                                              scratch, None)
         # Batch's own variables: the compute environment is the queue's first (the sandbox has no placement)
         environments = getattr(job.job_queue, "environments", None) or []
-        environment.update({"AWS_BATCH_JOB_ID": job.job_id, "AWS_BATCH_JOB_ATTEMPT": str(max(1, len(job.attempts))),
+        environment.update({"AWS_BATCH_JOB_ID": job.job_id, "AWS_BATCH_JOB_ATTEMPT": str(len(job.attempts) + 1),
                             "AWS_BATCH_JQ_NAME": job.job_queue.name,
                             **({"AWS_BATCH_CE_NAME": environments[0].name} if environments else {})})
         options = (properties.get("logConfiguration") or {}).get("options") or {}
         timeout = (job.timeout or job.job_definition.timeout or {}).get("attemptDurationSeconds")
+        scale = job_timeout_scale()
         run = Run(command=[sys.executable, "-m", "batch_jobs.entrypoint"], environment=environment,
-                  timeout_s=float(timeout) if timeout else None,
+                  timeout_s=float(timeout) * scale if timeout else None, grace_s=0.0,
                   log_group=options.get("awslogs-group") or f"/aws/batch/{job.job_definition.name}",
                   log_stream=job.log_stream_name or f"{job.job_definition.name}/default/{job.job_id}",
                   scratch=scratch)
@@ -426,6 +523,14 @@ class Executor:
             run.say(activity.note)
             run.environment["CUDA_VISIBLE_DEVICES"] = ""  # a framework that looks for one finds none at once
             run.environment[ALLOW_CPU_VARIABLE] = "1"     # the job definition's AVGEN_REQUIRE_GPU, waived, and said
+        if timeout and scale != 1:
+            run.say(f"sandbox: {JOB_TIMEOUT_SCALE_VARIABLE}={scale:g}: this attempt may run {run.timeout_s:g} s "
+                    f"instead of its attemptDurationSeconds, {timeout} s")
+        time.sleep(max(0.0, job_state_s() - (time.monotonic() - starting)))
+        # RUNNING: the attempt and its startedAt begin now, and attemptDurationSeconds counts from here
+        job.job_started_at = datetime.now()
+        if start_attempt:
+            job._start_attempt()
         job.status = JobStatus.RUNNING
         if image:
             activity.image = image
@@ -438,14 +543,18 @@ class Executor:
                 ok, reason = self._execute(run, activity, cage=cage)
             finally:
                 cage.close()
+        status_reason = activity.note  # `avgen status` shows a job's statusReason
         if reason == OUT_OF_MEMORY:
-            reason = JOB_OUT_OF_MEMORY
+            reason = status_reason = JOB_OUT_OF_MEMORY
+        if run.timed_out:  # Batch stops the attempt (https://docs.aws.amazon.com/batch/latest/userguide/job_timeouts.html)
+            reason = status_reason = JOB_TIMED_OUT
+            run.say(f"{JOB_TIMED_OUT}: Batch stopped the job after {run.timeout_s:g} s (attemptDurationSeconds)")
         self._send_logs(run)
         self._record_outcome(job.job_id, ok)
+        if status_reason and hasattr(job, "job_stopped_reason"):
+            job.job_stopped_reason = status_reason
+            self._record_outcome(job.job_id, status_reason, JOB_NOTES)
         job._mark_stopped(success=ok)
-        if activity.note and hasattr(job, "job_stopped_reason"):  # `avgen status` shows it: the job's statusReason
-            job.job_stopped_reason = activity.note
-            self._record_outcome(job.job_id, activity.note, JOB_NOTES)
         self._finish(activity, ok, reason)
 
     def _outcomes(self, name: str = JOB_OUTCOMES) -> dict[str, Any]:
@@ -587,7 +696,7 @@ class Executor:
             reader = threading.Thread(target=read, daemon=True)
             reader.start()
             waiter = Waiter(process, run)
-            deadline = began + run.timeout_s + GRACE_S if run.timeout_s else None
+            deadline = began + run.timeout_s + run.grace_s if run.timeout_s else None
             code = None
             while code is None and (deadline is None or time.monotonic() < deadline):
                 code = waiter.wait(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
@@ -606,6 +715,7 @@ class Executor:
                 waiter.wait(None)
                 reader.join(5)
                 activity.seconds = time.monotonic() - began
+                run.timed_out = True
                 return False, f"Task timed out after {run.timeout_s:.0f} seconds"
             reader.join(5)
         finally:
@@ -622,7 +732,8 @@ class Executor:
         if not ok and reason.startswith((OUT_OF_MEMORY, JOB_OUT_OF_MEMORY)):  # retries may have added to it
             activity.state, activity.reason = "out of memory", reason
             return
-        activity.state = "succeeded" if ok else ("timed out" if reason.startswith("Task timed out") else "failed")
+        timed_out = reason.startswith(("Task timed out", JOB_TIMED_OUT))
+        activity.state = "succeeded" if ok else ("timed out" if timed_out else "failed")
         activity.reason = reason
 
     # -- AWS calls, over HTTP to the emulator like any client's --------------------------------------

@@ -392,12 +392,9 @@ def run_what_is_deployed(executor) -> None:
 
     def queue_job(self, include_start_attempt, job):
         self.backend._jobs[job.job_id] = job
-        job.job_started_at = datetime.now()
         job.log_stream_name = job._stream_name
-        if include_start_attempt:
-            job._start_attempt()
-        job.status = JobStatus.RUNNABLE
-        executor.batch_job(job)
+        job.status = JobStatus.SUBMITTED  # the executor moves it on (startedAt and the attempt: when RUNNING)
+        executor.batch_job(job, include_start_attempt)
 
     internal("moto.batch_simple.models:BatchSimpleBackend._mark_job_as_finished").replace(queue_job)
 
