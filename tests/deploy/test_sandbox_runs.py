@@ -367,10 +367,8 @@ def test_a_batch_job_goes_through_every_state_as_on_aws(deployed, tmp_path, monk
 def test_a_batch_job_past_its_timeout_is_stopped_with_aws_reason(deployed, tmp_path, monkeypatch):
     workflow, workdir = deployed
     monkeypatch.setenv("AVGEN_SANDBOX_JOB_TIMEOUT_SCALE", "0.05")  # its 60 s are 3 s here
-    began = time.monotonic()
     result = put(deployed, tmp_path, "overtime", "long.txt")
     assert result.exit_code == 1, result.output
-    assert time.monotonic() - began < 60
     output = " ".join(result.output.split())
     assert "timed out: sbx-overtime on " in output and "Job attempt duration exceeded timeout" in output
     assert "out/overtime-long.txt" not in objects(workdir)
@@ -379,4 +377,4 @@ def test_a_batch_job_past_its_timeout_is_stopped_with_aws_reason(deployed, tmp_p
     assert rows["sbx-overtime"]["jobs"]["FAILED"] >= 1
     assert "Job attempt duration exceeded timeout" in rows["sbx-overtime"]["last_error"]
     logs = avgen("logs", workflow, "sbx-overtime", "--sandbox", "-w", workdir, "--since", "1h")
-    assert "Job attempt duration exceeded timeout" in logs.output
+    assert "Job attempt duration exceeded timeout: Batch stopped the job after 3 s" in " ".join(logs.output.split())
