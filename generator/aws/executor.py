@@ -59,6 +59,24 @@ JOB_OUT_OF_MEMORY = "OutOfMemoryError: Container killed due to memory usage"
 RETRY_SCALE_VARIABLE = "AVGEN_SANDBOX_RETRY_SCALE"
 RETRY_DELAYS_S = (60.0, 120.0)
 DEFAULT_RETRIES = 2
+# Lambda's recursive loop detection (https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html):
+# the events of supported services (S3 among them) carry an X-Ray trace header whose Lineage counts how many
+# times each function was invoked in the chain of requests; an AWS SDK inside the function sends it on with
+# every call (botocore: `_X_AMZN_TRACE_ID`, when AWS_LAMBDA_FUNCTION_NAME is set). A function invoked more than
+# about 16 times in one chain is not invoked again: the event goes to its dead-letter queue and on-failure
+# destination, and the metric RecursiveInvocationsDropped counts it.
+TRACE_VARIABLE = "_X_AMZN_TRACE_ID"
+RECURSION_LIMIT = 16
+RECURSION_STOPPED = "RecursiveInvocationException"
+# Batch: a job waits SUBMITTED, RUNNABLE (PENDING first while it depends on others) and STARTING before it
+# runs; on AWS for seconds to minutes (the scheduler, capacity, the image's pull), in the sandbox at least
+# this long each (seconds), so that DescribeJobs sees every state
+JOB_STATE_VARIABLE = "AVGEN_SANDBOX_JOB_STATE_S"
+JOB_STATE_S = 0.5
+# A job attempt longer than its timeout (attemptDurationSeconds, at least 60 s) is stopped by Batch with this
+# statusReason; the sandbox can shorten the timeouts by a factor, to try that without waiting (default 1)
+JOB_TIMEOUT_SCALE_VARIABLE = "AVGEN_SANDBOX_JOB_TIMEOUT_SCALE"
+JOB_TIMED_OUT = "Job attempt duration exceeded timeout"
 
 
 def retry_delay_s(retry: int) -> float:
@@ -68,6 +86,54 @@ def retry_delay_s(retry: int) -> float:
     except ValueError:
         scale = 1 / 60
     return max(0.0, scale) * RETRY_DELAYS_S[min(retry, len(RETRY_DELAYS_S)) - 1]
+
+
+def _setting(variable: str, default: float) -> float:
+    """A non-negative number from the sandbox's environment, else `default`."""
+    try:
+        return max(0.0, float(os.environ.get(variable, "") or default))
+    except ValueError:
+        return default
+
+
+def job_state_s() -> float:
+    """How long, at least, a Batch job stays in each state before RUNNING."""
+    return _setting(JOB_STATE_VARIABLE, JOB_STATE_S)
+
+
+def job_timeout_scale() -> float:
+    return _setting(JOB_TIMEOUT_SCALE_VARIABLE, 1.0)
+
+
+def lineage_of(trace: str) -> dict[str, int]:
+    """The Lineage of an X-Ray trace header: each function's count in the chain of requests, by the function's
+    hash (`Root=…;Lineage=a87bd80c:1|68fd508a:5`; a version before the hash, `1:a87bd80c:1`, is read too)."""
+    counts: dict[str, int] = {}
+    for part in trace.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name != "Lineage":
+            continue
+        for entry in value.split("|"):
+            fields = entry.split(":")
+            if len(fields) >= 2 and fields[-1].isdigit():
+                counts[fields[-2]] = int(fields[-1])
+    return counts
+
+
+def lineage_key(function_arn: str) -> str:
+    """The hash a function has in a Lineage (of its unqualified ARN)."""
+    import hashlib
+
+    return hashlib.sha256(function_arn.split(":$")[0].encode()).hexdigest()[:8]
+
+
+def trace_header(incoming: str, lineage: dict[str, int]) -> str:
+    """The trace header of an invocation: the chain's Root (a new one where the event had none), a new Parent,
+    not sampled (no X-Ray here), and the Lineage with this invocation counted."""
+    fields = dict(part.strip().partition("=")[::2] for part in incoming.split(";") if "=" in part)
+    root = fields.get("Root") or f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
+    counts = "|".join(f"{key}:{count}" for key, count in lineage.items())
+    return f"Root={root};Parent={uuid.uuid4().hex[:16]};Sampled=0;Lineage={counts}"
 
 
 def handler_shim(folder: Path, python: str = sys.executable) -> Path:
@@ -96,7 +162,7 @@ class Activity:
     kind: str                 # "lambda" | "batch"
     function: str             # the deployed name
     source: str               # s3://bucket/key, or the job's name
-    state: str = "queued"     # queued | running | succeeded | failed | timed out | out of memory
+    state: str = "queued"     # queued | running | succeeded | failed | timed out | out of memory | stopped
     started: float = 0.0
     seconds: float = 0.0
     reason: str = ""
@@ -117,6 +183,8 @@ class Run:
     stdin_file: Optional[Path] = None
     lines: list[tuple[int, str]] = field(default_factory=list)  # (milliseconds since the epoch, line)
     peak_kib: Optional[int] = None  # the largest resident set of its processes, when it could be measured
+    grace_s: float = GRACE_S        # past the timeout before the process is killed (0 for Batch)
+    timed_out: bool = False         # killed for running past its timeout
 
     def say(self, line: str, at: Optional[float] = None) -> None:
         """A log line, stamped when written (`at`, else now); never before the line above it, as CloudWatch
@@ -129,7 +197,8 @@ class Run:
 
 
 JOB_OUTCOMES = "batch-job-outcomes.json"  # in the sandbox's state folder: how each job ended, for later replays
-JOB_NOTES = "batch-job-notes.json"        # and what the sandbox said of it (a GPU job run on CPU only)
+JOB_NOTES = "batch-job-notes.json"        # and its statusReason (a timeout; a GPU job run on CPU only)
+JOB_TIMES = "batch-job-times.json"        # and when it was created, started RUNNING and stopped (epoch seconds)
 
 
 class Executor:
@@ -185,8 +254,10 @@ class Executor:
         return {"version": 1, "enabled": self.enabled, "busy": busy, "activities": items, "unchanged": unchanged}
 
     # -- triggers (from inside the emulator) -------------------------------------------------------
-    def lambda_event(self, function_arn: str, event: dict) -> None:
-        """S3 → Lambda: `event` is the notification the emulator built from the bucket's deployed configuration."""
+    def lambda_event(self, function_arn: str, event: dict, trace: str = "") -> None:
+        """S3 → Lambda: `event` is the notification the emulator built from the bucket's deployed configuration;
+        `trace` the X-Ray trace header of the request that caused it (S3 passes its Lineage on; "" for a
+        request that had none, or a service that does not, such as EventBridge)."""
         if not self.enabled:
             return  # replaying history, or nobody asked for execution
         from lambda_src.events import parse_event
@@ -194,19 +265,75 @@ class Executor:
         name = function_arn.split(":function:")[-1].split(":")[0]
         sources = [f"s3://{o.bucket}/{o.key}" for o in parse_event(event)]
         activity = self._new("lambda", name, ", ".join(sources))
-        self._pool.submit(self._guarded, activity, lambda: self._run_lambda(activity, function_arn, event, 0))
+        lineage, key = lineage_of(trace), lineage_key(function_arn)
+        lineage[key] = lineage.get(key, 0) + 1
+        if lineage[key] > RECURSION_LIMIT:
+            self._pool.submit(self._guarded, activity, lambda: self._stop_loop(activity, function_arn, event))
+            return
+        header = trace_header(trace, lineage)
+        self._pool.submit(self._guarded, activity,
+                          lambda: self._run_lambda(activity, function_arn, event, 0, header))
 
-    def batch_job(self, job: Any) -> None:
+    def batch_job(self, job: Any, start_attempt: bool = True) -> None:
+        """SubmitJob: the job waits SUBMITTED, then RUNNABLE (PENDING first while jobs it depends on run),
+        then STARTING, each for at least AVGEN_SANDBOX_JOB_STATE_S, before it runs (`start_attempt`: moto's
+        flag, false for the parent of an array job, which has no attempts of its own)."""
         if not self.enabled:
             # history being replayed: the job ran back then (ids repeat in a replay), and ended as recorded
+            created, started, stopped = self._outcomes(JOB_TIMES).get(job.job_id) or (None, None, None)
+            if created:
+                job.job_created_at = datetime.fromtimestamp(created)
+            job.job_started_at = datetime.fromtimestamp(started) if started else datetime.now()
+            if start_attempt:
+                job._start_attempt()
             job._mark_stopped(success=self._outcomes().get(job.job_id, True))
+            if stopped:
+                job.job_stopped_at = datetime.fromtimestamp(stopped)
+                job._stop_attempt()
             note = self._outcomes(JOB_NOTES).get(job.job_id)
             if note and hasattr(job, "job_stopped_reason"):
                 job.job_stopped_reason = note
             return
+        JobStatus = internal("moto.batch.utils:JobStatus").value
         activity = self._new("batch", job.job_definition.name, job.job_name)
         activity.id = job.job_id
-        self._pool.submit(self._guarded, activity, lambda: self._run_job(activity, job))
+        job.status = JobStatus.SUBMITTED
+        self._later(job_state_s(), activity, lambda: self._schedule_job(activity, job, start_attempt))
+
+    def _later(self, delay_s: float, activity: Activity, work: Callable[[], object]) -> None:
+        """`work` after `delay_s`, guarded as the pool's work is, without holding one of the pool's workers."""
+        timer = threading.Timer(delay_s, self._guarded, (activity, work))
+        timer.daemon = True
+        timer.start()
+
+    def _schedule_job(self, activity: Activity, job: Any, start_attempt: bool) -> None:
+        """The scheduler's verdict on a SUBMITTED job: PENDING until the jobs it depends on have ended (one that
+        failed fails it: "Dependent Job failed"), then RUNNABLE until a worker takes it."""
+        JobStatus = internal("moto.batch.utils:JobStatus").value
+        waiting = [self._job_status(dependency.get("jobId", "")) for dependency in job.depends_on or []]
+        if any(status == JobStatus.FAILED for status in waiting):
+            self._record_outcome(job.job_id, False)
+            job.job_stopped_reason = "Dependent Job failed"
+            self._record_outcome(job.job_id, job.job_stopped_reason, JOB_NOTES)
+            job._mark_stopped(success=False)
+            self._record_times(job)
+            self._finish(activity, False, "Dependent Job failed")
+            return
+        if any(status != JobStatus.SUCCEEDED for status in waiting):
+            job.status = JobStatus.PENDING
+            self._later(0.5, activity, lambda: self._schedule_job(activity, job, start_attempt))
+            return
+        job.status = JobStatus.RUNNABLE
+        self._later(job_state_s(), activity, lambda: self._pool.submit(
+            self._guarded, activity, lambda: self._run_job(activity, job, start_attempt)))
+
+    def _job_status(self, job_id: str) -> Optional[str]:
+        """A job's status, through the emulator's Batch (None: no such job)."""
+        try:
+            jobs = self._client("batch").describe_jobs(jobs=[job_id]).get("jobs") or []
+        except Exception:  # the emulator's answer to an id it does not know
+            return None
+        return str(jobs[0].get("status")) if jobs else None
 
     # -- running ------------------------------------------------------------------------------------
     def _new(self, kind: str, function: str, source: str) -> Activity:
@@ -215,16 +342,45 @@ class Executor:
             self._activities[activity.id] = activity
         return activity
 
-    def _guarded(self, activity: Activity, work: Callable[[], None]) -> None:
+    def _guarded(self, activity: Activity, work: Callable[[], object]) -> None:
         try:
             work()
         except Exception as exc:  # an executor bug must show up as a failed invocation, not vanish
             activity.state, activity.reason = "failed", f"sandbox executor: {type(exc).__name__}: {exc}"
 
-    def _run_lambda(self, activity: Activity, function_arn: str, event: dict, retry: int) -> None:
+    def _stop_loop(self, activity: Activity, function_arn: str, event: dict) -> None:
+        """Lambda's recursive loop detection stopped this invocation: the event goes to the dead-letter queue and
+        the on-failure destination, RecursiveInvocationsDropped counts it; the function does not run (no log)."""
+        get_backend = internal("moto.awslambda.utils:get_backend").value
+        function = get_backend(function_arn.split(":")[4], self.region).get_function(function_arn)
+        reason = (f"{RECURSION_STOPPED}: Lambda stopped this invocation of {function.function_name}: it was "
+                  f"invoked more than {RECURSION_LIMIT} times in one chain of requests (its own writes start it "
+                  "again: a recursive loop). The event went to its dead-letter queue and on-failure destination, "
+                  "and the metric RecursiveInvocationsDropped counts it, as on AWS "
+                  "(https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html)")
+        try:
+            # with its time: the replay of a later command keeps it (moto would stamp it with the replay's)
+            self._client("cloudwatch").put_metric_data(Namespace="AWS/Lambda", MetricData=[{
+                "MetricName": "RecursiveInvocationsDropped", "Value": 1.0, "Unit": "Count",
+                "Timestamp": datetime.now(timezone.utc),
+                "Dimensions": [{"Name": "FunctionName", "Value": function.function_name}]}])
+            # the Invoke's HTTP status for RecursiveInvocationException: the function never ran
+            self._dead_letter(function, event, reason, activity.id, error_code="400")
+            _, destination = self._invoke_config(function.function_name)
+            if destination:
+                try:
+                    self._on_failure(function, event, reason, activity.id, destination, 0,
+                                     condition="RecursiveInvocationDetected")
+                except Exception as exc:  # the emulator's own gap, as in _after_lambda
+                    reason += f" [sandbox: the record for {destination} was lost in the emulator: {type(exc).__name__}]"
+        finally:
+            activity.state, activity.reason = "stopped", reason
+
+    def _run_lambda(self, activity: Activity, function_arn: str, event: dict, retry: int, trace: str = "") -> None:
         """One attempt of an asynchronous invocation (`retry` 0 is the first); a failed one is retried, with
         the same request id, as its event invoke configuration allows, then goes to the dead-letter queue and
-        the on-failure destination."""
+        the on-failure destination. `trace`: its X-Ray trace header (`_X_AMZN_TRACE_ID`), which the AWS SDK in
+        the function sends on with each request, so that what it writes carries the chain's Lineage."""
         get_backend = internal("moto.awslambda.utils:get_backend").value
         account = function_arn.split(":")[4]
         function = get_backend(account, self.region).get_function(function_arn)
@@ -251,6 +407,7 @@ class Executor:
             "LAMBDA_TASK_ROOT": "/var/task",
             "_HANDLER": IMAGE_HANDLER,
             "TZ": ":UTC",
+            **({TRACE_VARIABLE: trace} if trace else {}),
         })
         run = Run(command=[sys.executable, "-m", "lambda_src.invoke", str(event_file)], environment=environment,
                   timeout_s=float(function.timeout), log_group=log_group, log_stream=log_stream, scratch=scratch)
@@ -260,7 +417,7 @@ class Executor:
             activity.image = image
             ok, reason = self._run_lambda_image(run, activity, image, event, function_arn, request_id,
                                                 int(function.memory_size), int(function.ephemeral_storage or 512))
-            self._after_lambda(activity, function, function_arn, event, retry, run, ok, reason, [])
+            self._after_lambda(activity, function, function_arn, event, retry, run, ok, reason, [], trace)
             return
         # A redeployed function (new configuration or build context) starts in fresh containers, as on Lambda.
         version = f"{getattr(function, 'last_modified', '')}|{context}"
@@ -271,10 +428,10 @@ class Executor:
             ok, reason = self._execute(run, activity, f"START RequestId: {request_id} Version: $LATEST", cage)
             # the container's memory on Lambda holds its warm handler too, which outlives the invocation
             peaks = [kib for kib in (run.peak_kib, peak_rss_kib(container.server_pid)) if kib is not None]
-        self._after_lambda(activity, function, function_arn, event, retry, run, ok, reason, peaks)
+        self._after_lambda(activity, function, function_arn, event, retry, run, ok, reason, peaks, trace)
 
     def _after_lambda(self, activity: Activity, function: Any, function_arn: str, event: dict, retry: int,
-                      run: Run, ok: bool, reason: str, peaks: list[int]) -> None:
+                      run: Run, ok: bool, reason: str, peaks: list[int], trace: str = "") -> None:
         """END and REPORT, then success, a retry, or the dead-letter queue and on-failure destination."""
         request_id = activity.id
         run.say(f"END RequestId: {request_id}")
@@ -296,7 +453,7 @@ class Executor:
                     f"(about {aws_s:.0f} s on AWS; {RETRY_SCALE_VARIABLE} scales it)")
             activity.state, activity.reason = "queued", f"retry {retry + 1} of {retries} after: {reason}"
             timer = threading.Timer(delay, lambda: self._pool.submit(
-                self._guarded, activity, lambda: self._run_lambda(activity, function_arn, event, retry + 1)))
+                self._guarded, activity, lambda: self._run_lambda(activity, function_arn, event, retry + 1, trace)))
             timer.daemon = True
             self._send_logs(run)
             timer.start()
@@ -315,9 +472,27 @@ class Executor:
         finally:
             self._finish(activity, ok, reason)  # after: `put` reads the dead-letter queue once all is quiet
 
-    def _run_job(self, activity: Activity, job: Any) -> None:
+    def _run_job(self, activity: Activity, job: Any, start_attempt: bool = True) -> None:
+        """A job a worker took: STARTING (at least AVGEN_SANDBOX_JOB_STATE_S, while its role is assumed and its
+        context found), RUNNING, then SUCCEEDED or FAILED with AWS's statusReason where AWS gives one."""
+        try:
+            self._run_job_attempt(activity, job, start_attempt)
+        finally:
+            if not job.job_stopped:  # an executor bug: the job ends FAILED, not STARTING or RUNNING forever
+                self._record_outcome(job.job_id, False)
+                job._mark_stopped(success=False)
+            self._record_times(job)
+
+    def _record_times(self, job: Any) -> None:
+        """When a job that ended was created, started and stopped, for the replays of later commands."""
+        started = job.job_started_at.timestamp() if job.job_started_at.year > 1970 else None
+        self._record_outcome(job.job_id, [job.job_created_at.timestamp(), started, job.job_stopped_at.timestamp()],
+                             JOB_TIMES)
+
+    def _run_job_attempt(self, activity: Activity, job: Any, start_attempt: bool) -> None:
         JobStatus = internal("moto.batch.utils:JobStatus").value
-        job.status = JobStatus.STARTING  # while its role is assumed and its context found
+        starting = time.monotonic()
+        job.status = JobStatus.STARTING
         properties = job.job_definition.container_properties or {}
         deployed = {e["name"]: e["value"] for e in properties.get("environment", [])}
         overrides = (job.container_overrides or {}).get("environment", [])
@@ -328,13 +503,14 @@ class Executor:
                                              scratch, None)
         # Batch's own variables: the compute environment is the queue's first (the sandbox has no placement)
         environments = getattr(job.job_queue, "environments", None) or []
-        environment.update({"AWS_BATCH_JOB_ID": job.job_id, "AWS_BATCH_JOB_ATTEMPT": str(max(1, len(job.attempts))),
+        environment.update({"AWS_BATCH_JOB_ID": job.job_id, "AWS_BATCH_JOB_ATTEMPT": str(len(job.attempts) + 1),
                             "AWS_BATCH_JQ_NAME": job.job_queue.name,
                             **({"AWS_BATCH_CE_NAME": environments[0].name} if environments else {})})
         options = (properties.get("logConfiguration") or {}).get("options") or {}
         timeout = (job.timeout or job.job_definition.timeout or {}).get("attemptDurationSeconds")
+        scale = job_timeout_scale()
         run = Run(command=[sys.executable, "-m", "batch_jobs.entrypoint"], environment=environment,
-                  timeout_s=float(timeout) if timeout else None,
+                  timeout_s=float(timeout) * scale if timeout else None, grace_s=0.0,
                   log_group=options.get("awslogs-group") or f"/aws/batch/{job.job_definition.name}",
                   log_stream=job.log_stream_name or f"{job.job_definition.name}/default/{job.job_id}",
                   scratch=scratch)
@@ -347,6 +523,14 @@ class Executor:
             run.say(activity.note)
             run.environment["CUDA_VISIBLE_DEVICES"] = ""  # a framework that looks for one finds none at once
             run.environment[ALLOW_CPU_VARIABLE] = "1"     # the job definition's AVGEN_REQUIRE_GPU, waived, and said
+        if timeout and scale != 1:
+            run.say(f"sandbox: {JOB_TIMEOUT_SCALE_VARIABLE}={scale:g}: this attempt may run {run.timeout_s:g} s "
+                    f"instead of its attemptDurationSeconds, {timeout} s")
+        time.sleep(max(0.0, job_state_s() - (time.monotonic() - starting)))
+        # RUNNING: the attempt and its startedAt begin now, and attemptDurationSeconds counts from here
+        job.job_started_at = datetime.now()
+        if start_attempt:
+            job._start_attempt()
         job.status = JobStatus.RUNNING
         if image:
             activity.image = image
@@ -359,14 +543,18 @@ class Executor:
                 ok, reason = self._execute(run, activity, cage=cage)
             finally:
                 cage.close()
+        status_reason = activity.note  # `avgen status` shows a job's statusReason
         if reason == OUT_OF_MEMORY:
-            reason = JOB_OUT_OF_MEMORY
+            reason = status_reason = JOB_OUT_OF_MEMORY
+        if run.timed_out:  # Batch stops the attempt (https://docs.aws.amazon.com/batch/latest/userguide/job_timeouts.html)
+            reason = status_reason = JOB_TIMED_OUT
+            run.say(f"{JOB_TIMED_OUT}: Batch stopped the job after {run.timeout_s:g} s (attemptDurationSeconds)")
         self._send_logs(run)
         self._record_outcome(job.job_id, ok)
+        if status_reason and hasattr(job, "job_stopped_reason"):
+            job.job_stopped_reason = status_reason
+            self._record_outcome(job.job_id, status_reason, JOB_NOTES)
         job._mark_stopped(success=ok)
-        if activity.note and hasattr(job, "job_stopped_reason"):  # `avgen status` shows it: the job's statusReason
-            job.job_stopped_reason = activity.note
-            self._record_outcome(job.job_id, activity.note, JOB_NOTES)
         self._finish(activity, ok, reason)
 
     def _outcomes(self, name: str = JOB_OUTCOMES) -> dict[str, Any]:
@@ -433,7 +621,8 @@ class Executor:
 
         name = f"avgen-{request_id}"
         api = RuntimeApi(event, request_id=request_id, function_arn=function_arn, timeout_s=run.timeout_s or 900,
-                         on_verdict=lambda: _docker_quietly("kill", name))
+                         on_verdict=lambda: _docker_quietly("kill", name),
+                         trace_id=run.environment.get(TRACE_VARIABLE))
         run.environment["AWS_LAMBDA_RUNTIME_API"] = api.address
         run.say(f"START RequestId: {request_id} Version: $LATEST", time.time())
         try:
@@ -506,7 +695,7 @@ class Executor:
             reader = threading.Thread(target=read, daemon=True)
             reader.start()
             waiter = Waiter(process, run)
-            deadline = began + run.timeout_s + GRACE_S if run.timeout_s else None
+            deadline = began + run.timeout_s + run.grace_s if run.timeout_s else None
             code = None
             while code is None and (deadline is None or time.monotonic() < deadline):
                 code = waiter.wait(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
@@ -525,6 +714,7 @@ class Executor:
                 waiter.wait(None)
                 reader.join(5)
                 activity.seconds = time.monotonic() - began
+                run.timed_out = True
                 return False, f"Task timed out after {run.timeout_s:.0f} seconds"
             reader.join(5)
         finally:
@@ -541,7 +731,8 @@ class Executor:
         if not ok and reason.startswith((OUT_OF_MEMORY, JOB_OUT_OF_MEMORY)):  # retries may have added to it
             activity.state, activity.reason = "out of memory", reason
             return
-        activity.state = "succeeded" if ok else ("timed out" if reason.startswith("Task timed out") else "failed")
+        timed_out = reason.startswith(("Task timed out", JOB_TIMED_OUT))
+        activity.state = "succeeded" if ok else ("timed out" if timed_out else "failed")
         activity.reason = reason
 
     # -- AWS calls, over HTTP to the emulator like any client's --------------------------------------
@@ -587,7 +778,7 @@ class Executor:
         destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination") or ""
         return (DEFAULT_RETRIES if retries is None else int(retries)), destination
 
-    def _dead_letter(self, function: Any, event: dict, reason: str, request_id: str) -> None:
+    def _dead_letter(self, function: Any, event: dict, reason: str, request_id: str, error_code: str = "200") -> None:
         """The event, with the attributes Lambda gives a dead-letter message: RequestID, ErrorCode (the
         Invoke's HTTP status: 200 for a function error) and ErrorMessage (its first 1 KB)."""
         target = (getattr(function, "dead_letter_config", None) or {}).get("TargetArn", "")
@@ -598,17 +789,17 @@ class Executor:
         message = reason.encode()[:1024].decode("utf-8", "ignore") or "failed"
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event), MessageAttributes={
             "RequestID": {"DataType": "String", "StringValue": request_id},
-            "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+            "ErrorCode": {"DataType": "Number", "StringValue": error_code},
             "ErrorMessage": {"DataType": "String", "StringValue": message}})
 
     def _on_failure(self, function: Any, event: dict, reason: str, request_id: str, destination: str,
-                    attempts: int) -> None:
+                    attempts: int, condition: str = "RetriesExhausted") -> None:
         """The invocation record Lambda sends an on-failure destination (an EventBridge bus, an SQS queue or
-        an SNS topic) once the retries are spent."""
+        an SNS topic) once the retries are spent (or a recursive loop was stopped)."""
         record = {
             "version": "1.0", "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z",
             "requestContext": {"requestId": request_id, "functionArn": f"{function.function_arn}:$LATEST",
-                               "condition": "RetriesExhausted", "approximateInvokeCount": attempts},
+                               "condition": condition, "approximateInvokeCount": attempts},
             "requestPayload": event,
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             "responsePayload": {"errorMessage": reason},

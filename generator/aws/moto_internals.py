@@ -51,6 +51,8 @@ INTERNALS = (
     "moto.s3.notifications:_get_s3_event",
     "moto.s3.notifications:_invoke_awslambda",
     "moto.iam.access_control:IAMPolicy",
+    "moto.iam.access_control:IAMPolicyStatement",
+    "moto.iam.access_control:IAMPolicyStatement.is_action_permitted",
     "moto.iam.models:IAMBackend.get_role",
     "moto.iam.models:IAMBackend.create_service_linked_role",
     "moto.iam.models:SERVICE_NAME_CONVERSION",

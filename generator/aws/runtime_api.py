@@ -21,8 +21,10 @@ class RuntimeApi:
     """Serves `event` to the one runtime that asks, on 127.0.0.1 (the container runs on the host network)."""
 
     def __init__(self, event: dict, *, request_id: str, function_arn: str, timeout_s: float,
-                 on_verdict: Optional[Callable[[], object]] = None):
+                 on_verdict: Optional[Callable[[], object]] = None, trace_id: Optional[str] = None):
         self.event, self.request_id, self.function_arn = event, request_id, function_arn
+        # the invocation's X-Ray trace header (the runtime client makes it the function's _X_AMZN_TRACE_ID)
+        self.trace_id = trace_id or f"Root=1-{int(time.time()):08x}-{request_id.replace('-', '')[:24]}"
         self.deadline_ms = int((time.time() + timeout_s) * 1000)
         self.verdict: Optional[tuple[str, dict]] = None  # ("response" | "error" | "init error", body)
         self._served = False
@@ -47,7 +49,7 @@ class RuntimeApi:
                     "Lambda-Runtime-Aws-Request-Id": api.request_id,
                     "Lambda-Runtime-Deadline-Ms": str(api.deadline_ms),
                     "Lambda-Runtime-Invoked-Function-Arn": api.function_arn,
-                    "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{api.request_id.replace('-', '')[:24]}",
+                    "Lambda-Runtime-Trace-Id": api.trace_id,
                 })
 
             def do_POST(self) -> None:

@@ -30,10 +30,11 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
-from urllib.parse import parse_qs, quote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from werkzeug.serving import run_simple
 
+from generator.aws.iam_conditions import conditions_hold, judged_keys, request_context
 from generator.aws.moto_internals import UNSUPPORTED_EXIT, MotoUnsupported, check_moto, internal
 from generator.aws.recording import History, Request, upload_id_in
 from generator.aws.sandbox import CONTROL_HEADER, admin_credentials, sandbox_secret
@@ -166,18 +167,13 @@ def say_bucket_eventbridge_is_on() -> None:
 def treat_requests_as_tls() -> None:
     """moto applies bucket policy statements without looking at their conditions, so the generated
     TLS-only policy (deny when aws:SecureTransport is false) would deny every request. Every call to AWS
-    is TLS: evaluate that condition as true, and leave out statements with conditions moto cannot judge."""
+    is TLS (aws:SecureTransport is true in every request's context, generator/aws/iam_conditions.py): the
+    statements whose condition keys the sandbox knows are judged with them; those with others are left out."""
     IAMPolicy = internal("moto.iam.access_control:IAMPolicy").value
     PermissionResult = internal("moto.iam.access_control:PermissionResult").value
 
     def applies(statement: dict) -> bool:
-        condition = statement.get("Condition")
-        if not condition:
-            return True
-        if set(condition) == {"Bool"} and set(condition["Bool"]) == {"aws:SecureTransport"}:
-            value = condition["Bool"]["aws:SecureTransport"]
-            return str(value[0] if isinstance(value, list) else value).lower() == "true"
-        return False
+        return judged_keys(statement.get("Condition"), this_context())
 
     def get_permission(self, action, resource):
         if self.policy is None:
@@ -188,6 +184,39 @@ def treat_requests_as_tls() -> None:
         return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
 
     internal("moto.s3.models:FakeBucket.get_permission").replace(get_permission)
+
+
+def this_context() -> dict:
+    """The condition keys of the request being carried out (just aws:SecureTransport before it is judged)."""
+    context = getattr(_REQUEST, "conditions", None)
+    return context if context is not None else request_conditions(None, "")
+
+
+def request_conditions(response, action: str) -> dict:
+    """The condition keys AWS sets for a request (`response`: moto's handler of it; None: not known yet)."""
+    return request_context(action, getattr(response, "querystring", None) if response is not None else None)
+
+
+def judge_conditions() -> None:
+    """A statement applies to a request only when its Condition holds (generator/aws/iam_conditions.py), for
+    identity and resource policies alike; a statement whose condition does not hold neither allows nor denies.
+    moto judges only StringEquals, and only on a trust policy's keys, and answers DENIED, not "does not apply",
+    when it fails (an Allow of one bucket would deny a request on another)."""
+    judge = internal("moto.iam.access_control:IAMPolicyStatement.is_action_permitted")
+    Statement = internal("moto.iam.access_control:IAMPolicyStatement").value
+    PermissionResult = internal("moto.iam.access_control:PermissionResult").value
+
+    def is_action_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
+        condition = self._statement.get("Condition") if isinstance(self._statement, dict) else None
+        if not condition:
+            return judge.value(self, action, resource, principal, incoming_condition_values)
+        known = {key.lower(): [str(value)] for key, value in (incoming_condition_values or {}).items()}
+        if not conditions_hold(condition, {**this_context(), **known}):
+            return PermissionResult.NEUTRAL
+        unconditional = Statement({key: value for key, value in self._statement.items() if key != "Condition"})
+        return judge.value(unconditional, action, resource, principal, incoming_condition_values)
+
+    judge.replace(is_action_permitted)
 
 
 def launch_template_ids_not_found_as_aws_says() -> None:
@@ -268,10 +297,14 @@ def s3_events_as_aws_writes_them() -> None:
 
 
 def this_request(environ: dict) -> None:
-    """What S3's events tell of the request that caused them; ids drawn apart from moto's seeded random."""
+    """What S3's events tell of the request that caused them; ids drawn apart from moto's seeded random. Its
+    X-Ray trace header too (an AWS SDK inside a function sends the invocation's), which S3 passes on to the
+    functions it invokes: Lambda's recursive loop detection counts the chain of requests with it."""
     _REQUEST.source_ip = environ.get("REMOTE_ADDR") or "127.0.0.1"
     _REQUEST.request_id = uuid.uuid4().hex[:16].upper()
     _REQUEST.id_2 = base64.b64encode(os.urandom(48)).decode()
+    _REQUEST.trace = unquote(str(environ.get("HTTP_X_AMZN_TRACE_ID") or ""))
+    _REQUEST.conditions = request_conditions(None, "")
 
 
 def route_keys_with_line_feeds(environ: dict) -> None:
@@ -369,19 +402,16 @@ def run_what_is_deployed(executor) -> None:
     JobStatus = internal("moto.batch.utils:JobStatus").value
 
     def invoke(account_id: str, event_body: dict, fn_arn: str, region_name: str) -> None:
-        executor.lambda_event(fn_arn, event_body)
+        executor.lambda_event(fn_arn, event_body, getattr(_REQUEST, "trace", ""))
 
     internal("moto.s3.notifications:_invoke_awslambda").replace(invoke)
     deliver_eventbridge_to_lambda(executor)
 
     def queue_job(self, include_start_attempt, job):
         self.backend._jobs[job.job_id] = job
-        job.job_started_at = datetime.now()
         job.log_stream_name = job._stream_name
-        if include_start_attempt:
-            job._start_attempt()
-        job.status = JobStatus.RUNNABLE
-        executor.batch_job(job)
+        job.status = JobStatus.SUBMITTED  # the executor moves it on (startedAt and the attempt: when RUNNING)
+        executor.batch_job(job, include_start_attempt)
 
     internal("moto.batch_simple.models:BatchSimpleBackend._mark_job_as_finished").replace(queue_job)
 
@@ -431,11 +461,14 @@ def judge_requests_as_aws(executor, recorder, admin_key: Optional[str]) -> None:
             super(AccessDenied, self).__init__("MissingAuthenticationToken", "Request is missing Authentication Token")
 
     def authorize(self, iam_request_cls, resource="*"):
+        s3 = "S3" in iam_request_cls.__name__
+        # the condition keys of this request, for the identity policies here and the bucket policy after
+        _REQUEST.conditions = request_conditions(self, f"s3:{iam_action(self, resource)}" if s3 else "")
         if not recorder.enabled:
             return
         key = access_key_of(self.headers, self.querystring or {})
         if key is None:
-            raise S3AccessDenied() if "S3" in iam_request_cls.__name__ else MissingAuthenticationToken()
+            raise S3AccessDenied() if s3 else MissingAuthenticationToken()
         if admin_key is not None and key == admin_key:
             return
         temporary = "X-Amz-Security-Token" in self.headers or "X-Amz-Security-Token" in (self.querystring or {})
@@ -658,6 +691,7 @@ def main() -> None:
     s3_events_as_aws_writes_them()
     overlapping_notifications_refused()
     treat_requests_as_tls()
+    judge_conditions()
     launch_template_ids_not_found_as_aws_says()
     batch_uses_its_service_linked_role()
     from generator.aws.executor import Executor

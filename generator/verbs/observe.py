@@ -296,10 +296,15 @@ def _function_status(connection: Connection, lam, cloudwatch, function: Function
         status.notes.append(f"no Lambda function {names.function}: run `avgen apply`")
     reader = LogReader(connection, [function])
     lines = reader.group_events(function.name, names.log_group, epoch_ms(since), epoch_ms(now), MAX_SCAN_EVENTS)
-    _from_logs(status, lines)
+    error_at = _from_logs(status, lines)
     metrics = _lambda_metrics(cloudwatch, names.function, since, now)
     if metrics is not None:
         status.invocations, status.errors, status.counted_from = *metrics, "metrics"
+    dropped = _metric_sum(cloudwatch, names.function, "RecursiveInvocationsDropped", since, now)
+    if dropped:
+        status.notes.append(f"Lambda stopped {dropped} invocation{'s' * (dropped != 1)} of a recursive loop "
+                            f"(RecursiveInvocationsDropped): the function's writes start it again; their events "
+                            "went to its dead-letter queue")
     if function.uses_batch:
         jobs = Counter({state: 0 for state in JOB_STATES})
         queued = reader.queued_jobs(function, epoch_ms(since))
@@ -309,12 +314,21 @@ def _function_status(connection: Connection, lam, cloudwatch, function: Function
         status.notes += sorted({str(job["statusReason"]) for _, job in reader.jobs.values()
                                 if str(job.get("statusReason", "")).startswith("sandbox:")})
         status.jobs = {state: n for state, n in jobs.items() if n or state in ("RUNNING", "SUCCEEDED", "FAILED")}
+        # a failed job's statusReason (a timeout, out of memory) is the function's last error if it is newer
+        failed = [job for _, job in reader.jobs.values() if job.get("status") == "FAILED"
+                  and job.get("statusReason") and not str(job["statusReason"]).startswith("sandbox:")]
+        last = max(failed, key=lambda job: int(job.get("stoppedAt") or 0), default=None)
+        if last is not None and (error_at is None or int(last.get("stoppedAt") or 0) >= epoch_ms(error_at)):
+            stopped_ms, job = int(last.get("stoppedAt") or 0), last
+            when = datetime.fromtimestamp(stopped_ms / 1000, tz=timezone.utc) if stopped_ms else now
+            status.last_error = (f"{when:%Y-%m-%d %H:%M:%S} job {job.get('jobName') or job['jobId'][:8]} failed: "
+                                 f"{job['statusReason']}")
     status.notes += [n for n in reader.notes if n not in status.notes]
     return status
 
 
-def _from_logs(status: FunctionStatus, lines: Sequence[LogEvent]) -> None:
-    """Invocations and errors from the runtime's `end` lines; the last error message."""
+def _from_logs(status: FunctionStatus, lines: Sequence[LogEvent]) -> Optional[datetime]:
+    """Invocations and errors from the runtime's `end` lines; the last error message, and its time."""
     ends = [e for e in lines if (e.fields or {}).get("phase") == "end"]
     status.invocations = len(ends)
     status.errors = sum(1 for e in ends if not (e.fields or {}).get("ok", True))
@@ -326,7 +340,18 @@ def _from_logs(status: FunctionStatus, lines: Sequence[LogEvent]) -> None:
         if (data and data.get("level") in ("ERROR", "CRITICAL")) or (
                 not data and any(marker in event.message for marker in LAMBDA_ERROR_MARKERS)):
             status.last_error = f"{event.time:%Y-%m-%d %H:%M:%S} {(data or {}).get('message', event.message)}"
-            break
+            return event.time
+    return None
+
+
+def _metric_sum(cloudwatch, function_name: str, metric: str, since: datetime, now: datetime) -> int:
+    """One AWS/Lambda metric of the function summed since `since` (0 without data points)."""
+    window = max(60.0, (now - since).total_seconds())
+    period = int(math.ceil(window / 60) * 60) if window <= 15 * 86400 else int(math.ceil(window / 3600) * 3600)
+    points = cloudwatch.get_metric_statistics(  # EndTime is exclusive, to the second: a point of this second too
+        Namespace="AWS/Lambda", MetricName=metric, StartTime=since, EndTime=now + timedelta(seconds=60),
+        Period=period, Statistics=["Sum"], Dimensions=[{"Name": "FunctionName", "Value": function_name}])["Datapoints"]
+    return int(sum(p.get("Sum", 0) for p in points))
 
 
 def _lambda_metrics(cloudwatch, function_name: str, since: datetime, now: datetime) -> Optional[tuple[int, int]]:

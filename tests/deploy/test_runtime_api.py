@@ -53,3 +53,13 @@ def test_without_a_verdict_the_process_end_decides():
     api = RuntimeApi(EVENT, request_id="r-4", function_arn="arn:f", timeout_s=30)
     api.close()
     assert api.judge(False, "Task timed out after 3 seconds") == (False, "Task timed out after 3 seconds")
+
+
+def test_the_invocation_trace_header_goes_out_with_the_event():
+    """awslambdaric makes it the function's _X_AMZN_TRACE_ID, which the AWS SDK sends on: recursive loop detection."""
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0;Lineage=a87bd80c:3"
+    api = RuntimeApi(EVENT, request_id="r-5", function_arn="arn:f", timeout_s=30, trace_id=trace)
+    try:
+        assert call(api, "GET", "invocation/next")[1]["Lambda-Runtime-Trace-Id"] == trace
+    finally:
+        api.close()

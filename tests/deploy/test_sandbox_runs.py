@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import pytest
 from typer.testing import CliRunner
@@ -294,3 +295,101 @@ def test_a_gpu_job_on_a_machine_without_one_runs_on_cpu_and_says_so(deployed, tm
     assert any(n.startswith(note) for n in rows["sbx-gpu"]["notes"])
     logs = avgen("logs", workflow, "sbx-gpu", "--sandbox", "-w", workdir, "--since", "1h")
     assert note in " ".join(logs.output.split())
+
+
+def test_a_hidden_loop_through_s3_is_stopped_after_16_invocations_as_on_aws(deployed, tmp_path):
+    import boto3
+
+    workflow, workdir = deployed
+    result = put(deployed, tmp_path, "loop/in", "spin.txt", "0")  # each invocation writes it back, one more
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert "workflow done" not in output and "17 invocations" in output
+    assert "stopped: sbx-loop on s3://avgen-sandbox-test/loop/in/spin.txt: RecursiveInvocationException" in output
+    assert objects(workdir)["loop/in/spin.txt"] == b"16"  # 16 ran; the event of the 16th's write was stopped
+    with Sandbox(workdir / "sandbox") as sandbox:
+        clients = {name: boto3.client(name, endpoint_url=sandbox.endpoint, region_name="us-east-1",
+                                      **sandbox.credentials) for name in ("sqs", "cloudwatch", "logs")}
+        url = clients["sqs"].get_queue_url(QueueName="sbx-loop-dlq")["QueueUrl"]
+        dead = clients["sqs"].receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        dropped = clients["cloudwatch"].get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName="RecursiveInvocationsDropped", Statistics=["Sum"], Period=3600,
+            StartTime=time.time() - 3600, EndTime=time.time() + 60,
+            Dimensions=[{"Name": "FunctionName", "Value": "sbx-loop"}])["Datapoints"]
+        streams = clients["logs"].describe_log_streams(logGroupName="/aws/lambda/sbx-loop")["logStreams"]
+    messages = dead.get("Messages", [])
+    assert len(messages) == 1
+    assert unquote_plus(json.loads(messages[0]["Body"])["Records"][0]["s3"]["object"]["key"]) == "loop/in/spin.txt"
+    assert "RecursiveInvocationException" in messages[0]["MessageAttributes"]["ErrorMessage"]["StringValue"]
+    assert sum(point["Sum"] for point in dropped) == 1
+    assert len(streams) == 16  # the stopped invocation never ran: no log of its own
+    status = avgen("status", workflow, "--sandbox", "-w", workdir, "--json")
+    rows = {row["name"]: row for row in json.loads(status.stdout)["status"]["functions"]}
+    assert any("RecursiveInvocationsDropped" in note for note in rows["sbx-loop"]["notes"])
+
+
+def test_a_role_lists_only_its_own_prefixes_as_its_s3_prefix_condition_says(deployed, tmp_path):
+    result = put(deployed, tmp_path, "in", "list-check.txt")  # copy.sh lists instead of copying
+    assert result.exit_code == 0, result.output
+    said = objects(deployed[1])["mid/list-check.txt"].decode().splitlines()
+    assert said == ["in/ listed", "mid/ listed", "out/ AccessDenied", "None AccessDenied"]
+
+
+def test_a_batch_job_goes_through_every_state_as_on_aws(deployed, tmp_path, monkeypatch):
+    import boto3
+
+    workflow, workdir = deployed
+    monkeypatch.setenv("AVGEN_SANDBOX_JOB_STATE_S", "1")  # each state before RUNNING lasts at least 1 s
+    assert avgen("sandbox", "up", workflow, "-w", workdir).exit_code == 0
+    try:
+        with Sandbox(workdir / "sandbox") as sandbox:
+            batch = boto3.client("batch", endpoint_url=sandbox.endpoint, region_name="us-east-1",
+                                 **sandbox.credentials)
+
+            def listed() -> set[str]:
+                return {job["jobId"] for state in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING",
+                                                   "SUCCEEDED", "FAILED")
+                        for job in batch.list_jobs(jobQueue="sbx-stamp", jobStatus=state)["jobSummaryList"]}
+
+            before = listed()
+            source = tmp_path / "states-job.txt"
+            source.write_text("x\n")
+            sent = avgen("put", workflow, source, "-b", f"{BUCKET}/mid", "--sandbox", "-w", workdir, "--no-wait")
+            assert sent.exit_code == 0, sent.output
+            seen: list[str] = []
+            deadline = time.monotonic() + 60
+            job_id = None
+            while time.monotonic() < deadline and job_id is None:
+                fresh = batch.list_jobs(jobQueue="sbx-stamp", jobStatus="SUBMITTED")["jobSummaryList"]
+                job_id = next((job["jobId"] for job in fresh if job["jobId"] not in before), None)
+                time.sleep(0.05)
+            assert job_id is not None, "no job seen SUBMITTED"
+            while time.monotonic() < deadline:
+                job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+                if not seen or seen[-1] != job["status"]:
+                    seen.append(job["status"])
+                if job["status"] in ("SUCCEEDED", "FAILED"):
+                    break
+                time.sleep(0.05)
+            sandbox.wait_until_quiet(lambda state: None, timeout_s=60)
+    finally:
+        assert avgen("sandbox", "down", workflow, "-w", workdir).exit_code == 0
+    assert seen == ["SUBMITTED", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"], seen
+    assert job["createdAt"] < job["startedAt"] < job["stoppedAt"]
+    assert job["startedAt"] - job["createdAt"] >= 3000  # SUBMITTED, RUNNABLE and STARTING, 1 s each at least
+
+
+def test_a_batch_job_past_its_timeout_is_stopped_with_aws_reason(deployed, tmp_path, monkeypatch):
+    workflow, workdir = deployed
+    monkeypatch.setenv("AVGEN_SANDBOX_JOB_TIMEOUT_SCALE", "0.05")  # its 60 s are 3 s here
+    result = put(deployed, tmp_path, "overtime", "long.txt")
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert "timed out: sbx-overtime on " in output and "Job attempt duration exceeded timeout" in output
+    assert "out/overtime-long.txt" not in objects(workdir)
+    status = avgen("status", workflow, "--sandbox", "-w", workdir, "--json")
+    rows = {row["name"]: row for row in json.loads(status.stdout)["status"]["functions"]}
+    assert rows["sbx-overtime"]["jobs"]["FAILED"] >= 1
+    assert "Job attempt duration exceeded timeout" in rows["sbx-overtime"]["last_error"]
+    logs = avgen("logs", workflow, "sbx-overtime", "--sandbox", "-w", workdir, "--since", "1h")
+    assert "Job attempt duration exceeded timeout: Batch stopped the job after 3 s" in " ".join(logs.output.split())
