@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -21,7 +22,7 @@ from generator.cli.options import (
     AutoApproveOpt, BackendConfigOpt, Format, FormatOpt, JsonOpt, PluginDirOpt, SandboxOpt,
     TerraformBinOpt, VarFileOpt, VarOpt, WorkdirOpt, WorkflowArg,
 )
-from generator.workdirs import IMAGES_DIR, WorkflowFiles
+from generator.workdirs import IMAGES_DIR, WorkflowFiles, sandbox_dir
 from generator.workflow.findings import has_errors
 
 if TYPE_CHECKING:  # the deploy core (boto3, terraform) is imported by the commands that deploy, not at start-up
@@ -175,13 +176,53 @@ class ApplyProgress:
                 err.print(f"{'done' if kind == 'apply_complete' else 'FAILED'}: {address}", markup=False)
 
 
-def print_outputs(outputs: dict, file: WorkflowFiles, sandbox: bool, workdir: Optional[Path] = None) -> None:
+# The origin of a URL the sandbox's emulator wrote (a queue's URL): the port of the command that deployed it.
+SANDBOX_ORIGIN = re.compile(r"^http://(?:127\.0\.0\.1|localhost):\d+(?=/|$)")
+ENDPOINT_VARIABLE = "$AWS_ENDPOINT_URL"
+
+
+def sandbox_outputs(outputs: dict, deployed_in: Optional[Path]) -> tuple[dict, Optional[str]]:
+    """The sandbox's outputs with URLs that lead somewhere: each avgen command runs its own emulator, on a
+    port of its own, and stops it when done, so the port a URL was deployed with is dead. With a sandbox
+    kept up (`avgen sandbox up`) for this deployment they name its endpoint; otherwise `$AWS_ENDPOINT_URL`,
+    which `eval "$(avgen sandbox up FILE)"` sets. Returns them and that endpoint (None: no sandbox runs)."""
+    from generator.aws.sandbox import running_server
+
+    server = running_server(sandbox_dir(deployed_in)) if deployed_in else None
+    endpoint = f"http://127.0.0.1:{server['port']}" if server else None
+
+    def fixed(value):
+        if isinstance(value, str):
+            return SANDBOX_ORIGIN.sub(lambda _: endpoint or ENDPOINT_VARIABLE, value)
+        if isinstance(value, dict):
+            return {key: fixed(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [fixed(item) for item in value]
+        return value
+    return {name: {**output, "value": fixed(output.get("value"))} for name, output in outputs.items()}, endpoint
+
+
+def shown_value(value) -> str:
+    """An output's value as JSON, a map's or list's inner lines indented under its name (at 4 columns)."""
+    return json.dumps(value, indent=2).replace("\n", "\n  ")
+
+
+def print_outputs(outputs: dict, file: WorkflowFiles, sandbox: bool, workdir: Optional[Path] = None,
+                  deployed_in: Optional[Path] = None) -> None:
+    """`deployed_in`: the working folder the outputs were read from (its sandbox's endpoint, if one is up)."""
     if not outputs:
         return
+    endpoint = None
+    if sandbox:
+        outputs, endpoint = sandbox_outputs(outputs, deployed_in)
     out.print("[bold]Outputs[/]")
     for name, value in sorted(outputs.items()):
-        shown = "(sensitive)" if value.get("sensitive") else json.dumps(value.get("value"), indent=2)
+        shown = "(sensitive)" if value.get("sensitive") else shown_value(value.get("value"))
         out.print(f"  [cyan]{escape(name)}[/] = {escape(shown)}")
+    if sandbox and endpoint is None and ENDPOINT_VARIABLE in json.dumps(outputs):
+        up = escape(" ".join(["avgen sandbox up", files_label(file), *(["-w", str(workdir)] if workdir else [])]))
+        out.print(f"[dim]{ENDPOINT_VARIABLE}: the sandbox's endpoint, whose port changes with every command; "
+                  f'`eval "$({up})"` keeps one running and sets it[/]')
     flags = (" --sandbox" if sandbox else "") + (f" -w {workdir}" if sandbox and workdir else "")
     out.print(f"[dim]next: avgen put {escape(files_label(file))} VIDEO{escape(flags)}  (uploads to the workflow's "
               "start folder)[/]")
@@ -222,7 +263,7 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
                       f"({escape(image.reference)})[/]")
     for bucket in outcome.eventbridge_enabled:
         err.print(f"bucket {escape(bucket)}: EventBridge delivery switched on (its notification rules kept)")
-    print_outputs(outcome.outputs, file, sandbox, workdir)
+    print_outputs(outcome.outputs, file, sandbox, workdir, outcome.workdir)
 
 
 def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
@@ -275,9 +316,10 @@ def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
     dep = deployment(file, workdir, sandbox, None, None, None, plugin_dir, terraform_bin)
     outcome = run_deploy(dep.outputs, file)
     if as_json:
-        print_json({k: v.get("value") for k, v in sorted(outcome.outputs.items())})
+        shown = sandbox_outputs(outcome.outputs, outcome.workdir)[0] if sandbox else outcome.outputs
+        print_json({k: v.get("value") for k, v in sorted(shown.items())})
     else:
-        print_outputs(outcome.outputs, file, sandbox, workdir)
+        print_outputs(outcome.outputs, file, sandbox, workdir, outcome.workdir)
 
 
 def build(file: WorkflowArg, workdir: WorkdirOpt = None,
