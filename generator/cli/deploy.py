@@ -22,6 +22,7 @@ from generator.cli.options import (
     AutoApproveOpt, BackendConfigOpt, Format, FormatOpt, JsonOpt, PluginDirOpt, SandboxOpt,
     TerraformBinOpt, VarFileOpt, VarOpt, WorkdirOpt, WorkflowArg,
 )
+from generator.errors import CredentialsError, TerraformError
 from generator.workdirs import IMAGES_DIR, WorkflowFiles, sandbox_dir
 from generator.workflow.findings import has_errors
 
@@ -40,9 +41,43 @@ def deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir
     return Deployment(file, DeployOptions(workdir=workdir, sandbox=sandbox, terraform=options))
 
 
-def run_deploy(action, file: WorkflowFiles):
-    """Run a deployment step; a workflow with errors stops it before terraform runs (exit 1)."""
-    outcome = action()
+# What Terraform's AWS provider and S3 backend say when the credential chain is empty.
+TERRAFORM_NO_CREDENTIALS = "No valid credential sources found"
+
+
+def credentials_error(reason: str, command: str, file: WorkflowFiles) -> CredentialsError:
+    return CredentialsError(
+        f"{reason}: `avgen {command}` without --sandbox works on an AWS account and needs its credentials. Run "
+        "`aws configure` (the default profile), set AWS_PROFILE to a profile of ~/.aws/config (`aws configure "
+        "sso` for IAM Identity Center), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and "
+        "AWS_SESSION_TOKEN for temporary ones); to try it without an account: "
+        f"`avgen {command} {files_label(file)} --sandbox`")
+
+
+def require_credentials(dep: Deployment, command: str, file: WorkflowFiles) -> None:
+    """On AWS, stop before terraform (and before asking for images) when the usual AWS configuration has no
+    credentials: terraform would fail with its own account of the whole credential chain. Left to terraform
+    where the workflow has errors (they come first), and where a *_override.tf in the working folder may
+    give the provider credentials of its own."""
+    from generator.aws.clients import credentials_missing
+
+    if dep.options.sandbox or has_errors(dep.load()) or any(dep.workdir.glob("*override.tf*")):
+        return
+    assert dep.workflow is not None  # loaded without errors
+    reason = credentials_missing(dep.workflow.settings.region)
+    if reason:
+        raise credentials_error(reason, command, file)
+
+
+def run_deploy(action, file: WorkflowFiles, command: str = "", sandbox: bool = True):
+    """Run a deployment step; a workflow with errors stops it before terraform runs (exit 1). On AWS
+    (`sandbox` false), terraform finding no credentials is said as avgen says it (`command` names the step)."""
+    try:
+        outcome = action()
+    except TerraformError as exc:
+        if sandbox or TERRAFORM_NO_CREDENTIALS not in exc.output:
+            raise
+        raise credentials_error("terraform found no AWS credentials", command, file) from None
     if outcome.blocked:
         print_errors(file, outcome.findings)
         fail("the workflow has errors; terraform was not run", kind=WORKFLOW_ERRORS)
@@ -103,8 +138,9 @@ def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = Fa
     """
     as_json = use_json(as_json or output_format is Format.json)
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin)
+    require_credentials(dep, "plan", file)
     with status_line("terraform plan…"):
-        outcome = run_deploy(lambda: dep.plan(with_text=summary_md is not None), file)
+        outcome = run_deploy(lambda: dep.plan(with_text=summary_md is not None), file, "plan", sandbox)
     summary = outcome.summary
     if summary_md:
         summary_md.write_text(summary.to_markdown())
@@ -252,8 +288,10 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
     """
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin)
     dep.options.enable_eventbridge = enable_eventbridge
+    require_credentials(dep, "apply", file)
     with ApplyProgress() as progress:
-        outcome = run_deploy(lambda: dep.apply(progress.confirming(auto_approve, "apply"), on_event=progress), file)
+        outcome = run_deploy(lambda: dep.apply(progress.confirming(auto_approve, "apply"), on_event=progress), file,
+                             "apply", sandbox)
     if outcome.summary.has_changes and not outcome.applied:
         err.print("nothing was applied")
         raise typer.Exit(EXIT_FINDINGS)
@@ -289,9 +327,10 @@ def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
         err.print("[bold red]error:[/] --force only goes with --delete-buckets")
         raise typer.Exit(EXIT_USAGE)
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin)
+    require_credentials(dep, "destroy", file)
     with ApplyProgress("terraform destroy") as progress:
         outcome = run_deploy(lambda: dep.destroy(progress.confirming(auto_approve, "destroy"), on_event=progress,
-                                                 delete_buckets=delete_buckets, force=force), file)
+                                                 delete_buckets=delete_buckets, force=force), file, "destroy", sandbox)
     if outcome.summary and not outcome.summary.has_changes:
         out.print("nothing to destroy")
     elif not outcome.applied:
