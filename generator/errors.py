@@ -60,6 +60,10 @@ class TerraformError(AvgenError):
         self.hint = hint  # avgen's one line after terraform's text: what to do about it
 
 
+class CredentialsError(AvgenError):
+    """No AWS credentials where a command needs an account's (plan, apply, destroy without --sandbox)."""
+
+
 class BuildError(AvgenError, RuntimeError):
     """A docker command failed; the message carries the end of its output."""
 

@@ -69,6 +69,14 @@ def moto_endpoint():
 
 
 @pytest.fixture
+def aws_credentials(monkeypatch):
+    """Credentials (fake) in the environment: `avgen plan/apply/destroy` on AWS stop before terraform without
+    any, so a test of what they do next needs some."""
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
 def aws_env(monkeypatch, moto_endpoint):
     """Fake credentials and every boto3 client pointed at the moto server; state reset after the test."""
     for key, value in FAKE_CREDENTIALS.items():

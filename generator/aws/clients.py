@@ -17,6 +17,22 @@ def boto_session(region: Optional[str] = None, env: Optional[Mapping[str, str]] 
     )
 
 
+def credentials_missing(region: Optional[str] = None) -> Optional[str]:
+    """Why the usual AWS configuration (environment, ~/.aws/config and credentials, SSO, a container's or an
+    instance's role: the chain Terraform's AWS provider follows too) yields no credentials; None when it yields
+    some, or when boto3 cannot tell (then terraform says what is wrong)."""
+    import botocore.exceptions
+
+    try:
+        found = boto3.session.Session(region_name=region).get_credentials()
+    except botocore.exceptions.ProfileNotFound as exc:
+        return (f"AWS_PROFILE names the profile {exc.kwargs.get('profile')!r}, which neither ~/.aws/config nor "
+                "~/.aws/credentials holds")
+    except botocore.exceptions.BotoCoreError:
+        return None
+    return None if found is not None else "no AWS credentials found"
+
+
 def s3_client(endpoint_url: Optional[str] = None, region: Optional[str] = None,
               env: Optional[Mapping[str, str]] = None):
     """A client; `env` (the sandbox's) supplies endpoint, region and credentials explicitly."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -21,7 +22,8 @@ from generator.cli.options import (
     AutoApproveOpt, BackendConfigOpt, Format, FormatOpt, JsonOpt, PluginDirOpt, SandboxOpt,
     TerraformBinOpt, VarFileOpt, VarOpt, WorkdirOpt, WorkflowArg,
 )
-from generator.workdirs import IMAGES_DIR, WorkflowFiles
+from generator.errors import CredentialsError, TerraformError
+from generator.workdirs import IMAGES_DIR, WorkflowFiles, sandbox_dir
 from generator.workflow.findings import has_errors
 
 if TYPE_CHECKING:  # the deploy core (boto3, terraform) is imported by the commands that deploy, not at start-up
@@ -44,9 +46,43 @@ def notify(message: str) -> None:
     err.print(f"[yellow]note:[/] {escape(message)}")
 
 
-def run_deploy(action, file: WorkflowFiles):
-    """Run a deployment step; a workflow with errors stops it before terraform runs (exit 1)."""
-    outcome = action()
+# What Terraform's AWS provider and S3 backend say when the credential chain is empty.
+TERRAFORM_NO_CREDENTIALS = "No valid credential sources found"
+
+
+def credentials_error(reason: str, command: str, file: WorkflowFiles) -> CredentialsError:
+    return CredentialsError(
+        f"{reason}: `avgen {command}` without --sandbox works on an AWS account and needs its credentials. Run "
+        "`aws configure` (the default profile), set AWS_PROFILE to a profile of ~/.aws/config (`aws configure "
+        "sso` for IAM Identity Center), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and "
+        "AWS_SESSION_TOKEN for temporary ones); to try it without an account: "
+        f"`avgen {command} {files_label(file)} --sandbox`")
+
+
+def require_credentials(dep: Deployment, command: str, file: WorkflowFiles) -> None:
+    """On AWS, stop before terraform (and before asking for images) when the usual AWS configuration has no
+    credentials: terraform would fail with its own account of the whole credential chain. Left to terraform
+    where the workflow has errors (they come first), and where a *_override.tf in the working folder may
+    give the provider credentials of its own."""
+    from generator.aws.clients import credentials_missing
+
+    if dep.options.sandbox or has_errors(dep.load()) or any(dep.workdir.glob("*override.tf*")):
+        return
+    assert dep.workflow is not None  # loaded without errors
+    reason = credentials_missing(dep.workflow.settings.region)
+    if reason:
+        raise credentials_error(reason, command, file)
+
+
+def run_deploy(action, file: WorkflowFiles, command: str = "", sandbox: bool = True):
+    """Run a deployment step; a workflow with errors stops it before terraform runs (exit 1). On AWS
+    (`sandbox` false), terraform finding no credentials is said as avgen says it (`command` names the step)."""
+    try:
+        outcome = action()
+    except TerraformError as exc:
+        if sandbox or TERRAFORM_NO_CREDENTIALS not in exc.output:
+            raise
+        raise credentials_error("terraform found no AWS credentials", command, file) from None
     if outcome.blocked:
         print_errors(file, outcome.findings)
         fail("the workflow has errors; terraform was not run", kind=WORKFLOW_ERRORS)
@@ -107,8 +143,9 @@ def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = Fa
     """
     as_json = use_json(as_json or output_format is Format.json)
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin)
+    require_credentials(dep, "plan", file)
     with status_line("terraform plan…"):
-        outcome = run_deploy(lambda: dep.plan(with_text=summary_md is not None), file)
+        outcome = run_deploy(lambda: dep.plan(with_text=summary_md is not None), file, "plan", sandbox)
     summary = outcome.summary
     if summary_md:
         summary_md.write_text(summary.to_markdown())
@@ -180,13 +217,53 @@ class ApplyProgress:
                 err.print(f"{'done' if kind == 'apply_complete' else 'FAILED'}: {address}", markup=False)
 
 
-def print_outputs(outputs: dict, file: WorkflowFiles, sandbox: bool, workdir: Optional[Path] = None) -> None:
+# The origin of a URL the sandbox's emulator wrote (a queue's URL): the port of the command that deployed it.
+SANDBOX_ORIGIN = re.compile(r"^http://(?:127\.0\.0\.1|localhost):\d+(?=/|$)")
+ENDPOINT_VARIABLE = "$AWS_ENDPOINT_URL"
+
+
+def sandbox_outputs(outputs: dict, deployed_in: Optional[Path]) -> tuple[dict, Optional[str]]:
+    """The sandbox's outputs with URLs that lead somewhere: each avgen command runs its own emulator, on a
+    port of its own, and stops it when done, so the port a URL was deployed with is dead. With a sandbox
+    kept up (`avgen sandbox up`) for this deployment they name its endpoint; otherwise `$AWS_ENDPOINT_URL`,
+    which `eval "$(avgen sandbox up FILE)"` sets. Returns them and that endpoint (None: no sandbox runs)."""
+    from generator.aws.sandbox import running_server
+
+    server = running_server(sandbox_dir(deployed_in)) if deployed_in else None
+    endpoint = f"http://127.0.0.1:{server['port']}" if server else None
+
+    def fixed(value):
+        if isinstance(value, str):
+            return SANDBOX_ORIGIN.sub(lambda _: endpoint or ENDPOINT_VARIABLE, value)
+        if isinstance(value, dict):
+            return {key: fixed(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [fixed(item) for item in value]
+        return value
+    return {name: {**output, "value": fixed(output.get("value"))} for name, output in outputs.items()}, endpoint
+
+
+def shown_value(value) -> str:
+    """An output's value as JSON, a map's or list's inner lines indented under its name (at 4 columns)."""
+    return json.dumps(value, indent=2).replace("\n", "\n  ")
+
+
+def print_outputs(outputs: dict, file: WorkflowFiles, sandbox: bool, workdir: Optional[Path] = None,
+                  deployed_in: Optional[Path] = None) -> None:
+    """`deployed_in`: the working folder the outputs were read from (its sandbox's endpoint, if one is up)."""
     if not outputs:
         return
+    endpoint = None
+    if sandbox:
+        outputs, endpoint = sandbox_outputs(outputs, deployed_in)
     out.print("[bold]Outputs[/]")
     for name, value in sorted(outputs.items()):
-        shown = "(sensitive)" if value.get("sensitive") else json.dumps(value.get("value"), indent=2)
+        shown = "(sensitive)" if value.get("sensitive") else shown_value(value.get("value"))
         out.print(f"  [cyan]{escape(name)}[/] = {escape(shown)}")
+    if sandbox and endpoint is None and ENDPOINT_VARIABLE in json.dumps(outputs):
+        up = escape(" ".join(["avgen sandbox up", files_label(file), *(["-w", str(workdir)] if workdir else [])]))
+        out.print(f"[dim]{ENDPOINT_VARIABLE}: the sandbox's endpoint, whose port changes with every command; "
+                  f'`eval "$({up})"` keeps one running and sets it[/]')
     flags = (" --sandbox" if sandbox else "") + (f" -w {workdir}" if sandbox and workdir else "")
     out.print(f"[dim]next: avgen put {escape(files_label(file))} VIDEO{escape(flags)}  (uploads to the workflow's "
               "start folder)[/]")
@@ -216,8 +293,10 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
     """
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin)
     dep.options.enable_eventbridge = enable_eventbridge
+    require_credentials(dep, "apply", file)
     with ApplyProgress() as progress:
-        outcome = run_deploy(lambda: dep.apply(progress.confirming(auto_approve, "apply"), on_event=progress), file)
+        outcome = run_deploy(lambda: dep.apply(progress.confirming(auto_approve, "apply"), on_event=progress), file,
+                             "apply", sandbox)
     if outcome.summary.has_changes and not outcome.applied:
         err.print("nothing was applied")
         raise typer.Exit(EXIT_FINDINGS)
@@ -227,7 +306,7 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
                       f"({escape(image.reference)})[/]")
     for bucket in outcome.eventbridge_enabled:
         err.print(f"bucket {escape(bucket)}: EventBridge delivery switched on (its notification rules kept)")
-    print_outputs(outcome.outputs, file, sandbox, workdir)
+    print_outputs(outcome.outputs, file, sandbox, workdir, outcome.workdir)
 
 
 def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
@@ -253,9 +332,10 @@ def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
         err.print("[bold red]error:[/] --force only goes with --delete-buckets")
         raise typer.Exit(EXIT_USAGE)
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin)
+    require_credentials(dep, "destroy", file)
     with ApplyProgress("terraform destroy") as progress:
         outcome = run_deploy(lambda: dep.destroy(progress.confirming(auto_approve, "destroy"), on_event=progress,
-                                                 delete_buckets=delete_buckets, force=force), file)
+                                                 delete_buckets=delete_buckets, force=force), file, "destroy", sandbox)
     if outcome.summary and not outcome.summary.has_changes:
         out.print("nothing to destroy")
     elif not outcome.applied:
@@ -280,9 +360,10 @@ def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
     dep = deployment(file, workdir, sandbox, None, None, None, plugin_dir, terraform_bin)
     outcome = run_deploy(dep.outputs, file)
     if as_json:
-        print_json({k: v.get("value") for k, v in sorted(outcome.outputs.items())})
+        shown = sandbox_outputs(outcome.outputs, outcome.workdir)[0] if sandbox else outcome.outputs
+        print_json({k: v.get("value") for k, v in sorted(shown.items())})
     else:
-        print_outputs(outcome.outputs, file, sandbox, workdir)
+        print_outputs(outcome.outputs, file, sandbox, workdir, outcome.workdir)
 
 
 def build(file: WorkflowArg, workdir: WorkdirOpt = None,

@@ -81,7 +81,7 @@ def test_outputs_without_sandbox_asks_about_the_sandbox_deployment_there_is(tmp_
         Deployment(workflow, DeployOptions()).outputs()
 
 
-def test_destroy_without_a_terminal_says_it_destroys(tmp_path):
+def test_destroy_without_a_terminal_says_it_destroys(tmp_path, aws_credentials):
     from typer.testing import CliRunner
 
     from generator.cli import app

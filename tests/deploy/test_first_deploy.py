@@ -71,7 +71,7 @@ def test_apply_stops_before_terraform_and_says_which_command_pushes_the_images(a
     assert not (tmp_path / "deploy" / ".terraform").exists()  # terraform never ran
 
 
-def test_plan_says_it_too_before_terraform_runs(tmp_path):
+def test_plan_says_it_too_before_terraform_runs(tmp_path, aws_credentials):
     result = CliRunner().invoke(app, ["plan", str(EXAMPLE), "-w", str(tmp_path / "deploy")])
     assert result.exit_code == 1
     assert "no image is recorded for video-process-split, video-process-darknet" in result.output

@@ -89,7 +89,7 @@ def test_init_without_the_registry_names_plugin_dir_after_terraforms_text(tmp_pa
 
 
 @needs_terraform
-def test_a_plugin_dir_without_the_provider_is_named_after_terraforms_text(tmp_path):
+def test_a_plugin_dir_without_the_provider_is_named_after_terraforms_text(tmp_path, aws_credentials):
     from typer.testing import CliRunner
 
     from generator.cli import app

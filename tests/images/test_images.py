@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from generator.deploy.build import docker_available, docker_command
-from tests.deploy.test_sandbox_examples import (  # noqa: F401 (models: a fixture)
+from tests.images.examples import (  # noqa: F401 (models: a fixture)
     astronaut_reading, avgen, deploy, keys, models,
 )
 from tests.media import make_video, requires_tools
