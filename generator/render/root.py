@@ -291,11 +291,25 @@ def _sorted_deep(value: Any) -> Any:
     return value
 
 
+def _backend(workflow: Workflow) -> Optional[dict[str, Any]]:
+    backend = workflow.settings.backend
+    return {"type": backend.type, "config": dict(sorted(backend.config.items()))} if backend else None
+
+
+def _needs_default_vpc(batch_functions: Iterable[Function]) -> bool:
+    return any(not (f.batch.subnets and f.batch.security_group_ids) for f in batch_functions if f.batch)
+
+
+def _function_entries(workflow: Workflow, functions: list[Function]) -> dict[str, dict[str, Any]]:
+    fed = {edge.target.name for edge in edges(workflow) if edge.source.name != edge.target.name}
+    fan_out = workflow.settings.fan_out_concurrency
+    return {f.name: _function_entry(f, fan_out if f.name in fed else None) for f in functions}
+
+
 def template_context(workflow: Workflow, avgen_version: str) -> dict[str, Any]:
     functions = sorted(workflow.functions, key=lambda f: f.name)
     batch_functions = [f for f in functions if f.uses_batch and f.batch is not None]
     settings = workflow.settings
-    fed = {edge.target.name for edge in edges(workflow) if edge.source.name != edge.target.name}
     return {
         "header": plain_header(workflow.source_label),
         "provenance": header(avgen_version, workflow.source_label, workflow.source_sha256),
@@ -303,15 +317,12 @@ def template_context(workflow: Workflow, avgen_version: str) -> dict[str, Any]:
         "aws_provider_version": AWS_PROVIDER_VERSIONS[settings.aws_provider_major],
         "region": settings.region,
         "default_tags": _default_tags(workflow),
-        "backend": {"type": settings.backend.type, "config": dict(sorted(settings.backend.config.items()))}
-        if settings.backend else None,
+        "backend": _backend(workflow),
         "created_buckets": OnePerLine(sorted(b.name for b in workflow.buckets if b.create)),
         "existing_buckets": OnePerLine(sorted(b.name for b in workflow.buckets if not b.create)),
-        "functions": {f.name: _function_entry(f, settings.fan_out_concurrency if f.name in fed else None)
-                      for f in functions},
+        "functions": _function_entries(workflow, functions),
         "batch_jobs": {f.name: _batch_entry(f, workflow) for f in batch_functions},
-        "needs_default_vpc": any(not (f.batch.subnets and f.batch.security_group_ids)
-                                 for f in batch_functions if f.batch is not None),
+        "needs_default_vpc": _needs_default_vpc(batch_functions),
         "bucket_triggers": _bucket_triggers(workflow, owned=True),
         "eventbridge_triggers": _bucket_triggers(workflow, owned=False),
         "shared_prefix": shared_name_prefix(workflow),
@@ -468,40 +479,11 @@ def write_output(folder: Path | str, files: Mapping[str, str], *, check: bool = 
     manifest_path = _regular_file_inside(folder, MANIFEST)
     previous = read_manifest(folder) if manifest_path else {}
     result = OutputResult()
-    diffs: list[str] = []
-    writes: dict[str, str] = {}
     if manifest_path is None:
         result.skipped.append(MANIFEST)
-
-    for path, text in sorted(files.items()):
-        if _regular_file_inside(folder, path) is None:
-            result.skipped.append(path)
-            continue
-        current = _read(folder / path)
-        if current == text:
-            continue
-        if current is not None and path not in previous:
-            result.conflicts.append(path)
-            continue
-        result.changes.append(FileChange(path, "create" if current is None else "update"))
-        diffs.append(_unified_diff(path, current or "", text))
-        writes[path] = text
-
-    removals = []
-    for path in sorted(set(previous) - set(files)):
-        if _regular_file_inside(folder, path) is None:
-            result.skipped.append(path)
-            continue
-        current = _read(folder / path)
-        if current is None:
-            continue
-        if _sha256(current) != previous[path]:
-            result.conflicts.append(path)
-            continue
-        result.changes.append(FileChange(path, "delete"))
-        diffs.append(_unified_diff(path, current, ""))
-        removals.append(path)
-
+    diffs: list[str] = []
+    writes = _writes(folder, files, previous, result, diffs)
+    removals = _removals(folder, set(previous) - set(files), previous, result, diffs)
     result.diff = "".join(diffs)
     if check:
         return result
@@ -519,6 +501,46 @@ def write_output(folder: Path | str, files: Mapping[str, str], *, check: bool = 
         folder.mkdir(parents=True, exist_ok=True)
         (folder / MANIFEST).write_text(manifest)
     return result
+
+
+def _writes(folder: Path, files: Mapping[str, str], previous: Mapping[str, str], result: OutputResult,
+            diffs: list[str]) -> dict[str, str]:
+    """The files to create or update; what avgen may not write goes to result's conflicts or skipped."""
+    writes: dict[str, str] = {}
+    for path, text in sorted(files.items()):
+        if _regular_file_inside(folder, path) is None:
+            result.skipped.append(path)
+            continue
+        current = _read(folder / path)
+        if current == text:
+            continue
+        if current is not None and path not in previous:
+            result.conflicts.append(path)
+            continue
+        result.changes.append(FileChange(path, "create" if current is None else "update"))
+        diffs.append(_unified_diff(path, current or "", text))
+        writes[path] = text
+    return writes
+
+
+def _removals(folder: Path, gone: Iterable[str], previous: Mapping[str, str], result: OutputResult,
+              diffs: list[str]) -> list[str]:
+    """The files avgen wrote before and no longer generates, unchanged since (an edited one is a conflict)."""
+    removals = []
+    for path in sorted(gone):
+        if _regular_file_inside(folder, path) is None:
+            result.skipped.append(path)
+            continue
+        current = _read(folder / path)
+        if current is None:
+            continue
+        if _sha256(current) != previous[path]:
+            result.conflicts.append(path)
+            continue
+        result.changes.append(FileChange(path, "delete"))
+        diffs.append(_unified_diff(path, current, ""))
+        removals.append(path)
+    return removals
 
 
 def _remove_empty_parents(folder: Path, directory: Path) -> None:
