@@ -84,6 +84,12 @@ class Deployment:
         self.workflow_file: WorkflowFiles = files[0] if len(files) == 1 else files
         self.options = options
         # absolute: terraform runs inside it, and plan files are named from here
+        if options.sandbox and options.terraform.backend_config:
+            # Terraform itself refuses backend settings the selected backend does not take; dropping them
+            # silently would let a pipeline believe the sandbox ran against the state they name.
+            raise DeployError("--backend-config names a real state backend, and --sandbox never uses one (its "
+                              "state stays in its working folder, in a local backend): drop --backend-config "
+                              "for the sandbox")
         self.workdir = Path(options.workdir or default_workdir(self.workflow_file, options.sandbox)).resolve()
         self.workflow: Optional[Workflow] = None
         self.contexts: list = []  # the functions' build contexts (images.ImageContext), written for the sandbox
