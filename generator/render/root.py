@@ -25,6 +25,7 @@ from generator import __version__
 from lambda_src.config import CONFIG_VARIABLE, DEFAULT_SCRIPT, REQUIRE_GPU_VARIABLE, SCRIPT_VARIABLE
 
 from generator.render.checkov_skips import apply_checkov_skips
+from generator.render.provider_lock import LOCK_FILE, keeps_lock, lock_file_text
 from generator.shipped import shipped_folder
 from generator.workflow.graph import edges
 from generator.workflow.model import Function, Workflow
@@ -407,6 +408,9 @@ def render(workflow: Workflow, *, avgen_version: Optional[str] = None) -> dict[s
     if context["alerts"]:
         modules.append("alerts")
     files.update(_module_copies(sorted(modules), avgen_version))
+    lock = lock_file_text(workflow.settings.aws_provider_major, context["aws_provider_version"])
+    if lock is not None:
+        files[LOCK_FILE] = lock
     return dict(sorted(files.items()))
 
 
@@ -497,6 +501,7 @@ def write_output(folder: Path | str, files: Mapping[str, str], *, check: bool = 
     if manifest_path is None:
         result.skipped.append(MANIFEST)
     diffs: list[str] = []
+    files = _with_kept_lock(folder, files)
     writes = _writes(folder, files, previous, result, diffs)
     removals = _removals(folder, set(previous) - set(files), previous, result, diffs)
     result.diff = "".join(diffs)
@@ -516,6 +521,19 @@ def write_output(folder: Path | str, files: Mapping[str, str], *, check: bool = 
         folder.mkdir(parents=True, exist_ok=True)
         (folder / MANIFEST).write_text(manifest)
     return result
+
+
+def _with_kept_lock(folder: Path, files: Mapping[str, str]) -> Mapping[str, str]:
+    """`files`, with the lock file already in the folder in place of avgen's when it may stay: after the
+    first `terraform init` it is Terraform's (the checksums of each platform that ran init, an upgrade), and
+    writing avgen's back over it would fail the next plan on those platforms."""
+    generated = files.get(LOCK_FILE)
+    if generated is None or _regular_file_inside(folder, LOCK_FILE) is None:
+        return files
+    current = _read(folder / LOCK_FILE)
+    if current is None or current == generated or not keeps_lock(current, generated):
+        return files
+    return {**files, LOCK_FILE: current}
 
 
 def _writes(folder: Path, files: Mapping[str, str], previous: Mapping[str, str], result: OutputResult,
