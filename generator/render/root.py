@@ -342,6 +342,7 @@ def template_context(workflow: Workflow, avgen_version: str) -> dict[str, Any]:
         "alerts": {"email": settings.alert_email} if settings.alerts_enabled else None,
         "iam": {"path": settings.role_path, "permissions_boundary": settings.permissions_boundary},
         "kept_images": settings.kept_images,
+        "kms_key_arn": settings.kms_key_arn,
     }
 
 

@@ -390,6 +390,7 @@ class _Loader:
                                  and lambda_defaults.fan_out_concurrency else m.FAN_OUT_CONCURRENCY),
             kept_images=(lambda_defaults.kept_images if lambda_defaults
                          and lambda_defaults.kept_images else m.KEPT_IMAGES),
+            kms_key_arn=settings_spec.kms_key_arn if settings_spec else None,
         )
         if backend and backend.type == "s3" and not (backend.bucket and backend.key):
             self.add("AVG005", "an s3 backend needs `bucket` and `key`", ("avgen", "backend"),
