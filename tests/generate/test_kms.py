@@ -88,7 +88,8 @@ def test_roles_may_use_the_key_only_through_the_services_that_encrypt_for_them()
     files = rendered(KEY)
     (document,) = [d["aws_iam_policy_document"]["access"] for d in parsed(files, "modules/iam-role/main.tf")["data"]
                    if "access" in d.get("aws_iam_policy_document", {})]
-    (grant,) = [d["statement"] for d in document["dynamic"] if d["statement"]["content"][0].get("sid") == "UseWorkflowKey"]
+    (grant,) = [d["statement"] for d in document["dynamic"]
+                if d["statement"]["content"][0].get("sid") == "UseWorkflowKey"]
     (content,) = grant["content"]
     assert content["actions"] == ["kms:Decrypt", "kms:GenerateDataKey"]
     assert content["resources"] == ["${statement.value}"]  # the key alone
