@@ -126,4 +126,4 @@ def test_anything_but_a_key_arn_is_refused_with_a_message(key):
     result = load_text(text, CASES["av-workflow"])
     assert not result.ok
     (finding,) = [f for f in result.findings if "kms_key_arn" in str(f.location) or "KMS" in f.message]
-    assert "not a KMS key ARN" in finding.message
+    assert finding.rule_id == "AVG004" and "not a KMS key ARN" in finding.message
