@@ -26,7 +26,10 @@ class ProviderRelease:
     hashes: tuple[str, ...]
 
 
-# The release each `aws_provider_major` locks to: the one avgen's `terraform validate` and sandbox run.
+# The release each `aws_provider_major` locks to: the one avgen's `terraform validate` and sandbox run. To move
+# it, online: `terraform providers lock -platform=linux_amd64 -platform=darwin_arm64` in a generated root
+# whose versions.tf admits the new release, then copy its hashes here (tests/generate/test_provider_lock.py
+# checks that `terraform init -lockfile=readonly` accepts the mirror's package with them).
 # Major 6 has none yet (no 6.x package to test with): its root gets no lock file from avgen, and the first
 # `terraform init` writes one (docs/generated-terraform.md, "Versions").
 RELEASES: dict[int, ProviderRelease] = {
