@@ -28,9 +28,9 @@ def rewrite(data: dict, root: Place, renamed: dict[tuple, tuple]) -> tuple[dict,
                                 f"`functions: {name}:` is SCAR 3.x's map form (its folder conventions are kept: "
                                 "input under FUNCTION/input/ when only a bucket is given, outputs in request-id "
                                 "folders)", scar3.hint_for(converted), key=True))
-        old = root + ("functions", name)
-        findings += [unknown_key.scar3_s3_key(key, old + ("s3", key)) for key in converted.unknown_s3]
-        findings += [ignored_setting.scar3_runtime(key, old / key) for key in converted.ignored]
+        written = root + ("functions", name)
+        findings += [unknown_key.scar3_s3_key(key, written + ("s3", key)) for key in converted.unknown_s3]
+        findings += [ignored_setting.scar3_runtime(key, written / key) for key in converted.ignored]
     rewritten: dict = {"aws": entries}
     if "oscar" in functions:
         rewritten["oscar"] = functions["oscar"]
