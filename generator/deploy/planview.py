@@ -193,7 +193,8 @@ def owner_of(address: str, workflow: Workflow) -> str:
     longer has is a function renamed or removed: its resources are filed under that old name."""
     functions = {f.name for f in workflow.functions} | {f.resource_name for f in workflow.functions}
     buckets = {b.name for b in workflow.buckets}
-    keys = _KEY.findall(address)
+    # a key is a function's or bucket's name, or "NAME/what" where one function has several (its alarms)
+    keys = [key.split("/")[0] for key in _KEY.findall(address)]
     for key in keys:
         if key in functions:
             return next(f.name for f in workflow.functions if key in (f.name, f.resource_name))

@@ -41,7 +41,7 @@ def _yaml() -> YAML:
 def convert(paths: Sequence[Path | str], output: Path | str) -> Conversion:
     """The current form of the workflow the files make together, written for `output`'s folder (init_script
     paths are made relative to it). Nothing is written here. ConvertError when a script lies outside that
-    folder, which the new file may not name (AVG033)."""
+    folder, which the new file may not name (the unsafe-script rule)."""
     files = distinct_files([Path(p) for p in paths])
     output = Path(output)
     loaded = load_workflow(files)
@@ -53,30 +53,8 @@ def convert(paths: Sequence[Path | str], output: Path | str) -> Conversion:
     merged = CommentedMap()
     for file in files:
         document = yaml.load(Path(file).read_text(encoding="utf-8"))
-        before = len(entries)
-        functions = document.get("functions")
-        if scar3.is_map_form(document):
-            for name, spec in functions.items():
-                if name == "oscar":
-                    continue
-                entries.append(_entry_from_map_form(name, spec))
-                result.functions.append(str(name))
-        else:
-            for entry in functions.get("aws", []):
-                entries.append(entry)
-        for entry in entries[before:]:
-            _relative_script(entry, Path(file), output)
-        comment = _leading_comment(document)
-        label = f"from {Path(file).name}" + (" (SCAR 3.x form, converted by avgen convert)"
-                                               if scar3.is_map_form(document) else "")
-        if len(entries) > before:
-            entries.yaml_set_comment_before_after_key(before, before="\n".join([*comment, label]), indent=0)
-        for key, value in document.items():
-            if key != "functions" and key not in merged:
-                merged[key] = value
-            elif key != "functions" and isinstance(value, dict) and isinstance(merged[key], dict):
-                for inner, inner_value in value.items():  # validated above: files agree where both set a key
-                    merged[key].setdefault(inner, inner_value)
+        _add_entries(entries, document, Path(file), output, result)
+        _merge_settings(merged, document)
     new = CommentedMap()
     new["functions"] = CommentedMap([("aws", entries)])
     for key, value in merged.items():
@@ -93,6 +71,37 @@ def convert(paths: Sequence[Path | str], output: Path | str) -> Conversion:
     text = stream.getvalue()
     result.text = text if text.endswith("\n") else text + "\n"  # a last value read without its newline
     return result
+
+
+def _add_entries(entries: CommentedSeq, document: Any, file: Path, output: Path, result: Conversion) -> None:
+    """One file's functions in the current form, after a comment that says where they come from."""
+    before = len(entries)
+    functions = document.get("functions")
+    map_form = scar3.is_map_form(document)
+    if map_form:
+        for name, spec in functions.items():
+            if name != "oscar":
+                entries.append(_entry_from_map_form(name, spec))
+                result.functions.append(str(name))
+    else:
+        for entry in functions.get("aws", []):
+            entries.append(entry)
+    for entry in entries[before:]:
+        _relative_script(entry, file, output)
+    label = f"from {file.name}" + (" (SCAR 3.x form, converted by avgen convert)" if map_form else "")
+    if len(entries) > before:
+        entries.yaml_set_comment_before_after_key(before, before="\n".join([*_leading_comment(document), label]),
+                                                  indent=0)
+
+
+def _merge_settings(merged: CommentedMap, document: Any) -> None:
+    """The file's sections besides `functions`, merged key by key into what earlier files set."""
+    for key, value in document.items():
+        if key != "functions" and key not in merged:
+            merged[key] = value
+        elif key != "functions" and isinstance(value, dict) and isinstance(merged[key], dict):
+            for inner, inner_value in value.items():  # validated above: files agree where both set a key
+                merged[key].setdefault(inner, inner_value)
 
 
 def _entry_from_map_form(name: Any, spec: Any) -> CommentedMap:
@@ -135,7 +144,7 @@ def _relative_script(entry: Any, source: Path, output: Path) -> None:
     if not isinstance(script, str) or not script:
         return
     absolute, folder = (source.parent / script).resolve(), output.parent.resolve()
-    if not absolute.is_relative_to(folder):  # the new file would break AVG033 (unsafe-script)
+    if not absolute.is_relative_to(folder):  # the new file would break the unsafe-script rule
         raise ConvertError(f"init_script `{script}` of {source.name} ({absolute}) would lie outside {folder}, the "
                            f"folder of {output.name}, where a script may not be: write {output.name} in a folder "
                            f"that holds the scripts (next to {source.name}, or above it), or copy them there first")

@@ -1,8 +1,9 @@
 """Problems as values: every check returns findings; nothing here prints or raises."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any, Callable
 
 
 class Severity(str, Enum):
@@ -27,6 +28,30 @@ class Location:
         if not self.line:
             return self.file
         return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a value was written, as its path of keys in the document (`("functions", "aws", 0, "lambda")`),
+    with what turns that path into file:line:column. It travels with the value into a rule's check, so that
+    the check can say where without knowing the file (or the legacy rewrites that moved keys in it)."""
+
+    path: tuple
+    locate: Callable[[tuple, bool], Location] = field(compare=False, repr=False)
+
+    def __truediv__(self, step: Any) -> Place:
+        return Place(self.path + (step,), self.locate)
+
+    def __add__(self, steps: tuple) -> Place:
+        return Place(self.path + tuple(steps), self.locate)
+
+    @property
+    def parent(self) -> Place:
+        return Place(self.path[:-1], self.locate)
+
+    def location(self, *, key: bool = False) -> Location:
+        """The value's place, or with `key` that of its key (where a key that should not be there is)."""
+        return self.locate(self.path, key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -228,7 +228,7 @@ def cycles(workflow: Workflow) -> list[list[Function]]:
     groups: dict[int, list[Function]] = {}
     for function in workflow.functions:
         number = component.get(function.name)
-        if number is not None and names_in[number] > 1:  # one name alone is no loop (self-triggers are AVG010's)
+        if number is not None and names_in[number] > 1:  # one name alone is no loop (a self-trigger is another rule)
             groups.setdefault(number, []).append(function)
     return list(groups.values())
 

@@ -121,7 +121,7 @@ _FILE_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISDIR, "a folder"
 
 
 def script_problem(script: Path, folder: Path) -> str:
-    """Why `script` cannot be a function's init_script, or "" when it can, or does not exist (AVG019's case).
+    """Why `script` cannot be a function's init_script, or "" when it can, or does not exist (script-not-found).
 
     It must be a regular file inside `folder` (the workflow file's folder, or one under it), checked once
     every symlink is resolved: anything else would block the runtime that reads it (a FIFO, a device) or put
@@ -132,7 +132,7 @@ def script_problem(script: Path, folder: Path) -> str:
         return f"leads out of the workflow file's folder {root} (to {resolved})"
     try:
         mode = resolved.stat().st_mode
-    except OSError:  # missing, or not ours to look at: as a missing file, AVG019 says so
+    except OSError:  # missing, or not ours to look at: as a missing file, script-not-found says so
         return ""
     if stat.S_ISREG(mode):
         return ""
@@ -202,7 +202,7 @@ class Function:
     def runtime_config(self) -> dict:
         """What the runtime reads from AVGEN_FUNCTION (lambda_src/config.py owns the shape); small, to stay far
         below Lambda's 4 KB of variables. Only S3 paths: the runtime reaches storage through the function's
-        role (AVG008/AVG013 warn about the others)."""
+        role (the ignored-setting and cannot-trigger rules warn about the others)."""
         return FunctionConfig(
             name=self.resource_name,
             execution_mode=self.execution_mode,
@@ -232,7 +232,7 @@ FAN_OUT_CONCURRENCY = 10
 # first; older ones expire. avgen.defaults.lambda.kept_images.
 KEPT_IMAGES = 10
 
-# What to write when a workflow has no avgen.backend (AVG034, and the refusal of plan/apply on AWS).
+# What to write when a workflow has no avgen.backend (the no-state-backend rule, and the refusal of plan/apply on AWS).
 BACKEND_HINT = ("add `avgen: {backend: {type: s3, bucket: my-terraform-state, key: workflows/NAME.tfstate, "
                 "region: us-east-1, use_lockfile: true}}`, or `backend: {type: local}` to keep the state on this "
                 "machine on purpose")
@@ -255,7 +255,7 @@ class Settings:
     # avgen.iam: the IAM path and permissions boundary of every role avgen creates
     role_path: str = "/"
     permissions_boundary: Optional[str] = None
-    # avgen.allow_default_vpc: Batch in the default VPC is chosen on purpose (AVG031 a note, not a warning)
+    # avgen.allow_default_vpc: Batch in the default VPC is chosen on purpose (default-vpc: a note, not a warning)
     allow_default_vpc: bool = False
     # avgen.aws_provider_major: the one hashicorp/aws major versions.tf admits (5: ~> 5.100, 6: ~> 6.0)
     aws_provider_major: int = 5

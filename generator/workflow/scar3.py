@@ -78,32 +78,8 @@ def convert_function(name: str, spec: dict) -> Converted:
     lam: dict = {"name": str(name)}
     container: dict = {}
     entry: dict = {"lambda": lam}
-    moved = result.moved
     for key, value in spec.items():
-        if key in _CONTAINER_KEYS:
-            container[key] = value
-            moved.append((("lambda", "container", key), (key,)))
-        elif key in _LAMBDA_KEYS:
-            new = _LAMBDA_KEYS[key] or key
-            lam[new] = value
-            moved.append((("lambda", new), (key,)))
-        elif key == "environment":
-            container["environment"] = _variables(value)
-            moved.append((("lambda", "container", "environment"), (key,)))
-        elif key == "lambda_environment":
-            lam["environment"] = _variables(value)
-            moved.append((("lambda", "environment"), (key,)))
-        elif key == "lambda_role":
-            moved.append((("iam", "role"), (key,)))  # merged with an `iam:` section below, in either order
-        elif key in _SECTIONS:
-            entry[key] = value
-        elif key == "s3":
-            continue
-        elif key in ("extra_payload", "supervisor_version"):
-            result.ignored.append(key)
-        else:
-            lam[key] = value  # unknown: the schema reports it (AVG002), at its place in the old file
-            moved.append((("lambda", key), (key,)))
+        _place_setting(key, value, entry, container, result)
     if "lambda_role" in spec:
         iam = entry.get("iam")
         if iam is None:
@@ -115,15 +91,41 @@ def convert_function(name: str, spec: dict) -> Converted:
         lam["container"] = container
     s3 = spec.get("s3")
     if isinstance(s3, dict):
-        result.unknown_s3 = _storage(str(name), s3, lam, moved)
+        result.unknown_s3 = _storage(str(name), s3, lam, result.moved)
     elif s3 is not None:
         lam["input"] = s3  # the schema reports the type
-        moved.append((("lambda", "input"), ("s3",)))
+        result.moved.append((("lambda", "input"), ("s3",)))
     # the function's own keys map to `functions: NAME:` itself, after every more specific place
-    moved.append((("lambda",), ()))
-    moved.append(((), ()))
+    result.moved.append((("lambda",), ()))
+    result.moved.append(((), ()))
     result.entry = entry
     return result
+
+
+def _place_setting(key: Any, value: Any, entry: dict, container: dict, result: Converted) -> None:
+    """One 3.x setting at its place in the current form (`lambda_role` and `s3` are placed afterwards)."""
+    lam, moved = entry["lambda"], result.moved
+    if key in _CONTAINER_KEYS:
+        container[key] = value
+        moved.append((("lambda", "container", key), (key,)))
+    elif key in _LAMBDA_KEYS:
+        new = _LAMBDA_KEYS[key] or key
+        lam[new] = value
+        moved.append((("lambda", new), (key,)))
+    elif key in ("environment", "lambda_environment"):
+        target = container if key == "environment" else lam
+        target["environment"] = _variables(value)
+        moved.append((("lambda", "container", "environment") if key == "environment" else ("lambda", "environment"),
+                      (key,)))
+    elif key == "lambda_role":
+        moved.append((("iam", "role"), (key,)))  # merged with an `iam:` section afterwards, in either order
+    elif key in _SECTIONS:
+        entry[key] = value
+    elif key in ("extra_payload", "supervisor_version"):
+        result.ignored.append(key)
+    elif key != "s3":
+        lam[key] = value  # unknown: the schema reports it as an unknown key, at its place in the old file
+        moved.append((("lambda", key), (key,)))
 
 
 def _storage(name: str, s3: dict, lam: dict, moved: list) -> list[str]:

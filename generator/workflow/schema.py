@@ -321,8 +321,8 @@ class AvgenSettingsSpec(Strict):
     alerts: Optional[AlertsSpec] = None
     iam: Optional[IamSettingsSpec] = None
     defaults: Optional[DefaultsSpec] = None
-    # Batch functions without subnets and security groups run in the default VPC, with public IPs: AVG031 is
-    # a warning unless the workflow says so on purpose (a try-out account, the sandbox)
+    # Batch functions without subnets and security groups run in the default VPC, with public IPs:
+    # default-vpc warns unless the workflow says so on purpose (a try-out account, the sandbox)
     allow_default_vpc: bool = False
     # the hashicorp/aws major the root module admits: 5 (~> 5.100) or 6 (~> 6.0)
     aws_provider_major: Literal[5, 6] = 5
@@ -348,7 +348,7 @@ class WorkflowSpec(Strict):
     avgen: Optional[AvgenSettingsSpec] = None
 
 
-# SCAR's old spellings that the loader still accepts (AVG006 tells what to write instead).
+# SCAR's old spellings that the loader still accepts (the legacy-form rule tells what to write instead).
 LEGACY_LAMBDA_KEYS = {
     "image": {"type": "string", "deprecated": True,
               "description": "SCAR's old spelling of `container: {image: ...}` (AVG006)."},
@@ -428,7 +428,7 @@ def workflow_json_schema() -> dict[str, Any]:
     lambda_spec.update(LEGACY_LAMBDA_KEYS)
     level = lambda_spec["log_level"]["anyOf"][0]
     level["enum"] = [*level["enum"], *(value.lower() for value in level["enum"])]
-    # SCAR 3.x's map form (`functions: NAME: {...}`), which the loader reads (AVG032)
+    # SCAR 3.x's map form (`functions: NAME: {...}`), which the loader reads (the scar3-map-form rule)
     schema["$defs"]["Scar3Function"] = _scar3_function(schema["$defs"], lambda_spec)
     schema["properties"]["functions"] = {"description": schema["properties"]["functions"]["description"], "anyOf": [
         schema["properties"]["functions"],

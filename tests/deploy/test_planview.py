@@ -45,6 +45,17 @@ def test_buckets_are_owners_too():
     assert summary.changes[0].owner == "bucket change-me-av-workflow"
 
 
+def test_a_functions_several_alarms_are_its_own_not_a_removed_function():
+    """modules/alerts keys each function's alarms "NAME/METRIC"; a first plan filed them under
+    "av-workflow-ffmpeg/errors (no longer in the workflow)"."""
+    alarms = Path(__file__).parents[2] / "modules" / "alerts" / "main.tf"
+    assert '"${name}/${key}"' in alarms.read_text()  # the key shape this test stands for
+    summary = summarize(plan_json(*(
+        change(f'module.alerts.aws_cloudwatch_metric_alarm.lambda["av-workflow-ffmpeg/{metric}"]',
+               "aws_cloudwatch_metric_alarm", "create") for metric in ("errors", "throttles"))), workflow())
+    assert [c.owner for c in summary.changes] == ["av-workflow-ffmpeg", "av-workflow-ffmpeg"]
+
+
 def test_no_changes():
     summary = summarize(plan_json(change("aws_sns_topic.alerts", "aws_sns_topic", "no-op")), workflow())
     assert not summary.has_changes

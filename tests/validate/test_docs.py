@@ -100,7 +100,7 @@ def test_documented_defaults_match_the_code():
 
 
 def test_ignored_lambda_settings_are_documented_with_their_warning():
-    from generator.workflow.load import IGNORED_LAMBDA_SETTINGS
+    from generator.workflow.rules.ignored_setting import IGNORED_LAMBDA_SETTINGS
 
     text = FORMAT_MD.read_text(encoding="utf-8")
     section = text.split("## Keys avgen accepts but ignores", 1)[1]

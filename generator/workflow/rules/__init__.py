@@ -1,4 +1,8 @@
-"""Checks on the resolved workflow. Each check is a small function registered with its rule ids."""
+"""Every rule's check, each rule id in one module with its logic (docs/rules.md says how to add one).
+
+Checks on the resolved workflow register here with `@check` (gpu.py, topology.py) and run once it loaded
+without errors; the others run while the file is read and resolved: the loader hands them values with
+their places (`Place`) and collects what they find."""
 from __future__ import annotations
 
 from typing import Callable, Iterable

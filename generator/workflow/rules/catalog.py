@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.workflow.findings import Finding, Location, Severity
+from generator.workflow.findings import Finding, Location, Place, Severity
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,11 @@ class Rule:
         # Checks run on loaded workflows, where every model object carries its place in the file.
         assert location is not None, f"{self.id}: no location"
         return Finding(self.id, severity or self.severity, message, location, hint)
+
+    def at(self, place: Place, message: str, hint: str = "", *, key: bool = False,
+           severity: Severity | None = None) -> Finding:
+        """A finding at a place in the document (with `key`, at the key rather than its value)."""
+        return self.finding(message, place.location(key=key), hint, severity)
 
 
 E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
