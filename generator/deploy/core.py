@@ -84,6 +84,12 @@ class Deployment:
         self.workflow_file: WorkflowFiles = files[0] if len(files) == 1 else files
         self.options = options
         # absolute: terraform runs inside it, and plan files are named from here
+        if options.sandbox and options.terraform.backend_config:
+            # Terraform itself refuses backend settings the selected backend does not take; dropping them
+            # silently would let a pipeline believe the sandbox ran against the state they name.
+            raise DeployError("--backend-config names a real state backend, and --sandbox never uses one (its "
+                              "state stays in its working folder, in a local backend): drop --backend-config "
+                              "for the sandbox")
         self.workdir = Path(options.workdir or default_workdir(self.workflow_file, options.sandbox)).resolve()
         self.workflow: Optional[Workflow] = None
         self.contexts: list = []  # the functions' build contexts (images.ImageContext), written for the sandbox
@@ -395,37 +401,45 @@ class Deployment:
         assert self.workflow is not None  # loaded by _prepare()
         with self.terraform() as tf:
             tf.init(on_line)
-            addresses = [a for a in tf.state_list() if not a.startswith("data.") and ".data." not in a]
-            accounts = [a for a in addresses if _resource_type(a) in ACCOUNT_TYPES]
-            if accounts:
-                tf.state_rm(accounts)
-                addresses = [a for a in addresses if a not in accounts]
-            kept = [a for a in addresses if _resource_type(a) in BUCKET_DATA_TYPES]
+            addresses = self._destroyable(tf)
             full: list[str] = []
             if delete_buckets:
                 full = self._buckets_to_empty(force, tf.options.env)  # refuses before anything is asked
                 targets: tuple[str, ...] = ()
             else:
-                targets = tuple(a for a in addresses if a not in kept)
+                targets = tuple(a for a in addresses if _resource_type(a) not in BUCKET_DATA_TYPES)
                 outcome.kept_buckets = sorted(b.name for b in self.workflow.buckets if b.create)
             if not addresses or (not delete_buckets and not targets):
                 outcome.summary = PlanSummary(workflow=self.workflow.name)
                 return outcome
             outcome.summary = self._plan(tf, on_line, destroy=True, targets=targets)
             if outcome.summary.has_changes and confirm(outcome.summary):
-                # only now, confirmed: a "no" (or no terminal to ask on) must leave every object in place
-                self._empty(full, tf.options.env)
-                try:
-                    tf.apply_plan(self.workdir / PLAN_FILE, on_event)
-                finally:
-                    self._forget_plan()
-                outcome.applied = True
-                # a targeted destroy leaves the root outputs in the state: they must not read as live
-                kept_names = ", ".join(outcome.kept_buckets) or "none"
-                (self.workdir / DESTROYED_MARKER).write_text(f"destroyed; buckets kept: {kept_names}\n")
+                self._apply_destroy(tf, full, outcome, on_event)
             else:
                 self._forget_plan()
         return outcome
+
+    @staticmethod
+    def _destroyable(tf: TerraformRunner) -> list[str]:
+        """The managed resources in the state, after taking out those that belong to the account."""
+        addresses = [a for a in tf.state_list() if not a.startswith("data.") and ".data." not in a]
+        accounts = [a for a in addresses if _resource_type(a) in ACCOUNT_TYPES]
+        if accounts:
+            tf.state_rm(accounts)
+        return [a for a in addresses if a not in accounts]
+
+    def _apply_destroy(self, tf: TerraformRunner, full: list[str], outcome: Outcome,
+                       on_event: Optional[OnEvent]) -> None:
+        # only now, confirmed: a "no" (or no terminal to ask on) must leave every object in place
+        self._empty(full, tf.options.env)
+        try:
+            tf.apply_plan(self.workdir / PLAN_FILE, on_event)
+        finally:
+            self._forget_plan()
+        outcome.applied = True
+        # a targeted destroy leaves the root outputs in the state: they must not read as live
+        kept_names = ", ".join(outcome.kept_buckets) or "none"
+        (self.workdir / DESTROYED_MARKER).write_text(f"destroyed; buckets kept: {kept_names}\n")
 
     def _buckets_to_empty(self, force: bool, env: dict[str, str]) -> list[str]:
         """The buckets to empty before deleting them; refuse when they hold objects, unless forced."""

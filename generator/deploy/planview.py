@@ -118,41 +118,56 @@ class PlanSummary:
         return lines
 
     def to_markdown(self) -> str:
-        counts = self.counts()
         lines = [f"### avgen plan: `{self.workflow}`", "", f"**{self.headline()}**", ""]
         if not self.changes:
             return "\n".join(lines)
-        lines += ["| | " + " | ".join(f"{SYMBOL[a]} {a}" for a in ACTIONS) + " |",
-                  "|---|" + "---:|" * len(ACTIONS),
-                  "| **total** | " + " | ".join(str(counts[a]) for a in ACTIONS) + " |"]
-        for owner, row in self.by("owner").items():
-            lines.append(f"| {owner} | " + " | ".join(str(row[a] or "") for a in ACTIONS) + " |")
-        lines += ["", "<details><summary>By resource type</summary>", "",
-                  "| type | " + " | ".join(ACTIONS) + " |", "|---|" + "---:|" * len(ACTIONS)]
-        for rtype, row in self.by("type").items():
-            lines.append(f"| `{rtype}` | " + " | ".join(str(row[a] or "") for a in ACTIONS) + " |")
-        lines += ["", "</details>", "", "<details><summary>Resources</summary>", "", "```diff"]
-        for change in sorted(self.changes, key=lambda c: (ACTIONS.index(c.action), c.address))[:MARKDOWN_MAX_ROWS]:
-            marker = {"create": "+", "delete": "-", "update": "!", "replace": "!"}[change.action]
-            lines.append(f"{marker} {change.address} ({change.action})")
-        if len(self.changes) > MARKDOWN_MAX_ROWS:
-            lines.append(f"# … and {len(self.changes) - MARKDOWN_MAX_ROWS} more")
-        lines += ["```", "", "</details>", ""]
+        lines += self._count_tables() + self._resource_list()
         review = self.review_lines()
         if review:
             lines += ["<details open><summary>What changes (attributes a reviewer checks, IAM policies)</summary>",
                       "", *review, "", "</details>", ""]
-        if counts["delete"] or counts["replace"]:
-            losses = "".join(f"\n> - `{c.address}` ({c.owner}): {c.action}, loses {c.data_loss}"
-                             for c in self.data_losses())
-            lines.insert(3, "> [!WARNING]\n> This plan destroys or replaces resources." +
-                         (f" Data is lost with:{losses}" if losses else "") + "\n")
+        warning = self._destroy_warning()
+        if warning:
+            lines.insert(3, warning)
         text = "\n".join(lines)
         if len(text) > MARKDOWN_MAX_CHARACTERS:
             cut = text[:MARKDOWN_MAX_CHARACTERS].rsplit("\n", 1)[0]
             return (cut + "\n\n… cut here to fit a pull-request comment; `avgen plan --format json` or "
                     "`terraform show` in the working folder has the whole plan.\n")
         return text + self._folded_plan_text(MARKDOWN_MAX_CHARACTERS - len(text))
+
+    def _count_tables(self) -> list[str]:
+        """Counts by owner (function or bucket), then by resource type (folded)."""
+        counts = self.counts()
+        lines = ["| | " + " | ".join(f"{SYMBOL[a]} {a}" for a in ACTIONS) + " |",
+                 "|---|" + "---:|" * len(ACTIONS),
+                 "| **total** | " + " | ".join(str(counts[a]) for a in ACTIONS) + " |"]
+        for owner, row in self.by("owner").items():
+            lines.append(f"| {owner} | " + " | ".join(str(row[a] or "") for a in ACTIONS) + " |")
+        lines += ["", "<details><summary>By resource type</summary>", "",
+                  "| type | " + " | ".join(ACTIONS) + " |", "|---|" + "---:|" * len(ACTIONS)]
+        for rtype, row in self.by("type").items():
+            lines.append(f"| `{rtype}` | " + " | ".join(str(row[a] or "") for a in ACTIONS) + " |")
+        return lines + ["", "</details>", ""]
+
+    def _resource_list(self) -> list[str]:
+        lines = ["<details><summary>Resources</summary>", "", "```diff"]
+        for change in sorted(self.changes, key=lambda c: (ACTIONS.index(c.action), c.address))[:MARKDOWN_MAX_ROWS]:
+            marker = {"create": "+", "delete": "-", "update": "!", "replace": "!"}[change.action]
+            lines.append(f"{marker} {change.address} ({change.action})")
+        if len(self.changes) > MARKDOWN_MAX_ROWS:
+            lines.append(f"# … and {len(self.changes) - MARKDOWN_MAX_ROWS} more")
+        return lines + ["```", "", "</details>", ""]
+
+    def _destroy_warning(self) -> str:
+        """The alert at the top of a plan that destroys or replaces, naming what loses data ("" when none)."""
+        counts = self.counts()
+        if not (counts["delete"] or counts["replace"]):
+            return ""
+        losses = "".join(f"\n> - `{c.address}` ({c.owner}): {c.action}, loses {c.data_loss}"
+                         for c in self.data_losses())
+        return ("> [!WARNING]\n> This plan destroys or replaces resources." +
+                (f" Data is lost with:{losses}" if losses else "") + "\n")
 
     def _folded_plan_text(self, room: int) -> str:
         """The whole `terraform show`, folded, in what room the comment has left (cut at a line, with a note)."""

@@ -82,14 +82,14 @@ _SKIPS = (
         "Check encryption settings for Lambda environmental variable",
         "aws_lambda_function (modules/lambda-function)",
         "The environment holds configuration only (paths, queue names), never secrets, and Lambda encrypts "
-        "it at rest with its AWS-managed key; a customer-managed key would add cost and key policy for no gain.",
+        "it at rest with its AWS-managed key. Accounts that require a customer-managed key set avgen.kms_key_arn.",
     ),
     CheckovSkip(
         "CKV_AWS_158",
         "Ensure that CloudWatch Log Group is encrypted by KMS",
         "aws_cloudwatch_log_group (modules/lambda-function, modules/batch-job)",
         "CloudWatch Logs encrypts every log group at rest with a service-managed key; the logs carry "
-        "processing messages, no secrets, so a customer-managed key and its key policy are not worth it.",
+        "processing messages, no secrets. Accounts that require a customer-managed key set avgen.kms_key_arn.",
     ),
     CheckovSkip(
         "CKV_AWS_338",
@@ -103,7 +103,7 @@ _SKIPS = (
         "Ensure all data stored in the SNS topic is encrypted",
         "aws_sns_topic (modules/alerts)",
         "EventBridge cannot publish to a topic encrypted with the AWS-managed SNS key, and the alerts carry "
-        "only job and function names and error text, no user data; a customer-managed key is not worth it.",
+        "only job and function names and error text, no user data. With avgen.kms_key_arn the topic uses that key.",
     ),
 )
 

@@ -266,6 +266,7 @@ def _settings(avgen: Any, region: str, name_prefix: str) -> m.Settings:
         aws_provider_major=value_of(avgen, "aws_provider_major", 5),
         fan_out_concurrency=value_of(lambda_defaults, "fan_out_concurrency") or m.FAN_OUT_CONCURRENCY,
         kept_images=value_of(lambda_defaults, "kept_images") or m.KEPT_IMAGES,
+        kms_key_arn=value_of(avgen, "kms_key_arn"),
     )
 class _Combined(_Loader):
     """Several files' loaders read as one workflow: each function, and each top-level setting, is located

@@ -264,6 +264,8 @@ class Settings:
     fan_out_concurrency: int = FAN_OUT_CONCURRENCY
     # avgen.defaults.lambda.kept_images: the newest content-tagged images each ECR repository keeps
     kept_images: int = KEPT_IMAGES
+    # avgen.kms_key_arn: the customer-managed key of what avgen creates; None: AWS-managed encryption
+    kms_key_arn: Optional[str] = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -326,6 +326,18 @@ class AvgenSettingsSpec(Strict):
     allow_default_vpc: bool = False
     # the hashicorp/aws major the root module admits: 5 (~> 5.100) or 6 (~> 6.0)
     aws_provider_major: Literal[5, 6] = 5
+    # a customer-managed KMS key for what avgen creates (buckets, queues, topic, logs, images, environments)
+    kms_key_arn: Optional[str] = None
+
+    @field_validator("kms_key_arn")
+    @classmethod
+    def _kms_key(cls, value):
+        # a key's ARN, not an alias: IAM grants name the key, and ECR and CloudWatch Logs take key ARNs only
+        if value is not None and not re.fullmatch(
+                r"arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key/([0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}"
+                r"|mrk-[0-9a-f]{32})", value):
+            raise ValueError("not a KMS key ARN (write arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)")
+        return value
 
 
 class WorkflowSpec(Strict):

@@ -5,7 +5,8 @@
 
 resource "aws_sns_topic" "alerts" {
   # avgen:checkov-skip CKV_AWS_26
-  name = "${var.name_prefix}alerts"
+  name              = "${var.name_prefix}alerts"
+  kms_master_key_id = var.kms_key_arn
 }
 
 resource "aws_cloudwatch_event_rule" "batch_job_failed" {

@@ -42,3 +42,9 @@ variable "email" {
   type        = string
   default     = null
 }
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the topic (its key policy must let EventBridge and CloudWatch use it); null: unencrypted, see the checkov skip."
+  type        = string
+  default     = null
+}

@@ -139,6 +139,7 @@ resource "aws_cloudwatch_log_group" "this" {
   # avgen:checkov-skip CKV_AWS_338
   name              = "/aws/batch/${var.name}"
   retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
 }
 
 # The job's own role: the same S3 access as its function, nothing else (SCAR's jobs had none and reached
@@ -153,6 +154,7 @@ module "job_role" {
   service              = "ecs-tasks.amazonaws.com"
   read_paths           = var.read_paths
   write_paths          = var.write_paths
+  kms_key_arn          = var.kms_key_arn
 }
 
 resource "aws_batch_job_definition" "this" {

@@ -177,3 +177,9 @@ variable "instance_tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the log group and the job's S3 objects; null: AWS-managed keys."
+  type        = string
+  default     = null
+}

@@ -16,9 +16,11 @@ resource "aws_ecr_repository" "this" {
     scan_on_push = true
   }
 
-  # KMS with the AWS-managed key (aws/ecr): encrypted at rest with no key to administer.
+  # KMS with the AWS-managed key (aws/ecr), or the workflow's own key. ECR sets this at creation only: a key
+  # added later replaces the repository (its images are pushed again by `avgen build --push`).
   encryption_configuration {
     encryption_type = "KMS"
+    kms_key         = var.kms_key_arn
   }
 }
 

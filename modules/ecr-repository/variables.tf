@@ -25,3 +25,9 @@ variable "kept_images" {
     error_message = "Keep 1 to 1000 content-tagged images."
   }
 }
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the images; null: the AWS-managed aws/ecr key."
+  type        = string
+  default     = null
+}

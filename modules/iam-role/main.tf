@@ -30,6 +30,7 @@ locals {
     length(var.batch_submit_arns) > 0,
     length(var.dead_letter_queue_arns) > 0,
     length(var.event_bus_arns) > 0,
+    var.kms_key_arn != null,
     var.xray_tracing,
   ])
 }
@@ -153,6 +154,25 @@ data "aws_iam_policy_document" "access" {
       sid       = "ReportFailuresToEventBus"
       actions   = ["events:PutEvents"]
       resources = sort(var.event_bus_arns)
+    }
+  }
+
+  # The workflow's customer-managed key (avgen.kms_key_arn), through the services that encrypt with it for
+  # this role only (kms:ViaService): S3 objects in the buckets, the dead-letter queue's messages, the
+  # function's environment. The key's own region: KMS keys are regional, and the ARN is known at plan.
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      sid       = "UseWorkflowKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = sort([for service in var.kms_services : "${service}.${split(":", statement.value)[3]}.amazonaws.com"])
+      }
     }
   }
 

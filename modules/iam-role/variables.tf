@@ -83,3 +83,15 @@ variable "xray_tracing" {
   type        = bool
   default     = false
 }
+
+variable "kms_key_arn" {
+  description = "The workflow's customer-managed KMS key (avgen.kms_key_arn); null: AWS-managed keys, no grant."
+  type        = string
+  default     = null
+}
+
+variable "kms_services" {
+  description = "The services (s3, sqs, lambda) through which the role may use kms_key_arn."
+  type        = list(string)
+  default     = ["s3"]
+}

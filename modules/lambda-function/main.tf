@@ -24,11 +24,14 @@ resource "aws_cloudwatch_log_group" "this" {
   # avgen:checkov-skip CKV_AWS_338
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
 }
 
 resource "aws_sqs_queue" "dead_letter" {
-  name                      = local.dead_letter_queue_name
-  sqs_managed_sse_enabled   = true
+  name = local.dead_letter_queue_name
+  # SQS-managed encryption, or the workflow's key (the two are exclusive)
+  sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
+  kms_master_key_id         = var.kms_key_arn
   message_retention_seconds = var.dead_letter_retention_seconds
 }
 
@@ -79,6 +82,8 @@ module "role" {
   dead_letter_queue_arns = [local.dead_letter_queue_arn]
   event_bus_arns         = var.failure_event_bus_arn == null ? [] : [var.failure_event_bus_arn]
   batch_submit_arns      = var.batch_submit_arns
+  kms_key_arn            = var.kms_key_arn
+  kms_services           = ["lambda", "s3", "sqs"]
   xray_tracing           = true
 }
 
@@ -100,6 +105,7 @@ resource "aws_lambda_function" "this" {
   memory_size                    = var.memory_size
   timeout                        = var.timeout
   reserved_concurrent_executions = var.reserved_concurrency
+  kms_key_arn                    = var.kms_key_arn
 
   ephemeral_storage {
     size = var.ephemeral_storage_size

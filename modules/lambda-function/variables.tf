@@ -151,3 +151,9 @@ variable "permissions_boundary" {
   type        = string
   default     = null
 }
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the log group, the dead-letter queue and the environment; null: AWS-managed keys."
+  type        = string
+  default     = null
+}

@@ -31,9 +31,11 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
   bucket = aws_s3_bucket.this.id
 
   rule {
-    # The AWS-managed key (aws/s3): account principals can use it through S3 without key policy work.
+    # The AWS-managed key (aws/s3), which account principals use through S3 without key policy work, or the
+    # workflow's own key (avgen.kms_key_arn), whose use the roles are granted.
     apply_server_side_encryption_by_default {
-      sse_algorithm = "aws:kms"
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = var.kms_key_arn
     }
     bucket_key_enabled = true
   }

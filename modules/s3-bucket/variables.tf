@@ -19,3 +19,9 @@ variable "noncurrent_version_expiration_days" {
   type        = number
   default     = 90
 }
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key (SSE-KMS); null: the AWS-managed aws/s3 key."
+  type        = string
+  default     = null
+}

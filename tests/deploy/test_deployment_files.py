@@ -181,3 +181,18 @@ def test_destroy_forgets_batchs_service_linked_role_instead_of_deleting_it(tmp_p
     deployment.destroy(confirm=lambda summary: False)
     assert ("state rm", role) in calls
     assert planned == [('module.function["f"].aws_lambda_function.this',)]  # and the bucket kept, as always
+
+
+def test_backend_settings_with_the_sandbox_are_refused_before_anything_is_written(tmp_path):
+    from generator.deploy.terraform import TerraformOptions
+
+    example = Path(__file__).parents[2] / "examples" / "av-workflow" / "workflow.yaml"
+    options = DeployOptions(workdir=tmp_path / "deploy", sandbox=True,
+                            terraform=TerraformOptions(backend_config=["bucket=team-state"]))
+    with pytest.raises(DeployError, match="--backend-config .*--sandbox never uses one"):
+        Deployment(example, options)
+    assert not (tmp_path / "deploy").exists()
+    # without the sandbox they go to terraform init as before
+    real = Deployment(example, DeployOptions(workdir=tmp_path / "real",
+                                             terraform=TerraformOptions(backend_config=["bucket=team-state"])))
+    assert real.options.terraform.backend_config == ["bucket=team-state"]

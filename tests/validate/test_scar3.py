@@ -192,7 +192,7 @@ def test_convert_round_trip_generates_the_same_terraform(originals, tmp_path):
             assert json.loads(old[name]).keys() == json.loads(new[name]).keys()
             continue
         old_lines, new_lines = old[name].splitlines(), new[name].splitlines()
-        # the first line names the input; versions.tf's also hashes it (provenance): the only difference
+        # the first line names the input: the only difference
         assert old_lines[1:] == new_lines[1:], name
         if name.endswith(".tf") and "/" not in name:
             assert "scar-batch-ffmpeg-split.yaml + scar-lambda-darknet.yaml" in old_lines[0]

@@ -133,6 +133,10 @@ locals {
     permissions_boundary = "arn:aws:iam::123456789012:policy/fixture-boundary"
   }
 
+  # The customer-managed key of the buckets, queues, topic, log groups, images and environments avgen
+  # creates (avgen.kms_key_arn); the roles may use it through S3, SQS and Lambda.
+  kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
   # The S3 triggers of each bucket avgen creates, keyed by a stable rule id: FUNCTION:PREFIX*SUFFIX.
   bucket_triggers = {
     "fixture-thumbs" = {
@@ -178,7 +182,8 @@ module "bucket" {
   source   = "./modules/s3-bucket"
   for_each = toset(local.created_buckets)
 
-  name = each.key
+  name        = each.key
+  kms_key_arn = local.kms_key_arn
 }
 
 locals {
@@ -196,6 +201,7 @@ module "image" {
   function_name = each.value.resource_name
   image_uri     = lookup(var.function_images, each.key, null)
   kept_images   = 10
+  kms_key_arn   = local.kms_key_arn
 }
 
 # In batch mode the Lambda only submits the Batch job, which reads and writes the data: the Lambda gets no
@@ -222,6 +228,7 @@ module "function" {
   tags                   = each.value.tags
   role_path              = local.iam.path
   permissions_boundary   = local.iam.permissions_boundary
+  kms_key_arn            = local.kms_key_arn
 }
 
 module "batch_shared" {
@@ -261,6 +268,7 @@ module "batch" {
   log_retention_days       = local.functions[each.key].log_retention_days
   role_path                = local.iam.path
   permissions_boundary     = local.iam.permissions_boundary
+  kms_key_arn              = local.kms_key_arn
 }
 
 data "aws_partition" "current" {}
