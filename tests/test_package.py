@@ -143,3 +143,19 @@ def test_long_work_without_a_terminal_prints_plain_lines_now_and_then(capsys, mo
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == "terraform plan…"
     assert 2 <= len(lines) <= 8 and all(line.startswith("terraform plan: still running") for line in lines[1:])
+
+
+def test_the_package_never_imports_the_tests_or_the_development_data():
+    """What ships (pyproject's packages) stands alone: test helpers live under tests/, shared data under devdata/."""
+    wrong = [f"{path.relative_to(ROOT)} imports {module}" for top in ("generator", "lambda_src", "batch_jobs")
+             for path in sorted((ROOT / top).rglob("*.py")) for module in imported_modules(path)
+             if module.split(".")[0] in {"tests", "devdata"}]
+    assert not wrong, wrong
+
+
+def test_scripts_and_benchmarks_take_the_pinned_real_data_from_devdata_not_from_the_tests():
+    wrong = [f"{path.relative_to(ROOT)} imports {module}" for top in ("scripts", "bench")
+             for path in sorted((ROOT / top).rglob("*.py")) for module in imported_modules(path)
+             if module == "tests.realdata" or module.startswith("tests.handlers")]
+    assert not wrong, wrong
+    assert "devdata.realdata" in imported_modules(ROOT / "scripts" / "fetch_models.py")

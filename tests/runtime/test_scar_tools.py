@@ -19,7 +19,8 @@ from lambda_src.core import run_invocation
 from lambda_src.script import run_script
 from lambda_src.storage import DirectoryStorage
 from tests.media import with_input_size
-from tests.realdata import PHOTOS, YOLOV3_TINY, fetch_pinned_or_skip
+from devdata.realdata import PHOTOS, YOLOV3_TINY
+from tests.realdata import fetch_pinned_or_skip
 from tests.runtime.conftest import function_config, output, s3_event
 
 REPO = Path(__file__).resolve().parents[2]
