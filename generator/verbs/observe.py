@@ -150,7 +150,7 @@ class LogReader:
         return sorted(events)
 
     def follow(self, since_ms: int, *, poll_s: float = 2.0, sleep: Callable[[float], None] = time.sleep,
-               clock: Callable[[], float] = time.time, polls: Optional[int] = None) -> Iterator[LogEvent]:
+               polls: Optional[int] = None) -> Iterator[LogEvent]:
         """Like `tail -f`: yield events as they arrive, forever (or for `polls` rounds, for tests)."""
         seen: dict[tuple[str, int, str], None] = {}
         start, newest, rounds = since_ms, since_ms, 0
