@@ -159,3 +159,37 @@ def test_scripts_and_benchmarks_take_the_pinned_real_data_from_devdata_not_from_
              if module == "tests.realdata" or module.startswith("tests.handlers")]
     assert not wrong, wrong
     assert "devdata.realdata" in imported_modules(ROOT / "scripts" / "fetch_models.py")
+
+
+def _import_graph(folder: Path, package: str) -> dict[str, set[str]]:
+    """Module → the modules of the same folder it imports (relative or absolute, anywhere in the file)."""
+    import ast
+
+    modules = {path.stem: path for path in folder.glob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                found |= {node.module.split(".")[0]} if node.module else {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(package + "."):
+                found.add(node.module[len(package) + 1:].split(".")[0])
+        graph[name] = found & modules.keys()
+    return graph
+
+
+def test_no_import_circles_in_the_handlers_or_the_runtime():
+    """A module never imports, through any chain, one that imports it back: each shared piece has one home."""
+    circles = []
+    for folder, package in (("batch_jobs/handlers", "batch_jobs.handlers"), ("lambda_src", "lambda_src")):
+        graph = _import_graph(ROOT / folder, package)
+        for start in graph:
+            reached, todo = set(), list(graph[start])
+            while todo:
+                module = todo.pop()
+                if module not in reached:
+                    reached.add(module)
+                    todo += graph[module]
+            if start in reached:
+                circles.append(f"{folder}/{start}.py")
+    assert not circles, circles

@@ -14,7 +14,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from .errors import ModelFileError, ToolError, UsageError
+from .handler_errors import ModelFileError, ToolError, UsageError
 
 log = logging.getLogger("avgen.handlers.engines")
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from .handler_errors import InputError
 from .tools import PROBE_TIMEOUT_S, error_tail, ffmpeg_binary, ffprobe_binary, require_input_file, run_tool
 
 # ffmpeg guesses "tty" (ANSI art) for some text files: a text file is not media for any handler here.
