@@ -28,7 +28,7 @@ from lambda_src import scar_layout
 from lambda_src.config import FunctionConfig
 from lambda_src.events import S3Object, parse_event
 from lambda_src.logs import RuntimeLog
-from lambda_src.outputs import OutputError, plan_uploads
+from lambda_src.outputs import OutputError, UploadPlan, plan_uploads
 from lambda_src.script import run_script
 from lambda_src.storage import ObjectMissing, Storage, file_sha256
 from lambda_src.submitter import SubmitError, Submitter
@@ -274,13 +274,7 @@ class _Invocation:
         return env
 
     def _upload(self, obj: S3Object, output_dir: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        plan = plan_uploads(output_dir, self.config.outputs, self.request_id)
-        for link in plan.symlinks:
-            self.log.warning("symlink in the output folder skipped, its target not read", phase="upload",
-                             bucket=obj.bucket, key=obj.key, path=link)
-        if not plan.uploads and not plan.problems and any(path.is_file() for path in output_dir.rglob("*")):
-            self.log.warning("the script left files but no output's filters accept any of them",
-                             phase="upload", bucket=obj.bucket, key=obj.key)
+        plan = self._planned_uploads(obj, output_dir)
         # Everything that can be checked is checked before the first upload: a failed invocation must not
         # leave half its outputs behind (each would trigger the next function).
         problems = list(plan.problems)
@@ -308,6 +302,17 @@ class _Invocation:
             self.log.info("output uploaded", phase="upload", target=target, bytes=upload.path.stat().st_size,
                           duration_ms=_ms(time.monotonic() - began))
         return tuple(uploaded), tuple(unchanged)
+
+    def _planned_uploads(self, obj: S3Object, output_dir: Path) -> UploadPlan:
+        """What the outputs' filters take from the output folder, with warnings for what none of them takes."""
+        plan = plan_uploads(output_dir, self.config.outputs, self.request_id)
+        for link in plan.symlinks:
+            self.log.warning("symlink in the output folder skipped, its target not read", phase="upload",
+                             bucket=obj.bucket, key=obj.key, path=link)
+        if not plan.uploads and not plan.problems and any(path.is_file() for path in output_dir.rglob("*")):
+            self.log.warning("the script left files but no output's filters accept any of them",
+                             phase="upload", bucket=obj.bucket, key=obj.key)
+        return plan
 
 
 def _ms(seconds: float) -> int:
