@@ -79,7 +79,8 @@ def test_every_commands_help_has_an_example():
         assert re.search(rf"Examples?:\s+[^\n]*\bavgen {' '.join(command)}\b", text), text
 
 
-# Which rooms of generator/ each room may import (data flows cli → workflow → render → deploy/verbs → aws).
+# Which rooms of generator/ each room may import (data flows cli → workflow → render → deploy/verbs → aws;
+# docs/architecture.md says why).
 MAY_IMPORT = {
     # workdirs: a leaf that names a workflow from its files (one rule for its name and its folders)
     # shipped: a leaf that finds the repository's folders shipped as package data (templates, docs)

@@ -2,7 +2,7 @@
 (warm_handler.py), running each call through the handlers' command line (cli.run).
 
 Its own module because the command line sends calls to the server (cli → warm_handler) and the server runs
-the command line: starting the server here keeps those two from importing each other.
+the command line: starting the server here keeps those two from importing each other (docs/architecture.md).
 """
 from __future__ import annotations
 
