@@ -101,7 +101,8 @@ def _probe_with_ffprobe(ffprobe: str, path: Path) -> MediaInfo:
               if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")]
     audios = [AudioStream(s.get("codec_name", "unknown"), int(s.get("sample_rate") or 0), int(s.get("channels") or 0))
               for s in streams if s.get("codec_type") == "audio"]
-    video, audio = (videos or [None])[0], (audios or [None])[0]
+    video = videos[0] if videos else None
+    audio = audios[0] if audios else None
     container = report.get("format", {})
     formats = tuple(name for name in container.get("format_name", "").split(",") if name)
     return MediaInfo(path, formats, _float_or_none(container.get("duration")), video, audio)
