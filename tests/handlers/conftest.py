@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from batch_jobs.handlers import cli
-from tests.media import PlantedDetection, make_video, make_yolo_model
 from devdata.realdata import YOLOV3_TINY
+from tests.media import PlantedDetection, make_video, make_yolo_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,22 +4,22 @@ unchanged, through the runtime on real weights."""
 from __future__ import annotations
 
 import os
-import sys
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import pytest
 
+from devdata.realdata import PHOTOS, YOLOV3_TINY
 from lambda_src import scar_layout
 from lambda_src.config import FunctionConfig
 from lambda_src.core import run_invocation
 from lambda_src.script import run_script
 from lambda_src.storage import DirectoryStorage
 from tests.media import with_input_size
-from devdata.realdata import PHOTOS, YOLOV3_TINY
 from tests.realdata import fetch_pinned_or_skip
 from tests.runtime.conftest import function_config, output, s3_event
 

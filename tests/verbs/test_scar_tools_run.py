@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from devdata.realdata import YOLOV3_TINY
 from generator.verbs.localrun import check_tools, function_needs
 from generator.workflow.load import load_workflow
 from tests.media import make_video, requires_tools, streams_of
-from devdata.realdata import YOLOV3_TINY
 from tests.realdata import fetch_pinned_or_skip
 from tests.speech import parse_srt, whisper_tiny_en
 
