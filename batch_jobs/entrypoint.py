@@ -16,7 +16,7 @@ from lambda_src.events import EventError
 from lambda_src.logs import RuntimeLog, configure_logging
 from lambda_src.storage import S3Storage
 from lambda_src.submitter import EVENT_VARIABLE, PARENT_REQUEST_VARIABLE
-from lambda_src.warm import Container
+from lambda_src.warm_containers import Container
 
 
 def main() -> int:

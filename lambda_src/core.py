@@ -24,15 +24,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from lambda_src import scar_tools
+from lambda_src import scar_layout
 from lambda_src.config import FunctionConfig
 from lambda_src.events import S3Object, parse_event
 from lambda_src.logs import RuntimeLog
-from lambda_src.outputs import OutputError, plan_uploads
+from lambda_src.outputs import OutputError, UploadPlan, plan_uploads
 from lambda_src.script import run_script
 from lambda_src.storage import ObjectMissing, Storage, file_sha256
 from lambda_src.submitter import SubmitError, Submitter
-from lambda_src.warm import Container
+from lambda_src.warm_containers import Container
 
 SUCCEEDED = "succeeded"
 SKIPPED = "skipped"
@@ -108,7 +108,7 @@ def run_invocation(config: FunctionConfig, event: Mapping[str, Any], storage: St
         the execution mode (the Batch job itself, the local runner). With a submitter, `batch` mode only
         submits, and `lambda-batch` mode submits what ran out of time (or failed, with batch_on_failure).
     workdir: parent of the fresh per-object folders (default: the system temporary folder).
-    container: the function container this runs in; its warm handler (lambda_src/warm.py) serves the
+    container: the function container this runs in; its warm handler (lambda_src/warm_containers.py) serves the
         scripts' model-loading `avgen-handler` calls, for every object of this and later invocations.
 
     Raises EventError when the event is not an S3 event at all; everything else is reported in the result.
@@ -227,7 +227,7 @@ class _Invocation:
             return self._timed_out(obj, "no time left for the script after the download",
                                    dict(bucket=obj.bucket, key=obj.key))
         # SCAR's scripts call the tools of SCAR's images: stand-ins where this machine lacks them
-        tools = scar_tools.lay_out(folder / "scar-tools")
+        tools = scar_layout.lay_out(folder / "scar-tools")
         env = self._script_env(obj, input_path, input_dir, output_dir)
         env.update(tools.environment(env.get("PATH", "")))
         outcome = run_script(self.config.script, env=env, timeout=timeout, output_path=folder / "script-output.log",
@@ -274,13 +274,7 @@ class _Invocation:
         return env
 
     def _upload(self, obj: S3Object, output_dir: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        plan = plan_uploads(output_dir, self.config.outputs, self.request_id)
-        for link in plan.symlinks:
-            self.log.warning("symlink in the output folder skipped, its target not read", phase="upload",
-                             bucket=obj.bucket, key=obj.key, path=link)
-        if not plan.uploads and not plan.problems and any(path.is_file() for path in output_dir.rglob("*")):
-            self.log.warning("the script left files but no output's filters accept any of them",
-                             phase="upload", bucket=obj.bucket, key=obj.key)
+        plan = self._planned_uploads(obj, output_dir)
         # Everything that can be checked is checked before the first upload: a failed invocation must not
         # leave half its outputs behind (each would trigger the next function).
         problems = list(plan.problems)
@@ -308,6 +302,17 @@ class _Invocation:
             self.log.info("output uploaded", phase="upload", target=target, bytes=upload.path.stat().st_size,
                           duration_ms=_ms(time.monotonic() - began))
         return tuple(uploaded), tuple(unchanged)
+
+    def _planned_uploads(self, obj: S3Object, output_dir: Path) -> UploadPlan:
+        """What the outputs' filters take from the output folder, with warnings for what none of them takes."""
+        plan = plan_uploads(output_dir, self.config.outputs, self.request_id)
+        for link in plan.symlinks:
+            self.log.warning("symlink in the output folder skipped, its target not read", phase="upload",
+                             bucket=obj.bucket, key=obj.key, path=link)
+        if not plan.uploads and not plan.problems and any(path.is_file() for path in output_dir.rglob("*")):
+            self.log.warning("the script left files but no output's filters accept any of them",
+                             phase="upload", bucket=obj.bucket, key=obj.key)
+        return plan
 
 
 def _ms(seconds: float) -> int:

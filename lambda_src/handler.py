@@ -11,7 +11,7 @@ from lambda_src.events import EventError
 from lambda_src.logs import RuntimeLog, configure_logging
 from lambda_src.storage import S3Storage
 from lambda_src.submitter import BatchSubmitter, SubmitError
-from lambda_src.warm import LAMBDA_SOCKET, SOCKET_VARIABLE, Container
+from lambda_src.warm_containers import LAMBDA_SOCKET, SOCKET_VARIABLE, Container
 
 _MESSAGE_TAIL = 1000
 

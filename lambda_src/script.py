@@ -35,7 +35,7 @@ def run_script(script: str, *, env: Mapping[str, str], timeout: float | None, ou
     a chatty ffmpeg costs disk, not memory). When `timeout` seconds pass, its whole process group is killed.
 
     cwd: the script's working folder (default: this process's). prelude: a file of sh definitions the shell
-    reads first (lambda_src/scar_tools.py's `cd`); the script itself is then read as it is, with $0 its path.
+    reads first (lambda_src/scar_layout.py's `cd`); the script itself is then read as it is, with $0 its path.
     """
     started = time.monotonic()
     token = uuid.uuid4().hex

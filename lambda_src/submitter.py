@@ -7,7 +7,6 @@ put in the job's container overrides: `AVGEN_EVENT` (the event narrowed to one o
 from __future__ import annotations
 
 import json
-import os
 from typing import Any, Mapping, Protocol, runtime_checkable
 
 EVENT_VARIABLE = "AVGEN_EVENT"
@@ -36,11 +35,6 @@ class BatchSubmitter:
         self.job_queue = job_queue
         self.job_definition = job_definition
         self.client = client
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, *, client: Any = None) -> "BatchSubmitter":
-        environ = os.environ if environ is None else environ
-        return cls(environ.get("AVGEN_JOB_QUEUE", ""), environ.get("AVGEN_JOB_DEFINITION", ""), client=client)
 
     def submit(self, *, job_name: str, event: Mapping[str, Any], parent_request_id: str) -> str:
         environment = [

@@ -8,6 +8,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python=${PYTHON:-.venv/bin/python}   # setup's virtual environment: the locked dependencies
 "$python" -m pip wheel -q --no-deps --disable-pip-version-check -w "$work/dist" . >/dev/null
+# only what runs ships: no tests, no development data, no test-only helper left in the package
+"$python" -c 'import sys, zipfile; bad = [n for n in zipfile.ZipFile(sys.argv[1]).namelist() if n.split("/")[0] in ("tests", "devdata", "bench", "scripts") or n.endswith("/schema_check.py")]; sys.exit(f"shipped but not run: {bad}" if bad else 0)' "$work"/dist/avgen-*.whl
 "$python" -m venv "$work/venv"
 # avgen itself from the wheel; its dependencies from $python's environment, which the .pth below adds after
 # the new one's site-packages (a path a .pth names is not scanned for .pth files: the editable avgen stays out)

@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.realdata import LIBRIVOX_CLIP, PHOTOS, WHISPER_TINY_EN, YOLOV3_TINY, fetch_pinned  # noqa: E402
+from devdata.realdata import LIBRIVOX_CLIP, PHOTOS, WHISPER_TINY_EN, YOLOV3_TINY, fetch_pinned  # noqa: E402
 
 SAMPLE_PHOTOS = ("astronaut.png", "coffee.png", "motorcycle_left.png")  # a person, a cup, a motorbike
 SECONDS_PER_PHOTO = 4

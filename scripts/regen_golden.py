@@ -25,8 +25,8 @@ sys.path.insert(0, str(REPO))
 
 from generator.render.checkov_skips import checkov_skips_markdown  # noqa: E402
 from generator.render.root import write_output  # noqa: E402
-from generator.render.schema_check import PROVIDER_ADDRESS  # noqa: E402
 from tests.generate.cases import CASES, DATA_DIR, GOLDEN_DIR  # noqa: E402
+from tests.generate.schema_check import PROVIDER_ADDRESS  # noqa: E402
 
 SHARED_SCHEMAS = REPO.parent / "shared" / "terraform"
 SCHEMA_VERSIONS = ("5.100.0", "6.47.0")
@@ -83,16 +83,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when something is stale")
     args = parser.parse_args()
+    # each step runs (and reports) even when an earlier one found something stale
+    stale = [refresh_golden(args.check), refresh_schemas(args.check), refresh_skips_table(args.check)]
+    if not any(stale):
+        print("golden files are current")
+    return 1 if (any(stale) and args.check) else 0
 
+
+def refresh_golden(check: bool) -> bool:
     stale = False
     for name, workflow in CASES.items():
-        result = write_output(GOLDEN_DIR / name, generated_by_cli(workflow), check=args.check)
+        result = write_output(GOLDEN_DIR / name, generated_by_cli(workflow), check=check)
         for change in result.changes:
-            print(f"{'stale' if args.check else change.action}: {GOLDEN_DIR.relative_to(REPO) / name / change.path}")
+            print(f"{'stale' if check else change.action}: {GOLDEN_DIR.relative_to(REPO) / name / change.path}")
         for path in result.conflicts:
             print(f"in the way (not generated, left alone): {GOLDEN_DIR.relative_to(REPO) / name / path}")
         stale |= result.stale
+    return stale
 
+
+def refresh_schemas(check: bool) -> bool:
+    stale = False
     used = used_types()
     for version in SCHEMA_VERSIONS:
         text = trimmed_schema(version, used)
@@ -102,22 +113,22 @@ def main() -> int:
         target = DATA_DIR / f"aws-provider-schema-{version}.trimmed.json"
         if not target.is_file() or target.read_text() != text:
             stale = True
-            print(f"{'stale' if args.check else 'update'}: {target.relative_to(REPO)}")
-            if not args.check:
+            print(f"{'stale' if check else 'update'}: {target.relative_to(REPO)}")
+            if not check:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text)
+    return stale
 
+
+def refresh_skips_table(check: bool) -> bool:
     doc = DOC.read_text()
     table = TABLE.sub(lambda m: m.group(1) + checkov_skips_markdown() + m.group(2), doc)
-    if table != doc:
-        stale = True
-        print(f"{'stale' if args.check else 'update'}: {DOC.relative_to(REPO)} (checkov skips table)")
-        if not args.check:
-            DOC.write_text(table)
-
-    if not stale:
-        print("golden files are current")
-    return 1 if (stale and args.check) else 0
+    if table == doc:
+        return False
+    print(f"{'stale' if check else 'update'}: {DOC.relative_to(REPO)} (checkov skips table)")
+    if not check:
+        DOC.write_text(table)
+    return True
 
 
 if __name__ == "__main__":

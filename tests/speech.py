@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from batch_jobs.handlers.subtitles import Cue
-from tests.realdata import WHISPER_TINY_EN as WHISPER_TINY_EN_PIN
+from devdata.realdata import WHISPER_TINY_EN as WHISPER_TINY_EN_PIN
 from tests.realdata import fetch_or_skip
 
 LIBRIVOX = "test/data/librivox/sense_and_sensibility_01_austen_64kb-{}"

@@ -79,7 +79,8 @@ def test_every_commands_help_has_an_example():
         assert re.search(rf"Examples?:\s+[^\n]*\bavgen {' '.join(command)}\b", text), text
 
 
-# Which rooms of generator/ each room may import (data flows cli → workflow → render → deploy/verbs → aws).
+# Which rooms of generator/ each room may import (data flows cli → workflow → render → deploy/verbs → aws;
+# docs/architecture.md says why).
 MAY_IMPORT = {
     # workdirs: a leaf that names a workflow from its files (one rule for its name and its folders)
     # shipped: a leaf that finds the repository's folders shipped as package data (templates, docs)
@@ -143,3 +144,53 @@ def test_long_work_without_a_terminal_prints_plain_lines_now_and_then(capsys, mo
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == "terraform plan…"
     assert 2 <= len(lines) <= 8 and all(line.startswith("terraform plan: still running") for line in lines[1:])
+
+
+def test_the_package_never_imports_the_tests_or_the_development_data():
+    """What ships (pyproject's packages) stands alone: test helpers live under tests/, shared data under devdata/."""
+    wrong = [f"{path.relative_to(ROOT)} imports {module}" for top in ("generator", "lambda_src", "batch_jobs")
+             for path in sorted((ROOT / top).rglob("*.py")) for module in imported_modules(path)
+             if module.split(".")[0] in {"tests", "devdata"}]
+    assert not wrong, wrong
+
+
+def test_scripts_and_benchmarks_take_the_pinned_real_data_from_devdata_not_from_the_tests():
+    wrong = [f"{path.relative_to(ROOT)} imports {module}" for top in ("scripts", "bench")
+             for path in sorted((ROOT / top).rglob("*.py")) for module in imported_modules(path)
+             if module == "tests.realdata" or module.startswith("tests.handlers")]
+    assert not wrong, wrong
+    assert "devdata.realdata" in imported_modules(ROOT / "scripts" / "fetch_models.py")
+
+
+def _import_graph(folder: Path, package: str) -> dict[str, set[str]]:
+    """Module → the modules of the same folder it imports (relative or absolute, anywhere in the file)."""
+    import ast
+
+    modules = {path.stem: path for path in folder.glob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                found |= {node.module.split(".")[0]} if node.module else {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(package + "."):
+                found.add(node.module[len(package) + 1:].split(".")[0])
+        graph[name] = found & modules.keys()
+    return graph
+
+
+def test_no_import_circles_in_the_handlers_or_the_runtime():
+    """A module never imports, through any chain, one that imports it back: each shared piece has one home."""
+    circles = []
+    for folder, package in (("batch_jobs/handlers", "batch_jobs.handlers"), ("lambda_src", "lambda_src")):
+        graph = _import_graph(ROOT / folder, package)
+        for start in graph:
+            reached, todo = set(), list(graph[start])
+            while todo:
+                module = todo.pop()
+                if module not in reached:
+                    reached.add(module)
+                    todo += graph[module]
+            if start in reached:
+                circles.append(f"{folder}/{start}.py")
+    assert not circles, circles

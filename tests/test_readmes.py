@@ -23,9 +23,10 @@ from typing import Callable
 
 import pytest
 
+from devdata.realdata import LIBRIVOX_CLIP, PHOTOS, WHISPER_TINY_EN, YOLOV3_TINY
 from tests.conftest import copy_example
 from tests.media import requires_tools
-from tests.realdata import LIBRIVOX_CLIP, PHOTOS, WHISPER_TINY_EN, YOLOV3_TINY, fetch_pinned_or_skip
+from tests.realdata import fetch_pinned_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 README, AV_WORKFLOW, VIDEO_PROCESS = "README.md", "examples/av-workflow/README.md", "examples/video-process/README.md"

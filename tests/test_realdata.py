@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests import realdata
+from devdata import realdata
 
 
 def sdist(member: str, data: bytes) -> bytes:

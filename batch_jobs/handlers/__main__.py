@@ -5,7 +5,7 @@ command-line parser and the handlers are imported (cli.main does the same, for e
 """
 import sys
 
-from .warm import call_warm
+from .warm_handler import call_warm
 
 served = call_warm(sys.argv[1:])
 if served is not None:

@@ -20,9 +20,10 @@ import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
-from .errors import InputError, MissingStreamError, ModelFileError, ToolTimeout, UsageError
+from .handler_errors import InputError, MissingStreamError, ModelFileError, ToolTimeout, UsageError
+from .pcm import SAMPLE_BYTES, SAMPLE_RATE, PcmReader
 from .probe import probe
 from .subtitles import (  # noqa: F401  (format_cue, srt_timestamp: this module's interface before the split)
     MAX_CUE_LINES, MAX_CUE_SECONDS, MAX_LINE_CHARS, Cue, Word, format_cue, is_webvtt, readable_cues, srt_timestamp,
@@ -32,8 +33,6 @@ from .tools import (
     Watchdog, atomic_output, error_tail, ffmpeg_binary, processing_timeout, read_text_file, require_input_file, spawn,
 )
 
-SAMPLE_RATE = 16000
-SAMPLE_BYTES = 2
 DEFAULT_MAX_CUE_SECONDS = 6.0
 # The recogniser's search state grows with utterance length; continuous speech is cut this often.
 MAX_UTTERANCE_SECONDS = 30.0
@@ -41,7 +40,6 @@ MAX_UTTERANCE_SECONDS = 30.0
 NON_WORD = re.compile(r"^(<.*>|\[.*\]|\+\+.*\+\+)$")
 ALTERNATE_PRONUNCIATION = re.compile(r"\(\d+\)$")
 
-PcmReader = Callable[[int], bytes]
 log = logging.getLogger("avgen.handlers")
 
 
@@ -223,9 +221,12 @@ def open_pcm(path: Path, *, timeout_s: float | None = None) -> Iterator[PcmReade
     timeout = processing_timeout(info.duration_s, timeout_s)
     with tempfile.TemporaryFile() as errors:
         decoder = spawn(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
+        pcm = decoder.stdout
+        if pcm is None:
+            raise ValueError("the decoder must write to a pipe")
         with Watchdog(timeout, [decoder]) as watchdog:
-            yield decoder.stdout.read
-            decoder.stdout.close()
+            yield pcm.read
+            pcm.close()
             status = decoder.wait()
         if watchdog.fired:
             raise ToolTimeout(f"decoding the audio of {path} did not finish within {timeout:.0f} s and was stopped")

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from .errors import EXIT_CODES, HandlerError, MissingStreamError, UsageError
+from .handler_errors import EXIT_CODES, HandlerError, MissingStreamError, UsageError
 
 PROGRAM = "avgen-handler"
 # audio2srt settings a workflow gives its function through the environment (options win).
@@ -302,7 +302,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
     for previous in [h for h in logger.handlers if getattr(h, "avgen_cli", False)]:
         logger.removeHandler(previous)
     stream_handler = logging.StreamHandler(sys.stderr)
-    stream_handler.avgen_cli = True
+    stream_handler.avgen_cli = True  # type: ignore[attr-defined]  # marks ours, for the next call to replace
     stream_handler.setFormatter(logging.Formatter(f"{PROGRAM}: %(message)s"))
     logger.addHandler(stream_handler)
     logger.setLevel(getattr(logging, level, logging.INFO))
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     """The `avgen-handler` command, and the one entry of everything that runs a handler command (the SCAR
     stand-ins too): served by the container's warm handler when one runs (or can be started), else here."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    from .warm import call_warm
+    from .warm_handler import call_warm
 
     served = call_warm(argv)
     if served is not None:

@@ -9,7 +9,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelFileError
+from .handler_errors import ModelFileError
 
 FLOAT32_BYTES = 4
 # Header: major, minor, revision as int32, then the "images seen" counter: int64 from format 0.2 on.

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .darknet import Section, parse_cfg, weights_header_bytes
-from .errors import ModelFileError
+from .handler_errors import ModelFileError
 from .model_files import cache_dir, sha256_of_files
 
 log = logging.getLogger("avgen.handlers.darknet_onnx")

@@ -14,7 +14,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from .errors import ModelFileError, ToolError, UsageError
+from .handler_errors import ModelFileError, ToolError, UsageError
 
 log = logging.getLogger("avgen.handlers.engines")
 
@@ -127,15 +127,7 @@ class OnnxRuntimeEngine:
             with contextlib.suppress(Exception):
                 onnxruntime.preload_dlls()
         wanted = [CUDA_PROVIDER, CPU_PROVIDER] if backend != "cpu" and CUDA_PROVIDER in available else [CPU_PROVIDER]
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads  # its own default counts physical cores: half of a vCPU share
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        if not ALLOW_SPINNING:
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if low_memory:
-            options.enable_cpu_mem_arena = False
-            options.enable_mem_pattern = False
+        options = _onnx_session_options(onnxruntime, threads, low_memory)
         self.session = onnxruntime.InferenceSession(str(onnx_path), options, providers=wanted)
         used = self.session.get_providers()
         if backend == "cuda" and CUDA_PROVIDER not in used:
@@ -152,6 +144,19 @@ class OnnxRuntimeEngine:
 
     def run(self, blob: np.ndarray) -> list[np.ndarray]:
         return self.session.run(None, {self.input_name: blob})
+
+
+def _onnx_session_options(onnxruntime, threads: int, low_memory: bool):
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads  # its own default counts physical cores: half of a vCPU share
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    if not ALLOW_SPINNING:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if low_memory:
+        options.enable_cpu_mem_arena = False
+        options.enable_mem_pattern = False
+    return options
 
 
 class OpenVinoEngine:

@@ -8,7 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, MissingStreamError, UsageError
+from .handler_errors import InputError, MissingStreamError, UsageError
 from .probe import MediaInfo, probe
 from .tools import (
     atomic_output, error_tail, ffmpeg_binary, ffprobe_binary, processing_timeout, run_tool, scratch_directory,

@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelFileError
+from .handler_errors import ModelFileError
 
 log = logging.getLogger("avgen.handlers.model_files")
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from .handler_errors import InputError
 from .tools import PROBE_TIMEOUT_S, error_tail, ffmpeg_binary, ffprobe_binary, require_input_file, run_tool
 
 # ffmpeg guesses "tty" (ANSI art) for some text files: a text file is not media for any handler here.
@@ -96,23 +96,25 @@ def _probe_with_ffprobe(ffprobe: str, path: Path) -> MediaInfo:
         report = json.loads(result.stdout or b"{}")
     except json.JSONDecodeError:
         raise InputError(f"ffprobe gave no usable description of {path}") from None
-    video = audio = None
-    for stream in report.get("streams", []):
-        kind = stream.get("codec_type")
-        if kind == "video" and video is None and not stream.get("disposition", {}).get("attached_pic"):
-            width, height = int(stream.get("width") or 0), int(stream.get("height") or 0)
-            if _is_quarter_turn(_rotation_from_ffprobe(stream)):
-                width, height = height, width
-            fps = _fraction(stream.get("avg_frame_rate")) or _fraction(stream.get("r_frame_rate"))
-            video = VideoStream(stream.get("codec_name", "unknown"), width, height, fps)
-        elif kind == "audio" and audio is None:
-            audio = AudioStream(
-                stream.get("codec_name", "unknown"), int(stream.get("sample_rate") or 0),
-                int(stream.get("channels") or 0)
-            )
+    streams = report.get("streams", [])
+    videos = [_ffprobe_video(s) for s in streams
+              if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")]
+    audios = [AudioStream(s.get("codec_name", "unknown"), int(s.get("sample_rate") or 0), int(s.get("channels") or 0))
+              for s in streams if s.get("codec_type") == "audio"]
+    video = videos[0] if videos else None
+    audio = audios[0] if audios else None
     container = report.get("format", {})
     formats = tuple(name for name in container.get("format_name", "").split(",") if name)
     return MediaInfo(path, formats, _float_or_none(container.get("duration")), video, audio)
+
+
+def _ffprobe_video(stream: dict) -> VideoStream:
+    """One video stream of ffprobe's JSON, its size as displayed (a quarter turn swaps width and height)."""
+    width, height = int(stream.get("width") or 0), int(stream.get("height") or 0)
+    if _is_quarter_turn(_rotation_from_ffprobe(stream)):
+        width, height = height, width
+    fps = _fraction(stream.get("avg_frame_rate")) or _fraction(stream.get("r_frame_rate"))
+    return VideoStream(stream.get("codec_name", "unknown"), width, height, fps)
 
 
 _INPUT_LINE = re.compile(r"^Input #0, (?P<formats>.+?), from ")
@@ -137,7 +139,6 @@ def parse_ffmpeg_banner(banner: str, path: Path) -> MediaInfo:
     formats: tuple[str, ...] = ()
     duration = None
     video = audio = None
-    video_line_index = None
     lines = banner.splitlines()
     for index, line in enumerate(lines):
         if match := _INPUT_LINE.match(line):
@@ -147,20 +148,25 @@ def parse_ffmpeg_banner(banner: str, path: Path) -> MediaInfo:
         elif match := _STREAM_LINE.match(line):
             details = match["details"]
             if match["kind"] == "Video" and video is None and "(attached pic)" not in details:
-                size = _SIZE.search(details)
-                fps = _FPS.search(details)
-                fps_value = float(fps["fps"]) * (1000 if fps and fps["k"] else 1) if fps else None
-                video = VideoStream(match["codec"], int(size["w"]) if size else 0, int(size["h"]) if size else 0,
-                                    fps_value)
-                video_line_index = index
+                video = _banner_video(match["codec"], details, lines[index + 1:])
             elif match["kind"] == "Audio" and audio is None:
                 rate = _RATE.search(details)
                 audio = AudioStream(match["codec"], int(rate["rate"]) if rate else 0, _channel_count(details))
     if not formats:
         raise InputError(f"cannot read {path} as media: {error_tail(banner)}")
-    if video is not None and video_line_index is not None and _quarter_turn_after(lines, video_line_index):
-        video = VideoStream(video.codec, video.height, video.width, video.fps)
     return MediaInfo(path, formats, duration, video, audio)
+
+
+def _banner_video(codec: str, details: str, lines_below: list[str]) -> VideoStream:
+    """A video stream line's size and frame rate (`25 fps`, `1k fps`) as the banner prints them; the size as
+    displayed when the lines below it rotate the stream by a quarter turn."""
+    size = _SIZE.search(details)
+    fps = _FPS.search(details)
+    fps_value = float(fps["fps"]) * (1000 if fps["k"] else 1) if fps else None
+    width, height = (int(size["w"]), int(size["h"])) if size else (0, 0)
+    if _quarter_turn_in(lines_below):
+        width, height = height, width
+    return VideoStream(codec, width, height, fps_value)
 
 
 def _channel_count(details: str) -> int:
@@ -170,9 +176,9 @@ def _channel_count(details: str) -> int:
     return next((CHANNEL_LAYOUTS[field] for field in fields if field in CHANNEL_LAYOUTS), 0)
 
 
-def _quarter_turn_after(lines: list[str], stream_line_index: int) -> bool:
+def _quarter_turn_in(lines_below: list[str]) -> bool:
     """Whether the metadata/side data printed under a video stream line rotates it by 90 degrees."""
-    for line in lines[stream_line_index + 1 :]:
+    for line in lines_below:
         if _STREAM_LINE.match(line):
             return False
         if match := _ROTATION.search(line):

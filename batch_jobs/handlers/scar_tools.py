@@ -27,10 +27,10 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
-from lambda_src.scar_tools import PLACEHOLDER_MARK
+from lambda_src.scar_layout import PLACEHOLDER_MARK
 
 from . import cli
-from .errors import HandlerError, ModelFileError, UsageError
+from .handler_errors import HandlerError, ModelFileError, UsageError
 
 # darknet's own default threshold in the version SCAR's images shipped (the YOLOv2 cfg/yolo.cfg era)
 DARKNET_THRESHOLD = 0.24
@@ -55,7 +55,7 @@ def _handler(argv: Sequence[str]) -> int:
 
 
 def _placeholder(path: Path) -> bool:
-    """A file laid out as cfg/yolov3.cfg, cfg/coco.data, … by lambda_src/scar_tools.py: it stands for the
+    """A file laid out as cfg/yolov3.cfg, cfg/coco.data, … by lambda_src/scar_layout.py: it stands for the
     function's configured model, not for itself."""
     try:
         with open(path, "rb") as handle:

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
-from .errors import InputError, ToolError, ToolTimeout
+from .handler_errors import InputError, ToolError, ToolTimeout
 
 # Lower bound and per-second-of-media allowance for ffmpeg runs when the caller gives no timeout:
 # generous for 2 vCPUs, yet finite, so that a stuck decoder cannot hold a Batch job for hours.

@@ -17,9 +17,9 @@ from typing import Iterator
 import numpy as np
 
 from . import model_cache
-from .audio2srt import SAMPLE_BYTES, SAMPLE_RATE, PcmReader
-from .errors import ModelFileError, UsageError
+from .handler_errors import ModelFileError, UsageError
 from .model_files import cache_dir, fetch_folder_from_s3
+from .pcm import SAMPLE_BYTES, SAMPLE_RATE, PcmReader
 from .subtitles import Word
 
 log = logging.getLogger("avgen.handlers")

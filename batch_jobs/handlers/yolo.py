@@ -28,7 +28,7 @@ import numpy as np
 from . import model_cache
 from .darknet import check_weights, describe_network, read_names
 from .engines import DEFAULT_ENGINE, Engine, open_engine
-from .errors import InputError, MissingStreamError, ToolError, ToolTimeout, UsageError
+from .handler_errors import InputError, MissingStreamError, ToolError, ToolTimeout, UsageError
 from .ffmpeg import MP3_SAMPLE_RATES
 from .probe import MediaInfo, probe
 from .tools import (
@@ -322,8 +322,9 @@ def _decoder_command(ffmpeg: str, info: MediaInfo, fps: float) -> list[str]:
             "-r", f"{fps:.6g}", "-f", "rawvideo", "-pix_fmt", "bgr24", "-"]
 
 
-def _encoder_command(ffmpeg: str, info: MediaInfo, fps: float, output: Path) -> list[str]:
-    """ffmpeg encoding raw BGR frames from stdin to MPEG-4 AVI, with the source's first audio stream as MP3."""
+def _encoder_command(ffmpeg: str, info: MediaInfo, fps: float, output: Path, size: tuple[int, int]) -> list[str]:
+    """ffmpeg encoding raw BGR frames (`size`: width, height) from stdin to MPEG-4 AVI, with the source's first
+    audio stream as MP3."""
     audio_args: list[str] = []
     if info.audio is not None:
         if info.audio.codec == "mp3":
@@ -332,7 +333,7 @@ def _encoder_command(ffmpeg: str, info: MediaInfo, fps: float, output: Path) -> 
             audio_args = ["-map", "1:a:0", "-c:a", "libmp3lame", "-q:a", "2"]
             if info.audio.sample_rate not in MP3_SAMPLE_RATES:
                 audio_args += ["-ar", "44100"]
-    width, height = info.video.width, info.video.height
+    width, height = size
     return [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
             "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps:.6g}", "-i", "-",
             "-i", str(info.path), "-map", "0:v:0", *audio_args,
@@ -364,7 +365,7 @@ def detect_video(
             tempfile.TemporaryFile() as decoder_errors, tempfile.TemporaryFile() as encoder_errors:
         decoder = spawn(_decoder_command(ffmpeg, info, fps), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                         stderr=decoder_errors)
-        encoder = spawn(_encoder_command(ffmpeg, info, fps, partial_video), stdin=subprocess.PIPE,
+        encoder = spawn(_encoder_command(ffmpeg, info, fps, partial_video, (width, height)), stdin=subprocess.PIPE,
                         stdout=subprocess.DEVNULL, stderr=encoder_errors)
         with Watchdog(timeout, [decoder, encoder]) as watchdog, partial_lines.open("w", encoding="utf-8") as lines:
             pipeline = _FramePipeline(model, settings, decoder, encoder, lines, fps, (height, width))
@@ -395,6 +396,9 @@ class _FramePipeline:
                  encoder: subprocess.Popen, lines, fps: float, frame_shape: tuple[int, int]):
         self.model, self.settings, self.decoder, self.encoder = model, settings, decoder, encoder
         self.lines, self.fps, self.frame_shape = lines, fps, frame_shape
+        if decoder.stdout is None or encoder.stdin is None:
+            raise ValueError("the decoder must write to a pipe and the encoder read from one")
+        self.raw_frames, self.encoder_input = decoder.stdout, encoder.stdin
         self.to_infer: queue.Queue = queue.Queue(maxsize=PIPELINE_DEPTH)
         self.to_encode: queue.Queue = queue.Queue(maxsize=PIPELINE_DEPTH)
         self.encoder_broke = False
@@ -463,7 +467,7 @@ class _FramePipeline:
         height, width = self.frame_shape
         frame_bytes = height * width * 3
         try:
-            while not self.stopping.is_set() and len(raw := self.decoder.stdout.read(frame_bytes)) == frame_bytes:
+            while not self.stopping.is_set() and len(raw := self.raw_frames.read(frame_bytes)) == frame_bytes:
                 frame = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
                 blob, geometry = preprocess(frame, self.model.input_width, self.model.input_height,
                                             self.settings.letterbox)
@@ -483,7 +487,7 @@ class _FramePipeline:
                 continue  # keep draining so that inference never blocks on a full queue
             frame, detections = item
             try:
-                self.encoder.stdin.write(draw_detections(frame, detections).tobytes())
+                self.encoder_input.write(draw_detections(frame, detections).tobytes())
                 record = {"frame": self.frames + 1, "time": round(self.frames / self.fps, 3),
                           "detections": [d.as_dict() for d in detections]}
                 self.lines.write(json.dumps(record, separators=(",", ":")) + "\n")
@@ -498,7 +502,7 @@ class _FramePipeline:
             self.frames += 1
             self.detections += len(detections)
         with contextlib.suppress(OSError):
-            self.encoder.stdin.close()
+            self.encoder_input.close()
 
 
 def _video_timeout(duration_s: float | None, requested_s: float | None) -> float:

@@ -16,7 +16,7 @@ script its image would hold) as a child process, with
 
 The container image itself is not run (no Docker engine is assumed): the base image's own tools are
 those of this machine. Lambda's reuse of warm execution environments is modelled: each function has up to
-`workers` containers (lambda_src/warm.py), each running one invocation at a time, whose warm handler keeps
+`workers` containers (lambda_src/warm_containers.py), each running one invocation at a time, whose warm handler keeps
 its models between invocations; a redeployed function gets fresh ones. A Batch job is a container of its own.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ from typing import Any, Callable, Optional
 from generator.aws.moto_internals import internal
 from lambda_src.config import ALLOW_CPU_VARIABLE
 from lambda_src.core import UNCHANGED_OUTPUT
-from lambda_src.warm import SOCKET_VARIABLE, ContainerPool
+from lambda_src.warm_containers import SOCKET_VARIABLE, ContainerPool
 
 CONTEXTS_INDEX = "contexts.json"      # resource name → build context folder, written by write_contexts
 HANDLER_COMMAND = "avgen-handler"

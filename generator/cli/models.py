@@ -25,7 +25,7 @@ def fetch(name: Annotated[str, typer.Argument(metavar="NAME", help="yolov3-tiny 
 
       avgen models fetch yolov3 --to s3://my-bucket/models
     """
-    from batch_jobs.handlers.errors import HandlerError
+    from batch_jobs.handlers.handler_errors import HandlerError
     from batch_jobs.handlers.model_files import fetch_official_model
 
     try:

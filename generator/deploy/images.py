@@ -1,6 +1,6 @@
 """`avgen build`: one container build context per function, built and pushed where a Docker engine runs.
 
-The contexts come from batch_jobs/build.py (the function's image + avgen's runtime and handlers), each named
+The contexts come from build.py (the function's image + avgen's runtime and handlers), each named
 by content (`ctx-…`, build.context_tag). `push_all` asks ECR for that tag first and builds and pushes only
 the images ECR does not hold yet (the repositories are IMMUTABLE: pushing an existing tag again is refused).
 The digests are recorded in the working folder as `avgen-images.auto.tfvars.json`, which Terraform loads by

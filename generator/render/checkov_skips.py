@@ -126,7 +126,7 @@ def apply_checkov_skips(text: str, source: str) -> str:
         if skip is None:
             raise UnknownCheckovSkip(
                 f"{source}: '# avgen:checkov-skip {check_id}' names a check with no entry in "
-                "generator/checkov_skips.py; add it there with its reason."
+                "generator/render/checkov_skips.py; add it there with its reason."
             )
         return f"{match['indent']}#checkov:skip={check_id}:{skip.reason}"
 

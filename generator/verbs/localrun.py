@@ -6,7 +6,7 @@ triggers match its key run on it, as S3 notifications would start them, through
 `lambda_src.core.run_invocation`. Lambda-side runs get the function's timeout as Lambda would give it; a
 `lambda-batch` function that runs out of it hands the object over to a Batch-side run (no time limit, the
 job's environment), as on AWS, and `batch` functions run Batch-side directly. At most `workers` invocations
-run at once. Like Lambda, each function has up to `containers` warm containers (lambda_src/warm.py), each
+run at once. Like Lambda, each function has up to `containers` warm containers (lambda_src/warm_containers.py), each
 running one invocation at a time, whose warm handler keeps the models loaded between invocations; a
 Batch-side run is a container of its own, as a job is. A chain of invocations that grows past `max_depth`, or a
 function run more than `max_per_function` times, stops the run with the functions involved named. SIGINT,
@@ -31,14 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Optional, Sequence, TextIO
 
-from lambda_src import scar_tools
+from lambda_src import scar_layout
 from lambda_src.config import FunctionConfig
 from lambda_src.events import s3_notification
 from lambda_src.core import InvocationResult, run_invocation
 from lambda_src.logs import LOGGER_NAME, JsonFormatter
 from lambda_src.script import end_running_scripts
 from lambda_src.storage import Storage, file_sha256
-from lambda_src.warm import Container, ContainerPool
+from lambda_src.warm_containers import Container, ContainerPool
 
 from generator.aws.executor import HANDLER_COMMAND, handler_shim
 from generator.interrupts import interrupts_as_exceptions, signal_name
@@ -55,7 +55,7 @@ HANDLER_NEEDS = {
     "yolo": ("ffmpeg", "cv2", "numpy", "onnxruntime"),
     "audio2srt": ("ffmpeg", "faster_whisper"),
 }
-# the avgen-handler command behind each SCAR tool stand-in (lambda_src/scar_tools.py)
+# the avgen-handler command behind each SCAR tool stand-in (lambda_src/scar_layout.py)
 STANDIN_HANDLERS = {"darknet": f"{HANDLER_COMMAND} yolo", "audio2srt.py": f"{HANDLER_COMMAND} audio2srt"}
 # audio2srt's engine as the function's environment chooses it (the handler's default is whisper)
 AUDIO2SRT_ENGINE_MODULES = {"whisper": "faster_whisper", "pocketsphinx": "pocketsphinx"}
@@ -120,19 +120,24 @@ def script_commands(text: str) -> list[str]:
             continue
         line = raw.split(" #", 1)[0] if not raw.lstrip().startswith("#") else ""
         open_docs = [(m.group(1), m.group(3)) for m in _HEREDOC.finditer(line)]
-        for piece in _COMMAND_START.split(line):
-            words = [w for w in piece.strip().split() if w]
-            while words and _ASSIGNMENT.match(words[0]):
-                words.pop(0)
-            if not words:
-                continue
-            word = words[0]
-            if word in SHELL_WORDS or any(c in word for c in "$\"'`()<>=") or word.startswith("-"):
-                continue
-            if word == HANDLER_COMMAND and len(words) > 1:
-                word = f"{HANDLER_COMMAND} {words[1]}"
-            found[word] = None
+        found.update(dict.fromkeys(filter(None, map(_command_of, _COMMAND_START.split(line)))))
     return list(found)
+
+
+def _command_of(piece: str) -> Optional[str]:
+    """The command a simple command runs (after its variable assignments); None for none, or one built from
+    variables, quotes or shell syntax."""
+    words = piece.split()
+    while words and _ASSIGNMENT.match(words[0]):
+        words.pop(0)
+    if not words:
+        return None
+    word = words[0]
+    if word in SHELL_WORDS or any(c in word for c in "$\"'`()<>=") or word.startswith("-"):
+        return None
+    if word == HANDLER_COMMAND and len(words) > 1:
+        return f"{HANDLER_COMMAND} {words[1]}"
+    return word
 
 
 def function_needs(function: Function) -> list[str]:
@@ -142,7 +147,7 @@ def function_needs(function: Function) -> list[str]:
     needs: dict[str, None] = {}
     for command in script_commands(Path(function.script).read_text(encoding="utf-8", errors="replace")):
         # SCAR's tools (`./darknet`, `./audio2srt.py`) are the runtime's stand-ins on avgen's handlers
-        command = STANDIN_HANDLERS.get(scar_tools.COMMANDS.get(command, ""), command)
+        command = STANDIN_HANDLERS.get(scar_layout.COMMANDS.get(command, ""), command)
         if command.startswith(HANDLER_COMMAND):
             sub = command[len(HANDLER_COMMAND):].strip()
             wanted = list(HANDLER_NEEDS.get(sub, ()))

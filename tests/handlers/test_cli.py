@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from batch_jobs.handlers import cli
-from batch_jobs.handlers.errors import EXIT_CODES
+from batch_jobs.handlers.handler_errors import EXIT_CODES
 
 from .conftest import REPO_ROOT, run_handler_process
 

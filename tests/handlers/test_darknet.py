@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from batch_jobs.handlers.darknet import check_weights, describe_network, parse_cfg, read_names, weights_header_bytes
-from batch_jobs.handlers.errors import ModelFileError
+from batch_jobs.handlers.handler_errors import ModelFileError
 from batch_jobs.handlers.model_files import BUNDLED_DIR, resolve_model_file
 from tests.media import make_yolo_model
 

@@ -7,7 +7,7 @@ import onnxruntime
 import pytest
 
 from batch_jobs.handlers import darknet_onnx, engines
-from batch_jobs.handlers.errors import ModelFileError
+from batch_jobs.handlers.handler_errors import ModelFileError
 from batch_jobs.handlers.yolo import preprocess
 from tests.media import make_yolo_model
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from batch_jobs.handlers.errors import InputError, MissingStreamError, ToolTimeout, UsageError
+from batch_jobs.handlers.handler_errors import InputError, MissingStreamError, ToolTimeout, UsageError
 from batch_jobs.handlers.ffmpeg import extract_audio, split_frames, to_avi
 from tests.media import make_audio, make_video, requires_tools, streams_of
 

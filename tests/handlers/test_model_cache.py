@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from batch_jobs.handlers import model_cache, warm
+from batch_jobs.handlers import model_cache, warm_handler
 
 
 @pytest.fixture(autouse=True)
@@ -57,13 +57,13 @@ def test_lambda_memory_size_is_the_limit(monkeypatch):
     ([], False),
 ])
 def test_model_loading_commands_go_to_the_warm_handler(argv, served):
-    assert warm.wants_warm(argv) is served
+    assert warm_handler.wants_warm(argv) is served
 
 
 def test_without_a_container_or_with_warm_off_the_call_runs_here(monkeypatch, tmp_path):
-    monkeypatch.delenv(warm.SOCKET_VARIABLE, raising=False)
-    assert warm.call_warm(["yolo", "image", "a.jpg", "out"]) is None
-    monkeypatch.setenv(warm.SOCKET_VARIABLE, str(tmp_path / "handler.sock"))
+    monkeypatch.delenv(warm_handler.SOCKET_VARIABLE, raising=False)
+    assert warm_handler.call_warm(["yolo", "image", "a.jpg", "out"]) is None
+    monkeypatch.setenv(warm_handler.SOCKET_VARIABLE, str(tmp_path / "handler.sock"))
     monkeypatch.setenv("AVGEN_WARM", "0")
-    assert warm.call_warm(["yolo", "image", "a.jpg", "out"]) is None
+    assert warm_handler.call_warm(["yolo", "image", "a.jpg", "out"]) is None
     assert not (tmp_path / "handler.sock").exists()  # no server was started

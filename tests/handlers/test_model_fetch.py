@@ -9,7 +9,7 @@ from functools import partial
 import pytest
 
 from batch_jobs.handlers import model_files
-from batch_jobs.handlers.errors import ModelFileError
+from batch_jobs.handlers.handler_errors import ModelFileError
 from batch_jobs.handlers.model_files import BUNDLED_DIR, OfficialModel, OfficialWeights, fetch_official_model
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_jobs.handlers.errors import InputError
+from batch_jobs.handlers.handler_errors import InputError
 from batch_jobs.handlers.probe import MediaInfo, parse_ffmpeg_banner, probe
 from tests.media import make_audio, make_video, requires_tools
 

@@ -19,7 +19,7 @@ from generator.aws.executor import handler_shim
 from lambda_src.config import FunctionConfig
 from lambda_src.core import SUCCEEDED, run_invocation
 from lambda_src.storage import DirectoryStorage, file_sha256
-from lambda_src.warm import SWITCH_VARIABLE, Container, ContainerPool
+from lambda_src.warm_containers import SWITCH_VARIABLE, Container, ContainerPool
 from tests.processes import alive, wait_dead
 from tests.runtime.conftest import BUCKET, function_config, s3_event
 

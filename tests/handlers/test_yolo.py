@@ -10,7 +10,7 @@ import pytest
 
 from batch_jobs.handlers import engines, yolo
 from batch_jobs.handlers.model_files import fetch_from_s3
-from batch_jobs.handlers.errors import ModelFileError
+from batch_jobs.handlers.handler_errors import ModelFileError
 from tests.media import PlantedDetection, make_video, make_yolo_model, requires_tools, streams_of
 
 from .conftest import run_handler_process

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from batch_jobs.handlers.errors import UsageError
+from batch_jobs.handlers.handler_errors import UsageError
 from batch_jobs.handlers.yolo import (
     Detection, DetectionSettings, class_colour, darknet_text, draw_detections, letterbox_geometry, postprocess,
     preprocess, stretch_geometry,

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from devdata.realdata import LIBRIVOX_CLIP, PHOTOS, WHISPER_TINY_EN, YOLOV3_TINY
 from generator.aws.sandbox import Sandbox
 from generator.cli import app
 from tests.conftest import copy_example
-from tests.realdata import LIBRIVOX_CLIP, PHOTOS, WHISPER_TINY_EN, YOLOV3_TINY, fetch_pinned_or_skip
+from tests.realdata import fetch_pinned_or_skip
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 runner = CliRunner()

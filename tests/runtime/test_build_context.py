@@ -62,7 +62,7 @@ def test_final_stage_is_the_functions_image_plus_opt_avgen(tmp_path, script):
     # Nothing of the base image runs: no shell, no package manager, no use of its Python. The one step that
     # runs is avgen's own Python (exec form), laying out SCAR's tool stand-ins where the image lacks the tools.
     assert [line for line in stage if line.startswith("RUN ")] == [
-        'RUN ["/opt/avgen/python/bin/python3", "-I", "-m", "lambda_src.scar_tools"]']
+        'RUN ["/opt/avgen/python/bin/python3", "-I", "-m", "lambda_src.scar_layout"]']
     assert "pip" not in body
     assert "AVGEN_SCRIPT_WORKDIR=." in body  # scripts run in the image's WORKDIR, as in SCAR
     # The base image's working folder and user are kept (SCAR scripts rely on the WORKDIR).

@@ -6,7 +6,7 @@ import pytest
 
 from generator.verbs.localrun import Limits, LocalRunner
 from generator.workflow.load import load_workflow
-from lambda_src import warm
+from lambda_src import warm_containers
 from lambda_src.storage import DirectoryStorage
 from tests.media import make_video, make_yolo_model, requires_tools
 from tests.processes import wait_dead
@@ -21,13 +21,13 @@ def test_video_process_loads_the_model_once_per_container(tmp_path, monkeypatch,
     video = make_video(tmp_path / "clip.mp4", seconds=4, fps=5, with_audio=False)
     workflow = load_workflow(EXAMPLES / "video-process" / "workflow.yaml").workflow
     servers = []
-    close = warm.Container.close
+    close = warm_containers.Container.close
 
     def closing(container):
         servers.append(container.server_pid)
         close(container)
 
-    monkeypatch.setattr(warm.Container, "close", closing)
+    monkeypatch.setattr(warm_containers.Container, "close", closing)
     runner = LocalRunner(workflow, DirectoryStorage(tmp_path / "store"),
                          environment={"YOLO_CFG": str(cfg), "YOLO_WEIGHTS": str(weights), "YOLO_NAMES": str(names)},
                          limits=Limits(workers=2, containers=containers))

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from devdata.realdata import YOLOV3_TINY
 from generator.verbs.localrun import check_tools, function_needs
 from generator.workflow.load import load_workflow
 from tests.media import make_video, requires_tools, streams_of
-from tests.realdata import YOLOV3_TINY, fetch_pinned_or_skip
+from tests.realdata import fetch_pinned_or_skip
 from tests.speech import parse_srt, whisper_tiny_en
 
 SCAR_AV_WORKFLOW = Path(__file__).resolve().parents[1] / "data" / "scar-configs" / "av-workflow-original"

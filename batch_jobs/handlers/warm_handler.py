@@ -25,7 +25,6 @@ server kills itself and its children, so nothing of an abandoned call keeps runn
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import os
@@ -35,7 +34,7 @@ import struct
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 # subprocess, tempfile, shutil and threading are imported where used: a call served warm is a process that
 # only connects and waits, and its start-up is most of what a warm call costs.
@@ -44,7 +43,7 @@ if TYPE_CHECKING:
     import threading
 
 # The container side (socket variable, on/off switch, pid file, stopping a server) is the runtime's.
-from lambda_src.warm import SERVER_MODULE, SOCKET_VARIABLE, pid_file, server_pid, stop_server, warm_enabled
+from lambda_src.warm_containers import SERVER_MODULE, SOCKET_VARIABLE, pid_file, server_pid, stop_server, warm_enabled
 
 IDLE_VARIABLE = "AVGEN_WARM_IDLE_S"
 DEFAULT_IDLE_S = 600.0
@@ -233,8 +232,10 @@ def _discard_server(socket_path: Path) -> None:
 # --- server side ---------------------------------------------------------------------------------
 
 
-def serve(socket_path: Path) -> int:
-    """Listen on `socket_path` and run calls one at a time until idle, told to stop, or the socket is gone."""
+def serve(socket_path: Path, run: Callable[[list[str]], int]) -> int:
+    """Listen on `socket_path` and run calls one at a time with `run(argv)` (the handlers' `cli.run`, passed
+    in by warm_server.py so that the command line and this module do not import each other) until idle, told
+    to stop, or the socket is gone."""
     global _in_server
     _in_server = True
     socket_path = Path(socket_path)
@@ -266,7 +267,7 @@ def serve(socket_path: Path) -> int:
                     break
                 continue
             with connection:
-                _serve_one(connection, base_environment, home)
+                _serve_one(connection, base_environment, home, run)
             last_call = time.monotonic()
     finally:
         if _still_ours(socket_path, identity):
@@ -299,7 +300,8 @@ def _still_ours(socket_path: Path, identity: int) -> bool:
         return False
 
 
-def _serve_one(connection: socket.socket, base_environment: dict[str, str], home: Path) -> None:
+def _serve_one(connection: socket.socket, base_environment: dict[str, str], home: Path,
+               run: Callable[[list[str]], int]) -> None:
     import threading
 
     connection.settimeout(10.0)
@@ -324,7 +326,7 @@ def _serve_one(connection: socket.socket, base_environment: dict[str, str], home
     watcher.start()
     _busy = True
     try:
-        code = _run_call(request, fds, base_environment, home)
+        code = _run_call(request, fds, base_environment, home, run)
     finally:
         _busy = False
     finished.set()
@@ -352,11 +354,12 @@ def _watch_caller(connection: socket.socket, finished: threading.Event) -> None:
         os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
-def _run_call(request: dict, fds: list[int], base_environment: dict[str, str], home: Path) -> int:
+def _run_call(request: dict, fds: list[int], base_environment: dict[str, str], home: Path,
+              run: Callable[[list[str]], int]) -> int:
     import shutil
     import tempfile
 
-    from . import cli, model_cache
+    from . import model_cache
     from .model_files import CACHE_VARIABLE
 
     saved = [os.dup(number) for number in (0, 1, 2)]
@@ -377,7 +380,7 @@ def _run_call(request: dict, fds: list[int], base_environment: dict[str, str], h
         os.environ.setdefault(CACHE_VARIABLE, str(Path(plain_temp) / "avgen-models"))
         call_temp = tempfile.mkdtemp(prefix="avgen-call-", dir=plain_temp)
         os.environ["TMPDIR"] = tempfile.tempdir = call_temp  # temporary files are the call's own
-        code = cli.run(list(request["argv"]))
+        code = run(list(request["argv"]))
     except SystemExit as stop:  # argparse's usage errors and --help
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
         if isinstance(stop.code, str):
@@ -405,19 +408,3 @@ def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
-
-
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m batch_jobs.handlers.warm SOCKET_PATH", file=sys.stderr)
-        return 2
-    try:
-        return serve(Path(argv[0]))
-    except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            return 0
-        raise
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

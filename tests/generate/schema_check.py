@@ -138,43 +138,47 @@ def _check_body(context: _Context, body: dict, block: dict, path: str, top_level
             continue
         if top_level and key in NOT_PORTABLE:
             context.report("not-portable", f"{where}: {NOT_PORTABLE[key]}")
-            continue
-        if key == "dynamic":
+        elif key == "dynamic":
             for dynamic in _as_list(value):
                 for label, dynamic_body in dynamic.items():
-                    block_name = _unquote(label)
-                    present_blocks[block_name] = present_blocks.get(block_name, 0) + 1
-                    nested = block_types.get(block_name)
-                    if nested is None:
-                        context.report("unknown-block", f"{path}{block_name}")
-                        continue
-                    if nested["block"].get("deprecated"):
-                        context.report("deprecated-block", f"{path}{block_name}")
-                    for content in _as_list(dynamic_body.get("content", [])):
-                        _check_body(context, content, nested["block"], f"{path}{block_name}.", False)
-            continue
-        if _is_block(value):
-            nested = block_types.get(key)
-            if nested is None:
-                context.report("unknown-block", where)
-                continue
+                    contents = _as_list(dynamic_body.get("content", []))
+                    _check_nested(context, _unquote(label), contents, block_types, path, present_blocks, count=1)
+        elif _is_block(value):
             instances = _as_list(value)
-            present_blocks[key] = present_blocks.get(key, 0) + len(instances)
-            if nested["block"].get("deprecated"):
-                context.report("deprecated-block", where)
-            for instance in instances:
-                _check_body(context, instance, nested["block"], f"{where}.", False)
-            continue
-        attribute = attributes.get(key)
-        if attribute is None:
-            problem = "unknown-block" if key in block_types else "unknown-argument"
-            context.report(problem, where)
-            continue
-        if attribute.get("deprecated"):
-            context.report("deprecated-argument", where)
-        if attribute.get("computed") and not attribute.get("optional") and not attribute.get("required"):
-            context.report("unknown-argument", f"{where} (read-only)")
+            _check_nested(context, key, instances, block_types, path, present_blocks, count=len(instances))
+        else:
+            _check_attribute(context, key, attributes, block_types, where)
+    _check_required(context, body, attributes, block_types, present_blocks, path)
 
+
+def _check_nested(context: _Context, name: str, instances: list, block_types: dict, path: str,
+                  present_blocks: dict[str, int], count: int) -> None:
+    """A nested block (or a `dynamic` one's content): known, not deprecated, and each instance's body."""
+    present_blocks[name] = present_blocks.get(name, 0) + count
+    nested = block_types.get(name)
+    if nested is None:
+        context.report("unknown-block", f"{path}{name}")
+        return
+    if nested["block"].get("deprecated"):
+        context.report("deprecated-block", f"{path}{name}")
+    for instance in instances:
+        _check_body(context, instance, nested["block"], f"{path}{name}.", False)
+
+
+def _check_attribute(context: _Context, key: str, attributes: dict, block_types: dict, where: str) -> None:
+    attribute = attributes.get(key)
+    if attribute is None:
+        context.report("unknown-block" if key in block_types else "unknown-argument", where)
+        return
+    if attribute.get("deprecated"):
+        context.report("deprecated-argument", where)
+    if attribute.get("computed") and not attribute.get("optional") and not attribute.get("required"):
+        context.report("unknown-argument", f"{where} (read-only)")
+
+
+def _check_required(context: _Context, body: dict, attributes: dict, block_types: dict,
+                    present_blocks: dict[str, int], path: str) -> None:
+    """Required arguments and blocks are there, and no block more often than the schema allows."""
     for name, attribute in attributes.items():
         if attribute.get("required") and name not in body:
             context.report("missing-argument", f"{path}{name}")

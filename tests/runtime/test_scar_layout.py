@@ -4,22 +4,23 @@ unchanged, through the runtime on real weights."""
 from __future__ import annotations
 
 import os
-import sys
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import pytest
 
-from lambda_src import scar_tools
+from devdata.realdata import PHOTOS, YOLOV3_TINY
+from lambda_src import scar_layout
 from lambda_src.config import FunctionConfig
 from lambda_src.core import run_invocation
 from lambda_src.script import run_script
 from lambda_src.storage import DirectoryStorage
 from tests.media import with_input_size
-from tests.realdata import PHOTOS, YOLOV3_TINY, fetch_pinned_or_skip
+from tests.realdata import fetch_pinned_or_skip
 from tests.runtime.conftest import function_config, output, s3_event
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,7 +43,7 @@ def astronaut_jpg_and_model(tmp_path_factory):
     return frame, cfg, weights
 
 
-def run_sh(shell: str, text: str, tools: scar_tools.ScriptTools, tmp_path: Path) -> subprocess.CompletedProcess:
+def run_sh(shell: str, text: str, tools: scar_layout.ScriptTools, tmp_path: Path) -> subprocess.CompletedProcess:
     script = tmp_path / "script.sh"
     script.write_text(text)
     return subprocess.run([shell, "-c", '. "$1" && shift && . "$0"', str(script), str(tools.prelude)],
@@ -55,7 +56,7 @@ def run_sh(shell: str, text: str, tools: scar_tools.ScriptTools, tmp_path: Path)
 def test_cd_to_a_scar_tool_folder_lands_in_the_stand_ins_and_other_cds_are_the_builtins(shell, tmp_path):
     if not shutil.which(shell):
         pytest.skip(f"{shell} is not installed")
-    tools = scar_tools.lay_out(tmp_path / "tools", environ={})
+    tools = scar_layout.lay_out(tmp_path / "tools", environ={})
     stand_ins = tools.folder / "opt" / "darknet"
     result = run_sh(shell, 'cd /opt/darknet && pwd && ls && cd cfg && pwd\ncd /opt/darknet/cfg && pwd\n'
                            f'cd {tmp_path} && pwd\ncd /no/such/folder || echo "failed as usual"\ncd && pwd\n'
@@ -71,7 +72,7 @@ def test_cd_to_a_scar_tool_folder_lands_in_the_stand_ins_and_other_cds_are_the_b
 def test_the_script_runs_in_a_fresh_folder_with_audio2srt_py_or_in_the_images_workdir(tmp_path, monkeypatch):
     script = tmp_path / "where.sh"
     script.write_text('pwd\nls\n[ -x ./audio2srt.py ] && echo "runnable"\necho "$0"\n')
-    fresh = scar_tools.lay_out(tmp_path / "fresh", environ={})
+    fresh = scar_layout.lay_out(tmp_path / "fresh", environ={})
     outcome = run_script(str(script), env=dict(os.environ), timeout=30, output_path=tmp_path / "fresh.log",
                          cwd=fresh.workdir, prelude=fresh.prelude)
     assert outcome.exit_code == 0
@@ -80,7 +81,7 @@ def test_the_script_runs_in_a_fresh_folder_with_audio2srt_py_or_in_the_images_wo
     image_workdir = tmp_path / "image-workdir"
     image_workdir.mkdir()
     monkeypatch.chdir(image_workdir)
-    kept = scar_tools.lay_out(tmp_path / "kept", environ={scar_tools.WORKDIR_VARIABLE: "."})
+    kept = scar_layout.lay_out(tmp_path / "kept", environ={scar_layout.WORKDIR_VARIABLE: "."})
     assert kept.workdir is None
     outcome = run_script(str(script), env=dict(os.environ), timeout=30, output_path=tmp_path / "kept.log",
                          cwd=kept.workdir, prelude=kept.prelude)
@@ -94,7 +95,7 @@ def test_the_image_build_keeps_real_tools_and_adds_stand_ins_where_there_are_non
     workdir = tmp_path / "workdir"
     workdir.mkdir()
     (workdir / "audio2srt.py").write_text("#!/usr/bin/env python3\n# grycap's\n")
-    lines = scar_tools.install_in_image(workdir, root=tmp_path / "real-root")
+    lines = scar_layout.install_in_image(workdir, root=tmp_path / "real-root")
     assert (real / "darknet").read_bytes() == b"\x7fELF the real one" and not (real / "cfg").exists()
     assert (workdir / "audio2srt.py").read_text().endswith("# grycap's\n")
     assert lines == ["/opt/darknet: kept the base image's own tools", f"{workdir / 'audio2srt.py'}: kept the base "
@@ -102,10 +103,10 @@ def test_the_image_build_keeps_real_tools_and_adds_stand_ins_where_there_are_non
 
     bare_root, bare_workdir = tmp_path / "bare-root", tmp_path / "bare-workdir"
     bare_workdir.mkdir()
-    lines = scar_tools.install_in_image(bare_workdir, root=bare_root)
+    lines = scar_layout.install_in_image(bare_workdir, root=bare_root)
     darknet = bare_root / "opt" / "darknet" / "darknet"
     assert os.access(darknet, os.X_OK) and "-m batch_jobs.handlers.scar_tools darknet" in darknet.read_text()
-    assert (bare_root / "opt/darknet/cfg/coco.data").read_text().startswith(scar_tools.PLACEHOLDER_MARK)
+    assert (bare_root / "opt/darknet/cfg/coco.data").read_text().startswith(scar_layout.PLACEHOLDER_MARK)
     assert os.access(bare_workdir / "audio2srt.py", os.X_OK)
     assert lines == ["/opt/darknet: avgen's stand-ins for darknet",
                      f"{bare_workdir / 'audio2srt.py'}: avgen's stand-in"]
@@ -114,7 +115,7 @@ def test_the_image_build_keeps_real_tools_and_adds_stand_ins_where_there_are_non
 def test_the_darknet_stand_in_takes_laid_out_placeholders_for_the_configured_model(tmp_path):
     from batch_jobs.handlers import scar_tools as handler_side
 
-    scar_tools.write_tool_folder(tmp_path / "darknet", "/opt/darknet", python=sys.executable, isolated=False)
+    scar_layout.write_tool_folder(tmp_path / "darknet", "/opt/darknet", python=sys.executable, isolated=False)
     real = tmp_path / "real.cfg"
     real.write_text("[net]\n")
     assert handler_side._existing(str(tmp_path / "darknet" / "cfg" / "yolov3.cfg")) is None
@@ -134,7 +135,7 @@ def test_scars_darknet_script_unchanged_through_the_runtime(tmp_path, astronaut_
         function_config(inputs=[{"provider": "s3", "bucket": "scar-ffmpeg", "prefix": "video-output"}],
                         outputs=[output("image-output", bucket="scar-ffmpeg")]),
         script=str(SCAR_DARKNET_SCRIPT), environment={"YOLO_CFG": str(cfg), "YOLO_WEIGHTS": str(weights)})
-    monkeypatch.delenv(scar_tools.WORKDIR_VARIABLE, raising=False)
+    monkeypatch.delenv(scar_layout.WORKDIR_VARIABLE, raising=False)
     result = run_invocation(config, s3_event("scar-ffmpeg", "video-output/out001.jpg"), storage, request_id="r1",
                             deadline=None, workdir=tmp_path)
     [record] = result.records

@@ -157,6 +157,6 @@ def install_in_image(workdir: Path | None = None, root: Path = Path("/")) -> lis
     return done
 
 
-if __name__ == "__main__":  # the Dockerfile: python -I -m lambda_src.scar_tools
+if __name__ == "__main__":  # the Dockerfile: python -I -m lambda_src.scar_layout
     for line in install_in_image():
         print(f"avgen: {line}")

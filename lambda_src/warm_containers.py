@@ -1,4 +1,4 @@
-"""Function containers as the runtime sees them, for the warm handler (batch_jobs/handlers/warm.py).
+"""Function containers as the runtime sees them, for the warm handler (batch_jobs/handlers/warm_handler.py).
 
 A `Container` is one execution environment of a function: a private folder whose socket path goes into
 every script's environment (`AVGEN_WARM_SOCKET`), where the first model-loading `avgen-handler` call
@@ -20,7 +20,7 @@ SOCKET_VARIABLE = "AVGEN_WARM_SOCKET"
 SWITCH_VARIABLE = "AVGEN_WARM"       # 0 / false / no / off: no warm handler, every call a plain process
 SOCKET_NAME = "handler.sock"
 LAMBDA_SOCKET = "/tmp/avgen-warm/" + SOCKET_NAME  # one runtime process per Lambda execution environment
-SERVER_MODULE = "batch_jobs.handlers.warm"
+SERVER_MODULE = "batch_jobs.handlers.warm_server"
 
 
 def warm_enabled(environment: Mapping[str, str]) -> bool:
