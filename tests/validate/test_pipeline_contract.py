@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -151,3 +152,43 @@ def test_quiet_leaves_notes_out_of_machine_formats(tmp_path, monkeypatch, output
     results = {"github": "::", "json": '"rule_id"', "sarif": '"ruleId"'}[output_format]
     assert notes in loud.stdout
     assert notes not in quiet.stdout and quiet.stdout.count(results) < loud.stdout.count(results)
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+VIDEO = EXAMPLES / "video-process" / "workflow.yaml"
+
+
+def test_graph_json_is_each_function_with_its_folders():
+    result = CliRunner().invoke(app, ["graph", str(VIDEO), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    functions = envelope_of(result, "graph")["graph"]["functions"]
+    assert [f["name"] for f in functions] == ["video-process-split", "video-process-darknet"]
+    split, yolo = functions
+    assert split["outputs"][0] == yolo["inputs"][0]  # the edge between them: one writes where the other starts
+    assert all(f["inputs"][0].startswith("s3://") and f["runs_on"] for f in functions)
+
+
+def test_generate_json_lists_what_was_written_and_check_says_current(tmp_path):
+    written = CliRunner().invoke(app, ["generate", str(VIDEO), "-o", str(tmp_path), "--format", "json"])
+    assert written.exit_code == 0, written.output
+    result = envelope_of(written, "generate")["generate"]
+    assert result["changes"] and all(c["action"] == "create" for c in result["changes"])
+    assert all(Path(c["path"]).is_file() for c in result["changes"])
+    checked = CliRunner().invoke(app, ["generate", str(VIDEO), "-o", str(tmp_path), "--check", "--format", "json"])
+    assert checked.exit_code == 0 and envelope_of(checked, "generate")["generate"]["stale"] is False
+
+
+def test_convert_json_to_stdout_carries_the_new_file_in_the_result(tmp_path):
+    files = sorted((EXAMPLES / "video-process" / "scar-3x").glob("*.yaml"))
+    result = CliRunner().invoke(app, ["convert", *map(str, files), "-o", "-", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    converted = envelope_of(result, "convert")["convert"]
+    assert converted["output"] is None and converted["functions"] and "functions:" in converted["text"]
+
+
+def test_build_json_lists_the_contexts(tmp_path):
+    result = CliRunner().invoke(app, ["build", str(VIDEO), "-w", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    built = envelope_of(result, "build")["build"]
+    assert {Path(c["path"]).parent for c in built["contexts"]} == {tmp_path / "images"}
+    assert built["pushed"] == [] and built["digests_file"] is None
