@@ -208,10 +208,10 @@ class AvgenGroup(TyperGroup):
         command = self.get_command(ctx, args[0]) if args else None
         if command is None or isinstance(command, TyperGroup) or getattr(exc, "_in_envelope", False):
             return
-        if asks_for_json(command, args[1:]):
+        if _envelope is None and asks_for_json(command, args[1:]):
             _envelope = Envelope(args[0])
-            _report_error("usage", exc.format_message())
-            exc._in_envelope = True  # type: ignore[attr-defined]
+        _report_error("usage", exc.format_message())  # raised by the command itself: its envelope has it too
+        exc._in_envelope = True  # type: ignore[attr-defined]
 
 
 def asks_for_json(command, args: list[str]) -> bool:
