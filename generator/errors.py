@@ -13,15 +13,45 @@ if TYPE_CHECKING:
 
 
 class AvgenError(Exception):
-    """A problem the user can act on. `exit_code` is what the command exits with."""
+    """A problem the user can act on. The class says how the command ends: `exit_code` is what it exits with
+    (README.md, "Exit codes", lists them all), `code` what --format json names it (TerraformError →
+    `terraform`: the class's name, unless the class sets its own)."""
 
     exit_code = 1
+    code = "avgen"
 
-    @property
-    def code(self) -> str:
-        """For tools (the error of --format json): the class's name, TerraformError → `terraform`."""
-        name = re.sub(r"(?<!^)(?=[A-Z])", "-", type(self).__name__).lower()
-        return name.removesuffix("-error") or "avgen"
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" not in vars(cls):
+            name = re.sub(r"(?<!^)(?=[A-Z])", "-", cls.__name__).lower()
+            cls.code = name.removesuffix("-error")
+
+
+class UsageError(AvgenError):
+    """The command line asks for something impossible (options that exclude each other, nothing to work
+    on). 64, sysexits.h's EX_USAGE: 1 is a finding or a failure and 2 `plan --detailed-exitcode`'s
+    "changes", so a mistyped pipeline step never passes for a result."""
+
+    exit_code = 64
+
+
+class WorkflowInvalid(AvgenError):
+    """The workflow has errors, so the command stopped before doing anything; `findings` are those errors
+    (printed, and in the JSON envelope, where the command is stopped)."""
+
+    code = "workflow"
+
+    def __init__(self, message: str, files: object, findings: Sequence[object]):
+        super().__init__(message)
+        self.files = files
+        self.findings = list(findings)
+
+
+class CommandFailed(AvgenError):
+    """The command could not do what was asked (nothing applied, objects not written, tools missing) and
+    no more particular class says why; the message does."""
+
+    code = "failed"
 
 
 class YamlSyntaxError(AvgenError):

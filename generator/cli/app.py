@@ -1,4 +1,5 @@
-"""The `avgen` application: registers every command (one module per command group, as hatch does)."""
+"""The `avgen` application: registers every command. Each command group is a module named `cmd_GROUP.py`
+(`cmd_observe.py`: logs, status), so that no name of this layer repeats one of the core's (`verbs/observe.py`)."""
 from __future__ import annotations
 
 import importlib
@@ -10,7 +11,7 @@ import typer
 
 from generator.cli.console import AvgenGroup, out
 
-# (module under generator.cli, function, options of app.command), in the order `avgen --help` lists them
+# (GROUP of generator.cli.cmd_GROUP, function, options of app.command), in the order `avgen --help` lists them
 COMMANDS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     *(("check", name, {}) for name in ("validate", "schema", "graph", "generate")),
     ("convert", "convert", {}),
@@ -18,7 +19,7 @@ COMMANDS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("files", "put", {"no_args_is_help": True}),
     ("files", "ls", {}), ("files", "get", {}), ("observe", "logs", {}), ("observe", "status", {}), ("run", "run", {}),
 )
-GROUPS = ("sandbox", "models")  # generator.cli.<name>.app, as `avgen <name> …`
+GROUPS = ("sandbox", "models")  # generator.cli.cmd_<name>.app, as `avgen <name> …`
 
 
 class AvgenTyper(typer.Typer):
@@ -55,10 +56,10 @@ class AvgenTyper(typer.Typer):
         try:
             for module, name, options in COMMANDS:
                 if self._only in (None, name):
-                    self.command(**options)(getattr(importlib.import_module(f"generator.cli.{module}"), name))
+                    self.command(**options)(getattr(importlib.import_module(f"generator.cli.cmd_{module}"), name))
             if self._only is None:
                 for name in GROUPS:
-                    self.add_typer(importlib.import_module(f"generator.cli.{name}").app, name=name)
+                    self.add_typer(importlib.import_module(f"generator.cli.cmd_{name}").app, name=name)
         finally:
             self._registering = False
         self._registered = True

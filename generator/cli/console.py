@@ -1,5 +1,7 @@
-"""Everything a command prints goes through here, and this is the one place that turns an AvgenError or
-Ctrl-C into a message and an exit code (`AvgenGroup`). The core never prints."""
+"""Everything a command prints goes through here, and this is the one place that turns an AvgenError, a
+usage error or Ctrl-C into a message and an exit code (`AvgenGroup.invoke`). The core never prints; a
+command ends by returning, by `typer.Exit` with its result's exit code (validate's findings, status's
+health), or by raising an AvgenError, whose class carries the exit code (generator/errors.py)."""
 from __future__ import annotations
 
 import builtins
@@ -12,16 +14,16 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 # typer (pinned in pyproject) carries its own copy of Click: its classes, not the installed click's, are raised
 from typer._click.core import Context, Parameter
-from typer._click.exceptions import UsageError
+from typer._click.exceptions import UsageError as ClickUsageError
 from typer._click.globals import get_current_context
 from typer.core import TyperGroup, TyperOption
 
-from generator.errors import AvgenError, TerraformError
+from generator.errors import AvgenError, TerraformError, UsageError, WorkflowInvalid
 from generator.interrupts import exit_status, signal_number
 from generator.workflow.findings import Finding, Severity, has_errors
 from generator.workflow.load import load_workflow
@@ -139,9 +141,8 @@ def _plain_stream(stream: Any) -> bool:
 out = LazyConsole()
 err = LazyConsole(stderr=True)
 
-# A usage error (a mistyped option, a missing argument) must never look like a result: 1 is validate's "errors
-# found" and every command's failure, 2 is `plan --detailed-exitcode`'s "changes", so it is sysexits.h's EX_USAGE.
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 64
+# The exit codes of results; errors carry theirs (generator/errors.py: a usage error is 64, never a result's).
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, UsageError.exit_code
 EXIT_CHANGES = 2        # `avgen plan --detailed-exitcode`, as terraform's -detailed-exitcode
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -173,23 +174,22 @@ class AvgenGroup(TyperGroup):
     def make_context(self, info_name, args, parent=None, **extra):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
-        except UsageError as exc:  # `avgen --typo`
+        except ClickUsageError as exc:  # `avgen --typo`
             exc.exit_code = EXIT_USAGE
             raise
 
     def invoke(self, ctx):
+        """The one way out of a command: what it raised becomes a message, the JSON envelope's error and an
+        exit code."""
+        args = [*ctx._protected_args, *ctx.args]  # the command's name and its arguments, as Click split them
         try:
             return super().invoke(ctx)
-        except UsageError as exc:  # a command's options or arguments, as Click parsed them
+        except ClickUsageError as exc:  # a command's options or arguments, as Click parsed them
             exc.exit_code = EXIT_USAGE
-            raise
+            self._usage_envelope(ctx, args, exc)
+            raise  # Click prints it (with the command's usage line) on stderr
         except AvgenError as exc:
-            err.print(f"[bold red]error:[/] {escape(str(exc))}")
-            if isinstance(exc, TerraformError) and exc.output.strip():
-                err.print(exc.output, markup=False, highlight=False)
-            if isinstance(exc, TerraformError) and exc.hint:
-                err.print(f"[yellow]hint:[/] {escape(exc.hint)}")
-            _report_error(exc.code, str(exc))
+            report_error(exc)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP where a command turns them into one
             # terraform was let finish writing its state (generator/deploy/terraform.py): nothing half-recorded
@@ -199,6 +199,49 @@ class AvgenGroup(TyperGroup):
             raise typer.Exit(exit_status(signal_number(exc))) from None
         finally:
             _print_envelope()
+
+    def _usage_envelope(self, ctx, args: list[str], exc: ClickUsageError) -> None:
+        """Under --format json, a usage error that Click found before the command ran is the envelope's
+        error too: a pipeline reading stdout gets JSON, not nothing. Only the innermost group (`avgen sandbox
+        up`) does it, once."""
+        global _envelope
+        command = self.get_command(ctx, args[0]) if args else None
+        if command is None or isinstance(command, TyperGroup) or getattr(exc, "_in_envelope", False):
+            return
+        if _envelope is None and asks_for_json(command, args[1:]):
+            _envelope = Envelope(args[0])
+        _report_error("usage", exc.format_message())  # raised by the command itself: its envelope has it too
+        exc._in_envelope = True  # type: ignore[attr-defined]
+
+
+def asks_for_json(command, args: list[str]) -> bool:
+    """Whether the unparsed `args` of `command` ask for --format json (or --json, where it has that)."""
+    names = {name for param in command.params for name in param.opts}
+    formats: list[str] = next(
+        (param.opts + param.secondary_opts for param in command.params if "--format" in param.opts), [])
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--json" and "--json" in names:
+            return True
+        if arg in formats and args[index + 1:index + 2] == ["json"]:
+            return True
+        if any(arg == f"{flag}=json" for flag in formats if flag.startswith("--")):
+            return True
+    return False
+
+
+def report_error(exc: AvgenError) -> None:
+    """An AvgenError as the user reads it (on stderr; a stopping workflow's findings as `load` prints them)
+    and as the JSON envelope's error."""
+    if isinstance(exc, WorkflowInvalid):
+        print_file_findings(exc.files, exc.findings, show_info=False)  # type: ignore[arg-type]
+    err.print(f"[bold red]error:[/] {escape(str(exc))}")
+    if isinstance(exc, TerraformError) and exc.output.strip():
+        err.print(exc.output, markup=False, highlight=False)
+    if isinstance(exc, TerraformError) and exc.hint:
+        err.print(f"[yellow]hint:[/] {escape(exc.hint)}")
+    _report_error(exc.code, str(exc))
 
 
 def _no_color_option() -> TyperOption:
@@ -261,13 +304,6 @@ def _print_envelope() -> None:
                       "error": envelope.error}, indent=2, default=str))
 
 
-def fail(message: str, code: int = EXIT_FINDINGS, kind: Optional[str] = None) -> NoReturn:
-    """Stop the command: the message on stderr (and as the envelope's error, `kind` or usage / failed)."""
-    err.print(f"[bold red]error:[/] {escape(message)}")
-    _report_error(kind or ("usage" if code == EXIT_USAGE else "failed"), message)
-    raise typer.Exit(code)
-
-
 def print_findings(file: str, findings: list[Finding], *, show_info: bool) -> None:
     """A file's findings, one a line; waived ones (dim) with their reason."""
     shown = [f for f in findings if show_info or f.severity is not Severity.INFO or f.waiver]
@@ -303,19 +339,17 @@ def print_file_findings(files: WorkflowFiles, findings: list[Finding], *, show_i
         print_findings(name, found, show_info=show_info)
 
 
-def print_errors(file: WorkflowFiles, findings: list[Finding]) -> None:
-    print_file_findings(file, [f for f in findings if f.severity is not Severity.INFO], show_info=False)
+def workflow_invalid(file: WorkflowFiles, findings: list[Finding],
+                     message: str = "the workflow has errors (see `avgen validate`)") -> WorkflowInvalid:
+    """What stops a command on a workflow with errors: those errors (and warnings) with it."""
+    return WorkflowInvalid(message, file, [f for f in findings if f.severity is not Severity.INFO])
 
 
-WORKFLOW_ERRORS = "workflow"  # the envelope's error code when the workflow's findings stopped the command
-
-
-def load(file: WorkflowFiles, *, allow_errors: bool = False) -> Workflow:
-    """The workflow (one file, or several that make one workflow), or its errors printed and exit 1."""
-    result = load_workflow(file)
+def load(file: WorkflowFiles, *, allow_errors: bool = False, run_rules: bool = True) -> Workflow:
+    """The workflow (one file, or several that make one workflow); WorkflowInvalid if it has errors."""
+    result = load_workflow(file, run_rules=run_rules)
     if result.workflow is None or (has_errors(result.findings) and not allow_errors):
-        print_file_findings(file, [f for f in result.findings if f.severity is Severity.ERROR], show_info=False)
-        fail("the workflow has errors (see `avgen validate`)", kind=WORKFLOW_ERRORS)
+        raise workflow_invalid(file, [f for f in result.findings if f.severity is Severity.ERROR])
     return result.workflow
 
 
@@ -372,6 +406,6 @@ def parse_assignments(items, option: str) -> dict[str, str]:
     for item in items or []:
         name, sep, value = item.partition("=")
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            fail(f"{option} {item!r}: write NAME=VALUE", EXIT_USAGE)
+            raise UsageError(f"{option} {item!r}: write NAME=VALUE")
         values[name] = value
     return values

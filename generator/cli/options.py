@@ -8,7 +8,7 @@ from typing import Annotated, Iterator, List, Optional
 
 import typer
 
-from generator.cli.console import EXIT_USAGE, fail
+from generator.errors import UsageError
 from generator.workdirs import WorkflowFiles as FilesOfAWorkflow, default_workdir, sandbox_dir
 from generator.workflow.model import Workflow
 
@@ -90,9 +90,9 @@ def connection(file: Optional[FilesOfAWorkflow], workflow: Optional[Workflow], e
     from generator.verbs.transfer import connect  # boto3 is imported only by commands that talk to AWS
 
     if sandbox and endpoint_url:
-        fail("--sandbox and --endpoint-url exclude each other", EXIT_USAGE)
+        raise UsageError("--sandbox and --endpoint-url exclude each other")
     if sandbox and workdir is None and file is None:
-        fail("--sandbox needs the workflow file or --workdir (the folder `avgen apply --sandbox` used)", EXIT_USAGE)
+        raise UsageError("--sandbox needs the workflow file or --workdir (the folder `avgen apply --sandbox` used)")
     if sandbox and workdir is None:
         assert file is not None  # refused just above
         workdir = default_workdir(file, sandbox=True)

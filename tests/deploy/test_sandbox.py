@@ -150,6 +150,10 @@ def test_status_and_logs_find_what_apply_deployed(av_workflow):
         "av-workflow-ffmpeg": True, "av-workflow-audio2srt": True, "av-workflow-yolov3": True}
     logs = avgen("logs", workflow, "av-workflow-ffmpeg", "--sandbox", "-w", workdir, "--since", "1h")
     assert logs.exit_code == 0, logs.output
+    as_json = avgen("logs", workflow, "--sandbox", "-w", workdir, "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    envelope = json.loads(as_json.stdout)
+    assert envelope["error"] is None and isinstance(envelope["logs"]["events"], list)
 
 
 def test_a_second_plan_right_after_apply_has_no_changes(av_workflow, plugin_dir):
@@ -169,14 +173,27 @@ def test_outputs_are_read_back_from_the_sandbox_state(av_workflow):
     assert set(outputs["function_names"]) == {"av-workflow-ffmpeg", "av-workflow-audio2srt", "av-workflow-yolov3"}
 
 
+def test_apply_json_is_the_changes_and_the_outputs(av_workflow, plugin_dir):
+    workflow, workdir, _ = av_workflow
+    result = avgen("apply", workflow, "--sandbox", "--auto-approve", "--plugin-dir", plugin_dir, "-w", workdir,
+                   "--format", "json")
+    assert result.exit_code == 0, result.output
+    applied = json.loads(result.stdout)["apply"]  # stdout is the envelope alone: the summary went to stderr
+    assert applied["changes"]["has_changes"] is False
+    assert set(applied["outputs"]["function_names"]) == {"av-workflow-ffmpeg", "av-workflow-audio2srt",
+                                                         "av-workflow-yolov3"}
+
+
 def test_destroy_keeps_buckets_and_objects_and_removes_the_rest(av_workflow, plugin_dir):
     workflow, workdir, _ = av_workflow
     with Sandbox(workdir / "sandbox") as sandbox:
         (s3,) = clients(sandbox, "s3")
         s3.put_object(Bucket="change-me-av-workflow", Key="result/kept.srt", Body=b"1\n")
-    result = avgen("destroy", workflow, "--sandbox", "--auto-approve", "--plugin-dir", plugin_dir, "-w", workdir)
+    result = avgen("destroy", workflow, "--sandbox", "--auto-approve", "--plugin-dir", plugin_dir, "-w", workdir,
+                   "--format", "json")
     assert result.exit_code == 0, result.output
-    assert "kept" in result.output
+    destroyed = json.loads(result.stdout)["destroy"]
+    assert "change-me-av-workflow" in destroyed["kept_buckets"] and destroyed["changes"]["has_changes"]
     with Sandbox(workdir / "sandbox") as sandbox:
         s3, lambda_, batch, sns = clients(sandbox, "s3", "lambda", "batch", "sns")
         assert s3.get_object(Bucket="change-me-av-workflow", Key="result/kept.srt")["Body"].read() == b"1\n"

@@ -63,8 +63,8 @@ def test_one_command_registers_only_its_module():
 
     done = run_avgen("validate", str(AV_WORKFLOW))
     modules = json.loads(done.stderr.strip().splitlines()[-1])
-    assert "generator.cli.check" in modules
-    assert not {"generator.cli.deploy", "generator.cli.files", "generator.cli.sandbox"} & set(modules)
+    assert "generator.cli.cmd_check" in modules
+    assert not {"generator.cli.cmd_deploy", "generator.cli.cmd_files", "generator.cli.cmd_sandbox"} & set(modules)
     # without a terminal its text is printed without rich, and a plain document is read without ruamel
     assert not [m for m in modules if m.split(".")[0] in ("rich", "ruamel")]
     whole = CliRunner().invoke(app, ["validate", str(AV_WORKFLOW)])
@@ -77,7 +77,7 @@ def test_whole_command_line_where_it_is_shown(args):
     """The list of commands, a group's commands, a mistyped command and --version see every command."""
     done = run_avgen(*args)
     modules = set(json.loads(done.stderr.strip().splitlines()[-1]))
-    assert {"generator.cli.deploy", "generator.cli.files", "generator.cli.sandbox"} <= modules
+    assert {"generator.cli.cmd_deploy", "generator.cli.cmd_files", "generator.cli.cmd_sandbox"} <= modules
     if args == ["--help"]:
         assert done.returncode == 0 and "validate" in done.stdout and "sandbox" in done.stdout
     if args[0] == "valdate":

@@ -200,6 +200,24 @@ def test_run_local_in_folders_and_a_failure_is_reported(cli, text_workflow, tmp_
     assert not (store / "text-bucket" / "in" / "sub").exists()
 
 
+def test_run_local_json_is_the_run_report(cli, text_workflow, tmp_path):
+    """--format json: the report as data on stdout (one envelope), the live lines on stderr; a failed script
+    is the result's, so the envelope has no error and the exit code is still 1."""
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "ok.txt").write_text("fine")
+    (inputs / "fail.txt").write_text("bad")
+    result = cli("run", text_workflow, "--local", "--input", inputs, "-j", "2", "--format", "json")
+    assert result.exit_code == 1, result.output
+    envelope = json.loads(result.stdout)
+    report = envelope["run"]
+    assert envelope["error"] is None and report["ok"] is False
+    assert {(i["function"], i["status"]) for i in report["invocations"]} >= {("upper", "succeeded"),
+                                                                            ("count", "failed")}
+    assert "s3://text-bucket/counts/ok.txt.count" in {o["uri"] for o in report["outputs"]}
+    assert report["log_file"].endswith("text-local-run.jsonl") and "upper" in result.stderr
+
+
 def test_run_local_against_an_s3_api(cli, s3_api, text_workflow, tmp_path):
     endpoint, client = s3_api
     source = tmp_path / "hi.txt"

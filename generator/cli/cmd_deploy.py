@@ -15,14 +15,13 @@ from rich.progress import (
 from rich.table import Table
 
 from generator.cli.console import (
-    EXIT_CHANGES, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, WORKFLOW_ERRORS, err, fail, files_label, heartbeat, out,
-    print_errors, print_json, status_line, use_json,
+    EXIT_CHANGES, EXIT_OK, err, files_label, heartbeat, out, print_json, status_line, use_json, workflow_invalid,
 )
 from generator.cli.options import (
     AutoApproveOpt, BackendConfigOpt, Format, FormatOpt, JsonOpt, PluginDirOpt, SandboxOpt,
     TerraformBinOpt, VarFileOpt, VarOpt, WorkdirOpt, WorkflowArg,
 )
-from generator.errors import CredentialsError, TerraformError
+from generator.errors import CommandFailed, CredentialsError, ImageError, TerraformError, UsageError
 from generator.workdirs import IMAGES_DIR, WorkflowFiles, sandbox_dir
 from generator.workflow.findings import has_errors
 
@@ -84,8 +83,7 @@ def run_deploy(action, file: WorkflowFiles, command: str = "", sandbox: bool = T
             raise
         raise credentials_error("terraform found no AWS credentials", command, file) from None
     if outcome.blocked:
-        print_errors(file, outcome.findings)
-        fail("the workflow has errors; terraform was not run", kind=WORKFLOW_ERRORS)
+        raise workflow_invalid(file, outcome.findings, "the workflow has errors; terraform was not run")
     return outcome
 
 
@@ -166,9 +164,9 @@ def confirm_with(auto_approve: bool, verb: str):
         if auto_approve:
             return True
         if not (out.is_terminal and err.is_terminal):
-            err.print(f"[bold red]error:[/] not a terminal: pass --auto-approve to {verb} without a prompt")
-            raise typer.Exit(EXIT_FINDINGS)
-        return typer.confirm(f"{verb.capitalize()} these changes?", default=False)
+            raise CommandFailed(f"not a terminal: pass --auto-approve to {verb} without a prompt")
+        # on stderr, as the summary: under --format json stdout holds the envelope alone
+        return typer.confirm(f"{verb.capitalize()} these changes?", default=False, err=True)
     return confirm
 
 
@@ -272,7 +270,7 @@ def print_outputs(outputs: dict, file: WorkflowFiles, sandbox: bool, workdir: Op
 def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
           var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None, plugin_dir: PluginDirOpt = None,
           terraform_bin: TerraformBinOpt = "terraform",
-          auto_approve: AutoApproveOpt = False,
+          auto_approve: AutoApproveOpt = False, output_format: FormatOpt = Format.text,
           enable_eventbridge: Annotated[bool, typer.Option(
               "--enable-eventbridge",
               help="Switch on EventBridge delivery of the existing buckets (create: false) that trigger functions, "
@@ -291,6 +289,7 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
     `avgen build --push` first (the plan stops otherwise); the sandbox registers its own stand-in images.
     Exit codes: 0 applied (or nothing to do), 1 error or declined.
     """
+    as_json = use_json(output_format is Format.json)
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin)
     dep.options.enable_eventbridge = enable_eventbridge
     require_credentials(dep, "apply", file)
@@ -298,21 +297,31 @@ def apply(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = F
         outcome = run_deploy(lambda: dep.apply(progress.confirming(auto_approve, "apply"), on_event=progress), file,
                              "apply", sandbox)
     if outcome.summary.has_changes and not outcome.applied:
-        err.print("nothing was applied")
-        raise typer.Exit(EXIT_FINDINGS)
+        raise CommandFailed("nothing was applied")
+    if as_json:
+        shown = sandbox_outputs(outcome.outputs, outcome.workdir)[0] if sandbox else outcome.outputs
+        print_json({"changes": outcome.summary.to_dict(), "outputs": output_values(shown),
+                    "images": [vars(image) for image in outcome.images],
+                    "eventbridge_enabled": outcome.eventbridge_enabled})
     for image in outcome.images:
         if image.pushed:
             err.print(f"[dim]sandbox: the image of {escape(image.function)} registered in its ECR repository "
                       f"({escape(image.reference)})[/]")
     for bucket in outcome.eventbridge_enabled:
         err.print(f"bucket {escape(bucket)}: EventBridge delivery switched on (its notification rules kept)")
-    print_outputs(outcome.outputs, file, sandbox, workdir, outcome.workdir)
+    if not as_json:
+        print_outputs(outcome.outputs, file, sandbox, workdir, outcome.workdir)
+
+
+def output_values(outputs: dict) -> dict:
+    """Terraform's outputs as name → value, for tools (sensitive ones included, as `terraform output -json`)."""
+    return {name: output.get("value") for name, output in sorted(outputs.items())}
 
 
 def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = False, var: VarOpt = None,
             var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None, plugin_dir: PluginDirOpt = None,
             terraform_bin: TerraformBinOpt = "terraform",
-            auto_approve: AutoApproveOpt = False,
+            auto_approve: AutoApproveOpt = False, output_format: FormatOpt = Format.text,
             delete_buckets: Annotated[bool, typer.Option(
                 "--delete-buckets",
                 help="Also delete the buckets avgen created (refused while they hold objects).")] = False,
@@ -328,9 +337,9 @@ def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
 
     Like SCAR's `rm`, the buckets and the files in them are kept unless --delete-buckets is given.
     """
+    as_json = use_json(output_format is Format.json)
     if force and not delete_buckets:
-        err.print("[bold red]error:[/] --force only goes with --delete-buckets")
-        raise typer.Exit(EXIT_USAGE)
+        raise UsageError("--force only goes with --delete-buckets")
     dep = deployment(file, workdir, sandbox, var, var_file, backend_config, plugin_dir, terraform_bin)
     require_credentials(dep, "destroy", file)
     with ApplyProgress("terraform destroy") as progress:
@@ -339,8 +348,10 @@ def destroy(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
     if outcome.summary and not outcome.summary.has_changes:
         out.print("nothing to destroy")
     elif not outcome.applied:
-        err.print("nothing was destroyed")
-        raise typer.Exit(EXIT_FINDINGS)
+        raise CommandFailed("nothing was destroyed")
+    if as_json:
+        print_json({"changes": outcome.summary.to_dict() if outcome.summary else None,
+                    "kept_buckets": outcome.kept_buckets})
     if outcome.kept_buckets:
         out.print("kept (with their objects): " + ", ".join(f"s3://{b}" for b in outcome.kept_buckets))
 
@@ -361,7 +372,7 @@ def outputs(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt =
     outcome = run_deploy(dep.outputs, file)
     if as_json:
         shown = sandbox_outputs(outcome.outputs, outcome.workdir)[0] if sandbox else outcome.outputs
-        print_json({k: v.get("value") for k, v in sorted(shown.items())})
+        print_json(output_values(shown))
     else:
         print_outputs(outcome.outputs, file, sandbox, workdir, outcome.workdir)
 
@@ -382,7 +393,7 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
               "TLS-inspecting proxy; handed in as a build secret, never stored in the image.")] = None,
           var: VarOpt = None, var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None,
           plugin_dir: PluginDirOpt = None, terraform_bin: TerraformBinOpt = "terraform",
-          auto_approve: AutoApproveOpt = False):
+          auto_approve: AutoApproveOpt = False, output_format: FormatOpt = Format.text):
     """Write each function's container build context: FROM its container.image, plus avgen's runtime,
     the media handlers and its script.
 
@@ -407,42 +418,65 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
     instead of in-process. $AVGEN_DOCKER names the Docker client where `docker` is not the one to use.
     """
     from generator.deploy.build import BuildOptions
-    from generator.deploy.images import build_local, engine_available, push_images, write_contexts
+    from generator.deploy.images import push_images, write_contexts
 
+    as_json = use_json(output_format is Format.json)
+    if push and local:
+        raise UsageError("--push and --local exclude each other: --local builds for this machine only")
     # --local builds for the sandbox: into its working folder, where its executor finds the contexts
     dep = deployment(file, workdir, local, var, var_file, backend_config, plugin_dir, terraform_bin)
     findings = dep.load()
     if has_errors(findings):
-        print_errors(file, findings)
-        raise typer.Exit(EXIT_FINDINGS)
+        raise workflow_invalid(file, findings)
     assert dep.workflow is not None  # loaded without errors
     contexts = write_contexts(dep.workflow, dep.workdir / IMAGES_DIR)
+    result: dict = {"contexts": [{"function": c.function, "path": str(c.path), "tag": c.tag} for c in contexts],
+                    "built": {}, "pushed": [], "digests_file": None}
+    if as_json:
+        print_json(result)  # printed when the command ends: what is added below goes in too
     for context in contexts:
         out.print(f"[bold]{escape(context.function)}[/]: {escape(str(context.path))}  [dim]tag {context.tag}[/]")
     if not push and not local:
         out.print("[dim]build and push them with `avgen build --push` where a Docker engine runs, or by hand "
                   "(docs/runtime.md)[/]")
         return
-    if push and local:
-        fail("--push and --local exclude each other: --local builds for this machine only", EXIT_USAGE)
+    require_engine(contexts)
     options = BuildOptions(network=network, ca_bundle=ca_bundle)
-    if not engine_available():
-        err.print("[bold red]error:[/] no Docker engine answers (`docker info` failed); the contexts above are "
-                  "ready, build and push them by hand:")
-        for context in contexts:
-            for command in context.commands(f"<ecr_repository_urls[\"{context.function}\"]>"):
-                err.print(f"  {command}", markup=False)
-        raise typer.Exit(EXIT_FINDINGS)
     if local:
-        names = {f.name: f.resource_name for f in dep.workflow.functions}
-        built = build_local(contexts, names, options, on_building=lambda name, image: err.print(
-            f"building {escape(name)} as {escape(image)} …"))
-        for name, image in built.items():
-            out.print(f"built {escape(name)}: {escape(image)}")
+        result["built"] = build_here(dep.workflow, contexts, options)
         return
-    path = push_images(dep, contexts, confirm_with(auto_approve, "apply"), on_image=print_image, options=options)
+
+    def pushed(image) -> None:
+        result["pushed"].append(vars(image))
+        print_image(image)
+
+    path = push_images(dep, contexts, confirm_with(auto_approve, "apply"), on_image=pushed, options=options)
+    result["digests_file"] = str(path)
     again = " ".join([files_label(file), *(["-w", str(workdir)] if workdir else [])])
     out.print(f"digests recorded in {escape(str(path))}; `avgen apply {escape(again)}` deploys them")
+
+
+def require_engine(contexts) -> None:
+    """Stop where no Docker engine answers, saying how to build and push the contexts by hand."""
+    from generator.deploy.images import engine_available
+
+    if not engine_available():
+        by_hand = [command for context in contexts
+                   for command in context.commands(f"<ecr_repository_urls[\"{context.function}\"]>")]
+        raise ImageError("no Docker engine answers (`docker info` failed); the contexts above are ready, build "
+                         "and push them by hand:\n" + "\n".join(f"  {command}" for command in by_hand))
+
+
+def build_here(workflow, contexts, options) -> dict[str, str]:
+    """`build --local`: the images built into this machine's engine, function → image."""
+    from generator.deploy.images import build_local
+
+    names = {f.name: f.resource_name for f in workflow.functions}
+    built = build_local(contexts, names, options, on_building=lambda name, image: err.print(
+        f"building {escape(name)} as {escape(image)} …"))
+    for name, image in built.items():
+        out.print(f"built {escape(name)}: {escape(image)}")
+    return built
 
 
 def print_image(image) -> None:

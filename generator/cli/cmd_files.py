@@ -15,12 +15,13 @@ from rich.progress import (
 from rich.table import Table
 
 from generator.cli.console import (
-    EXIT_FINDINGS, EXIT_USAGE, err, fail, human_size, load, local_time, out, plural, print_json, use_json,
+    EXIT_FINDINGS, err, human_size, load, local_time, out, plural, print_json, use_json,
 )
 from generator.cli.options import (
     BucketOpt, ChunkOpt, EndpointOpt, Format, FormatOpt, RegionOpt, SandboxOpt, ThresholdOpt, WorkdirOpt,
     WorkflowOptArg, connection,
 )
+from generator.errors import CommandFailed, UsageError
 from generator.workflow.graph import workflow_results
 
 
@@ -57,6 +58,17 @@ class TransferBars(Progress):
                 err.print(f"{self.verb}: {key}", markup=False, highlight=False)
 
 
+def put_arguments(args: Optional[List[Path]], path: Optional[List[Path]], bucket: Optional[str]):
+    """`put`'s leading workflow files (several make one workflow) and what to upload; with -b and one
+    argument, that argument is what to upload."""
+    sources = list(args or [])
+    files: list[Path] = []
+    while sources and (len(sources) > 1 or path or not bucket) and looks_like_workflow(sources[0]):
+        files.append(sources.pop(0))
+    sources += list(path or [])
+    if not sources:
+        raise UsageError("nothing to upload: name files or folders (or -p PATH)")
+    return files or None, sources
 
 
 def put(
@@ -97,74 +109,76 @@ def put(
 
     Exit codes: 0 uploaded, 1 failed (what was uploaded before the failure is listed), 64 usage error.
     """
+
     from generator.verbs.transfer import (
         MiB, S3Location, plan_put, put as put_objects, start_location, transfer_config, triggered_by,
     )
 
-    as_text = not use_json(output_format is Format.json)
-    sources = list(args or [])
-    # leading workflow files (several make one workflow); with -b and one argument, that is what to upload
-    files: list[Path] = []
-    while sources and (len(sources) > 1 or path or not bucket) and looks_like_workflow(sources[0]):
-        files.append(sources.pop(0))
-    file = files or None
-    sources += list(path or [])
-    if not sources:
-        fail("nothing to upload: name files or folders (or -p PATH)", EXIT_USAGE)
+    as_json = use_json(output_format is Format.json)
+    file, sources = put_arguments(args, path, bucket)
     workflow = load(file) if file else None
     if bucket:
         destination = S3Location.parse(bucket)
     elif workflow:
         destination = start_location(workflow)
     else:
-        fail("where to? give -b BUCKET/FOLDER, or the workflow file first", EXIT_USAGE)
+        raise UsageError("where to? give -b BUCKET/FOLDER, or the workflow file first")
     put_plan = plan_put(sources, destination, follow_symlinks=follow_symlinks)
     for skipped_path, why in put_plan.skipped:
         err.print(f"[yellow]skipped[/] {escape(str(skipped_path))}: {escape(why)}")
-    plan = put_plan.uploads
-    total = sum(item.size for item in plan)
+    total = sum(item.size for item in put_plan.uploads)
     with connection(file, workflow, endpoint_url, region, sandbox, workdir, run_workflows=sandbox) as conn:
         # a sandbox kept up by `avgen sandbox up` lists what earlier commands started too: not this one's
         before = conn.sandbox.activity() if sandbox else None
         began = time.monotonic()
-        with TransferBars("uploading", total, len(plan)) as bars:
-            keys = put_objects(conn.s3(), destination.bucket, plan, progress=bars,
+        with TransferBars("uploading", total, len(put_plan.uploads)) as bars:
+            keys = put_objects(conn.s3(), destination.bucket, put_plan.uploads, progress=bars,
                                config=transfer_config(multipart_threshold * MiB, multipart_chunk * MiB))
-        seconds = time.monotonic() - began
         hits = triggered_by(workflow, destination.bucket, keys) if workflow else {}
-        if sandbox and not wait and not conn.sandbox.attached:
-            err.print("[yellow]note:[/] --no-wait needs a sandbox kept running by `avgen sandbox up`; this "
-                      "command's sandbox stops with it, so it waits for the workflow")
-        report = None
-        if not as_text:
-            if sandbox and (wait or not conn.sandbox.attached):
-                report = conn.sandbox.wait_until_quiet(WorkflowProgress(), since=before)
-            print_json({"bucket": destination.bucket, "uploaded": keys, "bytes": total,
-                        "skipped": [{"path": str(p), "why": why} for p, why in put_plan.skipped],
-                        "starts": {name: len(hit) for name, hit in hits.items()},
-                        "activities": report["activities"] if report else None})
-            if report and failed_activities(report):
-                raise typer.Exit(EXIT_FINDINGS)
-            return
-        out.print(f"uploaded {len(keys)} file{'s' * (len(keys) != 1)} ({human_size(total)}) to "
-                  f"{escape(str(destination))} in {seconds:.1f} s")
-        for key in keys if len(keys) <= 20 else keys[:20]:
-            out.print(f"  s3://{escape(destination.bucket)}/{escape(key)}")
-        if len(keys) > 20:
-            out.print(f"  … and {len(keys) - 20} more")
-        if workflow:
-            for name, hit in hits.items():
-                out.print(f"[green]→ starts {escape(name)}[/] for {plural(len(hit), 'file')}")
-            if not hits:
-                out.print("[yellow]no function of the workflow is triggered by these keys[/]")
-        if sandbox and (wait or not conn.sandbox.attached):
-            wait_for_workflow(conn.sandbox, began, before)
+        result = {"bucket": destination.bucket, "uploaded": keys, "bytes": total,
+                  "skipped": [{"path": str(p), "why": why} for p, why in put_plan.skipped],
+                  "starts": {name: len(hit) for name, hit in hits.items()}, "activities": None}
+        if as_json:
+            print_json(result)  # printed when the command ends, with the activities waited for below
+        else:
+            print_uploaded(keys, total, destination, time.monotonic() - began, hits if workflow else None)
+        if sandbox:
+            follow_sandbox(conn.sandbox, wait, before, began, result)
 
 
-def wait_for_workflow(sandbox, began: float, before: Optional[dict] = None) -> None:
-    """Follow the sandbox's executor until what started after `before` is quiet; exit 1 if an invocation or
-    job of it failed."""
-    report = sandbox.wait_until_quiet(WorkflowProgress(), since=before)
+def follow_sandbox(sandbox, wait: bool, before: Optional[dict], began: float, result: dict) -> None:
+    """In the sandbox, wait (unless --no-wait where a sandbox is kept up) for the workflow the upload started;
+    its activities join `result`, and a failure of one is the command's (exit 1)."""
+    if not wait and not sandbox.attached:
+        err.print("[yellow]note:[/] --no-wait needs a sandbox kept running by `avgen sandbox up`; this "
+                  "command's sandbox stops with it, so it waits for the workflow")
+    if wait or not sandbox.attached:
+        report = sandbox.wait_until_quiet(WorkflowProgress(), since=before)
+        result["activities"] = report["activities"]
+        print_workflow_run(report, began)
+        if failed_activities(report):  # the upload's result: the workflow it started failed
+            raise typer.Exit(EXIT_FINDINGS)
+
+
+def print_uploaded(keys: list[str], total: int, destination, seconds: float, hits: Optional[dict]) -> None:
+    """What `put` uploaded to `destination` (an S3Location), and (`hits`, with a workflow) which functions the
+    keys start."""
+    out.print(f"uploaded {len(keys)} file{'s' * (len(keys) != 1)} ({human_size(total)}) to "
+              f"{escape(str(destination))} in {seconds:.1f} s")
+    for key in keys[:20]:
+        out.print(f"  s3://{escape(destination.bucket)}/{escape(key)}")
+    if len(keys) > 20:
+        out.print(f"  … and {len(keys) - 20} more")
+    if hits is None:
+        return
+    for name, hit in hits.items():
+        out.print(f"[green]→ starts {escape(name)}[/] for {plural(len(hit), 'file')}")
+    if not hits:
+        out.print("[yellow]no function of the workflow is triggered by these keys[/]")
+
+
+def print_workflow_run(report: dict, began: float) -> None:
+    """What the sandbox's executor ran for the upload: counts, failures, where it ran, outputs not rewritten."""
     failed = failed_activities(report)
     lambdas = sum(a["kind"] == "lambda" for a in report["activities"])
     jobs = len(report["activities"]) - lambdas
@@ -192,7 +206,7 @@ def wait_for_workflow(sandbox, began: float, before: Optional[dict] = None) -> N
                   "input\")")
     if failed:
         out.print("[dim]details: avgen logs WORKFLOW --sandbox; avgen status WORKFLOW --sandbox[/]")
-        raise typer.Exit(EXIT_FINDINGS)
+
 
 def failed_activities(report: dict) -> list[dict]:
     return [a for a in report["activities"] if a["state"] not in ("succeeded", "queued", "running")]
@@ -302,44 +316,43 @@ def get(
     Exit codes: 0 downloaded (also when nothing matched), 1 failed or some keys not written, 64 usage error.
     """
     from generator.verbs.transfer import (
-        MiB, S3Location, get as get_objects, list_objects, plan_get, transfer_config, unique_locations,
+        MiB, S3Location, list_objects, plan_get, transfer_config, unique_locations,
     )
 
     as_json = use_json(output_format is Format.json)
     workflow = load(file) if file else None
     if not (bucket or workflow):
-        fail("what to get? give -b BUCKET/FOLDER, or the workflow file", EXIT_USAGE)
+        raise UsageError("what to get? give -b BUCKET/FOLDER, or the workflow file")
     locations = ([S3Location.parse(bucket)] if bucket
                  else unique_locations([o for _, o in workflow_results(workflow) if o.is_s3]) if workflow else [])
+    result: dict[str, list] = {"downloaded": [], "skipped": [], "not_written": []}
+    if as_json:
+        print_json(result)  # printed when the command ends, filled in by each location's download
     with connection(file, workflow, endpoint_url, region, sandbox, workdir) as conn:
         client = conn.s3()
         config = transfer_config(multipart_threshold * MiB, multipart_chunk * MiB)
-        not_written = 0
-        result: dict[str, list] = {"downloaded": [], "skipped": [], "not_written": []}
         for location in locations:
-            plan = plan_get(list_objects(client, location), path, overwrite=overwrite,
-                            chunk=multipart_chunk * MiB)
-            for key, why in plan.skipped:
-                err.print(f"[yellow]skipped[/] s3://{escape(location.bucket)}/{escape(key)}: {escape(why)}")
-            began = time.monotonic()
-            with TransferBars("downloading", plan.total_bytes, len(plan.downloads)) as bars:
-                written = get_objects(client, location.bucket, plan, progress=bars, config=config)
-            for key, why in plan.problems:
-                err.print(f"[bold red]not written[/] s3://{escape(location.bucket)}/{escape(key)}: {escape(why)}")
-            not_written += len(plan.problems)
-            written_paths = set(written)
-            written_bytes = sum(d.size for d in plan.downloads if d.path in written_paths)
-            result["downloaded"] += [{"bucket": location.bucket, "key": d.key, "path": str(d.path), "size": d.size}
-                                     for d in plan.downloads if d.path in written_paths]
-            result["skipped"] += [{"bucket": location.bucket, "key": k, "why": w} for k, w in plan.skipped]
-            result["not_written"] += [{"bucket": location.bucket, "key": k, "why": w} for k, w in plan.problems]
-            if as_json:
-                continue
-            out.print(f"downloaded {len(written)} file{'s' * (len(written) != 1)} ({human_size(written_bytes)}) "
-                      f"from {escape(str(location))} to {escape(str(path))} in {time.monotonic() - began:.1f} s")
-    if as_json:
-        print_json(result)
-    if not_written:
-        fail(f"{plural(not_written, 'object')} not written (listed above)", EXIT_FINDINGS)
+            plan = plan_get(list_objects(client, location), path, overwrite=overwrite, chunk=multipart_chunk * MiB)
+            download(client, location, plan, path, config, result)
+    if result["not_written"]:
+        raise CommandFailed(f"{plural(len(result['not_written']), 'object')} not written (listed above)")
 
 
+def download(client, location, plan, path: Path, config, result: dict[str, list]) -> None:
+    """One bucket folder's objects as `plan` says (each skipped or unwritable key said why), added to `result`."""
+    from generator.verbs.transfer import get as get_objects
+
+    for key, why in plan.skipped:
+        err.print(f"[yellow]skipped[/] s3://{escape(location.bucket)}/{escape(key)}: {escape(why)}")
+    began = time.monotonic()
+    with TransferBars("downloading", plan.total_bytes, len(plan.downloads)) as bars:
+        written = set(get_objects(client, location.bucket, plan, progress=bars, config=config))
+    for key, why in plan.problems:
+        err.print(f"[bold red]not written[/] s3://{escape(location.bucket)}/{escape(key)}: {escape(why)}")
+    downloads = [d for d in plan.downloads if d.path in written]
+    result["downloaded"] += [{"bucket": location.bucket, "key": d.key, "path": str(d.path), "size": d.size}
+                             for d in downloads]
+    result["skipped"] += [{"bucket": location.bucket, "key": k, "why": w} for k, w in plan.skipped]
+    result["not_written"] += [{"bucket": location.bucket, "key": k, "why": w} for k, w in plan.problems]
+    out.print(f"downloaded {plural(len(written), 'file')} ({human_size(sum(d.size for d in downloads))}) "
+              f"from {escape(str(location))} to {escape(str(path))} in {time.monotonic() - began:.1f} s")

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 
 from generator.cli.console import (
-    EXIT_FINDINGS, EXIT_OK, err, escape, out, print_file_findings, print_findings, print_json, use_json,
+    EXIT_FINDINGS, EXIT_OK, err, escape, load, out, print_findings, print_json, use_json,
 )
-from generator.cli.options import WorkflowArg, WorkflowFiles
-from generator.workflow.findings import Severity, active, has_errors
+from generator.cli.options import Format, FormatOpt, WorkflowArg, WorkflowFiles
+from generator.workflow.findings import Finding, Severity, active, has_errors
 from generator.workflow.graph import to_dot, to_mermaid
 from generator.workflow.load import load_workflow
 from generator.workdirs import distinct_files
@@ -30,6 +30,7 @@ class OutputFormat(str, Enum):
 class GraphFormat(str, Enum):
     mermaid = "mermaid"
     dot = "dot"
+    json = "json"
 
 
 def validate(
@@ -58,7 +59,16 @@ def validate(
         Exit codes: 0 clean (warnings allowed), 1 errors found (or warnings with --strict), 64 usage error.
     Every finding has a stable rule id (AVG001 …) listed in docs/rules.md.
     """
-    results: dict[str, list] = {}
+    results = checked(files, together)
+    report_findings(results, output_format, quiet)
+    everything = active(f for findings in results.values() for f in findings)
+    failed = has_errors(everything) or (strict and any(f.severity is Severity.WARNING for f in everything))
+    raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+def checked(files: list[Path], together: bool) -> dict[str, list[Finding]]:
+    """Each file's findings (waived ones too): every file on its own, or `together` as one workflow."""
+    results: dict[str, list[Finding]] = {}
     if together and len(files) > 1:
         loaded = load_workflow(files)
         for finding in loaded.findings + loaded.waived:  # each finding under its own file
@@ -69,6 +79,11 @@ def validate(
         for file in files:
             loaded = load_workflow(file)
             results[str(file)] = loaded.findings + loaded.waived
+    return results
+
+
+def report_findings(results: dict[str, list[Finding]], output_format: OutputFormat, quiet: bool) -> None:
+    """The findings in the format asked for; `quiet` leaves notes out of each."""
     reported = without_info(results) if quiet else results  # text leaves them out as it prints them
     if use_json(output_format is OutputFormat.json):
         report = findings_report(reported)
@@ -81,9 +96,6 @@ def validate(
         for name, findings in results.items():
             print_findings(name, findings, show_info=not quiet)
         out.print(summary_line(results))
-    everything = active(f for findings in results.values() for f in findings)
-    failed = has_errors(everything) or (strict and any(f.severity is Severity.WARNING for f in everything))
-    raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
 
 
 def schema():
@@ -102,7 +114,8 @@ def schema():
 def graph(
     file: WorkflowArg,
     output_format: Annotated[GraphFormat, typer.Option(
-        "--format", "-f", help="mermaid (GitHub renders it in PRs and READMEs) or dot (Graphviz).")
+        "--format", "-f", help="mermaid (GitHub renders it in PRs and READMEs), dot (Graphviz), or json for "
+        "tools (each function with where it runs and the folders it reads and writes).")
     ] = GraphFormat.mermaid,
 ):
     """Draw the workflow: storage folders and the functions between them, with where each function runs.
@@ -115,12 +128,18 @@ def graph(
 
       avgen graph workflow.yaml --format dot | dot -Tpng -o workflow.png
     """
-    result = load_workflow(file, run_rules=False)
-    if result.workflow is None or has_errors(result.findings):
-        print_file_findings(file, [f for f in result.findings if f.severity is Severity.ERROR], show_info=False)
-        raise typer.Exit(EXIT_FINDINGS)
-    text = to_mermaid(result.workflow) if output_format is GraphFormat.mermaid else to_dot(result.workflow)
-    print(text, end="")
+    as_json = use_json(output_format is GraphFormat.json)
+    workflow = load(file, run_rules=False)
+    if as_json:
+        print_json({"functions": [graph_node(function) for function in workflow.functions]})
+    else:
+        print(to_mermaid(workflow) if output_format is GraphFormat.mermaid else to_dot(workflow), end="")
+
+
+def graph_node(function) -> dict:
+    """A function of the graph for tools: where it runs, what starts it, where it writes."""
+    return {"name": function.name, "runs_on": function.where_it_runs, "gpu": function.uses_gpu,
+            "inputs": [path.uri for path in function.inputs], "outputs": [path.uri for path in function.outputs]}
 
 
 def generate(
@@ -130,6 +149,7 @@ def generate(
     check: Annotated[bool, typer.Option(
         "--check", help="Write nothing; exit 1 and print a diff if the folder is not what avgen would generate "
         "(a CI gate for committed Terraform).")] = False,
+    output_format: FormatOpt = Format.text,
 ):
     """Write the workflow's Terraform (root module + modules) into a folder, for review and GitOps.
 
@@ -144,13 +164,21 @@ def generate(
     """
     from generator.render.root import render, write_output
 
-    result = load_workflow(file)
-    if result.workflow is None or has_errors(result.findings):
-        print_file_findings(file, [f for f in result.findings if f.severity is Severity.ERROR], show_info=False)
-        raise typer.Exit(EXIT_FINDINGS)
-    written = write_output(output, render(result.workflow), check=check)
-    if check and written.diff:
+    as_json = use_json(output_format is Format.json)
+    written = write_output(output, render(load(file)), check=check)
+    if as_json:
+        print_json({"output": str(output), "check": check, "stale": written.stale,
+                    "changes": [{"action": c.action, "path": str(output / c.path)} for c in written.changes],
+                    "conflicts": [str(output / path) for path in written.conflicts],
+                    "skipped": list(written.skipped), "diff": written.diff})
+    elif check and written.diff:
         print(written.diff, end="")
+    report_written(written, output, check)
+    raise typer.Exit(EXIT_FINDINGS if written.stale and (check or written.conflicts or written.skipped) else EXIT_OK)
+
+
+def report_written(written, output: Path, check: bool) -> None:
+    """What `generate` changed (would change, with --check), and what it left alone."""
     for change in written.changes:
         out.print(f"{'would ' if check else ''}{change.action} {escape(str(output / change.path))}")
     for path in written.conflicts:
@@ -161,6 +189,5 @@ def generate(
                   "regular file; avgen writes and deletes only regular files inside the output folder")
     if check:
         out.print(f"{escape(str(output))}: " + ("[red]stale[/]" if written.stale else "[green]current[/]"))
-    raise typer.Exit(EXIT_FINDINGS if written.stale and (check or written.conflicts or written.skipped) else EXIT_OK)
 
 

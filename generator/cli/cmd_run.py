@@ -15,9 +15,12 @@ from rich.table import Table
 from rich.text import Text
 
 from generator.cli.console import (
-    EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, fail, human_size, load, out, parse_assignments,
+    EXIT_FINDINGS, EXIT_OK, err, human_size, load, out, parse_assignments, plural, print_json, use_json,
 )
-from generator.cli.options import BucketOpt, EndpointOpt, RegionOpt, SandboxOpt, WorkdirOpt, WorkflowArg, connection
+from generator.cli.options import (
+    BucketOpt, EndpointOpt, Format, FormatOpt, RegionOpt, SandboxOpt, WorkdirOpt, WorkflowArg, connection,
+)
+from generator.errors import CommandFailed, UsageError
 from generator.interrupts import exit_status
 from generator.workdirs import local_run_log, local_store
 
@@ -80,20 +83,9 @@ class RunView:
 
 
 def print_run_report(report, where: str) -> None:
+    """A local run for people: the outputs, the failures, a verdict line, and why it stopped early."""
     if report.outputs:
-        buckets = sorted({o.bucket for o in report.outputs})
-        single = buckets[0] if len(buckets) == 1 else None
-        short = (lambda uri: uri[len(f"s3://{single}/"):] if uri.startswith(f"s3://{single}/") else uri) \
-            if single else (lambda uri: uri)
-        table = Table(box=None, pad_edge=False, header_style="bold", title_justify="left",
-                      title=f"outputs in s3://{single} ({where})" if single else f"outputs ({where})")
-        table.add_column("key", overflow="fold")
-        table.add_column("size", justify="right", no_wrap=True)
-        table.add_column("made by", overflow="fold")
-        table.add_column("from", overflow="fold")
-        for o in sorted(report.outputs, key=lambda o: (o.bucket, o.key)):
-            table.add_row(escape(short(o.uri)), human_size(o.size), escape(o.function), escape(short(o.source)))
-        out.print(table)
+        print_outputs(report.outputs, where)
     for failure in report.failures:
         out.print(f"[bold red]{escape(failure.status)}[/]: {escape(failure.function)} on {escape(failure.source)}: "
                   f"{escape(failure.reason)}")
@@ -101,20 +93,84 @@ def print_run_report(report, where: str) -> None:
             out.print(Text("    " + failure.output_tail.strip()[-1500:].replace("\n", "\n    "), style="dim"))
     runs = len([i for i in report.invocations if i.status != "cancelled"])
     verdict = "[green]ok[/]" if report.ok else "[bold red]failed[/]"
-    out.print(f"{verdict}: {runs} invocation{'s' * (runs != 1)}, {len(report.outputs)} output"
-              f"{'s' * (len(report.outputs) != 1)}, {len(report.failures)} failed, in {report.seconds:.1f} s")
+    out.print(f"{verdict}: {plural(runs, 'invocation')}, {plural(len(report.outputs), 'output')}, "
+              f"{len(report.failures)} failed, in {report.seconds:.1f} s")
     if report.unchanged:
-        out.print(f"[yellow]{len(report.unchanged)} output{'s' * (len(report.unchanged) != 1)} already held the same "
-                  "content, so were not written again and triggered nothing[/] (as on AWS); --fresh starts from "
-                  "empty buckets")
+        out.print(f"[yellow]{plural(len(report.unchanged), 'output')} already held the same content, so were not "
+                  "written again and triggered nothing[/] (as on AWS); --fresh starts from empty buckets")
     if report.stopped:
         out.print(f"[bold red]{escape(report.stopped)}[/]")
     if report.interrupted:
         cut = len([i for i in report.invocations if i.status == "interrupted"])
         never = len([i for i in report.invocations if i.status == "cancelled"])
-        out.print(f"[bold red]ended by {report.interrupted}[/]: {cut} invocation{'s' * (cut != 1)} cut short (the "
+        out.print(f"[bold red]ended by {report.interrupted}[/]: {plural(cut, 'invocation')} cut short (the "
                   f"scripts killed with all they started, nothing uploaded), {never} never started; a new run "
                   "starts again from the inputs")
+
+
+def print_outputs(outputs, where: str) -> None:
+    """The run's outputs as a table; keys without their bucket when all are in one."""
+    buckets = sorted({o.bucket for o in outputs})
+    single = buckets[0] if len(buckets) == 1 else None
+    prefix = f"s3://{single}/" if single else None
+
+    def short(uri: str) -> str:
+        return uri[len(prefix):] if prefix and uri.startswith(prefix) else uri
+
+    table = Table(box=None, pad_edge=False, header_style="bold", title_justify="left",
+                  title=f"outputs in s3://{single} ({where})" if single else f"outputs ({where})")
+    table.add_column("key", overflow="fold")
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("made by", overflow="fold")
+    table.add_column("from", overflow="fold")
+    for o in sorted(outputs, key=lambda o: (o.bucket, o.key)):
+        table.add_row(escape(short(o.uri)), human_size(o.size), escape(o.function), escape(short(o.source)))
+    out.print(table)
+
+
+def run_report_data(report, where: str, log_path: Path) -> dict:
+    """A local run for tools: every invocation, every output, and how the run ended."""
+    return {"ok": report.ok, "where": where, "seconds": report.seconds, "inputs": list(report.inputs),
+            "invocations": [{"function": i.function, "source": i.source, "runs_on": i.runs_on, "status": i.status,
+                             "seconds": i.seconds, "outputs": list(i.outputs), "unchanged": list(i.unchanged),
+                             "reason": i.reason} for i in report.invocations],
+            "outputs": [{"uri": o.uri, "size": o.size, "function": o.function, "source": o.source}
+                        for o in report.outputs],
+            "stopped": report.stopped or None, "interrupted": report.interrupted or None, "log_file": str(log_path)}
+
+
+def refuse_unsupported(local: bool, fresh: bool, s3_api: bool, inputs: Optional[List[Path]]) -> None:
+    """What `run` cannot do, said before anything is read or started."""
+    if not local:
+        raise UsageError("only `avgen run --local` exists for now; on AWS, `avgen apply` then `avgen put` runs the "
+                         "workflow")
+    if fresh and s3_api:
+        raise UsageError("--fresh empties local folders only; with an S3 API, delete objects yourself")
+    if not inputs:
+        raise UsageError("nothing to run on: give --input FILE (or a folder)")
+
+
+def script_environment(env: Optional[List[str]]) -> dict[str, str]:
+    """--env as the scripts get it: relative paths to what exists made absolute (and said so)."""
+    from generator.verbs.localrun import absolute_paths
+
+    given = parse_assignments(env, "--env")
+    overrides = absolute_paths(given, Path.cwd())
+    for name in given:
+        if overrides[name] != given[name]:
+            err.print(f"[dim]--env {escape(name)}={escape(overrides[name])}[/]")
+    return overrides
+
+
+def require_tools(workflow, no_tool_check: bool) -> None:
+    """Stop before running when the scripts' tools seem missing here (unless --no-tool-check)."""
+    from generator.verbs.localrun import check_tools
+
+    missing = check_tools(workflow)
+    for tool in missing:
+        err.print(f"[bold red]missing:[/] {escape(tool.message)}")
+    if missing and not no_tool_check:
+        raise CommandFailed("install what is missing, or pass --no-tool-check to try anyway")
 
 
 def run(
@@ -155,7 +211,7 @@ def run(
         help="Give Lambda-side runs the function's timeout, as Lambda would; a lambda-batch function that runs "
              "out of it is handed to a local Batch-side run.")] = True,
     endpoint_url: EndpointOpt = None, region: RegionOpt = None, sandbox: SandboxOpt = False,
-    workdir: WorkdirOpt = None,
+    workdir: WorkdirOpt = None, output_format: FormatOpt = Format.text,
 ):
     """Run the whole workflow on this machine, with the same runtime code as in Lambda and Batch.
 
@@ -176,34 +232,21 @@ def run(
     Exit codes: 0 every invocation succeeded, 1 a failure, missing tools or a stopped loop, 64 usage error,
     128+N ended by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP): the scripts running were killed.
     """
-    from generator.verbs.localrun import Limits, absolute_paths, check_tools, run_local, run_target
+    from generator.verbs.localrun import Limits, run_local, run_target
     from generator.verbs.transfer import S3Location, plan_put, start_location
 
-    if not local:
-        fail("only `avgen run --local` exists for now; on AWS, `avgen apply` then `avgen put` runs the workflow",
-             EXIT_USAGE)
-    if fresh and (sandbox or endpoint_url):
-        fail("--fresh empties local folders only; with an S3 API, delete objects yourself", EXIT_USAGE)
-    if not inputs:
-        fail("nothing to run on: give --input FILE (or a folder)", EXIT_USAGE)
-    given = parse_assignments(env, "--env")
-    overrides = absolute_paths(given, Path.cwd())
-    for name in given:
-        if overrides[name] != given[name]:
-            err.print(f"[dim]--env {escape(name)}={escape(overrides[name])}[/]")
+    as_json = use_json(output_format is Format.json)
+    use_s3 = bool(sandbox or endpoint_url)
+    refuse_unsupported(local, fresh, use_s3, inputs)
+    assert inputs  # refused above otherwise
+    overrides = script_environment(env)
     workflow = load(file, allow_errors=allow_errors)
-    missing = check_tools(workflow)
-    for tool in missing:
-        err.print(f"[bold red]missing:[/] {escape(tool.message)}")
-    if missing and not no_tool_check:
-        fail("install what is missing, or pass --no-tool-check to try anyway")
+    require_tools(workflow, no_tool_check)
     destination = S3Location.parse(bucket) if bucket else start_location(workflow)
     plan = plan_put(inputs, destination).uploads
     limits = Limits(workers=jobs or Limits().workers, containers=jobs or Limits().containers, max_depth=max_depth,
-                    max_per_function=max_runs,
-                    lambda_time_limit=lambda_time_limit)
+                    max_per_function=max_runs, lambda_time_limit=lambda_time_limit)
     log_path = Path(log_file or local_run_log(file))
-    use_s3 = bool(sandbox or endpoint_url)
     with connection(file, workflow, endpoint_url, region, sandbox, workdir) if use_s3 \
             else contextlib.nullcontext() as conn:
         target = run_target(workflow, [destination.bucket], connection=conn, store=Path(store or local_store(file)),
@@ -213,8 +256,10 @@ def run(
         with RunView(limits.workers) as view:
             report = run_local(workflow, [(item.path, destination.bucket, item.key) for item in plan], target,
                                log_path=log_path, environment=overrides, limits=limits, on_event=view)
-    where = target.where
-    print_run_report(report, where)
+    if as_json:
+        print_json(run_report_data(report, target.where, log_path))
+    else:
+        print_run_report(report, target.where)
     out.print(f"[dim]runtime log: {escape(str(log_path))}[/]")
     if report.interrupted:
         raise typer.Exit(exit_status(signal.Signals[report.interrupted]))
