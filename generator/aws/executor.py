@@ -266,6 +266,7 @@ class Activity:
     note: str = ""            # where the sandbox ran it otherwise than AWS would (a GPU job without a GPU)
     image: str = ""           # the function's image it ran in (`avgen build --local`); "" when in-process
     redelivered: bool = False  # accepted by an earlier run of the sandbox, which stopped before it ended
+    maximum_age_s: float = 0.0  # while throttled: how old the event may get (scaled) before it is discarded
 
 
 @dataclass
@@ -439,7 +440,9 @@ class Executor:
             finally:
                 self._gate.leave(function.function_name, reserved)
             return
-        maximum_age = self._maximum_event_age_s(function.function_name) * retry_scale()
+        if throttles == 0:  # asked once per throttled attempt: a Lambda read is history (sandbox_server.py)
+            activity.maximum_age_s = self._maximum_event_age_s(function.function_name) * retry_scale()
+        maximum_age = activity.maximum_age_s
         if time.time() - accepted >= maximum_age:
             self._event_too_old(activity, function, event, why, retry, maximum_age)
             return
@@ -732,38 +735,10 @@ class Executor:
         starting = time.monotonic()
         job.status = JobStatus.STARTING
         properties = job.job_definition.container_properties or {}
-        deployed = {e["name"]: e["value"] for e in properties.get("environment", [])}
-        overrides = (job.container_overrides or {}).get("environment", [])
-        deployed.update({e["name"]: e["value"] for e in overrides})
-        scratch = Path(tempfile.mkdtemp(prefix="avgen-batch-"))
-        role = properties.get("jobRoleArn")
-        environment = self._base_environment(deployed, self._credentials(role, job.job_name) if role else {},
-                                             scratch, None)
-        # Batch's own variables: the compute environment is the queue's first (the sandbox has no placement)
-        environments = getattr(job.job_queue, "environments", None) or []
-        environment.update({"AWS_BATCH_JOB_ID": job.job_id, "AWS_BATCH_JOB_ATTEMPT": str(len(job.attempts) + 1),
-                            "AWS_BATCH_JQ_NAME": job.job_queue.name,
-                            **({"AWS_BATCH_CE_NAME": environments[0].name} if environments else {})})
-        options = (properties.get("logConfiguration") or {}).get("options") or {}
-        timeout = (job.timeout or job.job_definition.timeout or {}).get("attemptDurationSeconds")
-        scale = job_timeout_scale()
-        run = Run(command=[sys.executable, "-m", "batch_jobs.entrypoint"], environment=environment,
-                  timeout_s=float(timeout) * scale if timeout else None, grace_s=0.0,
-                  log_group=options.get("awslogs-group") or f"/aws/batch/{job.job_definition.name}",
-                  log_stream=job.log_stream_name or f"{job.job_definition.name}/default/{job.job_id}",
-                  scratch=scratch)
-        context = self._prepare(run, deployed)
-        image = self._image_of(deployed, context)
-        gpus = _job_gpus(properties)
-        if gpus and not machine_has_gpu():
-            activity.note = (f"sandbox: ran on CPU only: the job definition asks for {gpus} GPU"
-                             f"{'s' * (gpus > 1)} and this machine has none (AWS runs it on a GPU instance)")
-            run.say(activity.note)
-            run.environment["CUDA_VISIBLE_DEVICES"] = ""  # a framework that looks for one finds none at once
-            run.environment[ALLOW_CPU_VARIABLE] = "1"     # the job definition's AVGEN_REQUIRE_GPU, waived, and said
-        if timeout and scale != 1:
-            run.say(f"sandbox: {JOB_TIMEOUT_SCALE_VARIABLE}={scale:g}: this attempt may run {run.timeout_s:g} s "
-                    f"instead of its attemptDurationSeconds, {timeout} s")
+        run, deployed = self._job_run(job, properties)
+        image = self._image_of(deployed, self._prepare(run, deployed))
+        self._job_caveats(activity, run, properties, (job.timeout or job.job_definition.timeout or {}).get(
+            "attemptDurationSeconds"))
         time.sleep(max(0.0, job_state_s() - (time.monotonic() - starting)))
         # RUNNING: the attempt and its startedAt begin now, and attemptDurationSeconds counts from here
         job.job_started_at = datetime.now()
@@ -781,6 +756,50 @@ class Executor:
                 ok, reason = self._execute(run, activity, cage=cage)
             finally:
                 cage.close()
+        self._job_ended(activity, job, run, ok, reason)
+
+    def _job_run(self, job: Any, properties: dict) -> tuple[Run, dict[str, str]]:
+        """The process of a job's attempt: the job definition's environment with the submit's overrides, the job
+        role's credentials, Batch's own variables, its timeout and log stream; and the deployed environment."""
+        deployed = {e["name"]: e["value"] for e in properties.get("environment", [])}
+        deployed.update({e["name"]: e["value"] for e in (job.container_overrides or {}).get("environment", [])})
+        scratch = Path(tempfile.mkdtemp(prefix="avgen-batch-"))
+        role = properties.get("jobRoleArn")
+        environment = self._base_environment(deployed, self._credentials(role, job.job_name) if role else {},
+                                             scratch, None)
+        # Batch's own variables: the compute environment is the queue's first (the sandbox has no placement)
+        environments = getattr(job.job_queue, "environments", None) or []
+        environment.update({"AWS_BATCH_JOB_ID": job.job_id, "AWS_BATCH_JOB_ATTEMPT": str(len(job.attempts) + 1),
+                            "AWS_BATCH_JQ_NAME": job.job_queue.name,
+                            **({"AWS_BATCH_CE_NAME": environments[0].name} if environments else {})})
+        options = (properties.get("logConfiguration") or {}).get("options") or {}
+        timeout = (job.timeout or job.job_definition.timeout or {}).get("attemptDurationSeconds")
+        run = Run(command=[sys.executable, "-m", "batch_jobs.entrypoint"], environment=environment,
+                  timeout_s=float(timeout) * job_timeout_scale() if timeout else None, grace_s=0.0,
+                  log_group=options.get("awslogs-group") or f"/aws/batch/{job.job_definition.name}",
+                  log_stream=job.log_stream_name or f"{job.job_definition.name}/default/{job.job_id}",
+                  scratch=scratch)
+        return run, deployed
+
+    @staticmethod
+    def _job_caveats(activity: Activity, run: Run, properties: dict, timeout: Optional[int]) -> None:
+        """Where the attempt runs otherwise than on AWS, said in its log (and the activity's note): a GPU job
+        on a machine without one, a timeout scaled."""
+        gpus = _job_gpus(properties)
+        if gpus and not machine_has_gpu():
+            activity.note = (f"sandbox: ran on CPU only: the job definition asks for {gpus} GPU"
+                             f"{'s' * (gpus > 1)} and this machine has none (AWS runs it on a GPU instance)")
+            run.say(activity.note)
+            run.environment["CUDA_VISIBLE_DEVICES"] = ""  # a framework that looks for one finds none at once
+            run.environment[ALLOW_CPU_VARIABLE] = "1"     # the job definition's AVGEN_REQUIRE_GPU, waived, and said
+        scale = job_timeout_scale()
+        if timeout and scale != 1:
+            run.say(f"sandbox: {JOB_TIMEOUT_SCALE_VARIABLE}={scale:g}: this attempt may run {run.timeout_s:g} s "
+                    f"instead of its attemptDurationSeconds, {timeout} s")
+
+    def _job_ended(self, activity: Activity, job: Any, run: Run, ok: bool, reason: str) -> None:
+        """SUCCEEDED or FAILED, with AWS's statusReason where AWS gives one (out of memory, a timeout), else the
+        sandbox's note; the log sent and the outcome recorded for later replays."""
         status_reason = activity.note  # `avgen status` shows a job's statusReason
         if reason == OUT_OF_MEMORY:
             reason = status_reason = JOB_OUT_OF_MEMORY

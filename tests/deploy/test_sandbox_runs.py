@@ -261,6 +261,7 @@ def test_a_failed_invocation_is_retried_twice_then_goes_to_the_dead_letter_queue
     assert result.exit_code == 1, result.output
     assert time.monotonic() - began >= 3  # put waited for the retries: 1 s, then 2 s (AWS's 1 and 2 minutes)
     assert "failed 3 times: the first attempt and 2 retries" in result.output
+    assert "lost in the emulator" not in result.output  # the on-failure record reached the bus and its rules
     messages = lambda_log(deployed[1], "sbx-escape", "retried.txt")
     starts = [m for m in messages if m.startswith("START ")]
     assert len(starts) == 3 and len(set(starts)) == 1  # one request id, as AWS retries it
