@@ -77,6 +77,32 @@ JOB_STATE_S = 0.5
 # statusReason; the sandbox can shorten the timeouts by a factor, to try that without waiting (default 1)
 JOB_TIMEOUT_SCALE_VARIABLE = "AVGEN_SANDBOX_JOB_TIMEOUT_SCALE"
 JOB_TIMED_OUT = "Job attempt duration exceeded timeout"
+# Concurrency (https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html): a function with reserved
+# concurrency N runs at most N invocations at once (0: none, every event is throttled); the others share the
+# account's. An asynchronous event that finds no concurrency free is throttled: Lambda puts it back in its queue
+# and tries again, 1 s later at first, then longer (up to 5 minutes), until the event is older than its maximum
+# event age (6 hours unless the event invoke configuration says less); then it goes to the dead-letter queue and
+# the on-failure destination (EventAgeExceeded). AWS's account default is 1,000; the sandbox's is this setting's
+# (10 by default: I/O-bound scripts overlap beyond this machine's cores, CPU-bound ones share them). The event's
+# age and the waits are scaled as the retries' delays are (AVGEN_SANDBOX_RETRY_SCALE).
+CONCURRENCY_VARIABLE = "AVGEN_SANDBOX_CONCURRENCY"
+CONCURRENCY = 10
+MAXIMUM_EVENT_AGE_S = 21600.0
+THROTTLE_BACKOFF_S = (1.0, 300.0)
+THROTTLED = "Rate Exceeded."  # the message of Lambda's TooManyRequestsException (HTTP 429)
+# Durability: on AWS an event S3 accepted is delivered at least once, and an accepted asynchronous invocation
+# stays in Lambda's queue until it ran (or was sent to the dead-letter queue), whatever happens to a host; a
+# Batch job goes on. The sandbox keeps each accepted invocation in its state folder until it ended, so that one
+# cut short when the sandbox stopped (Ctrl-C, `sandbox down`, a kill) runs again, with the same request id, when
+# the sandbox next runs workflows; a job that had not ended runs again from SUBMITTED.
+PENDING_INVOCATIONS = "lambda-pending.json"
+REDELIVERED = ("sandbox: delivered again: the sandbox stopped before this invocation ended (on AWS an accepted "
+               "event is delivered at least once; a function may see one event twice)")
+RESUBMITTED = ("sandbox: run again from SUBMITTED: the sandbox stopped before this job ended (on AWS the job "
+               "would have gone on)")
+# every process of a run carries this (the sandbox's state folder), so that the processes of a sandbox that was
+# killed are found and ended when it starts again
+OWNER_VARIABLE = "AVGEN_SANDBOX_OWNER"
 
 
 def retry_delay_s(retry: int) -> float:
@@ -103,6 +129,77 @@ def job_state_s() -> float:
 
 def job_timeout_scale() -> float:
     return _setting(JOB_TIMEOUT_SCALE_VARIABLE, 1.0)
+
+
+def retry_scale() -> float:
+    return _setting(RETRY_SCALE_VARIABLE, 1 / 60)
+
+
+def account_concurrency() -> int:
+    """How many invocations of functions without reserved concurrency may run at once (at least 1)."""
+    return max(1, int(_setting(CONCURRENCY_VARIABLE, CONCURRENCY)))
+
+
+def throttle_delay_s(throttles: int) -> float:
+    """How long a throttled event waits before it is tried again (after its `throttles`-th throttle), scaled;
+    at least 0.1 s, so that a function at its limit is not polled without pause."""
+    first, most = THROTTLE_BACKOFF_S
+    return max(0.1, min(first * 2 ** max(0, throttles - 1), most) * retry_scale())
+
+
+class Concurrency:
+    """The executions running now: per function with reserved concurrency, and the account's shared rest."""
+
+    def __init__(self, account: int):
+        self.account = account
+        self._running: dict[str, int] = {}
+        self._shared = 0
+        self._lock = threading.Lock()
+
+    def enter(self, function: str, reserved: Optional[int]) -> str:
+        """Take one execution of `function`; "" when taken, else why it is throttled."""
+        with self._lock:
+            if reserved is not None and self._running.get(function, 0) >= reserved:
+                return f"its reserved concurrency is {reserved}" + (" (0: every event is throttled)" * (reserved == 0))
+            if reserved is None and self._shared >= self.account:
+                return (f"the account's concurrency is in use ({self.account} at once in the sandbox: "
+                        f"{CONCURRENCY_VARIABLE})")
+            self._running[function] = self._running.get(function, 0) + 1
+            self._shared += reserved is None
+            return ""
+
+    def leave(self, function: str, reserved: Optional[int]) -> None:
+        with self._lock:
+            self._running[function] = max(0, self._running.get(function, 0) - 1)
+            self._shared = max(0, self._shared - (reserved is None))
+
+
+def reserved_concurrency(function: Any) -> Optional[int]:
+    """A deployed function's reserved concurrency (moto's PutFunctionConcurrency), None when it has none."""
+    value = getattr(function, "reserved_concurrency", None)
+    with contextlib.suppress(TypeError, ValueError):
+        return None if value is None or value == "" else int(value)
+    return None
+
+
+def sweep_orphans(owner: str) -> list[int]:
+    """End the processes a killed sandbox of this state folder left running (its runtimes, scripts, warm
+    handlers): those whose environment holds OWNER_VARIABLE=`owner`. Their ids."""
+    marker = f"{OWNER_VARIABLE}={owner}".encode()
+    ended = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        pid = int(entry.name)
+        if pid == os.getpid():
+            continue
+        try:
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone, or another user's
+            continue
+        if marker in environment:
+            with contextlib.suppress(OSError):
+                os.kill(pid, 9)
+                ended.append(pid)
+    return ended
 
 
 def lineage_of(trace: str) -> dict[str, int]:
@@ -168,6 +265,8 @@ class Activity:
     reason: str = ""
     note: str = ""            # where the sandbox ran it otherwise than AWS would (a GPU job without a GPU)
     image: str = ""           # the function's image it ran in (`avgen build --local`); "" when in-process
+    redelivered: bool = False  # accepted by an earlier run of the sandbox, which stopped before it ended
+    maximum_age_s: float = 0.0  # while throttled: how old the event may get (scaled) before it is discarded
 
 
 @dataclass
@@ -208,7 +307,17 @@ class Executor:
         self.state_dir = state_dir
         self.enabled = False
         self.contexts: Optional[Path] = None
-        self._pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2, thread_name_prefix="avgen-run")
+        concurrency = account_concurrency()
+        # Lambda's: the gate admits at most `concurrency` (and those of reserved concurrency), throttled events
+        # wait on timers, not here
+        self._pool = ThreadPoolExecutor(max_workers=workers or concurrency + 4, thread_name_prefix="avgen-run")
+        self._jobs = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2, thread_name_prefix="avgen-job")
+        self._gate = Concurrency(concurrency)
+        self._processes: set[int] = set()  # the process groups of the runs under way
+        self._pending: dict[str, dict] = {}  # accepted invocations not ended, by request id (PENDING_INVOCATIONS)
+        self._interrupted_jobs: list[tuple[Any, bool]] = []  # replayed jobs that had not ended
+        self._resumed = False
+        self._closing = False  # the sandbox is stopping: what its runs end with is not their outcome
         self._lock = threading.Lock()
         self._activities: dict[str, Activity] = {}
         # outputs a run found already there, identical, so not written again: they started nothing downstream
@@ -216,12 +325,19 @@ class Executor:
         self._clients: dict[str, Any] = {}
         self._shims = Path(tempfile.mkdtemp(prefix="avgen-sandbox-bin-"))
         handler_shim(self._shims)
-        self._containers = ContainerPool(workers or os.cpu_count() or 2)
+        self._containers = ContainerPool(workers or concurrency)
         self._cages: dict[str, Cage] = {}  # each container's limits, by its socket's path
         self._engine: Optional[bool] = None  # whether a Docker engine answers, asked once
 
     def close(self) -> None:
-        """Stop the containers' warm handlers (the sandbox is stopping), lift their limits, remove the shims."""
+        """End the runs under way and the containers' warm handlers (the sandbox is stopping; what was accepted
+        and not ended stays in PENDING_INVOCATIONS, for the next start), lift their limits, remove the shims."""
+        with self._lock:
+            self._closing = True
+            groups = list(self._processes)
+        for group in groups:
+            with contextlib.suppress(OSError):
+                os.killpg(group, 9)
         self._containers.close()
         shutil.rmtree(self._shims, ignore_errors=True)
         with self._lock:
@@ -245,6 +361,34 @@ class Executor:
     def enable(self, contexts: Optional[str]) -> None:
         self.contexts = Path(contexts) if contexts else None
         self.enabled = True
+        with self._lock:
+            resume, self._resumed = not self._resumed, True
+        if resume:  # once per emulator: a kept-up sandbox is enabled again by each command
+            self._resume()
+
+    def _resume(self) -> None:
+        """What an earlier run of the sandbox accepted and did not end: its processes (left by a kill) end, its
+        invocations are delivered again with their request ids, its jobs run again."""
+        if self.state_dir is not None:
+            sweep_orphans(str(self.state_dir))
+        for request_id, entry in sorted(self._outcomes(PENDING_INVOCATIONS).items(),
+                                        key=lambda item: item[1].get("accepted", 0)):
+            name = entry["function_arn"].split(":function:")[-1].split(":")[0]
+            activity = Activity(id=request_id, kind="lambda", function=name, source=entry.get("source", ""),
+                                note=REDELIVERED, redelivered=True)
+            with self._lock:
+                self._activities[activity.id] = activity
+                self._pending[request_id] = entry
+            self._attempt(activity, entry["function_arn"], entry["event"], int(entry.get("retry", 0)),
+                          entry.get("trace", ""), float(entry.get("accepted") or time.time()))
+        jobs, self._interrupted_jobs = self._interrupted_jobs, []
+        for job, start_attempt in jobs:
+            activity = self._new("batch", job.job_definition.name, job.job_name)
+            activity.id, activity.note, activity.redelivered = job.job_id, RESUBMITTED, True
+            self._resubmit(activity, job, start_attempt)
+
+    def _resubmit(self, activity: Activity, job: Any, start_attempt: bool) -> None:
+        self._later(job_state_s(), activity, lambda: self._schedule_job(activity, job, start_attempt))
 
     def activity(self) -> dict:
         with self._lock:
@@ -270,9 +414,89 @@ class Executor:
         if lineage[key] > RECURSION_LIMIT:
             self._pool.submit(self._guarded, activity, lambda: self._stop_loop(activity, function_arn, event))
             return
-        header = trace_header(trace, lineage)
-        self._pool.submit(self._guarded, activity,
-                          lambda: self._run_lambda(activity, function_arn, event, 0, header))
+        header, accepted = trace_header(trace, lineage), time.time()
+        # kept before it is queued: from here on the event is Lambda's to deliver
+        self._keep_pending(activity.id, {"function_arn": function_arn, "event": event, "retry": 0, "trace": header,
+                                         "accepted": accepted, "source": activity.source})
+        self._attempt(activity, function_arn, event, 0, header, accepted)
+
+    def _attempt(self, activity: Activity, function_arn: str, event: dict, retry: int, trace: str,
+                 accepted: float, throttles: int = 0) -> None:
+        """Queue one attempt of an asynchronous invocation (`retry` 0: the first)."""
+        self._pool.submit(self._guarded, activity, lambda: self._admitted(activity, function_arn, event, retry,
+                                                                          trace, accepted, throttles))
+
+    def _admitted(self, activity: Activity, function_arn: str, event: dict, retry: int, trace: str,
+                  accepted: float, throttles: int) -> None:
+        """Run the attempt if the function's concurrency (reserved, else the account's) allows one more, else
+        throttle it: it waits in the queue and is tried again, until the event is too old."""
+        get_backend = internal("moto.awslambda.utils:get_backend").value
+        function = get_backend(function_arn.split(":")[4], self.region).get_function(function_arn)
+        reserved = reserved_concurrency(function)
+        why = self._gate.enter(function.function_name, reserved)
+        if not why:
+            try:
+                self._run_lambda(activity, function_arn, event, retry, trace, accepted)
+            finally:
+                self._gate.leave(function.function_name, reserved)
+            return
+        if throttles == 0:  # asked once per throttled attempt: a Lambda read is history (sandbox_server.py)
+            activity.maximum_age_s = self._maximum_event_age_s(function.function_name) * retry_scale()
+        maximum_age = activity.maximum_age_s
+        if time.time() - accepted >= maximum_age:
+            self._event_too_old(activity, function, event, why, retry, maximum_age)
+            return
+        delay = throttle_delay_s(throttles + 1)
+        activity.state = "queued"
+        activity.reason = (f"throttled ({throttles + 1} time{'s' * (throttles > 0)}): {why}; tried again in "
+                           f"{delay:.1f} s, until the event is {maximum_age:.0f} s old")
+        timer = threading.Timer(delay, self._attempt, (activity, function_arn, event, retry, trace, accepted,
+                                                       throttles + 1))
+        timer.daemon = True
+        timer.start()
+
+    def _event_too_old(self, activity: Activity, function: Any, event: dict, why: str, retry: int,
+                       maximum_age: float) -> None:
+        """A throttled event past its maximum age: Lambda discards it to the dead-letter queue and the on-failure
+        destination (condition EventAgeExceeded), the function never having run it (or not again)."""
+        reason = (f"{THROTTLED} The event was throttled until it was older than its maximum event age "
+                  f"({maximum_age:.0f} s in the sandbox: {RETRY_SCALE_VARIABLE} scales AWS's): {why}")
+        try:
+            self._dead_letter(function, event, reason, activity.id, error_code="429")
+            _, destination = self._invoke_config(function.function_name)
+            if destination:
+                reason = self._tell_destination(function, event, reason, activity.id, destination, retry,
+                                                "EventAgeExceeded")
+        finally:
+            self._forget_pending(activity.id)
+            activity.state, activity.reason = "throttled", reason
+
+    def _maximum_event_age_s(self, function_name: str) -> float:
+        """The deployed event invoke configuration's MaximumEventAgeInSeconds, else Lambda's 6 hours."""
+        try:
+            config = self._client("lambda").get_function_event_invoke_config(FunctionName=function_name)
+        except Exception:  # none deployed (ResourceNotFoundException): Lambda's default
+            return MAXIMUM_EVENT_AGE_S
+        return float(config.get("MaximumEventAgeInSeconds") or MAXIMUM_EVENT_AGE_S)
+
+    def _keep_pending(self, request_id: str, entry: dict) -> None:
+        with self._lock:
+            self._pending[request_id] = entry
+        self._write_pending()
+
+    def _forget_pending(self, request_id: str) -> None:
+        with self._lock:
+            found = self._pending.pop(request_id, None)
+        if found is not None:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        if self.state_dir is None or self._closing:
+            return
+        with self._lock:
+            partial = self.state_dir / (PENDING_INVOCATIONS + ".partial")
+            partial.write_text(json.dumps(self._pending, sort_keys=True))
+            partial.replace(self.state_dir / PENDING_INVOCATIONS)
 
     def batch_job(self, job: Any, start_attempt: bool = True) -> None:
         """SubmitJob: the job waits SUBMITTED, then RUNNABLE (PENDING first while jobs it depends on run),
@@ -280,6 +504,10 @@ class Executor:
         flag, false for the parent of an array job, which has no attempts of its own)."""
         if not self.enabled:
             # history being replayed: the job ran back then (ids repeat in a replay), and ended as recorded
+            if job.job_id not in self._outcomes():  # or the sandbox stopped before it ended: it runs again
+                job.status = internal("moto.batch.utils:JobStatus").value.SUBMITTED
+                self._interrupted_jobs.append((job, start_attempt))
+                return
             created, started, stopped = self._outcomes(JOB_TIMES).get(job.job_id) or (None, None, None)
             if created:
                 job.job_created_at = datetime.fromtimestamp(created)
@@ -324,7 +552,7 @@ class Executor:
             self._later(0.5, activity, lambda: self._schedule_job(activity, job, start_attempt))
             return
         job.status = JobStatus.RUNNABLE
-        self._later(job_state_s(), activity, lambda: self._pool.submit(
+        self._later(job_state_s(), activity, lambda: self._jobs.submit(
             self._guarded, activity, lambda: self._run_job(activity, job, start_attempt)))
 
     def _job_status(self, job_id: str) -> Optional[str]:
@@ -347,6 +575,8 @@ class Executor:
             work()
         except Exception as exc:  # an executor bug must show up as a failed invocation, not vanish
             activity.state, activity.reason = "failed", f"sandbox executor: {type(exc).__name__}: {exc}"
+            if activity.kind == "lambda":
+                self._forget_pending(activity.id)  # said here; delivering it again would fail again
 
     def _stop_loop(self, activity: Activity, function_arn: str, event: dict) -> None:
         """Lambda's recursive loop detection stopped this invocation: the event goes to the dead-letter queue and
@@ -368,15 +598,13 @@ class Executor:
             self._dead_letter(function, event, reason, activity.id, error_code="400")
             _, destination = self._invoke_config(function.function_name)
             if destination:
-                try:
-                    self._on_failure(function, event, reason, activity.id, destination, 0,
-                                     condition="RecursiveInvocationDetected")
-                except Exception as exc:  # the emulator's own gap, as in _after_lambda
-                    reason += f" [sandbox: the record for {destination} was lost in the emulator: {type(exc).__name__}]"
+                reason = self._tell_destination(function, event, reason, activity.id, destination, 0,
+                                                "RecursiveInvocationDetected")
         finally:
             activity.state, activity.reason = "stopped", reason
 
-    def _run_lambda(self, activity: Activity, function_arn: str, event: dict, retry: int, trace: str = "") -> None:
+    def _run_lambda(self, activity: Activity, function_arn: str, event: dict, retry: int, trace: str = "",
+                    accepted: float = 0.0) -> None:
         """One attempt of an asynchronous invocation (`retry` 0 is the first); a failed one is retried, with
         the same request id, as its event invoke configuration allows, then goes to the dead-letter queue and
         the on-failure destination. `trace`: its X-Ray trace header (`_X_AMZN_TRACE_ID`), which the AWS SDK in
@@ -417,7 +645,7 @@ class Executor:
             activity.image = image
             ok, reason = self._run_lambda_image(run, activity, image, event, function_arn, request_id,
                                                 int(function.memory_size), int(function.ephemeral_storage or 512))
-            self._after_lambda(activity, function, function_arn, event, retry, run, ok, reason, [], trace)
+            self._after_lambda(activity, function, function_arn, event, retry, run, ok, reason, [], trace, accepted)
             return
         # A redeployed function (new configuration or build context) starts in fresh containers, as on Lambda.
         version = f"{getattr(function, 'last_modified', '')}|{context}"
@@ -428,10 +656,11 @@ class Executor:
             ok, reason = self._execute(run, activity, f"START RequestId: {request_id} Version: $LATEST", cage)
             # the container's memory on Lambda holds its warm handler too, which outlives the invocation
             peaks = [kib for kib in (run.peak_kib, peak_rss_kib(container.server_pid)) if kib is not None]
-        self._after_lambda(activity, function, function_arn, event, retry, run, ok, reason, peaks, trace)
+        self._after_lambda(activity, function, function_arn, event, retry, run, ok, reason, peaks, trace, accepted)
 
     def _after_lambda(self, activity: Activity, function: Any, function_arn: str, event: dict, retry: int,
-                      run: Run, ok: bool, reason: str, peaks: list[int], trace: str = "") -> None:
+                      run: Run, ok: bool, reason: str, peaks: list[int], trace: str = "",
+                      accepted: float = 0.0) -> None:
         """END and REPORT, then success, a retry, or the dead-letter queue and on-failure destination."""
         request_id = activity.id
         run.say(f"END RequestId: {request_id}")
@@ -443,6 +672,7 @@ class Executor:
                 f"{math.ceil(duration_ms)} ms\tMemory Size: {function.memory_size} MB{used}")
         if ok:
             self._send_logs(run)
+            self._forget_pending(request_id)
             self._finish(activity, ok, reason)
             return
         retries, destination = self._invoke_config(function.function_name)
@@ -452,8 +682,12 @@ class Executor:
             run.say(f"sandbox: retry {retry + 1} of {retries} of this asynchronous invocation in {delay:.1f} s "
                     f"(about {aws_s:.0f} s on AWS; {RETRY_SCALE_VARIABLE} scales it)")
             activity.state, activity.reason = "queued", f"retry {retry + 1} of {retries} after: {reason}"
-            timer = threading.Timer(delay, lambda: self._pool.submit(
-                self._guarded, activity, lambda: self._run_lambda(activity, function_arn, event, retry + 1, trace)))
+            with self._lock:
+                if request_id in self._pending:
+                    self._pending[request_id]["retry"] = retry + 1
+            self._write_pending()
+            timer = threading.Timer(delay, self._attempt, (activity, function_arn, event, retry + 1, trace,
+                                                           accepted or time.time()))
             timer.daemon = True
             self._send_logs(run)
             timer.start()
@@ -465,12 +699,19 @@ class Executor:
         try:
             self._dead_letter(function, event, reason, request_id)
             if destination:
-                try:
-                    self._on_failure(function, event, reason, request_id, destination, retry + 1)
-                except Exception as exc:  # the emulator's own gap (moto delivers a bus's events to few targets)
-                    reason += f" [sandbox: the record for {destination} was lost in the emulator: {type(exc).__name__}]"
+                reason = self._tell_destination(function, event, reason, request_id, destination, retry + 1)
         finally:
+            self._forget_pending(request_id)
             self._finish(activity, ok, reason)  # after: `put` reads the dead-letter queue once all is quiet
+
+    def _tell_destination(self, function: Any, event: dict, reason: str, request_id: str, destination: str,
+                          attempts: int, condition: str = "RetriesExhausted") -> str:
+        """The on-failure record sent; `reason`, with a note where the emulator lost it."""
+        try:
+            self._on_failure(function, event, reason, request_id, destination, attempts, condition)
+        except Exception as exc:  # the emulator's own gap (moto delivers a bus's events to few targets)
+            reason += f" [sandbox: the record for {destination} was lost in the emulator: {type(exc).__name__}]"
+        return reason
 
     def _run_job(self, activity: Activity, job: Any, start_attempt: bool = True) -> None:
         """A job a worker took: STARTING (at least AVGEN_SANDBOX_JOB_STATE_S, while its role is assumed and its
@@ -494,38 +735,10 @@ class Executor:
         starting = time.monotonic()
         job.status = JobStatus.STARTING
         properties = job.job_definition.container_properties or {}
-        deployed = {e["name"]: e["value"] for e in properties.get("environment", [])}
-        overrides = (job.container_overrides or {}).get("environment", [])
-        deployed.update({e["name"]: e["value"] for e in overrides})
-        scratch = Path(tempfile.mkdtemp(prefix="avgen-batch-"))
-        role = properties.get("jobRoleArn")
-        environment = self._base_environment(deployed, self._credentials(role, job.job_name) if role else {},
-                                             scratch, None)
-        # Batch's own variables: the compute environment is the queue's first (the sandbox has no placement)
-        environments = getattr(job.job_queue, "environments", None) or []
-        environment.update({"AWS_BATCH_JOB_ID": job.job_id, "AWS_BATCH_JOB_ATTEMPT": str(len(job.attempts) + 1),
-                            "AWS_BATCH_JQ_NAME": job.job_queue.name,
-                            **({"AWS_BATCH_CE_NAME": environments[0].name} if environments else {})})
-        options = (properties.get("logConfiguration") or {}).get("options") or {}
-        timeout = (job.timeout or job.job_definition.timeout or {}).get("attemptDurationSeconds")
-        scale = job_timeout_scale()
-        run = Run(command=[sys.executable, "-m", "batch_jobs.entrypoint"], environment=environment,
-                  timeout_s=float(timeout) * scale if timeout else None, grace_s=0.0,
-                  log_group=options.get("awslogs-group") or f"/aws/batch/{job.job_definition.name}",
-                  log_stream=job.log_stream_name or f"{job.job_definition.name}/default/{job.job_id}",
-                  scratch=scratch)
-        context = self._prepare(run, deployed)
-        image = self._image_of(deployed, context)
-        gpus = _job_gpus(properties)
-        if gpus and not machine_has_gpu():
-            activity.note = (f"sandbox: ran on CPU only: the job definition asks for {gpus} GPU"
-                             f"{'s' * (gpus > 1)} and this machine has none (AWS runs it on a GPU instance)")
-            run.say(activity.note)
-            run.environment["CUDA_VISIBLE_DEVICES"] = ""  # a framework that looks for one finds none at once
-            run.environment[ALLOW_CPU_VARIABLE] = "1"     # the job definition's AVGEN_REQUIRE_GPU, waived, and said
-        if timeout and scale != 1:
-            run.say(f"sandbox: {JOB_TIMEOUT_SCALE_VARIABLE}={scale:g}: this attempt may run {run.timeout_s:g} s "
-                    f"instead of its attemptDurationSeconds, {timeout} s")
+        run, deployed = self._job_run(job, properties)
+        image = self._image_of(deployed, self._prepare(run, deployed))
+        self._job_caveats(activity, run, properties, (job.timeout or job.job_definition.timeout or {}).get(
+            "attemptDurationSeconds"))
         time.sleep(max(0.0, job_state_s() - (time.monotonic() - starting)))
         # RUNNING: the attempt and its startedAt begin now, and attemptDurationSeconds counts from here
         job.job_started_at = datetime.now()
@@ -543,6 +756,50 @@ class Executor:
                 ok, reason = self._execute(run, activity, cage=cage)
             finally:
                 cage.close()
+        self._job_ended(activity, job, run, ok, reason)
+
+    def _job_run(self, job: Any, properties: dict) -> tuple[Run, dict[str, str]]:
+        """The process of a job's attempt: the job definition's environment with the submit's overrides, the job
+        role's credentials, Batch's own variables, its timeout and log stream; and the deployed environment."""
+        deployed = {e["name"]: e["value"] for e in properties.get("environment", [])}
+        deployed.update({e["name"]: e["value"] for e in (job.container_overrides or {}).get("environment", [])})
+        scratch = Path(tempfile.mkdtemp(prefix="avgen-batch-"))
+        role = properties.get("jobRoleArn")
+        environment = self._base_environment(deployed, self._credentials(role, job.job_name) if role else {},
+                                             scratch, None)
+        # Batch's own variables: the compute environment is the queue's first (the sandbox has no placement)
+        environments = getattr(job.job_queue, "environments", None) or []
+        environment.update({"AWS_BATCH_JOB_ID": job.job_id, "AWS_BATCH_JOB_ATTEMPT": str(len(job.attempts) + 1),
+                            "AWS_BATCH_JQ_NAME": job.job_queue.name,
+                            **({"AWS_BATCH_CE_NAME": environments[0].name} if environments else {})})
+        options = (properties.get("logConfiguration") or {}).get("options") or {}
+        timeout = (job.timeout or job.job_definition.timeout or {}).get("attemptDurationSeconds")
+        run = Run(command=[sys.executable, "-m", "batch_jobs.entrypoint"], environment=environment,
+                  timeout_s=float(timeout) * job_timeout_scale() if timeout else None, grace_s=0.0,
+                  log_group=options.get("awslogs-group") or f"/aws/batch/{job.job_definition.name}",
+                  log_stream=job.log_stream_name or f"{job.job_definition.name}/default/{job.job_id}",
+                  scratch=scratch)
+        return run, deployed
+
+    @staticmethod
+    def _job_caveats(activity: Activity, run: Run, properties: dict, timeout: Optional[int]) -> None:
+        """Where the attempt runs otherwise than on AWS, said in its log (and the activity's note): a GPU job
+        on a machine without one, a timeout scaled."""
+        gpus = _job_gpus(properties)
+        if gpus and not machine_has_gpu():
+            activity.note = (f"sandbox: ran on CPU only: the job definition asks for {gpus} GPU"
+                             f"{'s' * (gpus > 1)} and this machine has none (AWS runs it on a GPU instance)")
+            run.say(activity.note)
+            run.environment["CUDA_VISIBLE_DEVICES"] = ""  # a framework that looks for one finds none at once
+            run.environment[ALLOW_CPU_VARIABLE] = "1"     # the job definition's AVGEN_REQUIRE_GPU, waived, and said
+        scale = job_timeout_scale()
+        if timeout and scale != 1:
+            run.say(f"sandbox: {JOB_TIMEOUT_SCALE_VARIABLE}={scale:g}: this attempt may run {run.timeout_s:g} s "
+                    f"instead of its attemptDurationSeconds, {timeout} s")
+
+    def _job_ended(self, activity: Activity, job: Any, run: Run, ok: bool, reason: str) -> None:
+        """SUCCEEDED or FAILED, with AWS's statusReason where AWS gives one (out of memory, a timeout), else the
+        sandbox's note; the log sent and the outcome recorded for later replays."""
         status_reason = activity.note  # `avgen status` shows a job's statusReason
         if reason == OUT_OF_MEMORY:
             reason = status_reason = JOB_OUT_OF_MEMORY
@@ -567,7 +824,7 @@ class Executor:
             return {}
 
     def _record_outcome(self, job_id: str, ok: Any, name: str = JOB_OUTCOMES) -> None:
-        if self.state_dir is None:
+        if self.state_dir is None or self._closing:
             return
         with self._lock:
             outcomes = {**self._outcomes(name), job_id: ok}
@@ -670,6 +927,7 @@ class Executor:
             "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region,
             "AWS_EC2_METADATA_DISABLED": "true",
             **deployed, **credentials,
+            **({OWNER_VARIABLE: str(self.state_dir)} if self.state_dir is not None else {}),
         }
         if ephemeral_mb:
             environment["AVGEN_EPHEMERAL_STORAGE_MB"] = str(ephemeral_mb)
@@ -681,10 +939,13 @@ class Executor:
         if first_line:
             run.say(first_line, activity.started)
         began = time.monotonic()
+        process: Optional[subprocess.Popen] = None
         try:
             command = cage.wrap(run.command) if cage else run.command
             process = subprocess.Popen(command, env=run.environment, cwd=run.scratch, stdin=subprocess.DEVNULL,
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            with self._lock:
+                self._processes.add(process.pid)
             output = process.stdout
             assert output is not None  # stdout=PIPE
 
@@ -718,6 +979,8 @@ class Executor:
                 return False, f"Task timed out after {run.timeout_s:.0f} seconds"
             reader.join(5)
         finally:
+            with self._lock:
+                self._processes.discard(process.pid if process is not None else -1)
             shutil.rmtree(run.scratch, ignore_errors=True)
         activity.seconds = time.monotonic() - began
         if code == 0:

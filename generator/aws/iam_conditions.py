@@ -99,18 +99,24 @@ def condition_holds(operator: str, key: str, wanted: Any, context: Context) -> b
     if operator == "Null":  # true: the key must be absent; false: present
         return any((w.lower() == "true") == (values is None) for w in wanted_values)
     negated = operator in NEGATED or operator == "NumericNotEquals"
-    base = NEGATED.get(operator, operator)
     if values is None:  # not in this request
         return if_exists or negated or qualifier == "ForAllValues"
-    if base == "NumericNotEquals":
-        base = "NumericEquals"
-    answers = [[_matches(base, w, v) for w in wanted_values] for v in values]
+    return _values_hold(_positive(operator), negated, qualifier == "ForAllValues", wanted_values, values)
+
+
+def _positive(operator: str) -> str:
+    """The operator a negated one negates (StringNotLike → StringLike); others as they are."""
+    return "NumericEquals" if operator == "NumericNotEquals" else NEGATED.get(operator, operator)
+
+
+def _values_hold(base: str, negated: bool, for_all: bool, wanted: list[str], values: list[str]) -> bool:
+    """The request's values of a key against the policy's: any of them must match one of the policy's (all of
+    them, for `ForAllValues:`), none for a negated operator; true when the operator is not evaluated here."""
+    answers = [[_matches(base, w, v) for w in wanted] for v in values]
     if any(answer is None for row in answers for answer in row):
         return True  # an operator the sandbox does not evaluate: not judged
-    hits = [any(row) for row in answers]  # each request value: matches one of the policy's values
-    if negated:
-        hits = [not hit for hit in hits]
-    return all(hits) if qualifier == "ForAllValues" else any(hits)
+    hits = [any(row) != negated for row in answers]  # each request value: matches one of the policy's values
+    return all(hits) if for_all else any(hits)
 
 
 def conditions_hold(condition: Optional[Mapping[str, Any]], context: Context) -> bool:

@@ -60,6 +60,7 @@ INTERNALS = (
     "moto.ec2.exceptions:EC2ClientError",
     "moto.ec2.models.launch_templates:LaunchTemplateBackend.delete_launch_template",
     "moto.events.models:Rule.send_to_targets",
+    "moto.sns.models:sns_backends",
     "moto.core.authorization:ActionAuthenticatorMixin._authenticate_and_authorize_action",
     "moto.core.responses:gen_amzn_requestid_long",
     "moto.utilities.aws_headers:gen_amzn_requestid_long",

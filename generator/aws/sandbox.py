@@ -218,7 +218,10 @@ class Sandbox:
         except (requests.RequestException, ValueError) as exc:
             raise SandboxError(f"the sandbox's executor did not answer: {exc}") from None
         if since is not None:
-            before = {a["id"] for a in since.get("activities", [])}
+            # what the sandbox delivers again from an earlier run (it had stopped before they ended) and still
+            # ran at `since` is this command's to wait for and report too: nobody else will
+            before = {a["id"] for a in since.get("activities", [])
+                      if not (a.get("redelivered") and a["state"] in ("queued", "running"))}
             state["activities"] = [a for a in state["activities"] if a["id"] not in before]
             state["unchanged"] = (state.get("unchanged") or [])[len(since.get("unchanged") or []):]
             state["busy"] = sum(a["state"] in ("queued", "running") for a in state["activities"])

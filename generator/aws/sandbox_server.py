@@ -417,16 +417,23 @@ def run_what_is_deployed(executor) -> None:
 
 
 def deliver_eventbridge_to_lambda(executor) -> None:
-    """EventBridge rules with Lambda targets invoke them through the executor (moto's rules deliver only to
-    queues, log groups and buses): how triggers on buckets avgen does not create reach their functions."""
+    """EventBridge rules with Lambda targets invoke them through the executor, and those with SNS topics publish
+    to them (moto 5.2.6's rules deliver only to queues, log groups and buses, and raise NotImplementedError for
+    any other target, which failed the whole PutEvents: a failed function's on-failure record to the default
+    bus, whose alert rules target a topic, was lost). How triggers on buckets avgen does not create reach their
+    functions, and the alert rules their topic."""
     deliver = internal("moto.events.models:Rule.send_to_targets")
 
     def send_to_targets(self, original_event, transform_input: bool = True) -> None:
-        lambdas = [t for t in self.targets if str(t.get("Arn", "")).startswith("arn:aws:lambda:")]
-        if lambdas and self.event_pattern.matches_event(original_event):
-            for target in lambdas:
-                executor.lambda_event(target["Arn"], as_aws_sends_it(original_event))
-        others = [t for t in self.targets if t not in lambdas]
+        ours = [t for t in self.targets if str(t.get("Arn", "")).startswith("arn:aws:lambda:") or (
+            str(t.get("Arn", "")).startswith("arn:aws:sns:") and not t.get("InputTransformer"))]
+        if ours and self.event_pattern.matches_event(original_event):
+            for target in ours:
+                if target["Arn"].startswith("arn:aws:lambda:"):
+                    executor.lambda_event(target["Arn"], as_aws_sends_it(original_event))
+                else:
+                    publish_to_topic(target, original_event)
+        others = [t for t in self.targets if t not in ours]
         if others:
             kept, self.targets = self.targets, others
             try:
@@ -435,6 +442,15 @@ def deliver_eventbridge_to_lambda(executor) -> None:
                 self.targets = kept
 
     deliver.replace(send_to_targets)
+
+
+def publish_to_topic(target: dict, event: dict) -> None:
+    """An event to an SNS topic target, as EventBridge sends it: the target's constant Input, else the event
+    itself as JSON (a target with an InputTransformer is left to moto, which does not deliver it)."""
+    backends = internal("moto.sns.models:sns_backends").value
+    _, _, _, region, account, _ = target["Arn"].split(":", 5)
+    message = str(target["Input"]) if target.get("Input") else json.dumps(as_aws_sends_it(event))
+    backends[account][region].get_topic(target["Arn"]).publish(message)
 
 
 def as_aws_sends_it(event: dict) -> dict:

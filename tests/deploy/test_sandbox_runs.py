@@ -261,6 +261,7 @@ def test_a_failed_invocation_is_retried_twice_then_goes_to_the_dead_letter_queue
     assert result.exit_code == 1, result.output
     assert time.monotonic() - began >= 3  # put waited for the retries: 1 s, then 2 s (AWS's 1 and 2 minutes)
     assert "failed 3 times: the first attempt and 2 retries" in result.output
+    assert "lost in the emulator" not in result.output  # the on-failure record reached the bus and its rules
     messages = lambda_log(deployed[1], "sbx-escape", "retried.txt")
     starts = [m for m in messages if m.startswith("START ")]
     assert len(starts) == 3 and len(set(starts)) == 1  # one request id, as AWS retries it
@@ -393,3 +394,125 @@ def test_a_batch_job_past_its_timeout_is_stopped_with_aws_reason(deployed, tmp_p
     assert "Job attempt duration exceeded timeout" in rows["sbx-overtime"]["last_error"]
     logs = avgen("logs", workflow, "sbx-overtime", "--sandbox", "-w", workdir, "--since", "1h")
     assert "Job attempt duration exceeded timeout: Batch stopped the job after 3 s" in " ".join(logs.output.split())
+
+
+def paces(workdir: Path, names: list[str]) -> list[tuple[float, float]]:
+    """When each pace.sh invocation of `names` started and ended (epoch seconds), in order of start."""
+    stored = objects(workdir)
+    return sorted(tuple(map(float, stored[f"out/{name}"].split())) for name in names)  # type: ignore[misc]
+
+
+def put_files(deployed, tmp_path, folder: str, texts: dict[str, str], *options: str):
+    workflow, workdir = deployed
+    sources = []
+    for name, text in texts.items():
+        sources.append(tmp_path / name)
+        sources[-1].write_text(text)
+    return avgen("put", workflow, *sources, "-b", f"{BUCKET}/{folder}", "--sandbox", "-w", workdir, *options)
+
+
+def test_io_bound_invocations_run_at_once_beyond_the_machines_cores(deployed, tmp_path):
+    names = [f"wide-{i}.txt" for i in range((os.cpu_count() or 2) + 2)]
+    result = put_files(deployed, tmp_path, "pace", {name: "3" for name in names})
+    assert result.exit_code == 0, result.output
+    spans = paces(deployed[1], names)
+    assert max(start for start, _ in spans) < min(end for _, end in spans)  # all of them ran at one moment
+
+
+def test_reserved_concurrency_runs_one_at_a_time_and_throttled_events_wait(deployed, tmp_path):
+    names = [f"single-{i}.txt" for i in range(3)]
+    result = put_files(deployed, tmp_path, "single", {name: "1" for name in names})
+    assert result.exit_code == 0, result.output
+    assert "3 invocations" in result.output and ", 0 failed, in " in result.output, result.output
+    spans = paces(deployed[1], names)
+    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)), spans
+
+
+def test_reserved_concurrency_0_throttles_every_event_until_it_is_too_old(deployed, tmp_path, monkeypatch):
+    import boto3
+
+    monkeypatch.setenv("AVGEN_SANDBOX_RETRY_SCALE", "0.0005")  # the event's 6 hours are 10.8 s here
+    result = put(deployed, tmp_path, "never", "throttled.txt", "0")
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert "throttled: sbx-never on s3://avgen-sandbox-test/never/throttled.txt: Rate Exceeded." in output, output
+    assert "its reserved concurrency is 0" in output
+    assert "out/throttled.txt" not in objects(deployed[1])
+    assert lambda_log(deployed[1], "sbx-never", "throttled.txt") == []  # it never ran
+    with Sandbox(deployed[1] / "sandbox") as sandbox:
+        sqs = boto3.client("sqs", endpoint_url=sandbox.endpoint, region_name="us-east-1", **sandbox.credentials)
+        url = sqs.get_queue_url(QueueName="sbx-never-dlq")["QueueUrl"]
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                       MessageAttributeNames=["All"]).get("Messages", [])
+    assert [m["MessageAttributes"]["ErrorCode"]["StringValue"] for m in messages] == ["429"]
+
+
+def owned_processes(workdir: Path) -> list[int]:
+    """The processes that carry the sandbox's mark: runs of its executor."""
+    marker = f"AVGEN_SANDBOX_OWNER={(workdir / 'sandbox').resolve()}".encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in entry.joinpath("environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def stop_while_running(deployed, tmp_path, folder: str, name: str, text: str, kind: str, how: str) -> None:
+    """`avgen sandbox up`, an upload to `folder` without waiting, then the sandbox stopped (`how`: "kill" -9 of
+    the emulator, or `avgen sandbox down`) once the run it started (`kind`) is running."""
+    workflow, workdir = deployed
+    assert avgen("sandbox", "up", workflow, "-w", workdir).exit_code == 0
+    server = running_server(workdir / "sandbox")
+    assert server is not None
+    sent = put_files(deployed, tmp_path, folder, {name: text}, "--no-wait")
+    assert sent.exit_code == 0, sent.output
+    with Sandbox(workdir / "sandbox") as sandbox:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            running = [a for a in sandbox.activity()["activities"] if a["kind"] == kind and a["state"] == "running"]
+            if any(name in a["source"] for a in running) or (kind == "batch" and running):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"the {kind} run of {name} was not seen running")
+    time.sleep(0.5)
+    if how == "kill":
+        os.kill(server["pid"], signal.SIGKILL)
+        assert owned_processes(workdir)  # its runs outlive it, until the sandbox starts again
+    else:
+        assert avgen("sandbox", "down", workflow, "-w", workdir).exit_code == 0
+        assert owned_processes(workdir) == []  # ended with it
+
+
+@pytest.mark.parametrize("how", ["kill", "down"])
+def test_an_invocation_cut_short_by_a_stopped_sandbox_is_delivered_again(deployed, tmp_path, how):
+    workdir = deployed[1]
+    stop_while_running(deployed, tmp_path, "pace", f"cut-{how}.txt", "3", "lambda", how)
+    assert f"out/cut-{how}.txt" not in objects(workdir)  # a command that only reads delivers nothing again
+    result = put(deployed, tmp_path, "in", f"after-{how}.txt")
+    assert result.exit_code == 0, result.output
+    assert "sandbox: delivered again: the sandbox stopped before this invocation ended" in \
+        " ".join(result.output.split())
+    assert f"out/cut-{how}.txt" in objects(workdir)
+    assert owned_processes(workdir) == []  # no run left behind, by the killed emulator or this command's
+    again = put(deployed, tmp_path, "in", f"later-{how}.txt")
+    assert again.exit_code == 0 and "delivered again" not in again.output  # delivered once, not at each start
+
+
+def test_a_batch_job_cut_short_by_a_killed_sandbox_runs_again_and_is_not_reported_succeeded(
+        deployed, tmp_path, monkeypatch):
+    workflow, workdir = deployed
+    monkeypatch.setenv("AVGEN_SANDBOX_JOB_TIMEOUT_SCALE", "0.2")  # its 60 s are 12 s here
+    stop_while_running(deployed, tmp_path, "overtime", "cut-job.txt", "x", "batch", "kill")
+    result = put(deployed, tmp_path, "in", "after-job.txt")
+    assert result.exit_code == 1, result.output  # the job ran again, and its timeout stopped it
+    output = " ".join(result.output.split())
+    assert "sandbox: run again from SUBMITTED: the sandbox stopped before this job ended" in output
+    assert "timed out: sbx-overtime on " in output and "Job attempt duration exceeded timeout" in output
+    status = avgen("status", workflow, "--sandbox", "-w", workdir, "--json")
+    rows = {row["name"]: row for row in json.loads(status.stdout)["status"]["functions"]}
+    assert rows["sbx-overtime"]["jobs"].get("SUCCEEDED", 0) == 0, rows["sbx-overtime"]
+    assert owned_processes(workdir) == []

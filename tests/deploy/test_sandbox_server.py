@@ -390,3 +390,27 @@ def test_a_full_sandbox_folder_is_said_as_an_aws_error_not_an_html_page(tmp_path
     assert answered["headers"]["Content-Type"] == kind
     assert body.startswith(looks_like)
     assert f"no space left in {tmp_path}" in body and "<html" not in body.lower()
+
+
+def test_an_eventbridge_rule_targeting_a_topic_publishes_the_event_to_it(tmp_path):
+    # moto 5.2.6 raises on such a target, failing the whole PutEvents (a failed function's on-failure record
+    # to the default bus, whose alert rule targets the alerts topic, was lost)
+    with Sandbox(tmp_path) as sandbox:
+        sns, sqs, events = (client(sandbox, name) for name in ("sns", "sqs", "events"))
+        topic = sns.create_topic(Name="alerts")["TopicArn"]
+        url = sqs.create_queue(QueueName="alerts-mail")["QueueUrl"]
+        queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue)
+        events.put_rule(Name="lambda-invocation-failed", EventPattern=json.dumps(
+            {"source": ["lambda"], "detail-type": ["Lambda Function Invocation Result - Failure"]}))
+        events.put_targets(Rule="lambda-invocation-failed", Targets=[{"Id": "alerts-topic", "Arn": topic}])
+        sent = events.put_events(Entries=[{"Source": "lambda", "DetailType": "Lambda Function Invocation Result - "
+                                           "Failure", "Detail": json.dumps({"requestContext": {"requestId": "r1"}}),
+                                           "EventBusName": "default"}])
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert sent["FailedEntryCount"] == 0
+    assert len(messages) == 1
+    event = json.loads(json.loads(messages[0]["Body"])["Message"])
+    assert event["detail-type"] == "Lambda Function Invocation Result - Failure"
+    assert event["detail"] == {"requestContext": {"requestId": "r1"}}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["time"])

@@ -1,0 +1,60 @@
+"""The sandbox executor's bookkeeping that needs no emulator: Lambda's concurrency caps, the throttled
+events' backoff, and the sweep of the processes a killed sandbox left."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from generator.aws.executor import (OWNER_VARIABLE, Concurrency, reserved_concurrency, sweep_orphans,
+                                    throttle_delay_s)
+
+
+def test_reserved_concurrency_caps_its_function_and_the_account_caps_the_rest():
+    gate = Concurrency(account=2)
+    assert gate.enter("single", 1) == ""
+    assert "reserved concurrency is 1" in gate.enter("single", 1)
+    assert "every event is throttled" in gate.enter("never", 0)
+    assert gate.enter("a", None) == "" and gate.enter("b", None) == ""
+    assert "account's concurrency is in use" in gate.enter("c", None)
+    assert gate.enter("other-single", 1) == ""  # reserved concurrency is its own, not the account's
+    gate.leave("a", None)
+    assert gate.enter("c", None) == ""
+    gate.leave("single", 1)
+    assert gate.enter("single", 1) == ""
+
+
+def test_reserved_concurrency_is_read_as_moto_keeps_it():
+    class Function:
+        reserved_concurrency = "0"
+
+    assert reserved_concurrency(Function()) == 0
+    Function.reserved_concurrency = None  # type: ignore[assignment]
+    assert reserved_concurrency(Function()) is None
+
+
+@pytest.mark.parametrize("scale, throttles, seconds", [("1", 1, 1.0), ("1", 3, 4.0), ("1", 20, 300.0),
+                                                      ("0.5", 2, 1.0), ("0.001", 1, 0.1)])
+def test_a_throttled_event_waits_as_lambda_backs_off_scaled(monkeypatch, scale, throttles, seconds):
+    monkeypatch.setenv("AVGEN_SANDBOX_RETRY_SCALE", scale)
+    assert throttle_delay_s(throttles) == pytest.approx(seconds)
+
+
+def test_the_processes_a_killed_sandbox_left_are_ended_and_no_other(tmp_path):
+    owner = str(tmp_path / "sandbox")
+    left = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                            env={**os.environ, OWNER_VARIABLE: owner})
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                             env={**os.environ, OWNER_VARIABLE: owner + "-another"})
+    try:
+        time.sleep(0.2)  # its environment is readable once it has started
+        assert sweep_orphans(owner) == [left.pid]
+        assert left.wait(10) == -9
+        assert other.poll() is None
+    finally:
+        other.kill()
+        left.kill()
+        other.wait(10)
