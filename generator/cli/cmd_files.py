@@ -21,7 +21,7 @@ from generator.cli.options import (
     BucketOpt, ChunkOpt, EndpointOpt, Format, FormatOpt, RegionOpt, SandboxOpt, ThresholdOpt, WorkdirOpt,
     WorkflowOptArg, connection,
 )
-from generator.errors import CommandFailed, UsageError
+from generator.errors import AvgenError, CommandFailed, UsageError
 from generator.workflow.graph import workflow_results
 
 
@@ -153,11 +153,34 @@ def follow_sandbox(sandbox, wait: bool, before: Optional[dict], began: float, re
         err.print("[yellow]note:[/] --no-wait needs a sandbox kept running by `avgen sandbox up`; this "
                   "command's sandbox stops with it, so it waits for the workflow")
     if wait or not sandbox.attached:
-        report = sandbox.wait_until_quiet(WorkflowProgress(), since=before)
+        try:
+            report = sandbox.wait_until_quiet(WorkflowProgress(), since=before)
+        except KeyboardInterrupt as exc:
+            print_cut_short(sandbox, before)
+            exc.explained = True  # type: ignore[attr-defined]  # console.py: no generic "finished cleanly"
+            raise
         result["activities"] = report["activities"]
         print_workflow_run(report, began)
         if failed_activities(report):  # the upload's result: the workflow it started failed
             raise typer.Exit(EXIT_FINDINGS)
+
+
+def print_cut_short(sandbox, before: Optional[dict]) -> None:
+    """Ctrl-C while the workflow ran: what was still under way, and where it goes on. A kept-up sandbox goes
+    on running it; this command's own sandbox stops with it, and the next start delivers the invocations
+    again and runs the jobs again (Lambda's at-least-once, docs/deploy.md)."""
+    try:
+        busy = [a for a in sandbox.activity(before)["activities"] if a["state"] in ("queued", "running")]
+    except AvgenError:
+        busy = []
+    names = ", ".join(sorted({a["function"] for a in busy})) or "nothing"
+    if sandbox.attached:
+        err.print(f"[yellow]interrupted[/]: the upload is done; still under way: {escape(names)}. They go on in "
+                  "the sandbox kept up: `avgen status --sandbox` follows them")
+    else:
+        err.print(f"[yellow]interrupted[/]: the upload is done; cut short: {escape(names)}. The sandbox delivers "
+                  "them again when it next starts (`avgen sandbox up`, or the next command with --sandbox that "
+                  "runs workflows)")
 
 
 def print_uploaded(keys: list[str], total: int, destination, seconds: float, hits: Optional[dict]) -> None:

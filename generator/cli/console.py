@@ -193,8 +193,9 @@ class AvgenGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP where a command turns them into one
             # terraform was let finish writing its state (generator/deploy/terraform.py): nothing half-recorded
-            err.print("[yellow]interrupted[/]: what was under way finished cleanly; run the command again to "
-                      "continue")
+            if not getattr(exc, "explained", False):  # a command may have said what was cut short itself
+                err.print("[yellow]interrupted[/]: what was under way finished cleanly; run the command again "
+                          "to continue")
             _report_error("interrupted", f"ended by signal {signal_number(exc)}")
             raise typer.Exit(exit_status(signal_number(exc))) from None
         finally:

@@ -502,6 +502,36 @@ def test_an_invocation_cut_short_by_a_stopped_sandbox_is_delivered_again(deploye
     assert again.exit_code == 0 and "delivered again" not in again.output  # delivered once, not at each start
 
 
+def test_ctrl_c_of_put_says_what_it_cut_short_and_the_next_start_delivers_it(deployed, tmp_path):
+    """Ctrl-C while `put --sandbox` waits for the workflow: the command's own sandbox stops with it, so it says
+    which runs were cut short and where they go on (not the generic "what was under way finished cleanly")."""
+    workflow, workdir = deployed
+    source = tmp_path / "ctrl-c.txt"
+    source.write_text("5")  # sbx-pace sleeps 5 s
+    process = subprocess.Popen(
+        [sys.executable, "-m", "generator.cli", "put", str(workflow), str(source), "-b", f"{BUCKET}/pace",
+         "--sandbox", "-w", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=Path(__file__).parents[2], start_new_session=True, env={**os.environ, "COLUMNS": "200"})
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:  # the progress line of the run starting: the interrupt lands while it runs
+        seen.append(line)
+        if line.startswith("→ λ sbx-pace"):
+            break
+    else:
+        pytest.fail("sbx-pace was never seen running: " + "".join(seen))
+    process.send_signal(signal.SIGINT)
+    rest = process.stderr.read()
+    assert process.wait(timeout=120) == 130, rest
+    said = " ".join(rest.split())
+    assert "interrupted: the upload is done; cut short: sbx-pace. The sandbox delivers them again" in said, said
+    assert "finished cleanly" not in said
+    assert owned_processes(workdir) == []
+    result = put(deployed, tmp_path, "in", "after-ctrl-c.txt")
+    assert result.exit_code == 0, result.output
+    assert "delivered again" in result.output and "out/ctrl-c.txt" in objects(workdir)
+
+
 def test_a_batch_job_cut_short_by_a_killed_sandbox_runs_again_and_is_not_reported_succeeded(
         deployed, tmp_path, monkeypatch):
     workflow, workdir = deployed
