@@ -176,6 +176,46 @@ def test_an_interrupted_avgen_lets_terraform_finish_writing_its_state(tmp_path, 
     assert (tmp_path / "avgen-saw-the-interrupt").exists()
 
 
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("where", ["inside-popen", "before-the-pid-is-recorded"])
+def test_an_interrupt_while_terraform_starts_is_passed_on_to_it(tmp_path, monkeypatch, where, how):
+    """The interrupt lands exactly at the spawn (raised by the hook itself, no timing): terraform has started,
+    and avgen must still pass the interrupt on and wait for it, not leave it running un-signalled."""
+    from generator import orphans
+
+    assert threading.current_thread() is threading.main_thread()  # signal handlers run in the main thread only
+    started: list[subprocess.Popen] = []
+    real_popen, real_record = subprocess.Popen, orphans.record
+
+    def popen_then_interrupted(*args, **kwargs):
+        process = real_popen(*args, **kwargs)
+        started.append(process)
+        if where == "inside-popen":
+            signal.raise_signal(how)
+        return process
+
+    def record_then_interrupted(workdir, pid):
+        real_record(workdir, pid)
+        if where == "before-the-pid-is-recorded":
+            signal.raise_signal(how)
+
+    driver = runner(tmp_path)  # before the hooks: it asks terraform its version
+    monkeypatch.setattr(subprocess, "Popen", popen_then_interrupted)
+    monkeypatch.setattr(orphans, "record", record_then_interrupted)
+    try:
+        with pytest.raises(KeyboardInterrupt) as raised:
+            driver.run(["sleep", "600"])  # stands in for a terraform that runs until interrupted
+        assert getattr(raised.value, "signum", signal.SIGINT) == how
+        (terraform,) = started
+        assert terraform.poll() == -signal.SIGINT  # passed on as Ctrl-C, and waited for
+        assert not (tmp_path / orphans.PID_FILE).exists()
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 # Stands in for a terraform apply that prints a line now and then: after a SIGINT it still prints, then saves.
 CHATTY_TERRAFORM = """
 trap 'echo interrupted; echo int >> interrupts; sleep 1; echo still writing; echo saved > terraform.tfstate; exit 1' INT
