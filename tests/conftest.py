@@ -98,6 +98,19 @@ def missing_tool(reason: str):
     pytest.skip(reason)
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "tools(*names): runs these executables; skipped where one is missing, "
+                                       "failed in CI (tests/tools.py)")
+
+
+def pytest_runtest_setup(item):
+    # before the test's fixtures, which may already run the tools (generated media)
+    for mark in item.iter_markers("tools"):
+        missing = [name for name in mark.args if shutil.which(name) is None]
+        if missing:
+            missing_tool(f"needs {', '.join(missing)} on PATH")
+
+
 @pytest.fixture(scope="session")
 def plugin_dir() -> Path:
     """The offline hashicorp/aws provider mirror, for `--plugin-dir`."""

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import pytest
+
+from tests.tools import requires_tools as requires_tools  # the media tests import it from here
 
 HANDLER_DATA = Path(__file__).resolve().parents[1] / "batch_jobs" / "handlers" / "data"
 ESPEAK_RATE = 22050
@@ -40,12 +41,6 @@ DEFAULT_SENTENCES = (
     "Subtitles should follow the speaker closely.",
     "This is the end of the test recording.",
 )
-
-
-def requires_tools(*names: str):
-    """Skip a test (or module, via `pytestmark`) when one of the named executables is not installed."""
-    missing = [name for name in names if shutil.which(name) is None]
-    return pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)} on PATH")
 
 
 def _ffmpeg(*args: str) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from generator.deploy.terraform import TerraformError, TerraformNotFound, TerraformOptions, TerraformRunner
+from tests.tools import requires_tools
 
 REPO = Path(__file__).resolve().parents[2]
 
-needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform CLI not installed")
+needs_terraform = requires_tools("terraform")
 
 
 def runner(tmp_path, **options) -> TerraformRunner:

@@ -1,0 +1,31 @@
+"""A test that needs a missing executable is skipped on a developer's machine and fails in CI (CI=true)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NEEDS_A_MISSING_TOOL = """
+from tests.tools import requires_tools
+
+@requires_tools("sh", "no-such-tool-avgen-tests")
+def test_it():
+    pass
+"""
+
+
+@pytest.mark.parametrize("ci, outcome, status", [("true", "1 error", 1), ("", "1 skipped", 0)])
+def test_a_missing_tool_skips_locally_and_fails_in_ci(tmp_path, ci, outcome, status):
+    (tmp_path / "test_needs_a_tool.py").write_text(NEEDS_A_MISSING_TOOL)
+    # the suite's own conftest as a plugin, on a test file outside the suite (whose other checks stay out)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfEs", "-p", "no:cacheprovider", "-p", "tests.conftest",
+                             "-c", os.devnull, "--rootdir", str(tmp_path), str(tmp_path / "test_needs_a_tool.py")],
+                            cwd=REPO, env={**os.environ, "CI": ci}, capture_output=True, text=True, timeout=120)
+    assert result.returncode == status and outcome in result.stdout, result.stdout + result.stderr
+    assert "needs no-such-tool-avgen-tests on PATH" in result.stdout  # only the missing one named
+    if ci:
+        assert "CI must run this check" in result.stdout
