@@ -22,8 +22,9 @@ def test_it():
 def test_a_missing_tool_skips_locally_and_fails_in_ci(tmp_path, ci, outcome, status):
     (tmp_path / "test_needs_a_tool.py").write_text(NEEDS_A_MISSING_TOOL)
     # the suite's own conftest as a plugin, on a test file outside the suite (whose other checks stay out)
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfEs", "-p", "no:cacheprovider", "-p", "tests.conftest",
-                             "-c", os.devnull, "--rootdir", str(tmp_path), str(tmp_path / "test_needs_a_tool.py")],
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rfEs", "-p", "no:cacheprovider",
+                             "-p", "tests.conftest", "-c", os.devnull, "--rootdir", str(tmp_path),
+                             str(tmp_path / "test_needs_a_tool.py")],
                             cwd=REPO, env={**os.environ, "CI": ci}, capture_output=True, text=True, timeout=120)
     assert result.returncode == status and outcome in result.stdout, result.stdout + result.stderr
     assert "needs no-such-tool-avgen-tests on PATH" in result.stdout  # only the missing one named
