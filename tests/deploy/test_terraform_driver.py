@@ -269,13 +269,22 @@ def test_the_next_command_waits_for_the_terraform_of_a_killed_one(tmp_path):
 
 
 def test_output_reaches_the_caller_line_by_line_and_whole(tmp_path):
+    # the script goes on only once the caller has seen its first line: streamed as it came, not at the end
     script = tmp_path / "lines.sh"
-    script.write_text("printf 'one\\n'; sleep 0.3; printf 'two\\nthr'; sleep 0.2; printf 'ee'\n")
-    seen: list[tuple[float, str]] = []
-    began = time.monotonic()
-    result = runner(tmp_path).run(["sh", str(script)], lambda line: seen.append((time.monotonic() - began, line)))
-    assert [line for _, line in seen] == ["one", "two", "three"]
-    assert seen[0][0] < 0.25  # as it came, not at the end
+    script.write_text("printf 'one\\n'\n"
+                      "i=0; while [ ! -e seen-one ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done\n"
+                      "[ -e seen-one ] && printf 'seen\\n' > answer\n"
+                      "printf 'two\\nthr'; sleep 0.2; printf 'ee'\n")
+    seen: list[str] = []
+
+    def on_line(line: str) -> None:
+        seen.append(line)
+        if line == "one":
+            (tmp_path / "seen-one").touch()
+
+    result = runner(tmp_path).run(["sh", str(script)], on_line)
+    assert seen == ["one", "two", "three"]
+    assert (tmp_path / "answer").read_text() == "seen\n"  # the first line reached the caller while it ran
     assert result.stdout == "one\ntwo\nthree"
     assert not (tmp_path / ".avgen-terraform.pid").exists()
 
