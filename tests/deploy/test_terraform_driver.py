@@ -24,12 +24,15 @@ def runner(tmp_path, **options) -> TerraformRunner:
 
 
 @needs_terraform
-def test_plan_argv_is_detailed_noninteractive_and_carries_variables(tmp_path):
+def test_plan_argv_is_detailed_noninteractive_and_carries_variables(tmp_path, monkeypatch):
+    seen = []
     tf = runner(tmp_path, variables=["a=1", "b=two"])
-    argv = tf.argv("plan", input=False, out="p.tfplan", detailed_exitcode=True, **tf._variable_flags())
-    assert argv[1] == "plan"
+    monkeypatch.setattr(tf, "run", lambda argv, *a, **k: seen.append(argv) or type("R", (), {"returncode": 2})())
+    tf.plan(tmp_path / "p.tfplan")
+    (argv,) = seen
+    assert argv[1] == "plan" and "-detailed-exitcode" in argv
     assert "-var=a=1" in argv and "-var=b=two" in argv
-    assert "-input=false" in argv and "-out=p.tfplan" in argv and "-no-color" in argv
+    assert "-input=false" in argv and f"-out={tmp_path / 'p.tfplan'}" in argv and "-no-color" in argv
 
 
 @needs_terraform
