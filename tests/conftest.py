@@ -106,7 +106,16 @@ def pytest_configure(config):
 
 # the modules of the `media` extra (pyproject.toml), as imported
 MEDIA_EXTRAS = ("numpy", "cv2", "pocketsphinx", "faster_whisper", "onnxruntime", "onnx")
-MISSING_MEDIA_EXTRAS = [name for name in MEDIA_EXTRAS if importlib.util.find_spec(name) is None]
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # a finder that refuses it
+        return False
+
+
+MISSING_MEDIA_EXTRAS = [name for name in MEDIA_EXTRAS if not _importable(name)]
 
 
 @pytest.hookimpl(wrapper=True)
