@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -96,6 +97,48 @@ def missing_tool(reason: str):
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason} (CI must run this check)")
     pytest.skip(reason)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "tools(*names): runs these executables; skipped where one is missing, "
+                                       "failed in CI (tests/tools.py)")
+
+
+# the modules of the `media` extra (pyproject.toml), as imported
+MEDIA_EXTRAS = ("numpy", "cv2", "pocketsphinx", "faster_whisper", "onnxruntime", "onnx")
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # a finder that refuses it
+        return False
+
+
+MISSING_MEDIA_EXTRAS = [name for name in MEDIA_EXTRAS if not _importable(name)]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    """A test module (or folder conftest) that cannot be imported without the media extras is skipped as a
+    missing tool is (failed in CI): `pytest -m "not media"` collects where they are not installed."""
+    report = yield
+    if report.failed and MISSING_MEDIA_EXTRAS and os.environ.get("CI") != "true":
+        text = str(report.longrepr)
+        needed = [name for name in MISSING_MEDIA_EXTRAS if f"No module named '{name}'" in text]
+        if needed:
+            reason = f"needs the media extras (pip install -e '.[media]'): {', '.join(needed)} not installed"
+            return pytest.CollectReport(report.nodeid, "skipped", (str(collector.path), 0, f"Skipped: {reason}"),
+                                        [])
+    return report
+
+
+def pytest_runtest_setup(item):
+    # before the test's fixtures, which may already run the tools (generated media)
+    for mark in item.iter_markers("tools"):
+        missing = [name for name in mark.args if shutil.which(name) is None]
+        if missing:
+            missing_tool(f"needs {', '.join(missing)} on PATH")
 
 
 @pytest.fixture(scope="session")

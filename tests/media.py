@@ -21,10 +21,13 @@ import subprocess
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
-import pytest
+
+from tests.tools import requires_tools as requires_tools  # the media tests import it from here
+
+if TYPE_CHECKING:  # numpy is imported where it is used: collection needs no media extras
+    import numpy as np
 
 HANDLER_DATA = Path(__file__).resolve().parents[1] / "batch_jobs" / "handlers" / "data"
 ESPEAK_RATE = 22050
@@ -40,12 +43,6 @@ DEFAULT_SENTENCES = (
     "Subtitles should follow the speaker closely.",
     "This is the end of the test recording.",
 )
-
-
-def requires_tools(*names: str):
-    """Skip a test (or module, via `pytestmark`) when one of the named executables is not installed."""
-    missing = [name for name in names if shutil.which(name) is None]
-    return pytest.mark.skipif(bool(missing), reason=f"needs {', '.join(missing)} on PATH")
 
 
 def _ffmpeg(*args: str) -> None:
@@ -117,6 +114,8 @@ class SpokenSentence:
 
 def _espeak_samples(sentence: str, workdir: Path) -> np.ndarray:
     """espeak-ng's rendering of one sentence (22.05 kHz int16), with its leading/trailing silence cut."""
+    import numpy as np
+
     target = workdir / ".espeak.wav"
     subprocess.run(["espeak-ng", "-w", str(target), sentence], check=True, timeout=60)
     with wave.open(str(target), "rb") as wav:
@@ -132,6 +131,8 @@ def make_speech_wav(
 ) -> list[SpokenSentence]:
     """A WAV of espeak-ng speaking `sentences`, with `pause_ms` of silence before, between and after them
     (`lead_ms` overrides the leading one). Returns where each sentence is audible, in seconds."""
+    import numpy as np
+
     path = Path(path)
     pause = np.zeros(int(ESPEAK_RATE * pause_ms / 1000), dtype=np.int16)
     lead = pause if lead_ms is None else np.zeros(int(ESPEAK_RATE * lead_ms / 1000), dtype=np.int16)
@@ -183,6 +184,8 @@ def _head_biases(filters: int, classes: int, planted_anchor: tuple[float, float]
                  input_size: tuple[int, int], planted: PlantedDetection | None) -> np.ndarray:
     """Per anchor: tx, ty, tw, th, objectness, class scores. Objectness ~0 everywhere (nothing detected)
     except, when planting, for the first anchor of the head, sized by `planted_anchor` (pixels)."""
+    import numpy as np
+
     per_anchor = 5 + classes
     biases = np.zeros(filters, dtype=np.float32)
     biases[4::per_anchor] = -20.0
@@ -233,6 +236,8 @@ def make_yolo_model(
     `varied` gives batch norms random statistics and the heads small random kernels, so that a converted
     network's outputs depend on every parameter (for exactness tests; detections are then arbitrary).
     """
+    import numpy as np
+
     from batch_jobs.handlers.darknet import describe_network
 
     directory = Path(directory)

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from batch_jobs.handlers.subtitles import Cue
 from devdata.realdata import WHISPER_TINY_EN as WHISPER_TINY_EN_PIN
 from tests.realdata import fetch_or_skip
@@ -53,6 +51,8 @@ def librivox_recording(path: Path, gap_seconds: float = 1.0) -> list[SpokenClip]
     16 kHz mono WAV at `path`; returns each clip's transcript and where its speech starts."""
     members = {LIBRIVOX.format(n) + ext: digest
                for n, digests in LIBRIVOX_CLIPS.items() for ext, digest in zip((".wav", ".json"), digests, strict=True)}
+    import numpy as np  # here, not at the top: collection needs no media extras
+
     files = fetch_or_skip("pocketsphinx", "5.1.1", members)
     gap = np.zeros(int(16000 * gap_seconds), dtype=np.int16)
     pieces, clips, cursor = [gap], [], len(gap)

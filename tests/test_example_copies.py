@@ -1,15 +1,14 @@
 """Tests that deploy an example copy the example as the checkout holds it, not what a user left in it."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 
-import pytest
 
 from tests.conftest import copy_example
+from tests.tools import requires_tools
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
+@requires_tools("git")
 def test_only_the_files_git_tracks_are_copied(tmp_path):
     example = tmp_path / "checkout" / "scar-3x"
     (example / "sub").mkdir(parents=True)

@@ -133,17 +133,31 @@ def test_the_runtime_and_the_handlers_never_import_the_generator():
             assert not any(m == "generator" or m.startswith("generator.") for m in imported_modules(path)), path
 
 
-def test_long_work_without_a_terminal_prints_plain_lines_now_and_then(capsys, monkeypatch):
-    import time
+def test_long_work_without_a_terminal_prints_plain_lines_now_and_then(monkeypatch):
+    import threading
 
     from generator.cli import console
 
-    monkeypatch.setattr(console, "HEARTBEAT_S", 0.05)
+    printed: list[str] = []
+    changed = threading.Condition()
+
+    class NoTerminal:  # stands in for the error console: records what it is asked to print
+        is_terminal = False
+
+        def print(self, text, **options):
+            with changed:
+                printed.append(text)
+                changed.notify_all()
+
+    monkeypatch.setattr(console, "err", NoTerminal())
+    monkeypatch.setattr(console, "HEARTBEAT_S", 0.01)
+    running = set(threading.enumerate())
     with console.status_line("terraform plan…"):
-        time.sleep(0.3)
-    lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == "terraform plan…"
-    assert 2 <= len(lines) <= 8 and all(line.startswith("terraform plan: still running") for line in lines[1:])
+        with changed:  # the work lasts until three heartbeats came, however slowly the machine runs
+            assert changed.wait_for(lambda: len(printed) >= 4, timeout=60), printed
+    assert printed[0] == "terraform plan…"
+    assert all(line.startswith("terraform plan: still running (") for line in printed[1:]), printed
+    assert set(threading.enumerate()) <= running  # the block's end stopped the heartbeat: its thread is gone
 
 
 def test_the_package_never_imports_the_tests_or_the_development_data():

@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
@@ -26,7 +27,7 @@ from typing import Callable, Iterable, Iterator, Optional
 from python_terraform import IsFlagged, Terraform
 from generator import orphans
 from generator.errors import TerraformError, TerraformNotFound
-from generator.interrupts import interrupts_as_exceptions
+from generator.interrupts import ENDING_SIGNALS, interrupts_as_exceptions
 
 LineHandler = Callable[[str], None]
 STATE_FILES = ("terraform.tfstate", "terraform.tfstate.backup")
@@ -35,6 +36,35 @@ PROVIDER_PROBLEMS = ("Failed to query available provider packages", "Failed to i
                      "Failed to resolve provider packages")
 
 
+# the signals that interrupt avgen: Ctrl-C's, and those that interrupts_as_exceptions raises as one
+HELD_SIGNALS = (signal.SIGINT, *ENDING_SIGNALS)
+
+
+@contextlib.contextmanager
+def _interrupts_held_while_spawning() -> Iterator[None]:
+    """Inside, the interrupting signals are noted instead of raised; on leaving, the first one noted is raised
+    again with the handlers of before (off the main thread, where signals cannot be handled, nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: list[int] = []
+    # what to restore, read before anything is replaced: a signal between two replacements cannot leave one
+    # of them noting for ever (None: a handler not set from Python, left alone)
+    previous = {number: handler for number in HELD_SIGNALS if (handler := signal.getsignal(number)) is not None}
+    try:
+        for number in previous:
+            signal.signal(number, lambda signum, frame: noted.append(signum))
+        yield
+    finally:
+        # blocked while they are put back: one raised half-way would leave the others noting for ever
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, previous)
+        try:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        if noted:
+            signal.raise_signal(noted[0])  # its own handler again: KeyboardInterrupt, Interrupted, or ignored
 
 
 @dataclass
@@ -120,12 +150,16 @@ class TerraformRunner:
             # can always finish writing the state of what it created (the next apply then continues). A SIGKILL
             # of avgen interrupts it once, as Ctrl-C would (orphans.interrupted_with_parent), and its output
             # goes to a file: a pipe nobody reads any more would end it at its next line, mid-state perhaps.
-            process = subprocess.Popen(argv, cwd=self.workdir, env=self.environment, stdout=out_file,
-                                       stderr=err_file, stdin=subprocess.DEVNULL, start_new_session=True,
-                                       preexec_fn=orphans.interrupted_with_parent())
-            orphans.record(self.workdir, process.pid)
+            process: Optional[subprocess.Popen] = None
             lines: list[str] = []
             try:
+                # an interrupt inside Popen (after the fork) or before the pid is known would lose terraform
+                # un-signalled: it is held until `process` names it, then raised here, inside the try
+                with _interrupts_held_while_spawning():
+                    process = subprocess.Popen(argv, cwd=self.workdir, env=self.environment, stdout=out_file,
+                                               stderr=err_file, stdin=subprocess.DEVNULL, start_new_session=True,
+                                               preexec_fn=orphans.interrupted_with_parent())
+                    orphans.record(self.workdir, process.pid)
                 for line in _lines_of(out_file, process):
                     lines.append(line)
                     if on_line:
@@ -133,12 +167,13 @@ class TerraformRunner:
             except BaseException:
                 # Pass the interrupt on once: terraform stops after the operations in flight and writes its
                 # state. Wait for that as long as it takes; killing it now would lose what it created.
-                with contextlib.suppress(ProcessLookupError):
-                    process.send_signal(signal.SIGINT)
-                process.wait()
+                if process is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        process.send_signal(signal.SIGINT)
+                    process.wait()
                 raise
             finally:
-                if process.poll() is not None:
+                if process is not None and process.poll() is not None:
                     orphans.forget(self.workdir, process.pid)
             err_file.seek(0)
             stderr = err_file.read().decode(errors="replace")

@@ -24,12 +24,12 @@ def workflow():
 
 def test_counts_actions_and_ignores_reads_and_no_ops():
     summary = summarize(plan_json(
-        change('module.functions["av-workflow-ffmpeg"].aws_lambda_function.this', "aws_lambda_function", "create"),
-        change('module.functions["av-workflow-yolov3"].aws_iam_role.this', "aws_iam_role", "update"),
-        change('module.jobs["av-workflow-yolov3"].aws_batch_job_definition.this', "aws_batch_job_definition",
+        change('module.function["av-workflow-ffmpeg"].aws_lambda_function.this', "aws_lambda_function", "create"),
+        change('module.function["av-workflow-yolov3"].module.role[0].aws_iam_role.this', "aws_iam_role", "update"),
+        change('module.batch["av-workflow-yolov3"].aws_batch_job_definition.this', "aws_batch_job_definition",
                "delete", "create"),
-        change("aws_sns_topic.alerts", "aws_sns_topic", "delete"),
-        change("aws_s3_bucket.kept", "aws_s3_bucket", "no-op"),
+        change("module.alerts.aws_sns_topic.alerts", "aws_sns_topic", "delete"),
+        change('module.bucket["change-me-av-workflow"].aws_s3_bucket.this', "aws_s3_bucket", "no-op"),
         change("data.aws_caller_identity.current", "aws_caller_identity", "read", mode="data"),
     ), workflow())
     assert summary.counts() == {"create": 1, "update": 1, "replace": 1, "delete": 1}
@@ -41,7 +41,7 @@ def test_counts_actions_and_ignores_reads_and_no_ops():
 
 def test_buckets_are_owners_too():
     summary = summarize(plan_json(
-        change('module.buckets["change-me-av-workflow"].aws_s3_bucket.this', "aws_s3_bucket", "create")), workflow())
+        change('module.bucket["change-me-av-workflow"].aws_s3_bucket.this', "aws_s3_bucket", "create")), workflow())
     assert summary.changes[0].owner == "bucket change-me-av-workflow"
 
 
@@ -57,14 +57,15 @@ def test_a_functions_several_alarms_are_its_own_not_a_removed_function():
 
 
 def test_no_changes():
-    summary = summarize(plan_json(change("aws_sns_topic.alerts", "aws_sns_topic", "no-op")), workflow())
+    summary = summarize(plan_json(change("module.alerts.aws_sns_topic.alerts", "aws_sns_topic", "no-op")), workflow())
     assert not summary.has_changes
     assert summary.headline().startswith("No changes")
     assert "No changes" in summary.to_markdown()
 
 
 def test_markdown_fits_a_pull_request_comment_and_warns_on_destroy():
-    many = [change(f'aws_iam_role.r["{i}"]', "aws_iam_role", "delete") for i in range(MARKDOWN_MAX_ROWS + 50)]
+    many = [change(f'module.function["f{i}"].module.role[0].aws_iam_role.this', "aws_iam_role", "delete")
+            for i in range(MARKDOWN_MAX_ROWS + 50)]
     text = summarize(plan_json(*many), workflow()).to_markdown()
     assert "and 50 more" in text
     assert "[!WARNING]" in text
@@ -72,8 +73,9 @@ def test_markdown_fits_a_pull_request_comment_and_warns_on_destroy():
 
 
 def test_resource_type_of_addresses_with_keys_and_dots():
-    assert _resource_type('module.b["my.bucket"].aws_s3_bucket.this') == "aws_s3_bucket"
-    assert _resource_type('aws_s3_bucket_notification.this["a.b"]') == "aws_s3_bucket_notification"
+    assert _resource_type('module.bucket["my.bucket"].aws_s3_bucket.this') == "aws_s3_bucket"
+    notification = 'module.bucket_notifications["a.b"].aws_s3_bucket_notification.this'
+    assert _resource_type(notification) == "aws_s3_bucket_notification"
 
 
 def test_markdown_groups_by_function_and_by_resource_type():
@@ -89,12 +91,12 @@ def test_a_renamed_function_is_attributed_and_its_data_losses_flagged():
     """Renaming av-workflow-ffmpeg to av-workflow-ffmpeg2: the old name's resources go, the new one's come."""
     old, new = "av-workflow-ffmpeg-old", "av-workflow-ffmpeg"
     summary = summarize(plan_json(
-        change(f'module.functions["{old}"].aws_sqs_queue.dead_letter[0]', "aws_sqs_queue", "delete"),
-        change(f'module.functions["{old}"].aws_cloudwatch_log_group.this', "aws_cloudwatch_log_group", "delete"),
+        change(f'module.function["{old}"].aws_sqs_queue.dead_letter', "aws_sqs_queue", "delete"),
+        change(f'module.function["{old}"].aws_cloudwatch_log_group.this', "aws_cloudwatch_log_group", "delete"),
         change(f'module.image["{old}"].aws_ecr_repository.this', "aws_ecr_repository", "delete"),
-        change(f'module.functions["{old}"].aws_lambda_function.this', "aws_lambda_function", "delete"),
-        change(f'module.functions["{new}"].aws_lambda_function.this', "aws_lambda_function", "create"),
-        change(f'module.functions["{new}"].aws_cloudwatch_log_group.this', "aws_cloudwatch_log_group", "create"),
+        change(f'module.function["{old}"].aws_lambda_function.this', "aws_lambda_function", "delete"),
+        change(f'module.function["{new}"].aws_lambda_function.this', "aws_lambda_function", "create"),
+        change(f'module.function["{new}"].aws_cloudwatch_log_group.this', "aws_cloudwatch_log_group", "create"),
     ), workflow())
     owners = summary.by("owner")
     assert owners[f"{old} (no longer in the workflow)"]["delete"] == 4 and "(workflow)" not in owners
@@ -108,11 +110,11 @@ def test_a_renamed_function_is_attributed_and_its_data_losses_flagged():
 
 
 def test_the_pr_comment_shows_what_changes_and_the_iam_policy_text():
-    memory = change('module.functions["av-workflow-ffmpeg"].module.function.aws_lambda_function.this',
+    memory = change('module.function["av-workflow-ffmpeg"].aws_lambda_function.this',
                     "aws_lambda_function", "update")
     memory["change"].update(before={"memory_size": 1024, "timeout": 900, "tags": {"a": "b"}},
                             after={"memory_size": 2048, "timeout": 900, "tags": {"a": "c"}})
-    policy = change('module.functions["av-workflow-ffmpeg"].module.role.aws_iam_role_policy.this',
+    policy = change('module.function["av-workflow-ffmpeg"].module.role[0].aws_iam_role_policy.access',
                     "aws_iam_role_policy", "update")
     policy["change"].update(before={"policy": '{"Statement": []}'},
                             after={"policy": '{"Statement": [{"Action": "s3:GetObject", "Effect": "Allow"}]}'})
@@ -128,7 +130,8 @@ def test_the_pr_comment_stays_within_githubs_limit():
 
     many = []
     for index in range(400):
-        item = change(f'module.functions["f{index}"].aws_iam_role_policy.this', "aws_iam_role_policy", "create")
+        item = change(f'module.function["f{index}"].module.role[0].aws_iam_role_policy.access', "aws_iam_role_policy",
+                      "create")
         item["change"].update(before=None, after={"policy": '{"Statement": "' + "x" * 400 + '"}'})
         many.append(item)
     markdown = summarize(plan_json(*many), workflow()).to_markdown()
@@ -140,7 +143,7 @@ def test_terraform_show_is_folded_at_the_end_and_cut_to_fit():
 
     one = change('module.function["av-workflow-ffmpeg"].aws_lambda_function.this', "aws_lambda_function", "update")
     summary = summarize(plan_json(one), workflow())
-    summary.plan_text = ("  # module.function.aws_lambda_function.this will be updated in-place\n"
+    summary.plan_text = ('  # module.function["av-workflow-ffmpeg"].aws_lambda_function.this will be updated in-place\n'
                          "  ~ memory_size = 512 -> 1024\n")
     short = summary.to_markdown()
     folded = short[short.index("<details><summary>terraform show</summary>"):]

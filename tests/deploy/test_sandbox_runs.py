@@ -178,15 +178,24 @@ def test_put_on_a_kept_up_sandbox_reports_only_what_it_started(deployed, tmp_pat
 
 def test_a_killed_command_leaves_a_sandbox_the_next_command_continues(deployed, tmp_path):
     workflow, workdir = deployed
-    source = tmp_path / "killed.txt"
-    source.write_text("x\n")
+    held = tmp_path / "held"
+    held.mkdir()
+    source = tmp_path / "hold-killed.txt"
+    source.write_text(str(held))  # sbx-copy's script says when it runs, then holds until `go`
     command = [sys.executable, "-m", "generator.cli", "put", str(workflow), str(source), "-b", f"{BUCKET}/in",
                "--sandbox", "-w", str(workdir)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                cwd=Path(__file__).parents[2], start_new_session=True)
-    time.sleep(4)  # inside the replay, the upload or the run
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    try:
+        # killed while the workflow it started runs: the phase the script names, not one the clock picks
+        deadline = time.monotonic() + 600
+        while not (held / "running").exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (held / "running").exists(), f"the command ended ({process.poll()}) before its function ran"
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        (held / "go").touch()  # whatever still runs the held invocation may finish it
     result = put(deployed, tmp_path, "in", "after-kill.txt")
     assert result.exit_code == 0, result.output
     assert "out/after-kill.stamped.txt" in objects(workdir)

@@ -10,7 +10,6 @@ import pytest
 
 from batch_jobs.handlers import cli
 from devdata.realdata import YOLOV3_TINY
-from tests.media import PlantedDetection, make_video, make_yolo_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,17 +57,23 @@ def media_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def clip_with_audio(media_dir) -> Path:
     """3 s, 10 fps, 160×120 H.264 + AAC 44.1 kHz tone in MP4."""
+    from tests.media import make_video  # here, not at the top: collection needs no media extras
+
     return make_video(media_dir / "clip.mp4", 3, fps=10, with_audio=True)
 
 
 @pytest.fixture(scope="session")
 def clip_without_audio(media_dir) -> Path:
+    from tests.media import make_video
+
     return make_video(media_dir / "mute.mp4", 2, fps=10, with_audio=False)
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     """YOLOv3-tiny at 128×128 input that detects exactly one 'dog' (class 16) at 90 % in any image."""
+    from tests.media import PlantedDetection, make_yolo_model
+
     return make_yolo_model(tmp_path_factory.mktemp("tiny"), "yolov3-tiny", input_size=128,
                            planted=PlantedDetection(class_id=16, confidence=0.9))
 
@@ -76,6 +81,8 @@ def tiny_model(tmp_path_factory):
 @pytest.fixture(scope="session")
 def blind_model(tmp_path_factory):
     """YOLOv3-tiny at 128×128 input that detects nothing."""
+    from tests.media import make_yolo_model
+
     return make_yolo_model(tmp_path_factory.mktemp("blind"), "yolov3-tiny", input_size=128)
 
 

@@ -144,14 +144,13 @@ def test_a_script_killed_at_its_deadline_takes_its_call_in_the_server_with_it(wo
     assert invoke(world, "in/coffee.png", container, "warm-up").status == SUCCEEDED
     server = container.server_pid
     script = world[1]
-    # one call over the same photo 200 times: far longer than the 2 s the script is given
+    # calls over the same photo 200 times each, without end: only the runtime's deadline ends the script
     script.write_text('set -eu\nset --\nfor i in $(seq 200); do set -- "$@" "$INPUT_FILE_PATH"; done\n'
-                      'avgen-handler yolo image "$@" "$TMP_OUTPUT_DIR"\n')
-    began = time.monotonic()
+                      'while :; do avgen-handler yolo image "$@" "$TMP_OUTPUT_DIR"; done\n')
     record = invoke(world, "in/motorcycle.png", container, "late", deadline=time.monotonic() + 1 + 2.0)
-    assert record.status == "timed_out" and time.monotonic() - began < 10
+    assert record.status == "timed_out"
     # the abandoned call must not go on writing behind the runtime's back: its server ends with it
-    assert wait_dead(server, 5)
+    assert wait_dead(server, 60)
     script.write_text(SCRIPT)
     assert invoke(world, "in/astronaut.png", container, "after").status == SUCCEEDED
     assert container.server_pid not in (None, server)
@@ -163,15 +162,20 @@ def test_the_pool_lends_one_container_per_invocation_up_to_n_per_function():
         with pool.lease("f") as first, pool.lease("f") as second, pool.lease("g") as other:
             assert len({first.socket, second.socket, other.socket}) == 3
             waited = []
+            asking = threading.Event()
 
             def third():
+                asking.set()
                 with pool.lease("f") as container:
                     waited.append(container.socket)
 
             thread = threading.Thread(target=third)
             thread.start()
-            time.sleep(0.2)
-            assert waited == []  # both of f's containers are busy: a third invocation waits, as on Lambda
+            assert asking.wait(60)
+            # both of f's containers are busy: a third invocation waits, as on Lambda. However long this look
+            # lasts, a pool that waits passes; one that did not would be caught on all but the slowest machine
+            thread.join(0.2)
+            assert thread.is_alive() and waited == []
         thread.join(5)
         assert waited and waited[0] in (first.socket, second.socket)  # a freed container is reused
         with pool.lease("f", version="2") as redeployed:  # a new deployment: fresh containers

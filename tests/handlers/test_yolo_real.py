@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
+import threading
 
 import cv2
 import pytest
@@ -88,7 +88,8 @@ def test_frames_in_one_run_each_get_their_own_detections(real_tiny_model, real_p
 
 
 @requires_tools("ffmpeg", "ffprobe")
-def test_video_in_runs_of_frames_writes_what_frame_by_frame_writes(real_tiny_model, real_photos, tmp_path):
+def test_video_in_runs_of_frames_writes_what_frame_by_frame_writes(real_tiny_model, real_photos, tmp_path,
+                                                                    monkeypatch):
     photos = [real_photos[name] for name in ("coffee", "motorcycle", "coffee")]
     clip = tmp_path / "photos.mp4"
     inputs = [arg for photo in photos for arg in ("-loop", "1", "-t", "0.8", "-i", str(photo))]
@@ -98,13 +99,28 @@ def test_video_in_runs_of_frames_writes_what_frame_by_frame_writes(real_tiny_mod
                     "-map", "[out]", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip)], check=True)
     model = yolo.load_model(*real_tiny_model(416), engine="onnxruntime")
     runs: list[int] = []
+    prepared = [0]  # frames the reader thread has letterboxed
+    more = threading.Condition()
+    letterbox = yolo.preprocess
+
+    def counted(*args, **kwargs):
+        result = letterbox(*args, **kwargs)
+        with more:
+            prepared[0] += 1
+            more.notify_all()
+        return result
+
+    monkeypatch.setattr(yolo, "preprocess", counted)
 
     class InRunsOfThree:
         name, description, frames_per_run = "batched", "ONNX Runtime, three frames a run", 3
 
         def run(self, blob):
             if not runs:
-                time.sleep(1.0)  # let the reader fill its queue, so that the next runs take several frames
+                # the first run waits until the reader has queued three frames beyond it (it letterboxes the next
+                # only once the one before is queued), so that the next run takes three
+                with more:
+                    assert more.wait_for(lambda: prepared[0] >= blob.shape[0] + 4, timeout=120), prepared
             runs.append(blob.shape[0])
             return model.engine.run(blob)
 

@@ -51,12 +51,13 @@ def test_a_failing_script_fails_the_invocation_with_its_code_and_output(s3, depl
 
 def test_lambda_mode_kills_the_script_at_the_time_budget(s3, deployed, monkeypatch):
     monkeypatch.setenv("WORK_SECONDS", "30")
-    deployed(SLOW_SCRIPT, timeout_threshold=1)
+    deployed(SLOW_SCRIPT, timeout_threshold=4)
     s3.put_object(Bucket=BUCKET, Key="in/a.txt", Body=b"a")
     started = time.monotonic()
     with pytest.raises(InvocationFailed, match="timed_out"):
-        handler(s3_event(BUCKET, "in/a.txt"), FakeContext(remaining_s=2.5))
-    assert time.monotonic() - started < 2.5  # the threshold was kept free
+        handler(s3_event(BUCKET, "in/a.txt"), FakeContext(remaining_s=6))
+    # killed after 2 s, back before Lambda's end: the 4 s threshold kept free is the margin a loaded machine gets
+    assert time.monotonic() - started < 6
     assert keys(s3, prefix="out/") == []
 
 

@@ -21,6 +21,7 @@ from lambda_src.script import run_script
 from lambda_src.storage import DirectoryStorage
 from tests.media import with_input_size
 from tests.realdata import fetch_pinned_or_skip
+from tests.tools import requires_tools
 from tests.runtime.conftest import function_config, output, s3_event
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,10 +53,9 @@ def run_sh(shell: str, text: str, tools: scar_layout.ScriptTools, tmp_path: Path
 
 
 @needs_no_real_darknet
-@pytest.mark.parametrize("shell", ["dash", "bash"])
+@pytest.mark.parametrize("shell", [pytest.param("dash", marks=requires_tools("dash")),
+                                   pytest.param("bash", marks=requires_tools("bash"))])
 def test_cd_to_a_scar_tool_folder_lands_in_the_stand_ins_and_other_cds_are_the_builtins(shell, tmp_path):
-    if not shutil.which(shell):
-        pytest.skip(f"{shell} is not installed")
     tools = scar_layout.lay_out(tmp_path / "tools", environ={})
     stand_ins = tools.folder / "opt" / "darknet"
     result = run_sh(shell, 'cd /opt/darknet && pwd && ls && cd cfg && pwd\ncd /opt/darknet/cfg && pwd\n'

@@ -27,7 +27,7 @@ def test_timeout_kills_the_whole_process_group(write_script, tmp_path):
     started = time.monotonic()
     outcome = run_script(str(script), env={"PATH": os.environ["PATH"]}, timeout=0.5, output_path=tmp_path / "out")
     assert outcome.timed_out and outcome.exit_code is None
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 25  # not the 30 s of the script: however loaded the machine, far less
     assert wait_dead(int(pid_file.read_text()))
 
 

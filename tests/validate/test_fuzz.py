@@ -13,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -408,10 +409,28 @@ EDGE_CASES = {
 }
 
 
-def test_named_edge_cases():
-    for name, text in EDGE_CASES.items():
-        result = load_and_check(text, f"edge/{name}.yaml")
-        assert result.findings or result.workflow is not None, name
+# what each edge case must give: the rule ids of its errors; none means a workflow comes out of it
+EDGE_CASE_ERRORS = {
+    "empty": {"AVG005"}, "only-comment": {"AVG005"}, "bare-scalar": {"AVG003"}, "list": {"AVG003"},
+    "null-functions": {"AVG003"}, "null-aws": {"AVG003"}, "null-lambda": {"AVG003"}, "null-entry": {"AVG003"},
+    "nested-too-deep": {"AVG001"}, "recursive-alias": {"AVG003"}, "self-list": {"AVG002", "AVG005"},
+    "billion-laughs": {"AVG001"}, "duplicate-key-with-huge-alias": {"AVG001"}, "null-byte-script": {"AVG004"},
+    "long-script-name": {"AVG004"}, "complex-key": {"AVG003"}, "int-keys": {"AVG003"}, "tagged-values": {"AVG003"},
+    "set": {"AVG003"}, "merge-keys": {"AVG002"}, "bom-and-crlf": set(), "huge-numbers": {"AVG001"},
+    "nan": {"AVG003"}, "two-documents": {"AVG001"}, "env-union": {"AVG003"}, "image-with-null-container": set(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_CASES))
+def test_named_edge_cases(name):
+    result = load_and_check(EDGE_CASES[name], f"edge/{name}.yaml")
+    errors = {finding.rule_id for finding in result.findings if finding.severity is Severity.ERROR}
+    assert errors == EDGE_CASE_ERRORS[name], [finding.message for finding in result.findings]
+    assert (result.workflow is not None) == (not errors)  # a workflow exactly when nothing is wrong
+
+
+def test_every_edge_case_says_what_it_must_give():
+    assert set(EDGE_CASE_ERRORS) == set(EDGE_CASES)
 
 
 # --- hostile init_script paths: an error each, never a crash, nor a hang reading a FIFO -------------------

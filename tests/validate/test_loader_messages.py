@@ -70,7 +70,7 @@ def test_nested_aliases_do_not_blow_up():
         f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 10))
     start = time.monotonic()
     result = load_text(text + FUNCTION + "      log_level: *a9\n      tags: {x: *a9}\n")
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < 30  # expanded, a billion values: a loose bound still catches it
     assert not result.ok
     assert all(len(f.message) < 300 for f in result.findings)
 

@@ -50,7 +50,7 @@ def test_an_alias_bomb_is_refused_at_once(fast, monkeypatch):
         monkeypatch.setattr(source, "_CLoader", None)
     began = time.monotonic()
     [finding] = load_text(billion_laughs(12)).findings
-    assert time.monotonic() - began < 2
+    assert time.monotonic() - began < 30  # expanded, it would never end: a loose bound catches it and never flakes
     assert finding.rule_id == "AVG001" and "aliases" in finding.message and "111,111 values" in finding.message
     assert (finding.location.line, finding.location.column) == (5, 5)
 

@@ -20,5 +20,9 @@ with open(sys.argv[1], "w") as out:
             out.write(f"{prefix} {exc.response['Error']['Code']}\n")
 PY
   ;;
+  # the input names a folder of the test's: say the function runs, then hold until the test lets it go
+  hold-*) folder=$(cat "$INPUT_FILE_PATH"); touch "$folder/running"
+          i=0; while [ ! -e "$folder/go" ] && [ $i -lt 6000 ]; do sleep 0.1; i=$((i+1)); done
+          cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/$name" ;;
   *) cp "$INPUT_FILE_PATH" "$TMP_OUTPUT_DIR/$name" ;;
 esac
