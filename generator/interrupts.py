@@ -51,3 +51,36 @@ def interrupts_as_exceptions() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+# the signals that interrupt avgen: Ctrl-C's, and those that interrupts_as_exceptions raises as one
+HELD_SIGNALS = (signal.SIGINT, *ENDING_SIGNALS)
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Inside, the interrupting signals are noted instead of raised; on leaving, the first one noted is raised
+    again with the handlers of before (off the main thread, where signals cannot be handled, nothing changes).
+    For a few steps that must not be cut in two: starting a process and recording it, so that whoever ends
+    what avgen started knows about it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: list[int] = []
+    # what to restore, read before anything is replaced: a signal between two replacements cannot leave one
+    # of them noting for ever (None: a handler not set from Python, left alone)
+    previous = {number: handler for number in HELD_SIGNALS if (handler := signal.getsignal(number)) is not None}
+    try:
+        for number in previous:
+            signal.signal(number, lambda signum, frame: noted.append(signum))
+        yield
+    finally:
+        # blocked while they are put back: one raised half-way would leave the others noting for ever
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, previous)
+        try:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        if noted:
+            signal.raise_signal(noted[0])  # its own handler again: KeyboardInterrupt, Interrupted, or ignored

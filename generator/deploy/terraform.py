@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
@@ -27,44 +26,13 @@ from typing import Callable, Iterable, Iterator, Optional
 from python_terraform import IsFlagged, Terraform
 from generator import orphans
 from generator.errors import TerraformError, TerraformNotFound
-from generator.interrupts import ENDING_SIGNALS, interrupts_as_exceptions
+from generator.interrupts import interrupts_as_exceptions, interrupts_held
 
 LineHandler = Callable[[str], None]
 STATE_FILES = ("terraform.tfstate", "terraform.tfstate.backup")
 # what `terraform init` says when it cannot get a provider: no registry (offline), or not in -plugin-dir
 PROVIDER_PROBLEMS = ("Failed to query available provider packages", "Failed to install provider",
                      "Failed to resolve provider packages")
-
-
-# the signals that interrupt avgen: Ctrl-C's, and those that interrupts_as_exceptions raises as one
-HELD_SIGNALS = (signal.SIGINT, *ENDING_SIGNALS)
-
-
-@contextlib.contextmanager
-def _interrupts_held_while_spawning() -> Iterator[None]:
-    """Inside, the interrupting signals are noted instead of raised; on leaving, the first one noted is raised
-    again with the handlers of before (off the main thread, where signals cannot be handled, nothing changes)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    noted: list[int] = []
-    # what to restore, read before anything is replaced: a signal between two replacements cannot leave one
-    # of them noting for ever (None: a handler not set from Python, left alone)
-    previous = {number: handler for number in HELD_SIGNALS if (handler := signal.getsignal(number)) is not None}
-    try:
-        for number in previous:
-            signal.signal(number, lambda signum, frame: noted.append(signum))
-        yield
-    finally:
-        # blocked while they are put back: one raised half-way would leave the others noting for ever
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, previous)
-        try:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        if noted:
-            signal.raise_signal(noted[0])  # its own handler again: KeyboardInterrupt, Interrupted, or ignored
 
 
 @dataclass
@@ -155,7 +123,7 @@ class TerraformRunner:
             try:
                 # an interrupt inside Popen (after the fork) or before the pid is known would lose terraform
                 # un-signalled: it is held until `process` names it, then raised here, inside the try
-                with _interrupts_held_while_spawning():
+                with interrupts_held():
                     process = subprocess.Popen(argv, cwd=self.workdir, env=self.environment, stdout=out_file,
                                                stderr=err_file, stdin=subprocess.DEVNULL, start_new_session=True,
                                                preexec_fn=orphans.interrupted_with_parent())

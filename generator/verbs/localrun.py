@@ -41,7 +41,7 @@ from lambda_src.storage import Storage, file_sha256
 from lambda_src.warm_containers import Container, ContainerPool
 
 from generator.aws.executor import HANDLER_COMMAND, handler_shim
-from generator.interrupts import interrupts_as_exceptions, signal_name
+from generator.interrupts import interrupts_as_exceptions, interrupts_held, signal_name
 from generator.workdirs import make_workdir
 from generator.workflow.model import Function, Workflow
 
@@ -389,10 +389,13 @@ class LocalRunner:
             try:
                 while self._pending or running:
                     while self._pending and len(running) < max(1, self.limits.workers):
-                        invocation = self._pending.popleft()
-                        invocation.status = "running"
-                        config = configs[(invocation.function, invocation.runs_on)]
-                        running[pool.submit(self._invoke, config, invocation)] = invocation
+                        # an interrupt between the queue and `running` would lose the invocation: its script
+                        # would run to its end unseen, and the pool's shutdown wait for it
+                        with interrupts_held():
+                            invocation = self._pending.popleft()
+                            invocation.status = "running"
+                            config = configs[(invocation.function, invocation.runs_on)]
+                            running[pool.submit(self._invoke, config, invocation)] = invocation
                         self.on_event(RunEvent("start", invocation, queued=len(self._pending)))
                     done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                     for future in done:
