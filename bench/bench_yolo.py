@@ -24,10 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import REPO_ROOT, interleaved_best, machine_summary, print_table, run_child, seconds_of
-
 import cv2
 import numpy as np
+from _common import REPO_ROOT, interleaved_best, machine_summary, print_table, run_child, seconds_of
 
 from batch_jobs.handlers import darknet_onnx, engines, yolo
 from tests.media import PlantedDetection, make_video, make_yolo_model

@@ -6,7 +6,8 @@ to do. Other exceptions are bugs and are reported as such.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from generator.workflow.findings import Location

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 # SIGINT already raises KeyboardInterrupt (Python's default handler); these end the process without it.
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)

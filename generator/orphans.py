@@ -19,15 +19,15 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 PID_FILE = ".avgen-terraform.pid"
 WAIT_S = 600.0  # how long a command waits for the terraform of a killed one
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def start_time(pid: int) -> Optional[int]:
+def start_time(pid: int) -> int | None:
     """When the process started (clock ticks since boot, /proc/PID/stat): with the pid, it names one process
     (pids are reused). None where /proc does not tell; a zombie counts as ended."""
     try:
@@ -42,7 +42,7 @@ def start_time(pid: int) -> Optional[int]:
         return None
 
 
-def alive(pid: int, started: Optional[int]) -> bool:
+def alive(pid: int, started: int | None) -> bool:
     """Whether process `pid`, started at `started`, still runs."""
     if sys.platform.startswith("linux"):
         return started is not None and start_time(pid) == started
@@ -70,7 +70,7 @@ def forget(workdir: Path, pid: int) -> None:
         (Path(workdir) / PID_FILE).unlink(missing_ok=True)
 
 
-def _read(workdir: Path) -> Optional[dict]:
+def _read(workdir: Path) -> dict | None:
     try:
         entry = json.loads((workdir / PID_FILE).read_text())
         int(entry["pid"])
@@ -79,7 +79,7 @@ def _read(workdir: Path) -> Optional[dict]:
         return None
 
 
-def running_terraform(workdir: Path) -> Optional[int]:
+def running_terraform(workdir: Path) -> int | None:
     """The pid of the terraform an avgen command started in `workdir`, while it runs."""
     entry = _read(Path(workdir))
     if entry is None or not alive(int(entry["pid"]), entry.get("started")):
@@ -87,7 +87,7 @@ def running_terraform(workdir: Path) -> Optional[int]:
     return int(entry["pid"])
 
 
-def orphaned_terraform(workdir: Path) -> Optional[int]:
+def orphaned_terraform(workdir: Path) -> int | None:
     """The pid of a terraform still running in `workdir` for an avgen command that is gone (killed)."""
     entry = _read(Path(workdir))
     if entry is None:
@@ -123,7 +123,7 @@ if sys.platform.startswith("linux"):
         _PRCTL = None
 
 
-def interrupted_with_parent() -> Optional[Callable[[], None]]:
+def interrupted_with_parent() -> Callable[[], None] | None:
     """A `preexec_fn` for subprocess: the child gets SIGINT when this thread's process dies (Linux's
     parent-death signal). None where there is none, or off the main thread (the signal follows the thread
     that started the child, and other threads end before avgen does)."""

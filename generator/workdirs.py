@@ -7,11 +7,11 @@ a folder above it): `.avgen/` is next to the file the links lead to.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, Union
 
 # One workflow file, or several given together (`avgen apply A.yaml B.yaml`)
-WorkflowFiles = Union[Path, Sequence[Path]]
+WorkflowFiles = Path | Sequence[Path]
 
 SANDBOX_STATE = "sandbox"  # the emulator's own state, inside a sandbox deployment's folder
 IMAGES_DIR = "images"      # build contexts (`avgen build`; in the sandbox, what runs in place of the images)
@@ -23,7 +23,7 @@ def workflow_name(workflow_file: Path) -> str:
     return workflow_file.parent.name if workflow_file.stem == "workflow" else workflow_file.stem
 
 
-def distinct_files(files: Union[str, Path, Sequence[Union[str, Path]]]) -> list[Path]:
+def distinct_files(files: str | Path | Sequence[str | Path]) -> list[Path]:
     """The files of a workflow, each once, sorted by their resolved paths: the order they were given in and
     how their paths were spelled change nothing (each keeps the spelling it was first given, for messages)."""
     if isinstance(files, (str, Path)):
@@ -42,7 +42,7 @@ def _home_and_name(files: WorkflowFiles) -> tuple[Path, str]:
         files = [Path(files)]
     resolved = [f.resolve() for f in distinct_files(files)]
     if len(resolved) == 1:
-        return _folder_of(Path(list(files)[0]), resolved[0]), workflow_name(resolved[0])
+        return _folder_of(Path(next(iter(files))), resolved[0]), workflow_name(resolved[0])
     home = Path(os.path.commonpath([str(f.parent) for f in resolved]))
     return home, "+".join(sorted(workflow_name(f) for f in resolved))
 

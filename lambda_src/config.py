@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 EXECUTION_MODES = ("lambda", "batch", "lambda-batch")
 CONFIG_VARIABLE = "AVGEN_FUNCTION"     # the function's configuration, as JSON (written by the generator)
@@ -95,7 +96,7 @@ class FunctionConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, script: str = DEFAULT_SCRIPT,
-                  environment: Mapping[str, str] | None = None) -> "FunctionConfig":
+                  environment: Mapping[str, str] | None = None) -> FunctionConfig:
         if not isinstance(data, Mapping):
             raise ConfigError("the function configuration must be a JSON object")
         name = _string(data, "name", required=True)

@@ -20,9 +20,10 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from lambda_src import scar_layout
 from lambda_src.config import FunctionConfig

@@ -6,9 +6,10 @@ real key, so it is decoded here once.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Mapping, Optional
+from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 
@@ -16,7 +17,7 @@ class EventError(ValueError):
     """The event is not one this runtime knows how to handle."""
 
 
-def s3_notification(bucket: str, key: str, size: int, when: Optional[datetime] = None, *, region: str = "local",
+def s3_notification(bucket: str, key: str, size: int, when: datetime | None = None, *, region: str = "local",
                     configuration_id: str = "avgen-local", event_name: str = "ObjectCreated:Put") -> dict:
     """The S3 event notification for one created object, as S3 sends it to Lambda (key URL-encoded).
 

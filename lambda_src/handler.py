@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from lambda_src.config import ConfigError, load_config
 from lambda_src.core import InvocationResult, run_invocation

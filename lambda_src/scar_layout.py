@@ -18,9 +18,9 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 TOOLS_VARIABLE = "AVGEN_SCAR_TOOLS"          # the invocation's stand-in folder, for the prelude's `cd`
 WORKDIR_VARIABLE = "AVGEN_SCRIPT_WORKDIR"    # "." (or a folder): the script's working folder; unset: a fresh one

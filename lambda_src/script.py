@@ -7,9 +7,9 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 TAIL_BYTES = 4096
 # Set to a fresh value in each script's environment: every process the script starts inherits it, also one

@@ -7,7 +7,8 @@ put in the job's container overrides: `AVGEN_EVENT` (the event narrowed to one o
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 EVENT_VARIABLE = "AVGEN_EVENT"
 PARENT_REQUEST_VARIABLE = "AVGEN_PARENT_REQUEST_ID"

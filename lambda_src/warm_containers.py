@@ -13,8 +13,8 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
-from typing import Iterator, Mapping, MutableMapping
 
 SOCKET_VARIABLE = "AVGEN_WARM_SOCKET"
 SWITCH_VARIABLE = "AVGEN_WARM"       # 0 / false / no / off: no warm handler, every call a plain process

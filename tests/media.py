@@ -19,10 +19,10 @@ import math
 import shutil
 import subprocess
 import wave
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
-
+from typing import TYPE_CHECKING
 
 from tests.tools import requires_tools as requires_tools  # the media tests import it from here
 

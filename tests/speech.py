@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import re
 import wave
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from batch_jobs.handlers.subtitles import Cue
 from devdata.realdata import WHISPER_TINY_EN as WHISPER_TINY_EN_PIN

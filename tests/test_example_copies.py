@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import subprocess
 
-
 from tests.conftest import copy_example
 from tests.tools import requires_tools
 

@@ -50,7 +50,7 @@ def prose_files(files: list[str]) -> list[str]:
     def wanted(name: str) -> bool:
         if name.startswith("tests/generate/golden/") or "/fixtures/" in name:
             return False  # generated output and inputs of tests, not prose
-        return (name.endswith(".md") and (name.startswith("docs/") or name.endswith("README.md"))
+        return ((name.endswith(".md") and (name.startswith("docs/") or name.endswith("README.md")))
                 or name.endswith(".py") or name.startswith(("scripts/", ".ci/")) or name == "pyproject.toml"
                 or name.startswith("batch_jobs/image/"))
     return [name for name in files if wanted(name)]

@@ -69,10 +69,10 @@ def test_an_archive_that_differs_from_the_index_is_refused(index):
 
 
 def test_a_member_that_differs_from_its_pin_is_refused(index):
-    with pytest.raises(ValueError, match="data/clip.wav: sha256"):
+    with pytest.raises(ValueError, match=r"data/clip.wav: sha256"):
         realdata.fetch("tiny-pkg", "1.0", {"data/clip.wav": "0" * 64})
 
 
 def test_an_unknown_version_is_unavailable_not_a_crash(index):
-    with pytest.raises(realdata.RealDataUnavailable, match="lists no sdist of tiny-pkg==2.0"):
+    with pytest.raises(realdata.RealDataUnavailable, match=r"lists no sdist of tiny-pkg==2.0"):
         realdata.fetch("tiny-pkg", "2.0", {"data/clip.wav": "0" * 64})

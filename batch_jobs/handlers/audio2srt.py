@@ -18,19 +18,35 @@ import tempfile
 import textwrap
 import time
 import wave
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from .handler_errors import InputError, MissingStreamError, ModelFileError, ToolTimeout, UsageError
 from .pcm import SAMPLE_BYTES, SAMPLE_RATE, PcmReader
 from .probe import probe
 from .subtitles import (  # noqa: F401  (format_cue, srt_timestamp: this module's interface before the split)
-    MAX_CUE_LINES, MAX_CUE_SECONDS, MAX_LINE_CHARS, Cue, Word, format_cue, is_webvtt, readable_cues, srt_timestamp,
+    MAX_CUE_LINES,
+    MAX_CUE_SECONDS,
+    MAX_LINE_CHARS,
+    Cue,
+    Word,
+    format_cue,
+    is_webvtt,
+    readable_cues,
+    srt_timestamp,
     write_cues,
 )
 from .tools import (
-    Watchdog, atomic_output, error_tail, ffmpeg_binary, processing_timeout, read_text_file, require_input_file, spawn,
+    Watchdog,
+    atomic_output,
+    error_tail,
+    ffmpeg_binary,
+    processing_timeout,
+    read_text_file,
+    require_input_file,
+    spawn,
 )
 
 DEFAULT_MAX_CUE_SECONDS = 6.0

@@ -11,8 +11,8 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .handler_errors import EXIT_CODES, HandlerError, MissingStreamError, UsageError
 

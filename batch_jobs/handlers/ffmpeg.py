@@ -11,7 +11,13 @@ from pathlib import Path
 from .handler_errors import InputError, MissingStreamError, UsageError
 from .probe import MediaInfo, probe
 from .tools import (
-    atomic_output, error_tail, ffmpeg_binary, ffprobe_binary, processing_timeout, run_tool, scratch_directory,
+    atomic_output,
+    error_tail,
+    ffmpeg_binary,
+    ffprobe_binary,
+    processing_timeout,
+    run_tool,
+    scratch_directory,
 )
 
 FRAME_NUMBER_DIGITS = 6

@@ -12,8 +12,9 @@ import gc
 import logging
 import os
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any, Callable, Hashable, TypeVar
+from typing import Any, TypeVar
 
 MAX_MODELS_VARIABLE = "AVGEN_WARM_MAX_MODELS"
 DEFAULT_MAX_MODELS = 2

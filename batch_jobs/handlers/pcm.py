@@ -2,7 +2,7 @@
 signed 16-bit little-endian PCM, pulled `n_bytes` at a time from a reader (fewer bytes at the end)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 SAMPLE_RATE = 16000
 SAMPLE_BYTES = 2

@@ -24,8 +24,8 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from lambda_src.scar_layout import PLACEHOLDER_MARK
 

@@ -8,9 +8,10 @@ finished cue, so it works on recordings of any length.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Sequence
+from typing import IO
 
 MAX_LINE_CHARS = 42
 MAX_CUE_LINES = 2

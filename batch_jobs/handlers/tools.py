@@ -12,8 +12,9 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Iterator, Sequence
+from typing import IO
 
 from .handler_errors import InputError, ToolError, ToolTimeout
 
@@ -111,7 +112,7 @@ class Watchdog:
             with contextlib.suppress(OSError):
                 process.kill()
 
-    def __enter__(self) -> "Watchdog":
+    def __enter__(self) -> Watchdog:
         self._timer.start()
         return self
 

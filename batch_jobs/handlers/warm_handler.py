@@ -33,8 +33,9 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 # subprocess, tempfile, shutil and threading are imported where used: a call served warm is a process that
 # only connects and waits, and its start-up is most of what a warm call costs.
@@ -187,7 +188,7 @@ def _relayed(stream, fd: int) -> Iterator[int]:
     read_end, write_end = os.pipe()
 
     def copy() -> None:
-        with open(read_end, "r", encoding="utf-8", errors="replace") as source:
+        with open(read_end, encoding="utf-8", errors="replace") as source:
             for line in source:
                 stream.write(line)
 
@@ -262,7 +263,7 @@ def serve(socket_path: Path, run: Callable[[list[str]], int]) -> int:
         while True:
             try:
                 connection, _ = listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 if time.monotonic() - last_call > idle_s or not _still_ours(socket_path, identity):
                     break
                 continue
@@ -385,7 +386,7 @@ def _run_call(request: dict, fds: list[int], base_environment: dict[str, str], h
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
         if isinstance(stop.code, str):
             print(stop.code, file=sys.stderr)
-    except BaseException as error:  # noqa: BLE001 - one call's failure must not end the server
+    except BaseException as error:
         print(f"avgen-handler: internal error: {type(error).__name__}: {error}", file=sys.stderr)
         code = 1
     finally:

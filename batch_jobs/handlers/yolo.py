@@ -18,9 +18,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -28,12 +28,19 @@ import numpy as np
 from . import model_cache
 from .darknet import check_weights, describe_network, read_names
 from .engines import DEFAULT_ENGINE, Engine, open_engine
-from .handler_errors import InputError, MissingStreamError, ToolError, ToolTimeout, UsageError
 from .ffmpeg import MP3_SAMPLE_RATES
+from .handler_errors import InputError, MissingStreamError, ToolError, ToolTimeout, UsageError
 from .probe import MediaInfo, probe
 from .tools import (
-    UNKNOWN_DURATION_TIMEOUT_S, Watchdog, atomic_output, configured_timeout, error_tail, ffmpeg_binary, read_text_file,
-    require_input_file, spawn,
+    UNKNOWN_DURATION_TIMEOUT_S,
+    Watchdog,
+    atomic_output,
+    configured_timeout,
+    error_tail,
+    ffmpeg_binary,
+    read_text_file,
+    require_input_file,
+    spawn,
 )
 
 log = logging.getLogger("avgen.handlers.yolo")

@@ -1,13 +1,13 @@
 """boto3 S3 clients for avgen's commands, pointed at AWS, any S3 API, or the sandbox."""
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 import boto3
 from botocore.config import Config
 
 
-def boto_session(region: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> boto3.session.Session:
+def boto_session(region: str | None = None, env: Mapping[str, str] | None = None) -> boto3.session.Session:
     """A session from the usual AWS configuration, or from `env` (the sandbox's fake credentials)."""
     env = env or {}
     return boto3.session.Session(
@@ -17,7 +17,7 @@ def boto_session(region: Optional[str] = None, env: Optional[Mapping[str, str]] 
     )
 
 
-def credentials_missing(region: Optional[str] = None) -> Optional[str]:
+def credentials_missing(region: str | None = None) -> str | None:
     """Why the usual AWS configuration (environment, ~/.aws/config and credentials, SSO, a container's or an
     instance's role: the chain Terraform's AWS provider follows too) yields no credentials; None when it yields
     some, or when boto3 cannot tell (then terraform says what is wrong)."""
@@ -33,8 +33,8 @@ def credentials_missing(region: Optional[str] = None) -> Optional[str]:
     return None if found is not None else "no AWS credentials found"
 
 
-def s3_client(endpoint_url: Optional[str] = None, region: Optional[str] = None,
-              env: Optional[Mapping[str, str]] = None):
+def s3_client(endpoint_url: str | None = None, region: str | None = None,
+              env: Mapping[str, str] | None = None):
     """A client; `env` (the sandbox's) supplies endpoint, region and credentials explicitly."""
     env = env or {}
     return boto_session(region, env).client(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 DOCKER_VARIABLE = "AVGEN_DOCKER"           # the Docker client to run, where `docker` is not it
 LOCAL_IMAGES_INDEX = "local-images.json"   # beside the contexts: resource name → its locally built image

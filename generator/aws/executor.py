@@ -33,11 +33,12 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from generator.aws.moto_internals import internal
 from lambda_src.config import ALLOW_CPU_VARIABLE
@@ -156,7 +157,7 @@ class Concurrency:
         self._shared = 0
         self._lock = threading.Lock()
 
-    def enter(self, function: str, reserved: Optional[int]) -> str:
+    def enter(self, function: str, reserved: int | None) -> str:
         """Take one execution of `function`; "" when taken, else why it is throttled."""
         with self._lock:
             if reserved is not None and self._running.get(function, 0) >= reserved:
@@ -168,13 +169,13 @@ class Concurrency:
             self._shared += reserved is None
             return ""
 
-    def leave(self, function: str, reserved: Optional[int]) -> None:
+    def leave(self, function: str, reserved: int | None) -> None:
         with self._lock:
             self._running[function] = max(0, self._running.get(function, 0) - 1)
             self._shared = max(0, self._shared - (reserved is None))
 
 
-def reserved_concurrency(function: Any) -> Optional[int]:
+def reserved_concurrency(function: Any) -> int | None:
     """A deployed function's reserved concurrency (moto's PutFunctionConcurrency), None when it has none."""
     value = getattr(function, "reserved_concurrency", None)
     with contextlib.suppress(TypeError, ValueError):
@@ -275,17 +276,17 @@ class Run:
 
     command: list[str]
     environment: dict[str, str]
-    timeout_s: Optional[float]
+    timeout_s: float | None
     log_group: str
     log_stream: str
     scratch: Path
-    stdin_file: Optional[Path] = None
+    stdin_file: Path | None = None
     lines: list[tuple[int, str]] = field(default_factory=list)  # (milliseconds since the epoch, line)
-    peak_kib: Optional[int] = None  # the largest resident set of its processes, when it could be measured
+    peak_kib: int | None = None  # the largest resident set of its processes, when it could be measured
     grace_s: float = GRACE_S        # past the timeout before the process is killed (0 for Batch)
     timed_out: bool = False         # killed for running past its timeout
 
-    def say(self, line: str, at: Optional[float] = None) -> None:
+    def say(self, line: str, at: float | None = None) -> None:
         """A log line, stamped when written (`at`, else now); never before the line above it, as CloudWatch
         wants a batch in order."""
         stamp = int((time.time() if at is None else at) * 1000)
@@ -301,12 +302,12 @@ JOB_TIMES = "batch-job-times.json"        # and when it was created, started RUN
 
 
 class Executor:
-    def __init__(self, endpoint: str, region: str, state_dir: Optional[Path] = None, workers: Optional[int] = None):
+    def __init__(self, endpoint: str, region: str, state_dir: Path | None = None, workers: int | None = None):
         self.endpoint = endpoint
         self.region = region
         self.state_dir = state_dir
         self.enabled = False
-        self.contexts: Optional[Path] = None
+        self.contexts: Path | None = None
         concurrency = account_concurrency()
         # Lambda's: the gate admits at most `concurrency` (and those of reserved concurrency), throttled events
         # wait on timers, not here
@@ -327,7 +328,7 @@ class Executor:
         handler_shim(self._shims)
         self._containers = ContainerPool(workers or concurrency)
         self._cages: dict[str, Cage] = {}  # each container's limits, by its socket's path
-        self._engine: Optional[bool] = None  # whether a Docker engine answers, asked once
+        self._engine: bool | None = None  # whether a Docker engine answers, asked once
 
     def close(self) -> None:
         """End the runs under way and the containers' warm handlers (the sandbox is stopping; what was accepted
@@ -358,7 +359,7 @@ class Executor:
         return cage
 
     # -- control (from the avgen command, over /_avgen/…) ------------------------------------------
-    def enable(self, contexts: Optional[str]) -> None:
+    def enable(self, contexts: str | None) -> None:
         self.contexts = Path(contexts) if contexts else None
         self.enabled = True
         with self._lock:
@@ -555,7 +556,7 @@ class Executor:
         self._later(job_state_s(), activity, lambda: self._jobs.submit(
             self._guarded, activity, lambda: self._run_job(activity, job, start_attempt)))
 
-    def _job_status(self, job_id: str) -> Optional[str]:
+    def _job_status(self, job_id: str) -> str | None:
         """A job's status, through the emulator's Batch (None: no such job)."""
         try:
             jobs = self._client("batch").describe_jobs(jobs=[job_id]).get("jobs") or []
@@ -782,7 +783,7 @@ class Executor:
         return run, deployed
 
     @staticmethod
-    def _job_caveats(activity: Activity, run: Run, properties: dict, timeout: Optional[int]) -> None:
+    def _job_caveats(activity: Activity, run: Run, properties: dict, timeout: int | None) -> None:
         """Where the attempt runs otherwise than on AWS, said in its log (and the activity's note): a GPU job
         on a machine without one, a timeout scaled."""
         gpus = _job_gpus(properties)
@@ -854,7 +855,7 @@ class Executor:
                                "runs the runtime and script the image would hold)")
         return self.contexts / index[name]
 
-    def _image_of(self, deployed: dict[str, str], context: Path) -> Optional[str]:
+    def _image_of(self, deployed: dict[str, str], context: Path) -> str | None:
         """The function's image built by `avgen build --local`, where one was built from its current context
         and a Docker engine answers; None: the runtime runs in-process, from the context."""
         from generator.aws.containers import LOCAL_IMAGES_INDEX, context_tag, docker_available
@@ -890,7 +891,7 @@ class Executor:
         return (ok, reason) if reason == OUT_OF_MEMORY else api.judge(ok, reason)
 
     def _run_in_image(self, run: Run, activity: Activity, image: str, command: list[str],
-                      memory_mb: Optional[int], storage_mb: Optional[int], name: str = "") -> tuple[bool, str]:
+                      memory_mb: int | None, storage_mb: int | None, name: str = "") -> tuple[bool, str]:
         """`docker run` of `image` on the host network (it reaches the sandbox on 127.0.0.1), with the
         deployed environment (in a file only this user reads: it holds the role's credentials), the memory
         limit and a /tmp of the ephemeral storage's size; out of memory when the kernel killed it for that."""
@@ -920,7 +921,7 @@ class Executor:
         return ok, reason
 
     def _base_environment(self, deployed: dict[str, str], credentials: dict[str, str], scratch: Path,
-                          ephemeral_mb: Optional[int]) -> dict[str, str]:
+                          ephemeral_mb: int | None) -> dict[str, str]:
         environment = {
             "PATH": f"{self._shims}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
             "HOME": str(scratch), "TMPDIR": str(scratch), "LANG": "C.UTF-8",
@@ -934,12 +935,12 @@ class Executor:
         return environment
 
     def _execute(self, run: Run, activity: Activity, first_line: str = "",
-                 cage: Optional[Cage] = None) -> tuple[bool, str]:
+                 cage: Cage | None = None) -> tuple[bool, str]:
         activity.state, activity.started = "running", time.time()
         if first_line:
             run.say(first_line, activity.started)
         began = time.monotonic()
-        process: Optional[subprocess.Popen] = None
+        process: subprocess.Popen | None = None
         try:
             command = cage.wrap(run.command) if cage else run.command
             process = subprocess.Popen(command, env=run.environment, cwd=run.scratch, stdin=subprocess.DEVNULL,
@@ -1122,7 +1123,7 @@ def machine_has_gpu() -> bool:
     return listed.returncode == 0 and "GPU" in listed.stdout
 
 
-def _job_memory_mb(properties: dict) -> Optional[int]:
+def _job_memory_mb(properties: dict) -> int | None:
     """A job definition's memory (MiB): its MEMORY resource requirement, else the older `memory`."""
     for requirement in properties.get("resourceRequirements") or []:
         if requirement.get("type") == "MEMORY":
@@ -1158,13 +1159,13 @@ class Waiter:
         self.run.peak_kib = usage.ru_maxrss  # KiB on Linux
         self.process.returncode = os.waitstatus_to_exitcode(status)
 
-    def wait(self, timeout: Optional[float]) -> Optional[int]:
+    def wait(self, timeout: float | None) -> int | None:
         """The exit code, or None if the process still runs after `timeout` seconds."""
         self.thread.join(timeout)
         return None if self.thread.is_alive() else self.process.returncode
 
 
-def peak_rss_kib(pid: Optional[int]) -> Optional[int]:
+def peak_rss_kib(pid: int | None) -> int | None:
     """The peak resident set of a running process (VmHWM), if it can be read."""
     try:
         status = Path(f"/proc/{pid}/status").read_text() if pid else ""
@@ -1208,7 +1209,7 @@ class Cage:
     /tmp: a tmpfs of the ephemeral storage's size mounted on the container's temporary folder (root only),
     so that writing past it fails with ENOSPC; else RLIMIT_FSIZE, which bounds each file, not their sum."""
 
-    def __init__(self, memory_mb: Optional[int], temp: Optional[Path] = None, storage_mb: Optional[int] = None):
+    def __init__(self, memory_mb: int | None, temp: Path | None = None, storage_mb: int | None = None):
         self.memory_mb, self.storage_mb = memory_mb, storage_mb
         self.cgroup = _make_cgroup(memory_mb) if memory_mb else None
         self.mounted = _mount_tmpfs(temp, storage_mb) if temp is not None and storage_mb else None
@@ -1291,7 +1292,7 @@ def _own_memory_cgroups() -> list[Path]:
     return found
 
 
-def _make_cgroup(memory_mb: int) -> Optional[Path]:
+def _make_cgroup(memory_mb: int) -> Path | None:
     limit = str(memory_mb * 2**20)
     for parent in _own_memory_cgroups():
         folder = parent / f"avgen-{uuid.uuid4().hex[:12]}"
@@ -1317,7 +1318,7 @@ def _make_cgroup(memory_mb: int) -> Optional[Path]:
     return None
 
 
-def _mount_tmpfs(folder: Path, size_mb: int) -> Optional[Path]:
+def _mount_tmpfs(folder: Path, size_mb: int) -> Path | None:
     """A filesystem of `size_mb` on `folder`: an ext4 image in a sparse file, mounted through a loop device
     (root only). Not a tmpfs: its pages would count towards the container's memory, which Lambda's /tmp's
     do not."""

@@ -22,18 +22,19 @@ about such statements either way.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 # condition key (lower case: IAM's keys are case-insensitive) → the request's values, or None: no such key in
 # this request, where the sandbox knows AWS would have it for another. Keys not in the context are unknown.
-Context = Mapping[str, Optional[list[str]]]
+Context = Mapping[str, list[str] | None]
 
 LIST_ACTIONS = ("s3:listbucket", "s3:listbucketversions")
 LIST_KEYS = {"s3:prefix": "prefix", "s3:delimiter": "delimiter", "s3:max-keys": "max-keys"}
-ALWAYS: dict[str, Optional[list[str]]] = {"aws:securetransport": ["true"]}
+ALWAYS: dict[str, list[str] | None] = {"aws:securetransport": ["true"]}
 
 
-def request_context(action: str, querystring: Optional[Mapping[str, Any]]) -> dict[str, Optional[list[str]]]:
+def request_context(action: str, querystring: Mapping[str, Any] | None) -> dict[str, list[str] | None]:
     """The condition keys of a request for `action` ("s3:ListBucket", …; "" when not known) with `querystring`
     (parameter → values, as moto parses them)."""
     context = dict(ALWAYS)
@@ -52,7 +53,7 @@ def _like(pattern: str, value: str, ignore_case: bool = False) -> bool:
     return re.fullmatch(regex, value, re.DOTALL | (re.IGNORECASE if ignore_case else 0)) is not None
 
 
-def _number(text: str) -> Optional[float]:
+def _number(text: str) -> float | None:
     try:
         return float(text)
     except ValueError:
@@ -64,7 +65,7 @@ _NUMERIC = {"Equals": lambda a, b: a == b, "NotEquals": lambda a, b: a != b, "Le
             "GreaterThanEquals": lambda a, b: a >= b}
 
 
-def _matches(operator: str, wanted: str, value: str) -> Optional[bool]:
+def _matches(operator: str, wanted: str, value: str) -> bool | None:
     """Whether one value of the request matches one value of the policy under a non-negated `operator`;
     None when the sandbox does not evaluate that operator."""
     if operator == "StringEquals":
@@ -119,7 +120,7 @@ def _values_hold(base: str, negated: bool, for_all: bool, wanted: list[str], val
     return all(hits) if for_all else any(hits)
 
 
-def conditions_hold(condition: Optional[Mapping[str, Any]], context: Context) -> bool:
+def conditions_hold(condition: Mapping[str, Any] | None, context: Context) -> bool:
     """Whether a statement's Condition element holds for a request (every operator, every key)."""
     for operator, keys in (condition or {}).items():
         for key, wanted in (keys or {}).items():
@@ -128,6 +129,6 @@ def conditions_hold(condition: Optional[Mapping[str, Any]], context: Context) ->
     return True
 
 
-def judged_keys(condition: Optional[Mapping[str, Any]], context: Context) -> bool:
+def judged_keys(condition: Mapping[str, Any] | None, context: Context) -> bool:
     """Whether every key of a Condition element is one the sandbox knows for this request."""
     return all(key.lower() in context for keys in (condition or {}).values() for key in (keys or {}))

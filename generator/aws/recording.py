@@ -13,9 +13,9 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
 
 HISTORY = "requests.jsonl"
 BODIES = "bodies"
@@ -32,7 +32,7 @@ class Request:
     body: bytes
     # CreateMultipartUpload: the id the emulator answered, which the parts' URIs carry; a replay gets a new
     # one and puts it in place of this one (`Replay.uri`)
-    upload_id: Optional[str] = None
+    upload_id: str | None = None
 
 
 class History:
@@ -84,7 +84,7 @@ class History:
             with open(self.path, "r+b") as handle:
                 handle.truncate(good)
 
-    def _parse(self, raw: bytes) -> Optional[Request]:
+    def _parse(self, raw: bytes) -> Request | None:
         if not raw.endswith(b"\n"):
             return None
         try:
@@ -98,7 +98,7 @@ class History:
 UPLOAD_ID = re.compile(rb"<UploadId>([^<]+)</UploadId>")
 
 
-def upload_id_in(answer: bytes) -> Optional[str]:
+def upload_id_in(answer: bytes) -> str | None:
     found = UPLOAD_ID.search(answer)
     return found.group(1).decode() if found else None
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Optional
 
 PREFIX = "/2018-06-01/runtime"
 
@@ -21,12 +21,12 @@ class RuntimeApi:
     """Serves `event` to the one runtime that asks, on 127.0.0.1 (the container runs on the host network)."""
 
     def __init__(self, event: dict, *, request_id: str, function_arn: str, timeout_s: float,
-                 on_verdict: Optional[Callable[[], object]] = None, trace_id: Optional[str] = None):
+                 on_verdict: Callable[[], object] | None = None, trace_id: str | None = None):
         self.event, self.request_id, self.function_arn = event, request_id, function_arn
         # the invocation's X-Ray trace header (the runtime client makes it the function's _X_AMZN_TRACE_ID)
         self.trace_id = trace_id or f"Root=1-{int(time.time()):08x}-{request_id.replace('-', '')[:24]}"
         self.deadline_ms = int((time.time() + timeout_s) * 1000)
-        self.verdict: Optional[tuple[str, dict]] = None  # ("response" | "error" | "init error", body)
+        self.verdict: tuple[str, dict] | None = None  # ("response" | "error" | "init error", body)
         self._served = False
         self._on_verdict = on_verdict
         self._done = threading.Event()
@@ -67,7 +67,7 @@ class RuntimeApi:
                     return
                 self._answer(404, {"errorType": "NotFound", "errorMessage": self.path})
 
-            def _answer(self, status: int, document: object, headers: Optional[dict] = None) -> None:
+            def _answer(self, status: int, document: object, headers: dict | None = None) -> None:
                 data = json.dumps(document).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

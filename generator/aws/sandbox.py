@@ -18,8 +18,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable, Optional
+from typing import BinaryIO
 
 import requests
 
@@ -91,9 +92,9 @@ class Sandbox:
     def __init__(self, state_dir: Path, region: str = "us-east-1"):
         self.state_dir = Path(state_dir)
         self.region = region
-        self.port: Optional[int] = None
-        self.process: Optional[subprocess.Popen] = None
-        self._log: Optional[BinaryIO] = None
+        self.port: int | None = None
+        self.process: subprocess.Popen | None = None
+        self._log: BinaryIO | None = None
         self.attached = False  # True when serving through a long-running `avgen sandbox up`
         self._lock = None
 
@@ -135,7 +136,7 @@ class Sandbox:
     def history(self) -> History:
         return History(self.state_dir)
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         self.start()
         return self
 
@@ -210,7 +211,7 @@ class Sandbox:
         """From now on, objects created here start the deployed functions, and jobs submitted here run."""
         self._post("/_avgen/executor", json={"contexts": str(Path(contexts).resolve())})
 
-    def activity(self, since: Optional[dict] = None) -> dict:
+    def activity(self, since: dict | None = None) -> dict:
         """What the executor ran and runs; `since`, an earlier answer: only the invocations and jobs that
         started after it (a kept-up sandbox also lists those of earlier commands)."""
         try:
@@ -228,7 +229,7 @@ class Sandbox:
         return state
 
     def wait_until_quiet(self, on_change: Callable[[dict], None], poll_s: float = 0.5,
-                         timeout_s: Optional[float] = None, since: Optional[dict] = None) -> dict:
+                         timeout_s: float | None = None, since: dict | None = None) -> dict:
         """Wait until nothing runs or waits to run (of what started after `since`, when given: a function's
         downstream invocations and jobs start before it ends); `on_change` sees each new state."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
@@ -312,7 +313,7 @@ def take_lock(state_dir: Path, wait_s: float = LOCK_WAIT_S):
                                "or run `avgen sandbox up` so that commands share one running sandbox") from None
 
 
-def running_server(state_dir: Path) -> Optional[dict]:
+def running_server(state_dir: Path) -> dict | None:
     """The server of `avgen sandbox up` for this folder, if it is alive and answers; a stale record is removed."""
     record = Path(state_dir) / SERVER_FILE
     try:

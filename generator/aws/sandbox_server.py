@@ -29,17 +29,15 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from werkzeug.serving import run_simple
 
+from generator import orphans
 from generator.aws.iam_conditions import conditions_hold, judged_keys, request_context
 from generator.aws.moto_internals import UNSUPPORTED_EXIT, MotoUnsupported, check_moto, internal
 from generator.aws.recording import History, Request, upload_id_in
 from generator.aws.sandbox import CONTROL_HEADER, admin_credentials, sandbox_secret
-from generator import orphans
-
 
 _ON_EXIT: list = []  # what must stop with the emulator (the executor's warm handlers)
 
@@ -53,7 +51,7 @@ def exit_now(*_) -> None:
     os._exit(0)
 
 
-def exit_with_parent(parent: int, workdir: Optional[Path]) -> None:
+def exit_with_parent(parent: int, workdir: Path | None) -> None:
     """If avgen dies without stopping us (SIGKILL), don't linger as an orphan; but first answer the terraform
     it started until that has ended (interrupted with avgen, it finishes what is in flight and writes the
     state: generator/orphans.py), so that the state holds what was created here."""
@@ -462,7 +460,7 @@ def as_aws_sends_it(event: dict) -> dict:
     return event
 
 
-def judge_requests_as_aws(executor, recorder, admin_key: Optional[str]) -> None:
+def judge_requests_as_aws(executor, recorder, admin_key: str | None) -> None:
     """Every request after the replay is judged as AWS judges it: an unsigned S3 request is AccessDenied, an
     access key the sandbox does not know is InvalidAccessKeyId (InvalidClientTokenId outside S3), a user's
     key is judged by its policies. The sandbox's own key (generator/aws/sandbox.py: the avgen command's and
@@ -509,7 +507,7 @@ def judge_requests_as_aws(executor, recorder, admin_key: Optional[str]) -> None:
     internal("moto.core.authorization:ActionAuthenticatorMixin._authenticate_and_authorize_action").replace(authorize)
 
 
-def access_key_of(headers, querystring) -> Optional[str]:
+def access_key_of(headers, querystring) -> str | None:
     """The access key id a request is signed with (SigV4 or SigV2, header or presigned URL); None if unsigned."""
     authorization = str(headers.get("Authorization") or "")
     if "Credential=" in authorization:
@@ -550,7 +548,7 @@ def controlled(environ: dict) -> bool:
     return path.startswith(("/_avgen/", "/moto-api")) or path == "/favicon.ico"
 
 
-def allowed_to_control(environ: dict, token: Optional[str]) -> bool:
+def allowed_to_control(environ: dict, token: str | None) -> bool:
     import hmac
 
     given = environ.get("HTTP_" + CONTROL_HEADER.upper().replace("-", "_"), "")
@@ -586,7 +584,7 @@ class Recorder:
     """Writes each request the emulator carried out into the sandbox's history (generator/aws/recording.py),
     once switched on: the replay of the history at start-up is not recorded again."""
 
-    def __init__(self, state_dir: Optional[Path]):
+    def __init__(self, state_dir: Path | None):
         self.history = History(state_dir) if state_dir else None
         self.enabled = False
 
@@ -653,9 +651,7 @@ def worth_recording(environ: dict, status: int) -> bool:
     parameter), and not an S3 read (every `ls`, `get` and function download would grow the history)."""
     if status >= 400:
         return False
-    if environ["REQUEST_METHOD"] in ("GET", "HEAD") and "/s3/" in environ.get("HTTP_AUTHORIZATION", ""):
-        return False
-    return True
+    return not (environ["REQUEST_METHOD"] in ("GET", "HEAD") and "/s3/" in environ.get("HTTP_AUTHORIZATION", ""))
 
 
 def raw_uri(environ: dict) -> str:

@@ -9,15 +9,23 @@ from typing import Annotated
 import typer
 
 from generator.cli.console import (
-    EXIT_FINDINGS, EXIT_OK, err, escape, load, out, print_findings, print_json, use_json,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    err,
+    escape,
+    load,
+    out,
+    print_findings,
+    print_json,
+    use_json,
 )
 from generator.cli.options import Format, FormatOpt, WorkflowArg, WorkflowFiles
+from generator.workdirs import distinct_files
 from generator.workflow.findings import Finding, Severity, active, has_errors
 from generator.workflow.graph import to_dot, to_mermaid
 from generator.workflow.load import load_workflow
-from generator.workdirs import distinct_files
-from generator.workflow.schema import workflow_json_schema
 from generator.workflow.report import findings_report, github_annotations, sarif, summary_line, without_info
+from generator.workflow.schema import workflow_json_schema
 
 
 class OutputFormat(str, Enum):

@@ -5,21 +5,46 @@ import contextlib
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.progress import (
-    BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn,
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
 )
 from rich.table import Table
 
 from generator.cli.console import (
-    EXIT_CHANGES, EXIT_OK, err, files_label, heartbeat, out, print_json, status_line, use_json, workflow_invalid,
+    EXIT_CHANGES,
+    EXIT_OK,
+    err,
+    files_label,
+    heartbeat,
+    out,
+    print_json,
+    status_line,
+    use_json,
+    workflow_invalid,
 )
 from generator.cli.options import (
-    AutoApproveOpt, BackendConfigOpt, Format, FormatOpt, JsonOpt, PluginDirOpt, SandboxOpt,
-    TerraformBinOpt, VarFileOpt, VarOpt, WorkdirOpt, WorkflowArg,
+    AutoApproveOpt,
+    BackendConfigOpt,
+    Format,
+    FormatOpt,
+    JsonOpt,
+    PluginDirOpt,
+    SandboxOpt,
+    TerraformBinOpt,
+    VarFileOpt,
+    VarOpt,
+    WorkdirOpt,
+    WorkflowArg,
 )
 from generator.errors import CommandFailed, CredentialsError, ImageError, TerraformError, UsageError
 from generator.workdirs import IMAGES_DIR, WorkflowFiles, sandbox_dir
@@ -123,7 +148,7 @@ def plan(file: WorkflowArg, workdir: WorkdirOpt = None, sandbox: SandboxOpt = Fa
          detailed_exitcode: Annotated[bool, typer.Option(
              "--detailed-exitcode", help="Exit 2 when there are changes (as terraform plan -detailed-exitcode); "
                                          "without it, 0 with or without changes.")] = False,
-         summary_md: Annotated[Optional[Path], typer.Option(
+         summary_md: Annotated[Path | None, typer.Option(
              "--summary-md", help="Also write the summary as Markdown for a pull-request comment: counts per function, "
                                   "what a reviewer checks, data-loss warnings, and `terraform show` folded.",
              show_default=False)] = None):
@@ -220,7 +245,7 @@ SANDBOX_ORIGIN = re.compile(r"^http://(?:127\.0\.0\.1|localhost):\d+(?=/|$)")
 ENDPOINT_VARIABLE = "$AWS_ENDPOINT_URL"
 
 
-def sandbox_outputs(outputs: dict, deployed_in: Optional[Path]) -> tuple[dict, Optional[str]]:
+def sandbox_outputs(outputs: dict, deployed_in: Path | None) -> tuple[dict, str | None]:
     """The sandbox's outputs with URLs that lead somewhere: each avgen command runs its own emulator, on a
     port of its own, and stops it when done, so the port a URL was deployed with is dead. With a sandbox
     kept up (`avgen sandbox up`) for this deployment they name its endpoint; otherwise `$AWS_ENDPOINT_URL`,
@@ -246,8 +271,8 @@ def shown_value(value) -> str:
     return json.dumps(value, indent=2).replace("\n", "\n  ")
 
 
-def print_outputs(outputs: dict, file: WorkflowFiles, sandbox: bool, workdir: Optional[Path] = None,
-                  deployed_in: Optional[Path] = None) -> None:
+def print_outputs(outputs: dict, file: WorkflowFiles, sandbox: bool, workdir: Path | None = None,
+                  deployed_in: Path | None = None) -> None:
     """`deployed_in`: the working folder the outputs were read from (its sandbox's endpoint, if one is up)."""
     if not outputs:
         return
@@ -385,10 +410,10 @@ def build(file: WorkflowArg, workdir: WorkdirOpt = None,
           local: Annotated[bool, typer.Option(
               "--local", help="Build the images into the local Docker engine only (avgen-local/FUNCTION:TAG): "
               "the sandbox then runs each invocation in its function's image.")] = False,
-          network: Annotated[Optional[str], typer.Option(
+          network: Annotated[str | None, typer.Option(
               "--network", metavar="NAME", help="The network of the build's RUN steps (e.g. host, where the "
               "engine has no bridge network).")] = None,
-          ca_bundle: Annotated[Optional[Path], typer.Option(
+          ca_bundle: Annotated[Path | None, typer.Option(
               "--ca-bundle", exists=True, dir_okay=False, help="A CA bundle the build's pip trusts, behind a "
               "TLS-inspecting proxy; handed in as a build secret, never stored in the image.")] = None,
           var: VarOpt = None, var_file: VarFileOpt = None, backend_config: BackendConfigOpt = None,

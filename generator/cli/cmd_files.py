@@ -5,21 +5,44 @@ import contextlib
 import re
 import time
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.progress import (
-    BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn, TransferSpeedColumn,
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 from rich.table import Table
 
 from generator.cli.console import (
-    EXIT_FINDINGS, err, human_size, load, local_time, out, plural, print_json, use_json,
+    EXIT_FINDINGS,
+    err,
+    human_size,
+    load,
+    local_time,
+    out,
+    plural,
+    print_json,
+    use_json,
 )
 from generator.cli.options import (
-    BucketOpt, ChunkOpt, EndpointOpt, Format, FormatOpt, RegionOpt, SandboxOpt, ThresholdOpt, WorkdirOpt,
-    WorkflowOptArg, connection,
+    BucketOpt,
+    ChunkOpt,
+    EndpointOpt,
+    Format,
+    FormatOpt,
+    RegionOpt,
+    SandboxOpt,
+    ThresholdOpt,
+    WorkdirOpt,
+    WorkflowOptArg,
+    connection,
 )
 from generator.errors import AvgenError, CommandFailed, UsageError
 from generator.workflow.graph import workflow_results
@@ -58,7 +81,7 @@ class TransferBars(Progress):
                 err.print(f"{self.verb}: {key}", markup=False, highlight=False)
 
 
-def put_arguments(args: Optional[List[Path]], path: Optional[List[Path]], bucket: Optional[str]):
+def put_arguments(args: list[Path] | None, path: list[Path] | None, bucket: str | None):
     """`put`'s leading workflow files (several make one workflow) and what to upload; with -b and one
     argument, that argument is what to upload."""
     sources = list(args or [])
@@ -72,12 +95,12 @@ def put_arguments(args: Optional[List[Path]], path: Optional[List[Path]], bucket
 
 
 def put(
-    args: Annotated[Optional[List[Path]], typer.Argument(
+    args: Annotated[list[Path] | None, typer.Argument(
         metavar="[WORKFLOW...] PATH...", show_default=False,
         help="Files or folders to upload, after optional workflow files (.yaml/.yml; several make one "
         "workflow).")] = None,
     bucket: BucketOpt = None,
-    path: Annotated[Optional[List[Path]], typer.Option(
+    path: Annotated[list[Path] | None, typer.Option(
         "--path", "-p", show_default=False, help="A file or folder to upload (SCAR's option); repeatable.")] = None,
     endpoint_url: EndpointOpt = None, region: RegionOpt = None, sandbox: SandboxOpt = False,
     workdir: WorkdirOpt = None, multipart_threshold: ThresholdOpt = 8, multipart_chunk: ChunkOpt = 8,
@@ -111,7 +134,15 @@ def put(
     """
 
     from generator.verbs.transfer import (
-        MiB, S3Location, plan_put, put as put_objects, start_location, transfer_config, triggered_by,
+        MiB,
+        S3Location,
+        plan_put,
+        start_location,
+        transfer_config,
+        triggered_by,
+    )
+    from generator.verbs.transfer import (
+        put as put_objects,
     )
 
     as_json = use_json(output_format is Format.json)
@@ -146,7 +177,7 @@ def put(
             follow_sandbox(conn.sandbox, wait, before, began, result)
 
 
-def follow_sandbox(sandbox, wait: bool, before: Optional[dict], began: float, result: dict) -> None:
+def follow_sandbox(sandbox, wait: bool, before: dict | None, began: float, result: dict) -> None:
     """In the sandbox, wait (unless --no-wait where a sandbox is kept up) for the workflow the upload started;
     its activities join `result`, and a failure of one is the command's (exit 1)."""
     if not wait and not sandbox.attached:
@@ -165,7 +196,7 @@ def follow_sandbox(sandbox, wait: bool, before: Optional[dict], began: float, re
             raise typer.Exit(EXIT_FINDINGS)
 
 
-def print_cut_short(sandbox, before: Optional[dict]) -> None:
+def print_cut_short(sandbox, before: dict | None) -> None:
     """Ctrl-C while the workflow ran: what was still under way, and where it goes on. A kept-up sandbox goes
     on running it; this command's own sandbox stops with it, and the next start delivers the invocations
     again and runs the jobs again (Lambda's at-least-once, docs/deploy.md)."""
@@ -183,7 +214,7 @@ def print_cut_short(sandbox, before: Optional[dict]) -> None:
                   "runs workflows)")
 
 
-def print_uploaded(keys: list[str], total: int, destination, seconds: float, hits: Optional[dict]) -> None:
+def print_uploaded(keys: list[str], total: int, destination, seconds: float, hits: dict | None) -> None:
     """What `put` uploaded to `destination` (an S3Location), and (`hits`, with a workflow) which functions the
     keys start."""
     out.print(f"uploaded {len(keys)} file{'s' * (len(keys) != 1)} ({human_size(total)}) to "
@@ -339,7 +370,12 @@ def get(
     Exit codes: 0 downloaded (also when nothing matched), 1 failed or some keys not written, 64 usage error.
     """
     from generator.verbs.transfer import (
-        MiB, S3Location, list_objects, plan_get, transfer_config, unique_locations,
+        MiB,
+        S3Location,
+        list_objects,
+        plan_get,
+        transfer_config,
+        unique_locations,
     )
 
     as_json = use_json(output_format is Format.json)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, List
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -12,7 +12,16 @@ from rich.text import Text
 
 from generator.cli.console import EXIT_FINDINGS, EXIT_OK, err, load, local_time, out, print_json, use_json
 from generator.cli.options import (
-    EndpointOpt, Format, FormatOpt, JsonOpt, RegionOpt, SandboxOpt, SinceOpt, WorkdirOpt, WorkflowArg, connection,
+    EndpointOpt,
+    Format,
+    FormatOpt,
+    JsonOpt,
+    RegionOpt,
+    SandboxOpt,
+    SinceOpt,
+    WorkdirOpt,
+    WorkflowArg,
+    connection,
     split_workflow_files,
 )
 from generator.errors import UsageError
@@ -44,7 +53,7 @@ def log_line(event: LogEvent, width: int, raw: bool) -> Text:
 
 
 def logs(
-    args: Annotated[List[str], typer.Argument(
+    args: Annotated[list[str], typer.Argument(
         metavar="WORKFLOW... [FUNCTION]", show_default=False,
         help="Workflow YAML file(s) (several make one workflow), then one function (its name in the workflow) "
         "\\[default: all].")],
@@ -162,7 +171,7 @@ def print_status(report: list[FunctionStatus], start: datetime) -> None:
         jobs = "—" if s.jobs is None else " ".join(f"{k.lower()} {v}" for k, v in s.jobs.items())
         table.add_row(escape(s.name), s.runs_on, "[green]yes[/]" if s.deployed else "[red]no[/]",
                       "—" if s.invocations is None else str(s.invocations),
-                      ("[red]%d[/]" % s.errors) if s.errors else "0", local_time(s.last_run), jobs)
+                      f"[red]{s.errors}[/]" if s.errors else "0", local_time(s.last_run), jobs)
     out.print(table)
     out.print(f"[dim]since {local_time(start)}; invocations and errors from "
               f"{', '.join(sorted({s.counted_from for s in report}))}[/]")

@@ -5,7 +5,7 @@ import contextlib
 import signal
 import time
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Group
@@ -15,10 +15,27 @@ from rich.table import Table
 from rich.text import Text
 
 from generator.cli.console import (
-    EXIT_FINDINGS, EXIT_OK, err, human_size, load, out, parse_assignments, plural, print_json, use_json,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    err,
+    human_size,
+    load,
+    out,
+    parse_assignments,
+    plural,
+    print_json,
+    use_json,
 )
 from generator.cli.options import (
-    BucketOpt, EndpointOpt, Format, FormatOpt, RegionOpt, SandboxOpt, WorkdirOpt, WorkflowArg, connection,
+    BucketOpt,
+    EndpointOpt,
+    Format,
+    FormatOpt,
+    RegionOpt,
+    SandboxOpt,
+    WorkdirOpt,
+    WorkflowArg,
+    connection,
 )
 from generator.errors import CommandFailed, UsageError
 from generator.interrupts import exit_status
@@ -139,7 +156,7 @@ def run_report_data(report, where: str, log_path: Path) -> dict:
             "stopped": report.stopped or None, "interrupted": report.interrupted or None, "log_file": str(log_path)}
 
 
-def refuse_unsupported(local: bool, fresh: bool, s3_api: bool, inputs: Optional[List[Path]]) -> None:
+def refuse_unsupported(local: bool, fresh: bool, s3_api: bool, inputs: list[Path] | None) -> None:
     """What `run` cannot do, said before anything is read or started."""
     if not local:
         raise UsageError("only `avgen run --local` exists for now; on AWS, `avgen apply` then `avgen put` runs the "
@@ -150,7 +167,7 @@ def refuse_unsupported(local: bool, fresh: bool, s3_api: bool, inputs: Optional[
         raise UsageError("nothing to run on: give --input FILE (or a folder)")
 
 
-def script_environment(env: Optional[List[str]]) -> dict[str, str]:
+def script_environment(env: list[str] | None) -> dict[str, str]:
     """--env as the scripts get it: relative paths to what exists made absolute (and said so)."""
     from generator.verbs.localrun import absolute_paths
 
@@ -176,27 +193,27 @@ def require_tools(workflow, no_tool_check: bool) -> None:
 def run(
     file: WorkflowArg,
     local: Annotated[bool, typer.Option("--local", help="Run on this machine (the only mode for now).")] = False,
-    inputs: Annotated[Optional[List[Path]], typer.Option(
+    inputs: Annotated[list[Path] | None, typer.Option(
         "--input", "-i", show_default=False, help="A file or folder to upload and process; repeatable.")] = None,
     bucket: BucketOpt = None,
-    store: Annotated[Optional[Path], typer.Option(
+    store: Annotated[Path | None, typer.Option(
         "--store", show_default=False,
         help="Folder holding the buckets (one subfolder each) \\[default: .avgen/NAME-local next to the workflow].")
     ] = None,
-    env: Annotated[Optional[List[str]], typer.Option(
+    env: Annotated[list[str] | None, typer.Option(
         "--env", "-e", show_default=False,
         help="Set a variable for every function's script, NAME=VALUE (overrides the workflow's); repeatable. "
              "A VALUE that is a relative path to an existing file or folder is made absolute (the scripts run "
              "in a temporary folder).")
     ] = None,
-    jobs: Annotated[Optional[int], typer.Option(
+    jobs: Annotated[int | None, typer.Option(
         "--jobs", "-j", min=1, show_default=False, help="Invocations at once \\[default: the number of cores].")
     ] = None,
     max_depth: Annotated[int, typer.Option(
         "--max-depth", min=1, help="Stop when a chain of functions gets this long (a runaway loop).")] = 20,
     max_runs: Annotated[int, typer.Option(
         "--max-runs", min=1, help="Stop when one function has run this many times.")] = 1000,
-    log_file: Annotated[Optional[Path], typer.Option(
+    log_file: Annotated[Path | None, typer.Option(
         "--log-file", show_default=False,
         help="Where the runtime's JSON log lines go \\[default: .avgen/NAME-local-run.jsonl].")] = None,
     fresh: Annotated[bool, typer.Option(

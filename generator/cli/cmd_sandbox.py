@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.markup import escape
@@ -18,7 +17,7 @@ WorkflowOptional = typer.Argument(None, metavar="[WORKFLOW...]", show_default=Fa
                                   help="Workflow YAML file(s) whose sandbox to use (or give --workdir).")
 
 
-def state_of(file: Optional[List[Path]], workdir: Optional[Path]) -> Path:
+def state_of(file: list[Path] | None, workdir: Path | None) -> Path:
     if workdir is None:
         if not file:
             raise UsageError("which sandbox? give the workflow file or --workdir (the folder `avgen apply "
@@ -28,7 +27,7 @@ def state_of(file: Optional[List[Path]], workdir: Optional[Path]) -> Path:
 
 
 @app.command()
-def up(file: Optional[List[Path]] = WorkflowOptional, workdir: WorkdirOpt = None,
+def up(file: list[Path] | None = WorkflowOptional, workdir: WorkdirOpt = None,
        region: str = typer.Option("us-east-1", "--region", help="The region the emulator answers for."),
        output_format: FormatOpt = Format.text):
     """Start the sandbox in the background and print how to reach it (endpoint, credentials).
@@ -79,7 +78,7 @@ def started(state: Path, region: str) -> dict:
 
 
 @app.command()
-def down(file: Optional[List[Path]] = WorkflowOptional, workdir: WorkdirOpt = None,
+def down(file: list[Path] | None = WorkflowOptional, workdir: WorkdirOpt = None,
          output_format: FormatOpt = Format.text):
     """Stop the sandbox that `avgen sandbox up` started; its state stays for the next command.
 

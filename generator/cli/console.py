@@ -14,9 +14,10 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
+
 # typer (pinned in pyproject) carries its own copy of Click: its classes, not the installed click's, are raised
 from typer._click.core import Context, Parameter
 from typer._click.exceptions import UsageError as ClickUsageError
@@ -25,10 +26,10 @@ from typer.core import TyperGroup, TyperOption
 
 from generator.errors import AvgenError, TerraformError, UsageError, WorkflowInvalid
 from generator.interrupts import exit_status, signal_number
+from generator.workdirs import WorkflowFiles
 from generator.workflow.findings import Finding, Severity, has_errors
 from generator.workflow.load import load_workflow
 from generator.workflow.model import Workflow
-from generator.workdirs import WorkflowFiles
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,7 +50,7 @@ def escape(markup: str) -> str:
     return markup + "\\" if markup.endswith("\\") and not markup.endswith("\\\\") else markup
 
 
-def _without_markup(text: str) -> Optional[str]:
+def _without_markup(text: str) -> str | None:
     """What rich prints for `text` on a stream that is not a terminal (rich.markup.render, styles dropped);
     None for anything it would treat otherwise or reject (emoji codes, control characters, an explicit or
     unmatched closing tag, @ handlers): rich prints those."""
@@ -111,7 +112,7 @@ class LazyConsole:
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self.rich, name, value)
 
-    def print(self, *objects: Any, markup: Optional[bool] = None, highlight: Optional[bool] = None,
+    def print(self, *objects: Any, markup: bool | None = None, highlight: bool | None = None,
               **options: Any) -> None:
         stream = sys.stderr if self._stderr else sys.stdout
         # once rich is in use (a table, a progress display, a spinner), everything goes through it
@@ -267,10 +268,10 @@ class Envelope:
         self.command = command
         self.result: Any = None
         self.findings: list[dict] = []
-        self.error: Optional[dict] = None
+        self.error: dict | None = None
 
 
-_envelope: Optional[Envelope] = None
+_envelope: Envelope | None = None
 
 
 def use_json(enabled: bool) -> bool:
@@ -283,7 +284,7 @@ def use_json(enabled: bool) -> bool:
     return enabled
 
 
-def print_json(data: Any, findings: Optional[list[dict]] = None) -> None:
+def print_json(data: Any, findings: list[dict] | None = None) -> None:
     """The command's result (and findings), printed in the envelope under its name when the command ends."""
     assert _envelope is not None, "use_json(True) first"
     _envelope.result = data
@@ -393,7 +394,7 @@ def human_size(size: float) -> str:
     return str(size)
 
 
-def local_time(moment: Optional[datetime]) -> str:
+def local_time(moment: datetime | None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 

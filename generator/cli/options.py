@@ -2,43 +2,45 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Iterator, List, Optional
+from typing import Annotated
 
 import typer
 
 from generator.errors import UsageError
-from generator.workdirs import WorkflowFiles as FilesOfAWorkflow, default_workdir, sandbox_dir
+from generator.workdirs import WorkflowFiles as FilesOfAWorkflow
+from generator.workdirs import default_workdir, sandbox_dir
 from generator.workflow.model import Workflow
 
-WorkflowArg = Annotated[List[Path], typer.Argument(
+WorkflowArg = Annotated[list[Path], typer.Argument(
     metavar="WORKFLOW...", show_default=False,
     help="Workflow YAML file, or several files that make one workflow (SCAR 3.x: one function per file).")]
-WorkflowOptArg = Annotated[Optional[List[Path]], typer.Argument(
+WorkflowOptArg = Annotated[list[Path] | None, typer.Argument(
     metavar="[WORKFLOW...]", show_default=False,
     help="Workflow YAML file(s) (optional): its buckets and folders are the defaults.")]
-WorkflowFiles = Annotated[List[Path], typer.Argument(
+WorkflowFiles = Annotated[list[Path], typer.Argument(
     metavar="WORKFLOW...", show_default=False,
     help="Workflow YAML files (SCAR's format, plus an optional `avgen:` section).")]
 
-WorkdirOpt = Annotated[Optional[Path], typer.Option(
+WorkdirOpt = Annotated[Path | None, typer.Option(
     "--workdir", "-w", metavar="DIR", show_default=False,
     help="Folder of the generated Terraform and its state (with --sandbox: also the emulator's state) "
          "\\[default: .avgen/NAME next to the workflow; .avgen/NAME-sandbox with --sandbox].")]
 SandboxOpt = Annotated[bool, typer.Option(
     "--sandbox", help="Use the embedded AWS emulator on loopback instead of an AWS account: no account, no "
     "cost; its state is kept in the working folder.")]
-VarOpt = Annotated[Optional[List[str]], typer.Option(
+VarOpt = Annotated[list[str] | None, typer.Option(
     "--var", metavar="NAME=VALUE", show_default=False,
     help="Set a Terraform variable (as terraform -var); repeatable.")]
-VarFileOpt = Annotated[Optional[List[Path]], typer.Option(
+VarFileOpt = Annotated[list[Path] | None, typer.Option(
     "--var-file", metavar="FILE", show_default=False,
     help="Terraform variables file (as terraform -var-file); repeatable.")]
-BackendConfigOpt = Annotated[Optional[List[str]], typer.Option(
+BackendConfigOpt = Annotated[list[str] | None, typer.Option(
     "--backend-config", metavar="KEY=VALUE|FILE", show_default=False,
     help="Backend setting (as terraform init -backend-config); repeatable.")]
-PluginDirOpt = Annotated[Optional[Path], typer.Option(
+PluginDirOpt = Annotated[Path | None, typer.Option(
     "--plugin-dir", metavar="DIR", envvar="AVGEN_PLUGIN_DIR", show_default=False,
     help="Install providers from this folder only (terraform init -plugin-dir), for machines without access "
          "to the Terraform registry.")]
@@ -54,13 +56,13 @@ FormatOpt = Annotated[Format, typer.Option(
     "--format", help="text for people, json for tools (stable shapes with a \"version\" field: docs/everyday.md).")]
 JsonOpt = Annotated[bool, typer.Option("--json", hidden=True, help="The same as --format json (older spelling).")]
 
-BucketOpt = Annotated[Optional[str], typer.Option(
+BucketOpt = Annotated[str | None, typer.Option(
     "--bucket", "-b", metavar="BUCKET[/FOLDER]", show_default=False,
     help="Bucket and folder, as in SCAR: my-bucket/input (s3://my-bucket/input works too).")]
-EndpointOpt = Annotated[Optional[str], typer.Option(
+EndpointOpt = Annotated[str | None, typer.Option(
     "--endpoint-url", metavar="URL", envvar="AVGEN_ENDPOINT_URL", show_default=False,
     help="Another S3-compatible API (MinIO, Ceph, moto): http://localhost:9000. AWS_ENDPOINT_URL works too.")]
-RegionOpt = Annotated[Optional[str], typer.Option(
+RegionOpt = Annotated[str | None, typer.Option(
     "--region", metavar="REGION", show_default=False,
     help="AWS region \\[default: the workflow's, else your AWS configuration's].")]
 ThresholdOpt = Annotated[int, typer.Option(
@@ -82,8 +84,8 @@ def split_workflow_files(args) -> tuple[list[Path], list[str]]:
 
 
 @contextlib.contextmanager
-def connection(file: Optional[FilesOfAWorkflow], workflow: Optional[Workflow], endpoint_url: Optional[str],
-               region: Optional[str], sandbox: bool, workdir: Optional[Path], *,
+def connection(file: FilesOfAWorkflow | None, workflow: Workflow | None, endpoint_url: str | None,
+               region: str | None, sandbox: bool, workdir: Path | None, *,
                run_workflows: bool = False) -> Iterator:
     """Connect to AWS, another S3 API, or the sandbox that `avgen apply --sandbox` left (where, with
     `run_workflows`, what the command creates starts the deployed functions)."""

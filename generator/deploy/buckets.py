@@ -9,7 +9,7 @@ configuration it reads back, so every existing rule stays as it is
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from botocore.exceptions import ClientError
 

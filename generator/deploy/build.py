@@ -11,15 +11,18 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
 
 import batch_jobs
 import lambda_src
 from generator import __version__
 from generator.aws.containers import (  # noqa: F401 (context_tag, docker_available: re-exported)
-    Runner, context_tag, docker_available, docker_command,
+    Runner,
+    context_tag,
+    docker_available,
+    docker_command,
 )
 from generator.errors import BuildError
 from generator.workflow.model import script_problem
@@ -114,8 +117,8 @@ def build_args(uses_gpu: bool) -> list[str]:
 class BuildOptions:
     """How `docker build` reaches the network: `network` (e.g. host, where the engine has no bridge) and a CA
     bundle for a TLS-inspecting proxy, handed to the build as the secret `ca_bundle` (never in the image)."""
-    network: Optional[str] = None
-    ca_bundle: Optional[Path] = None
+    network: str | None = None
+    ca_bundle: Path | None = None
 
     def args(self) -> list[str]:
         return ([f"--network={self.network}"] if self.network else []) + (

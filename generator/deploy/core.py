@@ -10,21 +10,20 @@ import hashlib
 import json
 import re
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
 
+from generator import orphans
+from generator.aws.clients import count_object_versions, empty_bucket, s3_client
+from generator.aws.sandbox import Sandbox, remove_provider_override, write_provider_override
+from generator.deploy.planview import PlanSummary, summarize
+from generator.deploy.terraform import LineHandler, TerraformOptions, TerraformRunner
+from generator.errors import DeployError
+from generator.workdirs import IMAGES_DIR, SANDBOX_STATE, WorkflowFiles, default_workdir, distinct_files, make_workdir
 from generator.workflow.findings import Finding, has_errors
 from generator.workflow.load import load_workflow
 from generator.workflow.model import BACKEND_HINT, Workflow
-from generator import orphans
-from generator.deploy.planview import PlanSummary, summarize
-from generator.aws.clients import count_object_versions, empty_bucket, s3_client
-from generator.aws.sandbox import Sandbox, remove_provider_override, write_provider_override
-from generator.deploy.terraform import LineHandler, TerraformOptions, TerraformRunner
-from generator.errors import DeployError
-from generator.workdirs import (IMAGES_DIR, SANDBOX_STATE, WorkflowFiles, default_workdir, distinct_files,
-                                make_workdir)
 
 PLAN_FILE = "avgen.tfplan"
 PLAN_META = ".avgen-plan.json"
@@ -49,7 +48,7 @@ OnEvent = Callable[[dict], None]
 
 @dataclass
 class DeployOptions:
-    workdir: Optional[Path] = None
+    workdir: Path | None = None
     sandbox: bool = False
     terraform: TerraformOptions = field(default_factory=TerraformOptions)
     # switch on EventBridge delivery of existing buckets that trigger functions (generator/deploy/buckets.py)
@@ -61,9 +60,9 @@ class DeployOptions:
 @dataclass
 class Outcome:
     findings: list[Finding] = field(default_factory=list)
-    workflow: Optional[Workflow] = None
-    workdir: Optional[Path] = None
-    summary: Optional[PlanSummary] = None
+    workflow: Workflow | None = None
+    workdir: Path | None = None
+    summary: PlanSummary | None = None
     applied: bool = False
     outputs: dict = field(default_factory=dict)
     kept_buckets: list[str] = field(default_factory=list)
@@ -91,7 +90,7 @@ class Deployment:
                               "state stays in its working folder, in a local backend): drop --backend-config "
                               "for the sandbox")
         self.workdir = Path(options.workdir or default_workdir(self.workflow_file, options.sandbox)).resolve()
-        self.workflow: Optional[Workflow] = None
+        self.workflow: Workflow | None = None
         self.contexts: list = []  # the functions' build contexts (images.ImageContext), written for the sandbox
 
     def _files_label(self) -> str:
@@ -162,7 +161,7 @@ class Deployment:
             sandboxed = TerraformOptions(**{**vars(options), "env": {**options.env, **sandbox.env}})
             yield TerraformRunner(self.workdir, sandboxed)
 
-    def _local_state_file(self) -> Optional[Path]:
+    def _local_state_file(self) -> Path | None:
         """Where terraform keeps the state in the working folder: the sandbox's, or the workflow's own local
         backend (`path` or terraform.tfstate); None for a remote backend (S3), which terraform reads itself."""
         backend = self.workflow.settings.backend if self.workflow else None
@@ -189,7 +188,7 @@ class Deployment:
         meta = {"fingerprint": self._fingerprint(), "destroy": destroy, "summary": summary.to_dict()}
         (self.workdir / PLAN_META).write_text(json.dumps(meta, indent=2))
 
-    def _current_plan(self) -> Optional[dict]:
+    def _current_plan(self) -> dict | None:
         meta_file, plan_file = self.workdir / PLAN_META, self.workdir / PLAN_FILE
         if not (meta_file.exists() and plan_file.exists()):
             return None
@@ -215,7 +214,7 @@ class Deployment:
             self.generate()
         return outcome
 
-    def _plan(self, tf: TerraformRunner, on_line: Optional[LineHandler], destroy: bool = False,
+    def _plan(self, tf: TerraformRunner, on_line: LineHandler | None, destroy: bool = False,
               targets: tuple[str, ...] = ()) -> PlanSummary:
         tf.init(on_line)
         tf.plan(self.workdir / PLAN_FILE, destroy=destroy, targets=targets, on_line=on_line)
@@ -244,7 +243,7 @@ class Deployment:
         raise DeployError(f"{self._files_label()} names no avgen.backend, so the Terraform state of an AWS "
                           f"account would stay in {self.workdir} without locking; {BACKEND_HINT}")
 
-    def plan(self, on_line: Optional[LineHandler] = None, with_text: bool = False) -> Outcome:
+    def plan(self, on_line: LineHandler | None = None, with_text: bool = False) -> Outcome:
         """Save a plan; `with_text` adds terraform's own text of it to the summary (for a PR comment)."""
         outcome = self._prepare()
         if outcome.blocked:
@@ -261,8 +260,8 @@ class Deployment:
                 outcome.summary.plan_text = tf.show_plan_text(self.workdir / PLAN_FILE)
         return outcome
 
-    def apply(self, confirm: Confirm, on_event: Optional[OnEvent] = None,
-              on_line: Optional[LineHandler] = None, targets: tuple[str, ...] = ()) -> Outcome:
+    def apply(self, confirm: Confirm, on_event: OnEvent | None = None,
+              on_line: LineHandler | None = None, targets: tuple[str, ...] = ()) -> Outcome:
         """Apply; `targets` limits it to some resources (avgen build creates the ECR repositories first)."""
         outcome = self._prepare()
         if outcome.blocked:
@@ -394,7 +393,7 @@ class Deployment:
         return registered
 
     def destroy(self, confirm: Confirm, *, delete_buckets: bool = False, force: bool = False,
-                on_event: Optional[OnEvent] = None, on_line: Optional[LineHandler] = None) -> Outcome:
+                on_event: OnEvent | None = None, on_line: LineHandler | None = None) -> Outcome:
         outcome = self._prepare()
         if outcome.blocked:
             return outcome
@@ -429,7 +428,7 @@ class Deployment:
         return [a for a in addresses if a not in accounts]
 
     def _apply_destroy(self, tf: TerraformRunner, full: list[str], outcome: Outcome,
-                       on_event: Optional[OnEvent]) -> None:
+                       on_event: OnEvent | None) -> None:
         # only now, confirmed: a "no" (or no terminal to ask on) must leave every object in place
         self._empty(full, tf.options.env)
         try:
@@ -482,7 +481,7 @@ class Deployment:
         return outcome
 
 
-def saved_plan_state(plan_file: Path) -> Optional[tuple[str, int]]:
+def saved_plan_state(plan_file: Path) -> tuple[str, int] | None:
     """(lineage, serial) of the state a saved plan was made from (its `tfstate`; ("", 0) before any state);
     None when the file is not a plan terraform wrote."""
     try:

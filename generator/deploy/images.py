@@ -18,19 +18,25 @@ import base64
 import hashlib
 import json
 import subprocess
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Optional
-
-from generator.deploy.build import (
-    BuildError, BuildOptions, build_and_push, build_args, build_image, context_tag, docker_available, docker_command,
-    write_build_context,
-)
 
 from generator.aws.containers import LOCAL_IMAGES_INDEX
-from generator.workflow.model import Workflow
 from generator.aws.executor import CONTEXTS_INDEX
+from generator.deploy.build import (
+    BuildError,
+    BuildOptions,
+    build_and_push,
+    build_args,
+    build_image,
+    context_tag,
+    docker_available,
+    docker_command,
+    write_build_context,
+)
 from generator.errors import ImageError
+from generator.workflow.model import Workflow
 
 IMAGES_VARS_FILE = "avgen-images.auto.tfvars.json"
 IMAGES_VARIABLE = "function_images"
@@ -62,7 +68,7 @@ class PushedImage:
 
 
 # Pushes one context to a repository URL and returns REPOSITORY@sha256:DIGEST (None: no Docker engine).
-Pusher = Callable[[ImageContext, str], Optional[str]]
+Pusher = Callable[[ImageContext, str], str | None]
 
 
 def write_contexts(workflow: Workflow, dest: Path) -> list[ImageContext]:
@@ -106,7 +112,7 @@ def repository_name(repository_url: str) -> str:
     return repository_url.split("/", 1)[1] if "/" in repository_url else repository_url
 
 
-def existing_image(ecr_client, repository_url: str, tag: str) -> Optional[str]:
+def existing_image(ecr_client, repository_url: str, tag: str) -> str | None:
     """REPOSITORY@sha256:DIGEST of the image ECR holds under `tag`, or None when it holds none."""
     import botocore.exceptions
 
@@ -124,12 +130,12 @@ def existing_image(ecr_client, repository_url: str, tag: str) -> Optional[str]:
     return f"{repository_url}@{details[0]['imageDigest']}" if details else None
 
 
-def docker_push(run: Runner = subprocess.run, before_first: Optional[Callable[[], None]] = None,
+def docker_push(run: Runner = subprocess.run, before_first: Callable[[], None] | None = None,
                 options: BuildOptions = BuildOptions()) -> Pusher:
     """Build and push with the docker CLI; `before_first` runs once, before the first build (the login)."""
     pending = [before_first] if before_first else []
 
-    def push(context: ImageContext, repository: str) -> Optional[str]:
+    def push(context: ImageContext, repository: str) -> str | None:
         while pending:
             pending.pop()()
         try:
@@ -141,8 +147,8 @@ def docker_push(run: Runner = subprocess.run, before_first: Optional[Callable[[]
 
 
 def push_all(contexts: list[ImageContext], repositories: dict[str, str], ecr_client, *,
-             push: Optional[Pusher] = None, run: Runner = subprocess.run,
-             on_image: Optional[Callable[[PushedImage], None]] = None) -> dict[str, str]:
+             push: Pusher | None = None, run: Runner = subprocess.run,
+             on_image: Callable[[PushedImage], None] | None = None) -> dict[str, str]:
     """Build and push every context whose content tag ECR does not hold yet; returns
     {function: REPOSITORY@sha256:DIGEST} for all of them (an unchanged one keeps the digest ECR has)."""
     push = push or docker_push(run)
@@ -169,7 +175,7 @@ LOCAL_REPOSITORY = "avgen-local"      # where `avgen build --local` tags images:
 
 def build_local(contexts: list[ImageContext], resource_names: dict[str, str], options: BuildOptions,
                 run: Runner = subprocess.run,
-                on_building: Optional[Callable[[str, str], None]] = None) -> dict[str, str]:
+                on_building: Callable[[str, str], None] | None = None) -> dict[str, str]:
     """Build every context into the local Docker engine (for the sandbox's container runs and for tests);
     returns {function: image} and records it beside the contexts, where the sandbox's executor looks."""
     built = {}
@@ -222,7 +228,7 @@ def recorded_images(workdir: Path) -> dict[str, str]:
     return {str(k): v for k, v in images.items()}
 
 
-def record_images(workdir: Path, pushed: dict[str, str], functions: Optional[Iterable[str]] = None) -> Path:
+def record_images(workdir: Path, pushed: dict[str, str], functions: Iterable[str] | None = None) -> Path:
     """Merge the pushed digests into the working folder's images file (other functions' stay); with
     `functions` (the workflow's), entries of functions that are gone are dropped: Terraform refuses a key of
     function_images that names no function."""
@@ -239,7 +245,7 @@ def record_images(workdir: Path, pushed: dict[str, str], functions: Optional[Ite
 
 
 def push_images(deployment, contexts: list[ImageContext], confirm, *,
-                on_image: Optional[Callable[[PushedImage], None]] = None,
+                on_image: Callable[[PushedImage], None] | None = None,
                 options: BuildOptions = BuildOptions()) -> Path:
     """Create the ECR repositories (a targeted apply), build and push every image ECR does not hold yet,
     record the digests. Returns the file the digests were written to; the next plan/apply of `deployment`

@@ -16,8 +16,8 @@ nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from generator.workdirs import distinct_files
 from generator.workflow import scar3

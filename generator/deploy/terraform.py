@@ -19,11 +19,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
 
 from python_terraform import IsFlagged, Terraform
+
 from generator import orphans
 from generator.errors import TerraformError, TerraformNotFound
 from generator.interrupts import interrupts_as_exceptions, interrupts_held
@@ -47,7 +48,7 @@ class TerraformOptions:
     """What every command shares: binary, offline plugins, variables, backend settings, colour."""
 
     terraform_bin: str = "terraform"
-    plugin_dir: Optional[Path] = None
+    plugin_dir: Path | None = None
     variables: list[str] = field(default_factory=list)  # "name=value" as given to -var
     var_files: list[Path] = field(default_factory=list)
     backend_config: list[str] = field(default_factory=list)  # "key=value" or a file, as -backend-config
@@ -58,7 +59,7 @@ class TerraformOptions:
 MINIMUM_VERSION = (1, 10)  # the generated root's `required_version` (S3 state locking with use_lockfile)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def terraform_version(binary: str) -> tuple[int, ...]:
     """The version `binary` reports; TerraformNotFound when it is not a terraform avgen can drive."""
     try:
@@ -109,7 +110,7 @@ class TerraformRunner:
             env["TF_CLI_CONFIG_FILE"] = os.devnull
         return env
 
-    def run(self, argv: list[str], on_line: Optional[LineHandler] = None, check: bool = True,
+    def run(self, argv: list[str], on_line: LineHandler | None = None, check: bool = True,
             ok_codes: Iterable[int] = (0,)) -> Run:
         """Run terraform in the working directory, streaming stdout lines to `on_line`."""
         with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file, \
@@ -118,7 +119,7 @@ class TerraformRunner:
             # can always finish writing the state of what it created (the next apply then continues). A SIGKILL
             # of avgen interrupts it once, as Ctrl-C would (orphans.interrupted_with_parent), and its output
             # goes to a file: a pipe nobody reads any more would end it at its next line, mid-state perhaps.
-            process: Optional[subprocess.Popen] = None
+            process: subprocess.Popen | None = None
             lines: list[str] = []
             try:
                 # an interrupt inside Popen (after the fork) or before the pid is known would lose terraform
@@ -151,7 +152,7 @@ class TerraformRunner:
         return result
 
     # -- commands ----------------------------------------------------------------------------------
-    def init(self, on_line: Optional[LineHandler] = None, force: bool = False) -> bool:
+    def init(self, on_line: LineHandler | None = None, force: bool = False) -> bool:
         """`terraform init` when the configuration or its settings changed since the last one."""
         stamp = self.workdir / ".terraform" / "avgen-init.sha256"
         fingerprint = self._init_fingerprint()
@@ -193,7 +194,7 @@ class TerraformRunner:
         return digest.hexdigest()
 
     def plan(self, plan_file: Path, *, destroy: bool = False, targets: Iterable[str] = (),
-             on_line: Optional[LineHandler] = None) -> bool:
+             on_line: LineHandler | None = None) -> bool:
         """Save a plan; True when it has changes (terraform's -detailed-exitcode 2)."""
         flags = {"input": False, "out": str(plan_file), "detailed_exitcode": IsFlagged, **self._variable_flags()}
         if destroy:
@@ -210,7 +211,7 @@ class TerraformRunner:
         """The plan as terraform prints it for people, without colours (for a pull-request comment)."""
         return self.run(self.argv("show", str(plan_file), no_color=IsFlagged)).stdout
 
-    def apply_plan(self, plan_file: Path, on_event: Optional[Callable[[dict], None]] = None) -> None:
+    def apply_plan(self, plan_file: Path, on_event: Callable[[dict], None] | None = None) -> None:
         """Apply a saved plan, streaming terraform's machine-readable progress events."""
         def handle(line: str) -> None:
             if on_event and line.startswith("{"):
@@ -228,7 +229,7 @@ class TerraformRunner:
     def outputs(self) -> dict:
         return json.loads(self.run(self.argv("output", json=IsFlagged)).stdout or "{}")
 
-    def state_version(self) -> Optional[tuple[str, int]]:
+    def state_version(self) -> tuple[str, int] | None:
         """(lineage, serial) of the current state, from its backend (`terraform state pull`); ("", 0) when there
         is none yet, None when it cannot be read."""
         result = self.run(self._tf.generate_cmd_string("state pull"), check=False)

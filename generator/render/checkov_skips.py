@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
 from generator.errors import UnknownCheckovSkip
 
 

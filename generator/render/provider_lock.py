@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 LOCK_FILE = ".terraform.lock.hcl"
 PROVIDER = "registry.terraform.io/hashicorp/aws"
@@ -56,7 +55,7 @@ RELEASES: dict[int, ProviderRelease] = {
 _LOCKED_VERSION = re.compile(r'provider\s+"' + re.escape(PROVIDER) + r'"\s*\{[^}]*?\bversion\s*=\s*"([^"]+)"', re.S)
 
 
-def lock_file_text(major: int, constraint: str) -> Optional[str]:
+def lock_file_text(major: int, constraint: str) -> str | None:
     """The lock file as `terraform init` writes it for the root's constraint; None when avgen has no release
     of that major to lock to."""
     release = RELEASES.get(major)
@@ -71,7 +70,7 @@ def lock_file_text(major: int, constraint: str) -> Optional[str]:
             f"  hashes = [\n{hashes}  ]\n}}\n")
 
 
-def locked_version(text: str) -> Optional[tuple[int, ...]]:
+def locked_version(text: str) -> tuple[int, ...] | None:
     """The hashicorp/aws release a lock file pins, or None when it pins none (or is not one)."""
     match = _LOCKED_VERSION.search(text)
     if not match:

@@ -14,21 +14,21 @@ import difflib
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any
 
 import jinja2
 
 from generator import __version__
-from lambda_src.config import CONFIG_VARIABLE, DEFAULT_SCRIPT, REQUIRE_GPU_VARIABLE, SCRIPT_VARIABLE
-
 from generator.render.checkov_skips import apply_checkov_skips
 from generator.render.provider_lock import LOCK_FILE, keeps_lock, lock_file_text
 from generator.shipped import shipped_folder
 from generator.workflow.graph import edges
 from generator.workflow.model import Function, Workflow
+from lambda_src.config import CONFIG_VARIABLE, DEFAULT_SCRIPT, REQUIRE_GPU_VARIABLE, SCRIPT_VARIABLE
 
 TEMPLATES_DIR = shipped_folder("templates")
 MODULES_DIR = shipped_folder("modules")
@@ -207,7 +207,7 @@ def _paths(paths, extra: Iterable[tuple[str, str]] = ()) -> list[Inline]:
     return [Inline(bucket=bucket, key_prefix=key_prefix) for bucket, key_prefix in unique]
 
 
-def _function_entry(function: Function, fan_out_concurrency: Optional[int]) -> dict[str, Any]:
+def _function_entry(function: Function, fan_out_concurrency: int | None) -> dict[str, Any]:
     """`fan_out_concurrency`: the reserved concurrency for a function another function's outputs trigger."""
     environment = {
         CONFIG_VARIABLE: JsonEncoded(_sorted_deep(function.runtime_config())),
@@ -304,7 +304,7 @@ def _sorted_deep(value: Any) -> Any:
     return value
 
 
-def _backend(workflow: Workflow) -> Optional[dict[str, Any]]:
+def _backend(workflow: Workflow) -> dict[str, Any] | None:
     backend = workflow.settings.backend
     return {"type": backend.type, "config": dict(sorted(backend.config.items()))} if backend else None
 
@@ -364,7 +364,7 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
-@lru_cache(maxsize=None)
+@cache
 def _module_files(module: str) -> tuple[tuple[str, str], ...]:
     """(file name, text with checkov skips written in) of one module, read once per process."""
     folder = MODULES_DIR / module
@@ -385,7 +385,7 @@ def _module_copies(modules: Iterable[str], avgen_version: str) -> dict[str, str]
     return copies
 
 
-def render(workflow: Workflow, *, avgen_version: Optional[str] = None) -> dict[str, str]:
+def render(workflow: Workflow, *, avgen_version: str | None = None) -> dict[str, str]:
     """The Terraform of `workflow`: {relative path: text}, sorted by path."""
     avgen_version = avgen_version or __version__
     context = template_context(workflow, avgen_version)
@@ -465,7 +465,7 @@ def _manifest_text(files: Mapping[str, str]) -> str:
     return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
 
 
-def _read(path: Path) -> Optional[str]:
+def _read(path: Path) -> str | None:
     try:
         return path.read_text()
     except (FileNotFoundError, IsADirectoryError):
@@ -474,7 +474,7 @@ def _read(path: Path) -> Optional[str]:
         return "\0binary"
 
 
-def _regular_file_inside(folder: Path, path: str) -> Optional[Path]:
+def _regular_file_inside(folder: Path, path: str) -> Path | None:
     """folder/path when it stays inside `folder` without passing a symlink and is a regular file or
     nothing yet; None otherwise (the manifest is a file anyone can edit, so its paths are not trusted)."""
     relative = PurePosixPath(path)

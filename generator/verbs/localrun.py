@@ -26,24 +26,24 @@ import shutil
 import tempfile
 import time
 from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Optional, Sequence, TextIO
-
-from lambda_src import scar_layout
-from lambda_src.config import FunctionConfig
-from lambda_src.events import s3_notification
-from lambda_src.core import InvocationResult, run_invocation
-from lambda_src.logs import LOGGER_NAME, JsonFormatter
-from lambda_src.script import end_running_scripts
-from lambda_src.storage import Storage, file_sha256
-from lambda_src.warm_containers import Container, ContainerPool
+from typing import TextIO
 
 from generator.aws.executor import HANDLER_COMMAND, handler_shim
 from generator.interrupts import interrupts_as_exceptions, interrupts_held, signal_name
 from generator.workdirs import make_workdir
 from generator.workflow.model import Function, Workflow
+from lambda_src import scar_layout
+from lambda_src.config import FunctionConfig
+from lambda_src.core import InvocationResult, run_invocation
+from lambda_src.events import s3_notification
+from lambda_src.logs import LOGGER_NAME, JsonFormatter
+from lambda_src.script import end_running_scripts
+from lambda_src.storage import Storage, file_sha256
+from lambda_src.warm_containers import Container, ContainerPool
 
 DEFAULT_MAX_DEPTH = 20
 DEFAULT_MAX_PER_FUNCTION = 1000
@@ -124,7 +124,7 @@ def script_commands(text: str) -> list[str]:
     return list(found)
 
 
-def _command_of(piece: str) -> Optional[str]:
+def _command_of(piece: str) -> str | None:
     """The command a simple command runs (after its variable assignments); None for none, or one built from
     variables, quotes or shell syntax."""
     words = piece.split()
@@ -165,9 +165,9 @@ def has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def check_tools(workflow: Workflow, functions: Optional[Sequence[Function]] = None, *,
-                which: Optional[Callable[[str], Optional[str]]] = None,
-                module_exists: Optional[Callable[[str], bool]] = None) -> list[MissingTool]:
+def check_tools(workflow: Workflow, functions: Sequence[Function] | None = None, *,
+                which: Callable[[str], str | None] | None = None,
+                module_exists: Callable[[str], bool] | None = None) -> list[MissingTool]:
     """What the functions' scripts use that this machine lacks, with how to install it."""
     which, module_exists = which or shutil.which, module_exists or has_module
     missing: dict[str, tuple[list[str], list[str]]] = {}
@@ -215,7 +215,7 @@ class RunEvent:
     """What the live view shows: kind is `input` (a file stored), `start`, `finish`, or `stop` (loop guard)."""
 
     kind: str
-    invocation: Optional[Invocation] = None
+    invocation: Invocation | None = None
     message: str = ""
     queued: int = 0
 
@@ -297,9 +297,9 @@ class HandOver:
 
 
 class LocalRunner:
-    def __init__(self, workflow: Workflow, storage: Storage, *, environment: Optional[Mapping[str, str]] = None,
-                 limits: Limits = Limits(), on_event: Optional[Callable[[RunEvent], None]] = None,
-                 log_stream: Optional[TextIO] = None, workdir: Optional[Path] = None):
+    def __init__(self, workflow: Workflow, storage: Storage, *, environment: Mapping[str, str] | None = None,
+                 limits: Limits = Limits(), on_event: Callable[[RunEvent], None] | None = None,
+                 log_stream: TextIO | None = None, workdir: Path | None = None):
         self.workflow = workflow
         self.storage = storage
         self.overrides = dict(environment or {})
@@ -347,7 +347,7 @@ class LocalRunner:
             shutil.rmtree(bin_dir, ignore_errors=True)
             self._restore_logs(logger, saved)
 
-    def _config(self, function: Function, bin_dir: Path, runs_on: str) -> Optional[FunctionConfig]:
+    def _config(self, function: Function, bin_dir: Path, runs_on: str) -> FunctionConfig | None:
         if function.script is None:
             return None
         return FunctionConfig.from_dict(function.runtime_config(), script=str(function.script),
@@ -383,7 +383,7 @@ class LocalRunner:
             invocation.status, invocation.reason = "cancelled", reason
         self._pending.clear()
 
-    def _drive(self, configs: Mapping[tuple[str, str], Optional[FunctionConfig]]) -> None:
+    def _drive(self, configs: Mapping[tuple[str, str], FunctionConfig | None]) -> None:
         running: dict[Future, Invocation] = {}
         with ThreadPoolExecutor(max_workers=max(1, self.limits.workers), thread_name_prefix="avgen-run") as pool:
             try:
@@ -417,7 +417,7 @@ class LocalRunner:
                 self._finished(running.pop(future), future, interrupted_by=signame)
         self._cancel_pending(f"never started: the run was ended by {signame}")
 
-    def _invoke(self, config: Optional[FunctionConfig], invocation: Invocation) -> tuple[InvocationResult, float]:
+    def _invoke(self, config: FunctionConfig | None, invocation: Invocation) -> tuple[InvocationResult, float]:
         if config is None:
             raise RuntimeError(f"{invocation.function} has no init_script: its image's own entrypoint does the "
                                "work, which cannot run outside the image")
@@ -511,14 +511,13 @@ class RunTarget:
     remote: bool = False
 
 
-def run_target(workflow: Workflow, extra_buckets: Sequence[str], *, connection=None, store: Optional[Path] = None,
+def run_target(workflow: Workflow, extra_buckets: Sequence[str], *, connection=None, store: Path | None = None,
                fresh: bool = False) -> RunTarget:
     """Storage for a run: through `connection` when given (missing buckets created), else folders in `store`."""
     names = sorted({b.name for b in workflow.buckets} | set(extra_buckets))
     if connection is not None:
-        from lambda_src.storage import S3Storage
-
         from generator.verbs.transfer import ensure_buckets, transfer_config
+        from lambda_src.storage import S3Storage
 
         client = connection.s3()
         created = ensure_buckets(client, names)

@@ -15,15 +15,15 @@ import math
 import re
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from generator.workflow.model import Function, Workflow
-from generator.verbs.transfer import Connection, describe_aws_error
 from generator.errors import ObserveError
+from generator.verbs.transfer import Connection, describe_aws_error
+from generator.workflow.model import Function, Workflow
 
 JOB_STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -50,7 +50,7 @@ def names_of(function: Function) -> Names:
     return Names(function=name, log_group=f"/aws/lambda/{name}", job_queue=name, job_log_group=f"/aws/batch/{name}")
 
 
-def parse_since(text: str, now: Optional[datetime] = None) -> datetime:
+def parse_since(text: str, now: datetime | None = None) -> datetime:
     """`10m`, `2h`, `1d`, `1h30m`, `45s`, `2w` before `now`, or an ISO 8601 time (UTC unless it says)."""
     now = now or datetime.now(timezone.utc)
     compact = text.strip().lower().replace(" ", "")
@@ -81,7 +81,7 @@ class LogEvent:
         return datetime.fromtimestamp(self.timestamp / 1000, timezone.utc)
 
     @property
-    def fields(self) -> Optional[dict]:
+    def fields(self) -> dict | None:
         """The runtime's JSON line, parsed; None for other lines (Lambda's START/END/REPORT, tools' output)."""
         text = self.message.strip()
         if not text.startswith("{"):
@@ -132,7 +132,7 @@ class LogReader:
             self._noted.add(text)
             self.notes.append(text)
 
-    def read(self, since_ms: int, until_ms: Optional[int] = None) -> list[LogEvent]:
+    def read(self, since_ms: int, until_ms: int | None = None) -> list[LogEvent]:
         """Every event from `since_ms` (to `until_ms`), functions and their jobs together, in time order."""
         try:
             events: list[LogEvent] = []
@@ -150,7 +150,7 @@ class LogReader:
         return sorted(events)
 
     def follow(self, since_ms: int, *, poll_s: float = 2.0, sleep: Callable[[float], None] = time.sleep,
-               polls: Optional[int] = None) -> Iterator[LogEvent]:
+               polls: int | None = None) -> Iterator[LogEvent]:
         """Like `tail -f`: yield events as they arrive, forever (or for `polls` rounds, for tests)."""
         seen: dict[tuple[str, int, str], None] = {}
         start, newest, rounds = since_ms, since_ms, 0
@@ -171,8 +171,8 @@ class LogReader:
                 sleep(poll_s)
 
     # -- reading ---------------------------------------------------------------------------------------
-    def group_events(self, source: str, group: str, since_ms: int, until_ms: Optional[int],
-                      limit: Optional[int] = None) -> list[LogEvent]:
+    def group_events(self, source: str, group: str, since_ms: int, until_ms: int | None,
+                      limit: int | None = None) -> list[LogEvent]:
         arguments = {"logGroupName": group, "startTime": since_ms}
         if until_ms is not None:
             arguments["endTime"] = until_ms
@@ -210,7 +210,7 @@ class LogReader:
             for job in self._batch.describe_jobs(jobs=fresh[start:start + 100]).get("jobs", []):
                 self.jobs[job["jobId"]] = (function, job)
 
-    def job_events(self, function: Function, job: dict, since_ms: int, until_ms: Optional[int]) -> list[LogEvent]:
+    def job_events(self, function: Function, job: dict, since_ms: int, until_ms: int | None) -> list[LogEvent]:
         container = job.get("container") or {}
         attempts = [a.get("container") or {} for a in job.get("attempts") or []]
         streams = list(dict.fromkeys(s for s in [*(a.get("logStreamName") for a in attempts),
@@ -221,7 +221,7 @@ class LogReader:
         return [event for stream in streams for event in self.stream_events(source, group, stream, since_ms, until_ms)]
 
     def stream_events(self, source: str, group: str, stream: str, since_ms: int,
-                      until_ms: Optional[int]) -> list[LogEvent]:
+                      until_ms: int | None) -> list[LogEvent]:
         """Every event of one log stream in the window, page by page; none while the stream does not exist."""
         arguments = {"logGroupName": group, "logStreamName": stream, "startTime": since_ms, "startFromHead": True}
         if until_ms is not None:
@@ -243,7 +243,7 @@ class LogReader:
         return events
 
 
-def select_functions(workflow: Workflow, name: Optional[str]) -> list[Function]:
+def select_functions(workflow: Workflow, name: str | None) -> list[Function]:
     """All functions, or the one named (by its workflow name or its resource name)."""
     if not name:
         return list(workflow.functions)
@@ -264,12 +264,12 @@ class FunctionStatus:
     runs_on: str
     deployed: bool = False
     state: str = ""  # Lambda's State (Active, Pending, Failed...)
-    invocations: Optional[int] = None
-    errors: Optional[int] = None
+    invocations: int | None = None
+    errors: int | None = None
     counted_from: str = ""  # "metrics" or "logs"
-    last_run: Optional[datetime] = None
+    last_run: datetime | None = None
     last_error: str = ""
-    jobs: Optional[dict[str, int]] = None  # job state → count; None when the function has no Batch side
+    jobs: dict[str, int] | None = None  # job state → count; None when the function has no Batch side
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -278,7 +278,7 @@ class FunctionStatus:
 
 
 def workflow_status(connection: Connection, workflow: Workflow, since: datetime,
-                    now: Optional[datetime] = None) -> list[FunctionStatus]:
+                    now: datetime | None = None) -> list[FunctionStatus]:
     now = now or datetime.now(timezone.utc)
     lam, cloudwatch = connection.client("lambda"), connection.client("cloudwatch")
     try:
@@ -321,7 +321,7 @@ def _lambda_state(lam, function_name: str, status: FunctionStatus) -> None:
 
 
 def _batch_status(reader: LogReader, function: Function, since: datetime, now: datetime,
-                  error_at: Optional[datetime], status: FunctionStatus) -> None:
+                  error_at: datetime | None, status: FunctionStatus) -> None:
     """The function's Batch jobs by state, the sandbox's notes on them, and a failed job's reason as the last
     error when it is newer than the last error in the logs (`error_at`)."""
     reader.describe_jobs(function, reader.queued_jobs(function, epoch_ms(since)))
@@ -334,7 +334,7 @@ def _batch_status(reader: LogReader, function: Function, since: datetime, now: d
     status.last_error = _newer_job_error(described, error_at, now) or status.last_error
 
 
-def _newer_job_error(described: Sequence[dict], error_at: Optional[datetime], now: datetime) -> str:
+def _newer_job_error(described: Sequence[dict], error_at: datetime | None, now: datetime) -> str:
     """The last failed job's statusReason (a timeout, out of memory), when no error in the logs is newer."""
     failed = [job for job in described
               if job.get("status") == "FAILED" and _reason(job) and not _reason(job).startswith("sandbox:")]
@@ -352,7 +352,7 @@ def _reason(job: dict) -> str:
     return str(job.get("statusReason") or "")
 
 
-def _from_logs(status: FunctionStatus, lines: Sequence[LogEvent]) -> Optional[datetime]:
+def _from_logs(status: FunctionStatus, lines: Sequence[LogEvent]) -> datetime | None:
     """Invocations and errors from the runtime's `end` lines; the last error message, and its time."""
     ends = [e for e in lines if (e.fields or {}).get("phase") == "end"]
     status.invocations = len(ends)
@@ -379,7 +379,7 @@ def _metric_sum(cloudwatch, function_name: str, metric: str, since: datetime, no
     return int(sum(p.get("Sum", 0) for p in points))
 
 
-def _lambda_metrics(cloudwatch, function_name: str, since: datetime, now: datetime) -> Optional[tuple[int, int]]:
+def _lambda_metrics(cloudwatch, function_name: str, since: datetime, now: datetime) -> tuple[int, int] | None:
     """(Invocations, Errors) summed since `since`; None when CloudWatch has no data points at all."""
     window = max(60.0, (now - since).total_seconds())
     period = int(math.ceil(window / 60) * 60)

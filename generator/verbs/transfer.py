@@ -18,22 +18,27 @@ import hashlib
 import os
 import re
 import socket
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import (
-    BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, PartialCredentialsError,
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
 )
 
-from generator.workflow.graph import workflow_starts
-from generator.workflow.model import StoragePath, Workflow
 from generator.aws.clients import s3_client
 from generator.errors import TransferError
 from generator.workdirs import IMAGES_DIR
+from generator.workflow.graph import workflow_starts
+from generator.workflow.model import StoragePath, Workflow
 
 MiB = 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 8 * MiB
@@ -58,7 +63,7 @@ class S3Location:
     prefix: str = ""
 
     @classmethod
-    def parse(cls, text: str) -> "S3Location":
+    def parse(cls, text: str) -> S3Location:
         rest = text.strip()
         if rest.startswith("s3://"):
             rest = rest[len("s3://"):]
@@ -69,7 +74,7 @@ class S3Location:
         return cls(bucket, prefix.strip("/"))
 
     @classmethod
-    def of(cls, path: StoragePath) -> "S3Location":
+    def of(cls, path: StoragePath) -> S3Location:
         return cls(path.bucket, path.prefix)
 
     @property
@@ -128,7 +133,7 @@ class PutPlan:
 class ObjectEntry:
     key: str
     size: int
-    last_modified: Optional[datetime] = None
+    last_modified: datetime | None = None
     etag: str = ""
 
 
@@ -331,7 +336,7 @@ def _same_content(path: Path, entry: ObjectEntry, chunk: int) -> bool:
 
 def _client_error_code(exc: BaseException) -> tuple[str, str]:
     """(code, message) of the S3 error behind `exc`, following the chain boto3's transfer wrappers make."""
-    seen: Optional[BaseException] = exc
+    seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ClientError):
             error = seen.response.get("Error", {})
@@ -402,12 +407,12 @@ def transfer_config(threshold: int = DEFAULT_MULTIPART_THRESHOLD, chunk: int = D
                           max_concurrency=max(1, concurrency), use_threads=concurrency > 1)
 
 
-def _quiet(progress: Optional[Progress]) -> Progress:
+def _quiet(progress: Progress | None) -> Progress:
     return progress or (lambda event, key, amount: None)
 
 
-def put(client, bucket: str, plan: Sequence[Upload], *, config: Optional[TransferConfig] = None,
-        progress: Optional[Progress] = None) -> list[str]:
+def put(client, bucket: str, plan: Sequence[Upload], *, config: TransferConfig | None = None,
+        progress: Progress | None = None) -> list[str]:
     """Upload `plan`, many files at once (s3transfer's manager: `config.max_concurrency` threads shared by
     all files and their parts); returns the keys, in the plan's order. On a failure the TransferError says
     which files were uploaded (its `done`), so a folder is never left half-uploaded without a word."""
@@ -426,8 +431,8 @@ def put(client, bucket: str, plan: Sequence[Upload], *, config: Optional[Transfe
     return done
 
 
-def _transfer_all(client, config: Optional[TransferConfig], items: Sequence, progress: Optional[Progress],
-                  submit: Callable) -> list[tuple[Any, Optional[BaseException]]]:
+def _transfer_all(client, config: TransferConfig | None, items: Sequence, progress: Progress | None,
+                  submit: Callable) -> list[tuple[Any, BaseException | None]]:
     """Run every transfer through one s3transfer manager; (item, problem or None) for each, in order."""
     from s3transfer.manager import TransferManager
     from s3transfer.subscribers import BaseSubscriber
@@ -441,7 +446,7 @@ def _transfer_all(client, config: Optional[TransferConfig], items: Sequence, pro
         def on_progress(self, future, bytes_transferred, **kwargs):
             report("bytes", self.key, bytes_transferred)
 
-    results: list[tuple[Any, Optional[BaseException]]] = []
+    results: list[tuple[Any, BaseException | None]] = []
     with TransferManager(client, config or transfer_config()) as manager:
         futures = []
         for item in items:
@@ -494,8 +499,8 @@ def list_buckets(client) -> list[ObjectEntry]:
         return [ObjectEntry(b["Name"], 0, b.get("CreationDate")) for b in client.list_buckets().get("Buckets", [])]
 
 
-def get(client, bucket: str, plan: DownloadPlan, *, config: Optional[TransferConfig] = None,
-        progress: Optional[Progress] = None) -> list[Path]:
+def get(client, bucket: str, plan: DownloadPlan, *, config: TransferConfig | None = None,
+        progress: Progress | None = None) -> list[Path]:
     """Download `plan`, many files at once; s3transfer writes each file under a temporary name first, so no
     half file is left. A file that cannot be written here (a name too long, …) is added to `plan.problems`
     and the rest go on; an S3 problem fails the transfer, saying what was downloaded."""
@@ -531,10 +536,10 @@ def get(client, bucket: str, plan: DownloadPlan, *, config: Optional[TransferCon
 class Connection:
     """How to reach AWS (or an S3 API, or the sandbox): endpoint, region and, for the sandbox, credentials."""
 
-    endpoint_url: Optional[str] = None
-    region: Optional[str] = None
+    endpoint_url: str | None = None
+    region: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
-    sandbox: Optional[Any] = None  # the running Sandbox, when connected to one
+    sandbox: Any | None = None  # the running Sandbox, when connected to one
 
     def s3(self):
         return s3_client(self.endpoint_url, self.region, self.env)
@@ -561,8 +566,8 @@ def check_reachable(endpoint_url: str, timeout: float = 5.0) -> None:
 
 
 @contextlib.contextmanager
-def connect(*, endpoint_url: Optional[str] = None, region: Optional[str] = None,
-            sandbox_dir: Optional[Path] = None, run_workflows: bool = False) -> Iterator[Connection]:
+def connect(*, endpoint_url: str | None = None, region: str | None = None,
+            sandbox_dir: Path | None = None, run_workflows: bool = False) -> Iterator[Connection]:
     """A Connection; with `sandbox_dir`, the sandbox (the same state as `avgen apply --sandbox`) runs
     while it is used, and with `run_workflows` what is created in it starts the deployed functions."""
     if sandbox_dir is None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -25,7 +26,7 @@ from generator.workflow.load import load_workflow
 
 @dataclass
 class Conversion:
-    text: Optional[str]                      # the new file's text; None when the input has errors
+    text: str | None                      # the new file's text; None when the input has errors
     findings: list[Finding] = field(default_factory=list)  # the input's findings (errors stop the conversion)
     functions: list[str] = field(default_factory=list)     # names of the functions converted from the 3.x form
 

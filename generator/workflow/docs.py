@@ -5,7 +5,7 @@ to them needs no code here."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 from generator.shipped import shipped_folder
 
@@ -15,7 +15,7 @@ _LOCAL_LINK_ASIDE = re.compile(r" ?\(\[[^\]]+\]\(#[^)]*\)\)")  # "([below](#lamb
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 
 
-@lru_cache(maxsize=None)
+@cache
 def doc_text(name: str) -> str:
     return (shipped_folder("docs") / name).read_text(encoding="utf-8")
 
@@ -50,7 +50,7 @@ def _cells(line: str) -> list[str]:
     return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
 
 
-@lru_cache(maxsize=None)
+@cache
 def tables(text: str) -> dict[str, list[list[dict[str, str]]]]:
     """Heading → the tables under it (before the next heading), each a list of rows {column: cell}.
     Cached: do not change what it returns."""

@@ -1,9 +1,10 @@
 """Problems as values: every check returns findings; nothing here prints or raises."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable
+from typing import Any
 
 
 class Severity(str, Enum):

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from generator.workflow.model import Function, StoragePath, Workflow
 
@@ -30,7 +30,7 @@ def may_write_into(output: StoragePath, trigger: StoragePath) -> bool:
     if trig.startswith(out) and output.request_id_folder:
         # keys are out + REQUEST_ID/ + relative path: the id can be any one folder name, so only what
         # follows the first `/` of the rest is tested against the filters
-        head, slash, rest = trig[len(out):].partition("/")
+        _head, slash, rest = trig[len(out):].partition("/")
         if slash and output.prefix_filters and not any(_prefixes_overlap(rest, f) for f in output.prefix_filters):
             return False
     elif trig.startswith(out) and output.prefix_filters:

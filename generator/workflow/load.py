@@ -7,9 +7,10 @@ where. `load_workflow` never raises for bad input and never prints: everything w
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -17,9 +18,22 @@ from generator.workflow import model as m
 from generator.workflow import scar3
 from generator.workflow.findings import Finding, Location, Place, has_errors, sorted_findings
 from generator.workflow.resolve import FunctionResolver, value_of
-from generator.workflow.rules import (duplicate_function, inline_credentials, invalid_value, legacy_form,
-                                      missing_key, no_state_backend, out_of_scope, region_conflict, run_checks,
-                                      scar3_map_form, tag_limits, unused_bucket_setting, wrong_type, yaml_syntax)
+from generator.workflow.rules import (
+    duplicate_function,
+    inline_credentials,
+    invalid_value,
+    legacy_form,
+    missing_key,
+    no_state_backend,
+    out_of_scope,
+    region_conflict,
+    run_checks,
+    scar3_map_form,
+    tag_limits,
+    unused_bucket_setting,
+    wrong_type,
+    yaml_syntax,
+)
 from generator.workflow.rules.schema_errors import schema_findings
 from generator.workflow.rules.waivers import apply_waivers
 from generator.workflow.schema import WorkflowSpec
@@ -28,7 +42,7 @@ from generator.workflow.source import SourceDocument, YamlSyntaxError, gc_paused
 
 @dataclass
 class LoadResult:
-    workflow: Optional[m.Workflow]
+    workflow: m.Workflow | None
     findings: list[Finding] = field(default_factory=list)
     file: str = ""
     # findings that a `# avgen:waive` comment in the file waives (Finding.waiver holds its reason)
@@ -118,7 +132,7 @@ class _Loader:
         self.doc = document
         self.path = path
         self.findings: list[Finding] = []
-        self.workflow: Optional[m.Workflow] = None
+        self.workflow: m.Workflow | None = None
         # where a key moved by a legacy rewrite was written, so errors point at the user's text
         self.renamed: dict[tuple, tuple] = {}
 
@@ -137,7 +151,7 @@ class _Loader:
         return self.at(path, key=key)
 
     # -- phases ------------------------------------------------------------------------------------
-    def load(self) -> Optional[m.Workflow]:
+    def load(self) -> m.Workflow | None:
         data = to_plain(self.doc.root)
         if data is None:
             self.findings.append(missing_key.empty_file(self.place()))
@@ -160,7 +174,7 @@ class _Loader:
             self.findings += out_of_scope.api_gateway(entry, place)
         return data
 
-    def _validated(self, data: dict) -> Optional[m.Workflow]:
+    def _validated(self, data: dict) -> m.Workflow | None:
         try:
             spec = WorkflowSpec.model_validate(data)
         except ValidationError as exc:
@@ -169,7 +183,7 @@ class _Loader:
         return self._resolve(spec)
 
     # -- resolution --------------------------------------------------------------------------------
-    def _resolve(self, spec: WorkflowSpec) -> Optional[m.Workflow]:
+    def _resolve(self, spec: WorkflowSpec) -> m.Workflow | None:
         avgen = spec.avgen
         providers = spec.storage_providers
         provider_ids = {kind: tuple(sorted(getattr(providers, kind))) if providers else ()
@@ -289,7 +303,7 @@ class _Combined(_Loader):
                 return self.owner[loc[:depth]].at(loc, key=key)
         return self.parts[0].at(loc, key=key)
 
-    def load(self) -> Optional[m.Workflow]:
+    def load(self) -> m.Workflow | None:
         merged: dict = {"functions": {"aws": []}}
         for part in self.parts:
             data = to_plain(part.doc.root)

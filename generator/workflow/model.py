@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional
-
-from lambda_src.config import FunctionConfig, InputConfig, OutputConfig, output_accepts
 
 from generator.workflow.findings import Location
+from lambda_src.config import FunctionConfig, InputConfig, OutputConfig, output_accepts
 
 # Where SCAR's defaults (docs/workflow-format.md) and avgen's own live, in one place.
 DEFAULT_REGION = "us-east-1"
@@ -51,7 +50,7 @@ class StoragePath:
     prefix: str  # folders without slashes at either end; "" at the bucket root
     prefix_filters: tuple[str, ...] = ()
     suffix_filters: tuple[str, ...] = ()
-    location: Optional[Location] = field(default=None, compare=False)
+    location: Location | None = field(default=None, compare=False)
     # outputs only: each invocation writes under `prefix/REQUEST_ID/` (SCAR 3.x; see docs/workflow-format.md)
     request_id_folder: bool = False
 
@@ -102,7 +101,7 @@ class BatchSettings:
     runnable_timeout: int  # seconds a job may wait RUNNABLE before the queue cancels it
     state: str = "ENABLED"
     root_volume_size: int = DEFAULT_ROOT_VOLUME_GIB
-    location: Optional[Location] = field(default=None, compare=False)
+    location: Location | None = field(default=None, compare=False)
     # where each instance type is written (in the function or in avgen.defaults.batch); empty for defaults
     instance_type_locations: Mapping[str, Location] = field(default_factory=dict, compare=False)
 
@@ -110,7 +109,7 @@ class BatchSettings:
     def uses_gpu(self) -> bool:
         return self.gpus > 0
 
-    def instance_type_location(self, instance_type: str) -> Optional[Location]:
+    def instance_type_location(self, instance_type: str) -> Location | None:
         """Where `instance_type` is written; the `batch:` section when it is avgen's default."""
         return self.instance_type_locations.get(instance_type, self.location)
 
@@ -145,7 +144,7 @@ class Function:
     name: str
     resource_name: str  # name_prefix + name: the name of its AWS resources
     image: str
-    script: Optional[Path]  # absolute; None when the image's own entrypoint does the work
+    script: Path | None  # absolute; None when the image's own entrypoint does the work
     execution_mode: str  # lambda | batch | lambda-batch
     memory: int
     timeout: int
@@ -155,16 +154,16 @@ class Function:
     environment: Mapping[str, str]
     inputs: tuple[StoragePath, ...]
     outputs: tuple[StoragePath, ...]
-    iam_role: Optional[str]
-    batch: Optional[BatchSettings]
+    iam_role: str | None
+    batch: BatchSettings | None
     log_retention_days: int
-    reserved_concurrency: Optional[int]
+    reserved_concurrency: int | None
     batch_on_failure: bool
     description: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
-    location: Optional[Location] = field(default=None, compare=False)
+    location: Location | None = field(default=None, compare=False)
     # the folder `script` must lie in (script_problem): that of the workflow file that names it, resolved
-    script_folder: Optional[Path] = field(default=None, compare=False)
+    script_folder: Path | None = field(default=None, compare=False)
 
     @property
     def uses_batch(self) -> bool:
@@ -249,12 +248,12 @@ class Settings:
     region: str
     name_prefix: str
     tags: Mapping[str, str]
-    backend: Optional[Backend]
+    backend: Backend | None
     alerts_enabled: bool
-    alert_email: Optional[str]
+    alert_email: str | None
     # avgen.iam: the IAM path and permissions boundary of every role avgen creates
     role_path: str = "/"
-    permissions_boundary: Optional[str] = None
+    permissions_boundary: str | None = None
     # avgen.allow_default_vpc: Batch in the default VPC is chosen on purpose (default-vpc: a note, not a warning)
     allow_default_vpc: bool = False
     # avgen.aws_provider_major: the one hashicorp/aws major versions.tf admits (5: ~> 5.100, 6: ~> 6.0)
@@ -265,7 +264,7 @@ class Settings:
     # avgen.defaults.lambda.kept_images: the newest content-tagged images each ECR repository keeps
     kept_images: int = KEPT_IMAGES
     # avgen.kms_key_arn: the customer-managed key of what avgen creates; None: AWS-managed encryption
-    kms_key_arn: Optional[str] = None
+    kms_key_arn: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,14 +3,24 @@ avgen.defaults, else avgen's own defaults. Each check on what it resolves is a r
 handed the value and its place."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from generator.workflow import model as m
 from generator.workflow.findings import Finding, Location, Place, Severity
-from generator.workflow.rules import (batch_settings_unused, environment_too_large, ignored_setting,
-                                      inline_credentials, invalid_value, missing_image, script_not_found,
-                                      timeout_threshold, unknown_storage_provider, unsafe_script)
+from generator.workflow.rules import (
+    batch_settings_unused,
+    environment_too_large,
+    ignored_setting,
+    inline_credentials,
+    invalid_value,
+    missing_image,
+    script_not_found,
+    timeout_threshold,
+    unknown_storage_provider,
+    unsafe_script,
+)
 from generator.workflow.schema import EnvironmentSpec, FunctionEntry, LambdaSpec, StorageItem
 
 
@@ -42,7 +52,7 @@ class FunctionResolver:
         return sum(f.severity is Severity.ERROR for f in self.findings)
 
     def resolve(self, index: int, entry: FunctionEntry, name_prefix: str, defaults: Any,
-                provider_ids: dict) -> Optional[m.Function]:
+                provider_ids: dict) -> m.Function | None:
         spec = entry.lambda_
         place = self.place(("functions", "aws", index))
         base = place / "lambda"
@@ -108,7 +118,7 @@ class FunctionResolver:
         self.findings += timeout_threshold.no_time_left(threshold, timeout, place)
         return threshold
 
-    def _script(self, spec: LambdaSpec, place: Place) -> Optional[Path]:
+    def _script(self, spec: LambdaSpec, place: Place) -> Path | None:
         """The init_script's resolved path (None where there is none, or none can be)."""
         if not spec.init_script:
             return None
@@ -131,7 +141,7 @@ class FunctionResolver:
                                               base + ("container", "environment", "Variables")))
         return dict(sorted(merged.items()))
 
-    def _checked_variables(self, env: Optional[EnvironmentSpec], place: Place) -> dict[str, str]:
+    def _checked_variables(self, env: EnvironmentSpec | None, place: Place) -> dict[str, str]:
         """An `environment: {Variables: …}` section as text, each name checked, secret-looking values flagged;
         the same for the Lambda's and the Batch job's, which both land in plain task/function settings."""
         variables: dict[str, str] = {}
@@ -211,7 +221,7 @@ class FunctionResolver:
             instance_type_locations=type_locations,
         )
 
-    def _types_place(self, compute: Any, defaults: Any, place: Place) -> Optional[Place]:
+    def _types_place(self, compute: Any, defaults: Any, place: Place) -> Place | None:
         """Where the instance types are written: the function's own, else avgen.defaults' (None: avgen's)."""
         if value_of(compute, "instance_types") is not None:
             return place + ("compute_resources", "instance_types")

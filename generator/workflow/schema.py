@@ -7,7 +7,7 @@ and apply avgen's defaults, then SCAR's (generator/workflow/model.py).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -22,7 +22,7 @@ ExecutionMode = Literal["lambda", "lambda-batch", "batch"]
 MemoryMB = Annotated[int, Field(ge=128, le=10240)]
 TimeoutS = Annotated[int, Field(ge=1, le=900)]
 EphemeralMB = Annotated[int, Field(ge=512, le=10240)]
-EnvValue = Union[str, bool, int, float]
+EnvValue = str | bool | int | float
 
 
 class Strict(BaseModel):
@@ -38,10 +38,10 @@ class EnvironmentSpec(Strict):
 class ContainerSpec(Strict):
     """The function's container: its image (ECR or a public registry) and environment."""
 
-    image: Optional[str] = None
-    image_file: Optional[str] = None  # SCAR: a local image tarball (ignored: images come from ECR)
-    environment: Optional[EnvironmentSpec] = None
-    timeout_threshold: Optional[Annotated[int, Field(ge=0, le=899)]] = None
+    image: str | None = None
+    image_file: str | None = None  # SCAR: a local image tarball (ignored: images come from ECR)
+    environment: EnvironmentSpec | None = None
+    timeout_threshold: Annotated[int, Field(ge=0, le=899)] | None = None
 
 
 class StorageItem(Strict):
@@ -59,66 +59,66 @@ class LambdaSpec(Strict):
     """One function: SCAR's `lambda:` settings plus avgen's extensions (docs/workflow-format.md)."""
 
     name: str
-    container: Optional[ContainerSpec] = None
-    init_script: Optional[str] = None
-    execution_mode: Optional[ExecutionMode] = None
-    memory: Optional[MemoryMB] = None
-    timeout: Optional[TimeoutS] = None
-    log_level: Optional[Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]] = None
-    environment: Optional[EnvironmentSpec] = None
+    container: ContainerSpec | None = None
+    init_script: str | None = None
+    execution_mode: ExecutionMode | None = None
+    memory: MemoryMB | None = None
+    timeout: TimeoutS | None = None
+    log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] | None = None
+    environment: EnvironmentSpec | None = None
     input: list[StorageItem] = Field(default_factory=list)
     output: list[StorageItem] = Field(default_factory=list)
-    description: Optional[str] = None
+    description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
-    region: Optional[str] = None
+    region: str | None = None
     # avgen's extensions (SCAR has no equivalent)
-    ephemeral_storage: Optional[EphemeralMB] = None
-    reserved_concurrency: Optional[Annotated[int, Field(ge=0)]] = None
-    batch_on_failure: Optional[bool] = None
+    ephemeral_storage: EphemeralMB | None = None
+    reserved_concurrency: Annotated[int, Field(ge=0)] | None = None
+    batch_on_failure: bool | None = None
     # SCAR settings that have no meaning for container-image functions: accepted, reported as ignored
-    boto_profile: Optional[str] = None
-    runtime: Optional[str] = None
+    boto_profile: str | None = None
+    runtime: str | None = None
     layers: list[str] = Field(default_factory=list)
-    invocation_type: Optional[str] = None
-    asynchronous: Optional[bool] = None
-    log_type: Optional[str] = None
-    deployment: Optional[dict[str, Any]] = None
-    supervisor: Optional[dict[str, Any]] = None
-    handler: Optional[str] = None
-    run_script: Optional[str] = None
-    c_args: Optional[list[str]] = None
-    file_system: Optional[list[Any]] = None
-    vpc: Optional[dict[str, Any]] = None
+    invocation_type: str | None = None
+    asynchronous: bool | None = None
+    log_type: str | None = None
+    deployment: dict[str, Any] | None = None
+    supervisor: dict[str, Any] | None = None
+    handler: str | None = None
+    run_script: str | None = None
+    c_args: list[str] | None = None
+    file_system: list[Any] | None = None
+    vpc: dict[str, Any] | None = None
 
 
 class IamSpec(Strict):
     """The function's IAM role (avgen creates one when none is given)."""
 
-    role: Optional[str] = None
-    boundary_policy: Optional[str] = None
-    boto_profile: Optional[str] = None
+    role: str | None = None
+    boundary_policy: str | None = None
+    boto_profile: str | None = None
 
 
 class ComputeResourcesSpec(Strict):
     """The Batch compute environment: instance types, vCPU limits, networking."""
 
-    type: Optional[Literal["EC2", "SPOT"]] = None
-    min_v_cpus: Optional[Annotated[int, Field(ge=0)]] = None
-    max_v_cpus: Optional[Annotated[int, Field(ge=1)]] = None
-    desired_v_cpus: Optional[Annotated[int, Field(ge=0)]] = None
-    instance_types: Optional[list[str]] = None
-    subnets: Optional[list[str]] = None
-    security_group_ids: Optional[list[str]] = None
-    launch_template_name: Optional[str] = None  # SCAR's launch template (ignored)
-    instance_role: Optional[str] = None  # SCAR's instance profile ARN (ignored: avgen creates one)
+    type: Literal["EC2", "SPOT"] | None = None
+    min_v_cpus: Annotated[int, Field(ge=0)] | None = None
+    max_v_cpus: Annotated[int, Field(ge=1)] | None = None
+    desired_v_cpus: Annotated[int, Field(ge=0)] | None = None
+    instance_types: list[str] | None = None
+    subnets: list[str] | None = None
+    security_group_ids: list[str] | None = None
+    launch_template_name: str | None = None  # SCAR's launch template (ignored)
+    instance_role: str | None = None  # SCAR's instance profile ARN (ignored: avgen creates one)
 
 
 class MultiNodeSpec(Strict):
     """SCAR's multi-node parallel jobs (accepted; not generated by avgen)."""
 
     enabled: bool = False
-    number_nodes: Optional[int] = None
-    main_node_index: Optional[int] = None
+    number_nodes: int | None = None
+    main_node_index: int | None = None
 
 
 # GiB of the Batch instances' root volume (gp3): at least the ECS AMIs' 30, at most EBS's 16 TiB
@@ -128,25 +128,25 @@ RootVolumeGiB = Annotated[int, Field(ge=30, le=16384)]
 class BatchSpec(Strict):
     """AWS Batch settings, used when the function runs on Batch (execution_mode batch or lambda-batch)."""
 
-    vcpus: Optional[Annotated[int, Field(ge=1)]] = None
-    memory: Optional[Annotated[int, Field(ge=128)]] = None
-    enable_gpu: Optional[bool] = None
-    environment: Optional[EnvironmentSpec] = None
-    compute_resources: Optional[ComputeResourcesSpec] = None
-    multi_node_parallel: Optional[MultiNodeSpec] = None
-    state: Optional[Literal["ENABLED", "DISABLED"]] = None
-    type: Optional[Literal["MANAGED"]] = None
-    service_role: Optional[str] = None
-    boto_profile: Optional[str] = None
-    region: Optional[str] = None
+    vcpus: Annotated[int, Field(ge=1)] | None = None
+    memory: Annotated[int, Field(ge=128)] | None = None
+    enable_gpu: bool | None = None
+    environment: EnvironmentSpec | None = None
+    compute_resources: ComputeResourcesSpec | None = None
+    multi_node_parallel: MultiNodeSpec | None = None
+    state: Literal["ENABLED", "DISABLED"] | None = None
+    type: Literal["MANAGED"] | None = None
+    service_role: str | None = None
+    boto_profile: str | None = None
+    region: str | None = None
     # avgen's extensions
-    gpus: Optional[Annotated[int, Field(ge=1, le=16)]] = None
-    job_timeout: Optional[Annotated[int, Field(ge=60)]] = None
-    retry_attempts: Optional[Annotated[int, Field(ge=1, le=10)]] = None
-    root_volume_size: Optional[RootVolumeGiB] = None
+    gpus: Annotated[int, Field(ge=1, le=16)] | None = None
+    job_timeout: Annotated[int, Field(ge=60)] | None = None
+    retry_attempts: Annotated[int, Field(ge=1, le=10)] | None = None
+    root_volume_size: RootVolumeGiB | None = None
 
 
-def _check_retention(value: Optional[int]) -> Optional[int]:
+def _check_retention(value: int | None) -> int | None:
     if value is not None and value not in LOG_RETENTION_DAYS:
         raise ValueError(f"CloudWatch Logs keeps logs for one of {', '.join(map(str, LOG_RETENTION_DAYS))} days")
     return value
@@ -155,9 +155,9 @@ def _check_retention(value: Optional[int]) -> Optional[int]:
 class CloudwatchSpec(Strict):
     """The function's CloudWatch Logs settings."""
 
-    log_retention_policy_in_days: Optional[int] = None
-    boto_profile: Optional[str] = None
-    region: Optional[str] = None
+    log_retention_policy_in_days: int | None = None
+    boto_profile: str | None = None
+    region: str | None = None
 
     _retention = field_validator("log_retention_policy_in_days")(_check_retention)
 
@@ -166,51 +166,51 @@ class FunctionEntry(Strict):
     """A function of the workflow, as in SCAR: `lambda:` and optional `iam:`, `batch:`, `cloudwatch:`."""
 
     lambda_: LambdaSpec = Field(alias="lambda")
-    iam: Optional[IamSpec] = None
-    batch: Optional[BatchSpec] = None
-    cloudwatch: Optional[CloudwatchSpec] = None
-    api_gateway: Optional[dict[str, Any]] = None  # reported as outside avgen's scope
+    iam: IamSpec | None = None
+    batch: BatchSpec | None = None
+    cloudwatch: CloudwatchSpec | None = None
+    api_gateway: dict[str, Any] | None = None  # reported as outside avgen's scope
 
 
 class FunctionsSpec(Strict):
     """The workflow's functions: `aws:` is a list of functions (SCAR 4's form)."""
 
     aws: list[FunctionEntry] = Field(default_factory=list)
-    oscar: Optional[Any] = None  # reported as outside avgen's scope
+    oscar: Any | None = None  # reported as outside avgen's scope
 
 
 class S3Credentials(Strict):
     """An S3 storage provider's settings (credentials belong in a secret store, not here)."""
 
-    access_key: Optional[str] = None
-    secret_key: Optional[str] = None
-    region: Optional[str] = None
+    access_key: str | None = None
+    secret_key: str | None = None
+    region: str | None = None
 
 
 class MinioCredentials(Strict):
     """A MinIO storage provider (outputs only; it cannot trigger on AWS)."""
 
-    endpoint: Optional[str] = None
-    verify: Optional[bool] = None
-    region: Optional[str] = None
-    access_key: Optional[str] = None
-    secret_key: Optional[str] = None
+    endpoint: str | None = None
+    verify: bool | None = None
+    region: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
 
 
 class OnedataCredentials(Strict):
     """A Onedata storage provider (outputs only; it cannot trigger on AWS)."""
 
-    oneprovider_host: Optional[str] = None
-    token: Optional[str] = None
-    space: Optional[str] = None
+    oneprovider_host: str | None = None
+    token: str | None = None
+    space: str | None = None
 
 
 class StorageProvidersSpec(Strict):
     """Named storage providers that `storage_provider:` refers to (`s3`, `minio.NAME`, …)."""
 
-    s3: dict[str, Optional[S3Credentials]] = Field(default_factory=dict)
-    minio: dict[str, Optional[MinioCredentials]] = Field(default_factory=dict)
-    onedata: dict[str, Optional[OnedataCredentials]] = Field(default_factory=dict)
+    s3: dict[str, S3Credentials | None] = Field(default_factory=dict)
+    minio: dict[str, MinioCredentials | None] = Field(default_factory=dict)
+    onedata: dict[str, OnedataCredentials | None] = Field(default_factory=dict)
 
 
 class BucketSpec(Strict):
@@ -223,19 +223,19 @@ class BackendSpec(Strict):
     """Where Terraform keeps its state: `s3` (teams, pipelines; with locking) or `local`."""
 
     type: Literal["s3", "local"]
-    bucket: Optional[str] = None
-    key: Optional[str] = None
-    region: Optional[str] = None
-    use_lockfile: Optional[bool] = None
-    dynamodb_table: Optional[str] = None
-    path: Optional[str] = None
+    bucket: str | None = None
+    key: str | None = None
+    region: str | None = None
+    use_lockfile: bool | None = None
+    dynamodb_table: str | None = None
+    path: str | None = None
 
 
 class AlertsSpec(Strict):
     """CloudWatch alarms on failed invocations, optionally mailed to `email`."""
 
     enabled: bool = True
-    email: Optional[str] = None
+    email: str | None = None
 
     @field_validator("email")
     @classmethod
@@ -248,8 +248,8 @@ class AlertsSpec(Strict):
 class IamSettingsSpec(Strict):
     """avgen.iam: applied to every role avgen creates (accounts whose SCPs require a boundary or a path)."""
 
-    permissions_boundary: Optional[str] = None
-    path: Optional[str] = None
+    permissions_boundary: str | None = None
+    path: str | None = None
 
     @field_validator("permissions_boundary")
     @classmethod
@@ -270,17 +270,17 @@ class IamSettingsSpec(Strict):
 class LambdaDefaults(Strict):
     """Defaults for every function's `lambda:` settings (a function's own value wins)."""
 
-    memory: Optional[MemoryMB] = None
-    timeout: Optional[TimeoutS] = None
-    ephemeral_storage: Optional[EphemeralMB] = None
-    timeout_threshold: Optional[Annotated[int, Field(ge=0, le=899)]] = None
-    log_level: Optional[Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]] = None
-    batch_on_failure: Optional[bool] = None
-    log_retention_days: Optional[int] = None
+    memory: MemoryMB | None = None
+    timeout: TimeoutS | None = None
+    ephemeral_storage: EphemeralMB | None = None
+    timeout_threshold: Annotated[int, Field(ge=0, le=899)] | None = None
+    log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] | None = None
+    batch_on_failure: bool | None = None
+    log_retention_days: int | None = None
     # reserved concurrency of the functions another function's outputs trigger (a function's own wins)
-    fan_out_concurrency: Optional[Annotated[int, Field(ge=1)]] = None
+    fan_out_concurrency: Annotated[int, Field(ge=1)] | None = None
     # content-tagged (ctx-) images each function's ECR repository keeps; older ones expire
-    kept_images: Optional[Annotated[int, Field(ge=1, le=1000)]] = None
+    kept_images: Annotated[int, Field(ge=1, le=1000)] | None = None
 
     _retention = field_validator("log_retention_days")(_check_retention)
 
@@ -288,46 +288,46 @@ class LambdaDefaults(Strict):
 class BatchDefaults(Strict):
     """Defaults for every function's Batch settings (a function's own value wins)."""
 
-    vcpus: Optional[Annotated[int, Field(ge=1)]] = None
-    memory: Optional[Annotated[int, Field(ge=128)]] = None
-    compute_type: Optional[Literal["EC2", "SPOT"]] = None
-    max_vcpus: Optional[Annotated[int, Field(ge=1)]] = None
-    instance_types: Optional[list[str]] = None
-    subnets: Optional[list[str]] = None
-    security_group_ids: Optional[list[str]] = None
-    job_timeout: Optional[Annotated[int, Field(ge=60)]] = None
-    retry_attempts: Optional[Annotated[int, Field(ge=1, le=10)]] = None
-    runnable_timeout: Optional[Annotated[int, Field(ge=600, le=86400)]] = None
-    root_volume_size: Optional[RootVolumeGiB] = None
+    vcpus: Annotated[int, Field(ge=1)] | None = None
+    memory: Annotated[int, Field(ge=128)] | None = None
+    compute_type: Literal["EC2", "SPOT"] | None = None
+    max_vcpus: Annotated[int, Field(ge=1)] | None = None
+    instance_types: list[str] | None = None
+    subnets: list[str] | None = None
+    security_group_ids: list[str] | None = None
+    job_timeout: Annotated[int, Field(ge=60)] | None = None
+    retry_attempts: Annotated[int, Field(ge=1, le=10)] | None = None
+    runnable_timeout: Annotated[int, Field(ge=600, le=86400)] | None = None
+    root_volume_size: RootVolumeGiB | None = None
 
 
 class DefaultsSpec(Strict):
     """Defaults applied to every function."""
 
-    lambda_: Optional[LambdaDefaults] = Field(default=None, alias="lambda")
-    batch: Optional[BatchDefaults] = None
+    lambda_: LambdaDefaults | None = Field(default=None, alias="lambda")
+    batch: BatchDefaults | None = None
 
 
 class AvgenSettingsSpec(Strict):
     """avgen's own section (SCAR ignores it): region, names, tags, state backend, buckets, alerts."""
 
-    region: Optional[str] = None
+    region: str | None = None
     # the workflow's name (tags, shared resource names); default: the file's name (several files: see load.py)
-    name: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = None
+    name: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     name_prefix: str = ""
     tags: dict[str, str] = Field(default_factory=dict)
-    backend: Optional[BackendSpec] = None
+    backend: BackendSpec | None = None
     buckets: dict[str, BucketSpec] = Field(default_factory=dict)
-    alerts: Optional[AlertsSpec] = None
-    iam: Optional[IamSettingsSpec] = None
-    defaults: Optional[DefaultsSpec] = None
+    alerts: AlertsSpec | None = None
+    iam: IamSettingsSpec | None = None
+    defaults: DefaultsSpec | None = None
     # Batch functions without subnets and security groups run in the default VPC, with public IPs:
     # default-vpc warns unless the workflow says so on purpose (a try-out account, the sandbox)
     allow_default_vpc: bool = False
     # the hashicorp/aws major the root module admits: 5 (~> 5.100) or 6 (~> 6.0)
     aws_provider_major: Literal[5, 6] = 5
     # a customer-managed KMS key for what avgen creates (buckets, queues, topic, logs, images, environments)
-    kms_key_arn: Optional[str] = None
+    kms_key_arn: str | None = None
 
     @field_validator("kms_key_arn")
     @classmethod
@@ -344,8 +344,8 @@ class WorkflowSpec(Strict):
     """An avgen workflow: SCAR's YAML format plus an optional `avgen:` section."""
 
     functions: FunctionsSpec
-    storage_providers: Optional[StorageProvidersSpec] = None
-    avgen: Optional[AvgenSettingsSpec] = None
+    storage_providers: StorageProvidersSpec | None = None
+    avgen: AvgenSettingsSpec | None = None
 
 
 # SCAR's old spellings that the loader still accepts (the legacy-form rule tells what to write instead).

@@ -13,14 +13,13 @@ import functools
 import gc
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
-from typing import TYPE_CHECKING
-
-from generator.workflow.findings import Location
 from generator.errors import YamlSyntaxError
+from generator.workflow.findings import Location
 
 if TYPE_CHECKING:
     from ruamel.yaml import YAML
@@ -61,7 +60,7 @@ class SourceDocument:
         return Location(self.file, line, column)
 
 
-def _position(mapping: Any, part: Any, *, key: bool) -> Optional[tuple]:
+def _position(mapping: Any, part: Any, *, key: bool) -> tuple | None:
     """Where a key (or its value) is written; None for a key merged in with `<<` (its mapping's place counts)."""
     for lookup in ((mapping.lc.key,) if key else (mapping.lc.value, mapping.lc.key)):
         try:
@@ -177,7 +176,7 @@ def _refuse_alias_bomb(root: Any) -> None:
                              node.start_mark)
 
 
-def _children(node: Any) -> Optional[list]:
+def _children(node: Any) -> list | None:
     """A composed node's children (a mapping's keys and values); None for a scalar."""
     if node.id == "scalar":
         return None
@@ -452,7 +451,7 @@ def _build(node: Any, scalars: _Scalars, depth: int, built: dict[int, Any]) -> A
 def _build_map(node: Any, scalars: _Scalars, depth: int, built: dict[int, Any]) -> _Map:
     mapping = _Map()
     mapping.lc = lines = _Lines()
-    merged: Optional[list] = None
+    merged: list | None = None
     for key_node, value_node in node.value:
         if not isinstance(key_node, yaml.ScalarNode):
             raise _NotPlain("a key that is a list or a mapping")

@@ -17,10 +17,15 @@ import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
-from generator.errors import ImageError
 from generator.deploy.images import (
-    IMAGES_VARS_FILE, images_file_text, push_all, record_images, recorded_images, write_contexts,
+    IMAGES_VARS_FILE,
+    images_file_text,
+    push_all,
+    record_images,
+    recorded_images,
+    write_contexts,
 )
+from generator.errors import ImageError
 from generator.workflow.load import load_workflow
 
 EXAMPLES = Path(__file__).parents[2] / "examples"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.deploy.core import Deployment, DeployError, DeployOptions
+from generator.deploy.core import DeployError, Deployment, DeployOptions
 from generator.workdirs import default_workdir
 
 
@@ -29,7 +29,7 @@ def test_a_file_avgen_did_not_write_stops_the_deployment(tmp_path):
     (tmp_path / "main.tf").write_text("# someone else's configuration\n")
     deployment = Deployment(example, DeployOptions(workdir=tmp_path))
     deployment.load()
-    with pytest.raises(DeployError, match="main.tf"):
+    with pytest.raises(DeployError, match=r"main.tf"):
         deployment.generate()
     assert (tmp_path / "main.tf").read_text() == "# someone else's configuration\n"  # left alone
 
@@ -61,7 +61,7 @@ def test_outputs_after_a_destroy_do_not_read_as_live(tmp_path):
     (workdir / DESTROYED_MARKER).write_text("destroyed; buckets kept: media\n")
     deployment = Deployment(Path(__file__).parents[2] / "examples" / "video-process" / "workflow.yaml",
                             DeployOptions(workdir=workdir))
-    with pytest.raises(DeployError, match="was destroyed .*buckets kept: media.*avgen apply"):
+    with pytest.raises(DeployError, match=r"was destroyed .*buckets kept: media.*avgen apply"):
         deployment.outputs()
 
 
@@ -77,7 +77,7 @@ def test_outputs_without_sandbox_asks_about_the_sandbox_deployment_there_is(tmp_
     sandbox = default_workdir(workflow, sandbox=True)
     sandbox.mkdir(parents=True)
     (sandbox / "terraform.tfstate").write_text("{}")  # what `avgen apply --sandbox` leaves
-    with pytest.raises(DeployError, match="did you mean --sandbox?"):
+    with pytest.raises(DeployError, match=r"did you mean --sandbox?"):
         Deployment(workflow, DeployOptions()).outputs()
 
 
@@ -189,7 +189,7 @@ def test_backend_settings_with_the_sandbox_are_refused_before_anything_is_writte
     example = Path(__file__).parents[2] / "examples" / "av-workflow" / "workflow.yaml"
     options = DeployOptions(workdir=tmp_path / "deploy", sandbox=True,
                             terraform=TerraformOptions(backend_config=["bucket=team-state"]))
-    with pytest.raises(DeployError, match="--backend-config .*--sandbox never uses one"):
+    with pytest.raises(DeployError, match=r"--backend-config .*--sandbox never uses one"):
         Deployment(example, options)
     assert not (tmp_path / "deploy").exists()
     # without the sandbox they go to terraform init as before

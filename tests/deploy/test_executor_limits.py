@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from generator.aws.executor import (OWNER_VARIABLE, Concurrency, reserved_concurrency, sweep_orphans,
-                                    throttle_delay_s)
+from generator.aws.executor import OWNER_VARIABLE, Concurrency, reserved_concurrency, sweep_orphans, throttle_delay_s
 
 
 def test_reserved_concurrency_caps_its_function_and_the_account_caps_the_rest():

@@ -6,10 +6,10 @@ import os
 import subprocess
 import sys
 import textwrap
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from generator.aws import moto_internals
 from generator.aws.moto_internals import INTERNALS, SUPPORTED, MotoUnsupported, check_moto, internal

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.deploy.core import _resource_type
-from generator.workflow.load import load_workflow
 from generator.deploy.planview import MARKDOWN_MAX_ROWS, summarize
+from generator.workflow.load import load_workflow
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "av-workflow" / "workflow.yaml"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from generator.cli import app
 from generator.aws.sandbox import Sandbox
+from generator.cli import app
 from generator.deploy.images import recorded_images, write_contexts
 from generator.workflow.load import load_workflow
 from tests.conftest import copy_example as copy_tracked

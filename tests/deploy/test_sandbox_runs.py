@@ -6,6 +6,7 @@ functions left in the emulator over its S3 API.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -202,7 +203,7 @@ def test_a_killed_command_leaves_a_sandbox_the_next_command_continues(deployed, 
 
 
 def test_two_commands_on_one_sandbox_do_not_both_run_it(deployed, tmp_path):
-    workflow, workdir = deployed
+    _workflow, workdir = deployed
     with Sandbox(workdir / "sandbox"):
         result = avgen("ls", "-b", BUCKET, "--sandbox", "-w", workdir)
     assert result.exit_code == 1
@@ -434,7 +435,7 @@ def test_reserved_concurrency_runs_one_at_a_time_and_throttled_events_wait(deplo
     assert result.exit_code == 0, result.output
     assert "3 invocations" in result.output and ", 0 failed, in " in result.output, result.output
     spans = paces(deployed[1], names)
-    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)), spans
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans)), spans
 
 
 def test_reserved_concurrency_0_throttles_every_event_until_it_is_too_old(deployed, tmp_path, monkeypatch):

@@ -24,10 +24,9 @@ def client(sandbox: Sandbox, service: str):
 
 
 def test_server_stops_when_the_command_fails(tmp_path):
-    with pytest.raises(RuntimeError):
-        with Sandbox(tmp_path) as sandbox:
-            pid = sandbox.process.pid
-            raise RuntimeError("terraform failed")
+    with pytest.raises(RuntimeError), Sandbox(tmp_path) as sandbox:
+        pid = sandbox.process.pid
+        raise RuntimeError("terraform failed")
     assert wait_dead(pid, 10)
 
 
@@ -167,9 +166,8 @@ def test_a_managed_compute_environment_without_a_service_role_gets_batchs_servic
 
 
 def test_unknown_launch_template_id_gets_the_error_code_aws_sends(tmp_path):
-    with Sandbox(tmp_path) as sandbox:
-        with pytest.raises(ClientError) as info:
-            client(sandbox, "ec2").delete_launch_template(LaunchTemplateId="lt-0123456789abcdef0")
+    with Sandbox(tmp_path) as sandbox, pytest.raises(ClientError) as info:
+        client(sandbox, "ec2").delete_launch_template(LaunchTemplateId="lt-0123456789abcdef0")
     assert info.value.response["Error"]["Code"] == "InvalidLaunchTemplateId.NotFound"
 
 
@@ -338,7 +336,7 @@ def test_the_server_of_a_killed_avgen_answers_its_terraform_until_that_ended(tmp
         sandbox = Sandbox(Path({str(tmp_path / "sandbox")!r}))
         sandbox.start()
         # stands in for terraform: it runs until the test lets it end (or ten minutes)
-        terraform = subprocess.Popen(["sh", "-c", "i=0; while [ ! -e {str(tmp_path / "end")} ] && [ $i -lt 12000 ]; "
+        terraform = subprocess.Popen(["sh", "-c", "i=0; while [ ! -e {tmp_path / "end"!s} ] && [ $i -lt 12000 ]; "
                                       "do sleep 0.05; i=$((i+1)); done"], start_new_session=True)
         orphans.record(Path({str(tmp_path)!r}), terraform.pid)
         print(sandbox.process.pid, sandbox.port, terraform.pid, flush=True)

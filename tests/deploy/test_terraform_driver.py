@@ -331,7 +331,7 @@ def test_a_state_cut_off_mid_write_is_never_used(tmp_path, text, says):
     message = str(caught.value)
     assert says in message and f"cp {tmp_path / 'terraform.tfstate.backup'} {tmp_path / 'terraform.tfstate'}" in message
     (tmp_path / "terraform.tfstate.backup").unlink()
-    with pytest.raises(DeployError, match="no valid terraform.tfstate.backup"):
+    with pytest.raises(DeployError, match=r"no valid terraform.tfstate.backup"):
         check_state_file(tmp_path / "terraform.tfstate")
     (tmp_path / "terraform.tfstate").write_text('{"version": 4, "serial": 3, "lineage": "x", "resources": []}')
     check_state_file(tmp_path / "terraform.tfstate")  # a whole state passes

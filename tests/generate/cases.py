@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from generator.render.root import render
 from generator.workflow.load import load_workflow
 from generator.workflow.model import Workflow
-from generator.render.root import render
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

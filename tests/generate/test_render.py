@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from generator.render.provider_lock import LOCK_FILE
-from generator.workflow.load import load_text
 from generator.render.root import JsonEncoded, OnePerLine, hcl, hcl_string, render
+from generator.workflow.load import load_text
 
 from .cases import CASES, REPO, load_case, project_version, render_case
 

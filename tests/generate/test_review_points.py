@@ -4,8 +4,8 @@ scoping, provenance in one file. Checked on the parsed HCL of the rendered files
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import Any, Optional
+from functools import cache
+from typing import Any
 
 import hcl2
 import pytest
@@ -24,7 +24,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-@lru_cache(maxsize=None)
+@cache
 def parsed(case: str, path: str) -> dict[str, Any]:
     return _clean(hcl2.loads(render_case(case)[path]))
 
@@ -335,7 +335,7 @@ def _module_calls(case: str) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     return calls
 
 
-def unknown_at_plan(case: str, path: str, value: Any, each: Any = None, seen: Optional[set] = None) -> set[str]:
+def unknown_at_plan(case: str, path: str, value: Any, each: Any = None, seen: set | None = None) -> set[str]:
     """What `value` (an expression in `path`, as python-hcl2 gives it) takes from managed resources or module
     outputs, followed through locals, data sources, `each.value` and, across module calls, variables.
 
@@ -501,7 +501,7 @@ def test_every_eventbridge_rule_has_a_failed_invocations_alarm(existing_bucket):
     assert alarm["dimensions"] == {"RuleName": "${each.key}"}
     assert (alarm["statistic"], alarm["comparison_operator"], alarm["threshold"]) == ("Sum", "GreaterThanThreshold", 0)
     assert alarm["alarm_actions"] == ["${aws_sns_topic.alerts.arn}"]
-    policy = [entry["aws_iam_policy_document"]["alerts_topic"] for entry in alerts["data"]][0]
+    policy = next(entry["aws_iam_policy_document"]["alerts_topic"] for entry in alerts["data"])
     (cloudwatch,) = [s for s in policy["statement"]
                      if s["principals"][0]["identifiers"] == ["cloudwatch.amazonaws.com"]]
     assert "aws_cloudwatch_metric_alarm.eventbridge_failed[rule].arn" in cloudwatch["condition"][0]["values"]

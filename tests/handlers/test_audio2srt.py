@@ -5,12 +5,15 @@ The recogniser's words on a synthetic voice are poor, so tests check structure a
 """
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from batch_jobs.handlers import audio2srt
 from batch_jobs.handlers.audio2srt import Cue, Word, cues_for_utterance, format_cue, srt_timestamp
 from tests.media import make_speech_wav, make_video, requires_tools, streams_of, write_silence_wav
 from tests.speech import parse_srt
+
 
 @pytest.fixture(autouse=True)
 def pocketsphinx_engine(monkeypatch):
@@ -48,7 +51,7 @@ def test_long_utterance_is_split_between_words_within_the_time_limit():
     cues = cues_for_utterance(9.9, 22.5, words, 5.0)
     assert len(cues) == 3
     assert cues[0].start == 9.9 and cues[-1].end == 22.5
-    assert all(later.start >= earlier.end for earlier, later in zip(cues, cues[1:], strict=False))
+    assert all(later.start >= earlier.end for earlier, later in itertools.pairwise(cues))
     assert all(cue.end - cue.start <= 5.0 + 0.6 for cue in cues)
     assert " ".join(cue.text.replace("\n", " ") for cue in cues) == " ".join(w.text for w in words)
 
@@ -119,7 +122,7 @@ def test_continuous_speech_is_decoded_in_bounded_utterances(speech, monkeypatch,
     audio2srt.audio_to_srt(wav, tmp_path / "cut.srt", engine="pocketsphinx")
     cues = parse_srt((tmp_path / "cut.srt").read_text())
     assert len(cues) > len(spoken)
-    assert all(later.start >= earlier.end - 1e-3 for earlier, later in zip(cues, cues[1:], strict=False))
+    assert all(later.start >= earlier.end - 1e-3 for earlier, later in itertools.pairwise(cues))
     assert cues[0].start == pytest.approx(spoken[0].start, abs=START_TOLERANCE_S)
 
 

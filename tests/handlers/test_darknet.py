@@ -101,7 +101,7 @@ def test_model_file_locations(tmp_path, monkeypatch):
     monkeypatch.delenv("YOLO_WEIGHTS")
     with pytest.raises(ModelFileError, match="no weights given: pass --weights or set YOLO_WEIGHTS"):
         resolve_model_file(None, what="weights", env_var="YOLO_WEIGHTS", option="--weights")
-    with pytest.raises(ModelFileError, match="weights not found: .*absent.weights"):
+    with pytest.raises(ModelFileError, match=r"weights not found: .*absent.weights"):
         resolve_model_file(str(tmp_path / "absent.weights"), what="weights", env_var="YOLO_WEIGHTS", option="--weights")
     monkeypatch.chdir(tmp_path)
     bundled = resolve_model_file("yolov3-tiny.cfg", what="cfg", env_var="YOLO_CFG", option="--cfg")

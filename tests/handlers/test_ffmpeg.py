@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from batch_jobs.handlers.handler_errors import InputError, MissingStreamError, ToolTimeout, UsageError
 from batch_jobs.handlers.ffmpeg import extract_audio, split_frames, to_avi
+from batch_jobs.handlers.handler_errors import InputError, MissingStreamError, ToolTimeout, UsageError
 from tests.media import make_audio, make_video, requires_tools, streams_of
 
 from .conftest import run_handler_process
@@ -115,7 +115,7 @@ def test_non_media_and_corrupt_input_fail_cleanly_without_output(tmp_path, comma
 def test_truncated_video_is_reported_as_bad_input(clip_with_audio, tmp_path):
     truncated = tmp_path / "cut.mp4"
     truncated.write_bytes(clip_with_audio.read_bytes()[: clip_with_audio.stat().st_size // 3])
-    with pytest.raises(InputError, match="cut.mp4"):
+    with pytest.raises(InputError, match=r"cut.mp4"):
         split_frames(truncated, tmp_path / "frames")
 
 

@@ -63,9 +63,9 @@ def test_a_changed_file_is_refused_and_not_kept(publisher, tmp_path):
 def test_unreachable_and_unknown(publisher, tmp_path):
     served, _, _ = publisher
     (served / "tiny.weights").unlink()
-    with pytest.raises(ModelFileError, match="cannot download http://127.0.0.1:.*tiny.weights"):
+    with pytest.raises(ModelFileError, match=r"cannot download http://127.0.0.1:.*tiny.weights"):
         fetch_official_model("test-tiny", tmp_path)
-    with pytest.raises(ModelFileError, match="unknown model 'yolov9': known are .*yolov3-tiny"):
+    with pytest.raises(ModelFileError, match=r"unknown model 'yolov9': known are .*yolov3-tiny"):
         fetch_official_model("yolov9", tmp_path)
 
 

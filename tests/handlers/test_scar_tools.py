@@ -65,7 +65,7 @@ def test_darknet_detect_writes_name_png_and_prints_darknets_lines(run_tool, scar
 
 
 def test_darknet_detect_without_out_writes_predictions_png(run_tool, scar_workdir, astronaut_model, real_photos):
-    code, lines, err = run_tool("darknet", "detect", "cfg/yolov3.cfg", "yolov3.weights", real_photos["astronaut"])
+    code, _lines, err = run_tool("darknet", "detect", "cfg/yolov3.cfg", "yolov3.weights", real_photos["astronaut"])
     assert code == 0, err
     assert (scar_workdir / "predictions.png").is_file()  # darknet's own default name, in the working folder
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 import io
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from batch_jobs.handlers.subtitles import (
-    MAX_CHARS_PER_SECOND, MAX_CUE_LINES, MAX_CUE_SECONDS, MAX_LINE_CHARS, MIN_CUE_SECONDS, Cue, Word, layout,
-    readable_cues, vtt_timestamp, write_cues,
+    MAX_CHARS_PER_SECOND,
+    MAX_CUE_LINES,
+    MAX_CUE_SECONDS,
+    MAX_LINE_CHARS,
+    MIN_CUE_SECONDS,
+    Cue,
+    Word,
+    layout,
+    readable_cues,
+    vtt_timestamp,
+    write_cues,
 )
 from tests.speech import parse_srt, parse_vtt
 

@@ -127,7 +127,7 @@ def test_a_killed_warm_handler_does_not_lose_the_invocation(world, container):
 def test_nothing_of_one_invocation_reaches_the_next(world, container, tmp_path):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    storage, script, base, _ = world
+    _storage, _script, _base, _ = world
     assert invoke(world, "in/coffee.png", container, "first", TMPDIR=str(scratch)).status == SUCCEEDED
     # the next invocation names no weights: the first one's environment must not be found in the server
     record = invoke(world, "in/motorcycle.png", container, "second", YOLO_WEIGHTS="", TMPDIR=str(scratch))

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from batch_jobs.handlers import engines, yolo
-from batch_jobs.handlers.model_files import fetch_from_s3
 from batch_jobs.handlers.handler_errors import ModelFileError
+from batch_jobs.handlers.model_files import fetch_from_s3
 from tests.media import PlantedDetection, make_video, make_yolo_model, requires_tools, streams_of
 
 from .conftest import run_handler_process
@@ -178,7 +178,7 @@ def test_weights_from_s3_are_downloaded_once_and_reused(aws_env, tiny_model, ima
     assert cached.read_bytes() == weights.read_bytes()
     s3.delete_object(Bucket="models", Key="yolo/tiny.weights")
     assert fetch_from_s3("s3://models/yolo/tiny.weights", what="weights") == cached  # no second download
-    with pytest.raises(ModelFileError, match="cannot download weights s3://models/other.weights: no such object"):
+    with pytest.raises(ModelFileError, match=r"cannot download weights s3://models/other.weights: no such object"):
         fetch_from_s3("s3://models/other.weights", what="weights")
     with pytest.raises(ModelFileError, match="want s3://bucket/key"):
         fetch_from_s3("s3://models/", what="weights")

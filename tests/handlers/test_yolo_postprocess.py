@@ -7,8 +7,15 @@ import pytest
 
 from batch_jobs.handlers.handler_errors import UsageError
 from batch_jobs.handlers.yolo import (
-    Detection, DetectionSettings, class_colour, darknet_text, draw_detections, letterbox_geometry, postprocess,
-    preprocess, stretch_geometry,
+    Detection,
+    DetectionSettings,
+    class_colour,
+    darknet_text,
+    draw_detections,
+    letterbox_geometry,
+    postprocess,
+    preprocess,
+    stretch_geometry,
 )
 
 NAMES = ["person", "bicycle", "car"]

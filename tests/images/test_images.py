@@ -18,7 +18,11 @@ import pytest
 
 from generator.deploy.build import docker_available, docker_command
 from tests.images.examples import (  # noqa: F401 (models: a fixture)
-    astronaut_reading, avgen, deploy, keys, models,
+    astronaut_reading,
+    avgen,
+    deploy,
+    keys,
+    models,
 )
 from tests.media import make_video, requires_tools
 

@@ -4,10 +4,10 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from generator.deploy.build import TEMPLATES, BuildError, build_and_push, context_tag, write_build_context
 

@@ -2,6 +2,7 @@
 import re
 import time
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -10,8 +11,6 @@ from lambda_src.core import DELEGATED, SKIPPED, TIMED_OUT, batch_job_name, run_i
 from lambda_src.storage import DirectoryStorage, file_sha256
 from lambda_src.submitter import SubmitError
 from tests.runtime.conftest import function_config, s3_event
-
-import pytest
 
 
 class RecordingSubmitter:

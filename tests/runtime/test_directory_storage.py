@@ -1,10 +1,10 @@
 """The core with another storage: buckets as folders, as the local runner uses it."""
+import pytest
+
 from lambda_src.config import FunctionConfig
 from lambda_src.core import run_invocation
 from lambda_src.storage import DirectoryStorage, ObjectMissing, S3Storage, Storage, file_sha256
 from tests.runtime.conftest import function_config, output, s3_event
-
-import pytest
 
 
 def test_both_storages_satisfy_the_protocol(tmp_path):

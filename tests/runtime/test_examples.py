@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.workflow.load import load_workflow
 from generator.verbs.localrun import Limits, LocalRunner
+from generator.workflow.load import load_workflow
 from lambda_src.storage import S3Storage
 from tests.media import make_video, make_yolo_model, requires_tools
 from tests.runtime.conftest import keys

@@ -21,8 +21,8 @@ from lambda_src.script import run_script
 from lambda_src.storage import DirectoryStorage
 from tests.media import with_input_size
 from tests.realdata import fetch_pinned_or_skip
-from tests.tools import requires_tools
 from tests.runtime.conftest import function_config, output, s3_event
+from tests.tools import requires_tools
 
 REPO = Path(__file__).resolve().parents[2]
 SCAR_DARKNET_SCRIPT = REPO / "tests/data/scar-configs/video-process-original/yolo-sample-object-detection.sh"

@@ -199,8 +199,8 @@ def test_graph_mermaid_for_av_workflow():
         arrow = f"-- {label} -->" if label else "-->"
         return f"    {src} {arrow} {dst}" in text.splitlines()
 
-    path = lambda p: by_path[f"s3://change-me-av-workflow/{p}/"]  # noqa: E731
-    fn = lambda n: by_name[f"av-workflow-{n}"][0]  # noqa: E731
+    path = lambda p: by_path[f"s3://change-me-av-workflow/{p}/"]
+    fn = lambda n: by_name[f"av-workflow-{n}"][0]
     assert edge(path("start"), fn("ffmpeg"))
     assert edge(fn("ffmpeg"), path("video"), "*avi")
     assert edge(fn("ffmpeg"), path("audio"), "*wav")

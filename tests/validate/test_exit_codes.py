@@ -15,7 +15,12 @@ from typer.testing import CliRunner
 import generator
 from generator.cli.console import EXIT_CHANGES, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, AvgenGroup, print_json, use_json
 from generator.errors import (
-    AvgenError, TerraformError, TransferError, UsageError, WorkflowInvalid, YamlSyntaxError,
+    AvgenError,
+    TerraformError,
+    TransferError,
+    UsageError,
+    WorkflowInvalid,
+    YamlSyntaxError,
 )
 from generator.workflow.findings import Finding, Location, Severity
 

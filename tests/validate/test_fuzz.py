@@ -256,8 +256,8 @@ def section_at(tree, where):
     node = tree
     for part in where:
         # the type checks first: a list's index is compared, a dict's key looked up, never one for the other
-        ok = (isinstance(node, dict) and part in node
-              or isinstance(node, list) and isinstance(part, int) and part < len(node))
+        ok = ((isinstance(node, dict) and part in node)
+              or (isinstance(node, list) and isinstance(part, int) and part < len(node)))
         node = node[part] if ok else None
     return node
 

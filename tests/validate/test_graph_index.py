@@ -5,8 +5,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generator.workflow.graph import (cycles, edges, may_write_into, overlapping_trigger_pairs, triggers_overlap,
-                                     workflow_results, workflow_starts)
+from generator.workflow.graph import (
+    cycles,
+    edges,
+    may_write_into,
+    overlapping_trigger_pairs,
+    triggers_overlap,
+    workflow_results,
+    workflow_starts,
+)
 from generator.workflow.load import load_text
 
 FOLDERS = st.sampled_from(["", "a", "a/b", "ab", "b", "a/b/c", "in", "in/x"])

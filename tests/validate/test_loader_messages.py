@@ -117,7 +117,7 @@ def test_legacy_image_with_an_empty_container_section():
 
 
 def test_errors_on_a_legacy_key_point_at_what_the_user_wrote():
-    finding = [f for f in findings(FUNCTION + "      time: 5000\n") if f.rule_id == "AVG004"][0]
+    finding = next(f for f in findings(FUNCTION + "      time: 5000\n") if f.rule_id == "AVG004")
     assert (finding.location.line, finding.location.column) == (7, 13)
 
 

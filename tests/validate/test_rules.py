@@ -128,8 +128,9 @@ def test_rule_fixture(path: Path):
 
 
 def test_token_shaped_values_are_flagged_without_being_shown(capsys):
-    from generator.cli import app
     from typer.testing import CliRunner
+
+    from generator.cli import app
 
     path = CASES / "AVG015-fail-token-values.yaml"
     result = load_workflow(path)

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from generator.verbs.localrun import Limits, LocalRunner, check_tools, script_commands
 from generator.workflow.load import load_workflow
-from generator.verbs.localrun import LocalRunner, Limits, check_tools, script_commands
-from lambda_src.events import s3_notification
-from lambda_src.events import parse_event
+from lambda_src.events import parse_event, s3_notification
 from lambda_src.storage import DirectoryStorage
 from tests.media import make_video, make_yolo_model, requires_tools
 from tests.processes import alive, wait_dead

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from generator.workflow.load import load_workflow
 from generator.verbs.observe import LogReader, epoch_ms, job_ids_in, names_of, parse_since, workflow_status
 from generator.verbs.transfer import Connection
+from generator.workflow.load import load_workflow
 from tests.verbs.conftest import scar_function, write_workflow
 
 FUNCTIONS = [
@@ -111,7 +111,7 @@ def test_job_ids_come_from_delegate_and_end_lines():
 
 
 def test_logs_of_functions_and_their_jobs_merge_in_time_order(deployed_logs, workflow):
-    logged, unlogged = deployed_logs
+    _logged, _unlogged = deployed_logs
     reader = LogReader(Connection(), list(workflow.functions))
     events = reader.read(T0 - 1000)
     assert [e.timestamp - T0 for e in events] == [0, 1000, 2000, 3000, 4000, 5000, 6000, 7000]

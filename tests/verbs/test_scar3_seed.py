@@ -3,7 +3,6 @@ files, and SCAR's `put -b … -p …`, `ls -b …`, `get -b … -p …` against 
 from __future__ import annotations
 
 import re
-
 import shutil
 from pathlib import Path
 

@@ -8,11 +8,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator.workdirs import SANDBOX_STATE
 from generator.aws.sandbox import Sandbox
 from generator.verbs.transfer import (
-    MiB, ObjectEntry, S3Location, TransferError, plan_get, plan_put, put, transfer_config,
+    MiB,
+    ObjectEntry,
+    S3Location,
+    TransferError,
+    plan_get,
+    plan_put,
+    put,
+    transfer_config,
 )
+from generator.workdirs import SANDBOX_STATE
 from tests.runtime.conftest import keys
 from tests.verbs.conftest import EXAMPLES, write_tree
 

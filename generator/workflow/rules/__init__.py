@@ -5,7 +5,7 @@ without errors; the others run while the file is read and resolved: the loader h
 their places (`Place`) and collects what they find."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from generator.workflow.findings import Finding
 from generator.workflow.graph import graph_kept
@@ -31,4 +31,4 @@ def run_checks(workflow: Workflow) -> list[Finding]:
 
 from generator.workflow.rules import gpu, topology  # noqa: E402,F401  (registers the checks)
 
-__all__ = ["RULES", "Rule", "rule", "run_checks", "CHECKS"]
+__all__ = ["CHECKS", "RULES", "Rule", "rule", "run_checks"]

@@ -1,7 +1,7 @@
 """Batch settings on a function whose execution mode never runs it on Batch."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from generator.workflow.findings import Finding, Place
 from generator.workflow.rules.catalog import rule

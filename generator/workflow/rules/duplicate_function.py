@@ -1,7 +1,7 @@
 """Two functions share a name, or the same name in another case (their resources would collide)."""
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from generator.workflow.findings import Finding, Place
 from generator.workflow.rules.catalog import rule

@@ -1,8 +1,6 @@
 """The function's environment would pass Lambda's 4 KB limit (avgen's own variables included)."""
 from __future__ import annotations
 
-from typing import Optional
-
 from generator.workflow.findings import Finding, Place
 from generator.workflow.model import Function
 from generator.workflow.rules.catalog import rule
@@ -13,7 +11,7 @@ ENV_RESERVED_BYTES = 400
 LAMBDA_ENV_LIMIT = 4096
 
 
-def too_large(function: Function, place: Place) -> Optional[Finding]:
+def too_large(function: Function, place: Place) -> Finding | None:
     """`place`: where the environment is written."""
     size = sum(len(k) + len(v) for k, v in function.environment.items()) + len("AVGEN_FUNCTION") + \
         len(function.runtime_config_json()) + ENV_RESERVED_BYTES

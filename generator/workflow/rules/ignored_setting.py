@@ -1,7 +1,7 @@
 """SCAR settings that have no effect on what avgen deploys; the warning says why."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from generator.workflow.findings import Finding, Place
 from generator.workflow.model import StoragePath

@@ -3,7 +3,7 @@ the shape of their value). A finding names the kind of secret, never its value."
 from __future__ import annotations
 
 import re
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 from generator.workflow.findings import Finding, Place
 from generator.workflow.rules.catalog import rule
@@ -24,12 +24,12 @@ SECRET_STORE_REFERENCES = ("arn:aws:ssm:", "arn:aws:secretsmanager:", "{{resolve
 STORE_HINT = "store it in SSM Parameter Store (SecureString) or Secrets Manager and have the script read it"
 
 
-def secret_value_kind(text: str) -> Optional[str]:
+def secret_value_kind(text: str) -> str | None:
     """What credential a value looks like (`GitHub token`, …), or None."""
     return next((kind for kind, pattern in SECRET_VALUES if pattern.search(text)), None)
 
 
-def variable(name: str, text: str, place: Place) -> Optional[Finding]:
+def variable(name: str, text: str, place: Place) -> Finding | None:
     """An environment variable whose name says it holds a secret, or whose value looks like one."""
     if SECRET_NAME.search(name) and text and not text.startswith(SECRET_STORE_REFERENCES):
         return RULE.at(place, f"environment variable `{name}` looks like a secret written in the file",

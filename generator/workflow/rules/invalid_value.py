@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 from pydantic_core import ErrorDetails
 
@@ -92,7 +93,7 @@ def function_name(name: str, resource_name: str, place: Place) -> Iterator[Findi
                       "(name_prefix included; the function's role adds `-lambda` within IAM's 64)")
 
 
-def variable_name(name: str, place: Place) -> Optional[Finding]:
+def variable_name(name: str, place: Place) -> Finding | None:
     if ENV_NAME.match(name) and name not in LAMBDA_RESERVED_ENV and not name.startswith("AVGEN_"):
         return None
     return RULE.at(place, f"environment variable name `{name}` cannot be used",
@@ -100,7 +101,7 @@ def variable_name(name: str, place: Place) -> Optional[Finding]:
                    "Lambda (AWS_REGION, …) and avgen (AVGEN_*) are taken", key=True)
 
 
-def provider_type(provider: str, written: str, place: Place) -> Optional[Finding]:
+def provider_type(provider: str, written: str, place: Place) -> Finding | None:
     """`provider`: the type part of `written` (`minio` of `minio.store`)."""
     if provider in PROVIDER_TYPES:
         return None

@@ -1,7 +1,7 @@
 """A function with no container image: there is nothing to build it from."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from generator.workflow.findings import Finding, Place
 from generator.workflow.rules.catalog import rule

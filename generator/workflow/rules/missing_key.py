@@ -1,7 +1,7 @@
 """A required key is missing, or the file holds nothing at all."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from generator.workflow.findings import Finding, Place
 from generator.workflow.rules.catalog import rule

@@ -1,7 +1,7 @@
 """No `avgen.backend`: the Terraform state would stay on one machine, without locking."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from generator.workflow import model as m
 from generator.workflow.findings import Finding, Place

@@ -1,7 +1,8 @@
 """Sections avgen does not deploy: OSCAR services and API Gateway endpoints."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from generator.workflow.findings import Finding, Place
 from generator.workflow.rules.catalog import rule

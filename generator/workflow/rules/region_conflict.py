@@ -1,7 +1,7 @@
 """Functions that ask for different regions: one workflow deploys to one region."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from generator.workflow.findings import Finding, Place
 from generator.workflow.rules.catalog import rule

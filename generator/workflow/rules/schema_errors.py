@@ -54,9 +54,8 @@ def _split_loc(data: Any, loc: tuple, kind: str) -> tuple:
     """`loc` cut to the longest path that exists in `data` (the missing key itself kept for `missing`)."""
     node = data
     for depth, part in enumerate(loc):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if (isinstance(node, dict) and part in node) or (
+                isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
             node = node[part]
         elif kind == "missing" and depth == len(loc) - 1:
             return loc

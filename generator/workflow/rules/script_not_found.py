@@ -1,8 +1,8 @@
 """The init_script file does not exist where the workflow says (a warning: it may be made before a build)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from generator.workflow.findings import Finding, Place
 from generator.workflow.rules.catalog import rule

@@ -2,7 +2,7 @@
 on a resource, keys starting with `aws:`."""
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from generator.workflow.findings import Finding, Place
 from generator.workflow.rules.catalog import rule

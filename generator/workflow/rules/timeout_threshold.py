@@ -1,7 +1,7 @@
 """container.timeout_threshold (the time kept back to upload what the script made) leaves it no time."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from generator.workflow.findings import Finding, Place
 from generator.workflow.rules.catalog import rule

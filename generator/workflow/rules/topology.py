@@ -1,8 +1,13 @@
 """Checks on how functions connect through storage: loops, overlapping triggers, ends, providers."""
 from __future__ import annotations
 
-from generator.workflow.graph import (cycles, may_write_into, overlapping_trigger_pairs, workflow_results,
-                                     workflow_starts)
+from generator.workflow.graph import (
+    cycles,
+    may_write_into,
+    overlapping_trigger_pairs,
+    workflow_results,
+    workflow_starts,
+)
 from generator.workflow.model import Workflow
 from generator.workflow.rules import check, rule
 

@@ -1,8 +1,6 @@
 """A storage_provider reference (`minio.store`) to a provider `storage_providers` does not define."""
 from __future__ import annotations
 
-from typing import Optional
-
 from generator.workflow.findings import Finding, Place
 from generator.workflow.rules.catalog import rule
 
@@ -10,7 +8,7 @@ RULE = rule("AVG014")
 
 
 def undefined(provider: str, ident: str, written: str, defined: dict[str, tuple[str, ...]],
-              place: Place) -> Optional[Finding]:
+              place: Place) -> Finding | None:
     """`defined`: the ids each provider type has; `s3` alone (`s3.default`) needs no definition."""
     if (provider == "s3" and ident == "default") or ident in defined.get(provider, ()):
         return None

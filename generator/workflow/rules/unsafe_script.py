@@ -2,7 +2,7 @@
 path or symlink that leads out of it (what `model.script_problem` finds)."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from generator.workflow.findings import Finding, Place
 from generator.workflow.rules.catalog import rule

@@ -1,7 +1,7 @@
 """`avgen.buckets` names a bucket no function uses (often a typo of one they do)."""
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from generator.workflow.findings import Finding, Place
 from generator.workflow.rules.catalog import rule

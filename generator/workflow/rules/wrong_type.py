@@ -1,7 +1,8 @@
 """A value of the wrong type: text where a number belongs, a list where a mapping does, a key that is not text."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pydantic_core import ErrorDetails
 
