@@ -32,8 +32,11 @@ NOT_OURS = {
     r"^bench/bench_x\.py$": "a placeholder for any benchmark",
     r"^skimage/": "a member of scikit-image's wheel (the real photos)",
     r"^(in|mid|out)/": "S3 keys in the tests' buckets",
+    r"^WORKDIR/": "inside a user's deployment folder (--workdir)",
 }
-NOT_MODULES = {"generator.NAME": "a placeholder for any folder shipped as package data"}
+NOT_MODULES = {"generator.NAME": "a placeholder for any folder shipped as package data",
+               "generator.cli.cmd_GROUP": "a placeholder for any command group's module",
+               "generator.cli.cmd_": "the prefix the command groups' modules share"}
 # Folders shipped under another name (pyproject's package-dir): generator.templates is templates/, …
 PACKAGE_DIRS = {"generator.templates", "generator.modules", "generator.docs"}
 

@@ -6,6 +6,7 @@ pydantic adds steps that are not in the file to an error's location: the member 
 and each place reported once, with every type that would have been accepted there."""
 from __future__ import annotations
 
+import types
 import typing
 from typing import Any
 
@@ -93,6 +94,10 @@ def _allowed_keys(loc: tuple) -> list[str]:
     return []
 
 
+# `Optional[X]` and `X | None` (pyupgrade's spelling) are different origins at runtime
+UNIONS = (typing.Union, types.UnionType)
+
+
 def _bounds(loc: tuple) -> tuple[Any, Any]:
     """The (ge, le) limits the schema sets on the number at `loc` (None where there is none)."""
     annotation, field_info = _annotation_at(loc)
@@ -104,7 +109,7 @@ def _bounds(loc: tuple) -> tuple[Any, Any]:
             for item in extra:
                 metadata.extend(getattr(item, "metadata", [item]))
             annotation = base
-        elif origin is typing.Union:
+        elif origin in UNIONS:
             args = [a for a in typing.get_args(annotation) if a is not type(None)]
             annotation = args[0] if len(args) == 1 else None
         else:
@@ -119,7 +124,7 @@ def _unwrap(annotation: Any) -> Any:
         origin = typing.get_origin(annotation)
         if origin is typing.Annotated:
             annotation = typing.get_args(annotation)[0]
-        elif origin is typing.Union:
+        elif origin in UNIONS:
             args = [a for a in typing.get_args(annotation) if a is not type(None)]
             if len(args) != 1:
                 return annotation
