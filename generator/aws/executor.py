@@ -750,7 +750,11 @@ class Executor:
             activity.image = image
             # the job definition's command: the image's ENTRYPOINT (its Python, -m) runs it
             command = properties.get("command") or ["batch_jobs.entrypoint"]
-            ok, reason = self._run_in_image(run, activity, image, command, _job_memory_mb(properties), None)
+            # on a machine with GPUs the job gets the ones it asks for (Docker's --gpus: NVIDIA's container
+            # toolkit); without, _job_caveats has let it run on CPU and said so
+            gpus = _job_gpus(properties) if machine_has_gpu() else 0
+            ok, reason = self._run_in_image(run, activity, image, command, _job_memory_mb(properties), None,
+                                            gpus=gpus)
         else:
             cage = Cage(_job_memory_mb(properties))
             try:
@@ -891,7 +895,8 @@ class Executor:
         return (ok, reason) if reason == OUT_OF_MEMORY else api.judge(ok, reason)
 
     def _run_in_image(self, run: Run, activity: Activity, image: str, command: list[str],
-                      memory_mb: int | None, storage_mb: int | None, name: str = "") -> tuple[bool, str]:
+                      memory_mb: int | None, storage_mb: int | None, name: str = "",
+                      gpus: int = 0) -> tuple[bool, str]:
         """`docker run` of `image` on the host network (it reaches the sandbox on 127.0.0.1), with the
         deployed environment (in a file only this user reads: it holds the role's credentials), the memory
         limit and a /tmp of the ephemeral storage's size; out of memory when the kernel killed it for that."""
@@ -905,11 +910,8 @@ class Executor:
         env_file.touch(mode=0o600)
         env_file.write_text("".join(f"{key}={value}\n" for key, value in run.environment.items()
                                     if key not in skipped and "\n" not in value))
-        limits = [f"--memory={memory_mb}m", f"--memory-swap={memory_mb}m"] if memory_mb else []
-        if storage_mb:
-            limits.append(f"--tmpfs=/tmp:rw,exec,size={storage_mb}m")
-        run.command = [docker_command(), "run", f"--name={name}", "--network=host", f"--env-file={env_file}",
-                       *limits, image, *command]
+        run.command = docker_run_command(docker_command(), name, env_file, image, command,
+                                         memory_mb=memory_mb, storage_mb=storage_mb, gpus=gpus)
         run.environment = dict(os.environ)  # the Docker client's own (DOCKER_HOST, …)
         try:
             ok, reason = self._execute(run, activity)
@@ -1099,6 +1101,19 @@ def _docker_quietly(*args: str) -> str:
         return subprocess.run([docker_command(), *args], capture_output=True, text=True, timeout=60).stdout
     except (OSError, subprocess.TimeoutExpired):
         return ""
+
+
+def docker_run_command(docker: str, name: str, env_file: Path, image: str, command: list[str], *,
+                       memory_mb: int | None, storage_mb: int | None, gpus: int = 0) -> list[str]:
+    """`docker run` of one invocation or job: on the host network (it reaches the sandbox on 127.0.0.1), the
+    environment from a file, the memory limit with no swap beyond it, /tmp of the ephemeral storage's size,
+    and `gpus` GPUs where the machine has them."""
+    limits = [f"--memory={memory_mb}m", f"--memory-swap={memory_mb}m"] if memory_mb else []
+    if storage_mb:
+        limits.append(f"--tmpfs=/tmp:rw,exec,size={storage_mb}m")
+    if gpus:
+        limits.append(f"--gpus={gpus}")
+    return [docker, "run", f"--name={name}", "--network=host", f"--env-file={env_file}", *limits, image, *command]
 
 
 def _job_gpus(properties: dict) -> int:

@@ -9,7 +9,14 @@ import time
 
 import pytest
 
-from generator.aws.executor import OWNER_VARIABLE, Concurrency, reserved_concurrency, sweep_orphans, throttle_delay_s
+from generator.aws.executor import (
+    OWNER_VARIABLE,
+    Concurrency,
+    docker_run_command,
+    reserved_concurrency,
+    sweep_orphans,
+    throttle_delay_s,
+)
 
 
 def test_reserved_concurrency_caps_its_function_and_the_account_caps_the_rest():
@@ -57,3 +64,17 @@ def test_the_processes_a_killed_sandbox_left_are_ended_and_no_other(tmp_path):
         other.kill()
         left.kill()
         other.wait(10)
+
+
+def test_a_gpu_jobs_container_gets_its_gpus_and_the_limits_of_its_definition(tmp_path):
+    """On a machine with GPUs (Docker's --gpus, NVIDIA's container toolkit) a GPU job's image sees them; this
+    machine has none, so tests/images runs the GPU image on CPU: here, what `docker run` is given."""
+    env_file = tmp_path / "container.env"
+    gpu = docker_run_command("docker", "avgen-1", env_file, "repo/yolo@sha256:1", ["batch_jobs.entrypoint"],
+                             memory_mb=2048, storage_mb=None, gpus=1)
+    assert gpu == ["docker", "run", "--name=avgen-1", "--network=host", f"--env-file={env_file}",
+                   "--memory=2048m", "--memory-swap=2048m", "--gpus=1", "repo/yolo@sha256:1", "batch_jobs.entrypoint"]
+    lambda_run = docker_run_command("docker", "avgen-2", env_file, "repo/ffmpeg@sha256:2", [], memory_mb=128,
+                                    storage_mb=512)
+    assert "--tmpfs=/tmp:rw,exec,size=512m" in lambda_run and not any(a.startswith("--gpus") for a in lambda_run)
+
