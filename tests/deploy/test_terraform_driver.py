@@ -145,8 +145,13 @@ def test_an_old_terraform_is_refused_with_the_version_needed(tmp_path):
 
 
 INTERRUPTED_RUN = """
+import faulthandler
 import sys
 from pathlib import Path
+
+# where it waits, on stderr (which the failing test shows), if it is still running 25 s in: 1 run in 20 on a
+# loaded machine once outlived the test's 30 s after SIGTERM, and this is what will say why
+faulthandler.dump_traceback_later(25, exit=False)
 from generator.deploy.terraform import TerraformOptions, TerraformRunner
 
 folder = Path(sys.argv[1])
