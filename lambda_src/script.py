@@ -1,6 +1,7 @@
 """Run the function's script the way SCAR does (`/bin/sh SCRIPT`), within a time budget."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -106,24 +107,32 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
+def marked_processes(marker: bytes) -> list[int]:
+    """The processes whose environment carries `marker` (`NAME=value`), this one aside (Linux /proc; none
+    elsewhere). Also those that left their process group, which a group kill misses."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        pid = int(environ.parent.name)
+        if pid == os.getpid():
+            continue
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                found.append(pid)
+        except OSError:  # gone, or not ours to read
+            continue
+    return found
+
+
 def _kill_marked(marker: bytes, rounds: int = 5) -> None:
-    """Kill every process whose environment carries `marker` (Linux /proc; a no-op elsewhere). A few rounds,
-    since a process may fork while the others die."""
+    """Kill every process whose environment carries `marker`. A few rounds, since a process may fork while the
+    others die."""
     for _ in range(rounds):
-        found = False
-        for environ in Path("/proc").glob("[0-9]*/environ"):
-            try:
-                marked = marker in environ.read_bytes().split(b"\0")
-            except OSError:  # gone, or not ours to read
-                continue
-            if marked:
-                found = True
-                try:
-                    os.kill(int(environ.parent.name), signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-        if not found:
+        pids = marked_processes(marker)
+        if not pids:
             return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def read_tail(path: Path, limit: int = TAIL_BYTES) -> str:

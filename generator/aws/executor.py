@@ -26,6 +26,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -43,6 +44,7 @@ from typing import Any
 from generator.aws.moto_internals import internal
 from lambda_src.config import ALLOW_CPU_VARIABLE
 from lambda_src.core import UNCHANGED_OUTPUT
+from lambda_src.script import marked_processes
 from lambda_src.warm_containers import SOCKET_VARIABLE, ContainerPool
 
 CONTEXTS_INDEX = "contexts.json"      # resource name → build context folder, written by write_contexts
@@ -186,20 +188,11 @@ def reserved_concurrency(function: Any) -> int | None:
 def sweep_orphans(owner: str) -> list[int]:
     """End the processes a killed sandbox of this state folder left running (its runtimes, scripts, warm
     handlers): those whose environment holds OWNER_VARIABLE=`owner`. Their ids."""
-    marker = f"{OWNER_VARIABLE}={owner}".encode()
     ended = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        pid = int(entry.name)
-        if pid == os.getpid():
-            continue
-        try:
-            environment = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:  # gone, or another user's
-            continue
-        if marker in environment:
-            with contextlib.suppress(OSError):
-                os.kill(pid, 9)
-                ended.append(pid)
+    for pid in marked_processes(f"{OWNER_VARIABLE}={owner}".encode()):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            ended.append(pid)
     return ended
 
 
