@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
-from werkzeug.serving import run_simple
+from werkzeug.serving import WSGIRequestHandler, run_simple
 
 from generator import orphans
 from generator.aws.iam_conditions import conditions_hold, judged_keys, request_context
@@ -685,6 +685,16 @@ def request_ids_apart_from_ids() -> None:
     internal("moto.core.responses:gen_amzn_requestid_long").replace(request_id)
 
 
+class OneWriteAnswers(WSGIRequestHandler):
+    """Sends an answer's status line, headers and body in one write. Written apart (werkzeug's default), the
+    terraform provider's HTTP client now and then dropped the connection after reading the headers alone and
+    sent the request again; a create sent twice fails against its own first attempt ("Role ... already
+    exists"). Answers up to the buffer's size go out whole: every API answer; larger S3 downloads are read by
+    Python clients, which wait for the body."""
+
+    wbufsize = 1 << 20  # http.server writes through an unbuffered socket file when this is 0
+
+
 def main() -> None:
     port = int(sys.argv[1])
     region = sys.argv[2] if len(sys.argv) > 2 else "us-east-1"
@@ -730,10 +740,9 @@ def main() -> None:
             this_request(environ)
             return recorder(app, environ, start_response)
 
-    # Threads keep the HTTP side as moto's own server has it (HTTP/1.1, keep-alive; a single-threaded
-    # werkzeug server speaks HTTP/1.0 and clients then retry requests it had already carried out), while
-    # the lock lets one request at a time reach moto.
-    run_simple("127.0.0.1", port, serialized, threaded=True, use_reloader=False)
+    # Threads serve the clients as moto's own server does (HTTP/1.1, one connection per request), while the
+    # lock lets one request at a time reach moto.
+    run_simple("127.0.0.1", port, serialized, threaded=True, use_reloader=False, request_handler=OneWriteAnswers)
 
 
 if __name__ == "__main__":

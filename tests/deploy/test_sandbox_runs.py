@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from generator.aws.executor import machine_has_gpu
+from generator.aws.recording import History
 from generator.aws.sandbox import Sandbox, running_server
 from generator.cli import app
 
@@ -60,6 +61,18 @@ def objects(workdir: Path) -> dict[str, bytes]:
                           **sandbox.credentials)
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
         return {key: s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in keys}
+
+
+def test_terraform_gets_every_answer_of_the_sandbox_at_the_first_attempt(deployed):
+    """The provider's SDK sends a request again when it lost the answer (`amz-sdk-request: attempt=2`). A
+    create sent twice fails against its own first attempt ("already exists"), so the sandbox's answers must
+    reach terraform whole: no request of the apply may have needed a second attempt."""
+    _, workdir = deployed
+    retried = [(request.headers.get("X-Amz-Target") or request.uri, request.headers["Amz-Sdk-Request"])
+               for request in History(workdir / "sandbox").read()
+               if "terraform-provider-aws" in request.headers.get("User-Agent", "")
+               and not request.headers.get("Amz-Sdk-Request", "attempt=1").startswith("attempt=1;")]
+    assert retried == []
 
 
 def test_an_upload_runs_a_lambda_then_a_batch_job(deployed, tmp_path):
