@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +134,8 @@ class TerraformRunner:
                     lines.append(line)
                     if on_line:
                         on_line(line.rstrip("\n"))
+                with interrupts_held():  # it has ended: collecting its status is instant, and must not be cut
+                    process.wait()
             except BaseException:
                 # Pass the interrupt on once: terraform stops after the operations in flight and writes its
                 # state. Wait for that as long as it takes; killing it now would lose what it created.
@@ -257,10 +260,14 @@ class TerraformRunner:
 
 
 def _lines_of(out_file, process: subprocess.Popen, poll_s: float = 0.05) -> Iterator[str]:
-    """The lines terraform writes to `out_file` as they come, until it has ended and all are read."""
+    """The lines terraform writes to `out_file` as they come, until it has ended and all are read.
+
+    It watches without Popen.poll() or wait(timeout): they take a lock with `acquire(False)` before the `try`
+    that releases it, and an interrupt landing in between leaves it held, so that the wait for terraform
+    after the interrupt never returns."""
     descriptor, offset, pending = out_file.fileno(), 0, b""
     while True:
-        ended = process.poll() is not None
+        ended = _has_ended(process)
         while True:  # pread: the file's offset is terraform's, shared with this descriptor
             chunk = os.pread(descriptor, 1 << 16, offset)
             if not chunk:
@@ -273,8 +280,12 @@ def _lines_of(out_file, process: subprocess.Popen, poll_s: float = 0.05) -> Iter
             if pending:
                 yield pending.decode(errors="replace")
             return
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=poll_s)
+        time.sleep(poll_s)
+
+
+def _has_ended(process: subprocess.Popen) -> bool:
+    """Whether it has ended, leaving it for Popen to collect (WNOWAIT)."""
+    return os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
 def _diagnostics(json_lines: str) -> str:
