@@ -3,7 +3,9 @@ terminal goes) as one exception, so that what avgen started can be ended or let 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import subprocess
 import threading
 from collections.abc import Iterator
 
@@ -84,3 +86,11 @@ def interrupts_held() -> Iterator[None]:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         if noted:
             signal.raise_signal(noted[0])  # its own handler again: KeyboardInterrupt, Interrupted, or ignored
+
+
+def has_ended(process: subprocess.Popen) -> bool:
+    """Whether a process avgen started has ended, leaving its exit status for Popen to collect (WNOWAIT).
+    For the loops that watch one while an interrupt may land: Popen.poll() and wait(timeout) take a lock with
+    `acquire(False)` before the `try` that releases it, and an interrupt landing in between leaves it held,
+    so that the wait for the process after the interrupt never returns."""
+    return os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None

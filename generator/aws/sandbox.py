@@ -27,6 +27,7 @@ import requests
 from generator.aws.moto_internals import UNSUPPORTED_EXIT, MotoUnsupported
 from generator.aws.recording import History, Replay
 from generator.errors import SandboxError
+from generator.interrupts import has_ended
 
 SEED = 20261121  # any constant: the same seed + the same requests ⇒ the same ids
 SECRET_FILE = "secret"  # the sandbox's own credentials and control token: only the avgen command reads it
@@ -262,8 +263,8 @@ class Sandbox:
         deadline = time.monotonic() + READY_TIMEOUT_S
         assert self.process is not None  # started by start()
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                if self.process.returncode == UNSUPPORTED_EXIT:
+            if has_ended(self.process):
+                if self.process.wait() == UNSUPPORTED_EXIT:
                     raise MotoUnsupported(self._last_log_line())
                 raise SandboxError(f"the AWS emulator (moto server) exited with code {self.process.returncode}; "
                                    f"see {self.state_dir / SERVER_LOG}")

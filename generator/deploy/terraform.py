@@ -28,7 +28,7 @@ from python_terraform import IsFlagged, Terraform
 
 from generator import orphans
 from generator.errors import TerraformError, TerraformNotFound
-from generator.interrupts import interrupts_as_exceptions, interrupts_held
+from generator.interrupts import has_ended, interrupts_as_exceptions, interrupts_held
 
 LineHandler = Callable[[str], None]
 STATE_FILES = ("terraform.tfstate", "terraform.tfstate.backup")
@@ -260,14 +260,10 @@ class TerraformRunner:
 
 
 def _lines_of(out_file, process: subprocess.Popen, poll_s: float = 0.05) -> Iterator[str]:
-    """The lines terraform writes to `out_file` as they come, until it has ended and all are read.
-
-    It watches without Popen.poll() or wait(timeout): they take a lock with `acquire(False)` before the `try`
-    that releases it, and an interrupt landing in between leaves it held, so that the wait for terraform
-    after the interrupt never returns."""
+    """The lines terraform writes to `out_file` as they come, until it has ended and all are read."""
     descriptor, offset, pending = out_file.fileno(), 0, b""
     while True:
-        ended = _has_ended(process)
+        ended = has_ended(process)  # not process.poll(): see has_ended
         while True:  # pread: the file's offset is terraform's, shared with this descriptor
             chunk = os.pread(descriptor, 1 << 16, offset)
             if not chunk:
@@ -281,11 +277,6 @@ def _lines_of(out_file, process: subprocess.Popen, poll_s: float = 0.05) -> Iter
                 yield pending.decode(errors="replace")
             return
         time.sleep(poll_s)
-
-
-def _has_ended(process: subprocess.Popen) -> bool:
-    """Whether it has ended, leaving it for Popen to collect (WNOWAIT)."""
-    return os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
 def _diagnostics(json_lines: str) -> str:
