@@ -86,8 +86,8 @@ MAY_IMPORT = {
     # shipped: a leaf that finds the repository's folders shipped as package data (templates, docs)
     "workflow": {"workflow", "errors", "workdirs", "shipped"},
     "render": {"render", "workflow", "errors", "shipped"},
-    "aws": {"aws", "errors", "workdirs"},
-    # interrupts: a leaf that turns the signals ending avgen into one exception
+    # interrupts: a leaf that turns the signals ending avgen into one exception, and watches what avgen started
+    "aws": {"aws", "errors", "workdirs", "interrupts"},
     "verbs": {"verbs", "workflow", "aws", "errors", "workdirs", "interrupts"},
     "deploy": {"deploy", "render", "workflow", "aws", "errors", "workdirs", "interrupts"},
     "errors": set(), "workdirs": set(), "interrupts": set(), "shipped": set(),
