@@ -47,17 +47,31 @@ def notification_configuration(workdir: Path) -> dict:
     return config
 
 
-def test_existing_bucket_keeps_its_notifications_and_triggers_through_eventbridge(tmp_path, plugin_dir):
-    shutil.copytree(DATA, tmp_path / "wf")
-    workflow, workdir = tmp_path / "wf" / "workflow.yaml", tmp_path / "deploy"
-    with Sandbox(workdir / "sandbox") as sandbox:  # the bucket's owner, before avgen
+def owners_bucket_with_its_trigger(workdir: Path) -> dict:
+    """The bucket as its owner made it before avgen: an SQS trigger on `audit/`. Its notification configuration."""
+    with Sandbox(workdir / "sandbox") as sandbox:
         s3, sqs = client(sandbox, "s3"), client(sandbox, "sqs")
         s3.create_bucket(Bucket=EXISTING)
         queue = sqs.create_queue(QueueName="owners-queue")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         s3.put_bucket_notification_configuration(Bucket=EXISTING,
                                                  NotificationConfiguration=owner_configuration(queue_arn))
-    owners = notification_configuration(workdir)
+    return notification_configuration(workdir)
+
+
+def keys_the_owners_queue_got(workdir: Path) -> list[str]:
+    with Sandbox(workdir / "sandbox") as sandbox:
+        sqs = client(sandbox, "sqs")
+        queue = sqs.get_queue_url(QueueName="owners-queue")["QueueUrl"]
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    return [unquote_plus(record["s3"]["object"]["key"])
+            for message in messages for record in json.loads(message["Body"]).get("Records", [])]
+
+
+def test_existing_bucket_keeps_its_notifications_and_triggers_through_eventbridge(tmp_path, plugin_dir):
+    shutil.copytree(DATA, tmp_path / "wf")
+    workflow, workdir = tmp_path / "wf" / "workflow.yaml", tmp_path / "deploy"
+    owners = owners_bucket_with_its_trigger(workdir)
 
     refused = avgen("apply", workflow, "--sandbox", "--auto-approve", "--plugin-dir", plugin_dir, "-w", workdir)
     assert refused.exit_code == 1
@@ -80,13 +94,8 @@ def test_existing_bucket_keeps_its_notifications_and_triggers_through_eventbridg
     assert avgen("put", audit, "-b", f"{EXISTING}/audit", "--sandbox", "-w", workdir).exit_code == 0
     with Sandbox(workdir / "sandbox") as sandbox:
         copied = client(sandbox, "s3").get_object(Bucket=RESULTS, Key="copies/clip.txt")["Body"].read()
-        sqs = client(sandbox, "sqs")
-        queue = sqs.get_queue_url(QueueName="owners-queue")["QueueUrl"]
-        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
     assert copied == b"through EventBridge\n"
-    notified = [unquote_plus(record["s3"]["object"]["key"])
-                for message in messages for record in json.loads(message["Body"]).get("Records", [])]
-    assert notified == ["audit/note.txt"]  # the owner's trigger still fires, and only on its own prefix
+    assert keys_the_owners_queue_got(workdir) == ["audit/note.txt"]  # still fires, only on its own prefix
 
     destroyed = avgen("destroy", workflow, "--sandbox", "--auto-approve", "--plugin-dir", plugin_dir, "-w", workdir)
     assert destroyed.exit_code == 0, destroyed.output

@@ -359,6 +359,37 @@ def test_a_role_lists_only_its_own_prefixes_as_its_s3_prefix_condition_says(depl
     assert said == ["in/ listed", "mid/ listed", "out/ AccessDenied", "None AccessDenied"]
 
 
+JOB_STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+
+
+def job_ids(batch, queue: str, *states: str) -> set[str]:
+    return {job["jobId"] for state in states
+            for job in batch.list_jobs(jobQueue=queue, jobStatus=state)["jobSummaryList"]}
+
+
+def first_new_job(batch, queue: str, known: set[str], deadline: float) -> str | None:
+    """The first job of `queue` seen SUBMITTED that is not one of `known`."""
+    while time.monotonic() < deadline:
+        fresh = job_ids(batch, queue, "SUBMITTED") - known
+        if fresh:
+            return fresh.pop()
+        time.sleep(0.05)
+    return None
+
+
+def states_until_done(batch, job_id: str, deadline: float) -> tuple[list[str], dict]:
+    """Each state the job shows, in order, until it ends; and its last description."""
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+        if not seen or seen[-1] != job["status"]:
+            seen.append(job["status"])
+        if job["status"] in ("SUCCEEDED", "FAILED"):
+            break
+        time.sleep(0.05)
+    return seen, job
+
+
 def test_a_batch_job_goes_through_every_state_as_on_aws(deployed, tmp_path, monkeypatch):
     import boto3
 
@@ -369,32 +400,15 @@ def test_a_batch_job_goes_through_every_state_as_on_aws(deployed, tmp_path, monk
         with Sandbox(workdir / "sandbox") as sandbox:
             batch = boto3.client("batch", endpoint_url=sandbox.endpoint, region_name="us-east-1",
                                  **sandbox.credentials)
-
-            def listed() -> set[str]:
-                return {job["jobId"] for state in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING",
-                                                   "SUCCEEDED", "FAILED")
-                        for job in batch.list_jobs(jobQueue="sbx-stamp", jobStatus=state)["jobSummaryList"]}
-
-            before = listed()
+            before = job_ids(batch, "sbx-stamp", *JOB_STATES)
             source = tmp_path / "states-job.txt"
             source.write_text("x\n")
             sent = avgen("put", workflow, source, "-b", f"{BUCKET}/mid", "--sandbox", "-w", workdir, "--no-wait")
             assert sent.exit_code == 0, sent.output
-            seen: list[str] = []
             deadline = time.monotonic() + 60
-            job_id = None
-            while time.monotonic() < deadline and job_id is None:
-                fresh = batch.list_jobs(jobQueue="sbx-stamp", jobStatus="SUBMITTED")["jobSummaryList"]
-                job_id = next((job["jobId"] for job in fresh if job["jobId"] not in before), None)
-                time.sleep(0.05)
+            job_id = first_new_job(batch, "sbx-stamp", before, deadline)
             assert job_id is not None, "no job seen SUBMITTED"
-            while time.monotonic() < deadline:
-                job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
-                if not seen or seen[-1] != job["status"]:
-                    seen.append(job["status"])
-                if job["status"] in ("SUCCEEDED", "FAILED"):
-                    break
-                time.sleep(0.05)
+            seen, job = states_until_done(batch, job_id, deadline)
             sandbox.wait_until_quiet(lambda state: None, timeout_s=60)
     finally:
         assert avgen("sandbox", "down", workflow, "-w", workdir).exit_code == 0
@@ -483,6 +497,17 @@ def owned_processes(workdir: Path) -> list[int]:
     return found
 
 
+def wait_until_running(sandbox: Sandbox, kind: str, name: str) -> None:
+    """Until the sandbox shows a `kind` run ("lambda", "batch") of the upload `name` running."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        running = [a for a in sandbox.activity()["activities"] if a["kind"] == kind and a["state"] == "running"]
+        if any(name in a["source"] for a in running) or (kind == "batch" and running):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the {kind} run of {name} was not seen running")
+
+
 def stop_while_running(deployed, tmp_path, folder: str, name: str, text: str, kind: str, how: str) -> None:
     """`avgen sandbox up`, an upload to `folder` without waiting, then the sandbox stopped (`how`: "kill" -9 of
     the emulator, or `avgen sandbox down`) once the run it started (`kind`) is running."""
@@ -493,14 +518,7 @@ def stop_while_running(deployed, tmp_path, folder: str, name: str, text: str, ki
     sent = put_files(deployed, tmp_path, folder, {name: text}, "--no-wait")
     assert sent.exit_code == 0, sent.output
     with Sandbox(workdir / "sandbox") as sandbox:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            running = [a for a in sandbox.activity()["activities"] if a["kind"] == kind and a["state"] == "running"]
-            if any(name in a["source"] for a in running) or (kind == "batch" and running):
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail(f"the {kind} run of {name} was not seen running")
+        wait_until_running(sandbox, kind, name)
     time.sleep(0.5)
     if how == "kill":
         os.kill(server["pid"], signal.SIGKILL)

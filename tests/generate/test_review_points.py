@@ -351,19 +351,33 @@ def unknown_at_plan(case: str, path: str, value: Any, each: Any = None, seen: se
             if key in seen:
                 continue
             seen.add(key)
-            if kind == "module":
-                found.add(f"{path}: module.{name}")
-            elif kind == "local":
-                found |= unknown_at_plan(case, path, locals_of(case, path)[name], each, seen)
-            elif kind == "data":
-                found |= unknown_at_plan(case, path, block(case, path, "data", name, attribute), each, seen)
-            elif kind == "each" and name == "value" and each is not None:
-                found |= unknown_at_plan(case, each[0], each[1], None, seen)
-            elif kind == "var":
-                for caller, call in _module_calls(case).get(path, []):
-                    if name in call:
-                        binding = (caller, call["for_each"]) if "for_each" in call else None
-                        found |= unknown_at_plan(case, caller, call[name], binding, seen)
+            found |= _unknown_through_reference(case, path, kind, name, attribute, each, seen)
+    return found
+
+
+def _unknown_through_reference(case: str, path: str, kind: str, name: str, attribute: str, each: Any,
+                               seen: set) -> set[str]:
+    """unknown_at_plan of what one reference (`kind.name.attribute` in `path`) stands for."""
+    if kind == "module":
+        return {f"{path}: module.{name}"}
+    if kind == "local":
+        return unknown_at_plan(case, path, locals_of(case, path)[name], each, seen)
+    if kind == "data":
+        return unknown_at_plan(case, path, block(case, path, "data", name, attribute), each, seen)
+    if kind == "each" and name == "value" and each is not None:
+        return unknown_at_plan(case, each[0], each[1], None, seen)
+    if kind == "var":
+        return _unknown_through_variable(case, path, name, seen)
+    return set()
+
+
+def _unknown_through_variable(case: str, path: str, name: str, seen: set) -> set[str]:
+    """unknown_at_plan of the module variable `name` of `path`, over every call that sets it."""
+    found: set[str] = set()
+    for caller, call in _module_calls(case).get(path, []):
+        if name in call:
+            binding = (caller, call["for_each"]) if "for_each" in call else None
+            found |= unknown_at_plan(case, caller, call[name], binding, seen)
     return found
 
 
@@ -474,6 +488,8 @@ def test_eventbridge_targets_keep_undelivered_events_in_the_functions_dead_lette
     assert calls["function"]["eventbridge_rule_names"] == "${local.eventbridge_rule_names[each.key]}"
     assert calls["alerts"]["eventbridge_rule_names"] == "${sort(flatten(values(local.eventbridge_rule_names)))}"
 
+
+def test_a_functions_dead_letter_queue_lets_exactly_the_rules_that_target_it_send(existing_bucket):
     # the queue lets exactly those rules send, each by its ARN; only where a rule targets the function
     function = _clean(hcl2.loads(existing_bucket["modules/lambda-function/main.tf"]))
     (queue_policy,) = [entry["aws_sqs_queue_policy"]["dead_letter"] for entry in function["resource"]

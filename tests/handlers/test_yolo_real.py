@@ -87,16 +87,29 @@ def test_frames_in_one_run_each_get_their_own_detections(real_tiny_model, real_p
         assert_same_detections(mine, reference)
 
 
-@requires_tools("ffmpeg", "ffprobe")
-def test_video_in_runs_of_frames_writes_what_frame_by_frame_writes(real_tiny_model, real_photos, tmp_path,
-                                                                    monkeypatch):
-    photos = [real_photos[name] for name in ("coffee", "motorcycle", "coffee")]
-    clip = tmp_path / "photos.mp4"
+def _make_clip(photos, clip) -> None:
+    """A 640×480 video at 5 frames/s showing each photo for 0.8 s, in turn."""
     inputs = [arg for photo in photos for arg in ("-loop", "1", "-t", "0.8", "-i", str(photo))]
     scaled = "".join(f"[{i}]scale=640:480,setsar=1,fps=5[v{i}];" for i in range(len(photos)))
     subprocess.run(["ffmpeg", "-loglevel", "error", *inputs, "-filter_complex",
                     scaled + "".join(f"[v{i}]" for i in range(len(photos))) + f"concat=n={len(photos)}:v=1[out]",
                     "-map", "[out]", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(clip)], check=True)
+
+
+def _assert_same_frame_record(mine: dict, reference: dict) -> None:
+    """One frame's record of detections: the same labels in the same order, each within 0.001 of confidence
+    and one pixel of its box."""
+    assert [d["label"] for d in mine["detections"]] == [d["label"] for d in reference["detections"]]
+    for ours, theirs in zip(mine["detections"], reference["detections"], strict=True):
+        assert abs(ours["confidence"] - theirs["confidence"]) <= 0.001
+        assert all(abs(ours[key] - theirs[key]) <= 1 for key in ("left", "top", "width", "height"))
+
+
+@requires_tools("ffmpeg", "ffprobe")
+def test_video_in_runs_of_frames_writes_what_frame_by_frame_writes(real_tiny_model, real_photos, tmp_path,
+                                                                    monkeypatch):
+    clip = tmp_path / "photos.mp4"
+    _make_clip([real_photos[name] for name in ("coffee", "motorcycle", "coffee")], clip)
     model = yolo.load_model(*real_tiny_model(416), engine="onnxruntime")
     runs: list[int] = []
     prepared = [0]  # frames the reader thread has letterboxed
@@ -133,9 +146,6 @@ def test_video_in_runs_of_frames_writes_what_frame_by_frame_writes(real_tiny_mod
                for kind in ("batched", "single")}
     assert len(records["batched"]) == len(records["single"]) == 12
     for mine, reference in zip(records["batched"], records["single"], strict=True):
-        assert [d["label"] for d in mine["detections"]] == [d["label"] for d in reference["detections"]]
-        for ours, theirs in zip(mine["detections"], reference["detections"], strict=True):
-            assert abs(ours["confidence"] - theirs["confidence"]) <= 0.001
-            assert all(abs(ours[key] - theirs[key]) <= 1 for key in ("left", "top", "width", "height"))
+        _assert_same_frame_record(mine, reference)
     labels = {d["label"] for record in records["single"] for d in record["detections"]}
     assert {"cup", "motorbike"} <= labels

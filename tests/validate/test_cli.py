@@ -181,34 +181,46 @@ def test_every_reported_rule_id_is_in_the_catalog():
 
 # --- graph ---------------------------------------------------------------------------------------
 
+# The av-workflow's data flow: (from, to, label); "path:x" is s3://change-me-av-workflow/x/, "fn:x" is av-workflow-x.
+AV_MERMAID_EDGES = (
+    ("path:start", "fn:ffmpeg", None),
+    ("fn:ffmpeg", "path:video", "*avi"),
+    ("fn:ffmpeg", "path:audio", "*wav"),
+    ("path:audio", "fn:audio2srt", None),
+    ("fn:audio2srt", "path:result", "*srt"),
+    ("path:video", "fn:yolov3", None),
+    ("fn:yolov3", "path:result", "*avi"),
+)
+
+
+def _mermaid_nodes(text: str) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """The mermaid graph's path nodes (label -> id) and function nodes (name -> (id, where it runs))."""
+    nodes = dict(re.findall(r'^\s+(p\d+)\[\("([^"]+)"\)\]$', text, re.M))
+    functions = re.findall(r'^\s+(f\d+)\["([^"<]+)<br/><small>([^<]+)</small>"\]$', text, re.M)
+    by_path = {label: pid for pid, label in nodes.items()}
+    by_name = {name: (fid, where) for fid, name, where in functions}
+    return by_path, by_name
+
+
 def test_graph_mermaid_for_av_workflow():
     result = run("graph", AV_WORKFLOW)
     assert result.exit_code == 0, result.output
     text = result.output
     assert text.startswith("flowchart LR\n")
-    nodes = dict(re.findall(r'^\s+(p\d+)\[\("([^"]+)"\)\]$', text, re.M))
-    functions = re.findall(r'^\s+(f\d+)\["([^"<]+)<br/><small>([^<]+)</small>"\]$', text, re.M)
-    by_path = {label: pid for pid, label in nodes.items()}
-    by_name = {name: (fid, where) for fid, name, where in functions}
+    by_path, by_name = _mermaid_nodes(text)
     assert set(by_path) == {f"s3://change-me-av-workflow/{p}/" for p in ("start", "video", "audio", "result")}
-    assert by_name["av-workflow-ffmpeg"][1] == "Lambda→Batch"
-    assert by_name["av-workflow-audio2srt"][1] == "Lambda→Batch"
-    assert by_name["av-workflow-yolov3"][1] == "Batch-GPU"
+    assert {name: by_name[f"av-workflow-{name}"][1] for name in ("ffmpeg", "audio2srt", "yolov3")} == {
+        "ffmpeg": "Lambda→Batch", "audio2srt": "Lambda→Batch", "yolov3": "Batch-GPU"}
 
-    def edge(src, dst, label=None):
-        arrow = f"-- {label} -->" if label else "-->"
-        return f"    {src} {arrow} {dst}" in text.splitlines()
+    def node(ref: str) -> str:
+        kind, name = ref.split(":")
+        return by_path[f"s3://change-me-av-workflow/{name}/"] if kind == "path" else by_name[f"av-workflow-{name}"][0]
 
-    path = lambda p: by_path[f"s3://change-me-av-workflow/{p}/"]
-    fn = lambda n: by_name[f"av-workflow-{n}"][0]
-    assert edge(path("start"), fn("ffmpeg"))
-    assert edge(fn("ffmpeg"), path("video"), "*avi")
-    assert edge(fn("ffmpeg"), path("audio"), "*wav")
-    assert edge(path("audio"), fn("audio2srt"))
-    assert edge(fn("audio2srt"), path("result"), "*srt")
-    assert edge(path("video"), fn("yolov3"))
-    assert edge(fn("yolov3"), path("result"), "*avi")
-    assert f"class {fn('yolov3')} gpu" in text
+    lines = text.splitlines()
+    missing = [(src, dst, label) for src, dst, label in AV_MERMAID_EDGES
+               if f"    {node(src)} {f'-- {label} -->' if label else '-->'} {node(dst)}" not in lines]
+    assert not missing, f"edges not drawn: {missing}\n{text}"
+    assert f"class {node('fn:yolov3')} gpu" in text
     assert run("graph", AV_WORKFLOW).output == text  # stable
 
 

@@ -93,6 +93,24 @@ def run(*args, cwd: Path | None = None):
         os.chdir(old)
 
 
+SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def _check_sarif_rule_is_the_catalogs(r: dict, anchors: str) -> None:
+    """One SARIF rule entry says what the catalog says of its rule and links to its section of docs/rules.md."""
+    rule = RULES[r["id"]]
+    assert r["name"] == rule.slug and r["shortDescription"]["text"] == rule.summary
+    assert r["defaultConfiguration"]["level"] == SARIF_LEVELS[rule.severity.value]
+    assert r["helpUri"].endswith(f"docs/rules.md#{rule_anchor(rule.id)}")
+    assert f"## {rule.id} {rule.slug}" in anchors
+
+
+def _check_sarif_result_points_at_its_rule_and_fixture(r: dict, rules: list[dict]) -> None:
+    assert rules[r["ruleIndex"]]["id"] == r["ruleId"]
+    location = r["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].startswith("tests/validate/cases/AVG0")
+
+
 def test_sarif_has_the_2_1_0_shape_with_the_rule_catalog():
     files = sorted(CASES.glob("AVG0*-fail*.yaml"))
     result = run("validate", "--format", "sarif", *[p.relative_to(ROOT) for p in files], cwd=ROOT)
@@ -104,18 +122,11 @@ def test_sarif_has_the_2_1_0_shape_with_the_rule_catalog():
     assert [r["id"] for r in rules] == list(RULES)
     anchors = RULES_MD.read_text(encoding="utf-8")
     for r in rules:
-        rule = RULES[r["id"]]
-        assert r["name"] == rule.slug and r["shortDescription"]["text"] == rule.summary
-        assert r["defaultConfiguration"]["level"] == {"error": "error", "warning": "warning",
-                                                      "info": "note"}[rule.severity.value]
-        assert r["helpUri"].endswith(f"docs/rules.md#{rule_anchor(rule.id)}")
-        assert f"## {rule.id} {rule.slug}" in anchors
+        _check_sarif_rule_is_the_catalogs(r, anchors)
     results = sarif_run["results"]
     assert {r["ruleId"] for r in results} >= {"AVG002", "AVG010", "AVG029"}
     for r in results:
-        assert rules[r["ruleIndex"]]["id"] == r["ruleId"]
-        location = r["locations"][0]["physicalLocation"]
-        assert location["artifactLocation"]["uri"].startswith("tests/validate/cases/AVG0")
+        _check_sarif_result_points_at_its_rule_and_fixture(r, rules)
     memroy = next(r for r in results if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
                   .endswith("AVG002-fail-memroy.yaml"))
     assert memroy["level"] == "error"

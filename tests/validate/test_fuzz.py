@@ -84,31 +84,41 @@ def deep(depth: int, leaf=1):
     return node
 
 
+def check_finding(finding, path: str, lines: int) -> None:
+    """What must hold for any finding of a file of `lines` lines at `path`."""
+    assert finding.rule_id in RULES, finding
+    assert isinstance(finding.severity, Severity)
+    # AVG031 is a note where avgen.allow_default_vpc chooses the default VPC on purpose
+    assert finding.severity is RULES[finding.rule_id].severity \
+        or (finding.rule_id, finding.severity) == ("AVG031", Severity.INFO), finding
+    assert isinstance(finding.message, str) and finding.message, finding
+    assert isinstance(finding.hint, str)
+    assert finding.location.file == path
+    assert 0 <= finding.location.line <= lines, finding
+    assert finding.location.column >= 0, finding
+    assert (finding.location.line == 0) == (finding.location.column == 0), finding
+
+
+def render_everything(workflow) -> None:
+    """Every output made of a loaded workflow is made without an exception."""
+    to_mermaid(workflow)
+    to_dot(workflow)
+    for function in workflow.functions:
+        function.runtime_config_json()
+
+
 def check(result: LoadResult, text: str, path: str) -> None:
     """What must hold for any input."""
     assert isinstance(result, LoadResult)
     lines = text.count("\n") + 2
     for finding in result.findings:
-        assert finding.rule_id in RULES, finding
-        assert isinstance(finding.severity, Severity)
-        # AVG031 is a note where avgen.allow_default_vpc chooses the default VPC on purpose
-        assert finding.severity is RULES[finding.rule_id].severity \
-            or (finding.rule_id, finding.severity) == ("AVG031", Severity.INFO), finding
-        assert isinstance(finding.message, str) and finding.message, finding
-        assert isinstance(finding.hint, str)
-        assert finding.location.file == path
-        assert 0 <= finding.location.line <= lines, finding
-        assert finding.location.column >= 0, finding
-        assert (finding.location.line == 0) == (finding.location.column == 0), finding
+        check_finding(finding, path, lines)
     if result.workflow is None:
         assert has_errors(result.findings), "no workflow and no error to say why"
     assert result.ok == (result.workflow is not None and not has_errors(result.findings))
     json.dumps(findings_report({path: result.findings}))
     if result.workflow is not None:
-        to_mermaid(result.workflow)
-        to_dot(result.workflow)
-        for function in result.workflow.functions:
-            function.runtime_config_json()
+        render_everything(result.workflow)
 
 
 def load_and_check(text: str, path: Path | str) -> LoadResult:
@@ -138,38 +148,65 @@ def containers(node, acc=None):
 MUTATIONS = ["drop", "duplicate", "retype", "rename", "scalar", "deep", "huge", "empty", "wrap"]
 
 
+def _drop(data: st.DataObject, parent, key) -> None:
+    del parent[key]
+
+
+def _duplicate(data: st.DataObject, parent, key) -> None:
+    if isinstance(parent, list):
+        parent.insert(key, copy.deepcopy(parent[key]))
+    else:
+        parent[f"{key}_copy" if data.draw(st.booleans()) else str(key).upper()] = copy.deepcopy(parent[key])
+
+
+def _retype(data: st.DataObject, parent, key) -> None:
+    value = parent[key]
+    parent[key] = ([value] if not isinstance(value, list) else {"value": value}) \
+        if data.draw(st.booleans()) else (str(value) if not isinstance(value, str) else len(value))
+
+
+def _any_value(data: st.DataObject, parent, key) -> None:
+    parent[key] = data.draw(values)
+
+
+def _rename(data: st.DataObject, parent, key) -> None:
+    if not isinstance(parent, dict):  # a list item has no name to change: any value instead
+        _any_value(data, parent, key)
+        return
+    new = data.draw(st.one_of(st.sampled_from(KEYS), st.text(max_size=10), st.integers(),
+                              st.just(str(key)[:-1] + str(key)[:1]), st.just(str(key).replace("_", ""))))
+    parent[new] = parent.pop(key)
+
+
+def _deep(data: st.DataObject, parent, key) -> None:
+    parent[key] = deep(data.draw(st.integers(min_value=1, max_value=120)))
+
+
+def _huge(data: st.DataObject, parent, key) -> None:
+    parent[key] = data.draw(st.sampled_from([10**100, -(10**100), 2**63, 2**64 + 1, 1e308, float("inf"),
+                                             -0.0, 10**400]))
+
+
+def _empty(data: st.DataObject, parent, key) -> None:
+    parent[key] = data.draw(st.sampled_from([None, "", [], {}]))
+
+
+def _wrap(data: st.DataObject, parent, key) -> None:
+    parent[key] = {"lambda": parent[key]} if data.draw(st.booleans()) else [parent[key], parent[key]]
+
+
+MUTATORS = {"drop": _drop, "duplicate": _duplicate, "retype": _retype, "rename": _rename, "scalar": _any_value,
+            "deep": _deep, "huge": _huge, "empty": _empty, "wrap": _wrap}
+assert list(MUTATORS) == MUTATIONS
+
+
 def mutate(data: st.DataObject, tree):
     spots = containers(tree)
     if not spots:
         return data.draw(values)
     parent, key = data.draw(st.sampled_from(spots))
     kind = data.draw(st.sampled_from(MUTATIONS))
-    if kind == "drop":
-        del parent[key]
-    elif kind == "duplicate":
-        if isinstance(parent, list):
-            parent.insert(key, copy.deepcopy(parent[key]))
-        else:
-            parent[f"{key}_copy" if data.draw(st.booleans()) else str(key).upper()] = copy.deepcopy(parent[key])
-    elif kind == "retype":
-        value = parent[key]
-        parent[key] = ([value] if not isinstance(value, list) else {"value": value}) \
-            if data.draw(st.booleans()) else (str(value) if not isinstance(value, str) else len(value))
-    elif kind == "rename" and isinstance(parent, dict):
-        new = data.draw(st.one_of(st.sampled_from(KEYS), st.text(max_size=10), st.integers(),
-                                  st.just(str(key)[:-1] + str(key)[:1]), st.just(str(key).replace("_", ""))))
-        parent[new] = parent.pop(key)
-    elif kind == "deep":
-        parent[key] = deep(data.draw(st.integers(min_value=1, max_value=120)))
-    elif kind == "huge":
-        parent[key] = data.draw(st.sampled_from([10**100, -(10**100), 2**63, 2**64 + 1, 1e308, float("inf"),
-                                                 -0.0, 10**400]))
-    elif kind == "empty":
-        parent[key] = data.draw(st.sampled_from([None, "", [], {}]))
-    elif kind == "wrap":
-        parent[key] = {"lambda": parent[key]} if data.draw(st.booleans()) else [parent[key], parent[key]]
-    else:
-        parent[key] = data.draw(values)
+    MUTATORS[kind](data, parent, key)
     return tree
 
 

@@ -46,24 +46,31 @@ def test_index_matches_all_pairs(functions):
     assert {(id(a[1]), id(b[1])) for a, b in overlapping_trigger_pairs(workflow)} == brute_pairs
 
 
-def _brute_cycles(workflow):
-    """The definition: each function's group is every function it reaches and that reaches it back."""
-    successors = {f.name: set() for f in workflow.functions}
+def _brute_successors(workflow) -> dict[str, set[str]]:
+    """Each function's name -> the names of the other functions that one of its outputs may trigger."""
+    successors: dict[str, set[str]] = {f.name: set() for f in workflow.functions}
     for s in workflow.functions:
         for d in workflow.functions:
             if s.name != d.name and any(may_write_into(o, t) for o in s.outputs for t in d.triggers):
                 successors[s.name].add(d.name)
+    return successors
 
-    def reachable(start):
-        seen, stack = set(), [start]
-        while stack:
-            for nxt in successors[stack.pop()]:
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-        return seen
 
-    reach = {name: reachable(name) for name in successors}
+def _reachable(successors: dict[str, set[str]], start: str) -> set[str]:
+    """Every name reached from start through one or more successors."""
+    seen, stack = set(), [start]
+    while stack:
+        for nxt in successors[stack.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
+
+
+def _brute_cycles(workflow):
+    """The definition: each function's group is every function it reaches and that reaches it back."""
+    successors = _brute_successors(workflow)
+    reach = {name: _reachable(successors, name) for name in successors}
     groups, placed = [], set()
     for f in workflow.functions:
         if f.name in placed:

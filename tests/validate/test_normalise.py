@@ -34,24 +34,19 @@ functions:
 """
 
 
+def assert_fields(obj, **expected):
+    """Each named attribute of obj has its expected value (all compared at once, so a failure shows every one)."""
+    actual = {name: getattr(obj, name) for name in expected}
+    assert actual == expected, type(obj).__name__
+
+
 def test_scar_defaults_are_filled_in():
     workflow = load(MINIMAL)
     (function,) = workflow.functions
-    assert function.memory == 512
-    assert function.timeout == 300
-    assert function.log_level == "INFO"
-    assert function.execution_mode == "lambda"
-    assert function.log_retention_days == 30
-    assert function.timeout_threshold == 10
-    assert function.ephemeral_storage == 512
-    assert function.batch is None
-    assert function.script is None
-    assert function.environment == {}
-    assert function.iam_role is None
-    assert workflow.settings.region == "us-east-1"
-    assert workflow.settings.name_prefix == ""
-    assert workflow.settings.backend is None
-    assert workflow.settings.alerts_enabled is True
+    assert_fields(function, memory=512, timeout=300, log_level="INFO", execution_mode="lambda",
+                  log_retention_days=30, timeout_threshold=10, ephemeral_storage=512,
+                  batch=None, script=None, environment={}, iam_role=None)
+    assert_fields(workflow.settings, region="us-east-1", name_prefix="", backend=None, alerts_enabled=True)
     assert workflow.buckets == (m.Bucket("media-bucket", True),)
 
 
@@ -250,29 +245,18 @@ def test_function_value_beats_avgen_defaults_which_beat_scar_defaults():
     workflow = load(DEFAULTS)
     split, detect = workflow.functions
     # the function's own value
-    assert split.memory == 2048
+    assert_fields(split, memory=2048, log_retention_days=90)
     assert split.batch.vcpus == 2
-    assert split.log_retention_days == 90
     # avgen.defaults where the function says nothing
-    assert detect.memory == 1024
-    assert split.timeout == detect.timeout == 600
-    assert split.ephemeral_storage == 2048
-    assert split.timeout_threshold == 30
-    assert split.log_level == "DEBUG"
-    assert split.batch_on_failure is True
-    assert detect.log_retention_days == 14
+    assert_fields(detect, memory=1024, timeout=600, log_retention_days=14)
+    assert_fields(split, timeout=600, ephemeral_storage=2048, timeout_threshold=30, log_level="DEBUG",
+                  batch_on_failure=True)
     assert detect.batch.vcpus == 4
     for batch in (split.batch, detect.batch):
-        assert batch.memory == 8192
-        assert batch.compute_type == "SPOT"
-        assert batch.max_vcpus == 16
-        assert batch.job_timeout == 7200
-        assert batch.retry_attempts == 3
-        assert batch.runnable_timeout == 1800
-        assert batch.security_group_ids == ("sg-1",)
+        assert_fields(batch, memory=8192, compute_type="SPOT", max_vcpus=16, job_timeout=7200, retry_attempts=3,
+                      runnable_timeout=1800, security_group_ids=("sg-1",))
         # SCAR's defaults where neither says anything
-        assert batch.min_vcpus == 0
-        assert batch.instance_types == m.DEFAULT_INSTANCE_TYPES
+        assert_fields(batch, min_vcpus=0, instance_types=m.DEFAULT_INSTANCE_TYPES)
 
 
 def test_execution_mode_does_not_come_from_defaults():

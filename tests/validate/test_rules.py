@@ -86,45 +86,69 @@ def test_fixture_headers_match_their_names():
             assert case.absent == (case.rule_id,), f"{path.name}: `# expect-absent: {case.rule_id}`"
 
 
-@pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
-def test_rule_fixture(path: Path):
-    case = parse_case(path)
-    result = load_workflow(path)
-    result.findings[:] = [f for f in result.findings if f.rule_id not in AMBIENT - {case.rule_id}]
-    found = [(f.rule_id, f.location.line, f.location.column) for f in result.findings]
-    shown = "\n".join(f"  {f.rule_id} {f.severity.value} {f.location.line}:{f.location.column} {f.message} "
-                      f"[{f.hint}]" for f in result.findings)
-    for finding in result.findings:
+def _where(finding) -> tuple[str, int, int]:
+    return finding.rule_id, finding.location.line, finding.location.column
+
+
+def _show(findings) -> str:
+    return "\n".join(f"  {f.rule_id} {f.severity.value} {f.location.line}:{f.location.column} {f.message} "
+                     f"[{f.hint}]" for f in findings)
+
+
+def _check_every_finding_names_the_file_and_a_catalog_rule(findings, path: Path) -> None:
+    for finding in findings:
         assert finding.location.file == str(path)
         assert finding.rule_id in RULES
 
-    if case.kind == "pass":
-        assert case.rule_id not in {f.rule_id for f in result.findings}, shown
-        noisy = [f for f in result.findings if f.severity is not Severity.INFO]
-        assert not noisy, f"a pass fixture loads cleanly; got:\n{shown}"
-        assert result.ok and result.workflow is not None
-        return
 
-    for want in case.expected:
-        matches = [f for f in result.findings
-                   if (f.rule_id, f.location.line, f.location.column) == (want.rule_id, want.line, want.column)]
-        assert matches, f"expected {want.rule_id} at {want.line}:{want.column}; got:\n{shown}"
-        assert any(f.severity is RULES[want.rule_id].severity for f in matches), shown
-        if want.hint is not None:
-            assert any(want.hint in f.hint for f in matches), f"no hint with {want.hint!r}:\n{shown}"
-        assert all(f.message for f in matches)
+def _check_pass_fixture(case: Case, result, shown: str) -> None:
+    assert case.rule_id not in {f.rule_id for f in result.findings}, shown
+    noisy = [f for f in result.findings if f.severity is not Severity.INFO]
+    assert not noisy, f"a pass fixture loads cleanly; got:\n{shown}"
+    assert result.ok and result.workflow is not None
 
+
+def _check_expected_finding(want: Expected, findings, shown: str) -> None:
+    matches = [f for f in findings if _where(f) == (want.rule_id, want.line, want.column)]
+    assert matches, f"expected {want.rule_id} at {want.line}:{want.column}; got:\n{shown}"
+    assert any(f.severity is RULES[want.rule_id].severity for f in matches), shown
+    if want.hint is not None:
+        assert any(want.hint in f.hint for f in matches), f"no hint with {want.hint!r}:\n{shown}"
+    assert all(f.message for f in matches)
+
+
+def _check_nothing_unexpected_or_repeated(case: Case, findings, shown: str) -> None:
     wanted = {(e.rule_id, e.line, e.column) for e in case.expected}
-    unexpected = [f for f in result.findings
-                  if f.severity is not Severity.INFO and (f.rule_id, f.location.line, f.location.column) not in wanted]
+    unexpected = [f for f in findings if f.severity is not Severity.INFO and _where(f) not in wanted]
     assert not unexpected, f"findings the fixture does not name:\n{shown}"
+    found = [_where(f) for f in findings]
     assert len(found) == len(set(found)) or case.rule_id == "AVG016", f"a finding is reported twice:\n{shown}"
 
+
+def _check_errors_and_only_errors_fail_the_file(case: Case, result, shown: str) -> None:
     # Errors fail the file; warnings and notes never do (legacy forms, oscar: … are accepted).
     expects_error = any(RULES[e.rule_id].severity is Severity.ERROR for e in case.expected)
     assert result.ok is not expects_error, shown
     if not expects_error:
         assert result.workflow is not None
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
+def test_rule_fixture(path: Path):
+    case = parse_case(path)
+    result = load_workflow(path)
+    result.findings[:] = [f for f in result.findings if f.rule_id not in AMBIENT - {case.rule_id}]
+    shown = _show(result.findings)
+    _check_every_finding_names_the_file_and_a_catalog_rule(result.findings, path)
+
+    if case.kind == "pass":
+        _check_pass_fixture(case, result, shown)
+        return
+
+    for want in case.expected:
+        _check_expected_finding(want, result.findings, shown)
+    _check_nothing_unexpected_or_repeated(case, result.findings, shown)
+    _check_errors_and_only_errors_fail_the_file(case, result, shown)
 
 
 def test_token_shaped_values_are_flagged_without_being_shown(capsys):
