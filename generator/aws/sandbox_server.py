@@ -685,14 +685,45 @@ def request_ids_apart_from_ids() -> None:
     internal("moto.core.responses:gen_amzn_requestid_long").replace(request_id)
 
 
+class HeadersWithBody:
+    """The handler's socket writer, holding an answer's status line and headers until the first bytes of its
+    body, so that both leave in one write; anything else (an interim `100 Continue`) goes out at once."""
+
+    def __init__(self, socket_writer):
+        self.socket_writer, self.held = socket_writer, b""
+
+    def hold(self, headers: bytes) -> None:
+        self.held += headers
+
+    def write(self, data: bytes) -> int:
+        data, self.held = self.held + data, b""
+        return self.socket_writer.write(data)
+
+    def flush(self) -> None:
+        if self.held:  # an answer without a body
+            self.write(b"")
+        self.socket_writer.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self.socket_writer, name)
+
+
 class OneWriteAnswers(WSGIRequestHandler):
     """Sends an answer's status line, headers and body in one write. Written apart (werkzeug's default), the
     terraform provider's HTTP client now and then dropped the connection after reading the headers alone and
     sent the request again; a create sent twice fails against its own first attempt ("Role ... already
-    exists"). Answers up to the buffer's size go out whole: every API answer; larger S3 downloads are read by
-    Python clients, which wait for the body."""
+    exists"). Not a buffered socket file: that would also keep back the `100 Continue` that boto3's uploads
+    wait for."""
 
-    wbufsize = 1 << 20  # http.server writes through an unbuffered socket file when this is 0
+    def setup(self) -> None:
+        super().setup()
+        self.answer = HeadersWithBody(self.wfile)
+        self.wfile = self.answer  # type: ignore[assignment]
+
+    def flush_headers(self) -> None:  # http.server's end_headers() sends them from here
+        headers: list[bytes] = getattr(self, "_headers_buffer", [])
+        self.answer.hold(b"".join(headers))
+        headers.clear()
 
 
 def main() -> None:

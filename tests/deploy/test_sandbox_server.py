@@ -415,3 +415,44 @@ def test_an_eventbridge_rule_targeting_a_topic_publishes_the_event_to_it(tmp_pat
     assert event["detail-type"] == "Lambda Function Invocation Result - Failure"
     assert event["detail"] == {"requestContext": {"requestId": "r1"}}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["time"])
+
+
+def raw_exchange(sandbox: Sandbox, head: str, body: bytes = b"") -> tuple[bytes, bytes]:
+    """What the server sends after a request's head alone (within 3 s), then after its body: read raw."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(sandbox.endpoint)
+    with socket.create_connection((url.hostname, url.port), timeout=3) as conn:
+        conn.sendall(head.encode())
+        try:
+            early = conn.recv(65536)
+        except TimeoutError:
+            early = b""
+        conn.sendall(body)
+        late = b""
+        while chunk := conn.recv(65536):
+            late += chunk
+    return early, late
+
+
+def test_an_upload_that_expects_100_continue_gets_it_at_once(tmp_path):
+    """boto3 sends its uploads with `Expect: 100-continue` and waits up to a second for the interim answer
+    before it sends the body: held back, every upload would take a second longer."""
+    with Sandbox(tmp_path) as sandbox:
+        early, late = raw_exchange(sandbox, "PUT /some-bucket/key HTTP/1.1\r\nHost: localhost\r\n"
+                                            "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n", b"hello")
+    interim = b"HTTP/1.1 100 Continue\r\n\r\n"  # http.server and werkzeug each send one: clients skip 100s
+    assert early.startswith(interim) and early.replace(interim, b"") == b""
+    assert late.startswith(b"HTTP/1.1 403")  # unsigned: refused as AWS refuses it, after the body came
+
+
+def test_an_answer_leaves_in_one_write_headers_and_body_together(tmp_path):
+    """The terraform provider's HTTP client now and then dropped a connection that brought the headers
+    alone, and sent the request again (a second create then fails against the first): nothing of an answer
+    may arrive without the rest."""
+    with Sandbox(tmp_path) as sandbox:
+        early, late = raw_exchange(sandbox, "GET /some-bucket/key HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    head, _, body = early.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+    assert length > 0 and len(body) == length and late == b""
