@@ -35,7 +35,8 @@ PROBE_SEED = 13
 ALLOW_SPINNING = True
 
 
-def _cpu_hint() -> str:
+def cpu_hint() -> str:
+    """What a CPU-only error adds in a GPU job: how to allow the CPU."""
     from lambda_src.config import ALLOW_CPU_VARIABLE, REQUIRE_GPU_VARIABLE
 
     if os.environ.get(REQUIRE_GPU_VARIABLE) == "1":
@@ -122,7 +123,7 @@ class OnnxRuntimeEngine:
         if backend == "cuda" and CUDA_PROVIDER not in available:
             raise ToolError("CUDA backend requested but ONNX Runtime has no CUDA provider "
                             f"(it has {', '.join(available)}): install onnxruntime-gpu"
-                            + _cpu_hint())
+                            + cpu_hint())
         if backend != "cpu" and CUDA_PROVIDER in available and hasattr(onnxruntime, "preload_dlls"):
             # the CUDA and cuDNN libraries of NVIDIA's wheels (a GPU image's), found where pip put them
             with contextlib.suppress(Exception):
@@ -133,7 +134,7 @@ class OnnxRuntimeEngine:
         used = self.session.get_providers()
         if backend == "cuda" and CUDA_PROVIDER not in used:
             raise ToolError("CUDA backend requested but ONNX Runtime could not start its CUDA provider "
-                            "(no GPU or CUDA libraries)" + _cpu_hint())
+                            "(no GPU or CUDA libraries)" + cpu_hint())
         self.input_name = self.session.get_inputs()[0].name
         if CUDA_PROVIDER in used:
             self.description = f"ONNX Runtime {onnxruntime.__version__} with the CUDA execution provider (GPU)"

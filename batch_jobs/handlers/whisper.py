@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from . import model_cache
-from .handler_errors import ModelFileError, UsageError
+from .engines import cpu_hint, required_backend
+from .handler_errors import ModelFileError, ToolError, UsageError
 from .model_files import cache_dir, fetch_folder_from_s3
 from .pcm import SAMPLE_BYTES, SAMPLE_RATE, PcmReader
 from .subtitles import Word
@@ -68,21 +69,27 @@ def _checked_folder(path: Path, location: str) -> Path:
 
 def load_model(location: str | None, *, threads: int = 0):
     """A faster-whisper model, int8 on CPU (fastest there, same words) or float16 on a CUDA GPU; one per
-    (model, threads) is kept (model_cache), for the warm handler's later calls."""
+    (model, threads, GPU required) is kept (model_cache), for the warm handler's later calls. A GPU function's
+    job (engines.required_backend) refuses the CPU."""
     resolved = resolve_model(location)
     folder = Path(resolved)
     # a local folder's model.bin changing (same path, new model) means a new model
     stamp = (folder / "model.bin").stat().st_mtime_ns if (folder / "model.bin").is_file() else 0
-    return model_cache.cached("whisper", (resolved, stamp, threads), lambda: _load(resolved, threads))
+    gpu_required = required_backend("auto") == "cuda"
+    return model_cache.cached("whisper", (resolved, stamp, threads, gpu_required),
+                              lambda: _load(resolved, threads, gpu_required))
 
 
-def _load(resolved: str, threads: int):
+def _load(resolved: str, threads: int, gpu_required: bool):
     try:
         import ctranslate2
         from faster_whisper import WhisperModel
     except ImportError as error:
         raise ModelFileError(f"the whisper engine needs faster-whisper (pip install 'avgen[media]'): {error}") from None
     on_gpu = ctranslate2.get_cuda_device_count() > 0
+    if gpu_required and not on_gpu:
+        raise ToolError("this GPU job's Whisper model would run on the CPU: CTranslate2 sees no CUDA device"
+                        + cpu_hint())
     try:
         return WhisperModel(resolved, device="cuda" if on_gpu else "cpu", compute_type="float16" if on_gpu else "int8",
                             cpu_threads=threads or (os.cpu_count() or 1),

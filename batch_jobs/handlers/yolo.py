@@ -27,7 +27,7 @@ import numpy as np
 
 from . import model_cache
 from .darknet import check_weights, describe_network, read_names
-from .engines import DEFAULT_ENGINE, Engine, open_engine
+from .engines import DEFAULT_ENGINE, Engine, open_engine, required_backend
 from .ffmpeg import MP3_SAMPLE_RATES
 from .handler_errors import InputError, MissingStreamError, ToolError, ToolTimeout, UsageError
 from .probe import MediaInfo, probe
@@ -131,6 +131,8 @@ def load_model(cfg: Path, weights: Path, names: Path, *, engine: str = DEFAULT_E
     OpenVINO (f32 or bf16).
     """
     cfg, weights, names = Path(cfg), Path(weights), Path(names)
+    # resolved before the key: a warm handler's CPU model is not what a GPU job's `auto` asks for
+    backend = required_backend(backend)
     # a changed file (same path, new contents) has a new mtime, so it is loaded afresh
     key = tuple((str(path.resolve()), path.stat().st_mtime_ns, path.stat().st_size) for path in (cfg, weights, names)
                 ) + (engine, backend, threads, low_memory, precision)

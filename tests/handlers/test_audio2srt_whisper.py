@@ -177,3 +177,21 @@ def test_a_model_folder_on_s3_is_downloaded_once(aws_env, tmp_path, monkeypatch)
     with pytest.raises(ModelFileError, match="no objects under that prefix"):
         whisper.resolve_model("s3://models/whisper/small/")
     assert sorted(p.name for p in cached.parent.iterdir()) == ["tiny.en"]  # no partial download left
+
+
+@pytest.mark.media
+def test_a_gpu_job_never_transcribes_on_the_cpu_unless_allowed(handler, model, tmp_path, monkeypatch):
+    """As yolo's: AVGEN_REQUIRE_GPU=1 (a GPU function's job) refuses a model CTranslate2 would run on the CPU,
+    also when this process loaded that model on the CPU before; AVGEN_ALLOW_CPU=1 allows it."""
+    import ctranslate2
+
+    if ctranslate2.get_cuda_device_count() > 0:
+        pytest.skip("CTranslate2 sees a CUDA device on this machine")
+    audio = write_silence_wav(tmp_path / "a.wav", 1)
+    assert handler("audio2srt", audio, tmp_path / "warm.srt", "--model", model).exit_code == 0
+    monkeypatch.setenv("AVGEN_REQUIRE_GPU", "1")
+    result = handler("audio2srt", audio, tmp_path / "refused.srt", "--model", model)
+    assert result.exit_code == 5 and "CTranslate2 sees no CUDA device" in result.stderr
+    assert "set AVGEN_ALLOW_CPU=1 to allow it" in result.stderr and not (tmp_path / "refused.srt").exists()
+    monkeypatch.setenv("AVGEN_ALLOW_CPU", "1")
+    assert handler("audio2srt", audio, tmp_path / "allowed.srt", "--model", model).exit_code == 0

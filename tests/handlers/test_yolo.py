@@ -213,9 +213,13 @@ def test_cuda_requested_without_cuda_is_a_tool_error(handler, tiny_model, image,
 
 def test_a_gpu_job_never_falls_back_to_the_cpu_unless_allowed(handler, tiny_model, image, tmp_path, monkeypatch):
     """AVGEN_REQUIRE_GPU=1 (a GPU function's job definition) turns `auto` into `cuda`: without a GPU the job
-    fails and says how to allow the CPU; AVGEN_ALLOW_CPU=1 (the sandbox on a machine without one) allows it."""
+    fails and says how to allow the CPU; AVGEN_ALLOW_CPU=1 (the sandbox on a machine without one) allows it.
+    The model is first loaded on the CPU in this process: a warm handler must not hand that CPU model to a
+    GPU job."""
     if _has_cuda("onnxruntime"):
         pytest.skip("onnxruntime has CUDA on this machine")
+    warmed = handler("yolo", "image", image, tmp_path / "warm", *model_args(tiny_model), "--engine", "onnxruntime")
+    assert warmed.exit_code == 0, warmed.stderr
     monkeypatch.setenv("AVGEN_REQUIRE_GPU", "1")
     result = handler("yolo", "image", image, tmp_path / "refused", *model_args(tiny_model), "--engine", "onnxruntime")
     assert result.exit_code == 5 and "no CUDA provider" in result.stderr
