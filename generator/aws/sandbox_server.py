@@ -590,6 +590,12 @@ class Recorder:
 
     def __call__(self, app, environ: dict, start_response) -> list[bytes]:
         body = read_body(environ)
+        expected = int(environ.get("CONTENT_LENGTH") or 0)
+        if not environ.get("wsgi.input_terminated") and len(body) < expected:
+            # the sender stopped early (killed, cut off): AWS carries out nothing of such a request
+            return refusal(environ, start_response, "400 Bad Request", "IncompleteBody",
+                           f"the request's body ended after {len(body)} of the {expected} bytes its Content-Length "
+                           "announced: nothing of it was carried out; send it again whole")
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         answered: dict = {}
@@ -610,31 +616,34 @@ class Recorder:
             except OSError as exc:
                 if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                     raise
-                return no_space(environ, start_response, self.history.path.parent)
+                folder = self.history.path.parent
+                return refusal(environ, start_response, "507 Insufficient Storage", "InsufficientStorage",
+                               f"no space left in {folder}: the sandbox could not write this request to its history "
+                               "(a restart would lose it), so it answers it as failed; free space there and send it "
+                               "again")
         start_response(answered.get("code", "500 Internal Server Error"), answered.get("headers", []),
                        answered.get("exc_info"))
         return [answer]
 
 
-def no_space(environ: dict, start_response, folder: Path) -> list[bytes]:
-    """The answer to a request the history could not keep (the sandbox's folder is full): a failure, as AWS
-    words one (S3's XML, a JSON service's JSON), that says so, instead of the server's HTML error page."""
-    message = (f"no space left in {folder}: the sandbox could not write this request to its history (a restart "
-               "would lose it), so it answers it as failed; free space there and send it again")
-    code = "InsufficientStorage"
+def refusal(environ: dict, start_response, status: str, code: str, message: str) -> list[bytes]:
+    """A request the sandbox answers as failed before the emulator sees it (a body cut short, a history that
+    cannot keep it): an error as AWS words one (S3's XML, a JSON service's JSON), not the server's HTML page."""
+    # the credential's scope names the service: in the Authorization header, or a presigned URL's query
+    scope = environ.get("HTTP_AUTHORIZATION", "") + unquote(environ.get("QUERY_STRING", ""))
     if environ.get("HTTP_X_AMZ_TARGET") or "json" in environ.get("CONTENT_TYPE", "") or \
-            re.search(r"/(lambda|batch)/aws4_request", environ.get("HTTP_AUTHORIZATION", "")):
+            re.search(r"/(lambda|batch)/aws4_request", scope):
         body = json.dumps({"__type": code, "message": message}).encode()
         kind = "application/x-amz-json-1.1"
     else:
         from xml.sax.saxutils import escape
 
         error = f"<Error><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
-        s3 = "/s3/aws4_request" in environ.get("HTTP_AUTHORIZATION", "")
+        service = re.search(r"/([\w-]+)/aws4_request", scope)
+        s3 = service is None or service.group(1) == "s3"  # unsigned, or SigV2 (a presigned S3 URL): S3's
         body = (error if s3 else f"<ErrorResponse>{error}</ErrorResponse>").encode()
         kind = "application/xml"
-    start_response("507 Insufficient Storage", [("Content-Type", kind), ("Content-Length", str(len(body))),
-                                                 ("x-amzn-ErrorType", code)])
+    start_response(status, [("Content-Type", kind), ("Content-Length", str(len(body))), ("x-amzn-ErrorType", code)])
     return [body]
 
 

@@ -456,3 +456,27 @@ def test_an_answer_leaves_in_one_write_headers_and_body_together(tmp_path):
     head, _, body = early.partition(b"\r\n\r\n")
     length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
     assert length > 0 and len(body) == length and late == b""
+
+
+def test_an_upload_whose_sender_stopped_early_is_refused_and_stores_nothing(tmp_path):
+    """A function killed in the middle of its upload leaves a request shorter than its Content-Length: S3
+    answers IncompleteBody and stores nothing, and so does the sandbox (it once stored the bytes that came)."""
+    import socket
+    from urllib.parse import urlparse
+
+    with Sandbox(tmp_path) as sandbox:
+        s3 = client(sandbox, "s3")
+        s3.create_bucket(Bucket="uploads")
+        request = s3.generate_presigned_url("put_object", Params={"Bucket": "uploads", "Key": "cut.bin"})
+        url = urlparse(request)
+        with socket.create_connection((url.hostname, url.port), timeout=5) as conn:
+            conn.sendall(f"PUT {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+                         "Content-Length: 10\r\n\r\nhalf".encode())
+            conn.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        listed = s3.list_objects_v2(Bucket="uploads").get("Contents", [])
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert b"\r\n\r\n<Error><Code>IncompleteBody</Code>" in answer and b"after 4 of the 10 bytes" in answer
+    assert listed == []
