@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -18,6 +19,12 @@ from hypothesis import settings
 # machine (and the checkout); every run draws afresh, the same way locally and in CI.
 settings.register_profile("avgen", database=None)
 settings.load_profile("avgen")
+
+# A test run started in the background by a non-interactive shell (`pytest &`, some CI runners) inherits
+# SIGINT ignored, and so would every avgen it starts: the Ctrl-C tests would wait for an interrupt that never
+# comes. Tests run with Ctrl-C's default, as a user's terminal gives it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
