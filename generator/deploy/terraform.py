@@ -31,7 +31,6 @@ from generator.errors import TerraformError, TerraformNotFound
 from generator.interrupts import has_ended, interrupts_as_exceptions, interrupts_held
 
 LineHandler = Callable[[str], None]
-STATE_FILES = ("terraform.tfstate", "terraform.tfstate.backup")
 # what `terraform init` says when it cannot get a provider: no registry (offline), or not in -plugin-dir
 PROVIDER_PROBLEMS = ("Failed to query available provider packages", "Failed to install provider",
                      "Failed to resolve provider packages")
