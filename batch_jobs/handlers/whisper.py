@@ -166,14 +166,14 @@ def transcribe(read_pcm: PcmReader, model, *, language: str | None = None, beam_
             language = info.language  # detected once; later windows keep it
             log.info("detected language: %s (probability %.2f)", info.language, info.language_probability)
         segment_words = _words_of(segments, buffer, buffer_start)
-        keep, carry_from = _split_window(segment_words, at_end, buffer_start, len(buffer) / SAMPLE_RATE)
+        keep, carry_from = split_window(segment_words, at_end, buffer_start, len(buffer) / SAMPLE_RATE)
         yield from keep
         carry_sample = int((carry_from - buffer_start) * SAMPLE_RATE)
         buffer = buffer[carry_sample:].copy()
         buffer_start += carry_sample / SAMPLE_RATE
 
 
-def _split_window(segment_words: list[list[Word]], at_end: bool, buffer_start: float,
+def split_window(segment_words: list[list[Word]], at_end: bool, buffer_start: float,
                   buffer_seconds: float) -> tuple[list[Word], float]:
     """The words to keep from a window, and the time the next window starts (the rest is carried over).
 

@@ -149,7 +149,7 @@ class Deployment:
             raise DeployError(f"the terraform of an interrupted avgen command (pid {exc.args[0]}) is still running "
                               f"in {self.workdir} after {orphans.WAIT_S:.0f} s: let it end (or stop it with "
                               f"`kill -INT {exc.args[0]}`, once), then run this again") from None
-        state = self._local_state_file()
+        state = self.local_state_file()
         if state is not None:
             check_state_file(state)
         options = self.options.terraform
@@ -161,7 +161,7 @@ class Deployment:
             sandboxed = TerraformOptions(**{**vars(options), "env": {**options.env, **sandbox.env}})
             yield TerraformRunner(self.workdir, sandboxed)
 
-    def _local_state_file(self) -> Path | None:
+    def local_state_file(self) -> Path | None:
         """Where terraform keeps the state in the working folder: the sandbox's, or the workflow's own local
         backend (`path` or terraform.tfstate); None for a remote backend (S3), which terraform reads itself."""
         backend = self.workflow.settings.backend if self.workflow else None
@@ -234,7 +234,7 @@ class Deployment:
         if problem:
             raise DeployError(problem)
 
-    def _require_backend(self) -> None:
+    def require_backend(self) -> None:
         """An AWS account's state belongs in a shared, locked backend: without avgen.backend, plan and apply
         stop unless the workflow keeps the state local on purpose (`type: local`). The sandbox is exempt."""
         assert self.workflow is not None  # loaded by _prepare()
@@ -248,7 +248,7 @@ class Deployment:
         outcome = self._prepare()
         if outcome.blocked:
             return outcome
-        self._require_backend()
+        self.require_backend()
         self._check_shared_buckets()
         if not self.options.sandbox:
             self._refuse_missing_images(ask_ecr=False)
@@ -266,7 +266,7 @@ class Deployment:
         outcome = self._prepare()
         if outcome.blocked:
             return outcome
-        self._require_backend()
+        self.require_backend()
         self._check_shared_buckets()
         if not (self.options.sandbox or targets):
             self._refuse_missing_images(ask_ecr=True)
@@ -406,7 +406,7 @@ class Deployment:
                 full = self._buckets_to_empty(force, tf.options.env)  # refuses before anything is asked
                 targets: tuple[str, ...] = ()
             else:
-                targets = tuple(a for a in addresses if _resource_type(a) not in BUCKET_DATA_TYPES)
+                targets = tuple(a for a in addresses if resource_type(a) not in BUCKET_DATA_TYPES)
                 outcome.kept_buckets = sorted(b.name for b in self.workflow.buckets if b.create)
             if not addresses or (not delete_buckets and not targets):
                 outcome.summary = PlanSummary(workflow=self.workflow.name)
@@ -422,7 +422,7 @@ class Deployment:
     def _destroyable(tf: TerraformRunner) -> list[str]:
         """The managed resources in the state, after taking out those that belong to the account."""
         addresses = [a for a in tf.state_list() if not a.startswith("data.") and ".data." not in a]
-        accounts = [a for a in addresses if _resource_type(a) in ACCOUNT_TYPES]
+        accounts = [a for a in addresses if resource_type(a) in ACCOUNT_TYPES]
         if accounts:
             tf.state_rm(accounts)
         return [a for a in addresses if a not in accounts]
@@ -535,7 +535,7 @@ def _repositories(ecr) -> dict[str, str]:
     return found
 
 
-def _resource_type(address: str) -> str:
+def resource_type(address: str) -> str:
     """`module.a["my.bucket"].aws_s3_bucket.this["k"]` → `aws_s3_bucket`."""
     parts = re.sub(r"\[[^\]]*\]", "", address).split(".")
     return parts[-2] if len(parts) >= 2 else ""

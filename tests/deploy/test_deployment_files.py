@@ -119,10 +119,10 @@ def test_local_state_chosen_on_purpose_and_the_sandbox_are_not_refused(tmp_path)
     local = Deployment(_workflow_without_backend(tmp_path, "avgen:\n  backend: {type: local}\n"),
                        DeployOptions(workdir=tmp_path / "local"))
     local.load()
-    local._require_backend()
+    local.require_backend()
     sandbox = Deployment(_workflow_without_backend(tmp_path), DeployOptions(workdir=tmp_path / "sb", sandbox=True))
     sandbox.load()
-    sandbox._require_backend()
+    sandbox.require_backend()
     # a workflow with an S3 backend: the sandbox's own override keeps the state in its working folder
     example = Deployment(Path(__file__).parents[2] / "examples" / "video-process" / "workflow.yaml",
                          DeployOptions(workdir=tmp_path / "example", sandbox=True))

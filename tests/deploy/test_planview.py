@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.deploy.core import _resource_type
+from generator.deploy.core import resource_type
 from generator.deploy.planview import MARKDOWN_MAX_ROWS, summarize
 from generator.workflow.load import load_workflow
 
@@ -73,9 +73,9 @@ def test_markdown_fits_a_pull_request_comment_and_warns_on_destroy():
 
 
 def test_resource_type_of_addresses_with_keys_and_dots():
-    assert _resource_type('module.bucket["my.bucket"].aws_s3_bucket.this') == "aws_s3_bucket"
+    assert resource_type('module.bucket["my.bucket"].aws_s3_bucket.this') == "aws_s3_bucket"
     notification = 'module.bucket_notifications["a.b"].aws_s3_bucket_notification.this'
-    assert _resource_type(notification) == "aws_s3_bucket_notification"
+    assert resource_type(notification) == "aws_s3_bucket_notification"
 
 
 def test_markdown_groups_by_function_and_by_resource_type():

@@ -431,13 +431,13 @@ def test_only_a_local_state_is_checked(tmp_path):
     example = REPO / "examples/av-workflow/workflow.yaml"  # an S3 backend
     aws = Deployment(example, DeployOptions(workdir=tmp_path / "aws"))
     aws.load()
-    assert aws._local_state_file() is None
+    assert aws.local_state_file() is None
     sandbox = Deployment(example, DeployOptions(workdir=tmp_path / "sbx", sandbox=True))
     sandbox.load()
-    assert sandbox._local_state_file() == (tmp_path / "sbx" / "terraform.tfstate").resolve()
+    assert sandbox.local_state_file() == (tmp_path / "sbx" / "terraform.tfstate").resolve()
     local = tmp_path / "local.yaml"
     text = example.read_text()
     local.write_text(text[:text.index("  backend:\n")] + "  backend: {type: local, path: state/here.tfstate}\n")
     kept_here = Deployment(local, DeployOptions(workdir=tmp_path / "local"))
     kept_here.load()
-    assert kept_here._local_state_file() == (tmp_path / "local" / "state" / "here.tfstate").resolve()
+    assert kept_here.local_state_file() == (tmp_path / "local" / "state" / "here.tfstate").resolve()

@@ -90,7 +90,7 @@ def test_a_window_carries_every_sentence_in_its_tail():
     window = [sentence(("selfish", 13.4, 13.9), ("ill-disposed.", 17.5, 18.3)),
               sentence(("Thanks", 18.3, 18.3), ("watching!", 18.3, 19.6)),
               sentence(("Thank", 19.7, 19.8), ("you", 19.8, 20.0))]
-    keep, carry_from = whisper._split_window(window, False, 9.0, 11.0)
+    keep, carry_from = whisper.split_window(window, False, 9.0, 11.0)
     assert [w.text for w in keep] == ["selfish", "ill-disposed."] and carry_from == pytest.approx(18.3)
 
 
@@ -98,13 +98,13 @@ def test_a_long_last_sentence_still_carries_the_words_ending_in_the_tail():
     """Carrying a whole sentence longer than half a window is refused (the buffer would grow), but the words
     at the window's end are still decoded again, never kept cut."""
     window = [sentence(("selfish", 13.4, 13.9), ("ill-disposed.", 17.5, 18.3), ("Had", 19.6, 20.0))]
-    keep, carry_from = whisper._split_window(window, False, 9.0, 11.0)
+    keep, carry_from = whisper.split_window(window, False, 9.0, 11.0)
     assert [w.text for w in keep] == ["selfish", "ill-disposed."] and carry_from == pytest.approx(19.4)
 
 
 def test_the_last_window_keeps_every_word():
     window = [sentence(("one", 1.0, 1.5)), sentence(("two", 9.5, 10.0))]
-    assert whisper._split_window(window, True, 0.0, 10.0) == ([w for s in window for w in s], 10.0)
+    assert whisper.split_window(window, True, 0.0, 10.0) == ([w for s in window for w in s], 10.0)
 
 
 @pytest.mark.media
