@@ -3,12 +3,15 @@
 examples, then review the diff (git diff tests/generate/golden) like any other change. The golden files are
 written by the real command line (`avgen generate CASE -o DIR`), as a user would get them.
 
-It also refreshes the trimmed provider schemas in tests/generate/data/ (the resource and data-source
-types the golden Terraform uses, cut from ../shared/terraform/), which the schema tests fall back on where
-the full schemas are not at hand, and the checkov skips table in docs/generated-terraform.md.
+It also refreshes the checkov skips table in docs/generated-terraform.md and, given `--schemas DIR`, the
+trimmed provider schemas in tests/generate/data/: the resource and data-source types the golden Terraform
+uses, cut from DIR/aws-provider-schema-VERSION.json, each what `terraform providers schema -json` prints in
+a folder initialised with that hashicorp/aws version (for 5.100.0: `terraform init` of any generated root,
+then that command; 6.x on a machine that can install it). Without it the trimmed copies are kept as they are.
 
-    python3 scripts/regen_golden.py           # rewrite what changed
-    python3 scripts/regen_golden.py --check   # exit 1 if anything is out of date (writes nothing)
+    python3 scripts/regen_golden.py                    # rewrite what changed
+    python3 scripts/regen_golden.py --check            # exit 1 if anything is out of date (writes nothing)
+    python3 scripts/regen_golden.py --schemas ~/schemas  # also re-cut the trimmed provider schemas
 """
 from __future__ import annotations
 
@@ -28,7 +31,6 @@ from generator.render.root import write_output  # noqa: E402
 from tests.generate.cases import CASES, DATA_DIR, GOLDEN_DIR  # noqa: E402
 from tests.generate.schema_check import PROVIDER_ADDRESS  # noqa: E402
 
-SHARED_SCHEMAS = REPO.parent / "shared" / "terraform"
 SCHEMA_VERSIONS = ("5.100.0", "6.47.0")
 DECLARATION = re.compile(r'^\s*(resource|data)\s+"(aws_[a-z0-9_]+)"', re.M)
 DOC = REPO / "docs" / "generated-terraform.md"
@@ -48,23 +50,50 @@ def used_types() -> dict[str, set[str]]:
     return used
 
 
-def trimmed_schema(version: str, used: dict[str, set[str]]) -> str | None:
-    source = SHARED_SCHEMAS / f"aws-provider-schema-{version}.json"
-    if not source.is_file():
-        return None
+DESCRIPTIONS = ("description", "description_kind")
+
+
+def shape_of_block(block: dict) -> dict:
+    """A schema block without its descriptions (prose, which makes the copies large). Walked by structure:
+    an attribute may itself be called `description` or `type`."""
+    shape = {key: value for key, value in block.items()
+             if key not in (*DESCRIPTIONS, "attributes", "block_types")}
+    if "attributes" in block:
+        shape["attributes"] = {name: shape_of_attribute(attribute) for name, attribute in block["attributes"].items()}
+    if "block_types" in block:
+        shape["block_types"] = {name: {**{key: value for key, value in nested.items() if key != "block"},
+                                       "block": shape_of_block(nested["block"])}
+                                for name, nested in block["block_types"].items()}
+    return shape
+
+
+def shape_of_attribute(attribute: dict) -> dict:
+    shape = {key: value for key, value in attribute.items() if key not in DESCRIPTIONS}
+    if "nested_type" in attribute:
+        shape["nested_type"] = shape_of_block(attribute["nested_type"])  # attributes and nesting_mode
+    return shape
+
+
+def shape_of(schema: dict) -> dict:
+    return {**schema, "block": shape_of_block(schema["block"])}
+
+
+def trimmed_schema(source: Path, version: str, used: dict[str, set[str]]) -> str:
     document = json.loads(source.read_text())
     provider = document["provider_schemas"][PROVIDER_ADDRESS]
     trimmed = {
         "format_version": document.get("format_version"),
-        "provider_versions": document.get("provider_versions", {}),
+        # `terraform providers schema -json` leaves the version out: the file's name says it
+        "provider_versions": document.get("provider_versions") or {PROVIDER_ADDRESS: version},
         "provider_schemas": {PROVIDER_ADDRESS: {
-            "resource_schemas": {t: provider["resource_schemas"][t] for t in sorted(used["resource"])
-                                 if t in provider["resource_schemas"]},
-            "data_source_schemas": {t: provider["data_source_schemas"][t] for t in sorted(used["data"])
+            "resource_schemas": {t: shape_of(provider["resource_schemas"][t])
+                                 for t in sorted(used["resource"]) if t in provider["resource_schemas"]},
+            "data_source_schemas": {t: shape_of(provider["data_source_schemas"][t])
+                                    for t in sorted(used["data"])
                                     if t in provider["data_source_schemas"]},
         }},
-        "comment": f"Cut from ../shared/terraform/{source.name} by scripts/regen_golden.py: only the types "
-                   "avgen generates.",
+        "comment": f"Cut from {source.name} (terraform providers schema -json) by scripts/regen_golden.py: "
+                   "only the types avgen generates.",
     }
     return json.dumps(trimmed, sort_keys=True, indent=1) + "\n"
 
@@ -82,9 +111,12 @@ def generated_by_cli(workflow: Path) -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when something is stale")
+    parser.add_argument("--schemas", type=Path, metavar="DIR",
+                        help="a folder of aws-provider-schema-VERSION.json (terraform providers schema -json) to "
+                             "re-cut the trimmed schemas from")
     args = parser.parse_args()
     # each step runs (and reports) even when an earlier one found something stale
-    stale = [refresh_golden(args.check), refresh_schemas(args.check), refresh_skips_table(args.check)]
+    stale = [refresh_golden(args.check), refresh_schemas(args.check, args.schemas), refresh_skips_table(args.check)]
     if not any(stale):
         print("golden files are current")
     return 1 if (any(stale) and args.check) else 0
@@ -102,14 +134,17 @@ def refresh_golden(check: bool) -> bool:
     return stale
 
 
-def refresh_schemas(check: bool) -> bool:
+def refresh_schemas(check: bool, folder: Path | None) -> bool:
+    if folder is None:
+        return False
     stale = False
     used = used_types()
     for version in SCHEMA_VERSIONS:
-        text = trimmed_schema(version, used)
-        if text is None:
-            print(f"note: {SHARED_SCHEMAS}/aws-provider-schema-{version}.json not found; trimmed copy kept as is")
+        source = folder / f"aws-provider-schema-{version}.json"
+        if not source.is_file():
+            print(f"note: {source} not found; trimmed copy kept as is")
             continue
+        text = trimmed_schema(source, version, used)
         target = DATA_DIR / f"aws-provider-schema-{version}.trimmed.json"
         if not target.is_file() or target.read_text() != text:
             stale = True
