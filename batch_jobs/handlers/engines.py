@@ -247,14 +247,17 @@ def default_engine() -> str:
     return "opencv"
 
 
-def required_backend(backend: str) -> str:
-    """`auto` in a GPU function's Batch job means `cuda`: a job that asked for (and pays for) a GPU does not
-    run on the CPU unnoticed; $AVGEN_ALLOW_CPU=1 lets it."""
+def gpu_required() -> bool:
+    """A GPU function's Batch job ($AVGEN_REQUIRE_GPU=1): a job that asked for (and pays for) a GPU does not run
+    on the CPU unnoticed, unless $AVGEN_ALLOW_CPU=1 lets it."""
     from lambda_src.config import ALLOW_CPU_VARIABLE, REQUIRE_GPU_VARIABLE
 
-    if backend == "auto" and os.environ.get(REQUIRE_GPU_VARIABLE) == "1" and os.environ.get(ALLOW_CPU_VARIABLE) != "1":
-        return "cuda"
-    return backend
+    return os.environ.get(REQUIRE_GPU_VARIABLE) == "1" and os.environ.get(ALLOW_CPU_VARIABLE) != "1"
+
+
+def required_backend(backend: str) -> str:
+    """`auto` in a GPU function's job means `cuda` (gpu_required)."""
+    return "cuda" if backend == "auto" and gpu_required() else backend
 
 
 def open_engine(name: str, cfg: Path, weights: Path, *, input_width: int, input_height: int, backend: str = "auto",

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import model_cache
-from .engines import cpu_hint, required_backend
+from .engines import cpu_hint, gpu_required
 from .handler_errors import ModelFileError, ToolError, UsageError
 from .model_files import cache_dir, fetch_folder_from_s3
 from .pcm import SAMPLE_BYTES, SAMPLE_RATE, PcmReader
@@ -70,24 +70,24 @@ def _checked_folder(path: Path, location: str) -> Path:
 def load_model(location: str | None, *, threads: int = 0):
     """A faster-whisper model, int8 on CPU (fastest there, same words) or float16 on a CUDA GPU; one per
     (model, threads, GPU required) is kept (model_cache), for the warm handler's later calls. A GPU function's
-    job (engines.required_backend) refuses the CPU."""
+    job (engines.gpu_required) refuses the CPU."""
     resolved = resolve_model(location)
     folder = Path(resolved)
     # a local folder's model.bin changing (same path, new model) means a new model
     stamp = (folder / "model.bin").stat().st_mtime_ns if (folder / "model.bin").is_file() else 0
-    gpu_required = required_backend("auto") == "cuda"
-    return model_cache.cached("whisper", (resolved, stamp, threads, gpu_required),
-                              lambda: _load(resolved, threads, gpu_required))
+    needs_gpu = gpu_required()
+    return model_cache.cached("whisper", (resolved, stamp, threads, needs_gpu),
+                              lambda: _load(resolved, threads, needs_gpu))
 
 
-def _load(resolved: str, threads: int, gpu_required: bool):
+def _load(resolved: str, threads: int, needs_gpu: bool):
     try:
         import ctranslate2
         from faster_whisper import WhisperModel
     except ImportError as error:
         raise ModelFileError(f"the whisper engine needs faster-whisper (pip install 'avgen[media]'): {error}") from None
     on_gpu = ctranslate2.get_cuda_device_count() > 0
-    if gpu_required and not on_gpu:
+    if needs_gpu and not on_gpu:
         raise ToolError("this GPU job's Whisper model would run on the CPU: CTranslate2 sees no CUDA device"
                         + cpu_hint())
     try:
@@ -174,7 +174,7 @@ def transcribe(read_pcm: PcmReader, model, *, language: str | None = None, beam_
 
 
 def split_window(segment_words: list[list[Word]], at_end: bool, buffer_start: float,
-                  buffer_seconds: float) -> tuple[list[Word], float]:
+                 buffer_seconds: float) -> tuple[list[Word], float]:
     """The words to keep from a window, and the time the next window starts (the rest is carried over).
 
     Carried: the last sentence and every sentence ending in the window's untrusted tail; when that is more than
