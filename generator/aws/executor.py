@@ -332,12 +332,13 @@ class Executor:
         for group in groups:
             with contextlib.suppress(OSError):
                 os.killpg(group, 9)
-        self._containers.close()
-        shutil.rmtree(self._shims, ignore_errors=True)
+        # the limits first: a container's folder holds its mounted /tmp, which its removal cannot remove
         with self._lock:
             cages, self._cages = list(self._cages.values()), {}
         for cage in cages:
             cage.close()
+        self._containers.close()
+        shutil.rmtree(self._shims, ignore_errors=True)
 
     def _cage(self, container: Any, memory_mb: int, storage_mb: int) -> Cage:
         """The limits of a function's container, made when it is first lent (the pool gives a redeployed

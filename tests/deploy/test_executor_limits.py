@@ -12,6 +12,7 @@ import pytest
 from generator.aws.executor import (
     OWNER_VARIABLE,
     Concurrency,
+    Executor,
     docker_run_command,
     reserved_concurrency,
     sweep_orphans,
@@ -78,3 +79,16 @@ def test_a_gpu_jobs_container_gets_its_gpus_and_the_limits_of_its_definition(tmp
                                     storage_mb=512)
     assert "--tmpfs=/tmp:rw,exec,size=512m" in lambda_run and not any(a.startswith("--gpus") for a in lambda_run)
 
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="mounting a container's /tmp needs root")
+def test_a_closed_executor_leaves_no_mounted_tmp_and_no_container_folder():
+    """Each warm container's /tmp is a file system of its own (the function's ephemeral storage): closing the
+    sandbox unmounts it and removes the container's folder (it once left both, a loop device each time)."""
+    executor = Executor("http://127.0.0.1:9", "us-east-1")
+    with executor._containers.lease("f", "v1") as container:
+        cage = executor._cage(container, 128, 16)
+        folder = container.socket.parent
+    assert cage.mounted is not None and os.path.ismount(container.temp)
+    executor.close()
+    assert not os.path.ismount(folder / "tmp") and not folder.exists()
