@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from generator.deploy.build import docker_available, docker_command
+from generator.deploy.images import LOCAL_REPOSITORY
 from tests.images.examples import (  # noqa: F401 (models: a fixture)
     astronaut_reading,
     avgen,
@@ -43,6 +44,20 @@ def engine():
     missing = [base for base in BASES
                if subprocess.run([docker_command(), "image", "inspect", base], capture_output=True).returncode]
     assert not missing, f"base images missing: {missing}: bash scripts/docker_engine.sh makes them"
+    before = built_images()
+    yield
+    # what these tests built goes (several GB a run, each run's under new content tags); the engine's build
+    # cache stays, so the next run builds them again in seconds
+    made = sorted(built_images() - before)
+    if made:
+        subprocess.run([docker_command(), "image", "rm", *made], capture_output=True, check=False)
+
+
+def built_images() -> set[str]:
+    """The images `avgen build --local` made on this engine (repository:tag)."""
+    listed = subprocess.run([docker_command(), "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter",
+                             f"reference={LOCAL_REPOSITORY}/*"], capture_output=True, text=True, check=False).stdout
+    return set(listed.split())
 
 
 def build_local(workflow: Path, workdir: Path) -> list[dict]:
