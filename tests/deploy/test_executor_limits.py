@@ -80,7 +80,6 @@ def test_a_gpu_jobs_container_gets_its_gpus_and_the_limits_of_its_definition(tmp
     assert "--tmpfs=/tmp:rw,exec,size=512m" in lambda_run and not any(a.startswith("--gpus") for a in lambda_run)
 
 
-
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="mounting a container's /tmp needs root")
 def test_a_closed_executor_leaves_no_mounted_tmp_and_no_container_folder():
     """Each warm container's /tmp is a file system of its own (the function's ephemeral storage): closing the
