@@ -5,9 +5,10 @@ written by the real command line (`avgen generate CASE -o DIR`), as a user would
 
 It also refreshes the checkov skips table in docs/generated-terraform.md and, given `--schemas DIR`, the
 trimmed provider schemas in tests/generate/data/: the resource and data-source types the golden Terraform
-uses, cut from DIR/aws-provider-schema-VERSION.json, each what `terraform providers schema -json` prints in
-a folder initialised with that hashicorp/aws version (for 5.100.0: `terraform init` of any generated root,
-then that command; 6.x on a machine that can install it). Without it the trimmed copies are kept as they are.
+uses, cut from the aws-provider-schema-VERSION.json files in DIR, each what `terraform providers schema
+-json` prints in a folder initialised with that hashicorp/aws version (for 5.100.0: `terraform init` of any
+generated root, then that command; 6.x on a machine that can install it). Without it the trimmed copies are
+kept as they are.
 
     python3 scripts/regen_golden.py                    # rewrite what changed
     python3 scripts/regen_golden.py --check            # exit 1 if anything is out of date (writes nothing)
